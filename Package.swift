@@ -1,0 +1,66 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "herald",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "herald", targets: ["HeraldCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        .target(name: "HeraldJSON"),
+        .target(name: "HeraldModel", dependencies: ["HeraldJSON"]),
+        .target(
+            name: "HeraldStore",
+            dependencies: [
+                "HeraldModel", "HeraldJSON",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .target(name: "HeraldIngest", dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig"]),
+        .target(
+            name: "HeraldServer",
+            dependencies: [
+                "HeraldModel", "HeraldStore", "HeraldJSON", "HeraldConfig", "HeraldIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "HeraldHTTPClient", dependencies: ["CCurl"]),
+        .executableTarget(
+            name: "HeraldCLI",
+            dependencies: [
+                "HeraldModel", "HeraldStore", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
+                "HeraldIngest", "HeraldSampleData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]),
+
+        // Tests
+        .target(
+            name: "HeraldTestSupport", dependencies: ["HeraldHTTPClient", "HeraldJSON"], path: "Tests/HeraldTestSupport"),
+        .testTarget(name: "HeraldJSONTests", dependencies: ["HeraldJSON"]),
+        .testTarget(name: "HeraldModelTests", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),
+        .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),
+        .testTarget(
+            name: "HeraldIntegrationTests",
+            dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient"]),
+    ]
+)

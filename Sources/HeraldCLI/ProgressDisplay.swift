@@ -1,0 +1,82 @@
+import Foundation
+
+/// Shows a load's progress: a bar redrawn in place on a terminal, plain lines otherwise.
+final class ProgressDisplay: @unchecked Sendable {
+    enum Mode { case bar, lines, none }
+
+    private let job: LoadJob
+    private let mode: Mode
+    private let interval: Double
+    private let lock = NSLock()
+    private var running = false
+    private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+    private let wake = DispatchSemaphore(value: 0)
+
+    init(job: LoadJob, mode: Mode, interval: Double) {
+        self.job = job
+        self.mode = mode
+        self.interval = interval
+    }
+
+    func start() {
+        guard mode != .none else { return }
+        lock.withLock { running = true }
+        let thread = Thread { [self] in
+            while true {
+                _ = wake.wait(timeout: .now() + interval)
+                if !lock.withLock({ running }) { break }
+                draw(final: false)
+            }
+            finished.signal()
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    func stop() {
+        guard mode != .none else { return }
+        lock.withLock { running = false }
+        wake.signal()
+        finished.wait()
+        draw(final: true)
+    }
+
+    private func draw(final: Bool) {
+        let (done, rejected, seconds) = job.progress
+        let total = job.total
+        let rate = seconds > 0 ? Double(done) / seconds : 0
+        let remaining = rate > 0 && total > done ? Double(total - done) / rate : 0
+        let percent = total > 0 ? min(100, done * 100 / total) : 100
+        let stats =
+            "\(format(done))/\(format(total)) records  \(format(Int(rate))) rec/s  "
+            + "ETA \(duration(remaining))\(rejected > 0 ? "  \(rejected) rejected" : "")"
+        switch mode {
+        case .bar:
+            let width = 30
+            let filled = width * percent / 100
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            let line = "\r[\(bar)] \(percent)% \(stats)\u{1B}[K" + (final ? "\n" : "")
+            FileHandle.standardError.write(line.data(using: .utf8)!)
+        case .lines:
+            FileHandle.standardError.write("progress: \(percent)% \(stats)\n".data(using: .utf8)!)
+        case .none:
+            break
+        }
+    }
+
+    private func format(_ n: Int) -> String {
+        var s = String(n)
+        var i = s.count - 3
+        while i > 0 {
+            s.insert(",", at: s.index(s.startIndex, offsetBy: i))
+            i -= 3
+        }
+        return s
+    }
+
+    private func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import HeraldConfig
+import HeraldIngest
+import HeraldServer
+import HeraldStore
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Herald daemon: REST API, store and CRUD queue.",
+        discussion: "Stops gracefully on SIGTERM or SIGINT: stops accepting, finishes in-flight requests, closes the store.")
+
+    @Option(name: .shortAndLong, help: "Configuration file (JSON).")
+    var config: String
+
+    @Option(help: "Override server.host from the configuration.")
+    var host: String?
+
+    @Option(help: "Override server.port (0 picks a free port; the chosen one is printed).")
+    var port: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var configuration: HeraldConfiguration
+        do {
+            configuration = try HeraldConfiguration.load(path: config)
+        } catch let error as ConfigurationError {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        if let host { configuration.server.host = host }
+        if let port { configuration.server.port = port }
+        do {
+            try HeraldServer.checkExposure(configuration.server)
+        } catch let error as APIError {
+            printError("herald: \(error.message)")
+            throw ExitCode(2)
+        }
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "herald")
+
+        let store = try HeraldStore(
+            directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)
+        let ingest = IngestService(store: store, tenants: configuration.tenants)
+        let metrics = HeraldMetrics()
+        let server = HeraldServer(configuration: configuration, ingest: ingest, metrics: metrics, logger: logger)
+        let host = configuration.server.host
+        let app = server.makeApplication(host: host, port: configuration.server.port) { port in
+            // Tests and scripts wait for this line to learn the port.
+            FileHandle.standardOutput.write("herald listening on http://\(host):\(port)\n".data(using: .utf8)!)
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("server stopped with an error: \(error)")
+            store.close()
+            throw ExitCode(1)
+        }
+        store.close()
+        logger.info("herald stopped")
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}

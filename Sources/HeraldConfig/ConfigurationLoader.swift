@@ -1,0 +1,240 @@
+import Foundation
+import HeraldJSON
+import HeraldModel
+
+/// Why a configuration file was refused: every problem, each with its JSON path.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var issues: [JSONShapeIssue]
+
+    public var description: String {
+        var out = "\(file): \(issues.count) configuration error\(issues.count == 1 ? "" : "s")"
+        for issue in issues { out += "\n  \(issue.path): \(issue.message)" }
+        return out
+    }
+}
+
+extension HeraldConfiguration {
+    /// Reads and validates a configuration file; nothing is started.
+    ///
+    /// - Throws: `ConfigurationError` listing every problem (syntax errors have the byte offset).
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> HeraldConfiguration
+    {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(
+                file: path, issues: [JSONShapeIssue(path: .root, message: "cannot read the file (missing or not readable)")])
+        }
+        let base = (((path as NSString).standardizingPath as NSString).deletingLastPathComponent)
+        let baseDirectory = base.isEmpty ? FileManager.default.currentDirectoryPath : absolute(base)
+        return try parse(bytes: [UInt8](data), file: path, baseDirectory: baseDirectory, environment: environment)
+    }
+
+    /// Parses configuration JSON; relative paths resolve against `baseDirectory`.
+    public static func parse(
+        bytes: [UInt8], file: String = "<config>", baseDirectory: String,
+        environment: [String: String] = [:]
+    ) throws -> HeraldConfiguration {
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(bytes)
+        } catch {
+            throw ConfigurationError(file: file, issues: [JSONShapeIssue(path: .root, message: "invalid JSON: \(error)")])
+        }
+        let issues = JSONShapeIssues()
+        let config = read(json, issues: issues, baseDirectory: baseDirectory, environment: environment)
+        if let config, issues.isEmpty { return config }
+        throw ConfigurationError(file: file, issues: issues.issues)
+    }
+
+    static func read(_ json: JSONValue, issues: JSONShapeIssues, baseDirectory: String, environment: [String: String])
+        -> HeraldConfiguration?
+    {
+        guard var root = JSONObjectReader(json, at: .root, issues: issues) else { return nil }
+        let server =
+            root.object("server") { r in ServerConfiguration.read(&r, environment: environment) } ?? ServerConfiguration()
+        let dataDirectory = root.string("dataDirectory", required: true).map { resolve($0, against: baseDirectory) }
+        let pluginDirectories = (root.stringArray("pluginDirectories") ?? []).map { resolve($0, against: baseDirectory) }
+        let store = root.object("store") { r in StoreConfiguration.read(&r) } ?? StoreConfiguration()
+        let tenants = root.objects("tenants", required: true) { r in TenantConfiguration.read(&r) } ?? []
+        root.finish()
+
+        var seen = Set<String>()
+        for (i, t) in tenants.enumerated() where !seen.insert(t.id).inserted {
+            issues.report(JSONPath.root + "tenants" + i + "id", "duplicate tenant id '\(t.id)'")
+        }
+        guard let dataDirectory else { return nil }
+        return HeraldConfiguration(
+            server: server, dataDirectory: dataDirectory, pluginDirectories: pluginDirectories, store: store,
+            tenants: tenants)
+    }
+
+    static func resolve(_ path: String, against base: String) -> String {
+        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
+        return ((base as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString)
+            .standardizingPath
+    }
+
+    /// One line per tenant, for `herald config check`.
+    public var summary: String {
+        var lines = [
+            "server: \(server.host):\(server.port), \(server.tokens.count) token(s)",
+            "data directory: \(dataDirectory)",
+            "plugin directories: \(pluginDirectories.isEmpty ? "(none)" : pluginDirectories.joined(separator: ", "))",
+        ]
+        for t in tenants {
+            let attributeCount = t.schema.entityTypes.reduce(0) { $0 + $1.attributes.count }
+            lines.append(
+                "tenant \(t.id): \(t.schema.entityTypes.count) entity type(s), \(attributeCount) attribute(s), "
+                    + "\(t.schema.sources.count) source(s)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension ServerConfiguration {
+    static func read(_ r: inout JSONObjectReader, environment: [String: String]) -> ServerConfiguration {
+        var s = ServerConfiguration()
+        if let host = r.string("host") { s.host = host }
+        if let port = r.int("port", in: 0...65535) { s.port = Int(port) }
+        if let max = r.int("maxRequestBytes", in: 1024...(1 << 30)) { s.maxRequestBytes = Int(max) }
+        if let max = r.int("maxEntitiesPerRequest", in: 1...100_000) { s.maxEntitiesPerRequest = Int(max) }
+        s.tokens =
+            r.objects("tokens") { t -> AccessToken? in
+                let name = t.string("name", required: true)
+                let literal = t.string("token")
+                let variable = t.string("tokenEnv")
+                let role = t.choice("role", AccessToken.Role.allCases.map(\.rawValue)).flatMap(AccessToken.Role.init)
+                if t.value("role") == nil { t.report("role", "required key 'role' is missing (read, write or admin)") }
+                var token = literal
+                if literal != nil && variable != nil {
+                    t.report("tokenEnv", "give either 'token' or 'tokenEnv', not both")
+                } else if let variable {
+                    token = environment[variable]
+                    if token == nil || token!.isEmpty {
+                        t.report("tokenEnv", "environment variable '\(variable)' is not set")
+                    }
+                } else if literal == nil {
+                    t.report("token", "required: 'token' (the secret) or 'tokenEnv' (a variable holding it)")
+                }
+                if let token, token.utf8.count < 16 {
+                    t.report(variable == nil ? "token" : "tokenEnv", "a token needs at least 16 characters")
+                }
+                guard let name, let token, let role else { return nil }
+                return AccessToken(name: name, token: token, role: role)
+            } ?? []
+        var seen = Set<String>()
+        for (i, t) in s.tokens.enumerated() where !seen.insert(t.token).inserted {
+            r.issues.report(r.path + "tokens" + i, "the same token is given twice")
+        }
+        return s
+    }
+}
+
+extension StoreConfiguration {
+    static func read(_ r: inout JSONObjectReader) -> StoreConfiguration {
+        var s = StoreConfiguration()
+        if let sync = r.choice("synchronous", ["FULL", "NORMAL"]) { s.synchronous = sync }
+        return s
+    }
+}
+
+extension TenantConfiguration {
+    static func read(_ r: inout JSONObjectReader) -> TenantConfiguration? {
+        let id = r.string("id", required: true)
+        if let id, !id.utf8.allSatisfy({ isIdentifierByte($0) }) {
+            r.report("id", "'\(id)' may only contain letters, digits, '-' and '_' (it appears in URLs)")
+        }
+        let entityTypes = r.objects("entityTypes", required: true) { t in readEntityType(&t) } ?? []
+        let sources = r.objects("sources") { s in readSource(&s) } ?? []
+        var limits = ObjectLimits()
+        _ = r.object("limits") { l -> Bool in
+            if let v = l.int("maxValuesPerAttribute", in: 1...100_000) { limits.maxValuesPerAttribute = Int(v) }
+            if let v = l.int("maxValueBytes", in: 1...(16 << 20)) { limits.maxValueBytes = Int(v) }
+            if let v = l.int("maxCrosswalksPerEntity", in: 1...100_000) { limits.maxCrosswalksPerEntity = Int(v) }
+            return true
+        }
+        var seenTypes = Set<String>()
+        for (i, t) in entityTypes.enumerated() where !seenTypes.insert(t.uri).inserted {
+            r.issues.report(r.path + "entityTypes" + i + "uri", "duplicate entity type '\(t.uri)'")
+        }
+        var seenSources = Set<String>()
+        for (i, s) in sources.enumerated() where !seenSources.insert(s.uri).inserted {
+            r.issues.report(r.path + "sources" + i + "uri", "duplicate source '\(s.uri)'")
+        }
+        guard let id else { return nil }
+        return TenantConfiguration(
+            id: id, schema: TenantSchema(tenant: id, entityTypes: entityTypes, sources: sources, limits: limits))
+    }
+
+    static func readEntityType(_ r: inout JSONObjectReader) -> EntityTypeDefinition? {
+        let uri = r.string("uri", required: true)
+        let label = r.string("label")
+        if let uri, !uri.hasPrefix("configuration/entityTypes/") || uriLastComponent(uri).isEmpty {
+            r.report("uri", "'\(uri)' must look like 'configuration/entityTypes/{Name}'")
+        }
+        let attributes = readAttributes(&r, parentURI: uri ?? "configuration/entityTypes/?", nested: false)
+        guard let uri else { return nil }
+        return EntityTypeDefinition(uri: uri, label: label, attributes: attributes)
+    }
+
+    static func readAttributes(_ r: inout JSONObjectReader, parentURI: String, nested: Bool) -> [AttributeDefinition] {
+        let attributes =
+            r.objects("attributes") { a -> AttributeDefinition? in
+                let name = a.string("name")
+                let uri = a.string("uri")
+                let label = a.string("label")
+                let typeName = a.choice("type", AttributeDataType.allCases.map(\.rawValue))
+                let resolvedName = name ?? uri.map(uriLastComponent)
+                guard let resolvedName, !resolvedName.isEmpty else {
+                    a.report("name", "required: 'name' (or a 'uri' ending with it)")
+                    return nil
+                }
+                if !resolvedName.utf8.allSatisfy({ isIdentifierByte($0) }) {
+                    a.report("name", "'\(resolvedName)' may only contain letters, digits, '-' and '_'")
+                }
+                let expectedURI = parentURI + "/attributes/" + resolvedName
+                if let uri, uri != expectedURI {
+                    a.report("uri", "'\(uri)' does not match its place; expected '\(expectedURI)'")
+                }
+                let dataType = typeName.flatMap(AttributeDataType.init) ?? .string
+                var children: [AttributeDefinition] = []
+                if dataType == .nested {
+                    if nested {
+                        a.report("type", "nested attributes cannot contain nested attributes")
+                    }
+                    children = readAttributes(&a, parentURI: expectedURI, nested: true)
+                    if children.isEmpty { a.report("attributes", "a Nested attribute needs at least one sub-attribute") }
+                } else if a.value("attributes") != nil {
+                    a.report("attributes", "only attributes of type 'Nested' have sub-attributes")
+                }
+                return AttributeDefinition(
+                    name: resolvedName, uri: expectedURI, label: label, dataType: dataType, attributes: children)
+            } ?? []
+        var seen = Set<String>()
+        for (i, a) in attributes.enumerated() where !seen.insert(a.name).inserted {
+            r.issues.report(r.path + "attributes" + i + "name", "duplicate attribute '\(a.name)'")
+        }
+        return attributes
+    }
+
+    static func readSource(_ r: inout JSONObjectReader) -> SourceDefinition? {
+        let uri = r.string("uri", required: true)
+        let abbreviation = r.string("abbreviation")
+        let label = r.string("label")
+        if let uri, !uri.hasPrefix("configuration/sources/") || uriLastComponent(uri).isEmpty {
+            r.report("uri", "'\(uri)' must look like 'configuration/sources/{Name}'")
+        }
+        guard let uri else { return nil }
+        return SourceDefinition(uri: uri, abbreviation: abbreviation, label: label)
+    }
+}
+
+func isIdentifierByte(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D
+}

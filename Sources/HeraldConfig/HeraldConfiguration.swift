@@ -1,0 +1,90 @@
+import HeraldModel
+
+/// The whole daemon configuration: one JSON file (see `docs/configuration.md`).
+public struct HeraldConfiguration: Sendable {
+    public var server: ServerConfiguration
+    /// Absolute path of the data directory (relative paths in the file are resolved against the file's folder).
+    public var dataDirectory: String
+    /// Absolute paths of the plugin directories (`plugins.d`).
+    public var pluginDirectories: [String]
+    public var store: StoreConfiguration
+    public var tenants: [TenantConfiguration]
+
+    public init(
+        server: ServerConfiguration = ServerConfiguration(), dataDirectory: String, pluginDirectories: [String] = [],
+        store: StoreConfiguration = StoreConfiguration(), tenants: [TenantConfiguration] = []
+    ) {
+        self.server = server
+        self.dataDirectory = dataDirectory
+        self.pluginDirectories = pluginDirectories
+        self.store = store
+        self.tenants = tenants
+    }
+
+    public func tenant(_ id: String) -> TenantConfiguration? {
+        tenants.first { $0.id == id }
+    }
+}
+
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Largest accepted request body; larger ones get 413.
+    public var maxRequestBytes: Int = 16 * 1024 * 1024
+    /// Largest number of entities in one POST.
+    public var maxEntitiesPerRequest: Int = 1000
+    public var tokens: [AccessToken] = []
+
+    public init() {}
+
+    /// Whether `host` only accepts connections from this machine.
+    public var isLoopback: Bool {
+        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+/// A bearer token and what it may do.
+public struct AccessToken: Sendable {
+    public enum Role: String, Sendable, Comparable, CaseIterable {
+        case read, write, admin
+
+        private var rank: Int {
+            switch self {
+            case .read: return 0
+            case .write: return 1
+            case .admin: return 2
+            }
+        }
+
+        public static func < (a: Role, b: Role) -> Bool { a.rank < b.rank }
+    }
+
+    /// Shown in logs and as `createdBy`/`updatedBy`.
+    public var name: String
+    public var token: String
+    public var role: Role
+
+    public init(name: String, token: String, role: Role) {
+        self.name = name
+        self.token = token
+        self.role = role
+    }
+}
+
+public struct StoreConfiguration: Sendable {
+    /// SQLite `synchronous`: `FULL` fsyncs every commit (durable across power loss), `NORMAL` only across crashes.
+    public var synchronous: String = "FULL"
+
+    public init() {}
+}
+
+/// One tenant: its data model and (in later stages) matching and streaming.
+public struct TenantConfiguration: Sendable {
+    public var id: String
+    public var schema: TenantSchema
+
+    public init(id: String, schema: TenantSchema) {
+        self.id = id
+        self.schema = schema
+    }
+}

@@ -1,0 +1,180 @@
+import HeraldConfig
+import HeraldJSON
+import HeraldModel
+import HeraldStore
+import Synchronization
+
+/// The answer for one posted item.
+public enum ItemResult: Sendable {
+    case created(uri: String)
+    case updated(uri: String)
+    case unchanged(uri: String)
+    case failed(IngestError)
+}
+
+/// What happened to a DELETE.
+public enum RemoveResult: Sendable {
+    case removed(uri: String, version: Int64)
+    case notFound
+}
+
+/// The ingest stage: validates posted entities, applies them to stored ones and
+/// writes each change and its event in one transaction (the outbox).
+///
+/// Validation runs on the caller's task (in parallel across requests); applying
+/// and writing run on the store's writer, group-committed with other requests.
+public final class IngestService: Sendable {
+    public let store: HeraldStore
+    private let tenants: [String: TenantConfiguration]
+    private let writerState = WriterState()
+
+    public init(store: HeraldStore, tenants: [TenantConfiguration]) {
+        self.store = store
+        var map: [String: TenantConfiguration] = [:]
+        for t in tenants { map[t.id] = t }
+        self.tenants = map
+    }
+
+    public func tenant(_ id: String) -> TenantConfiguration? { tenants[id] }
+
+    /// Validates and applies a batch of posted entities.
+    ///
+    /// Every valid item commits even when others fail; a failed item changes nothing.
+    /// Returns one result per item, in order, after the transaction holding them committed.
+    public func post(tenant: TenantConfiguration, items: [JSONValue], user: String) async throws -> [ItemResult] {
+        var prepared: [Result<EntityInput, IngestError>] = []
+        prepared.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            do {
+                prepared.append(.success(try EntityInput(json: item, schema: tenant.schema, at: JSONPath.root + index)))
+            } catch {
+                prepared.append(.failure(error))
+            }
+        }
+        if !prepared.contains(where: { if case .success = $0 { return true } else { return false } }) {
+            return prepared.map { if case .failure(let e) = $0 { return .failed(e) } else { fatalError() } }
+        }
+        let tenantId = tenant.id
+        let ingestor = EntityIngestor(schema: tenant.schema)
+        let state = writerState
+        let inputs = prepared
+        return try await store.write { tx in
+            var results: [ItemResult] = []
+            results.reserveCapacity(inputs.count)
+            for (index, item) in inputs.enumerated() {
+                switch item {
+                case .failure(let error):
+                    results.append(.failed(error))
+                case .success(let input):
+                    do {
+                        let result = try tx.inSavepoint {
+                            try IngestService.applyOne(
+                                input, index: index, tenant: tenantId, ingestor: ingestor, user: user, tx: &tx,
+                                state: state)
+                        }
+                        results.append(result)
+                    } catch let error as IngestError {
+                        results.append(.failed(error))
+                    }
+                }
+            }
+            return results
+        }
+    }
+
+    static func applyOne(
+        _ input: EntityInput, index: Int, tenant: String, ingestor: EntityIngestor, user: String,
+        tx: inout WriteTransaction, state: WriterState
+    ) throws -> ItemResult {
+        let path = JSONPath.root + index
+        var ownerId: String?
+        for (i, crosswalk) in input.crosswalks.enumerated() {
+            guard let id = try tx.entityId(tenant: tenant, crosswalk: crosswalk.key) else { continue }
+            if let ownerId, ownerId != id {
+                throw IngestError(
+                    .crosswalkConflict,
+                    "crosswalk \(crosswalk.key) belongs to entities/\(id) but an earlier crosswalk belongs to "
+                        + "entities/\(ownerId); post them separately or merge the two entities",
+                    at: path + "crosswalks" + i)
+            }
+            ownerId = id
+        }
+        var existing: StoredEntity?
+        if let ownerId, let stored = try tx.entity(tenant: tenant, id: ownerId), !stored.removed {
+            existing = stored
+        }
+        let now = epochMilliseconds()
+        var newId = ""
+        if existing == nil {
+            newId = state.ids.entityId()
+            while try tx.entityExists(tenant: tenant, id: newId) { newId = state.ids.entityId() }
+        }
+        let outcome = try ingestor.apply(
+            input, to: existing?.entity, newEntityId: newId, now: now, user: user, ids: &state.ids, at: path)
+        switch outcome {
+        case .unchanged(let entity):
+            return .unchanged(uri: entity.uri)
+        case .created(let entity, let delta):
+            state.writer.reset()
+            entity.render(into: &state.writer)
+            let body = state.writer.bytes
+            try tx.insertEntity(tenant: tenant, entity: entity, body: body)
+            for c in entity.crosswalks {
+                try tx.insertCrosswalk(tenant: tenant, key: c.key, entityId: entity.id)
+            }
+            try tx.appendEvent(
+                tenant: tenant,
+                NewEvent(
+                    type: .entityCreated, objectURI: entity.uri, objectVersion: 1, time: now, snapshot: body,
+                    delta: delta.jsonBytes(entityType: entity.type)))
+            return .created(uri: entity.uri)
+        case .updated(let old, let entity, let delta):
+            let version = existing!.version + 1
+            state.writer.reset()
+            entity.render(into: &state.writer)
+            let body = state.writer.bytes
+            try tx.updateEntity(tenant: tenant, entity: entity, version: version, body: body)
+            let oldKeys = Set(old.crosswalks.map(\.key))
+            for c in entity.crosswalks where !oldKeys.contains(c.key) {
+                try tx.insertCrosswalk(tenant: tenant, key: c.key, entityId: entity.id)
+            }
+            try tx.appendEvent(
+                tenant: tenant,
+                NewEvent(
+                    type: .entityChanged, objectURI: entity.uri, objectVersion: version, time: now, snapshot: body,
+                    delta: delta.jsonBytes(entityType: entity.type)))
+            return .updated(uri: entity.uri)
+        }
+    }
+
+    /// Removes an entity: its crosswalks are released and `ENTITY_REMOVED` carries its last snapshot.
+    public func remove(tenant: TenantConfiguration, id: String, user: String) async throws -> RemoveResult {
+        let tenantId = tenant.id
+        return try await store.write { tx in
+            guard let stored = try tx.entity(tenant: tenantId, id: id), !stored.removed else { return .notFound }
+            let now = epochMilliseconds()
+            var entity = stored.entity
+            let delta = Delta.between(entity, nil)
+            let version = stored.version + 1
+            entity.updatedTime = now
+            entity.updatedBy = user
+            let body = entity.jsonBytes()
+            try tx.updateEntity(tenant: tenantId, entity: entity, version: version, body: body, removed: true)
+            for c in entity.crosswalks {
+                try tx.deleteCrosswalk(tenant: tenantId, key: c.key)
+            }
+            try tx.appendEvent(
+                tenant: tenantId,
+                NewEvent(
+                    type: .entityRemoved, objectURI: entity.uri, objectVersion: version, time: now, snapshot: body,
+                    delta: delta.jsonBytes(entityType: entity.type)))
+            return .removed(uri: entity.uri, version: version)
+        }
+    }
+}
+
+/// Mutable state used only on the store's writer thread.
+final class WriterState: @unchecked Sendable {
+    var ids = IDGenerator()
+    var writer = JSONWriter(capacity: 4096)
+}

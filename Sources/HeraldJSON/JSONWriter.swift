@@ -1,0 +1,273 @@
+/// A byte-level JSON writer into a reusable buffer.
+///
+/// This is Herald's per-event rendering path: it appends UTF-8 directly to
+/// `bytes`, inserts commas itself, and never goes through Foundation. Reuse one
+/// writer per worker and call `reset()` between documents to keep the buffer's
+/// capacity.
+///
+/// Usage: `w.beginObject(); w.key("uri"); w.string(uri); w.endObject()`.
+public struct JSONWriter: Sendable {
+    public var bytes: [UInt8]
+    @usableFromInline var needsComma = false
+
+    public init(capacity: Int = 2048) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Empties the buffer and keeps its capacity.
+    @inlinable
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = false
+    }
+
+    @inlinable
+    mutating func separator() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    @inlinable
+    public mutating func beginObject() {
+        separator()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    @inlinable
+    public mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    @inlinable
+    public mutating func beginArray() {
+        separator()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    @inlinable
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Writes an object key; the next call writes its value.
+    @inlinable
+    public mutating func key(_ key: String) {
+        separator()
+        appendQuoted(key)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes an object key known at compile time to need no escaping.
+    @inlinable
+    public mutating func key(_ key: StaticString) {
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    @inlinable
+    public mutating func string(_ value: String) {
+        separator()
+        appendQuoted(value)
+        needsComma = true
+    }
+
+    /// Writes a JSON string from UTF-8 bytes (escaped as needed).
+    @inlinable
+    public mutating func string(utf8 value: UnsafeBufferPointer<UInt8>) {
+        separator()
+        appendQuoted(utf8: value)
+        needsComma = true
+    }
+
+    @inlinable
+    public mutating func int(_ value: Int64) {
+        separator()
+        appendDecimal(value)
+        needsComma = true
+    }
+
+    @inlinable
+    public mutating func int(_ value: Int) {
+        int(Int64(value))
+    }
+
+    @inlinable
+    public mutating func bool(_ value: Bool) {
+        separator()
+        if value {
+            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+        } else {
+            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+        }
+        needsComma = true
+    }
+
+    @inlinable
+    public mutating func null() {
+        separator()
+        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        needsComma = true
+    }
+
+    /// Writes a number from its JSON text (as kept by `JSONValue.number`).
+    @inlinable
+    public mutating func number(text: String) {
+        separator()
+        bytes.append(contentsOf: text.utf8)
+        needsComma = true
+    }
+
+    public mutating func double(_ value: Double) {
+        separator()
+        if value.isFinite {
+            if value == value.rounded(.towardZero) && abs(value) < 1e15 {
+                appendDecimal(Int64(value))
+            } else {
+                bytes.append(contentsOf: "\(value)".utf8)
+            }
+        } else {
+            bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        }
+        needsComma = true
+    }
+
+    /// Appends an already-serialised JSON value verbatim.
+    ///
+    /// - Important: `json` must be one valid JSON value; it is not checked.
+    @inlinable
+    public mutating func raw(_ json: some Collection<UInt8>) {
+        separator()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
+    /// Starts a string value whose content is appended in pieces with `stringPiece`.
+    ///
+    /// Lets the renderer write URIs such as `entities/{id}/attributes/{name}` without building them first.
+    @inlinable
+    public mutating func openString() {
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends escaped content to a string opened with `openString()`.
+    @inlinable
+    public mutating func stringPiece(_ piece: String) {
+        var piece = piece
+        piece.withUTF8 { appendEscapedContent($0) }
+    }
+
+    @inlinable
+    public mutating func stringPiece(_ piece: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: piece.utf8Start, count: piece.utf8CodeUnitCount))
+    }
+
+    @inlinable
+    public mutating func closeString() {
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// Writes any parsed value.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: null()
+        case .bool(let b): bool(b)
+        case .number(let text): number(text: text)
+        case .string(let s): string(s)
+        case .array(let elements):
+            beginArray()
+            for e in elements { self.value(e) }
+            endArray()
+        case .object(let members):
+            beginObject()
+            for m in members {
+                key(m.key)
+                self.value(m.value)
+            }
+            endObject()
+        }
+    }
+
+    @inlinable
+    mutating func appendDecimal(_ value: Int64) {
+        if value == 0 {
+            bytes.append(UInt8(ascii: "0"))
+            return
+        }
+        var v = value.magnitude
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch: enough for 20 digits
+        withUnsafeMutableBytes(of: &tmp) { scratch in
+            var i = 24
+            while v > 0 {
+                i -= 1
+                scratch[i] = UInt8(truncatingIfNeeded: v % 10) &+ UInt8(ascii: "0")
+                v /= 10
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[i..<24]))
+        }
+    }
+
+    @inlinable
+    mutating func appendQuoted(_ value: String) {
+        var value = value
+        value.withUTF8 { appendQuoted(utf8: $0) }
+    }
+
+    @inlinable
+    mutating func appendQuoted(utf8 value: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        appendEscapedContent(value)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    @inlinable
+    mutating func appendEscapedContent(_ value: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
+        var i = 0
+        let n = value.count
+        while i < n {
+            let c = value[i]
+            if c >= 0x20 && c != 0x22 && c != 0x5C {
+                i += 1
+                continue
+            }
+            if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: value[runStart..<i])) }
+            appendEscape(c)
+            i += 1
+            runStart = i
+        }
+        if runStart < n { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: value[runStart..<n])) }
+    }
+
+    @usableFromInline
+    mutating func appendEscape(_ c: UInt8) {
+        bytes.append(UInt8(ascii: "\\"))
+        switch c {
+        case 0x22: bytes.append(0x22)
+        case 0x5C: bytes.append(0x5C)
+        case 0x0A: bytes.append(UInt8(ascii: "n"))
+        case 0x0D: bytes.append(UInt8(ascii: "r"))
+        case 0x09: bytes.append(UInt8(ascii: "t"))
+        case 0x08: bytes.append(UInt8(ascii: "b"))
+        case 0x0C: bytes.append(UInt8(ascii: "f"))
+        default:
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            bytes.append(UInt8(ascii: "u"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(hex[Int(c >> 4)])
+            bytes.append(hex[Int(c & 0xF)])
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import HeraldJSON
+
+/// What changed in one entity, in the activity-log shape consumers know.
+public struct Delta: Sendable, Equatable {
+    public var items: [DeltaItem]
+    /// Whether any operational value changed (an `ov` value appeared, disappeared or changed).
+    public var ovChanged: Bool
+
+    public init(items: [DeltaItem] = [], ovChanged: Bool = false) {
+        self.items = items
+        self.ovChanged = ovChanged
+    }
+
+    public var isEmpty: Bool { items.isEmpty }
+
+    /// Whether an item touches the attribute `name` (top-level name, e.g. `FirstName`).
+    public func touches(attribute name: String) -> Bool {
+        items.contains { $0.attributeName == name }
+    }
+}
+
+public enum DeltaKind: String, Sendable {
+    case attributeAdded = "ATTRIBUTE_ADDED"
+    case attributeChanged = "ATTRIBUTE_CHANGED"
+    case attributeRemoved = "ATTRIBUTE_REMOVED"
+    case crosswalkAdded = "CROSSWALK_ADDED"
+    case crosswalkRemoved = "CROSSWALK_REMOVED"
+}
+
+/// One line of a delta.
+public struct DeltaItem: Sendable, Equatable {
+    public var kind: DeltaKind
+    /// The attribute's short name for attribute items; empty for crosswalk items.
+    public var attributeName: String
+    public var oldValue: DeltaValue?
+    public var newValue: DeltaValue?
+    /// For crosswalk items.
+    public var crosswalk: CrosswalkKey?
+
+    public init(
+        kind: DeltaKind, attributeName: String = "", oldValue: DeltaValue? = nil, newValue: DeltaValue? = nil,
+        crosswalk: CrosswalkKey? = nil
+    ) {
+        self.kind = kind
+        self.attributeName = attributeName
+        self.oldValue = oldValue
+        self.newValue = newValue
+        self.crosswalk = crosswalk
+    }
+}
+
+/// A value as the delta shows it: `{id, value, ov, sources}`.
+public struct DeltaValue: Sendable, Equatable {
+    public var id: String
+    public var content: AttributeContent
+    public var ov: Bool
+    /// Source names (last component of the crosswalk type: `CRM`).
+    public var sources: [String]
+
+    public init(id: String, content: AttributeContent, ov: Bool, sources: [String]) {
+        self.id = id
+        self.content = content
+        self.ov = ov
+        self.sources = sources
+    }
+}
+
+extension Delta {
+    /// Computes the delta from `old` to `new` (either may be absent: creation, removal).
+    ///
+    /// Values are matched by id: same id with other content is ATTRIBUTE_CHANGED.
+    public static func between(_ old: Entity?, _ new: Entity?) -> Delta {
+        var delta = Delta()
+        let oldAttributes = old?.attributes ?? []
+        let newAttributes = new?.attributes ?? []
+
+        func sourceNames(_ value: AttributeValue, in entity: Entity) -> [String] {
+            var names: [String] = []
+            for id in value.sources {
+                if let c = entity.crosswalk(id: id) {
+                    let n = uriLastComponent(c.type)
+                    if !names.contains(n) { names.append(n) }
+                }
+            }
+            return names
+        }
+        func deltaValue(_ v: AttributeValue, _ e: Entity) -> DeltaValue {
+            DeltaValue(id: v.id, content: v.content, ov: v.ov, sources: sourceNames(v, in: e))
+        }
+
+        for entry in newAttributes {
+            let oldEntry = oldAttributes.first { $0.name == entry.name }
+            for value in entry.values {
+                if let oldValue = oldEntry?.values.first(where: { $0.id == value.id }) {
+                    if !oldValue.content.sameContent(as: value.content) {
+                        delta.items.append(
+                            DeltaItem(
+                                kind: .attributeChanged, attributeName: entry.name, oldValue: deltaValue(oldValue, old!),
+                                newValue: deltaValue(value, new!)))
+                    }
+                } else {
+                    delta.items.append(
+                        DeltaItem(kind: .attributeAdded, attributeName: entry.name, newValue: deltaValue(value, new!)))
+                }
+            }
+            if ovContents(oldEntry) != ovContents(entry) { delta.ovChanged = true }
+        }
+        for oldEntry in oldAttributes {
+            let newEntry = newAttributes.first { $0.name == oldEntry.name }
+            for value in oldEntry.values where !(newEntry?.values.contains { $0.id == value.id } ?? false) {
+                delta.items.append(
+                    DeltaItem(kind: .attributeRemoved, attributeName: oldEntry.name, oldValue: deltaValue(value, old!)))
+            }
+            if newEntry == nil && oldEntry.values.contains(where: \.ov) { delta.ovChanged = true }
+        }
+        let oldKeys = Set((old?.crosswalks ?? []).map(\.key))
+        let newKeys = Set((new?.crosswalks ?? []).map(\.key))
+        for c in new?.crosswalks ?? [] where !oldKeys.contains(c.key) {
+            delta.items.append(DeltaItem(kind: .crosswalkAdded, crosswalk: c.key))
+        }
+        for c in old?.crosswalks ?? [] where !newKeys.contains(c.key) {
+            delta.items.append(DeltaItem(kind: .crosswalkRemoved, crosswalk: c.key))
+        }
+        return delta
+    }
+
+    private static func ovContents(_ entry: AttributeEntry?) -> [AttributeContent] {
+        guard let entry else { return [] }
+        return entry.values.filter(\.ov).map(\.content)
+    }
+}
+
+extension Delta {
+    /// Renders `{"ovChanged": …, "delta": [...]}`.
+    ///
+    /// - Parameter entityType: the entity type URI, to build `attributeType` URIs.
+    public func render(into writer: inout JSONWriter, entityType: String) {
+        writer.beginObject()
+        writer.key("ovChanged")
+        writer.bool(ovChanged)
+        writer.key("delta")
+        renderItems(into: &writer, entityType: entityType)
+        writer.endObject()
+    }
+
+    /// Renders only the `[...]` list of items.
+    public func renderItems(into writer: inout JSONWriter, entityType: String, only attributeNames: Set<String>? = nil) {
+        writer.beginArray()
+        for item in items {
+            if let names = attributeNames, !names.contains(item.attributeName) { continue }
+            writer.beginObject()
+            writer.key("type")
+            writer.string(item.kind.rawValue)
+            if let c = item.crosswalk {
+                writer.key("crosswalk")
+                writer.beginObject()
+                writer.key("type")
+                writer.string(c.type)
+                writer.key("value")
+                writer.string(c.value)
+                if !c.sourceTable.isEmpty {
+                    writer.key("sourceTable")
+                    writer.string(c.sourceTable)
+                }
+                writer.endObject()
+            } else {
+                writer.key("attributeType")
+                writer.openString()
+                writer.stringPiece(entityType)
+                writer.stringPiece("/attributes/")
+                writer.stringPiece(item.attributeName)
+                writer.closeString()
+            }
+            if let v = item.oldValue {
+                writer.key("oldValue")
+                Delta.renderValue(v, into: &writer)
+            }
+            if let v = item.newValue {
+                writer.key("newValue")
+                Delta.renderValue(v, into: &writer)
+            }
+            writer.endObject()
+        }
+        writer.endArray()
+    }
+
+    static func renderValue(_ v: DeltaValue, into writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.string(v.id)
+        writer.key("value")
+        renderContent(v.content, into: &writer)
+        writer.key("ov")
+        writer.bool(v.ov)
+        writer.key("sources")
+        writer.beginArray()
+        for s in v.sources { writer.string(s) }
+        writer.endArray()
+        writer.endObject()
+    }
+
+    static func renderContent(_ content: AttributeContent, into writer: inout JSONWriter) {
+        switch content {
+        case .simple(let s):
+            writer.string(s)
+        case .nested(let subs):
+            writer.beginObject()
+            for sub in subs {
+                writer.key(sub.name)
+                writer.beginArray()
+                for v in sub.values {
+                    writer.beginObject()
+                    writer.key("id")
+                    writer.string(v.id)
+                    writer.key("value")
+                    renderContent(v.content, into: &writer)
+                    writer.key("ov")
+                    writer.bool(v.ov)
+                    writer.endObject()
+                }
+                writer.endArray()
+            }
+            writer.endObject()
+        }
+    }
+
+    public func jsonBytes(entityType: String) -> [UInt8] {
+        var writer = JSONWriter(capacity: 512)
+        render(into: &writer, entityType: entityType)
+        return writer.bytes
+    }
+}

@@ -1,0 +1,277 @@
+import HeraldJSON
+
+extension Entity {
+    /// Renders the entity in its API and storage shape.
+    ///
+    /// - Parameters:
+    ///   - writer: receives the JSON; nothing else is written.
+    ///   - ovOnly: keep only operational values (`ov: true`).
+    ///   - attributeNames: when set, keep only these attributes.
+    public func render(into writer: inout JSONWriter, ovOnly: Bool = false, attributeNames: Set<String>? = nil) {
+        writer.beginObject()
+        writer.key("uri")
+        writer.openString()
+        writer.stringPiece("entities/")
+        writer.stringPiece(id)
+        writer.closeString()
+        writer.key("type")
+        writer.string(type)
+        writer.key("createdBy")
+        writer.string(createdBy)
+        writer.key("createdTime")
+        writer.int(createdTime)
+        writer.key("updatedBy")
+        writer.string(updatedBy)
+        writer.key("updatedTime")
+        writer.int(updatedTime)
+        renderAttributes(into: &writer, ovOnly: ovOnly, attributeNames: attributeNames)
+        renderCrosswalks(into: &writer)
+        writer.endObject()
+    }
+
+    /// Writes `"attributes": {...}`.
+    public func renderAttributes(into writer: inout JSONWriter, ovOnly: Bool = false, attributeNames: Set<String>? = nil) {
+        writer.key("attributes")
+        writer.beginObject()
+        for entry in attributes {
+            if let names = attributeNames, !names.contains(entry.name) { continue }
+            if ovOnly && !entry.values.contains(where: \.ov) { continue }
+            writer.key(entry.name)
+            writer.beginArray()
+            for value in entry.values where !ovOnly || value.ov {
+                renderValue(value, attributeName: entry.name, parentTypePath: nil, parentURIPath: nil, into: &writer)
+            }
+            writer.endArray()
+        }
+        writer.endObject()
+    }
+
+    /// Writes `"crosswalks": [...]`.
+    public func renderCrosswalks(into writer: inout JSONWriter) {
+        writer.key("crosswalks")
+        writer.beginArray()
+        for crosswalk in crosswalks {
+            writer.beginObject()
+            writer.key("uri")
+            writer.openString()
+            writer.stringPiece("entities/")
+            writer.stringPiece(id)
+            writer.stringPiece("/crosswalks/")
+            writer.stringPiece(crosswalk.id)
+            writer.closeString()
+            writer.key("type")
+            writer.string(crosswalk.type)
+            writer.key("value")
+            writer.string(crosswalk.value)
+            if let table = crosswalk.sourceTable {
+                writer.key("sourceTable")
+                writer.string(table)
+            }
+            writer.key("createDate")
+            writer.int(crosswalk.createDate)
+            writer.key("updateDate")
+            writer.int(crosswalk.updateDate)
+            writer.key("attributes")
+            writer.beginArray()
+            for entry in attributes {
+                for value in entry.values where value.sources.contains(crosswalk.id) {
+                    writer.openString()
+                    writeValueURI(entry.name, value.id, into: &writer)
+                    writer.closeString()
+                    if case .nested(let subs) = value.content {
+                        for sub in subs {
+                            for subValue in sub.values {
+                                writer.openString()
+                                writeValueURI(entry.name, value.id, into: &writer)
+                                writer.stringPiece("/")
+                                writer.stringPiece(sub.name)
+                                writer.stringPiece("/")
+                                writer.stringPiece(subValue.id)
+                                writer.closeString()
+                            }
+                        }
+                    }
+                }
+            }
+            writer.endArray()
+            writer.endObject()
+        }
+        writer.endArray()
+    }
+
+    @inline(__always)
+    private func writeValueURI(_ name: String, _ valueId: String, into writer: inout JSONWriter) {
+        writer.stringPiece("entities/")
+        writer.stringPiece(id)
+        writer.stringPiece("/attributes/")
+        writer.stringPiece(name)
+        writer.stringPiece("/")
+        writer.stringPiece(valueId)
+    }
+
+    private func renderValue(
+        _ value: AttributeValue, attributeName: String, parentTypePath: String?, parentURIPath: (String, String)?,
+        into writer: inout JSONWriter
+    ) {
+        writer.beginObject()
+        writer.key("type")
+        writer.openString()
+        writer.stringPiece(type)
+        writer.stringPiece("/attributes/")
+        if let parent = parentTypePath {
+            writer.stringPiece(parent)
+            writer.stringPiece("/attributes/")
+        }
+        writer.stringPiece(attributeName)
+        writer.closeString()
+        writer.key("ov")
+        writer.bool(value.ov)
+        writer.key("value")
+        switch value.content {
+        case .simple(let text):
+            writer.string(text)
+        case .nested(let subs):
+            writer.beginObject()
+            for sub in subs {
+                writer.key(sub.name)
+                writer.beginArray()
+                for subValue in sub.values {
+                    renderValue(
+                        subValue, attributeName: sub.name, parentTypePath: attributeName,
+                        parentURIPath: (attributeName, value.id), into: &writer)
+                }
+                writer.endArray()
+            }
+            writer.endObject()
+        }
+        writer.key("uri")
+        writer.openString()
+        if let (parentName, parentId) = parentURIPath {
+            writeValueURI(parentName, parentId, into: &writer)
+            writer.stringPiece("/")
+            writer.stringPiece(attributeName)
+            writer.stringPiece("/")
+            writer.stringPiece(value.id)
+        } else {
+            writeValueURI(attributeName, value.id, into: &writer)
+        }
+        writer.closeString()
+        writer.endObject()
+    }
+
+    /// The entity as compact JSON bytes.
+    public func jsonBytes() -> [UInt8] {
+        var writer = JSONWriter()
+        render(into: &writer)
+        return writer.bytes
+    }
+}
+
+/// A stored or received entity document that does not have the entity shape.
+public struct EntityDecodingError: Error, Sendable, CustomStringConvertible {
+    public var path: JSONPath
+    public var reason: String
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+extension Entity {
+    /// Reads an entity from its JSON shape (as written by `render(into:)`).
+    public init(json: JSONValue) throws(EntityDecodingError) {
+        func fail(_ path: JSONPath, _ reason: String) -> EntityDecodingError {
+            EntityDecodingError(path: path, reason: reason)
+        }
+        guard case .object = json else { throw fail(.root, "expected an object") }
+        guard let uri = json["uri"]?.stringValue, uri.hasPrefix("entities/") else {
+            throw fail(.root + "uri", "expected 'entities/{id}'")
+        }
+        guard let type = json["type"]?.stringValue else { throw fail(.root + "type", "expected a string") }
+        let id = String(uri.dropFirst("entities/".count))
+        self.init(
+            id: id, type: type,
+            createdBy: json["createdBy"]?.stringValue ?? "",
+            createdTime: json["createdTime"]?.int64Value ?? 0,
+            updatedBy: json["updatedBy"]?.stringValue,
+            updatedTime: json["updatedTime"]?.int64Value)
+
+        // Crosswalks first: their `attributes` lists say which values each one contributed.
+        var sourcesByValue: [Substring: [String]] = [:]
+        let valuePrefix = "entities/\(id)/attributes/"
+        if let crosswalks = json["crosswalks"]?.arrayValue {
+            for (i, c) in crosswalks.enumerated() {
+                let path = JSONPath.root + "crosswalks" + i
+                guard let curi = c["uri"]?.stringValue, let slash = curi.lastIndex(of: "/") else {
+                    throw fail(path + "uri", "expected 'entities/{id}/crosswalks/{id}'")
+                }
+                guard let ctype = c["type"]?.stringValue, let cvalue = c["value"]?.stringValue else {
+                    throw fail(path, "crosswalk needs 'type' and 'value' strings")
+                }
+                let cid = String(curi[curi.index(after: slash)...])
+                self.crosswalks.append(
+                    Crosswalk(
+                        id: cid, type: ctype, value: cvalue, sourceTable: c["sourceTable"]?.stringValue,
+                        createDate: c["createDate"]?.int64Value ?? 0, updateDate: c["updateDate"]?.int64Value ?? 0))
+                for a in c["attributes"]?.arrayValue ?? [] {
+                    guard let auri = a.stringValue, auri.hasPrefix(valuePrefix) else { continue }
+                    let rest = auri.utf8.dropFirst(valuePrefix.utf8.count)
+                    // Only top-level values ("Name/valueId") carry sources; sub-values follow their parent.
+                    if rest.lazy.filter({ $0 == UInt8(ascii: "/") }).count == 1 {
+                        sourcesByValue[Substring(rest), default: []].append(cid)
+                    }
+                }
+            }
+        }
+
+        guard let attributes = json["attributes"]?.objectValue else {
+            if json["attributes"] == nil { return }
+            throw fail(.root + "attributes", "expected an object")
+        }
+        for member in attributes {
+            let path = JSONPath.root + "attributes" + member.key
+            guard let values = member.value.arrayValue else { throw fail(path, "expected an array of values") }
+            var entry = AttributeEntry(name: member.key, values: [])
+            for (i, v) in values.enumerated() {
+                var value = try Entity.decodeValue(v, at: path + i)
+                value.sources = sourcesByValue[Substring("\(member.key)/\(value.id)")] ?? []
+                entry.values.append(value)
+            }
+            if !entry.values.isEmpty { self.attributes.append(entry) }
+        }
+    }
+
+    private static func decodeValue(_ v: JSONValue, at path: JSONPath) throws(EntityDecodingError) -> AttributeValue {
+        guard let uri = v["uri"]?.stringValue, let slash = uri.lastIndex(of: "/") else {
+            throw EntityDecodingError(path: path + "uri", reason: "expected a value URI")
+        }
+        let valueId = String(uri[uri.index(after: slash)...])
+        let ov = v["ov"]?.boolValue ?? false
+        switch v["value"] {
+        case .string(let s)?:
+            return AttributeValue(id: valueId, content: .simple(s), ov: ov)
+        case .number(let n)?:
+            return AttributeValue(id: valueId, content: .simple(n), ov: ov)
+        case .bool(let b)?:
+            return AttributeValue(id: valueId, content: .simple(b ? "true" : "false"), ov: ov)
+        case .object(let members)?:
+            var subs: [AttributeEntry] = []
+            for m in members {
+                guard let subValues = m.value.arrayValue else {
+                    throw EntityDecodingError(path: path + "value" + m.key, reason: "expected an array")
+                }
+                var entry = AttributeEntry(name: m.key, values: [])
+                for (i, sv) in subValues.enumerated() {
+                    entry.values.append(try decodeValue(sv, at: path + "value" + m.key + i))
+                }
+                subs.append(entry)
+            }
+            return AttributeValue(id: valueId, content: .nested(subs), ov: ov)
+        default:
+            throw EntityDecodingError(path: path + "value", reason: "expected a string or an object")
+        }
+    }
+
+    /// Reads an entity from stored JSON bytes.
+    public init(jsonBytes: [UInt8]) throws {
+        try self.init(json: try JSONParser.parse(jsonBytes))
+    }
+}

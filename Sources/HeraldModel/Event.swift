@@ -1,0 +1,65 @@
+/// The event types of the CRUD queue, named as in the platform our users know.
+public enum EventType: String, Sendable, CaseIterable, Codable {
+    case entityCreated = "ENTITY_CREATED"
+    case entityChanged = "ENTITY_CHANGED"
+    case entityRemoved = "ENTITY_REMOVED"
+    case entitiesMerged = "ENTITIES_MERGED"
+    case entityLostMerge = "ENTITY_LOST_MERGE"
+    case entitiesSplitted = "ENTITIES_SPLITTED"
+    case potentialMatchesFound = "POTENTIAL_MATCHES_FOUND"
+    case potentialMatchesRemoved = "POTENTIAL_MATCHES_REMOVED"
+    case relationshipCreated = "RELATIONSHIP_CREATED"
+    case relationshipChanged = "RELATIONSHIP_CHANGED"
+    case relationshipRemoved = "RELATIONSHIP_REMOVED"
+
+    /// Events whose message body is `{"type", "uris", "updatedTime"}` rather than `{"type", "object", …}`.
+    public var isMergeEvent: Bool {
+        self == .entitiesMerged || self == .entitiesSplitted
+    }
+}
+
+/// An event about to be appended to the CRUD queue (its sequence number is assigned on insert).
+public struct NewEvent: Sendable {
+    public var type: EventType
+    /// `entities/{id}` (or `relations/{id}`).
+    public var objectURI: String
+    /// The object's version after the change (+1 per change, starting at 1).
+    public var objectVersion: Int64
+    /// Epoch milliseconds.
+    public var time: Int64
+    /// The object's JSON snapshot after the change (before it, for removals).
+    public var snapshot: [UInt8]
+    /// `{"ovChanged": …, "delta": [...]}`, or empty.
+    public var delta: [UInt8]
+    /// Other objects the event is about (merge participants).
+    public var uris: [String]
+
+    public init(
+        type: EventType, objectURI: String, objectVersion: Int64, time: Int64, snapshot: [UInt8], delta: [UInt8],
+        uris: [String] = []
+    ) {
+        self.type = type
+        self.objectURI = objectURI
+        self.objectVersion = objectVersion
+        self.time = time
+        self.snapshot = snapshot
+        self.delta = delta
+        self.uris = uris
+    }
+}
+
+/// One row of the CRUD queue.
+public struct EventRecord: Sendable {
+    /// Global, strictly increasing sequence number.
+    public var seq: Int64
+    public var tenant: String
+    public var event: NewEvent
+
+    public init(seq: Int64, tenant: String, event: NewEvent) {
+        self.seq = seq
+        self.tenant = tenant
+        self.event = event
+    }
+
+    public var type: EventType { event.type }
+}

@@ -1,0 +1,80 @@
+import HeraldJSON
+import Hummingbird
+
+/// An API error, rendered as JSON with a stable `errorCode`:
+/// `{"errorCode", "errorMessage", "path"?, "offset"?, "line"?, "column"?}`.
+public struct APIError: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var path: String?
+    public var offset: Int?
+    public var line: Int?
+    public var column: Int?
+
+    public init(
+        _ status: HTTPResponse.Status, _ code: String, _ message: String, path: String? = nil, offset: Int? = nil,
+        line: Int? = nil, column: Int? = nil
+    ) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.path = path
+        self.offset = offset
+        self.line = line
+        self.column = column
+    }
+
+    public var headers: HTTPFields { [.contentType: "application/json"] }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("errorCode")
+        w.string(code)
+        w.key("errorMessage")
+        w.string(message)
+        if let path {
+            w.key("path")
+            w.string(path)
+        }
+        if let offset {
+            w.key("offset")
+            w.int(offset)
+        }
+        if let line {
+            w.key("line")
+            w.int(line)
+        }
+        if let column {
+            w.key("column")
+            w.int(column)
+        }
+        w.endObject()
+        return Response(
+            status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: w.bytes)))
+    }
+
+    static func malformedJSON(_ error: JSONParseError) -> APIError {
+        APIError(
+            .badRequest, "MALFORMED_JSON", "the request body is not valid JSON: \(error.reason)", offset: error.offset,
+            line: error.line, column: error.column)
+    }
+
+    static func unknownTenant(_ tenant: String) -> APIError {
+        APIError(.notFound, "UNKNOWN_TENANT", "tenant '\(tenant)' is not configured on this server")
+    }
+
+    static func bodyTooLarge(_ limit: Int) -> APIError {
+        APIError(
+            .contentTooLarge, "REQUEST_TOO_LARGE",
+            "the request body is over the limit of \(limit) bytes (server.maxRequestBytes); send smaller batches")
+    }
+}
+
+/// A JSON response from bytes rendered by `JSONWriter`.
+func jsonResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
+    var headers: HTTPFields = [.contentType: "application/json"]
+    headers.append(contentsOf: extraHeaders)
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+}

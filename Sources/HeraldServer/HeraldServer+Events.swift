@@ -1,0 +1,63 @@
+import HeraldJSON
+import HeraldModel
+import Hummingbird
+
+extension HeraldServer {
+    func addEventRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/api/:tenant/events") { request, context -> Response in
+            _ = try access.authorize(request, .read)
+            let tenant = try tenant(context)
+            let after = try queryInt(request, "after", default: 0, range: 0...Int64.max)
+            let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
+            let events = try await ingest.store.events(tenant: tenant.id, after: after, limit: Int(limit))
+            var w = JSONWriter(capacity: 2048 * events.count + 64)
+            w.beginObject()
+            w.key("events")
+            w.beginArray()
+            for record in events { HeraldServer.renderEvent(record, into: &w) }
+            w.endArray()
+            w.key("next")
+            w.int(events.last?.seq ?? after)
+            w.endObject()
+            return jsonResponse(w.bytes)
+        }
+    }
+
+    /// One CRUD-queue row as the events API shows it.
+    static func renderEvent(_ record: EventRecord, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("seq")
+        w.int(record.seq)
+        w.key("type")
+        w.string(record.event.type.rawValue)
+        w.key("objectUri")
+        w.string(record.event.objectURI)
+        w.key("objectVersion")
+        w.int(record.event.objectVersion)
+        w.key("time")
+        w.int(record.event.time)
+        if !record.event.uris.isEmpty {
+            w.key("uris")
+            w.beginArray()
+            for u in record.event.uris { w.string(u) }
+            w.endArray()
+        }
+        w.key("object")
+        w.raw(record.event.snapshot)
+        if !record.event.delta.isEmpty {
+            w.key("deltas")
+            w.raw(record.event.delta)
+        }
+        w.endObject()
+    }
+}
+
+func queryInt(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+    guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+    guard let n = Int64(text), range.contains(n) else {
+        throw APIError(
+            .badRequest, "INVALID_PARAMETER",
+            "query parameter '\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+    }
+    return n
+}

@@ -1,0 +1,38 @@
+import HeraldJSON
+import Hummingbird
+
+extension HeraldServer {
+    func addHealthRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ -> Response in
+            var w = JSONWriter(capacity: 64)
+            w.beginObject()
+            w.key("status")
+            do {
+                _ = try await ingest.store.lastSequence()
+                w.string("UP")
+            } catch {
+                w.string("DOWN")
+                w.key("reason")
+                w.string("store: \(error)")
+            }
+            w.endObject()
+            return jsonResponse(w.bytes)
+        }
+
+        router.get("/metrics") { request, _ -> Response in
+            _ = try access.authorize(request, .read)
+            for tenant in configuration.tenants {
+                let length = try await ingest.store.queueLength(tenant: tenant.id)
+                metrics.queueLength(tenant: tenant.id).set(Int64(length))
+            }
+            let stats = ingest.store.commitStatistics
+            metrics.storeCommits().set(Int64(stats.commits))
+            metrics.storeJobs().set(Int64(stats.jobs))
+            var buffer: [UInt8] = []
+            metrics.registry.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import HeraldConfig
+import HeraldIngest
+import HeraldStore
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The REST server (`herald serve`): routes, access control and error rendering.
+public struct HeraldServer: Sendable {
+    public let configuration: HeraldConfiguration
+    public let ingest: IngestService
+    public let metrics: HeraldMetrics
+    let access: AccessControl
+    let logger: Logger
+
+    public init(configuration: HeraldConfiguration, ingest: IngestService, metrics: HeraldMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.ingest = ingest
+        self.metrics = metrics
+        self.access = AccessControl(tokens: configuration.server.tokens)
+        self.logger = logger
+    }
+
+    /// Refuses configurations that would expose the API without authentication.
+    public static func checkExposure(_ server: ServerConfiguration) throws {
+        if !server.isLoopback && server.tokens.isEmpty {
+            throw APIError(
+                .internalServerError, "INSECURE_CONFIGURATION",
+                "refusing to listen on \(server.host) without access tokens: add server.tokens to the configuration "
+                    + "(read/write/admin bearer tokens) or listen on 127.0.0.1")
+        }
+    }
+
+    /// Builds the Hummingbird application. `onListening` receives the bound port (useful with port 0).
+    public func makeApplication(
+        host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        addHealthRoutes(to: router)
+        addEntityRoutes(to: router)
+        addEventRoutes(to: router)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "herald"),
+            onServerRunning: { channel in
+                await onListening(channel.localAddress?.port ?? port)
+            },
+            logger: logger)
+    }
+
+    func tenant(_ context: BasicRequestContext) throws -> TenantConfiguration {
+        let id = context.parameters.get("tenant") ?? ""
+        guard let tenant = ingest.tenant(id) else { throw APIError.unknownTenant(id) }
+        return tenant
+    }
+}
+
+/// Counts requests per route and status.
+struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: HeraldMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            let response = try await next(request, context)
+            metrics.requests(route: context.endpointPath ?? "unknown", status: response.status.code).increment()
+            return response
+        } catch let error as HTTPResponseError {
+            metrics.requests(route: context.endpointPath ?? "unknown", status: error.status.code).increment()
+            throw error
+        } catch {
+            metrics.requests(route: context.endpointPath ?? "unknown", status: 500).increment()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import HeraldJSON
+import HeraldModel
+
+extension HeraldStore {
+    static func decodeStoredEntity(_ row: Row) throws -> StoredEntity {
+        let version: Int64 = row[0]
+        let removed: Bool = row[1]
+        let body: Data = row[2]
+        do {
+            let entity = try Entity(jsonBytes: [UInt8](body))
+            return StoredEntity(entity: entity, version: version, removed: removed)
+        } catch {
+            throw StoreError(.corruptRow, "stored entity does not parse: \(error)")
+        }
+    }
+
+    /// The stored entity `id` (removed ones included, flagged), read from a WAL snapshot.
+    public func entity(tenant: String, id: String) async throws -> StoredEntity? {
+        try await pool.read { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT version, removed, body FROM entities WHERE tenant = ? AND id = ?",
+                arguments: [tenant, id])
+            return try row.map(HeraldStore.decodeStoredEntity)
+        }
+    }
+
+    /// The raw JSON snapshot of an entity and its version, without parsing it.
+    public func entityJSON(tenant: String, id: String) async throws -> (body: [UInt8], version: Int64, removed: Bool)? {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT body, version, removed FROM entities WHERE tenant = ? AND id = ?",
+                    arguments: [tenant, id])
+            else { return nil }
+            let body: Data = row[0]
+            return ([UInt8](body), row[1], row[2])
+        }
+    }
+
+    /// Events of `tenant` with `seq > after`, oldest first.
+    public func events(tenant: String, after: Int64, limit: Int) async throws -> [EventRecord] {
+        try await pool.read { db in
+            try HeraldStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
+        }
+    }
+
+    /// Synchronous variant of `events(tenant:after:limit:)` for worker threads.
+    public func eventsSync(tenant: String, after: Int64, limit: Int) throws -> [EventRecord] {
+        try pool.read { db in
+            try HeraldStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
+        }
+    }
+
+    static func fetchEvents(_ db: Database, tenant: String, after: Int64, limit: Int) throws -> [EventRecord] {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris
+                FROM events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
+                """)
+        var out: [EventRecord] = []
+        let rows = try Row.fetchCursor(statement, arguments: [tenant, after, limit])
+        while let row = try rows.next() {
+            let typeName: String = row[1]
+            guard let type = EventType(rawValue: typeName) else {
+                throw StoreError(.corruptRow, "unknown event type '\(typeName)' at seq \(row[0] as Int64)")
+            }
+            let snapshot: Data = row[5]
+            let delta: Data = row[6]
+            let uris: String = row[7]
+            out.append(
+                EventRecord(
+                    seq: row[0], tenant: tenant,
+                    event: NewEvent(
+                        type: type, objectURI: row[2], objectVersion: row[3], time: row[4], snapshot: [UInt8](snapshot),
+                        delta: [UInt8](delta), uris: uris.isEmpty ? [] : uris.split(separator: " ").map(String.init))))
+        }
+        return out
+    }
+
+    /// The highest sequence number in the queue (0 when empty).
+    public func lastSequence() async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events") ?? 0
+        }
+    }
+
+    /// Number of events in the queue for `tenant` (nil: all tenants).
+    public func queueLength(tenant: String? = nil) async throws -> Int {
+        try await pool.read { db in
+            if let tenant {
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE tenant = ?", arguments: [tenant]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
+        }
+    }
+
+    /// A consumer's cursor (0 when it has none).
+    public func cursor(consumer: String) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT seq FROM cursors WHERE consumer = ?", arguments: [consumer]) ?? 0
+        }
+    }
+
+    /// Count of live (not removed) entities of a tenant.
+    public func entityCount(tenant: String) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM entities WHERE tenant = ? AND removed = 0", arguments: [tenant]) ?? 0
+        }
+    }
+}

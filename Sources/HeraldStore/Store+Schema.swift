@@ -1,0 +1,57 @@
+import GRDB
+
+extension HeraldStore {
+    /// The tables, created or upgraded when the store opens.
+    ///
+    /// - `entities`: the current snapshot of each entity (JSON), its version, and a tombstone flag.
+    /// - `crosswalks`: which entity each source record belongs to.
+    /// - `events`: the CRUD queue (transactional outbox), ordered by `seq`.
+    /// - `cursors`: how far each consumer has read the queue.
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-core") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE entities (
+                        tenant TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        removed INTEGER NOT NULL DEFAULT 0,
+                        updated_time INTEGER NOT NULL,
+                        body BLOB NOT NULL
+                    );
+                    CREATE UNIQUE INDEX entities_key ON entities(tenant, id);
+
+                    CREATE TABLE crosswalks (
+                        tenant TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        source_table TEXT NOT NULL,
+                        entity_id TEXT NOT NULL,
+                        PRIMARY KEY (tenant, type, value, source_table)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tenant TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        object_uri TEXT NOT NULL,
+                        object_version INTEGER NOT NULL,
+                        time INTEGER NOT NULL,
+                        snapshot BLOB NOT NULL,
+                        delta BLOB NOT NULL,
+                        uris TEXT NOT NULL DEFAULT ''
+                    );
+                    CREATE INDEX events_tenant_seq ON events(tenant, seq);
+
+                    CREATE TABLE cursors (
+                        consumer TEXT PRIMARY KEY,
+                        seq INTEGER NOT NULL,
+                        updated_time INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

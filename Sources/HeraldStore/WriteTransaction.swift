@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import HeraldModel
+
+/// A stored entity with its version.
+public struct StoredEntity: Sendable {
+    public var entity: Entity
+    /// Current version (the `objectVersion` of its latest event).
+    public var version: Int64
+    public var removed: Bool
+
+    public init(entity: Entity, version: Int64, removed: Bool) {
+        self.entity = entity
+        self.version = version
+        self.removed = removed
+    }
+}
+
+/// Typed operations on the store inside one write transaction.
+///
+/// Only valid inside `HeraldStore.write`; it runs on the writer thread.
+public struct WriteTransaction {
+    let db: Database
+
+    /// The entity a crosswalk belongs to.
+    public func entityId(tenant: String, crosswalk key: CrosswalkKey) throws -> String? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT entity_id FROM crosswalks WHERE tenant = ? AND type = ? AND value = ? AND source_table = ?")
+        return try String.fetchOne(statement, arguments: [tenant, key.type, key.value, key.sourceTable])
+    }
+
+    /// Loads an entity (including removed ones, flagged).
+    public func entity(tenant: String, id: String) throws -> StoredEntity? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT version, removed, body FROM entities WHERE tenant = ? AND id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [tenant, id]) else { return nil }
+        return try HeraldStore.decodeStoredEntity(row)
+    }
+
+    /// Whether an entity id is taken in `tenant`.
+    public func entityExists(tenant: String, id: String) throws -> Bool {
+        let statement = try db.cachedStatement(sql: "SELECT 1 FROM entities WHERE tenant = ? AND id = ?")
+        return try Bool.fetchOne(statement, arguments: [tenant, id]) != nil
+    }
+
+    /// Inserts a new entity at version 1.
+    public func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO entities (tenant, id, type, version, removed, updated_time, body) VALUES (?, ?, ?, 1, 0, ?, ?)")
+        try statement.execute(arguments: [tenant, entity.id, entity.type, entity.updatedTime, Data(body)])
+    }
+
+    /// Replaces an entity's snapshot and sets its version.
+    public func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8], removed: Bool = false) throws {
+        let statement = try db.cachedStatement(
+            sql: "UPDATE entities SET version = ?, removed = ?, updated_time = ?, body = ? WHERE tenant = ? AND id = ?")
+        try statement.execute(arguments: [version, removed, entity.updatedTime, Data(body), tenant, entity.id])
+    }
+
+    public func insertCrosswalk(tenant: String, key: CrosswalkKey, entityId: String) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO crosswalks (tenant, type, value, source_table, entity_id) VALUES (?, ?, ?, ?, ?)")
+        try statement.execute(arguments: [tenant, key.type, key.value, key.sourceTable, entityId])
+    }
+
+    public func deleteCrosswalk(tenant: String, key: CrosswalkKey) throws {
+        let statement = try db.cachedStatement(
+            sql: "DELETE FROM crosswalks WHERE tenant = ? AND type = ? AND value = ? AND source_table = ?")
+        try statement.execute(arguments: [tenant, key.type, key.value, key.sourceTable])
+    }
+
+    /// Appends an event to the CRUD queue; returns its sequence number.
+    @discardableResult
+    public func appendEvent(tenant: String, _ event: NewEvent) throws -> Int64 {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (tenant, type, object_uri, object_version, time, snapshot, delta, uris)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        try statement.execute(arguments: [
+            tenant, event.type.rawValue, event.objectURI, event.objectVersion, event.time, Data(event.snapshot),
+            Data(event.delta), event.uris.joined(separator: " "),
+        ])
+        return db.lastInsertedRowID
+    }
+
+    /// Moves a consumer's cursor (creating it if needed).
+    public func setCursor(consumer: String, seq: Int64, now: Int64) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO cursors (consumer, seq, updated_time) VALUES (?, ?, ?)
+                ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq, updated_time = excluded.updated_time
+                """)
+        try statement.execute(arguments: [consumer, seq, now])
+    }
+
+    /// Runs raw SQL (tests and maintenance).
+    public func execute(sql: String) throws {
+        try db.execute(sql: sql)
+    }
+}
+
+extension WriteTransaction {
+    /// Runs `body` in a nested savepoint: if it throws, only its changes are rolled back.
+    public func inSavepoint<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        try db.inSavepoint {
+            result = try body()
+            return .commit
+        }
+        return result!
+    }
+}
