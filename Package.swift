@@ -61,6 +61,6 @@ let package = Package(
         .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),
         .testTarget(
             name: "HeraldIntegrationTests",
-            dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient"]),
+            dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore"]),
     ]
 )

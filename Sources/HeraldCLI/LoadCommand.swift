@@ -35,6 +35,9 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "Bearer token (default: the HERALD_TOKEN environment variable).")
     var token: String?
 
+    @Option(help: "Retries of a batch after a transport error or a 5xx/429 answer (with backoff).")
+    var retries: Int = 5
+
     @Option(help: "First line to load (1-based), to resume an interrupted load.")
     var startLine: Int = 1
 
@@ -47,6 +50,7 @@ struct LoadCommand: ParsableCommand {
     mutating func validate() throws {
         guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
         guard parallel >= 1 && parallel <= 64 else { throw ValidationError("--parallel must be between 1 and 64") }
+        guard retries >= 0 && retries <= 100 else { throw ValidationError("--retries must be between 0 and 100") }
         guard startLine >= 1 else { throw ValidationError("--start-line is 1-based") }
         guard ["auto", "bar", "lines", "none"].contains(progress) else {
             throw ValidationError("--progress must be auto, bar, lines or none")
@@ -57,7 +61,7 @@ struct LoadCommand: ParsableCommand {
         guard let reader = LineReader(path: file) else {
             throw ValidationError("cannot open '\(file)'")
         }
-        let totalLines = LineReader.countLines(path: file)
+        let totalRecords = LineReader.countRecords(path: file)
         let bearer = token ?? ProcessInfo.processInfo.environment["HERALD_TOKEN"]
         let endpoint = url.trimmingSuffix("/") + "/api/\(tenant)/entities"
         let mode: ProgressDisplay.Mode =
@@ -66,8 +70,8 @@ struct LoadCommand: ParsableCommand {
             : progress == "lines" ? .lines : (isatty(STDERR_FILENO) != 0 ? .bar : .lines)
 
         let job = LoadJob(
-            reader: reader, endpoint: endpoint, token: bearer, batchSize: batch, startLine: startLine,
-            total: max(0, totalLines - startLine + 1))
+            reader: reader, endpoint: endpoint, token: bearer, batchSize: batch, retries: retries, startLine: startLine,
+            total: startLine == 1 ? totalRecords : max(0, totalRecords - startLine + 1))
         let display = ProgressDisplay(job: job, mode: mode, interval: mode == .bar ? 0.2 : progressInterval)
         display.start()
         job.run(parallel: parallel)

@@ -29,19 +29,27 @@ final class LineReader {
         return buffer.withMemoryRebound(to: UInt8.self, capacity: length) { [UInt8](UnsafeBufferPointer(start: $0, count: length)) }
     }
 
-    static func countLines(path: String) -> Int {
+    /// Number of lines that hold something other than white space (what `herald load` sends).
+    static func countRecords(path: String) -> Int {
         guard let f = fopen(path, "r") else { return 0 }
         defer { fclose(f) }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var count = 0
-        var last: UInt8 = 0x0A
+        var lineHasContent = false
         while true {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 1 << 20, f) }
             if n == 0 { break }
-            for i in 0..<n where chunk[i] == 0x0A { count += 1 }
-            last = chunk[n - 1]
+            for i in 0..<n {
+                let c = chunk[i]
+                if c == 0x0A {
+                    if lineHasContent { count += 1 }
+                    lineHasContent = false
+                } else if c != 0x20 && c != 0x09 && c != 0x0D {
+                    lineHasContent = true
+                }
+            }
         }
-        return last == 0x0A ? count : count + 1
+        return lineHasContent ? count + 1 : count
     }
 }
 
@@ -76,6 +84,7 @@ final class LoadJob: @unchecked Sendable {
     private let endpoint: String
     private let token: String?
     private let batchSize: Int
+    private let retries: Int
     private let startLine: Int
     let total: Int
     private let lock = NSLock()
@@ -86,7 +95,10 @@ final class LoadJob: @unchecked Sendable {
     private var stopped = false
     private let started = Date()
 
-    init(reader: LineReader, endpoint: String, token: String?, batchSize: Int, startLine: Int, total: Int) {
+    init(
+        reader: LineReader, endpoint: String, token: String?, batchSize: Int, retries: Int, startLine: Int, total: Int
+    ) {
+        self.retries = retries
         self.reader = reader
         self.endpoint = endpoint
         self.token = token
@@ -164,12 +176,12 @@ final class LoadJob: @unchecked Sendable {
                         break
                     }
                     let retryable = response.status >= 500 || response.status == 429
-                    if !retryable || attempt >= 5 {
+                    if !retryable || attempt > retries {
                         stop(batch, reason: "HTTP \(response.status) for lines \(batch.lines.first!)–\(batch.lastLine): \(response.bodyText.prefix(500))")
                         return
                     }
                 } catch {
-                    if attempt >= 5 {
+                    if attempt > retries {
                         stop(batch, reason: "\(error) (lines \(batch.lines.first!)–\(batch.lastLine))")
                         return
                     }

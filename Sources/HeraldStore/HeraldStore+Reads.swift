@@ -111,3 +111,16 @@ extension HeraldStore {
         }
     }
 }
+
+extension HeraldStore {
+    /// Every entity id of a tenant with its version and removed flag (consistency checks and tests).
+    public func entityVersions(tenant: String) async throws -> [String: (version: Int64, removed: Bool)] {
+        try await pool.read { db in
+            var out: [String: (version: Int64, removed: Bool)] = [:]
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, version, removed FROM entities WHERE tenant = ?", arguments: [tenant])
+            while let row = try rows.next() { out[row[0]] = (row[1], row[2]) }
+            return out
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import HeraldJSON
+import HeraldStore
+import HeraldTestSupport
+import Testing
+
+/// `kill -9` the server while `herald load` runs, restart, and check the outbox invariants.
+@Suite(.timeLimit(.minutes(10)))
+struct CrashRecoveryTests {
+    @Test func killDuringLoadLosesNothingAcknowledged() async throws {
+        let dir = TemporaryDirectory()
+        let config = TestConfiguration.write(in: dir.path, tenants: CrashRecoveryTests.demoTenant)
+        let input = dir.file("people.ndjson")
+        let generated = try runCommand(
+            BuildProducts.herald, ["sample-data", "--people", "3000", "--seed", "11", "-o", input])
+        #expect(generated.status == 0)
+        let totalLines = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n").count
+
+        var startLine = 1
+        var committedThrough = 0
+        var kills = 0
+        var interrupted = 0
+        var round = 0
+        while startLine <= totalLines && round < 8 {
+            round += 1
+            let server = try HeraldProcess(configPath: config, logPath: dir.file("serve-\(round).log"))
+            let loader = Process()
+            loader.executableURL = URL(fileURLWithPath: BuildProducts.herald)
+            loader.arguments = [
+                "load", input, "--tenant", "demo", "--url", server.baseURL, "--batch", "50", "--parallel", "3",
+                "--retries", "0", "--progress", "none", "--start-line", String(startLine),
+            ]
+            let errPipe = Pipe()
+            loader.standardError = errPipe
+            loader.standardOutput = FileHandle.nullDevice
+            try loader.run()
+            let killThisRound = round <= 4
+            if killThisRound {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 150...900)))
+                server.kill9()
+                kills += 1
+            }
+            let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            loader.waitUntilExit()
+            if loader.terminationStatus == 0 {
+                committedThrough = totalLines
+                startLine = totalLines + 1
+            } else {
+                #expect(loader.terminationStatus == 1, "\(stderr)")
+                interrupted += 1
+                let marker = "every line up to "
+                let range = try #require(stderr.range(of: marker), "no resume hint in: \(stderr)")
+                let number = Int(stderr[range.upperBound...].prefix { $0.isNumber }) ?? -1
+                #expect(number >= committedThrough, "the committed prefix never shrinks")
+                committedThrough = number
+                startLine = number + 1
+            }
+            if !killThisRound { server.stop() }
+            try await verifyInvariants(dataDirectory: dir.file("data"), input: input, committedThrough: committedThrough)
+        }
+        #expect(kills >= 3)
+        #expect(interrupted >= 2, "the kills must land while the load is running")
+        #expect(committedThrough == totalLines)
+    }
+
+    /// Every acknowledged line is stored with its events; versions are contiguous; every event's entity exists.
+    func verifyInvariants(dataDirectory: String, input: String, committedThrough: Int) async throws {
+        let store = try HeraldStore(directory: dataDirectory)
+        defer { store.close() }
+        let entities = try await store.entityVersions(tenant: "demo")
+        let events = try await store.events(tenant: "demo", after: 0, limit: 10_000_000)
+
+        var versions: [String: [Int64]] = [:]
+        var crosswalksSeen = Set<String>()
+        for record in events {
+            versions[record.event.objectURI, default: []].append(record.event.objectVersion)
+            let snapshot = try JSONParser.parse(record.event.snapshot)
+            for c in snapshot["crosswalks"]?.arrayValue ?? [] {
+                if let v = c["value"]?.stringValue { crosswalksSeen.insert(v) }
+            }
+        }
+        for (uri, list) in versions {
+            #expect(list == Array(1...Int64(list.count)), "\(uri) has versions \(list)")
+            let id = String(uri.dropFirst("entities/".count))
+            #expect(entities[id]?.version == Int64(list.count), "entity \(id) is at the version of its last event")
+        }
+        for (id, state) in entities {
+            #expect(versions["entities/\(id)"] != nil, "entity \(id) (v\(state.version)) has events")
+        }
+        // Every line up to the committed prefix is in the store.
+        let lines = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n")
+        for line in lines.prefix(committedThrough) {
+            let json = try JSONParser.parse(String(line))
+            let crosswalk = json["crosswalks"]?.arrayValue?.first?["value"]?.stringValue ?? "?"
+            #expect(crosswalksSeen.contains(crosswalk), "acknowledged record \(crosswalk) is missing")
+        }
+    }
+
+    static var demoTenant: String {
+        let path = BuildProducts.packageRoot + "/examples/demo/herald.json"
+        let json = try! JSONParser.parse(Array(FileManager.default.contents(atPath: path)!))
+        return json["tenants"]!.arrayValue![0].serializedString()
+    }
+}
