@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "herald", targets: ["HeraldCLI"]),
+        .executable(name: "herald-bench", targets: ["HeraldBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -51,6 +52,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]),
+        .executableTarget(
+            name: "HeraldBench",
+            dependencies: [
+                "HeraldSampleData", "HeraldHTTPClient", "HeraldJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Tests
         .target(
@@ -61,6 +68,6 @@ let package = Package(
         .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),
         .testTarget(
             name: "HeraldIntegrationTests",
-            dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore"]),
+            dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore", "HeraldModel"]),
     ]
 )

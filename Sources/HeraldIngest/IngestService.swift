@@ -66,13 +66,13 @@ public final class IngestService: Sendable {
                 case .failure(let error):
                     results.append(.failed(error))
                 case .success(let input):
+                    // No savepoint per item: an item fails (IngestError) before its first write, and
+                    // a storage error after that fails the whole request, which rolls back as a unit.
                     do {
-                        let result = try tx.inSavepoint {
+                        results.append(
                             try IngestService.applyOne(
                                 input, index: index, tenant: tenantId, ingestor: ingestor, user: user, tx: &tx,
-                                state: state)
-                        }
-                        results.append(result)
+                                state: state))
                     } catch let error as IngestError {
                         results.append(.failed(error))
                     }
@@ -114,9 +114,10 @@ public final class IngestService: Sendable {
         switch outcome {
         case .unchanged(let entity):
             return .unchanged(uri: entity.uri)
-        case .created(let entity, let delta):
+        case .created(let entity):
+            // A creation's delta (everything added) is derived from the snapshot when read.
             state.writer.reset()
-            entity.render(into: &state.writer)
+            entity.encodeStored(into: &state.writer)
             let body = state.writer.bytes
             try tx.insertEntity(tenant: tenant, entity: entity, body: body)
             for c in entity.crosswalks {
@@ -125,13 +126,12 @@ public final class IngestService: Sendable {
             try tx.appendEvent(
                 tenant: tenant,
                 NewEvent(
-                    type: .entityCreated, objectURI: entity.uri, objectVersion: 1, time: now, snapshot: body,
-                    delta: delta.jsonBytes(entityType: entity.type)))
+                    type: .entityCreated, objectURI: entity.uri, objectVersion: 1, time: now, snapshot: body, delta: []))
             return .created(uri: entity.uri)
         case .updated(let old, let entity, let delta):
             let version = existing!.version + 1
             state.writer.reset()
-            entity.render(into: &state.writer)
+            entity.encodeStored(into: &state.writer)
             let body = state.writer.bytes
             try tx.updateEntity(tenant: tenant, entity: entity, version: version, body: body)
             let oldKeys = Set(old.crosswalks.map(\.key))
@@ -154,11 +154,10 @@ public final class IngestService: Sendable {
             guard let stored = try tx.entity(tenant: tenantId, id: id), !stored.removed else { return .notFound }
             let now = epochMilliseconds()
             var entity = stored.entity
-            let delta = Delta.between(entity, nil)
             let version = stored.version + 1
             entity.updatedTime = now
             entity.updatedBy = user
-            let body = entity.jsonBytes()
+            let body = entity.storedBytes()
             try tx.updateEntity(tenant: tenantId, entity: entity, version: version, body: body, removed: true)
             for c in entity.crosswalks {
                 try tx.deleteCrosswalk(tenant: tenantId, key: c.key)
@@ -167,7 +166,7 @@ public final class IngestService: Sendable {
                 tenant: tenantId,
                 NewEvent(
                     type: .entityRemoved, objectURI: entity.uri, objectVersion: version, time: now, snapshot: body,
-                    delta: delta.jsonBytes(entityType: entity.type)))
+                    delta: []))
             return .removed(uri: entity.uri, version: version)
         }
     }

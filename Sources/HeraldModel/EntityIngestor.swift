@@ -2,14 +2,15 @@ import HeraldJSON
 
 /// The result of applying one posted entity.
 public enum IngestOutcome: Sendable {
-    case created(Entity, Delta)
+    /// A new entity (its delta, everything added, is `Delta.between(nil, entity)` when needed).
+    case created(Entity)
     case updated(old: Entity, new: Entity, Delta)
     /// The post changed nothing: no event, no new version.
     case unchanged(Entity)
 
     public var entity: Entity {
         switch self {
-        case .created(let e, _), .updated(_, let e, _), .unchanged(let e): return e
+        case .created(let e), .updated(_, let e, _), .unchanged(let e): return e
         }
     }
 }
@@ -138,11 +139,10 @@ public struct EntityIngestor: Sendable {
         Survivorship.applyLastUpdateWins(to: &entity)
         entity.updatedTime = now
         entity.updatedBy = user
-        let delta = Delta.between(existing, entity)
         if let existing {
-            return .updated(old: existing, new: entity, delta)
+            return .updated(old: existing, new: entity, Delta.between(existing, entity))
         }
-        return .created(entity, delta)
+        return .created(entity)
     }
 
     /// Gives every sub-value of a nested value an id, reusing the previous content's ids for equal sub-values.

@@ -93,12 +93,13 @@ extension EntityInput {
         self.crosswalks = []
 
         for m in attributesJSON ?? [] {
-            let attrPath = path + "attributes" + m.key
             guard let definition = entityType.attribute(named: m.key) else {
                 throw IngestError(
-                    .unknownAttribute, "entity type '\(entityType.name)' has no attribute '\(m.key)'", at: attrPath)
+                    .unknownAttribute, "entity type '\(entityType.name)' has no attribute '\(m.key)'",
+                    at: path + "attributes" + m.key)
             }
-            let values = try EntityInput.decodeValues(m.value, definition: definition, schema: schema, at: attrPath)
+            let values = try EntityInput.decodeValues(
+                m.value, definition: definition, schema: schema, parent: path, key: m.key)
             if !values.isEmpty { attributes.append(InputAttribute(name: m.key, values: values)) }
         }
         attributes.sort { entityType.position(of: $0.name) < entityType.position(of: $1.name) }
@@ -178,65 +179,85 @@ extension EntityInput {
             type: sourceURI, value: value, sourceTable: sourceTable, createDate: createDate, updateDate: updateDate)
     }
 
+    /// Decodes one attribute's values. Paths are only built when there is an error to report.
+    ///
+    /// - Parameters:
+    ///   - parent: the item's path for top-level attributes (`[3]`), the nested value's path otherwise.
+    ///   - key: the attribute name.
     static func decodeValues(
-        _ json: JSONValue, definition: AttributeDefinition, schema: TenantSchema, at path: JSONPath
+        _ json: JSONValue, definition: AttributeDefinition, schema: TenantSchema, parent: JSONPath, key: String,
+        nested: Bool = false
     ) throws(IngestError) -> [AttributeContent] {
+        func attributePath() -> JSONPath { nested ? parent + key : parent + "attributes" + key }
         guard case .array(let elements) = json else {
             throw IngestError(
-                .invalidAttributeValue, "attribute values must be an array, e.g. [{\"value\": \"x\"}]", at: path)
+                .invalidAttributeValue, "attribute values must be an array, e.g. [{\"value\": \"x\"}]",
+                at: attributePath())
         }
         var out: [AttributeContent] = []
         out.reserveCapacity(elements.count)
         for (i, element) in elements.enumerated() {
-            let vpath = path + i
             var raw = element
-            var rawPath = vpath
-            if case .object(let members) = element, definition.dataType != .nested || members.contains(where: { $0.key == "value" }) {
+            var wrapped = false
+            if case .object(let members) = element,
+                definition.dataType != .nested || members.contains(where: { $0.key == "value" })
+            {
                 var found: JSONValue?
                 for m in members {
                     if m.key == "value" {
                         found = m.value
                     } else {
-                        throw IngestError(.invalidAttributeValue, "unknown key '\(m.key)'; a value is {\"value\": …}", at: vpath + m.key)
+                        throw IngestError(
+                            .invalidAttributeValue, "unknown key '\(m.key)'; a value is {\"value\": …}",
+                            at: attributePath() + i + m.key)
                     }
                 }
                 guard let found else {
-                    throw IngestError(.invalidAttributeValue, "missing 'value'", at: vpath)
+                    throw IngestError(.invalidAttributeValue, "missing 'value'", at: attributePath() + i)
                 }
                 raw = found
-                rawPath = vpath + "value"
+                wrapped = true
             }
+            func rawPath() -> JSONPath { wrapped ? attributePath() + i + "value" : attributePath() + i }
             let content: AttributeContent
             if definition.dataType == .nested {
                 guard case .object(let subMembers) = raw else {
                     throw IngestError(
                         .invalidAttributeValue,
-                        "'\(definition.name)' is nested: its value is an object of sub-attribute arrays", at: rawPath)
+                        "'\(definition.name)' is nested: its value is an object of sub-attribute arrays", at: rawPath())
                 }
                 var subs: [AttributeEntry] = []
                 for m in subMembers {
                     guard let sub = definition.attribute(named: m.key) else {
                         throw IngestError(
                             .unknownAttribute, "nested attribute '\(definition.name)' has no sub-attribute '\(m.key)'",
-                            at: rawPath + m.key)
+                            at: rawPath() + m.key)
                     }
-                    let subValues = try decodeValues(m.value, definition: sub, schema: schema, at: rawPath + m.key)
+                    let subValues = try decodeValues(
+                        m.value, definition: sub, schema: schema, parent: rawPath(), key: m.key, nested: true)
                     if !subValues.isEmpty {
                         subs.append(AttributeEntry(name: m.key, values: subValues.map { AttributeValue(id: "", content: $0) }))
                     }
                 }
-                subs.sort { a, b in
-                    (definition.attributes.firstIndex { $0.name == a.name } ?? 0)
-                        < (definition.attributes.firstIndex { $0.name == b.name } ?? 0)
+                if subs.count > 1 {
+                    subs.sort { a, b in
+                        (definition.attributes.firstIndex { $0.name == a.name } ?? 0)
+                            < (definition.attributes.firstIndex { $0.name == b.name } ?? 0)
+                    }
                 }
                 if subs.isEmpty { continue }
                 content = .nested(subs)
             } else {
-                let text = try normalizeScalar(raw, type: definition.dataType, at: rawPath)
+                let text: String
+                do {
+                    text = try normalizeScalar(raw, type: definition.dataType)
+                } catch {
+                    throw IngestError(.invalidAttributeValue, error.message, at: rawPath())
+                }
                 if text.utf8.count > schema.limits.maxValueBytes {
                     throw IngestError(
                         .limitExceeded, "value is \(text.utf8.count) bytes, the limit is \(schema.limits.maxValueBytes)",
-                        at: rawPath)
+                        at: rawPath())
                 }
                 content = .simple(text)
             }
@@ -246,23 +267,27 @@ extension EntityInput {
             throw IngestError(
                 .limitExceeded,
                 "\(out.count) values for '\(definition.name)', the limit is \(schema.limits.maxValuesPerAttribute)",
-                at: path)
+                at: attributePath())
         }
         return out
     }
 
+    struct ScalarError: Error {
+        var message: String
+    }
+
     /// Checks a scalar against the attribute's data type and returns its stored text.
-    static func normalizeScalar(_ raw: JSONValue, type: AttributeDataType, at path: JSONPath) throws(IngestError) -> String {
+    static func normalizeScalar(_ raw: JSONValue, type: AttributeDataType) throws(ScalarError) -> String {
         let text: String
         switch raw {
         case .string(let s): text = s
         case .number(let n): text = n
         case .bool(let b): text = b ? "true" : "false"
         default:
-            throw IngestError(.invalidAttributeValue, "expected a string, number or boolean, found \(raw.kindDescription)", at: path)
+            throw ScalarError(message: "expected a string, number or boolean, found \(raw.kindDescription)")
         }
-        func bad(_ expected: String) -> IngestError {
-            IngestError(.invalidAttributeValue, "'\(text.prefix(64))' is not \(expected)", at: path)
+        func bad(_ expected: String) -> ScalarError {
+            ScalarError(message: "'\(text.prefix(64))' is not \(expected)")
         }
         switch type {
         case .int, .long:

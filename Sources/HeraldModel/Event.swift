@@ -1,3 +1,5 @@
+import HeraldJSON
+
 /// The event types of the CRUD queue, named as in the platform our users know.
 public enum EventType: String, Sendable, CaseIterable, Codable {
     case entityCreated = "ENTITY_CREATED"
@@ -27,9 +29,11 @@ public struct NewEvent: Sendable {
     public var objectVersion: Int64
     /// Epoch milliseconds.
     public var time: Int64
-    /// The object's JSON snapshot after the change (before it, for removals).
+    /// The object's snapshot after the change (before it, for removals), in the compact stored
+    /// form (`Entity+Storage.swift`).
     public var snapshot: [UInt8]
-    /// `{"ovChanged": …, "delta": [...]}`, or empty.
+    /// `{"ovChanged": …, "delta": [...]}` in the API shape, or empty when it is derived from the
+    /// snapshot (creations: everything added; removals: everything removed).
     public var delta: [UInt8]
     /// Other objects the event is about (merge participants).
     public var uris: [String]
@@ -62,4 +66,35 @@ public struct EventRecord: Sendable {
     }
 
     public var type: EventType { event.type }
+}
+
+/// An event's delta: stored bytes in the API shape, or computed from the snapshot.
+public enum EventDelta: Sendable {
+    case stored([UInt8])
+    case derived(Delta)
+
+    /// Writes `{"ovChanged": …, "delta": [...]}`.
+    public func render(into writer: inout JSONWriter, entityType: String) {
+        switch self {
+        case .stored(let bytes): writer.raw(bytes)
+        case .derived(let delta): delta.render(into: &writer, entityType: entityType)
+        }
+    }
+}
+
+extension NewEvent {
+    /// The snapshot as an entity.
+    public func entity() throws -> Entity {
+        try Entity(storedBytes: snapshot)
+    }
+
+    /// The event's delta, deriving it for creations and removals.
+    public func delta(for entity: Entity) -> EventDelta {
+        if !delta.isEmpty { return .stored(delta) }
+        switch type {
+        case .entityCreated: return .derived(Delta.between(nil, entity))
+        case .entityRemoved: return .derived(Delta.between(entity, nil))
+        default: return .derived(Delta())
+        }
+    }
 }

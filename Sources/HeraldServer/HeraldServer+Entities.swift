@@ -47,13 +47,15 @@ extension HeraldServer {
             _ = try access.authorize(request, .read)
             let tenant = try tenant(context)
             let id = context.parameters.get("id") ?? ""
-            guard let stored = try await ingest.store.entityJSON(tenant: tenant.id, id: id) else {
+            guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id) else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist in tenant '\(tenant.id)'")
             }
             if stored.removed {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) was removed (version \(stored.version))")
             }
-            return jsonResponse(stored.body, extraHeaders: [.eTag: "\"\(stored.version)\""])
+            var w = JSONWriter(capacity: 8192)
+            stored.entity.render(into: &w)
+            return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
         }
 
         router.delete("/api/:tenant/entities/:id") { request, context -> Response in

@@ -14,7 +14,7 @@ extension HeraldServer {
             w.beginObject()
             w.key("events")
             w.beginArray()
-            for record in events { HeraldServer.renderEvent(record, into: &w) }
+            for record in events { try HeraldServer.renderEvent(record, into: &w) }
             w.endArray()
             w.key("next")
             w.int(events.last?.seq ?? after)
@@ -24,7 +24,8 @@ extension HeraldServer {
     }
 
     /// One CRUD-queue row as the events API shows it.
-    static func renderEvent(_ record: EventRecord, into w: inout JSONWriter) {
+    static func renderEvent(_ record: EventRecord, into w: inout JSONWriter) throws {
+        let entity = try record.event.entity()
         w.beginObject()
         w.key("seq")
         w.int(record.seq)
@@ -43,11 +44,9 @@ extension HeraldServer {
             w.endArray()
         }
         w.key("object")
-        w.raw(record.event.snapshot)
-        if !record.event.delta.isEmpty {
-            w.key("deltas")
-            w.raw(record.event.delta)
-        }
+        entity.render(into: &w)
+        w.key("deltas")
+        record.event.delta(for: entity).render(into: &w, entityType: entity.type)
         w.endObject()
     }
 }

@@ -9,7 +9,7 @@ extension HeraldStore {
         let removed: Bool = row[1]
         let body: Data = row[2]
         do {
-            let entity = try Entity(jsonBytes: [UInt8](body))
+            let entity = try Entity(storedBytes: [UInt8](body))
             return StoredEntity(entity: entity, version: version, removed: removed)
         } catch {
             throw StoreError(.corruptRow, "stored entity does not parse: \(error)")
@@ -23,19 +23,6 @@ extension HeraldStore {
                 db, sql: "SELECT version, removed, body FROM entities WHERE tenant = ? AND id = ?",
                 arguments: [tenant, id])
             return try row.map(HeraldStore.decodeStoredEntity)
-        }
-    }
-
-    /// The raw JSON snapshot of an entity and its version, without parsing it.
-    public func entityJSON(tenant: String, id: String) async throws -> (body: [UInt8], version: Int64, removed: Bool)? {
-        try await pool.read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT body, version, removed FROM entities WHERE tenant = ? AND id = ?",
-                    arguments: [tenant, id])
-            else { return nil }
-            let body: Data = row[0]
-            return ([UInt8](body), row[1], row[2])
         }
     }
 

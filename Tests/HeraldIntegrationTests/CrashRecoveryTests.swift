@@ -1,5 +1,6 @@
 import Foundation
 import HeraldJSON
+import HeraldModel
 import HeraldStore
 import HeraldTestSupport
 import Testing
@@ -12,7 +13,7 @@ struct CrashRecoveryTests {
         let config = TestConfiguration.write(in: dir.path, tenants: CrashRecoveryTests.demoTenant)
         let input = dir.file("people.ndjson")
         let generated = try runCommand(
-            BuildProducts.herald, ["sample-data", "--people", "3000", "--seed", "11", "-o", input])
+            BuildProducts.herald, ["sample-data", "--people", "8000", "--seed", "11", "-o", input])
         #expect(generated.status == 0)
         let totalLines = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n").count
 
@@ -36,7 +37,15 @@ struct CrashRecoveryTests {
             try loader.run()
             let killThisRound = round <= 4
             if killThisRound {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 150...900)))
+                // Kill once a random share of this round's lines has been committed, while the load runs.
+                let remaining = totalLines - startLine + 1
+                let target = committedThrough + Int.random(in: remaining / 10...remaining / 2)
+                let probe = TestClient(baseURL: server.baseURL)
+                while loader.isRunning {
+                    let r = try? probe.get("/api/demo/events?after=\(target)&limit=1")
+                    if let events = r?.json?["events"]?.arrayValue, !events.isEmpty { break }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
                 server.kill9()
                 kills += 1
             }
@@ -74,10 +83,7 @@ struct CrashRecoveryTests {
         var crosswalksSeen = Set<String>()
         for record in events {
             versions[record.event.objectURI, default: []].append(record.event.objectVersion)
-            let snapshot = try JSONParser.parse(record.event.snapshot)
-            for c in snapshot["crosswalks"]?.arrayValue ?? [] {
-                if let v = c["value"]?.stringValue { crosswalksSeen.insert(v) }
-            }
+            for c in try record.event.entity().crosswalks { crosswalksSeen.insert(c.value) }
         }
         for (uri, list) in versions {
             #expect(list == Array(1...Int64(list.count)), "\(uri) has versions \(list)")

@@ -18,6 +18,9 @@ struct EntityJSONTests {
         let entity = h.entity!
         let parsed = try Entity(jsonBytes: entity.jsonBytes())
         #expect(parsed == entity)
+        let stored = try Entity(storedBytes: entity.storedBytes())
+        #expect(stored == entity)
+        #expect(entity.storedBytes().count * 3 < entity.jsonBytes().count, "the stored form is compact")
     }
 
     @Test func rendersTheAPIShape() throws {

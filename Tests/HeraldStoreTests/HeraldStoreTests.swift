@@ -17,11 +17,11 @@ struct HeraldStoreTests {
                 group.addTask {
                     try await store.write { tx in
                         let e = self.entity("e\(i)")
-                        try tx.insertEntity(tenant: "t", entity: e, body: e.jsonBytes())
+                        try tx.insertEntity(tenant: "t", entity: e, body: e.storedBytes())
                         return try tx.appendEvent(
                             tenant: "t",
                             NewEvent(
-                                type: .entityCreated, objectURI: e.uri, objectVersion: 1, time: 1, snapshot: e.jsonBytes(),
+                                type: .entityCreated, objectURI: e.uri, objectVersion: 1, time: 1, snapshot: e.storedBytes(),
                                 delta: []))
                     }
                 }
@@ -50,11 +50,11 @@ struct HeraldStoreTests {
         let dir = TemporaryDirectory()
         let store = try HeraldStore(directory: dir.path)
         async let good: Void = store.write { tx in
-            try tx.insertEntity(tenant: "t", entity: self.entity("good"), body: Array("{}".utf8))
+            try tx.insertEntity(tenant: "t", entity: self.entity("good"), body: self.entity("x").storedBytes())
         }
         let bad = Task {
             try await store.write { tx in
-            try tx.insertEntity(tenant: "t", entity: self.entity("bad"), body: Array("{}".utf8))
+            try tx.insertEntity(tenant: "t", entity: self.entity("bad"), body: self.entity("x").storedBytes())
             try tx.appendEvent(
                 tenant: "t",
                 NewEvent(type: .entityCreated, objectURI: "entities/bad", objectVersion: 1, time: 1, snapshot: [], delta: []))
@@ -63,8 +63,8 @@ struct HeraldStoreTests {
         }
         try await good
         await #expect(throws: Boom.self) { try await bad.value }
-        #expect(try await store.entityJSON(tenant: "t", id: "good") != nil)
-        #expect(try await store.entityJSON(tenant: "t", id: "bad") == nil)
+        #expect(try await store.entity(tenant: "t", id: "good") != nil)
+        #expect(try await store.entity(tenant: "t", id: "bad") == nil)
         #expect(try await store.events(tenant: "t", after: 0, limit: 10).isEmpty, "the failed job's event is gone too")
         store.close()
     }
@@ -73,14 +73,14 @@ struct HeraldStoreTests {
         let dir = TemporaryDirectory()
         let store = try HeraldStore(directory: dir.path)
         try await store.write { tx in
-            try tx.inSavepoint { try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: [0x7B, 0x7D]) }
+            try tx.inSavepoint { try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: self.entity("x").storedBytes()) }
             _ = try? tx.inSavepoint {
-                try tx.insertEntity(tenant: "t", entity: self.entity("b"), body: [0x7B, 0x7D])
+                try tx.insertEntity(tenant: "t", entity: self.entity("b"), body: self.entity("x").storedBytes())
                 throw Boom()
             }
         }
-        #expect(try await store.entityJSON(tenant: "t", id: "a") != nil)
-        #expect(try await store.entityJSON(tenant: "t", id: "b") == nil)
+        #expect(try await store.entity(tenant: "t", id: "a") != nil)
+        #expect(try await store.entity(tenant: "t", id: "b") == nil)
         store.close()
     }
 

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct HeraldBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "herald-bench",
+        abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
+        discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
+
+    @Option(help: "Scenarios to run (comma-separated): ingest.")
+    var scenarios: String = "ingest"
+
+    @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
+    var quick = false
+
+    @Option(help: "Append results as JSON lines to this file.")
+    var json: String?
+
+    @Option(help: "The herald binary (default: next to herald-bench).")
+    var herald: String?
+
+    @Option(help: "Measured runs per scenario (the median is reported).")
+    var runs: Int?
+
+    @Option(help: "Entities posted per ingest run.")
+    var entities: Int?
+
+    @Option(help: "Concurrent HTTP connections for ingest.")
+    var connections: Int = 4
+
+    @Option(help: "SQLite synchronous mode of the server under test: FULL (durable, default) or NORMAL.")
+    var synchronous: String = "FULL"
+
+    func run() throws {
+        let binDir = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
+        let heraldPath = herald ?? binDir + "/herald"
+        let root = packageRoot()
+        #if DEBUG
+        let build = "debug"
+        #else
+        let build = "release"
+        #endif
+        print("# herald-bench \(quick ? "(quick mode: figures are not meaningful)" : "")")
+        print("machine: \(machineSummary(configuration: build))")
+        let writer = ResultWriter(jsonPath: json)
+        for scenario in scenarios.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            switch scenario {
+            case "ingest":
+                try IngestScenario(
+                    herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 2_000 : 100_000), batch: 100,
+                    connections: connections, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous
+                ).run(writer: writer)
+            default:
+                throw ValidationError("unknown scenario '\(scenario)'")
+            }
+        }
+    }
+
+    func packageRoot() -> String {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.path
+    }
+}

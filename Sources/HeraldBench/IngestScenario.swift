@@ -1,0 +1,122 @@
+import Foundation
+import HeraldHTTPClient
+import HeraldJSON
+import HeraldSampleData
+
+/// Scenario 1: entities posted through REST in batches, durable commits.
+struct IngestScenario {
+    var herald: String
+    var packageRoot: String
+    var entities: Int
+    var batch: Int
+    var connections: Int
+    var runs: Int
+    var synchronous: String
+
+    func run(writer: ResultWriter) throws {
+        // Pre-render request bodies so that the client costs as little as possible.
+        var options = SampleDataGenerator.Options()
+        options.people = entities + entities / 10
+        options.duplicateRate = 0
+        options.seed = 99
+        var lines: [[UInt8]] = []
+        SampleDataGenerator(options: options).generate { lines.append($0.json) }
+        let averageBytes = lines.reduce(0) { $0 + $1.count } / max(1, lines.count)
+
+        var rates: [Double] = []
+        var p50s: [Double] = []
+        var p99s: [Double] = []
+        var p999s: [Double] = []
+        var peaks: [Double] = []
+        for runIndex in 0..<runs {
+            let server = try ServerUnderTest(herald: herald, packageRoot: packageRoot, synchronous: synchronous)
+            defer { server.stop() }
+            let warmup = lines.count - entities
+            let bodies = makeBodies(Array(lines[warmup...]))
+            // Warm-up: connections, caches, SQLite pages.
+            try post(makeBodies(Array(lines[..<warmup])), to: server.baseURL, connections: connections)
+            let start = monotonicSeconds()
+            let latencies = try post(bodies, to: server.baseURL, connections: connections)
+            let elapsed = monotonicSeconds() - start
+            let rate = Double(entities) / elapsed
+            rates.append(rate)
+            p50s.append(latencies.percentile(50))
+            p99s.append(latencies.percentile(99))
+            p999s.append(latencies.percentile(99.9))
+            peaks.append(ProcessMemory.read(pid: server.pid).peak)
+            print("  run \(runIndex + 1): \(Int(rate)) entities/s, p99 \(String(format: "%.1f", latencies.percentile(99))) ms")
+        }
+        let r = Summary(values: rates)
+        writer.emit(
+            scenario: "ingest (REST, no match rules)",
+            parameters: [
+                "entities": String(entities), "batch": String(batch), "connections": String(connections),
+                "runs": String(runs), "entityBytes": String(averageBytes), "synchronous": synchronous,
+            ],
+            figures: [
+                ("entities/s (median)", r.median, "entities/s"), ("entities/s (min)", r.min, "entities/s"),
+                ("entities/s (max)", r.max, "entities/s"),
+                ("request p50", Summary(values: p50s).median, "ms"), ("request p99", Summary(values: p99s).median, "ms"),
+                ("request p99.9", Summary(values: p999s).median, "ms"),
+                ("server peak RSS", Summary(values: peaks).max, "MiB"),
+            ])
+    }
+
+    func makeBodies(_ lines: [[UInt8]]) -> [[UInt8]] {
+        stride(from: 0, to: lines.count, by: batch).map { start in
+            var body: [UInt8] = [UInt8(ascii: "[")]
+            for (i, line) in lines[start..<min(start + batch, lines.count)].enumerated() {
+                if i > 0 { body.append(UInt8(ascii: ",")) }
+                body.append(contentsOf: line)
+            }
+            body.append(UInt8(ascii: "]"))
+            return body
+        }
+    }
+
+    @discardableResult
+    func post(_ bodies: [[UInt8]], to baseURL: String, connections: Int) throws -> LatencyRecorder {
+        let url = baseURL + "/api/demo/entities"
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var next = 0
+            var merged = LatencyRecorder()
+            var failure: String?
+        }
+        let shared = Shared()
+        let group = DispatchGroup()
+        for _ in 0..<connections {
+            group.enter()
+            Thread {
+                let client = HTTPClient(timeout: 120)
+                var local = LatencyRecorder()
+                while true {
+                    let index: Int? = shared.lock.withLock {
+                        guard shared.next < bodies.count, shared.failure == nil else { return nil }
+                        shared.next += 1
+                        return shared.next - 1
+                    }
+                    guard let index else { break }
+                    let t0 = monotonicSeconds()
+                    do {
+                        let response = try client.send(
+                            method: "POST", url: url, headers: [("Content-Type", "application/json")], body: bodies[index])
+                        if response.status != 200 {
+                            shared.lock.withLock { shared.failure = "HTTP \(response.status): \(response.bodyText.prefix(300))" }
+                        }
+                    } catch {
+                        shared.lock.withLock { shared.failure = "\(error)" }
+                    }
+                    local.record(monotonicSeconds() - t0)
+                }
+                shared.lock.withLock { shared.merged.merge(local) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let failure = shared.failure
+        let merged = shared.merged
+        if let failure { throw BenchError("ingest failed: \(failure)") }
+        return merged
+    }
+}

@@ -1,0 +1,157 @@
+import HeraldJSON
+
+/// The compact form in which entities are stored and queued.
+///
+/// The API shape (`Entity+JSON.swift`) repeats the attribute type URI and the
+/// value URI on every value: for a typical person that is six times the size
+/// of the data. The store and the CRUD queue keep this compact form instead and
+/// the API and the payload stage render the full shape from it:
+///
+///     {"v":1,"id":"…","t":"<entity type URI>","cb":"…","ct":ms,"ub":"…","ut":ms,
+///      "a":{"FirstName":[["<value id>","John",1,["<crosswalk id>",…]]],
+///           "Address":[["<value id>",{"City":[["<sub id>","Paris",1]]},1,["<crosswalk id>"]]]},
+///      "c":[["<crosswalk id>","<source URI>","<value>",<sourceTable or null>,createDate,updateDate]]}
+///
+/// A value is `[id, value, ov (0/1), sources]`; sub-values of a nested value omit sources.
+extension Entity {
+    public static let storageFormatVersion = 1
+
+    /// Writes the compact stored form.
+    public func encodeStored(into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("v")
+        w.int(Entity.storageFormatVersion)
+        w.key("id")
+        w.string(id)
+        w.key("t")
+        w.string(type)
+        w.key("cb")
+        w.string(createdBy)
+        w.key("ct")
+        w.int(createdTime)
+        w.key("ub")
+        w.string(updatedBy)
+        w.key("ut")
+        w.int(updatedTime)
+        w.key("a")
+        w.beginObject()
+        for entry in attributes {
+            w.key(entry.name)
+            Entity.encodeValues(entry.values, withSources: true, into: &w)
+        }
+        w.endObject()
+        w.key("c")
+        w.beginArray()
+        for c in crosswalks {
+            w.beginArray()
+            w.string(c.id)
+            w.string(c.type)
+            w.string(c.value)
+            if let table = c.sourceTable { w.string(table) } else { w.null() }
+            w.int(c.createDate)
+            w.int(c.updateDate)
+            w.endArray()
+        }
+        w.endArray()
+        w.endObject()
+    }
+
+    private static func encodeValues(_ values: [AttributeValue], withSources: Bool, into w: inout JSONWriter) {
+        w.beginArray()
+        for v in values {
+            w.beginArray()
+            w.string(v.id)
+            switch v.content {
+            case .simple(let s):
+                w.string(s)
+            case .nested(let subs):
+                w.beginObject()
+                for sub in subs {
+                    w.key(sub.name)
+                    encodeValues(sub.values, withSources: false, into: &w)
+                }
+                w.endObject()
+            }
+            w.int(v.ov ? 1 : 0)
+            if withSources {
+                w.beginArray()
+                for s in v.sources { w.string(s) }
+                w.endArray()
+            }
+            w.endArray()
+        }
+        w.endArray()
+    }
+
+    /// The compact stored form as bytes.
+    public func storedBytes() -> [UInt8] {
+        var w = JSONWriter(capacity: 2048)
+        encodeStored(into: &w)
+        return w.bytes
+    }
+
+    /// Reads the compact stored form.
+    public init(storedBytes: [UInt8]) throws {
+        try self.init(stored: try JSONParser.parse(storedBytes))
+    }
+
+    public init(stored json: JSONValue) throws(EntityDecodingError) {
+        func fail(_ key: String, _ reason: String) -> EntityDecodingError {
+            EntityDecodingError(path: JSONPath.root + key, reason: reason)
+        }
+        guard json["v"]?.int64Value == Int64(Entity.storageFormatVersion) else {
+            throw fail("v", "unsupported storage format version (expected \(Entity.storageFormatVersion))")
+        }
+        guard let id = json["id"]?.stringValue, let type = json["t"]?.stringValue else {
+            throw fail("id", "stored entity needs 'id' and 't'")
+        }
+        self.init(
+            id: id, type: type, createdBy: json["cb"]?.stringValue ?? "", createdTime: json["ct"]?.int64Value ?? 0,
+            updatedBy: json["ub"]?.stringValue, updatedTime: json["ut"]?.int64Value)
+        for member in json["a"]?.objectValue ?? [] {
+            attributes.append(
+                AttributeEntry(name: member.key, values: try Entity.decodeValues(member.value, at: "a." + member.key)))
+        }
+        for (i, c) in (json["c"]?.arrayValue ?? []).enumerated() {
+            guard let parts = c.arrayValue, parts.count == 6, let cid = parts[0].stringValue,
+                let ctype = parts[1].stringValue, let cvalue = parts[2].stringValue
+            else { throw fail("c[\(i)]", "a crosswalk is [id, type, value, sourceTable, createDate, updateDate]") }
+            crosswalks.append(
+                Crosswalk(
+                    id: cid, type: ctype, value: cvalue, sourceTable: parts[3].stringValue,
+                    createDate: parts[4].int64Value ?? 0, updateDate: parts[5].int64Value ?? 0))
+        }
+    }
+
+    private static func decodeValues(_ json: JSONValue, at path: String) throws(EntityDecodingError) -> [AttributeValue] {
+        guard let list = json.arrayValue else {
+            throw EntityDecodingError(path: JSONPath.root + path, reason: "expected an array of values")
+        }
+        var out: [AttributeValue] = []
+        out.reserveCapacity(list.count)
+        for item in list {
+            guard let parts = item.arrayValue, parts.count >= 3, let vid = parts[0].stringValue else {
+                throw EntityDecodingError(path: JSONPath.root + path, reason: "a value is [id, value, ov, sources]")
+            }
+            let content: AttributeContent
+            switch parts[1] {
+            case .string(let s):
+                content = .simple(s)
+            case .object(let members):
+                var subs: [AttributeEntry] = []
+                for m in members {
+                    subs.append(AttributeEntry(name: m.key, values: try decodeValues(m.value, at: path + "." + m.key)))
+                }
+                content = .nested(subs)
+            default:
+                throw EntityDecodingError(path: JSONPath.root + path, reason: "a value is a string or an object")
+            }
+            var sources: [String] = []
+            if parts.count > 3, let list = parts[3].arrayValue {
+                sources = list.compactMap(\.stringValue)
+            }
+            out.append(AttributeValue(id: vid, content: content, ov: parts[2].int64Value == 1, sources: sources))
+        }
+        return out
+    }
+}
