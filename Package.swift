@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "herald", targets: ["HeraldCLI"]),
         .executable(name: "herald-bench", targets: ["HeraldBench"]),
+        // Sink plugins (loaded with dlopen; see plugins.d/).
+        .library(name: "herald-sink-test", type: .dynamic, targets: ["HeraldTestSinkC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -27,7 +29,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON"]),
         .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON"]),
+        // The plugin ABI: one C header, the contract for plugin authors.
+        .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
         .target(name: "HeraldIngest", dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig"]),
         .target(
             name: "HeraldServer",
@@ -59,11 +64,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Plugins
+        .target(name: "HeraldTestSinkC", dependencies: ["CHeraldSink"], path: "Plugins/test-sink-c"),
+
         // Tests
         .target(
             name: "HeraldTestSupport", dependencies: ["HeraldHTTPClient", "HeraldJSON"], path: "Tests/HeraldTestSupport"),
         .testTarget(name: "HeraldJSONTests", dependencies: ["HeraldJSON"]),
         .testTarget(name: "HeraldModelTests", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),
         .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),
         .testTarget(

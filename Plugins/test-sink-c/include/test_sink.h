@@ -1,0 +1,1 @@
+/* Public header of the test sink target (none needed). */

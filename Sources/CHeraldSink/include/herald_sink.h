@@ -1,0 +1,249 @@
+/*
+ * herald_sink.h — the Herald sink plugin ABI, version 1.0.
+ *
+ * A sink plugin is a shared library (.so) that Herald loads with
+ * dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) and never unloads. It exports
+ * exactly one symbol, `herald_sink_entry`, which returns a static descriptor:
+ * the plugin's identity and its table of entry points. Everything else the
+ * plugin needs from Herald (logging, metrics, completing batches, reporting
+ * health) arrives as a function table when an instance is created: a plugin
+ * never resolves host symbols.
+ *
+ * NAMING. Functions Herald calls in the plugin are `on_*` (Herald tells the
+ * plugin something happened: a batch to send, a stop). Functions the plugin
+ * calls in Herald are `callback_*`. Types are `herald_sink_*`; the host's
+ * table is `herald_sink_host_api`.
+ *
+ * VERSIONING. Herald accepts a plugin whose `abi_major` equals its own and
+ * whose `abi_minor` is less than or equal to its own, and refuses any other
+ * with a message naming both versions. Structs that may grow begin with
+ * `struct_size`; fields are only ever appended, so a reader checks
+ * `struct_size` before touching a field added in a later minor version.
+ *
+ * OWNERSHIP. Nothing is freed across the boundary.
+ *   - Strings and buffers Herald passes are BORROWED: valid for the duration
+ *     of the call, except a batch (see on_send_batch), which stays valid until
+ *     the plugin completes it.
+ *   - What the plugin passes back (results, error texts, log lines) is copied
+ *     by Herald before the callback returns; the plugin may reuse or free it
+ *     right after.
+ *   - Errors are written by the plugin into caller-provided buffers
+ *     (`error`, `error_size`), NUL-terminated and truncated to fit.
+ *   - The descriptor and the strings it points to are static: valid for the
+ *     life of the process.
+ *
+ * THREADING.
+ *   - on_validate_config is pure and may be called from any thread, at any
+ *     time, concurrently with anything.
+ *   - For one instance, on_create, on_get_limits, on_start, on_stop and
+ *     on_destroy are called from one thread at a time, in that order, never
+ *     concurrently with each other.
+ *   - on_send_batch is called from the instance's delivery worker. Several
+ *     batches (up to `max_in_flight`) may be outstanding at once; a plugin
+ *     without HERALD_SINK_CAP_ASYNC must complete each batch before
+ *     on_send_batch returns.
+ *   - Every callback_* function may be called from any thread, at any time
+ *     between the return of on_create and the return of on_stop.
+ *
+ * COMPLETION. Every batch is completed exactly once, by calling
+ * callback_complete_batch with one result per message, in the order of the
+ * batch. A batch not completed within the destination's send timeout counts
+ * as RETRY for all its messages and the instance is reported unhealthy; a
+ * later completion of it is ignored (its memory stays valid until then).
+ * After on_stop returns the plugin must not complete any batch: Herald counts
+ * whatever was still in flight as RETRY.
+ */
+#ifndef HERALD_SINK_H
+#define HERALD_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HERALD_SINK_ABI_MAJOR 1
+#define HERALD_SINK_ABI_MINOR 0
+
+/** The descriptor's `magic`: the bytes "HSNK". */
+#define HERALD_SINK_MAGIC 0x48534E4Bu
+
+/** The one symbol a plugin exports. */
+#define HERALD_SINK_ENTRY_SYMBOL "herald_sink_entry"
+
+/** Capability flags (`capabilities`). */
+#define HERALD_SINK_CAP_ASYNC ((uint64_t)1 << 0)        /**< may complete batches after on_send_batch returns, from any thread */
+#define HERALD_SINK_CAP_ORDERING_KEY ((uint64_t)1 << 1) /**< keeps messages with the same key in order (FIFO group, partition key, …) */
+#define HERALD_SINK_CAP_FLUSH ((uint64_t)1 << 2)        /**< on_flush is implemented */
+
+/** The outcome of one message. */
+typedef enum herald_sink_status {
+    HERALD_SINK_OK = 0,        /**< delivered */
+    HERALD_SINK_RETRY = 1,     /**< transient failure: send again later */
+    HERALD_SINK_THROTTLED = 2, /**< the destination asks to slow down; see retry_after_ms */
+    HERALD_SINK_PERMANENT = 3, /**< will never succeed as is: dead-letter it */
+    HERALD_SINK_TOO_LARGE = 4  /**< over the destination's size limit */
+} herald_sink_status;
+
+typedef enum herald_sink_log_level {
+    HERALD_SINK_LOG_TRACE = 0,
+    HERALD_SINK_LOG_DEBUG = 1,
+    HERALD_SINK_LOG_INFO = 2,
+    HERALD_SINK_LOG_WARNING = 3,
+    HERALD_SINK_LOG_ERROR = 4
+} herald_sink_log_level;
+
+/** A message header: a name/value pair (both UTF-8, not NUL-terminated). */
+typedef struct herald_sink_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} herald_sink_header;
+
+/** One message of a batch. Borrowed until the batch is completed. */
+typedef struct herald_sink_message {
+    size_t struct_size;
+    /** Stable across retries: use it for de-duplication (SQS MessageDeduplicationId, Service Bus MessageId…). */
+    const char *id;
+    size_t id_len;
+    /** The ordering key (the entity URI), possibly empty: Kafka key, SQS MessageGroupId, Pub/Sub orderingKey. */
+    const char *key;
+    size_t key_len;
+    const uint8_t *body;
+    size_t body_len;
+    const herald_sink_header *headers;
+    size_t header_count;
+    /** 1 on the first attempt, 2 on the first retry, … */
+    uint32_t attempt;
+} herald_sink_message;
+
+/** A batch to send. Borrowed until callback_complete_batch is called for `batch_id`. */
+typedef struct herald_sink_batch {
+    size_t struct_size;
+    /** Pass it back to callback_complete_batch. */
+    uint64_t batch_id;
+    /** The destination's `name` (queue, topic…), UTF-8, not NUL-terminated. */
+    const char *destination;
+    size_t destination_len;
+    const herald_sink_message *messages;
+    size_t message_count;
+} herald_sink_batch;
+
+/** The result of one message, passed to callback_complete_batch. */
+typedef struct herald_sink_result {
+    herald_sink_status status;
+    /** For HERALD_SINK_THROTTLED (or RETRY): the destination's hint, 0 when it gave none. */
+    uint32_t retry_after_ms;
+    /** Optional error text (copied by Herald), NULL when none. */
+    const char *error;
+    size_t error_len;
+} herald_sink_result;
+
+/** What the plugin can take; filled in by on_get_limits. 0 means "no limit of my own". */
+typedef struct herald_sink_limits {
+    size_t struct_size;
+    /** Largest message body (plus headers, if the destination counts them), in bytes. */
+    uint64_t max_message_bytes;
+    uint32_t max_batch_messages;
+    uint64_t max_batch_bytes;
+    /** Batches outstanding at once (1 for a plugin without HERALD_SINK_CAP_ASYNC). */
+    uint32_t max_in_flight;
+} herald_sink_limits;
+
+/**
+ * Herald's functions, given to on_create. Valid until on_destroy returns.
+ * Each takes `host`, the opaque pointer from this table.
+ */
+typedef struct herald_sink_host_api {
+    size_t struct_size;
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    /** Opaque; pass it as the first argument of every callback. */
+    void *host;
+
+    /** Writes a log line (copied) under the instance's name. Any thread. */
+    void (*callback_log)(void *host, herald_sink_log_level level, const char *message, size_t message_len);
+
+    /** Adds `delta` to the counter `name` (exported as herald_sink_<name>_total with the destination's labels). Any thread. */
+    void (*callback_metric_counter)(void *host, const char *name, size_t name_len, uint64_t delta);
+
+    /** Sets the gauge `name`. Any thread. */
+    void (*callback_metric_gauge)(void *host, const char *name, size_t name_len, double value);
+
+    /**
+     * Completes a batch: exactly once per batch, with `result_count` equal to the batch's
+     * message_count, results in message order. `results` and their error texts are copied
+     * before this returns. Any thread, including from inside on_send_batch.
+     */
+    void (*callback_complete_batch)(void *host, uint64_t batch_id, const herald_sink_result *results,
+                                    size_t result_count);
+
+    /** Reports the instance's health (healthy = 1 or 0) and a reason (copied). Any thread. */
+    void (*callback_set_health)(void *host, int healthy, const char *reason, size_t reason_len);
+} herald_sink_host_api;
+
+/** A plugin's instance; its layout is the plugin's own. */
+typedef struct herald_sink_instance herald_sink_instance;
+
+/** The static descriptor returned by herald_sink_entry(). */
+typedef struct herald_sink_descriptor {
+    /** HERALD_SINK_MAGIC. */
+    uint32_t magic;
+    /** sizeof(herald_sink_descriptor) as the plugin was compiled. */
+    uint32_t struct_size;
+    /** HERALD_SINK_ABI_MAJOR / HERALD_SINK_ABI_MINOR as the plugin was compiled. */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    /** Short name used in configurations ("file", "sqs"), NUL-terminated. */
+    const char *name;
+    /** The plugin's own version ("1.4.2"), NUL-terminated. */
+    const char *version;
+    /** One line for `herald plugins list`, NUL-terminated. */
+    const char *description;
+    /** JSON Schema of the instance configuration, or NULL. */
+    const char *config_schema;
+    /** HERALD_SINK_CAP_* flags. */
+    uint64_t capabilities;
+
+    /**
+     * Checks a configuration without side effects (no I/O, no connections).
+     * Returns 0 when valid; otherwise non-zero with a message in `error`.
+     */
+    int (*on_validate_config)(const char *config_json, size_t config_len, char *error, size_t error_size);
+
+    /**
+     * Creates an instance from a JSON configuration. `host` stays valid until on_destroy returns.
+     * Returns NULL on failure with a message in `error`.
+     */
+    herald_sink_instance *(*on_create)(const herald_sink_host_api *host, const char *config_json, size_t config_len,
+                                       char *error, size_t error_size);
+
+    /** Fills `limits` (its struct_size is set by Herald; write only fields that fit). */
+    void (*on_get_limits)(herald_sink_instance *instance, herald_sink_limits *limits);
+
+    /** Connects or opens what the instance needs. Returns 0, or non-zero with a message in `error`. */
+    int (*on_start)(herald_sink_instance *instance, char *error, size_t error_size);
+
+    /** Sends a batch; see COMPLETION above. */
+    void (*on_send_batch)(herald_sink_instance *instance, const herald_sink_batch *batch);
+
+    /** Optional (HERALD_SINK_CAP_FLUSH; may be NULL): pushes out buffered data. Returns 0 when done in time. */
+    int (*on_flush)(herald_sink_instance *instance, uint32_t timeout_ms);
+
+    /** Stops within `deadline_ms`: finishes or fails what is in flight. No completions after it returns. */
+    void (*on_stop)(herald_sink_instance *instance, uint32_t deadline_ms);
+
+    /** Frees the instance. */
+    void (*on_destroy)(herald_sink_instance *instance);
+} herald_sink_descriptor;
+
+/** The entry point's type. A plugin defines: const herald_sink_descriptor *herald_sink_entry(void); */
+typedef const herald_sink_descriptor *(*herald_sink_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HERALD_SINK_H */

@@ -1,0 +1,1 @@
+// The object filter language: see docs/filters.md.
