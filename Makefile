@@ -11,6 +11,7 @@ all: build
 
 build:
 	$(SWIFT) build
+	@scripts/install-plugins.sh "$(BIN)" plugins.d
 
 ## Run every test: unit tests and integration tests against the real herald binary.
 test: build

@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "herald", targets: ["HeraldCLI"]),
         .executable(name: "herald-bench", targets: ["HeraldBench"]),
         // Sink plugins (loaded with dlopen; see plugins.d/).
+        .library(name: "herald-sink-file", type: .dynamic, targets: ["HeraldFileSink"]),
         .library(name: "herald-sink-test", type: .dynamic, targets: ["HeraldTestSinkC"]),
     ],
     dependencies: [
@@ -37,7 +38,8 @@ let package = Package(
         .target(
             name: "HeraldServer",
             dependencies: [
-                "HeraldModel", "HeraldStore", "HeraldJSON", "HeraldConfig", "HeraldIngest",
+                "HeraldModel", "HeraldStore", "HeraldJSON", "HeraldConfig", "HeraldIngest", "HeraldDelivery",
+                "HeraldPlugins",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -45,16 +47,33 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "HeraldPayload", dependencies: ["HeraldModel", "HeraldJSON", "HeraldConfig", "CZlib"]),
+        .systemLibrary(name: "CHeraldOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "HeraldPlugins",
+            dependencies: [
+                "CHeraldSink", "CHeraldOpenSSL", "HeraldModel", "HeraldJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "HeraldDelivery",
+            dependencies: [
+                "HeraldModel", "HeraldStore", "HeraldConfig", "HeraldPayload", "HeraldPlugins",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "HeraldHTTPClient", dependencies: ["CCurl"]),
         .executableTarget(
             name: "HeraldCLI",
             dependencies: [
                 "HeraldModel", "HeraldStore", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
-                "HeraldIngest", "HeraldSampleData",
+                "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]),
         .executableTarget(
@@ -64,7 +83,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // Plugins
+        // Plugins: each is a shared library built against the ABI (and, for Swift, the SDK) only.
+        .target(name: "HeraldSinkSDK", dependencies: ["CHeraldSink"]),
+        .target(name: "HeraldFileSink", dependencies: ["HeraldSinkSDK", "HeraldJSON"], path: "Plugins/file"),
         .target(name: "HeraldTestSinkC", dependencies: ["CHeraldSink"], path: "Plugins/test-sink-c"),
 
         // Tests

@@ -10,7 +10,10 @@ struct Herald: AsyncParsableCommand {
             change into an event on a durable queue that sink plugins stream to your own queues.
             """,
         version: heraldVersion,
-        subcommands: [ServeCommand.self, LoadCommand.self, ConfigCommand.self, SampleDataCommand.self])
+        subcommands: [
+            ServeCommand.self, LoadCommand.self, ConfigCommand.self, PluginsCommand.self, DLQCommand.self,
+            SampleDataCommand.self,
+        ])
 }
 
 let heraldVersion = "0.1.0"

@@ -1,12 +1,15 @@
 import ArgumentParser
 import Foundation
 import HeraldConfig
+import HeraldDelivery
 import HeraldIngest
+import HeraldPlugins
 import HeraldServer
 import HeraldStore
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,7 +57,27 @@ struct ServeCommand: AsyncParsableCommand {
             directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)
         let ingest = IngestService(store: store, tenants: configuration.tenants)
         let metrics = HeraldMetrics()
-        let server = HeraldServer(configuration: configuration, ingest: ingest, metrics: metrics, logger: logger)
+        let registry = PluginRegistry(directories: configuration.pluginDirectories)
+        logPlugins(registry.scan(), logger: logger)
+        let delivery = DeliveryService(
+            store: store, registry: registry, logger: logger,
+            makePredicate: { tenant, destination in DestinationFilters.predicate(tenant: tenant, destination: destination) },
+            metrics: { tenant, destination, name, value, isCounter in
+                metrics.sinkMetric(tenant: tenant, destination: destination, name: name, value: value, isCounter: isCounter)
+            })
+        await delivery.apply(tenants: configuration.tenants)
+        let configPath = config
+        let reload: @Sendable () async throws -> String = {
+            let fresh = try HeraldConfiguration.load(path: configPath)
+            logPlugins(registry.scan(), logger: logger)
+            ingest.update(tenants: fresh.tenants)
+            await delivery.apply(tenants: fresh.tenants)
+            logger.info("configuration reloaded from \(configPath)")
+            return fresh.summary
+        }
+        let server = HeraldServer(
+            configuration: configuration, ingest: ingest, metrics: metrics, delivery: delivery, reload: reload,
+            logger: logger)
         let host = configuration.server.host
         let app = server.makeApplication(host: host, port: configuration.server.port) { port in
             // Tests and scripts wait for this line to learn the port.
@@ -62,7 +85,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: delivery), .init(service: app), .init(service: ReloadOnHangup(reload: reload, logger: logger))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -77,4 +101,31 @@ struct ServeCommand: AsyncParsableCommand {
 
 func printError(_ text: String) {
     FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}
+
+func logPlugins(_ statuses: [PluginStatus], logger: Logger) {
+    for s in statuses {
+        if let p = s.plugin {
+            logger.info("plugin \(p.name) \(p.version) (ABI \(p.abiMajor).\(p.abiMinor)) loaded from \(p.manifest.library)")
+        } else {
+            logger.error("plugin \(s.name) not loaded: \(s.error?.message ?? "unknown reason") (manifest \(s.manifestPath))")
+        }
+    }
+}
+
+/// SIGHUP reloads the configuration file and rescans the plugin directories.
+struct ReloadOnHangup: Service {
+    let reload: @Sendable () async throws -> String
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            do {
+                _ = try await reload()
+            } catch {
+                logger.error("reload failed, the running configuration stays: \(error)")
+            }
+        }
+    }
 }

@@ -91,7 +91,8 @@ extension HeraldConfiguration {
             let attributeCount = t.schema.entityTypes.reduce(0) { $0 + $1.attributes.count }
             lines.append(
                 "tenant \(t.id): \(t.schema.entityTypes.count) entity type(s), \(attributeCount) attribute(s), "
-                    + "\(t.schema.sources.count) source(s)")
+                    + "\(t.schema.sources.count) source(s), \(t.streaming.providers.count) provider(s), "
+                    + "\(t.streaming.destinations.count) destination(s)")
         }
         return lines.joined(separator: "\n")
     }
@@ -167,9 +168,12 @@ extension TenantConfiguration {
         for (i, s) in sources.enumerated() where !seenSources.insert(s.uri).inserted {
             r.issues.report(r.path + "sources" + i + "uri", "duplicate source '\(s.uri)'")
         }
+        let schema = TenantSchema(tenant: id ?? "", entityTypes: entityTypes, sources: sources, limits: limits)
+        let streaming = r.object("streamingConfig") { s in StreamingConfiguration.read(&s, schema: schema) }
         guard let id else { return nil }
         return TenantConfiguration(
-            id: id, schema: TenantSchema(tenant: id, entityTypes: entityTypes, sources: sources, limits: limits))
+            id: id, schema: TenantSchema(tenant: id, entityTypes: entityTypes, sources: sources, limits: limits),
+            streaming: streaming ?? StreamingConfiguration())
     }
 
     static func readEntityType(_ r: inout JSONObjectReader) -> EntityTypeDefinition? {

@@ -82,9 +82,11 @@ public struct StoreConfiguration: Sendable {
 public struct TenantConfiguration: Sendable {
     public var id: String
     public var schema: TenantSchema
+    public var streaming: StreamingConfiguration
 
-    public init(id: String, schema: TenantSchema) {
+    public init(id: String, schema: TenantSchema, streaming: StreamingConfiguration = StreamingConfiguration()) {
         self.id = id
         self.schema = schema
+        self.streaming = streaming
     }
 }

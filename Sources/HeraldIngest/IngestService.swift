@@ -25,17 +25,23 @@ public enum RemoveResult: Sendable {
 /// and writing run on the store's writer, group-committed with other requests.
 public final class IngestService: Sendable {
     public let store: HeraldStore
-    private let tenants: [String: TenantConfiguration]
+    private let tenants: Mutex<[String: TenantConfiguration]>
     private let writerState = WriterState()
 
     public init(store: HeraldStore, tenants: [TenantConfiguration]) {
         self.store = store
-        var map: [String: TenantConfiguration] = [:]
-        for t in tenants { map[t.id] = t }
-        self.tenants = map
+        self.tenants = Mutex([:])
+        update(tenants: tenants)
     }
 
-    public func tenant(_ id: String) -> TenantConfiguration? { tenants[id] }
+    public func tenant(_ id: String) -> TenantConfiguration? { tenants.withLock { $0[id] } }
+
+    /// Replaces the tenants' configuration (on reload); requests in flight keep the one they started with.
+    public func update(tenants list: [TenantConfiguration]) {
+        var map: [String: TenantConfiguration] = [:]
+        for t in list { map[t.id] = t }
+        tenants.withLock { $0 = map }
+    }
 
     /// Validates and applies a batch of posted entities.
     ///

@@ -15,6 +15,13 @@ public struct JSONWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Starts a new top-level value; with `keepingContent`, what was written stays (for NDJSON lines).
+    @inlinable
+    public mutating func reset(keepingContent: Bool) {
+        if !keepingContent { bytes.removeAll(keepingCapacity: true) }
+        needsComma = false
+    }
+
     /// Empties the buffer and keeps its capacity.
     @inlinable
     public mutating func reset() {

@@ -25,6 +25,23 @@ public final class HeraldMetrics: Sendable {
             name: "herald_queue_events", labels: [("tenant", tenant)], help: "Events currently in the CRUD queue")
     }
 
+    /// A metric reported by a sink plugin: counters become `herald_sink_<name>_total`, gauges `herald_sink_<name>`.
+    public func sinkMetric(tenant: String, destination: String, name: String, value: Double, isCounter: Bool) {
+        let clean = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
+        let labels = [("tenant", tenant), ("destination", destination)]
+        if isCounter {
+            registry.makeCounter(name: "herald_sink_\(clean)_total", labels: labels).increment(by: value)
+        } else {
+            registry.makeGauge(name: "herald_sink_\(clean)", labels: labels).set(value)
+        }
+    }
+
+    func destinationGauge(_ metric: String, tenant: String, destination: String) -> Gauge {
+        registry.makeGauge(
+            name: "herald_destination_\(metric)", labels: [("tenant", tenant), ("destination", destination)],
+            help: "Per-destination delivery state since start")
+    }
+
     func storeCommits() -> Gauge {
         registry.makeGauge(name: "herald_store_commits", help: "Group commits since start")
     }

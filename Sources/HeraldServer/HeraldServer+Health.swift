@@ -25,6 +25,19 @@ extension HeraldServer {
                 let length = try await ingest.store.queueLength(tenant: tenant.id)
                 metrics.queueLength(tenant: tenant.id).set(Int64(length))
             }
+            if let delivery {
+                for d in await delivery.status() {
+                    let pairs: [(String, Double)] = [
+                        ("sent", Double(d.sent)), ("retried", Double(d.retried)), ("throttled", Double(d.throttled)),
+                        ("dead_lettered", Double(d.deadLettered)), ("in_flight", Double(d.inFlight)),
+                        ("lag_events", Double(d.lagEvents)), ("lag_seconds", d.lagSeconds),
+                        ("healthy", d.healthy ? 1 : 0), ("retry_backlog", Double(d.retryBacklog)),
+                    ]
+                    for (name, value) in pairs {
+                        metrics.destinationGauge(name, tenant: d.tenant, destination: d.id).set(value)
+                    }
+                }
+            }
             let stats = ingest.store.commitStatistics
             metrics.storeCommits().set(Int64(stats.commits))
             metrics.storeJobs().set(Int64(stats.jobs))

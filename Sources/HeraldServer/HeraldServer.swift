@@ -1,5 +1,7 @@
 import HeraldConfig
+import HeraldDelivery
 import HeraldIngest
+import HeraldJSON
 import HeraldStore
 import Hummingbird
 import Logging
@@ -10,13 +12,21 @@ public struct HeraldServer: Sendable {
     public let configuration: HeraldConfiguration
     public let ingest: IngestService
     public let metrics: HeraldMetrics
+    public let delivery: DeliveryService?
+    /// Re-reads the configuration and plugin directories (POST /api/admin/_reload); returns a summary or throws.
+    let reload: (@Sendable () async throws -> String)?
     let access: AccessControl
     let logger: Logger
 
-    public init(configuration: HeraldConfiguration, ingest: IngestService, metrics: HeraldMetrics, logger: Logger) {
+    public init(
+        configuration: HeraldConfiguration, ingest: IngestService, metrics: HeraldMetrics, delivery: DeliveryService? = nil,
+        reload: (@Sendable () async throws -> String)? = nil, logger: Logger
+    ) {
         self.configuration = configuration
         self.ingest = ingest
         self.metrics = metrics
+        self.delivery = delivery
+        self.reload = reload
         self.access = AccessControl(tokens: configuration.server.tokens)
         self.logger = logger
     }
@@ -40,6 +50,8 @@ public struct HeraldServer: Sendable {
         addHealthRoutes(to: router)
         addEntityRoutes(to: router)
         addEventRoutes(to: router)
+        addStreamingRoutes(to: router)
+        addAdminRoutes(to: router)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "herald"),
@@ -73,6 +85,32 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             metrics.requests(route: context.endpointPath ?? "unknown", status: 500).increment()
             throw error
+        }
+    }
+}
+
+extension HeraldServer {
+    func addAdminRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/api/admin/_reload") { request, _ -> Response in
+            _ = try access.authorize(request, .admin)
+            guard let reload else {
+                throw APIError(.notImplemented, "RELOAD_UNAVAILABLE", "this server was started without a configuration file")
+            }
+            do {
+                let summary = try await reload()
+                var w = JSONWriter(capacity: 256)
+                w.beginObject()
+                w.key("status")
+                w.string("reloaded")
+                w.key("summary")
+                w.string(summary)
+                w.endObject()
+                return jsonResponse(w.bytes)
+            } catch let error as ConfigurationError {
+                throw APIError(
+                    .badRequest, "INVALID_CONFIGURATION",
+                    "the configuration was not reloaded (the running one stays): \(error.description)")
+            }
         }
     }
 }

@@ -34,8 +34,11 @@ final class GroupCommitter: Sendable {
         var jobs: Int = 0
     }
 
-    init(pool: DatabasePool, maxJobsPerCommit: Int = 256) {
+    private let signal: CommitSignal
+
+    init(pool: DatabasePool, signal: CommitSignal, maxJobsPerCommit: Int = 256) {
         self.pool = pool
+        self.signal = signal
         self.maxJobsPerCommit = maxJobsPerCommit
     }
 
@@ -102,6 +105,7 @@ final class GroupCommitter: Sendable {
                 $0.commits += 1
                 $0.jobs += jobs.count
             }
+            if case .success = outcome { signal.signal() }
             for resume in resumers { resume(outcome) }
             if case .failure(let error) = outcome, resumers.count < jobs.count {
                 for job in jobs[resumers.count...] { job.fail(error) }

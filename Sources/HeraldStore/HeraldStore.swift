@@ -14,6 +14,8 @@ public final class HeraldStore: Sendable {
     public let path: String
     let pool: DatabasePool
     private let committer: GroupCommitter
+    /// Signalled after every commit (delivery workers wait on it for new events).
+    public let commits = CommitSignal()
 
     /// Opens (creating if needed) `herald.db` in `directory`.
     ///
@@ -46,7 +48,7 @@ public final class HeraldStore: Sendable {
         } catch {
             throw StoreError(.openFailed, "cannot open SQLite database '\(path)': \(error)")
         }
-        committer = GroupCommitter(pool: pool)
+        committer = GroupCommitter(pool: pool, signal: commits)
         logger.info("store opened", metadata: ["path": "\(path)"])
     }
 

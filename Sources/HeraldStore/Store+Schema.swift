@@ -52,6 +52,52 @@ extension HeraldStore {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-delivery") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE delivery_retries (
+                        destination TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        message_id TEXT NOT NULL,
+                        message_key TEXT NOT NULL,
+                        event_type TEXT NOT NULL,
+                        object_uri TEXT NOT NULL,
+                        headers TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        next_attempt INTEGER NOT NULL,
+                        first_attempt INTEGER NOT NULL,
+                        last_attempt INTEGER NOT NULL,
+                        last_status TEXT NOT NULL,
+                        last_error TEXT NOT NULL,
+                        PRIMARY KEY (destination, seq)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX delivery_retries_due ON delivery_retries(destination, next_attempt);
+                    CREATE INDEX delivery_retries_key ON delivery_retries(destination, message_key, seq);
+
+                    CREATE TABLE dead_letters (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tenant TEXT NOT NULL,
+                        destination TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        message_id TEXT NOT NULL,
+                        message_key TEXT NOT NULL,
+                        event_type TEXT NOT NULL,
+                        object_uri TEXT NOT NULL,
+                        headers TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        status TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        first_attempt INTEGER NOT NULL,
+                        last_attempt INTEGER NOT NULL,
+                        plugin TEXT NOT NULL,
+                        plugin_version TEXT NOT NULL,
+                        created INTEGER NOT NULL
+                    );
+                    CREATE INDEX dead_letters_destination ON dead_letters(tenant, destination, id);
+                    """)
+        }
         return migrator
     }
 }

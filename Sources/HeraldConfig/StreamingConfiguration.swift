@@ -1,0 +1,255 @@
+import HeraldJSON
+import HeraldModel
+
+/// A tenant's `streamingConfig`: which events go where, in which shape.
+///
+/// The keys are those of the MDM platform our users know (`streamingEnabled`,
+/// `largeObjectsSupport`, `analyzeOvChanges`, `messaging.destinations[]` with `name`,
+/// `typeFilter`, `objectFilter`, `payloadType`, `format`); Herald's additions (providers with
+/// plugin configuration, ordering, batching, retry policy) sit beside them.
+public struct StreamingConfiguration: Sendable {
+    public var streamingEnabled: Bool = true
+    /// Over the size limit: send the message without the object and with `exceededQueueSizeLimit`.
+    public var largeObjectsSupport: Bool = false
+    /// Include `ovChanged` in message bodies.
+    public var analyzeOvChanges: Bool = false
+    public var providers: [String: ProviderConfiguration] = [:]
+    public var destinations: [DestinationConfiguration] = []
+
+    public init() {}
+}
+
+/// A named sink instance: which plugin, with which configuration.
+public struct ProviderConfiguration: Sendable, Equatable {
+    public var alias: String
+    public var plugin: String
+    /// The plugin's configuration, serialized JSON (validated by the plugin itself).
+    public var config: String
+
+    public init(alias: String, plugin: String, config: String) {
+        self.alias = alias
+        self.plugin = plugin
+        self.config = config
+    }
+}
+
+public enum PayloadType: String, Sendable, CaseIterable {
+    case snapshot = "SNAPSHOT"
+    case deltas = "DELTAS"
+    case snapshotWithDelta = "SNAPSHOT_WITH_DELTA"
+}
+
+public enum MessageFormat: String, Sendable, CaseIterable {
+    case json = "JSON"
+    case jsonZipBase64 = "JSON_ZIP_BASE64"
+}
+
+public enum Ordering: String, Sendable, CaseIterable {
+    case none
+    case perEntity
+}
+
+public enum StartPosition: String, Sendable, CaseIterable {
+    /// From the oldest event still in the queue.
+    case beginning
+    /// From the end of the queue when the destination is first seen.
+    case now
+}
+
+public struct BatchPolicy: Sendable, Equatable {
+    public var maxMessages: Int = 100
+    public var maxBytes: Int = 1 << 20
+    /// How long to wait for a batch to fill before sending a partial one.
+    public var lingerMs: Int = 20
+    public var maxInFlight: Int = 4
+
+    public init() {}
+}
+
+/// Exponential backoff with full jitter: attempt n waits random(0, min(maxDelay, initial × multiplier^(n-1))).
+public struct RetryPolicy: Sendable, Equatable {
+    public var initialDelayMs: Int = 1000
+    public var multiplier: Double = 2
+    public var maxDelayMs: Int = 300_000
+    /// Attempts in all (the first one included); then the message is dead-lettered.
+    /// The default, 100 attempts capped at 5 minutes apart, keeps retrying for about 8 hours.
+    public var maxAttempts: Int = 100
+
+    public init() {}
+}
+
+/// One destination: a queue or topic at a provider, with its own filters and payload shape.
+public struct DestinationConfiguration: Sendable, Equatable {
+    /// Stable identity of the destination's cursor, retry schedule and dead letters.
+    public var id: String
+    public var provider: String
+    public var name: String
+    public var enabled: Bool = true
+    /// Event types to send; nil means all.
+    public var typeFilter: Set<EventType>?
+    /// Filter expression; nil means all.
+    public var objectFilter: String?
+    public var payloadType: PayloadType = .snapshot
+    /// Selected fields of the object for SNAPSHOT payloads; nil means all.
+    public var payloadFields: [String]?
+    public var ovOnly: Bool = false
+    public var format: MessageFormat = .json
+    public var ordering: Ordering = .none
+    public var startFrom: StartPosition = .beginning
+    public var batch = BatchPolicy()
+    public var retry = RetryPolicy()
+    public var sendTimeoutMs: Int = 30_000
+
+    public init(id: String, provider: String, name: String) {
+        self.id = id
+        self.provider = provider
+        self.name = name
+    }
+}
+
+/// Top-level object fields that `payloadFields` may name (besides `attributes.X`).
+public let selectableObjectFields = [
+    "uri", "type", "createdBy", "createdTime", "updatedBy", "updatedTime", "attributes", "crosswalks",
+]
+
+extension StreamingConfiguration {
+    static func read(_ r: inout JSONObjectReader, schema: TenantSchema) -> StreamingConfiguration {
+        var s = StreamingConfiguration()
+        if let v = r.bool("streamingEnabled") { s.streamingEnabled = v }
+        if let v = r.bool("largeObjectsSupport") { s.largeObjectsSupport = v }
+        if let v = r.bool("analyzeOvChanges") { s.analyzeOvChanges = v }
+        _ = r.object("messaging") { m -> Bool in
+            _ = m.object("providers") { p -> Bool in
+                for member in p.members {
+                    _ = p.object(member.key) { provider -> Bool in
+                        let plugin = provider.string("plugin", required: true)
+                        let config = provider.value("config")
+                        if let config, config.objectValue == nil {
+                            provider.report("config", "expected an object (the plugin's configuration)")
+                        }
+                        if let plugin {
+                            s.providers[member.key] = ProviderConfiguration(
+                                alias: member.key, plugin: plugin, config: (config ?? .object([])).serializedString())
+                        }
+                        return true
+                    }
+                }
+                return true
+            }
+            var index = 0
+            s.destinations =
+                m.objects("destinations") { d -> DestinationConfiguration? in
+                    defer { index += 1 }
+                    return DestinationConfiguration.read(&d, providers: s.providers, schema: schema)
+                } ?? []
+            return true
+        }
+        assignIds(&s.destinations)
+        var seen: [String: Int] = [:]
+        for (i, d) in s.destinations.enumerated() {
+            if let first = seen[d.id] {
+                r.issues.report(
+                    r.path + "messaging" + "destinations" + i + "id",
+                    "destination id '\(d.id)' is also used by destinations[\(first)]; ids must be unique")
+            } else {
+                seen[d.id] = i
+            }
+        }
+        return s
+    }
+
+    /// Destinations without an explicit `id` get `provider/name`, with `#2`, `#3`… for further
+    /// destinations on the same provider and queue (in order of appearance).
+    static func assignIds(_ destinations: inout [DestinationConfiguration]) {
+        var counts: [String: Int] = [:]
+        for i in destinations.indices where destinations[i].id.isEmpty {
+            let base = "\(destinations[i].provider)/\(destinations[i].name)"
+            counts[base, default: 0] += 1
+            destinations[i].id = counts[base]! == 1 ? base : "\(base)#\(counts[base]!)"
+        }
+    }
+}
+
+extension DestinationConfiguration {
+    static func read(_ r: inout JSONObjectReader, providers: [String: ProviderConfiguration], schema: TenantSchema)
+        -> DestinationConfiguration?
+    {
+        let explicitId = r.string("id")
+        let provider = r.string("provider", required: true)
+        let name = r.string("name", required: true)
+        if let provider, providers[provider] == nil {
+            let known = providers.keys.sorted().joined(separator: ", ")
+            r.report("provider", "unknown provider '\(provider)'; messaging.providers declares: \(known.isEmpty ? "none" : known)")
+        }
+        var d = DestinationConfiguration(id: explicitId ?? "", provider: provider ?? "", name: name ?? "")
+        if let v = r.bool("enabled") { d.enabled = v }
+        if let types = r.stringArray("typeFilter") {
+            var set = Set<EventType>()
+            for (i, t) in types.enumerated() {
+                if let type = EventType(rawValue: t) {
+                    set.insert(type)
+                } else {
+                    r.issues.report(
+                        r.path + "typeFilter" + i,
+                        "unknown event type '\(t)'; known: \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+            d.typeFilter = set
+        }
+        if let filter = r.string("objectFilter"), !filter.trimmingCharacters(in: .whitespaces).isEmpty {
+            d.objectFilter = filter
+        }
+        if let v = r.choice("payloadType", PayloadType.allCases.map(\.rawValue)) { d.payloadType = PayloadType(rawValue: v)! }
+        if let fields = r.stringArray("payloadFields") {
+            for (i, f) in fields.enumerated() {
+                if let problem = DestinationConfiguration.checkField(f, schema: schema) {
+                    r.issues.report(r.path + "payloadFields" + i, problem)
+                }
+            }
+            d.payloadFields = fields
+        }
+        if let v = r.bool("ovOnly") { d.ovOnly = v }
+        if let v = r.choice("format", MessageFormat.allCases.map(\.rawValue)) { d.format = MessageFormat(rawValue: v)! }
+        if let v = r.choice("ordering", Ordering.allCases.map(\.rawValue)) { d.ordering = Ordering(rawValue: v)! }
+        if let v = r.choice("startFrom", StartPosition.allCases.map(\.rawValue)) { d.startFrom = StartPosition(rawValue: v)! }
+        _ = r.object("batch") { b -> Bool in
+            if let v = b.int("maxMessages", in: 1...100_000) { d.batch.maxMessages = Int(v) }
+            if let v = b.int("maxBytes", in: 1...(1 << 30)) { d.batch.maxBytes = Int(v) }
+            if let v = b.int("lingerMs", in: 0...60_000) { d.batch.lingerMs = Int(v) }
+            if let v = b.int("maxInFlight", in: 1...1024) { d.batch.maxInFlight = Int(v) }
+            return true
+        }
+        _ = r.object("retry") { p -> Bool in
+            if let v = p.int("initialDelayMs", in: 1...86_400_000) { d.retry.initialDelayMs = Int(v) }
+            if let v = p.double("multiplier", in: 1...100) { d.retry.multiplier = v }
+            if let v = p.int("maxDelayMs", in: 1...(7 * 86_400_000)) { d.retry.maxDelayMs = Int(v) }
+            if let v = p.int("maxAttempts", in: 1...100_000) { d.retry.maxAttempts = Int(v) }
+            return true
+        }
+        if let v = r.int("sendTimeoutMs", in: 100...3_600_000) { d.sendTimeoutMs = Int(v) }
+        if d.payloadFields != nil && d.payloadType == .deltas {
+            r.report("payloadFields", "payloadFields selects fields of the object, which DELTAS payloads do not carry")
+        }
+        guard provider != nil, name != nil else { return nil }
+        return d
+    }
+
+    /// Checks one `payloadFields` entry; returns the problem or nil.
+    static func checkField(_ field: String, schema: TenantSchema) -> String? {
+        if selectableObjectFields.contains(field) { return nil }
+        if field.hasPrefix("attributes.") {
+            let path = field.dropFirst("attributes.".count).split(separator: ".").map(String.init)
+            guard let top = path.first else { return "'\(field)' names no attribute" }
+            let definitions = schema.entityTypes.compactMap { $0.attribute(named: top) }
+            if definitions.isEmpty {
+                return "unknown field '\(field)': no entity type of this tenant has an attribute '\(top)'"
+            }
+            if path.count == 2, !definitions.contains(where: { $0.attribute(named: path[1]) != nil }) {
+                return "unknown field '\(field)': '\(top)' has no sub-attribute '\(path[1])'"
+            }
+            if path.count > 2 { return "'\(field)' is too deep: use attributes.X or attributes.X.Y" }
+            return nil
+        }
+        return "unknown field '\(field)'; fields are \(selectableObjectFields.joined(separator: ", ")) or attributes.<Name>"
+    }
+}

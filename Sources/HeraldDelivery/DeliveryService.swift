@@ -1,0 +1,187 @@
+import Foundation
+import HeraldConfig
+import HeraldModel
+import HeraldPlugins
+import HeraldStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs one worker per enabled destination of every tenant with streaming enabled, and
+/// replaces them on reload.
+public final class DeliveryService: Service, Sendable {
+    public let store: HeraldStore
+    public let registry: PluginRegistry
+    let logger: Logger
+    let makePredicate: @Sendable (TenantConfiguration, DestinationConfiguration) -> EventPredicate?
+    let metrics: @Sendable (String, String, String, Double, Bool) -> Void
+    private let workers = Mutex<[String: DestinationWorker]>([:])
+    private let reloadLock = AsyncMutex()
+
+    /// - Parameters:
+    ///   - makePredicate: builds a destination's object filter (nil: everything passes).
+    ///   - metrics: (tenant, destination id, metric name, value, isCounter) from plugins and workers.
+    public init(
+        store: HeraldStore, registry: PluginRegistry, logger: Logger,
+        makePredicate: @escaping @Sendable (TenantConfiguration, DestinationConfiguration) -> EventPredicate? = { _, _ in nil },
+        metrics: @escaping @Sendable (String, String, String, Double, Bool) -> Void = { _, _, _, _, _ in }
+    ) {
+        self.store = store
+        self.registry = registry
+        self.logger = logger
+        self.makePredicate = makePredicate
+        self.metrics = metrics
+    }
+
+    private static func key(_ tenant: String, _ destination: String) -> String { "\(tenant)\u{0}\(destination)" }
+
+    /// Starts, replaces or stops workers so that they match `tenants`.
+    ///
+    /// A destination whose configuration (or provider configuration) changed gets a new sink
+    /// instance first; the old worker then finishes and records its window, and the new one
+    /// continues from the durable cursor. Unchanged destinations are not touched.
+    public func apply(tenants: [TenantConfiguration]) async {
+        await reloadLock.withLock {
+            var wanted: [String: (TenantConfiguration, DestinationConfiguration, ProviderConfiguration)] = [:]
+            for tenant in tenants where tenant.streaming.streamingEnabled {
+                for d in tenant.streaming.destinations {
+                    guard let provider = tenant.streaming.providers[d.provider] else { continue }
+                    wanted[Self.key(tenant.id, d.id)] = (tenant, d, provider)
+                }
+            }
+            let current = workers.withLock { $0 }
+            // Stop removed destinations.
+            for (key, worker) in current where wanted[key] == nil {
+                logger.info("stopping destination \(worker.destination.id) of \(worker.tenant.id) (removed)")
+                await worker.stop()
+                _ = workers.withLock { $0.removeValue(forKey: key) }
+            }
+            for (key, (tenant, destination, provider)) in wanted.sorted(by: { $0.key < $1.key }) {
+                if let existing = current[key], existing.destination == destination, existing.provider == provider,
+                    sameSchema(existing.tenant, tenant)
+                {
+                    continue
+                }
+                let worker = makeWorker(tenant, destination, provider)
+                if let existing = current[key] {
+                    if destination.enabled {
+                        do {
+                            try worker.prepareInstance()
+                        } catch {
+                            logger.error(
+                                "new configuration of destination \(destination.id) does not start (\(error)); keeping the running one")
+                            continue
+                        }
+                    }
+                    logger.info("replacing destination \(destination.id) of \(tenant.id): draining the old instance")
+                    await existing.stop()
+                }
+                workers.withLock { $0[key] = worker }
+                worker.start()
+            }
+        }
+    }
+
+    private func sameSchema(_ a: TenantConfiguration, _ b: TenantConfiguration) -> Bool {
+        a.streaming.largeObjectsSupport == b.streaming.largeObjectsSupport
+            && a.streaming.analyzeOvChanges == b.streaming.analyzeOvChanges
+    }
+
+    private func makeWorker(
+        _ tenant: TenantConfiguration, _ destination: DestinationConfiguration, _ provider: ProviderConfiguration
+    ) -> DestinationWorker {
+        let metrics = self.metrics
+        let tenantId = tenant.id
+        let destinationId = destination.id
+        return DestinationWorker(
+            tenant: tenant, destination: destination, provider: provider, store: store, registry: registry,
+            predicate: makePredicate(tenant, destination), logger: logger,
+            metrics: { name, value, isCounter in metrics(tenantId, destinationId, name, value, isCounter) })
+    }
+
+    /// Stops every worker (each finishes and records its window) and its sink instance.
+    public func stopAll() async {
+        await reloadLock.withLock {
+            let all = workers.withLock { w -> [DestinationWorker] in
+                let list = Array(w.values)
+                w.removeAll()
+                return list
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for worker in all { group.addTask { await worker.stop() } }
+            }
+        }
+    }
+
+    /// Runs until graceful shutdown, then stops every worker.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+            }
+        } onGracefulShutdown: {
+            self.logger.info("delivery: graceful shutdown")
+        }
+        await stopAll()
+    }
+
+    /// Status of every destination of a tenant (nil: all tenants).
+    public func status(tenant: String? = nil) async -> [DestinationStatus] {
+        let list = workers.withLock { Array($0.values) }.filter { tenant == nil || $0.tenant.id == tenant }
+        var out: [DestinationStatus] = []
+        for worker in list {
+            var s = worker.snapshot
+            if let last = try? await store.lastSequence(tenant: worker.tenant.id) {
+                s.lagEvents = max(0, last - s.cursor)
+                if s.lagEvents > 0, let time = try? await store.eventTime(tenant: worker.tenant.id, after: s.cursor) {
+                    s.lagSeconds = max(0, Double(epochMs() - time) / 1000)
+                }
+            }
+            s.retryBacklog = (try? await store.retryCount(destination: worker.destination.id)) ?? 0
+            s.deadLetterCount = (try? await store.deadLetterCount(tenant: worker.tenant.id, destination: worker.destination.id)) ?? 0
+            out.append(s)
+        }
+        return out.sorted { ($0.tenant, $0.id) < ($1.tenant, $1.id) }
+    }
+
+    /// Whether `destination` is a configured destination id of `tenant`.
+    public func hasDestination(tenant: String, id: String) -> Bool {
+        workers.withLock { $0[Self.key(tenant, id)] != nil }
+    }
+}
+
+/// A mutex for async code (reloads must not interleave).
+final class AsyncMutex: Sendable {
+    private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+        await lock()
+        defer { unlock() }
+        return try await body()
+    }
+
+    private func lock() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { s -> Bool in
+                if !s.locked {
+                    s.locked = true
+                    return true
+                }
+                s.waiters.append(c)
+                return false
+            }
+            if acquired { c.resume() }
+        }
+    }
+
+    private func unlock() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty {
+                s.locked = false
+                return nil
+            }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}

@@ -1,0 +1,481 @@
+import Foundation
+import HeraldConfig
+import HeraldModel
+import HeraldPayload
+import HeraldPlugins
+import HeraldStore
+import Logging
+import Synchronization
+
+/// Decides whether an event goes to a destination (the object filter), given the decoded snapshot and delta.
+public typealias EventPredicate = @Sendable (Entity, EventDelta, EventRecord) -> Bool
+
+/// Delivers one destination: reads the CRUD queue after its durable cursor, filters, renders,
+/// batches, sends through the plugin instance, and records every message's outcome.
+///
+/// The cursor moves only over a contiguous prefix of finished messages: delivered, moved to the
+/// durable retry schedule, or dead-lettered — in the same transaction as those moves, so a crash
+/// or restart resumes exactly there (at-least-once; duplicates only from what was in flight).
+/// With `ordering: perEntity`, a window never holds two messages of one entity, and while an
+/// entity has a message in the retry schedule its later messages wait behind it.
+final class DestinationWorker: @unchecked Sendable {
+    let tenant: TenantConfiguration
+    let destination: DestinationConfiguration
+    let provider: ProviderConfiguration
+    let store: HeraldStore
+    let registry: PluginRegistry
+    let predicate: EventPredicate?
+    let logger: Logger
+    let metrics: @Sendable (String, Double, Bool) -> Void
+
+    private let status: Mutex<DestinationStatus>
+    private let stopRequested = Atomic<Bool>(false)
+    private let instanceBox = Mutex<SinkInstance?>(nil)
+    private var task: Task<Void, Never>?
+    private var ordered: Bool { destination.ordering == .perEntity }
+
+    /// Messages per key in the retry schedule (ordered destinations only; worker task only).
+    private var heldCounts: [String: Int] = [:]
+    private var cursor: Int64 = 0
+
+    var consumer: String { "destination:\(tenant.id)/\(destination.id)" }
+
+    init(
+        tenant: TenantConfiguration, destination: DestinationConfiguration, provider: ProviderConfiguration,
+        store: HeraldStore, registry: PluginRegistry, predicate: EventPredicate?, logger: Logger,
+        metrics: @escaping @Sendable (String, Double, Bool) -> Void
+    ) {
+        self.tenant = tenant
+        self.destination = destination
+        self.provider = provider
+        self.store = store
+        self.registry = registry
+        self.predicate = predicate
+        var logger = logger
+        logger[metadataKey: "tenant"] = "\(tenant.id)"
+        logger[metadataKey: "destination"] = "\(destination.id)"
+        self.logger = logger
+        self.metrics = metrics
+        status = Mutex(
+            DestinationStatus(
+                tenant: tenant.id, id: destination.id, provider: provider.alias, plugin: provider.plugin, pluginVersion: "",
+                name: destination.name, enabled: destination.enabled, state: destination.enabled ? "STARTING" : "DISABLED",
+                healthy: destination.enabled, reason: destination.enabled ? "" : "disabled in the configuration"))
+    }
+
+    var snapshot: DestinationStatus {
+        var s = status.withLock { $0 }
+        if let instance = instanceBox.withLock({ $0 }) {
+            s.inFlight = instance.inFlight
+            let h = instance.health
+            if s.state == "RUNNING" {
+                s.healthy = h.healthy
+                s.reason = h.reason
+            }
+        }
+        return s
+    }
+
+    private func update(_ body: (inout DestinationStatus) -> Void) { status.withLock { body(&$0) } }
+
+    /// Creates and starts the plugin instance now (so a reload can check it before stopping the old worker).
+    func prepareInstance() throws(PluginLoadError) {
+        let plugin: LoadedPlugin
+        switch registry.plugin(named: provider.plugin) {
+        case .success(let p): plugin = p
+        case .failure(let error): throw error
+        }
+        let alias = provider.alias
+        let destinationId = destination.id
+        let metrics = self.metrics
+        let instance = try SinkInstance(
+            plugin: plugin, alias: "\(alias)/\(destinationId)", config: provider.config, logger: logger,
+            metrics: { name, value, isCounter in metrics(name, value, isCounter) })
+        do {
+            try instance.start()
+        } catch {
+            instance.destroy()
+            throw error
+        }
+        instanceBox.withLock { $0 = instance }
+        update {
+            $0.pluginVersion = plugin.version
+            $0.state = "RUNNING"
+            $0.healthy = true
+            $0.reason = ""
+        }
+    }
+
+    func start() {
+        guard destination.enabled else { return }
+        task = Task { await self.run() }
+    }
+
+    /// Stops after the window in flight is finished and recorded, then stops the plugin instance.
+    func stop() async {
+        stopRequested.store(true, ordering: .releasing)
+        store.commits.signal()
+        await task?.value
+        if let instance = instanceBox.withLock({ $0 }) {
+            instance.stop(deadlineMs: UInt32(min(destination.sendTimeoutMs, 10_000)))
+            instance.destroy()
+        }
+        instanceBox.withLock { $0 = nil }
+        update { $0.state = destination.enabled ? "STOPPED" : "DISABLED" }
+    }
+
+    private var stopping: Bool { stopRequested.load(ordering: .acquiring) }
+
+    private func run() async {
+        // 1. The plugin instance: retried with backoff until it starts (the rest of Herald keeps running).
+        var delay = 1.0
+        while !stopping && instanceBox.withLock({ $0 }) == nil {
+            do {
+                try prepareInstance()
+            } catch {
+                logger.error("destination disabled until its sink starts: \(error.message)")
+                update {
+                    $0.state = "FAILED"
+                    $0.healthy = false
+                    $0.reason = error.message
+                }
+                await sleepInterruptibly(seconds: delay)
+                delay = min(delay * 2, 30)
+            }
+        }
+        guard let instance = instanceBox.withLock({ $0 }) else { return }
+        let renderer = PayloadRenderer(
+            tenant: tenant.id, destination: destination, streaming: tenant.streaming,
+            maxMessageBytes: instance.limits.maxMessageBytes)
+
+        // 2. The durable cursor (created on first start: the queue's beginning, or its end with startFrom: now).
+        while !stopping {
+            do {
+                try await loadState()
+                break
+            } catch {
+                logger.error("cannot read the destination's state: \(error)")
+                await sleepInterruptibly(seconds: 1)
+            }
+        }
+        logger.info("delivering from seq \(cursor) through \(provider.plugin) (\(provider.alias))")
+
+        // 3. The loop.
+        while !stopping {
+            let generation = store.commits.generation
+            do {
+                var worked = try await processDueRetries(instance)
+                worked = try await processNewEvents(instance, renderer) || worked
+                if !worked {
+                    let next = try await store.nextRetryTime(destination: destination.id)
+                    let now = epochMs()
+                    let wait = next.map { max(1, min(1000, Int($0 - now))) } ?? 1000
+                    await store.commits.wait(since: generation, timeout: .milliseconds(wait))
+                }
+            } catch {
+                logger.error("delivery error (retrying in 1 s): \(error)")
+                update { $0.reason = "\(error)" }
+                await sleepInterruptibly(seconds: 1)
+            }
+        }
+    }
+
+    private func loadState() async throws {
+        if try await store.hasCursor(consumer: consumer) {
+            cursor = try await store.cursor(consumer: consumer)
+        } else {
+            cursor = destination.startFrom == .now ? try await store.lastSequence(tenant: tenant.id) : 0
+            let start = cursor
+            let consumer = self.consumer
+            try await store.write { tx in try tx.setCursor(consumer: consumer, seq: start, now: epochMs()) }
+        }
+        if ordered {
+            heldCounts = [:]
+            for entry in try await store.retries(destination: destination.id, limit: Int.max) {
+                heldCounts[entry.message.key, default: 0] += 1
+            }
+        }
+        update { $0.cursor = cursor }
+    }
+
+    private var windowSize: Int {
+        max(destination.batch.maxMessages * destination.batch.maxInFlight, 256)
+    }
+
+    // MARK: new events
+
+    private func processNewEvents(_ instance: SinkInstance, _ renderer: PayloadRenderer) async throws -> Bool {
+        var records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
+        if records.isEmpty { return false }
+        if records.count < destination.batch.maxMessages && destination.batch.lingerMs > 0 {
+            // Give a partial batch a moment to fill.
+            let generation = store.commits.generation
+            await store.commits.wait(since: generation, timeout: .milliseconds(destination.batch.lingerMs))
+            records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
+        }
+
+        var toSend: [DeliveryMessage] = []
+        var holds: [DeliveryMessage] = []
+        var dead: [(DeliveryMessage, String, String)] = []
+        var keysInWindow = Set<String>()
+        var end = cursor
+        var filtered: Int64 = 0
+        for record in records {
+            if ordered && keysInWindow.contains(record.event.objectURI) { break }
+            end = record.seq
+            if let types = destination.typeFilter, !types.contains(record.type) {
+                filtered += 1
+                continue
+            }
+            let entity: Entity
+            do {
+                entity = try record.event.entity()
+            } catch {
+                let m = DeliveryMessage(
+                    seq: record.seq, id: renderer.messageId(seq: record.seq), key: record.event.objectURI,
+                    eventType: record.type.rawValue, objectURI: record.event.objectURI, headers: [], body: record.event.snapshot)
+                dead.append((m, "PERMANENT", "the queued event does not decode: \(error)"))
+                continue
+            }
+            let delta = record.event.delta(for: entity)
+            if let predicate, !predicate(entity, delta, record) {
+                filtered += 1
+                continue
+            }
+            switch renderer.render(record, entity: entity, delta: delta) {
+            case .tooLarge(let m, let size, let limit):
+                dead.append((m, "TOO_LARGE", "message is \(size) bytes (body and headers), the limit of \(provider.plugin) is \(limit); enable largeObjectsSupport to send it without the object"))
+            case .message(let m):
+                if ordered {
+                    keysInWindow.insert(m.key)
+                    if heldCounts[m.key, default: 0] > 0 {
+                        holds.append(m)
+                        continue
+                    }
+                }
+                toSend.append(m)
+            }
+        }
+
+        let outbound = toSend.map { OutboundMessage(message: $0, attempt: 1) }
+        let results = await send(outbound, through: instance)
+        let now = epochMs()
+        var newRetries: [RetryEntry] = []
+        var newDead: [DeadLetter] = []
+        var sent: Int64 = 0
+        var retried: Int64 = 0
+        var throttled: Int64 = 0
+        var pause = 0
+        for (m, r) in zip(toSend, results) {
+            switch r.status {
+            case .ok:
+                sent += 1
+            case .retry, .throttled:
+                if r.status == .throttled {
+                    throttled += 1
+                    pause = max(pause, Int(r.retryAfterMs))
+                } else {
+                    retried += 1
+                }
+                let error = r.error ?? r.status.description
+                if destination.retry.maxAttempts <= 1 {
+                    newDead.append(letter(m, "RETRIES_EXHAUSTED", "1 attempt allowed; last error: \(error)", attempts: 1, first: now, last: now))
+                } else {
+                    let delay = destination.retry.delayMs(afterAttempt: 1, floor: Int(r.retryAfterMs))
+                    newRetries.append(
+                        RetryEntry(
+                            message: m, attempts: 1, nextAttempt: now + Int64(max(1, delay)), firstAttempt: now, lastAttempt: now,
+                            lastStatus: r.status.description, lastError: error))
+                }
+            case .permanent, .tooLarge:
+                newDead.append(letter(m, r.status.description, r.error ?? r.status.description, attempts: 1, first: now, last: now))
+            }
+        }
+        for (m, status, reason) in dead {
+            newDead.append(letter(m, status, reason, attempts: 0, first: now, last: now))
+        }
+        let heldEntries = holds.map {
+            RetryEntry(
+                message: $0, attempts: 0, nextAttempt: 0, firstAttempt: now, lastAttempt: now, lastStatus: "HELD",
+                lastError: "waiting behind an earlier message of \($0.key)")
+        }
+        let destinationId = destination.id
+        let consumer = self.consumer
+        let newCursor = end
+        try await store.write { tx in
+            for r in newRetries { try tx.scheduleRetry(destination: destinationId, r) }
+            for h in heldEntries { try tx.scheduleRetry(destination: destinationId, h) }
+            for d in newDead { try tx.deadLetter(d) }
+            try tx.setCursor(consumer: consumer, seq: newCursor, now: now)
+        }
+        if ordered {
+            for r in newRetries { heldCounts[r.message.key, default: 0] += 1 }
+            for h in holds { heldCounts[h.key, default: 0] += 1 }
+        }
+        cursor = newCursor
+        let lastSeq = records.last?.seq ?? newCursor
+        update {
+            $0.cursor = newCursor
+            $0.sent += sent
+            $0.retried += retried
+            $0.throttled += throttled
+            $0.deadLettered += Int64(newDead.count)
+            $0.filtered += filtered
+            $0.lagEvents = max(0, lastSeq - newCursor)
+        }
+        metrics("sent", Double(sent), true)
+        if pause > 0 { await sleepInterruptibly(seconds: Double(min(pause, 30_000)) / 1000) }
+        return true
+    }
+
+    // MARK: retries
+
+    private func processDueRetries(_ instance: SinkInstance) async throws -> Bool {
+        let due = try await store.dueRetries(
+            destination: destination.id, now: epochMs(), headsOnly: ordered, limit: windowSize)
+        if due.isEmpty { return false }
+        let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attempts + 1)) }
+        let results = await send(outbound, through: instance)
+        let now = epochMs()
+        var updates: [RetryEntry] = []
+        var finished: [RetryEntry] = []
+        var newDead: [DeadLetter] = []
+        var sent: Int64 = 0
+        var retried: Int64 = 0
+        var throttled: Int64 = 0
+        var pause = 0
+        for (entry, r) in zip(due, results) {
+            let attempts = entry.attempts + 1
+            switch r.status {
+            case .ok:
+                sent += 1
+                finished.append(entry)
+            case .retry, .throttled:
+                if r.status == .throttled {
+                    throttled += 1
+                    pause = max(pause, Int(r.retryAfterMs))
+                } else {
+                    retried += 1
+                }
+                let error = r.error ?? r.status.description
+                if attempts >= destination.retry.maxAttempts {
+                    finished.append(entry)
+                    newDead.append(
+                        letter(
+                            entry.message, "RETRIES_EXHAUSTED", "\(attempts) attempts failed; last error: \(error)",
+                            attempts: attempts, first: entry.firstAttempt, last: now))
+                } else {
+                    var e = entry
+                    e.attempts = attempts
+                    e.nextAttempt = now + Int64(max(1, destination.retry.delayMs(afterAttempt: attempts, floor: Int(r.retryAfterMs))))
+                    e.lastAttempt = now
+                    e.lastStatus = r.status.description
+                    e.lastError = error
+                    updates.append(e)
+                }
+            case .permanent, .tooLarge:
+                finished.append(entry)
+                newDead.append(
+                    letter(
+                        entry.message, r.status.description, r.error ?? r.status.description, attempts: attempts,
+                        first: entry.firstAttempt, last: now))
+            }
+        }
+        let destinationId = destination.id
+        let ordered = self.ordered
+        try await store.write { tx in
+            for e in updates { try tx.scheduleRetry(destination: destinationId, e) }
+            for d in newDead { try tx.deadLetter(d) }
+            for f in finished {
+                try tx.deleteRetry(destination: destinationId, seq: f.message.seq)
+                if ordered { try tx.releaseHeld(destination: destinationId, key: f.message.key, at: now) }
+            }
+        }
+        if ordered {
+            for f in finished {
+                let left = heldCounts[f.message.key, default: 1] - 1
+                heldCounts[f.message.key] = left > 0 ? left : nil
+            }
+        }
+        update {
+            $0.sent += sent
+            $0.retried += retried
+            $0.throttled += throttled
+            $0.deadLettered += Int64(newDead.count)
+        }
+        if pause > 0 { await sleepInterruptibly(seconds: Double(min(pause, 30_000)) / 1000) }
+        return true
+    }
+
+    private func letter(_ m: DeliveryMessage, _ outcome: String, _ reason: String, attempts: Int, first: Int64, last: Int64)
+        -> DeadLetter
+    {
+        DeadLetter(
+            tenant: tenant.id, destination: destination.id, message: m, status: outcome, reason: reason, attempts: attempts,
+            firstAttempt: first, lastAttempt: last, plugin: provider.plugin,
+            pluginVersion: status.withLock { $0.pluginVersion }, created: last)
+    }
+
+    // MARK: sending
+
+    /// Splits messages into batches within the plugin's and the destination's limits and sends up to
+    /// `maxInFlight` at once. Returns one result per message, in order.
+    private func send(_ messages: [OutboundMessage], through instance: SinkInstance) async -> [MessageResult] {
+        if messages.isEmpty { return [] }
+        let limits = instance.limits
+        let maxMessages = max(1, min(destination.batch.maxMessages, limits.maxBatchMessages))
+        let maxBytes = limits.maxBatchBytes > 0 ? min(destination.batch.maxBytes, limits.maxBatchBytes) : destination.batch.maxBytes
+        var batches: [Range<Int>] = []
+        var start = 0
+        var bytes = 0
+        for (i, m) in messages.enumerated() {
+            let size = m.message.body.count + m.message.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+            if i > start && (i - start >= maxMessages || bytes + size > maxBytes) {
+                batches.append(start..<i)
+                start = i
+                bytes = 0
+            }
+            bytes += size
+        }
+        batches.append(start..<messages.count)
+        let inFlight = max(1, min(destination.batch.maxInFlight, limits.maxInFlight))
+        let timeout = Duration.milliseconds(destination.sendTimeoutMs)
+        let name = destination.name
+        var results = [MessageResult](repeating: MessageResult(status: .retry, error: "not sent"), count: messages.count)
+        await withTaskGroup(of: (Int, [MessageResult]).self) { group in
+            var next = 0
+            var running = 0
+            while next < batches.count || running > 0 {
+                while running < inFlight && next < batches.count {
+                    let index = next
+                    let range = batches[index]
+                    let slice = Array(messages[range])
+                    group.addTask { (index, await instance.send(destination: name, messages: slice, timeout: timeout)) }
+                    next += 1
+                    running += 1
+                }
+                if let (index, batchResults) = await group.next() {
+                    running -= 1
+                    let range = batches[index]
+                    for (offset, r) in batchResults.enumerated() where offset < range.count {
+                        results[range.lowerBound + offset] = r
+                    }
+                }
+            }
+        }
+        return results
+    }
+
+    private func sleepInterruptibly(seconds: Double) async {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while !stopping && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(min(100, Int(seconds * 1000))))
+        }
+    }
+}
+
+func epochMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,194 @@
+import HeraldConfig
+import HeraldDelivery
+import HeraldIngest
+import HeraldJSON
+import HeraldPlugins
+import HeraldStore
+import Hummingbird
+
+extension HeraldServer {
+    func addStreamingRoutes(to router: Router<BasicRequestContext>) {
+        guard let delivery else { return }
+
+        router.get("/api/:tenant/streaming/status") { request, context -> Response in
+            _ = try access.authorize(request, .read)
+            let tenant = try tenant(context)
+            let statuses = await delivery.status(tenant: tenant.id)
+            var w = JSONWriter(capacity: 1024)
+            w.beginObject()
+            w.key("tenant")
+            w.string(tenant.id)
+            w.key("streamingEnabled")
+            w.bool(tenant.streaming.streamingEnabled)
+            w.key("destinations")
+            w.beginArray()
+            for s in statuses { s.render(into: &w) }
+            w.endArray()
+            w.endObject()
+            return jsonResponse(w.bytes)
+        }
+
+        router.get("/api/:tenant/streaming/dlq") { request, context -> Response in
+            _ = try access.authorize(request, .read)
+            let tenant = try tenant(context)
+            let destination = request.uri.queryParameters["destination"].map(String.init)
+            let after = try queryInt(request, "after", default: 0, range: 0...Int64.max)
+            let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
+            let letters = try await delivery.store.deadLetters(
+                tenant: tenant.id, destination: destination, afterId: after, limit: Int(limit))
+            var w = JSONWriter(capacity: 4096)
+            w.beginObject()
+            w.key("deadLetters")
+            w.beginArray()
+            for l in letters { HeraldServer.renderDeadLetter(l, withBody: false, into: &w) }
+            w.endArray()
+            w.key("next")
+            w.int(letters.last?.id ?? after)
+            w.endObject()
+            return jsonResponse(w.bytes)
+        }
+
+        router.get("/api/:tenant/streaming/dlq/:id") { request, context -> Response in
+            _ = try access.authorize(request, .read)
+            let tenant = try tenant(context)
+            guard let id = context.parameters.get("id").flatMap({ Int64($0) }),
+                let letter = try await delivery.store.deadLetter(tenant: tenant.id, id: id)
+            else {
+                throw APIError(.notFound, "DEAD_LETTER_NOT_FOUND", "no dead letter with that id in tenant '\(tenant.id)'")
+            }
+            var w = JSONWriter(capacity: 4096)
+            HeraldServer.renderDeadLetter(letter, withBody: true, into: &w)
+            return jsonResponse(w.bytes)
+        }
+
+        router.post("/api/:tenant/streaming/dlq/_replay") { request, context -> Response in
+            _ = try access.authorize(request, .admin)
+            let tenant = try tenant(context)
+            let (destination, ids) = try dlqSelection(request, tenant: tenant.id)
+            let now = epochMilliseconds()
+            let count = try await delivery.store.write { tx in
+                try tx.replayDeadLetters(tenant: tenant.id, destination: destination, ids: ids, now: now)
+            }
+            return jsonResponse(Array("{\"replayed\":\(count)}".utf8))
+        }
+
+        router.post("/api/:tenant/streaming/dlq/_purge") { request, context -> Response in
+            _ = try access.authorize(request, .admin)
+            let tenant = try tenant(context)
+            let (destination, ids) = try dlqSelection(request, tenant: tenant.id)
+            let count = try await delivery.store.write { tx in
+                try tx.purgeDeadLetters(tenant: tenant.id, destination: destination, ids: ids)
+            }
+            return jsonResponse(Array("{\"purged\":\(count)}".utf8))
+        }
+
+        router.get("/api/plugins") { request, _ -> Response in
+            _ = try access.authorize(request, .read)
+            var w = JSONWriter(capacity: 1024)
+            w.beginObject()
+            w.key("directories")
+            w.beginArray()
+            for d in delivery.registry.directories { w.string(d) }
+            w.endArray()
+            w.key("plugins")
+            w.beginArray()
+            for s in delivery.registry.statuses { HeraldServer.renderPluginStatus(s, into: &w) }
+            w.endArray()
+            w.endObject()
+            return jsonResponse(w.bytes)
+        }
+    }
+
+    /// `?destination=ID` and `?ids=1,2,3` select what a DLQ replay or purge acts on; at least one is required.
+    func dlqSelection(_ request: Request, tenant: String) throws -> (String?, [Int64]?) {
+        let destination = request.uri.queryParameters["destination"].map(String.init)
+        var ids: [Int64]?
+        if let text = request.uri.queryParameters["ids"] {
+            let parsed = text.split(separator: ",").map { Int64($0) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+                throw APIError(.badRequest, "INVALID_PARAMETER", "'ids' must be a comma-separated list of dead-letter ids")
+            }
+            ids = parsed.compactMap { $0 }
+        }
+        if destination == nil && ids == nil && request.uri.queryParameters["all"] != "true" {
+            throw APIError(
+                .badRequest, "INVALID_PARAMETER",
+                "name what to act on: ?destination=ID, ?ids=1,2 or ?all=true")
+        }
+        if let destination, !(delivery?.hasDestination(tenant: tenant, id: destination) ?? false) {
+            throw APIError(.notFound, "UNKNOWN_DESTINATION", "tenant '\(tenant)' has no destination '\(destination)'")
+        }
+        return (destination, ids)
+    }
+
+    static func renderDeadLetter(_ l: DeadLetter, withBody: Bool, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("id")
+        w.int(l.id)
+        w.key("destination")
+        w.string(l.destination)
+        w.key("seq")
+        w.int(l.message.seq)
+        w.key("messageId")
+        w.string(l.message.id)
+        w.key("eventType")
+        w.string(l.message.eventType)
+        w.key("objectUri")
+        w.string(l.message.objectURI)
+        w.key("status")
+        w.string(l.status)
+        w.key("reason")
+        w.string(l.reason)
+        w.key("attempts")
+        w.int(l.attempts)
+        w.key("firstAttempt")
+        w.int(l.firstAttempt)
+        w.key("lastAttempt")
+        w.int(l.lastAttempt)
+        w.key("plugin")
+        w.string(l.plugin)
+        w.key("pluginVersion")
+        w.string(l.pluginVersion)
+        w.key("bodyBytes")
+        w.int(l.message.body.count)
+        if withBody {
+            w.key("headers")
+            w.beginObject()
+            for h in l.message.headers {
+                w.key(h.name)
+                w.string(h.value)
+            }
+            w.endObject()
+            w.key("body")
+            l.message.body.withUnsafeBufferPointer { w.string(utf8: $0) }
+        }
+        w.endObject()
+    }
+
+    static func renderPluginStatus(_ s: PluginStatus, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("name")
+        w.string(s.name)
+        w.key("loaded")
+        w.bool(s.isLoaded)
+        w.key("manifest")
+        w.string(s.manifestPath)
+        w.key("library")
+        w.string(s.library)
+        if let p = s.plugin {
+            w.key("version")
+            w.string(p.version)
+            w.key("abi")
+            w.string("\(p.abiMajor).\(p.abiMinor)")
+            w.key("description")
+            w.string(p.summary)
+        }
+        if let e = s.error {
+            w.key("errorCode")
+            w.string(e.code.rawValue)
+            w.key("error")
+            w.string(e.message)
+        }
+        w.endObject()
+    }
+}
