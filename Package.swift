@@ -97,6 +97,10 @@ let package = Package(
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),
         .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),
         .testTarget(
+            name: "HeraldPayloadTests", dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery"]),
+        .testTarget(
+            name: "HeraldDeliveryTests", dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient"]),
+        .testTarget(
             name: "HeraldIntegrationTests",
             dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore", "HeraldModel"]),
     ]

@@ -72,7 +72,8 @@ public struct RetryPolicy: Sendable, Equatable {
     public var multiplier: Double = 2
     public var maxDelayMs: Int = 300_000
     /// Attempts in all (the first one included); then the message is dead-lettered.
-    /// The default, 100 attempts capped at 5 minutes apart, keeps retrying for about 8 hours.
+    /// The default, 100 attempts at most 5 minutes apart, keeps retrying for about 4 hours on average
+    /// (8 at most): the platform our users come from retries about a hundred times too.
     public var maxAttempts: Int = 100
 
     public init() {}

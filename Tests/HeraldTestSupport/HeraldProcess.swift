@@ -167,6 +167,7 @@ public final class HeraldProcess: @unchecked Sendable {
 
 public struct HeraldProcessError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -1,0 +1,78 @@
+import Foundation
+import HeraldConfig
+import HeraldJSON
+import HeraldModel
+import Testing
+
+struct StreamingConfigurationTests {
+    func config(_ streaming: String) -> String {
+        """
+        {"dataDirectory": "d", "tenants": [{"id": "t", "entityTypes": [{"uri": "configuration/entityTypes/I",
+          "attributes": [{"name": "FirstName"}, {"name": "Address", "type": "Nested", "attributes": [{"name": "City"}]}]}],
+          "streamingConfig": \(streaming)}]}
+        """
+    }
+
+    func issues(_ streaming: String) -> [String] {
+        do {
+            _ = try HeraldConfiguration.parse(bytes: Array(config(streaming).utf8), baseDirectory: "/")
+            return []
+        } catch let error as ConfigurationError {
+            return error.issues.map { "\($0.path): \($0.message)" }
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    let provider = #""providers": {"sqs1": {"plugin": "sqs", "config": {"queueUrl": "x"}}}"#
+
+    @Test func readsProvidersAndDestinations() throws {
+        let c = try HeraldConfiguration.parse(
+            bytes: Array(
+                config(
+                    #"""
+                    {"largeObjectsSupport": true, "analyzeOvChanges": true, "messaging": {\#(provider), "destinations": [
+                      {"provider": "sqs1", "name": "q", "typeFilter": ["ENTITY_CREATED"], "payloadType": "DELTAS", "format": "JSON_ZIP_BASE64", "ordering": "perEntity"},
+                      {"provider": "sqs1", "name": "q", "payloadFields": ["uri", "attributes.Address.City"], "ovOnly": true,
+                       "batch": {"maxMessages": 10, "lingerMs": 5}, "retry": {"maxAttempts": 3, "multiplier": 1.5}},
+                      {"id": "mine", "provider": "sqs1", "name": "other", "enabled": false, "startFrom": "now"}]}}
+                    """#).utf8), baseDirectory: "/")
+        let s = c.tenants[0].streaming
+        #expect(s.largeObjectsSupport && s.analyzeOvChanges && s.streamingEnabled)
+        #expect(s.providers["sqs1"]?.plugin == "sqs")
+        #expect(s.providers["sqs1"]?.config == #"{"queueUrl":"x"}"#)
+        #expect(s.destinations.map(\.id) == ["sqs1/q", "sqs1/q#2", "mine"], "several destinations may share a queue")
+        #expect(s.destinations[0].typeFilter == [.entityCreated])
+        #expect(s.destinations[0].payloadType == .deltas)
+        #expect(s.destinations[0].format == .jsonZipBase64)
+        #expect(s.destinations[0].ordering == .perEntity)
+        #expect(s.destinations[1].payloadFields == ["uri", "attributes.Address.City"])
+        #expect(s.destinations[1].batch.maxMessages == 10)
+        #expect(s.destinations[1].retry.maxAttempts == 3)
+        #expect(s.destinations[1].retry.multiplier == 1.5)
+        #expect(!s.destinations[2].enabled)
+        #expect(s.destinations[2].startFrom == .now)
+    }
+
+    @Test(arguments: [
+        (#"{"messaging": {"destinations": [{"provider": "nope", "name": "q"}]}}"#, "messaging.destinations[0].provider: unknown provider 'nope'"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "typeFilter": ["ENTITY_CREATD"]}]}}"#, "messaging.destinations[0].typeFilter[0]: unknown event type 'ENTITY_CREATD'"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "payloadFields": ["attributes.Nick"]}]}}"#, "messaging.destinations[0].payloadFields[0]: unknown field 'attributes.Nick'"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "payloadFields": ["attributes.Address.Zip"]}]}}"#, "messaging.destinations[0].payloadFields[0]: unknown field 'attributes.Address.Zip': 'Address' has no sub-attribute 'Zip'"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "payloadFields": ["colour"]}]}}"#, "messaging.destinations[0].payloadFields[0]: unknown field 'colour'"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "payloadType": "FULL"}]}}"#, "messaging.destinations[0].payloadType: 'FULL' is not one of"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "format": "XML"}]}}"#, "messaging.destinations[0].format: 'XML' is not one of"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "typefilter": []}]}}"#, "messaging.destinations[0].typefilter: unknown key 'typefilter' (did you mean 'typeFilter'?)"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"id": "x", "provider": "sqs1", "name": "a"}, {"id": "x", "provider": "sqs1", "name": "b"}]}}"#, "messaging.destinations[1].id: destination id 'x' is also used by destinations[0]"),
+        (#"{"messaging": {"providers": {"p": {"config": {}}}}}"#, "messaging.providers.p.plugin: required key 'plugin' is missing"),
+        (#"{"messaging": {"providers": {"p": {"plugin": "file", "config": 3}}}}"#, "messaging.providers.p.config: expected an object"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "retry": {"maxAttempts": 0}}]}}"#, "messaging.destinations[0].retry.maxAttempts: 0 is out of range"),
+        (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "payloadType": "DELTAS", "payloadFields": ["uri"]}]}}"#, "messaging.destinations[0].payloadFields: payloadFields selects fields of the object"),
+        (#"{"streamingEnabled": "yes"}"#, "streamingEnabled: expected true or false"),
+    ])
+    func rejectsMistakesWithTheirPath(streaming: String, expected: String) {
+        let found = issues(streaming.replacingOccurrences(of: "PROVIDER", with: provider))
+        let full = "tenants[0].streamingConfig." + expected
+        #expect(found.contains { $0.hasPrefix(full) }, "expected '\(full)' in \(found)")
+    }
+}

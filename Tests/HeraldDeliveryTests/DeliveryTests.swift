@@ -1,0 +1,153 @@
+import Foundation
+import HeraldJSON
+import HeraldTestSupport
+import Testing
+
+/// The delivery engine with the real daemon and the C test sink (`Plugins/test-sink-c`).
+@Suite(.timeLimit(.minutes(5)))
+struct DeliveryTests {
+    static func seq(of line: JSONValue) -> Int64? {
+        guard let id = line["id"]?.stringValue, let dash = id.firstIndex(of: "-") else { return nil }
+        return Int64(id[..<dash])
+    }
+
+    func streaming(sink: String, destination: String = "", retry: String = #"{"initialDelayMs": 20, "maxDelayMs": 100, "maxAttempts": 6}"#) -> String {
+        """
+        {"streamingEnabled": true,
+         "messaging": {
+           "providers": {"sink": {"plugin": "test", "config": \(sink)}},
+           "destinations": [{"provider": "sink", "name": "q1", "retry": \(retry),
+                             "batch": {"maxMessages": 10, "lingerMs": 0}\(destination)}]}}
+        """
+    }
+
+    @Test func everyEventArrivesAtLeastOnceAndPoisonGoesToTheDeadLetterQueue() throws {
+        let dir = TemporaryDirectory()
+        let output = dir.file("out.ndjson")
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
+            streaming: streaming(
+                sink: #"{"output": "\#(output)", "retryEveryNth": 5, "throttleEveryNth": 7, "retryAfterMs": 30, "permanentMarker": "POISON"}"#))
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL)
+        try StreamingTestSupport.postPeople(client, count: 120, prefix: "a", name: { $0 % 40 == 3 ? "POISON\($0)" : "P\($0)" })
+
+        let drained = StreamingTestSupport.eventually(timeout: 60) {
+            guard let s = try? StreamingTestSupport.destinationStatus(client, id: "sink/q1") else { return false }
+            return s["lagEvents"] == .number("0") && s["retryBacklog"] == .number("0") && s["deadLetterCount"] == .number("3")
+        }
+        let status = try StreamingTestSupport.destinationStatus(client, id: "sink/q1")
+        #expect(drained, "destination did not drain: \(status?.serializedString() ?? "no status")\n\(server.log.suffix(2000))")
+        #expect(status?["cursor"] == .number("120"))
+        #expect((status?["retried"]?.int64Value ?? 0) > 0)
+        #expect((status?["throttled"]?.int64Value ?? 0) > 0)
+
+        let delivered = StreamingTestSupport.readLines(output)
+        let seqs = Set(delivered.compactMap(DeliveryTests.seq))
+        let poison: Set<Int64> = [4, 44, 84]  // items 3, 43, 83 are the 4th, 44th and 84th events
+        #expect(seqs == Set(1...120).subtracting(poison), "missing: \(Set(1...120).subtracting(poison).subtracting(seqs).sorted())")
+        #expect(delivered.contains { ($0["attempt"]?.int64Value ?? 0) > 1 }, "retried messages carry their attempt number")
+        let first = try #require(delivered.first)
+        for header in ["tenantId", "eventType", "sourceObjectUri", "objectVersion", "updatedTime", "messageId"] {
+            #expect(first["headers"]?[header] != nil, "header \(header)")
+        }
+        #expect(first["key"]?.stringValue?.hasPrefix("entities/") == true)
+
+        let dlq = try client.get("/api/t1/streaming/dlq?destination=sink/q1")
+        let letters = try #require(dlq.json?["deadLetters"]?.arrayValue)
+        #expect(Set(letters.compactMap { $0["seq"]?.int64Value }) == poison)
+        for l in letters {
+            #expect(l["status"] == .string("PERMANENT"))
+            #expect(l["reason"]?.stringValue?.contains("permanent marker") == true)
+            #expect(l["plugin"] == .string("test"))
+            #expect(l["pluginVersion"] == .string("1.0.0"))
+            #expect((l["attempts"]?.int64Value ?? 0) >= 1)
+        }
+        let shown = try client.get("/api/t1/streaming/dlq/\(letters[0]["id"]!.int64Value!)")
+        #expect(shown.json?["body"]?.stringValue?.contains("POISON") == true)
+    }
+
+    @Test func aBatchThatNeverCompletesIsRetriedAndTheSinkReportedUnhealthy() throws {
+        let dir = TemporaryDirectory()
+        let output = dir.file("out.ndjson")
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
+            streaming: streaming(sink: #"{"output": "\#(output)", "neverCompleteBatch": 1}"#, destination: #", "sendTimeoutMs": 400"#))
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL)
+        try StreamingTestSupport.postPeople(client, count: 8, prefix: "s")
+        let sawUnhealthy = StreamingTestSupport.eventually(timeout: 20) {
+            let s = try? StreamingTestSupport.destinationStatus(client, id: "sink/q1")
+            return s?["healthy"] == .bool(false) && s?["reason"]?.stringValue?.contains("did not complete") == true
+        }
+        #expect(sawUnhealthy, "the instance is reported unhealthy with the reason")
+        let delivered = StreamingTestSupport.eventually(timeout: 30) {
+            Set(StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)) == Set(1...8)
+        }
+        #expect(delivered, "the stuck batch's messages were retried and delivered: \(server.log.suffix(1500))")
+        let status = try StreamingTestSupport.destinationStatus(client, id: "sink/q1")
+        #expect((status?["retried"]?.int64Value ?? 0) >= 1)
+        #expect(status?["cursor"] == .number("8"))
+    }
+
+    @Test func killDuringDeliveryLosesNothingAndDuplicatesStayBounded() throws {
+        let dir = TemporaryDirectory()
+        let output = dir.file("out.ndjson")
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
+            streaming: streaming(sink: #"{"output": "\#(output)", "completionDelayMs": 15}"#))
+        var server = try HeraldProcess(configPath: config, logPath: dir.file("serve1.log"))
+        var client = TestClient(baseURL: server.baseURL)
+        try StreamingTestSupport.postPeople(client, count: 600, prefix: "k")
+        // Let delivery get going, then kill it mid-stream.
+        #expect(StreamingTestSupport.eventually(timeout: 30) { StreamingTestSupport.readLines(output).count >= 50 })
+        server.kill9()
+        let beforeRestart = StreamingTestSupport.readLines(output).count
+        #expect(beforeRestart < 600, "the kill landed mid-delivery")
+
+        server = try HeraldProcess(configPath: config, logPath: dir.file("serve2.log"))
+        client = TestClient(baseURL: server.baseURL)
+        let done = StreamingTestSupport.eventually(timeout: 90) {
+            Set(StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)).count == 600
+        }
+        let lines = StreamingTestSupport.readLines(output)
+        let seqs = lines.compactMap(DeliveryTests.seq)
+        #expect(done, "every event delivered after the restart (\(Set(seqs).count) of 600)")
+        let duplicates = seqs.count - Set(seqs).count
+        // At most one window (maxMessages × maxInFlight, at least 256 events) was in flight when killed.
+        #expect(duplicates <= 256, "\(duplicates) duplicates")
+        let status = try StreamingTestSupport.destinationStatus(client, id: "sink/q1")
+        #expect(status?["cursor"] == .number("600"))
+    }
+
+    @Test func perEntityOrderingHoldsLaterMessagesBehindARetry() throws {
+        let dir = TemporaryDirectory()
+        let output = dir.file("out.ndjson")
+        // Every 3rd message fails its first attempt; updates of one entity must still arrive in version order.
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
+            streaming: streaming(
+                sink: #"{"output": "\#(output)", "retryEveryNth": 3}"#, destination: #", "ordering": "perEntity""#,
+                retry: #"{"initialDelayMs": 30, "maxDelayMs": 60, "maxAttempts": 10}"#))
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL)
+        for round in 0..<6 {
+            let items = (0..<5).map { TestConfiguration.person(id: "o\($0)", first: "N\(round)") }
+            #expect(try client.post("/api/t1/entities", "[\(items.joined(separator: ","))]").status == 200)
+        }
+        let done = StreamingTestSupport.eventually(timeout: 30) {
+            Set(StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)).count == 30
+        }
+        #expect(done)
+        var versions: [String: [Int64]] = [:]
+        for line in StreamingTestSupport.readLines(output) {
+            guard let key = line["key"]?.stringValue, let v = line["headers"]?["objectVersion"]?.stringValue.flatMap({ Int64($0) })
+            else { continue }
+            versions[key, default: []].append(v)
+        }
+        #expect(versions.count == 5)
+        for (key, list) in versions {
+            #expect(list == Array(1...6), "\(key) arrived as \(list)")
+        }
+    }
+}

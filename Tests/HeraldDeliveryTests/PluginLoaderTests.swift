@@ -1,0 +1,178 @@
+import Foundation
+import HeraldJSON
+import HeraldTestSupport
+import Testing
+
+/// Loader refusals, the conformance suite, drop-in plugins, reloads and dead-letter replay.
+@Suite(.timeLimit(.minutes(5)))
+struct PluginLoaderTests {
+    static let include = BuildProducts.packageRoot + "/Sources/CHeraldSink/include"
+    static let fixture = BuildProducts.packageRoot + "/Tests/Fixtures/broken_sink.c"
+
+    /// Compiles a variant of Tests/Fixtures/broken_sink.c with `cc`.
+    static func compileBroken(_ variant: String?, into path: String) throws {
+        var args = ["-std=c11", "-shared", "-fPIC", "-I", include, fixture, "-o", path]
+        if let variant { args.insert("-D\(variant)", at: 0) }
+        let r = try runCommand("/usr/bin/cc", args)
+        if r.status != 0 { throw HeraldProcessError(message: "cc failed: \(r.stderr)") }
+    }
+
+    @Test func refusedPluginsDisableOnlyTheirDestinations() throws {
+        let dir = TemporaryDirectory()
+        let plugins = dir.file("plugins.d")
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        let variants: [(name: String, macro: String)] = [
+            ("magic", "BROKEN_MAGIC"), ("major", "BROKEN_MAJOR"), ("minor", "NEWER_MINOR"), ("noentry", "NO_ENTRY"),
+        ]
+        for v in variants {
+            try PluginLoaderTests.compileBroken(v.macro, into: plugins + "/lib\(v.name).so")
+            // Each manifest names the library by its own plugin name.
+            let manifest = "{\"name\": \"\(v.name)\", \"library\": \"lib\(v.name).so\", \"abi\": \"1.0\"}"
+            FileManager.default.createFile(atPath: plugins + "/\(v.name).json", contents: Data(manifest.utf8))
+        }
+        try PluginLoaderTests.compileBroken(nil, into: plugins + "/libok.so")
+        StreamingTestSupport.installManifest(
+            name: "broken-ok", library: "libok.so", in: plugins, sha256: String(repeating: "0", count: 64))
+        StreamingTestSupport.installManifest(name: "file", library: BuildProducts.directory + "/libherald-sink-file.so", in: plugins)
+        let output = dir.file("good.ndjson")
+        var providers: [String] = ["\"good\": {\"plugin\": \"file\", \"config\": {\"path\": \"\(output)\"}}"]
+        var destinations: [String] = ["{\"provider\": \"good\", \"name\": \"g\"}"]
+        for name in variants.map(\.name) + ["broken-ok"] {
+            providers.append("\"p-\(name)\": {\"plugin\": \"\(name)\", \"config\": {}}")
+            destinations.append("{\"provider\": \"p-\(name)\", \"name\": \"\(name)\"}")
+        }
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: plugins,
+            streaming: "{\"messaging\": {\"providers\": {\(providers.joined(separator: ","))}, \"destinations\": [\(destinations.joined(separator: ","))]}}")
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL)
+
+        let listed = try #require(try client.get("/api/plugins").json?["plugins"]?.arrayValue)
+        func plugin(_ name: String) -> JSONValue? { listed.first { $0["name"]?.stringValue == name } }
+        let expectations: [(String, String, String)] = [
+            ("magic", "BAD_MAGIC", "is not a Herald sink"),
+            ("major", "ABI_MISMATCH", "built for ABI 2.0"),
+            ("minor", "ABI_MISMATCH", "built for ABI 1.1"),
+            ("noentry", "ENTRY_SYMBOL_MISSING", "does not export 'herald_sink_entry'"),
+            ("broken-ok", "HASH_MISMATCH", "the manifest pins 0000"),
+        ]
+        for (name, code, text) in expectations {
+            let p = plugin(name)
+            #expect(p?["loaded"] == .bool(false), "\(name)")
+            #expect(p?["errorCode"] == .string(code), "\(name): \(p?.serializedString() ?? "missing")")
+            #expect(p?["error"]?.stringValue?.contains(text) == true, "\(name): \(p?["error"]?.stringValue ?? "")")
+        }
+        #expect(plugin("file")?["loaded"] == .bool(true))
+        #expect(server.log.contains("plugin major not loaded"), "the reason is logged")
+
+        // The daemon keeps serving; the good destination delivers; the others are FAILED with the reason.
+        try StreamingTestSupport.postPeople(client, count: 5, prefix: "x")
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(output).count == 5 })
+        for name in variants.map(\.name) {
+            let s = try StreamingTestSupport.destinationStatus(client, id: "p-\(name)/\(name)")
+            #expect(s?["state"] == .string("FAILED"), "\(name): \(s?.serializedString() ?? "")")
+            #expect(s?["healthy"] == .bool(false))
+            #expect((s?["reason"]?.stringValue ?? "").isEmpty == false)
+        }
+
+        // `herald plugins list` says the same and exits 1.
+        let list = try runCommand(BuildProducts.herald, ["plugins", "list", "--plugins-dir", plugins])
+        #expect(list.status == 1)
+        #expect(list.stdout.contains("major  NOT LOADED  ABI_MISMATCH"), "\(list.stdout)")
+        #expect(list.stdout.contains("file 1.0.0  ABI 1.0  loaded from"), "\(list.stdout)")
+    }
+
+    @Test func conformanceSuitePassesOnBuiltInsAndTheExampleAndFailsOnABrokenPlugin() throws {
+        let dir = TemporaryDirectory()
+        let file = try runCommand(
+            BuildProducts.herald,
+            ["plugins", "check", BuildProducts.directory + "/libherald-sink-file.so", "--config", "{\"path\": \"\(dir.file("f.ndjson"))\"}"])
+        #expect(file.status == 0, "\(file.stdout)")
+        #expect(file.stdout.contains("PASS  completion") || file.stdout.contains("PASS  synchronous completion"))
+
+        let test = try runCommand(
+            BuildProducts.herald,
+            ["plugins", "check", BuildProducts.directory + "/libherald-sink-test.so", "--config",
+             "{\"output\": \"\(dir.file("t.ndjson"))\", \"maxMessageBytes\": 65536}"])
+        #expect(test.status == 0, "\(test.stdout)")
+        #expect(test.stdout.contains("PASS  completion from another thread"), "\(test.stdout)")
+        #expect(test.stdout.contains("PASS  message over the size limit"), "\(test.stdout)")
+
+        let example = BuildProducts.packageRoot + "/Plugins/example-c"
+        let make = try runCommand("/usr/bin/make", ["-C", example, "OUT=\(dir.path)"])
+        #expect(make.status == 0, "\(make.stderr)")
+        let exampleLib = dir.file("libherald-sink-example.so")
+        let built = FileManager.default.fileExists(atPath: exampleLib) ? exampleLib : example + "/libherald-sink-example.so"
+        let ex = try runCommand(
+            BuildProducts.herald, ["plugins", "check", built, "--config", "{\"path\": \"\(dir.file("e.log"))\"}"])
+        #expect(ex.status == 0, "\(ex.stdout)")
+
+        let poisoned = try runCommand(
+            BuildProducts.herald,
+            ["plugins", "check", BuildProducts.directory + "/libherald-sink-test.so", "--config",
+             "{\"output\": \"\(dir.file("p.ndjson"))\", \"permanentMarker\": \"ENTITY\"}"])
+        #expect(poisoned.status == 1)
+        #expect(poisoned.stdout.contains("FAIL  batch of 1"), "\(poisoned.stdout)")
+
+        let major = dir.file("libmajor.so")
+        try PluginLoaderTests.compileBroken("BROKEN_MAJOR", into: major)
+        let refused = try runCommand(BuildProducts.herald, ["plugins", "check", major])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("FAIL  descriptor"), "\(refused.stdout)")
+    }
+
+    @Test func aDroppedInPluginStartsOnReloadAndReplayDeliversDeadLetters() throws {
+        let dir = TemporaryDirectory()
+        let plugins = dir.file("plugins.d")
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        let output = dir.file("out.ndjson")
+        func streaming(marker: String) -> String {
+            """
+            {"messaging": {"providers": {"sink": {"plugin": "test", "config": {"output": "\(output)", "permanentMarker": "\(marker)"}}},
+             "destinations": [{"provider": "sink", "name": "q1", "batch": {"lingerMs": 0}}]}}
+            """
+        }
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: plugins, streaming: streaming(marker: "BAD"),
+            tokens: #"[{"name": "ops", "token": "admin-token-0123456789", "role": "admin"}]"#)
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL, token: "admin-token-0123456789")
+        try StreamingTestSupport.postPeople(client, count: 6, prefix: "d", name: { $0 < 2 ? "BAD\($0)" : "OK\($0)" })
+        let failed = StreamingTestSupport.eventually(timeout: 10) {
+            (try? StreamingTestSupport.destinationStatus(client, id: "sink/q1"))??["state"] == .string("FAILED")
+        }
+        #expect(failed, "no plugin 'test' yet: the destination waits")
+
+        // Drop the plugin in and send SIGHUP.
+        StreamingTestSupport.installManifest(name: "test", library: BuildProducts.directory + "/libherald-sink-test.so", in: plugins)
+        kill(server.process.processIdentifier, SIGHUP)
+        #expect(
+            StreamingTestSupport.eventually(timeout: 20) { StreamingTestSupport.readLines(output).count == 4 },
+            "delivering after the reload: \(server.log.suffix(1500))")
+        #expect(StreamingTestSupport.eventually { (try? client.get("/api/t1/streaming/dlq"))?.json?["deadLetters"]?.arrayValue?.count == 2 })
+
+        // The CLI lists them; change the destination's plugin configuration, reload over REST, replay.
+        let list = try runCommand(
+            BuildProducts.herald, ["dlq", "list", "--tenant", "t1", "--url", server.baseURL, "--token", "admin-token-0123456789"])
+        #expect(list.status == 0)
+        #expect(list.stdout.split(separator: "\n").count == 2, "\(list.stdout)")
+        #expect(list.stdout.contains("PERMANENT"))
+        _ = StreamingTestSupport.writeConfig(
+            in: dir, plugins: plugins, streaming: streaming(marker: "NEVER"),
+            tokens: #"[{"name": "ops", "token": "admin-token-0123456789", "role": "admin"}]"#)
+        let reload = try client.post("/api/admin/_reload", "")
+        #expect(reload.status == 200, "\(reload.text)")
+        let replay = try runCommand(
+            BuildProducts.herald,
+            ["dlq", "replay", "--tenant", "t1", "--url", server.baseURL, "--token", "admin-token-0123456789", "--destination", "sink/q1"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("replayed 2 message(s)"))
+        #expect(StreamingTestSupport.eventually(timeout: 20) { StreamingTestSupport.readLines(output).count == 6 })
+        #expect(try client.get("/api/t1/streaming/dlq").json?["deadLetters"]?.arrayValue?.isEmpty == true)
+
+        // Purge needs a selection.
+        let purge = try runCommand(
+            BuildProducts.herald, ["dlq", "purge", "--tenant", "t1", "--url", server.baseURL, "--token", "admin-token-0123456789"])
+        #expect(purge.status != 0)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import HeraldJSON
+
+/// Helpers for delivery tests: plugin directories, streaming configurations, waiting for a state.
+public enum StreamingTestSupport {
+    /// Writes a manifest for a built plugin library into `directory`.
+    public static func installManifest(
+        name: String, library: String, in directory: String, abi: String = "1.0", sha256: String? = nil
+    ) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let sha = sha256.map { ", \"sha256\": \"\($0)\"" } ?? ""
+        let text = "{\"name\": \"\(name)\", \"library\": \"\(library)\", \"abi\": \"\(abi)\", \"description\": \"test\"\(sha)}"
+        FileManager.default.createFile(atPath: directory + "/\(name).json", contents: Data(text.utf8))
+    }
+
+    /// A plugin directory with the built test sink (`test`) and file sink (`file`).
+    public static func pluginDirectory(in dir: TemporaryDirectory) -> String {
+        let plugins = dir.file("plugins.d")
+        installManifest(name: "test", library: BuildProducts.directory + "/libherald-sink-test.so", in: plugins)
+        installManifest(name: "file", library: BuildProducts.directory + "/libherald-sink-file.so", in: plugins)
+        return plugins
+    }
+
+    /// The test tenant with a `streamingConfig`.
+    public static func tenant(streaming: String) -> String {
+        var t = TestConfiguration.tenantJSON
+        t.removeLast()  // the closing brace
+        while t.last?.isWhitespace == true { t.removeLast() }
+        return t + ",\n  \"streamingConfig\": \(streaming)\n}"
+    }
+
+    /// Writes a configuration with plugins and streaming; returns its path.
+    public static func writeConfig(in dir: TemporaryDirectory, plugins: String, streaming: String, tokens: String = "[]") -> String {
+        TestConfiguration.write(
+            in: dir.path, tokens: tokens, tenants: tenant(streaming: streaming),
+            extra: "\"pluginDirectories\": [\"\(plugins)\"],")
+    }
+
+    /// Lines of an NDJSON file, parsed (missing file: empty).
+    public static func readLines(_ path: String) -> [JSONValue] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    @discardableResult
+    public static func eventually(timeout: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return try condition()
+    }
+
+    /// The status object of one destination.
+    public static func destinationStatus(_ client: TestClient, tenant: String = "t1", id: String) throws -> JSONValue? {
+        let r = try client.get("/api/\(tenant)/streaming/status")
+        return r.json?["destinations"]?.arrayValue?.first { $0["id"]?.stringValue == id }
+    }
+
+    /// Posts `count` people with ids `prefix0…` (first names from `name`).
+    public static func postPeople(
+        _ client: TestClient, count: Int, prefix: String, name: (Int) -> String = { "P\($0)" }, batch: Int = 100
+    ) throws {
+        var i = 0
+        while i < count {
+            let items = (i..<min(count, i + batch)).map { TestConfiguration.person(id: "\(prefix)\($0)", first: name($0)) }
+            let r = try client.post("/api/t1/entities", "[\(items.joined(separator: ","))]")
+            guard r.status == 200 else { throw HeraldProcessError(message: "post failed: \(r.status) \(r.text)") }
+            i += batch
+        }
+    }
+}
