@@ -9,6 +9,10 @@ let package = Package(
         .executable(name: "herald-bench", targets: ["HeraldBench"]),
         // Sink plugins (loaded with dlopen; see plugins.d/).
         .library(name: "herald-sink-file", type: .dynamic, targets: ["HeraldFileSink"]),
+        .library(name: "herald-sink-sqs", type: .dynamic, targets: ["HeraldSQSSink"]),
+        .library(name: "herald-sink-kafka", type: .dynamic, targets: ["HeraldKafkaSink"]),
+        .library(name: "herald-sink-pubsub", type: .dynamic, targets: ["HeraldPubSubSink"]),
+        .library(name: "herald-sink-servicebus", type: .dynamic, targets: ["HeraldServiceBusSink"]),
         .library(name: "herald-sink-test", type: .dynamic, targets: ["HeraldTestSinkC"]),
     ],
     dependencies: [
@@ -86,6 +90,31 @@ let package = Package(
         // Plugins: each is a shared library built against the ABI (and, for Swift, the SDK) only.
         .target(name: "HeraldSinkSDK", dependencies: ["CHeraldSink"]),
         .target(name: "HeraldFileSink", dependencies: ["HeraldSinkSDK", "HeraldJSON"], path: "Plugins/file"),
+        .target(
+            name: "HeraldSinkSupport",
+            dependencies: ["HeraldSinkSDK", "HeraldJSON", "HeraldHTTPClient", "CHeraldOpenSSL"]),
+        // Each cloud sink: a core target (testable logic) and an entry target exporting herald_sink_entry,
+        // linked together into the plugin's shared library.
+        .target(
+            name: "HeraldSQSSinkCore", dependencies: ["HeraldSinkSDK", "HeraldSinkSupport", "HeraldJSON", "HeraldHTTPClient"],
+            path: "Plugins/sqs", exclude: ["Entry"]),
+        .target(name: "HeraldSQSSink", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSDK"], path: "Plugins/sqs/Entry"),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .target(
+            name: "HeraldKafkaSinkCore", dependencies: ["HeraldSinkSDK", "HeraldSinkSupport", "HeraldJSON", "CRdKafka"],
+            path: "Plugins/kafka", exclude: ["Entry"]),
+        .target(name: "HeraldKafkaSink", dependencies: ["HeraldKafkaSinkCore", "HeraldSinkSDK"], path: "Plugins/kafka/Entry"),
+        .target(
+            name: "HeraldPubSubSinkCore", dependencies: ["HeraldSinkSDK", "HeraldSinkSupport", "HeraldJSON", "HeraldHTTPClient"],
+            path: "Plugins/pubsub", exclude: ["Entry"]),
+        .target(name: "HeraldPubSubSink", dependencies: ["HeraldPubSubSinkCore", "HeraldSinkSDK"], path: "Plugins/pubsub/Entry"),
+        .target(
+            name: "HeraldServiceBusSinkCore",
+            dependencies: ["HeraldSinkSDK", "HeraldSinkSupport", "HeraldJSON", "HeraldHTTPClient"],
+            path: "Plugins/servicebus", exclude: ["Entry"]),
+        .target(
+            name: "HeraldServiceBusSink", dependencies: ["HeraldServiceBusSinkCore", "HeraldSinkSDK"],
+            path: "Plugins/servicebus/Entry"),
         .target(name: "HeraldTestSinkC", dependencies: ["CHeraldSink"], path: "Plugins/test-sink-c"),
 
         // Tests
@@ -96,6 +125,11 @@ let package = Package(
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),
         .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),
+        .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
+        .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
+        .testTarget(name: "HeraldPubSubSinkTests", dependencies: ["HeraldPubSubSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
+        .testTarget(
+            name: "HeraldServiceBusSinkTests", dependencies: ["HeraldServiceBusSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(
             name: "HeraldPayloadTests", dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery"]),
         .testTarget(

@@ -441,6 +441,7 @@ final class DestinationWorker: @unchecked Sendable {
         let inFlight = max(1, min(destination.batch.maxInFlight, limits.maxInFlight))
         let timeout = Duration.milliseconds(destination.sendTimeoutMs)
         let name = destination.name
+        let ordered = self.ordered
         var results = [MessageResult](repeating: MessageResult(status: .retry, error: "not sent"), count: messages.count)
         await withTaskGroup(of: (Int, [MessageResult]).self) { group in
             var next = 0
@@ -450,7 +451,9 @@ final class DestinationWorker: @unchecked Sendable {
                     let index = next
                     let range = batches[index]
                     let slice = Array(messages[range])
-                    group.addTask { (index, await instance.send(destination: name, messages: slice, timeout: timeout)) }
+                    group.addTask {
+                        (index, await instance.send(destination: name, messages: slice, ordered: ordered, timeout: timeout))
+                    }
                     next += 1
                     running += 1
                 }

@@ -14,7 +14,7 @@ final class BatchArena: @unchecked Sendable {
 
     var batch: UnsafePointer<herald_sink_batch> { UnsafePointer(batchPointer) }
 
-    init(batchId: UInt64, destination: String, messages input: [OutboundMessage]) {
+    init(batchId: UInt64, destination: String, ordered: Bool, messages input: [OutboundMessage]) {
         var total = destination.utf8.count
         var headerTotal = 0
         for m in input {
@@ -67,7 +67,8 @@ final class BatchArena: @unchecked Sendable {
         batchPointer.initialize(
             to: herald_sink_batch(
                 struct_size: MemoryLayout<herald_sink_batch>.size, batch_id: batchId, destination: destinationPointer,
-                destination_len: destinationLength, messages: UnsafePointer(messages), message_count: input.count))
+                destination_len: destinationLength, messages: UnsafePointer(messages), message_count: input.count,
+                flags: ordered ? UInt32(HERALD_SINK_BATCH_ORDERED) : 0))
     }
 
     /// Releases the memory; safe to call more than once.

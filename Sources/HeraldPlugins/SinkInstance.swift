@@ -185,13 +185,15 @@ public final class SinkInstance: @unchecked Sendable {
     ///
     /// A batch not completed within `timeout` counts as RETRY for every message and the instance is
     /// reported unhealthy; its memory stays valid until the plugin completes it after all.
-    public func send(destination: String, messages: [OutboundMessage], timeout: Duration) async -> [MessageResult] {
+    public func send(destination: String, messages: [OutboundMessage], ordered: Bool = false, timeout: Duration) async
+        -> [MessageResult]
+    {
         guard let instance else {
             return Array(repeating: MessageResult(status: .retry, error: "sink instance is destroyed"), count: messages.count)
         }
         if messages.isEmpty { return [] }
         let batchId = nextBatchId.wrappingAdd(1, ordering: .relaxed).oldValue
-        let arena = BatchArena(batchId: batchId, destination: destination, messages: messages)
+        let arena = BatchArena(batchId: batchId, destination: destination, ordered: ordered, messages: messages)
         let send = plugin.descriptor.pointee.on_send_batch!
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)

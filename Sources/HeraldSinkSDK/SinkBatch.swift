@@ -11,6 +11,12 @@ public struct SinkBatch: @unchecked Sendable {
 
     public var count: Int { raw.pointee.message_count }
 
+    /// The destination asked for per-key order (`ordering: perEntity`): use keys as ordering keys / session ids.
+    public var isOrdered: Bool {
+        raw.pointee.struct_size >= MemoryLayout<herald_sink_batch>.size
+            && raw.pointee.flags & UInt32(HERALD_SINK_BATCH_ORDERED) != 0
+    }
+
     public subscript(index: Int) -> SinkMessage {
         precondition(index >= 0 && index < count, "message index out of range")
         return SinkMessage(raw: raw.pointee.messages + index)

@@ -108,7 +108,7 @@ typedef struct herald_sink_message {
     /** Stable across retries: use it for de-duplication (SQS MessageDeduplicationId, Service Bus MessageId…). */
     const char *id;
     size_t id_len;
-    /** The ordering key (the entity URI), possibly empty: Kafka key, SQS MessageGroupId, Pub/Sub orderingKey. */
+    /** The entity URI: Kafka key, SQS FIFO MessageGroupId, and with HERALD_SINK_BATCH_ORDERED the Pub/Sub orderingKey or Service Bus SessionId. */
     const char *key;
     size_t key_len;
     const uint8_t *body;
@@ -118,6 +118,9 @@ typedef struct herald_sink_message {
     /** 1 on the first attempt, 2 on the first retry, … */
     uint32_t attempt;
 } herald_sink_message;
+
+/** Batch flags (`flags`). */
+#define HERALD_SINK_BATCH_ORDERED ((uint32_t)1 << 0) /**< the destination asked for per-key order (`ordering: perEntity`) */
 
 /** A batch to send. Borrowed until callback_complete_batch is called for `batch_id`. */
 typedef struct herald_sink_batch {
@@ -129,6 +132,13 @@ typedef struct herald_sink_batch {
     size_t destination_len;
     const herald_sink_message *messages;
     size_t message_count;
+    /**
+     * HERALD_SINK_BATCH_* flags. With HERALD_SINK_BATCH_ORDERED, use each message's key as the
+     * destination's ordering unit (Pub/Sub orderingKey, Service Bus SessionId); Herald then never
+     * puts two messages with the same key in one batch and holds later ones back while an
+     * earlier one is retried. Keys are always set (the entity URI), ordered or not.
+     */
+    uint32_t flags;
 } herald_sink_batch;
 
 /** The result of one message, passed to callback_complete_batch. */

@@ -1,0 +1,1 @@
+// Placeholder: the kafka sink is written in this folder.

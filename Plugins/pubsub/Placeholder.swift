@@ -1,0 +1,1 @@
+// Placeholder: the pubsub sink is written in this folder.

@@ -1,0 +1,1 @@
+// Placeholder: the servicebus sink is written in this folder.

@@ -1,0 +1,1 @@
+// Placeholder: exports herald_sink_entry for the sqs sink.

@@ -1,0 +1,1 @@
+// Placeholder: the sqs sink is written in this folder.
