@@ -23,6 +23,7 @@ struct PluginLoaderTests {
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
         let variants: [(name: String, macro: String)] = [
             ("magic", "BROKEN_MAGIC"), ("major", "BROKEN_MAJOR"), ("minor", "NEWER_MINOR"), ("noentry", "NO_ENTRY"),
+            ("small", "SMALL_STRUCT"),
         ]
         for v in variants {
             try PluginLoaderTests.compileBroken(v.macro, into: plugins + "/lib\(v.name).so")
@@ -54,6 +55,7 @@ struct PluginLoaderTests {
             ("major", "ABI_MISMATCH", "built for ABI 2.0"),
             ("minor", "ABI_MISMATCH", "built for ABI 1.1"),
             ("noentry", "ENTRY_SYMBOL_MISSING", "does not export 'herald_sink_entry'"),
+            ("small", "DESCRIPTOR_INVALID", "descriptor struct_size is"),
             ("broken-ok", "HASH_MISMATCH", "the manifest pins 0000"),
         ]
         for (name, code, text) in expectations {
@@ -174,5 +176,30 @@ struct PluginLoaderTests {
         let purge = try runCommand(
             BuildProducts.herald, ["dlq", "purge", "--tenant", "t1", "--url", server.baseURL, "--token", "admin-token-0123456789"])
         #expect(purge.status != 0)
+    }
+}
+
+@Suite struct ConfigCheckWithPluginsTests {
+    @Test func configCheckRunsEachProvidersPluginValidation() throws {
+        let dir = TemporaryDirectory()
+        let plugins = StreamingTestSupport.pluginDirectory(in: dir)
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: plugins,
+            streaming: """
+                {"messaging": {"providers": {
+                   "good": {"plugin": "file", "config": {"path": "/tmp/x.ndjson"}},
+                   "typo": {"plugin": "file", "config": {"path": "/tmp/x.ndjson", "fsinc": true}},
+                   "ghost": {"plugin": "nosuchplugin", "config": {}}},
+                 "destinations": [{"provider": "good", "name": "a"}]}}
+                """)
+        let result = try runCommand(BuildProducts.herald, ["config", "check", config])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("2 configuration errors"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("tenants[0].streamingConfig.messaging.providers.typo.config:")
+                && result.stderr.contains("fsinc"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("tenants[0].streamingConfig.messaging.providers.ghost.plugin: no plugin named 'nosuchplugin'"),
+            "\(result.stderr)")
     }
 }

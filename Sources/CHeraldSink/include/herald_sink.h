@@ -19,6 +19,11 @@
  * with a message naming both versions. Structs that may grow begin with
  * `struct_size`; fields are only ever appended, so a reader checks
  * `struct_size` before touching a field added in a later minor version.
+ * Arrays of growable structs (the messages of a batch) are laid out with the
+ * struct size of the plugin's own `abi_minor`, so plain indexing is correct.
+ * herald_sink_header and herald_sink_result never grow: later data goes into
+ * new structs. Enumerations (herald_sink_status, herald_sink_log_level) are
+ * 32-bit integers.
  *
  * OWNERSHIP. Nothing is freed across the boundary.
  *   - Strings and buffers Herald passes are BORROWED: valid for the duration
@@ -28,30 +33,40 @@
  *     by Herald before the callback returns; the plugin may reuse or free it
  *     right after.
  *   - Errors are written by the plugin into caller-provided buffers
- *     (`error`, `error_size`), NUL-terminated and truncated to fit.
+ *     (`error`, `error_size`; never NULL, at least 1 byte), NUL-terminated and
+ *     truncated to fit.
+ *   - A configuration is JSON text, NUL-terminated, `config_len` bytes long
+ *     without the NUL; a provider without a "config" gets "{}".
+ *   - Once callback_complete_batch has started for a batch, the plugin must not
+ *     touch that batch's memory again.
  *   - The descriptor and the strings it points to are static: valid for the
  *     life of the process.
  *
  * THREADING.
  *   - on_validate_config is pure and may be called from any thread, at any
  *     time, concurrently with anything.
- *   - For one instance, on_create, on_get_limits, on_start, on_stop and
- *     on_destroy are called from one thread at a time, in that order, never
- *     concurrently with each other.
- *   - on_send_batch is called from the instance's delivery worker. Several
- *     batches (up to `max_in_flight`) may be outstanding at once; a plugin
- *     without HERALD_SINK_CAP_ASYNC must complete each batch before
+ *   - For one instance, every on_* call except on_validate_config is made
+ *     one at a time, in this order: on_create, on_get_limits, on_start, then
+ *     on_send_batch / on_flush, then on_stop, then on_destroy. They never run
+ *     concurrently with each other; on_stop is called before on_destroy even
+ *     when on_start failed; no on_send_batch follows on_stop.
+ *   - Several batches (up to `max_in_flight`) may be outstanding at once; a
+ *     plugin without HERALD_SINK_CAP_ASYNC must complete each batch before
  *     on_send_batch returns.
- *   - Every callback_* function may be called from any thread, at any time
- *     between the return of on_create and the return of on_stop.
+ *   - callback_log, callback_metric_* and callback_set_health may be called
+ *     from any thread from the start of on_create until on_destroy returns;
+ *     callback_complete_batch from any thread, for a batch it was given, until
+ *     on_stop returns.
  *
  * COMPLETION. Every batch is completed exactly once, by calling
  * callback_complete_batch with one result per message, in the order of the
- * batch. A batch not completed within the destination's send timeout counts
- * as RETRY for all its messages and the instance is reported unhealthy; a
- * later completion of it is ignored (its memory stays valid until then).
- * After on_stop returns the plugin must not complete any batch: Herald counts
- * whatever was still in flight as RETRY.
+ * batch (a different count makes Herald treat every message as RETRY and log
+ * an error). A batch not completed within the destination's send timeout
+ * counts as RETRY for all its messages and the instance is reported
+ * unhealthy; a later completion of it is ignored, and its memory stays valid
+ * until that late completion or until on_destroy returns. After on_stop
+ * returns the plugin must not complete any batch: Herald counts whatever was
+ * still in flight as RETRY.
  */
 #ifndef HERALD_SINK_H
 #define HERALD_SINK_H
@@ -66,7 +81,7 @@ extern "C" {
 #define HERALD_SINK_ABI_MAJOR 1
 #define HERALD_SINK_ABI_MINOR 0
 
-/** The descriptor's `magic`: the bytes "HSNK". */
+/** The descriptor's `magic`: 0x48534E4B ("HSNK" read as a big-endian number). */
 #define HERALD_SINK_MAGIC 0x48534E4Bu
 
 /** The one symbol a plugin exports. */
