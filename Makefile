@@ -5,16 +5,22 @@ BIN := $(shell $(SWIFT) build --show-bin-path 2>/dev/null || echo .build/debug)
 HERALD := $(BIN)/herald
 DEMO_DIR := .demo
 
-.PHONY: all build test demo demo-data clean bench format
+.PHONY: all setup setup-test build test demo clean bench bench-quick format
 
 all: build
 
-build:
+setup:
+	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test
+
+build: setup
 	$(SWIFT) build
 	@scripts/install-plugins.sh "$(BIN)" plugins.d
 
 ## Run every test: unit tests and integration tests against the real herald binary.
-test: build
+test: setup-test build
 	$(SWIFT) build --build-tests
 	HERALD_BIN=$(abspath $(HERALD)) $(SWIFT) test --skip-build --parallel --num-workers 2
 

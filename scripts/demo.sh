@@ -27,11 +27,24 @@ URL=$(sed -n 's/.*listening on //p' "$DEMO/serve.out")
 echo "==> loading $DEMO/sample.ndjson into tenant 'demo'"
 "$HERALD" load "$DEMO/sample.ndjson" --tenant demo --url "$URL" || true
 
+# Wait until both file-sink destinations have caught up with the queue.
+for _ in $(seq 1 100); do
+    STATUS=$(curl -s "$URL/api/demo/streaming/status")
+    [[ "$STATUS" == *'"lagEvents":0'* && "$STATUS" != *'"lagEvents":'[1-9]* ]] && break
+    sleep 0.2
+done
 FIRST=$(curl -s "$URL/api/demo/events?limit=1" | sed -n 's/.*"objectUri":"\([^"]*\)".*/\1/p' | head -1)
+echo
+echo "==> events streamed by the file sink (streamingConfig in examples/demo/herald.json):"
+for f in "$DEMO"/events/*.ndjson; do
+    [[ -f "$f" ]] && printf '    %-40s %6d messages\n' "$f" "$(wc -l < "$f")"
+done
 cat <<EOT
 
 Herald is running at $URL (log: $DEMO/serve.log). Try:
-  curl -s '$URL/api/demo/events?limit=2'          # the CRUD queue
+  head -c 600 $DEMO/events/new-people.ndjson       # one message: headers, key, body
+  curl -s '$URL/api/demo/streaming/status'         # per-destination delivery status
+  curl -s '$URL/api/demo/events?limit=2'           # the CRUD queue itself
   curl -s '$URL/api/demo/$FIRST'                   # one entity
   curl -s '$URL/metrics'                           # Prometheus metrics
 Press Ctrl-C to stop.

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what Herald needs on a Debian/Ubuntu machine that has Swift:
+#   scripts/setup.sh          system libraries to build and run Herald
+#   scripts/setup.sh --test   plus the peers and tools the tests use (kcat, moto, boto3, azure-servicebus)
+# Already-installed packages are skipped, so running it again is quick.
+set -euo pipefail
+
+TEST=0
+[[ "${1:-}" == "--test" ]] && TEST=1
+
+packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libsqlite3-dev curl)
+if [[ $TEST == 1 ]]; then
+    packages+=(kcat jq python3-pip)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then
+        if command -v sudo >/dev/null; then SUDO="sudo"; else
+            echo "setup: please install: ${missing[*]} (apt-get install -y …)" >&2
+            exit 1
+        fi
+    fi
+    echo "==> apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ $TEST == 1 ]]; then
+    pip=(python3 -m pip install -q --disable-pip-version-check)
+    python3 -c "import moto, flask" 2>/dev/null || { echo "==> pip install moto[server]"; "${pip[@]}" 'moto[server]'; }
+    python3 -c "import boto3" 2>/dev/null || { echo "==> pip install boto3"; "${pip[@]}" boto3; }
+    python3 -c "import azure.servicebus" 2>/dev/null || { echo "==> pip install azure-servicebus"; "${pip[@]}" azure-servicebus; }
+    if ! dpkg -s google-cloud-cli-pubsub-emulator >/dev/null 2>&1; then
+        echo "setup: the Pub/Sub emulator (Debian package google-cloud-cli-pubsub-emulator) is not installed;" >&2
+        echo "       the Pub/Sub sink tests will fail until it is (see docs/sinks/pubsub.md)." >&2
+    fi
+fi
