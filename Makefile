@@ -28,6 +28,18 @@ test: setup-test build
 demo: build
 	@scripts/demo.sh "$(HERALD)"
 
+## Benchmarks (release build): every scenario prints throughput, latency percentiles and peak RSS.
+bench: setup-test
+	$(SWIFT) build -c release
+	mkdir -p bench-results
+	.build/release/herald-bench --json bench-results/latest.jsonl $(BENCH_ARGS)
+
+## A few seconds per scenario, to keep the benchmark code working (CI runs this; figures are not checked).
+bench-quick: setup-test
+	$(SWIFT) build -c release
+	mkdir -p bench-results
+	.build/release/herald-bench --quick --json bench-results/quick.jsonl
+
 clean:
 	rm -rf .build $(DEMO_DIR)
 
