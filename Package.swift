@@ -35,7 +35,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON"]),
-        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldFilter"]),
         // The plugin ABI: one C header, the contract for plugin authors.
         .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
         .target(name: "HeraldIngest", dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig"]),
@@ -43,7 +43,7 @@ let package = Package(
             name: "HeraldServer",
             dependencies: [
                 "HeraldModel", "HeraldStore", "HeraldJSON", "HeraldConfig", "HeraldIngest", "HeraldDelivery",
-                "HeraldPlugins",
+                "HeraldPlugins", "HeraldFilter", "HeraldPayload",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "HeraldDelivery",
             dependencies: [
-                "HeraldModel", "HeraldStore", "HeraldConfig", "HeraldPayload", "HeraldPlugins",
+                "HeraldModel", "HeraldStore", "HeraldConfig", "HeraldPayload", "HeraldPlugins", "HeraldFilter",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -73,7 +73,7 @@ let package = Package(
             name: "HeraldCLI",
             dependencies: [
                 "HeraldModel", "HeraldStore", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
-                "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins",
+                "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins", "HeraldFilter", "HeraldPayload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

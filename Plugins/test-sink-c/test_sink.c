@@ -21,6 +21,8 @@
  *   "completionDelayMs"      integer  delay between receiving a batch and completing it (default 0)
  *   "failStart"              boolean  on_start fails
  *   "failCreate"             boolean  on_create fails
+ *   "latencyFile"            string   benchmarks: for each message completed OK, appends one line
+ *                                      "<updatedTime header> <completion time> <body bytes>" (epoch ms)
  *   "unhealthyAfterBatches"  integer  K: on receiving the K-th batch, report the instance unhealthy
  *                                      ("injected unhealthy"), once; it never reports healthy again
  * An integer 0 switches the corresponding behaviour off (for the limits: "no limit of my own").
@@ -148,6 +150,7 @@ typedef struct ts_config {
     bool fail_start;
     bool fail_create;
     uint64_t unhealthy_after_batches;
+    char *latency_file; /* NULL: none */
 } ts_config;
 
 typedef enum ts_kind { TS_STRING, TS_UINT, TS_BOOL } ts_kind;
@@ -178,6 +181,7 @@ static const ts_key ts_keys[] = {
     {"failStart", TS_BOOL, offsetof(ts_config, fail_start), 0},
     {"failCreate", TS_BOOL, offsetof(ts_config, fail_create), 0},
     {"unhealthyAfterBatches", TS_UINT, offsetof(ts_config, unhealthy_after_batches), TS_U53},
+    {"latencyFile", TS_STRING, offsetof(ts_config, latency_file), 0},
 };
 #define TS_KEY_COUNT (sizeof ts_keys / sizeof ts_keys[0])
 
@@ -192,8 +196,10 @@ static void ts_config_defaults(ts_config *c) {
 static void ts_config_free(ts_config *c) {
     free(c->output);
     free(c->permanent_marker);
+    free(c->latency_file);
     c->output = NULL;
     c->permanent_marker = NULL;
+    c->latency_file = NULL;
 }
 
 /** A cursor over the configuration text; the first error wins. */
@@ -404,7 +410,7 @@ static int ts_parse_config(const char *json, size_t len, ts_config *c, char *err
                                "unknown key \"%s\" (known keys: output, retryEveryNth, throttleEveryNth, "
                                "retryAfterMs, permanentMarker, maxMessageBytes, maxBatchMessages, maxBatchBytes, "
                                "maxInFlight, neverCompleteBatch, async, completionDelayMs, failStart, failCreate, "
-                               "unhealthyAfterBatches)",
+                               "unhealthyAfterBatches, latencyFile)",
                                shown);
             }
             if (seen & (UINT32_C(1) << k)) return ts_fail(&ps, "duplicate key \"%s\"", shown);
@@ -638,6 +644,7 @@ struct herald_sink_instance {
 
     pthread_mutex_t out_mu; /* guards `out` */
     FILE *out;
+    FILE *latency; /* latencyFile, guarded by out_mu */
 };
 
 TS_PRINTF(3, 4) static void ts_log(herald_sink_instance *inst, herald_sink_log_level level, const char *fmt, ...) {
@@ -720,6 +727,30 @@ static void ts_decide(const ts_config *c, const herald_sink_batch *batch, uint64
     }
 }
 
+/** latencyFile: "<updatedTime header> <now> <body bytes>" per OK message (epoch ms), for benchmarks. */
+static void ts_record_latency(herald_sink_instance *inst, const herald_sink_batch *batch,
+                              const herald_sink_result *results) {
+    pthread_mutex_lock(&inst->out_mu);
+    if (inst->latency != NULL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long now = (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
+        for (size_t i = 0; i < batch->message_count; i++) {
+            if (results[i].status != HERALD_SINK_OK) continue;
+            const herald_sink_message *m = &batch->messages[i];
+            for (size_t h = 0; h < m->header_count; h++) {
+                const herald_sink_header *hd = &m->headers[h];
+                if (hd->name_len == 11 && memcmp(hd->name, "updatedTime", 11) == 0) {
+                    fprintf(inst->latency, "%.*s %llu %zu\n", (int)hd->value_len, hd->value, now, m->body_len);
+                    break;
+                }
+            }
+        }
+        fflush(inst->latency);
+    }
+    pthread_mutex_unlock(&inst->out_mu);
+}
+
 /**
  * Records the OK messages in the output file (written and flushed), then completes the batch.
  * Called without `mu` held. After the completion the batch must not be touched.
@@ -757,6 +788,7 @@ static void ts_finish(herald_sink_instance *inst, const herald_sink_batch *batch
     } else {
         pthread_mutex_unlock(&inst->out_mu);
     }
+    ts_record_latency(inst, batch, results);
     ts_complete(inst, batch, results);
 }
 
@@ -878,6 +910,18 @@ static int ts_start(herald_sink_instance *inst, char *error, size_t error_size) 
         }
         pthread_mutex_lock(&inst->out_mu);
         inst->out = f;
+        pthread_mutex_unlock(&inst->out_mu);
+    }
+    if (inst->cfg.latency_file != NULL) {
+        FILE *f = fopen(inst->cfg.latency_file, "a");
+        if (f == NULL) {
+            char reason[96];
+            ts_set_error(error, error_size, "cannot open latencyFile \"%s\": %s", inst->cfg.latency_file,
+                         ts_strerror(errno, reason, sizeof reason));
+            return 1;
+        }
+        pthread_mutex_lock(&inst->out_mu);
+        inst->latency = f;
         pthread_mutex_unlock(&inst->out_mu);
     }
     if (inst->cfg.async) {
@@ -1033,6 +1077,8 @@ static void ts_stop_internal(herald_sink_instance *inst, uint32_t deadline_ms, b
     pthread_mutex_lock(&inst->out_mu);
     if (inst->out != NULL) fclose(inst->out);
     inst->out = NULL;
+    if (inst->latency != NULL) fclose(inst->latency);
+    inst->latency = NULL;
     pthread_mutex_unlock(&inst->out_mu);
 
     pthread_mutex_lock(&inst->mu);
@@ -1089,7 +1135,8 @@ static const char ts_schema[] =
     "\"completionDelayMs\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":4294967295,\"default\":0},"
     "\"failStart\":{\"type\":\"boolean\",\"default\":false},"
     "\"failCreate\":{\"type\":\"boolean\",\"default\":false},"
-    "\"unhealthyAfterBatches\":{\"type\":\"integer\",\"minimum\":0}"
+    "\"unhealthyAfterBatches\":{\"type\":\"integer\",\"minimum\":0},"
+    "\"latencyFile\":{\"type\":\"string\",\"minLength\":1}"
     "}}";
 
 static const herald_sink_descriptor ts_descriptor = {

@@ -8,8 +8,8 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest.")
-    var scenarios: String = "ingest"
+    @Option(help: "Scenarios to run (comma-separated): ingest, delivery.")
+    var scenarios: String = "ingest,delivery"
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -33,7 +33,9 @@ struct HeraldBench: ParsableCommand {
     var synchronous: String = "FULL"
 
     func run() throws {
-        let binDir = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
+        var binDir = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
+        if !binDir.hasPrefix("/") { binDir = FileManager.default.currentDirectoryPath + "/" + binDir }
+        binDir = (binDir as NSString).standardizingPath
         let heraldPath = herald ?? binDir + "/herald"
         let root = packageRoot()
         #if DEBUG
@@ -50,6 +52,11 @@ struct HeraldBench: ParsableCommand {
                 try IngestScenario(
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 2_000 : 100_000), batch: 100,
                     connections: connections, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous
+                ).run(writer: writer)
+            case "delivery":
+                try DeliveryScenario(
+                    herald: heraldPath, packageRoot: root, binDirectory: binDir, events: quick ? 5_000 : 200_000,
+                    runs: runs ?? (quick ? 1 : 3), latencyRate: quick ? 1_000 : 5_000, latencySeconds: quick ? 2 : 10
                 ).run(writer: writer)
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")

@@ -62,6 +62,16 @@ struct IngestScenario {
             ])
     }
 
+    static func people(_ count: Int, seed: UInt64 = 99) -> [[UInt8]] {
+        var options = SampleDataGenerator.Options()
+        options.people = count
+        options.duplicateRate = 0
+        options.seed = seed
+        var lines: [[UInt8]] = []
+        SampleDataGenerator(options: options).generate { lines.append($0.json) }
+        return lines
+    }
+
     func makeBodies(_ lines: [[UInt8]]) -> [[UInt8]] {
         stride(from: 0, to: lines.count, by: batch).map { start in
             var body: [UInt8] = [UInt8(ascii: "[")]

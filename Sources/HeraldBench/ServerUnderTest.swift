@@ -5,27 +5,30 @@ import HeraldJSON
 final class ServerUnderTest {
     let process = Process()
     let directory: String
-    let port: Int
+    private(set) var port: Int = 0
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts herald with the demo tenant (and `extraConfig` merged into the top level).
-    init(herald: String, packageRoot: String, synchronous: String = "FULL", extraConfig: String = "") throws {
+    let packageRoot: String
+    let synchronous: String
+    let pluginDirectory: String?
+
+    /// Starts herald with the demo tenant; `streaming` replaces its streamingConfig (nil: none).
+    init(
+        herald: String, packageRoot: String, synchronous: String = "FULL", pluginDirectory: String? = nil,
+        streaming: String? = nil
+    ) throws {
         directory = NSTemporaryDirectory() + "herald-bench-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        self.packageRoot = packageRoot
+        self.synchronous = synchronous
+        self.pluginDirectory = pluginDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let demo = try JSONParser.parse(Array(FileManager.default.contents(atPath: packageRoot + "/examples/demo/herald.json")!))
-        let tenants = demo["tenants"]!.serializedString()
-        let config = """
-            {"server": {"host": "127.0.0.1", "port": 0, "maxRequestBytes": 67108864},
-             "dataDirectory": "\(directory)/data", "store": {"synchronous": "\(synchronous)"},
-             \(extraConfig)
-             "tenants": \(tenants)}
-            """
-        try config.write(toFile: directory + "/herald.json", atomically: true, encoding: .utf8)
+        try writeConfig(streaming: streaming)
         process.executableURL = URL(fileURLWithPath: herald)
         process.arguments = ["serve", "--config", directory + "/herald.json", "--log-level", "warning"]
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        FileManager.default.createFile(atPath: directory + "/serve.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: directory + "/serve.log")
         try process.run()
         var text = ""
         while !text.contains("\n") {
@@ -41,6 +44,30 @@ final class ServerUnderTest {
 
     var pid: Int32 { process.processIdentifier }
 
+    /// (Re)writes the configuration file with the demo tenant and `streaming` as its streamingConfig.
+    func writeConfig(streaming: String?) throws {
+        let demo = try JSONParser.parse(Array(FileManager.default.contents(atPath: packageRoot + "/examples/demo/herald.json")!))
+        guard case .object(var tenant) = demo["tenants"]!.arrayValue![0] else { throw BenchError("demo tenant") }
+        tenant.removeAll { $0.key == "streamingConfig" }
+        if let streaming { tenant.append(JSONMember(key: "streamingConfig", value: try JSONParser.parse(streaming))) }
+        let plugins = pluginDirectory.map { "\"pluginDirectories\": [\"\($0)\"]," } ?? ""
+        let config = """
+            {"server": {"host": "127.0.0.1", "port": 0, "maxRequestBytes": 67108864},
+             "dataDirectory": "\(directory)/data", "store": {"synchronous": "\(synchronous)"}, \(plugins)
+             "tenants": [\(JSONValue.object(tenant).serializedString())]}
+            """
+        try config.write(toFile: directory + "/herald.json", atomically: true, encoding: .utf8)
+    }
+
+    /// The end of the server's log (for error messages).
+    var logTail: String {
+        let text = (try? String(contentsOfFile: directory + "/serve.log", encoding: .utf8)) ?? ""
+        return String(text.suffix(3000))
+    }
+
+    /// Re-reads the configuration (SIGHUP).
+    func reload() { kill(process.processIdentifier, SIGHUP) }
+
     func stop() {
         if process.isRunning {
             process.terminate()
@@ -53,4 +80,17 @@ final class ServerUnderTest {
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
+}
+
+/// A plugin directory for benchmarks with the built test sink and file sink (release libraries).
+func benchPluginDirectory(binDirectory: String) throws -> String {
+    let dir = NSTemporaryDirectory() + "herald-bench-plugins-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    for (name, lib) in [("test", "libherald-sink-test.so"), ("file", "libherald-sink-file.so"), ("kafka", "libherald-sink-kafka.so")] {
+        let path = binDirectory + "/" + lib
+        guard FileManager.default.fileExists(atPath: path) else { continue }
+        let manifest = "{\"name\": \"\(name)\", \"library\": \"\(path)\", \"abi\": \"1.0\"}"
+        try manifest.write(toFile: dir + "/\(name).json", atomically: true, encoding: .utf8)
+    }
+    return dir
 }

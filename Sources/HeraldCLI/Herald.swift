@@ -11,7 +11,7 @@ struct Herald: AsyncParsableCommand {
             """,
         version: heraldVersion,
         subcommands: [
-            ServeCommand.self, LoadCommand.self, ConfigCommand.self, PluginsCommand.self, DLQCommand.self,
+            ServeCommand.self, LoadCommand.self, ConfigCommand.self, PluginsCommand.self, DLQCommand.self, FilterCommand.self,
             SampleDataCommand.self,
         ])
 }

@@ -1,3 +1,5 @@
+import Foundation
+import HeraldFilter
 import HeraldJSON
 import HeraldModel
 
@@ -199,6 +201,16 @@ extension DestinationConfiguration {
         }
         if let filter = r.string("objectFilter"), !filter.trimmingCharacters(in: .whitespaces).isEmpty {
             d.objectFilter = filter
+            do {
+                let parsed = try ObjectFilter.parse(filter)
+                for reference in parsed.referencedAttributes {
+                    if let problem = checkField("attributes." + reference.path.joined(separator: "."), schema: schema) {
+                        r.report("objectFilter", "at position \(reference.position): \(problem)")
+                    }
+                }
+            } catch {
+                r.report("objectFilter", "does not parse: \(error.message)")
+            }
         }
         if let v = r.choice("payloadType", PayloadType.allCases.map(\.rawValue)) { d.payloadType = PayloadType(rawValue: v)! }
         if let fields = r.stringArray("payloadFields") {

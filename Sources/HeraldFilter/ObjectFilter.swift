@@ -1,1 +1,73 @@
-// The object filter language: see docs/filters.md.
+import HeraldModel
+
+/// A parsed object filter: the search-filter language destinations use to pick events.
+///
+/// Parse once (at configuration time), then evaluate per event:
+///
+///     let filter = try ObjectFilter.parse("equals(type, 'Individual') and changes(attributes.LastName)")
+///     if filter.matches(FilterSubject(entity: entity, delta: delta)) { … }
+///
+/// The language is described in `docs/filters.md`. An `ObjectFilter` is immutable and may be shared
+/// across threads; `matches` does not allocate for ASCII values.
+public struct ObjectFilter: Sendable {
+    /// The expression as given to `parse`.
+    public let expression: String
+    let root: FilterNode
+    private let references: [AttributeReference]
+
+    private struct AttributeReference: Sendable {
+        var path: [String]
+        var position: Int
+    }
+
+    /// Parses an expression.
+    ///
+    /// - Throws: `FilterParseError` with the character position of the problem, what was expected there,
+    ///   and a message saying how to fix it. Regular expressions are compiled here, so a bad pattern is
+    ///   a parse error too.
+    public static func parse(_ expression: String) throws(FilterParseError) -> ObjectFilter {
+        var parser = try FilterParser(expression)
+        let root = try parser.parse()
+        var references: [AttributeReference] = []
+        for (condition, _) in parser.conditions {
+            if case .attribute(let path) = condition.property {
+                references.append(AttributeReference(path: path, position: condition.propertyPosition))
+            }
+        }
+        return ObjectFilter(expression: expression, root: root, references: references)
+    }
+
+    private init(expression: String, root: FilterNode, references: [AttributeReference]) {
+        self.expression = expression
+        self.root = root
+        self.references = references
+    }
+
+    /// Whether the subject passes the filter.
+    public func matches(_ subject: FilterSubject) -> Bool {
+        FilterEvaluator.holds(root, subject, scope: nil)
+    }
+
+    /// Attribute paths the filter references (`["FirstName"]`, `["Address", "City"]`) with the character
+    /// position of each property, in the order they appear, so the configuration loader can reject
+    /// unknown attributes. The bare property `attributes` (any attribute) is not listed.
+    public var referencedAttributes: [(path: [String], position: Int)] {
+        references.map { ($0.path, $0.position) }
+    }
+}
+
+extension ObjectFilter {
+    /// Whether the filter uses `changes(...)`, i.e. needs the event's delta (callers decode it only then).
+    public var usesChanges: Bool { ObjectFilter.containsChanges(root) }
+
+    private static func containsChanges(_ node: FilterNode) -> Bool {
+        switch node.kind {
+        case .and(let children), .or(let children): return children.contains(where: containsChanges)
+        case .not(let inner): return containsChanges(inner)
+        case .sameValue(_, let inner): return containsChanges(inner)
+        case .condition(let c):
+            if case .changes = c.test { return true }
+            return false
+        }
+    }
+}

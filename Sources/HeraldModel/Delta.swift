@@ -230,3 +230,56 @@ extension Delta {
         return writer.bytes
     }
 }
+
+extension Delta {
+    /// Reads a delta rendered by `render(into:entityType:)` (stored deltas of `ENTITY_CHANGED` events).
+    public init(json: JSONValue) {
+        self.init(ovChanged: json["ovChanged"]?.boolValue ?? false)
+        for item in json["delta"]?.arrayValue ?? [] {
+            guard let kindName = item["type"]?.stringValue, let kind = DeltaKind(rawValue: kindName) else { continue }
+            var d = DeltaItem(kind: kind)
+            if let type = item["attributeType"]?.stringValue { d.attributeName = uriLastComponent(type) }
+            d.oldValue = item["oldValue"].flatMap(Delta.decodeValue)
+            d.newValue = item["newValue"].flatMap(Delta.decodeValue)
+            if let c = item["crosswalk"], let t = c["type"]?.stringValue, let v = c["value"]?.stringValue {
+                d.crosswalk = CrosswalkKey(type: t, value: v, sourceTable: c["sourceTable"]?.stringValue ?? "")
+            }
+            items.append(d)
+        }
+    }
+
+    public init(jsonBytes: [UInt8]) throws {
+        self.init(json: try JSONParser.parse(jsonBytes))
+    }
+
+    static func decodeValue(_ json: JSONValue) -> DeltaValue? {
+        guard let id = json["id"]?.stringValue, let value = json["value"] else { return nil }
+        return DeltaValue(
+            id: id, content: decodeContent(value), ov: json["ov"]?.boolValue ?? false,
+            sources: json["sources"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    }
+
+    static func decodeContent(_ json: JSONValue) -> AttributeContent {
+        guard case .object(let members) = json else { return .simple(json.stringValue ?? json.serializedString()) }
+        return .nested(
+            members.map { m in
+                AttributeEntry(
+                    name: m.key,
+                    values: (m.value.arrayValue ?? []).map { v in
+                        AttributeValue(
+                            id: v["id"]?.stringValue ?? "", content: decodeContent(v["value"] ?? .null),
+                            ov: v["ov"]?.boolValue ?? false)
+                    })
+            })
+    }
+}
+
+extension EventDelta {
+    /// The delta as a value (stored bytes are parsed).
+    public var delta: Delta {
+        switch self {
+        case .derived(let d): return d
+        case .stored(let bytes): return (try? Delta(jsonBytes: bytes)) ?? Delta()
+        }
+    }
+}

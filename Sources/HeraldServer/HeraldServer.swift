@@ -51,6 +51,7 @@ public struct HeraldServer: Sendable {
         addEntityRoutes(to: router)
         addEventRoutes(to: router)
         addStreamingRoutes(to: router)
+        addFilterRoutes(to: router)
         addAdminRoutes(to: router)
         return Application(
             router: router,

@@ -93,3 +93,26 @@ struct EntityJSONTests {
         #expect(!isISODate("2024-13-01"))
     }
 }
+
+struct DeltaDecodingTests {
+    @Test func renderedDeltasDecodeBack() throws {
+        var h = Harness()
+        _ = try h.apply(post(id: "1", #""FirstName": ["Jon"], "Address": [{"value": {"City": ["Paris"]}}]"#))
+        guard case .updated(_, let e, let delta) = try h.apply(
+            """
+            {"type": "\(individual)", "attributes": {"FirstName": ["John"], "Address": [{"value": {"City": ["Lyon"]}}]}, \
+            "crosswalks": [{"type": "configuration/sources/CRM", "value": "1"}, {"type": "configuration/sources/ERP", "value": "2"}]}
+            """)
+        else {
+            Issue.record("expected updated")
+            return
+        }
+        let decoded = try Delta(jsonBytes: delta.jsonBytes(entityType: e.type))
+        #expect(decoded.ovChanged == delta.ovChanged)
+        #expect(decoded.items.map(\.kind) == delta.items.map(\.kind))
+        #expect(decoded.items.map(\.attributeName) == delta.items.map(\.attributeName))
+        #expect(decoded.items.map { $0.newValue?.content } == delta.items.map { $0.newValue?.content })
+        #expect(decoded.items.map { $0.oldValue?.id } == delta.items.map { $0.oldValue?.id })
+        #expect(decoded.items.compactMap(\.crosswalk) == delta.items.compactMap(\.crosswalk))
+    }
+}

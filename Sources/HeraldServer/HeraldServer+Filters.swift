@@ -1,0 +1,101 @@
+import HeraldConfig
+import HeraldFilter
+import HeraldJSON
+import HeraldModel
+import Hummingbird
+import NIOCore
+
+extension HeraldServer {
+    /// `POST /api/{tenant}/objectFilter/validate` with
+    /// `{"objectFilter", "typeFilter"?, "ovOnly"?, "event"}` or `{…, "sourceObjectUri": "entities/ID"}`:
+    /// whether the filter is valid, whether the event passes, and the tree of sub-expressions.
+    func addFilterRoutes(to router: Router<BasicRequestContext>) {
+        let maxBytes = configuration.server.maxRequestBytes
+        router.post("/api/:tenant/objectFilter/validate") { request, context -> Response in
+            _ = try access.authorize(request, .read)
+            let tenant = try tenant(context)
+            var request = request
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.collectBody(upTo: maxBytes)
+            } catch is NIOTooManyBytesError {
+                throw APIError.bodyTooLarge(maxBytes)
+            }
+            let json: JSONValue
+            do {
+                json = try buffer.withUnsafeReadableBytes { raw throws(JSONParseError) in
+                    try JSONParser.parse(raw.bindMemory(to: UInt8.self))
+                }
+            } catch let error as JSONParseError {
+                throw APIError.malformedJSON(error)
+            }
+            let issues = JSONShapeIssues()
+            guard var r = JSONObjectReader(json, at: .root, issues: issues) else {
+                throw APIError(.badRequest, "INVALID_REQUEST", "expected an object with objectFilter and event", path: "$")
+            }
+            let filter = r.string("objectFilter")
+            let types = r.stringArray("typeFilter")
+            let ovOnly = r.bool("ovOnly") ?? false
+            _ = r.choice("payloadType", PayloadType.allCases.map(\.rawValue))
+            let eventJSON = r.value("event")
+            let uri = r.string("sourceObjectUri")
+            r.finish()
+            if let first = issues.issues.first {
+                throw APIError(.badRequest, "INVALID_REQUEST", first.message, path: first.path.description)
+            }
+            let event: FilterCheck.SampleEvent
+            if let eventJSON {
+                do {
+                    event = try FilterCheck.SampleEvent(json: eventJSON)
+                } catch {
+                    throw APIError(.badRequest, "INVALID_EVENT", "\(error)", path: "event")
+                }
+            } else if let uri, uri.hasPrefix("entities/") {
+                let id = String(uri.dropFirst("entities/".count))
+                guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id), !stored.removed else {
+                    throw APIError(.notFound, "ENTITY_NOT_FOUND", "\(uri) does not exist in tenant '\(tenant.id)'")
+                }
+                let type = eventJSON?["type"]?.stringValue.flatMap(EventType.init) ?? .entityChanged
+                event = FilterCheck.SampleEvent(type: type, entity: stored.entity, delta: nil)
+            } else {
+                throw APIError(
+                    .badRequest, "INVALID_REQUEST", "give 'event' (an event or an entity) or 'sourceObjectUri' (entities/ID)")
+            }
+            var w = JSONWriter(capacity: 1024)
+            w.beginObject()
+            switch FilterCheck.evaluate(objectFilter: filter, typeFilter: types, ovOnly: ovOnly, event: event) {
+            case .invalid(let message, let position, let expected):
+                w.key("valid")
+                w.bool(false)
+                w.key("error")
+                w.beginObject()
+                w.key("message")
+                w.string(message)
+                if let position {
+                    w.key("position")
+                    w.int(position)
+                }
+                if let expected {
+                    w.key("expected")
+                    w.string(expected)
+                }
+                w.endObject()
+            case .evaluated(let passes, let typePasses, let objectPasses, let explanation):
+                w.key("valid")
+                w.bool(true)
+                w.key("passes")
+                w.bool(passes)
+                w.key("typeFilterPasses")
+                w.bool(typePasses)
+                w.key("objectFilterPasses")
+                w.bool(objectPasses)
+                if let explanation {
+                    w.key("explanation")
+                    explanation.render(into: &w)
+                }
+            }
+            w.endObject()
+            return jsonResponse(w.bytes)
+        }
+    }
+}
