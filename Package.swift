@@ -35,7 +35,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON"]),
-        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldFilter"]),
+        .target(name: "HeraldMatch", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldFilter", "HeraldMatch"]),
         // The plugin ABI: one C header, the contract for plugin authors.
         .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
         .target(name: "HeraldIngest", dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig"]),
@@ -122,6 +123,7 @@ let package = Package(
             name: "HeraldTestSupport", dependencies: ["HeraldHTTPClient", "HeraldJSON"], path: "Tests/HeraldTestSupport"),
         .testTarget(name: "HeraldJSONTests", dependencies: ["HeraldJSON"]),
         .testTarget(name: "HeraldModelTests", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .testTarget(name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),
         .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),

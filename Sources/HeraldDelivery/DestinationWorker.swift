@@ -144,9 +144,13 @@ final class DestinationWorker: @unchecked Sendable {
             }
         }
         guard let instance = instanceBox.withLock({ $0 }) else { return }
-        let renderer = PayloadRenderer(
-            tenant: tenant.id, destination: destination, streaming: tenant.streaming,
-            maxMessageBytes: instance.limits.maxMessageBytes)
+        // One renderer per lane: rendering runs on every core (renderers reuse buffers and gzip streams).
+        let lanes = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+        let renderers = (0..<lanes).map { _ in
+            PayloadRenderer(
+                tenant: tenant.id, destination: destination, streaming: tenant.streaming,
+                maxMessageBytes: instance.limits.maxMessageBytes)
+        }
 
         // 2. The durable cursor (created on first start: the queue's beginning, or its end with startFrom: now).
         while !stopping {
@@ -165,7 +169,7 @@ final class DestinationWorker: @unchecked Sendable {
             let generation = store.commits.generation
             do {
                 var worked = try await processDueRetries(instance)
-                worked = try await processNewEvents(instance, renderer) || worked
+                worked = try await processNewEvents(instance, renderers) || worked
                 if !worked {
                     let next = try await store.nextRetryTime(destination: destination.id)
                     let now = epochMs()
@@ -204,7 +208,7 @@ final class DestinationWorker: @unchecked Sendable {
 
     // MARK: new events
 
-    private func processNewEvents(_ instance: SinkInstance, _ renderer: PayloadRenderer) async throws -> Bool {
+    private func processNewEvents(_ instance: SinkInstance, _ renderers: [PayloadRenderer]) async throws -> Bool {
         var records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
         if records.isEmpty { return false }
         if records.count < destination.batch.maxMessages && destination.batch.lingerMs > 0 {
@@ -214,9 +218,9 @@ final class DestinationWorker: @unchecked Sendable {
             records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
         }
 
-        var toSend: [DeliveryMessage] = []
-        var holds: [DeliveryMessage] = []
-        var dead: [(DeliveryMessage, String, String)] = []
+        // 1. Sequentially: the window's end (per-entity ordering cuts it before a second message of an
+        //    entity) and the events that pass the type filter.
+        var candidates: [EventRecord] = []
         var keysInWindow = Set<String>()
         var end = cursor
         var filtered: Int64 = 0
@@ -227,31 +231,29 @@ final class DestinationWorker: @unchecked Sendable {
                 filtered += 1
                 continue
             }
-            let entity: Entity
-            do {
-                entity = try record.event.entity()
-            } catch {
-                let m = DeliveryMessage(
-                    seq: record.seq, id: renderer.messageId(seq: record.seq), key: record.event.objectURI,
-                    eventType: record.type.rawValue, objectURI: record.event.objectURI, headers: [], body: record.event.snapshot)
-                dead.append((m, "PERMANENT", "the queued event does not decode: \(error)"))
-                continue
-            }
-            let delta = record.event.delta(for: entity)
-            if let predicate, !predicate(entity, delta, record) {
+            if ordered { keysInWindow.insert(record.event.objectURI) }
+            candidates.append(record)
+        }
+
+        // 2. In parallel lanes: decode, object filter, render (the CPU-heavy part).
+        let outcomes = await renderInLanes(candidates, renderers: renderers)
+
+        // 3. Sequentially, in queue order: what to send, hold or dead-letter.
+        var toSend: [DeliveryMessage] = []
+        var holds: [DeliveryMessage] = []
+        var dead: [(DeliveryMessage, String, String)] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .filtered:
                 filtered += 1
-                continue
-            }
-            switch renderer.render(record, entity: entity, delta: delta) {
-            case .tooLarge(let m, let size, let limit):
+            case .corrupt(let m, let reason):
+                dead.append((m, "PERMANENT", reason))
+            case .rendered(.tooLarge(let m, let size, let limit)):
                 dead.append((m, "TOO_LARGE", "message is \(size) bytes (body and headers), the limit of \(provider.plugin) is \(limit); enable largeObjectsSupport to send it without the object"))
-            case .message(let m):
-                if ordered {
-                    keysInWindow.insert(m.key)
-                    if heldCounts[m.key, default: 0] > 0 {
-                        holds.append(m)
-                        continue
-                    }
+            case .rendered(.message(let m)):
+                if ordered && heldCounts[m.key, default: 0] > 0 {
+                    holds.append(m)
+                    continue
                 }
                 toSend.append(m)
             }
@@ -326,6 +328,47 @@ final class DestinationWorker: @unchecked Sendable {
         metrics("sent", Double(sent), true)
         if pause > 0 { await sleepInterruptibly(seconds: Double(min(pause, 30_000)) / 1000) }
         return true
+    }
+
+    enum LaneOutcome: Sendable {
+        case filtered
+        case corrupt(DeliveryMessage, String)
+        case rendered(RenderOutcome)
+    }
+
+    /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
+    private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [LaneOutcome] {
+        let predicate = self.predicate
+        @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> LaneOutcome {
+            let entity: Entity
+            do {
+                entity = try record.event.entity()
+            } catch {
+                let m = DeliveryMessage(
+                    seq: record.seq, id: renderer.messageId(seq: record.seq), key: record.event.objectURI,
+                    eventType: record.type.rawValue, objectURI: record.event.objectURI, headers: [], body: record.event.snapshot)
+                return .corrupt(m, "the queued event does not decode: \(error)")
+            }
+            let delta = record.event.delta(for: entity)
+            if let predicate, !predicate(entity, delta, record) { return .filtered }
+            return .rendered(renderer.render(record, entity: entity, delta: delta))
+        }
+        let lanes = records.count >= 64 ? renderers.count : 1
+        if lanes == 1 { return records.map { one($0, renderers[0]) } }
+        let chunk = (records.count + lanes - 1) / lanes
+        let boxes = renderers.map { RendererBox(renderer: $0) }
+        return await withTaskGroup(of: (Int, [LaneOutcome]).self) { group in
+            for lane in 0..<lanes {
+                let range = (lane * chunk)..<min(records.count, (lane + 1) * chunk)
+                if range.isEmpty { continue }
+                let slice = Array(records[range])
+                let box = boxes[lane]
+                group.addTask { (lane, slice.map { one($0, box.renderer) }) }
+            }
+            var parts = [[LaneOutcome]](repeating: [], count: lanes)
+            for await (lane, outcomes) in group { parts[lane] = outcomes }
+            return parts.flatMap { $0 }
+        }
     }
 
     // MARK: retries
@@ -481,4 +524,9 @@ func epochMs() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+/// A renderer handed to exactly one lane task at a time.
+private struct RendererBox: @unchecked Sendable {
+    let renderer: PayloadRenderer
 }

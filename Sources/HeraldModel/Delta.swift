@@ -274,12 +274,3 @@ extension Delta {
     }
 }
 
-extension EventDelta {
-    /// The delta as a value (stored bytes are parsed).
-    public var delta: Delta {
-        switch self {
-        case .derived(let d): return d
-        case .stored(let bytes): return (try? Delta(jsonBytes: bytes)) ?? Delta()
-        }
-    }
-}

@@ -68,16 +68,46 @@ public struct EventRecord: Sendable {
     public var type: EventType { event.type }
 }
 
-/// An event's delta: stored bytes in the API shape, or computed from the snapshot.
+/// An event's delta: stored bytes in the API shape, or implied by the snapshot (creations and
+/// removals), computed only when something asks for it.
 public enum EventDelta: Sendable {
     case stored([UInt8])
-    case derived(Delta)
+    /// Everything in the entity was added.
+    case created(Entity)
+    /// Everything in the entity was removed.
+    case removed(Entity)
+    /// No delta (merge events).
+    case none
+
+    /// The delta as a value (stored bytes are parsed).
+    public var delta: Delta {
+        switch self {
+        case .stored(let bytes): return (try? Delta(jsonBytes: bytes)) ?? Delta()
+        case .created(let e): return Delta.between(nil, e)
+        case .removed(let e): return Delta.between(e, nil)
+        case .none: return Delta()
+        }
+    }
+
+    /// Whether an operational value changed, without computing a derived delta.
+    public var ovChanged: Bool {
+        switch self {
+        case .stored(let bytes):
+            // `{"ovChanged":true,…` is how Delta.render starts; read the flag without parsing the rest.
+            let prefix: [UInt8] = Array("{\"ovChanged\":true".utf8)
+            return bytes.count >= prefix.count && bytes[0..<prefix.count].elementsEqual(prefix)
+        case .created(let e), .removed(let e):
+            return e.attributes.contains { $0.values.contains(where: \.ov) }
+        case .none:
+            return false
+        }
+    }
 
     /// Writes `{"ovChanged": …, "delta": [...]}`.
     public func render(into writer: inout JSONWriter, entityType: String) {
         switch self {
         case .stored(let bytes): writer.raw(bytes)
-        case .derived(let delta): delta.render(into: &writer, entityType: entityType)
+        default: delta.render(into: &writer, entityType: entityType)
         }
     }
 }
@@ -88,13 +118,13 @@ extension NewEvent {
         try Entity(storedBytes: snapshot)
     }
 
-    /// The event's delta, deriving it for creations and removals.
+    /// The event's delta (derived lazily for creations and removals).
     public func delta(for entity: Entity) -> EventDelta {
         if !delta.isEmpty { return .stored(delta) }
         switch type {
-        case .entityCreated: return .derived(Delta.between(nil, entity))
-        case .entityRemoved: return .derived(Delta.between(entity, nil))
-        default: return .derived(Delta())
+        case .entityCreated: return .created(entity)
+        case .entityRemoved: return .removed(entity)
+        default: return .none
         }
     }
 }

@@ -123,19 +123,6 @@ public final class PayloadRenderer {
     }
 }
 
-extension EventDelta {
-    /// Whether an operational value changed (creations and removals always change them).
-    public var ovChanged: Bool {
-        switch self {
-        case .derived(let d): return d.ovChanged
-        case .stored(let bytes):
-            // `{"ovChanged":true,…` is how Delta.render starts; read the flag without parsing the rest.
-            let prefix = Array("{\"ovChanged\":true".utf8)
-            return bytes.count >= prefix.count && Array(bytes[0..<prefix.count]) == prefix
-        }
-    }
-}
-
 /// FNV-1a, 32 bits, as 8 hex digits: short stable ids.
 func fnv1a32Hex(_ text: String) -> String {
     var hash: UInt32 = 0x811C_9DC5
