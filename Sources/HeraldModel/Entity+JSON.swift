@@ -11,11 +11,12 @@ extension Entity {
         writer.beginObject()
         writer.key("uri")
         writer.openString()
-        writer.stringPiece("entities/")
+        writer.stringPiece(uriPrefix)
         writer.stringPiece(id)
         writer.closeString()
         writer.key("type")
         writer.string(type)
+        renderEndpoints(into: &writer)
         writer.key("createdBy")
         writer.string(createdBy)
         writer.key("createdTime")
@@ -26,6 +27,27 @@ extension Entity {
         writer.int(updatedTime)
         renderAttributes(into: &writer, ovOnly: ovOnly, attributeNames: attributeNames)
         renderCrosswalks(into: &writer)
+        writer.endObject()
+    }
+
+    /// For relations: `"startObject": {"objectURI": …}, "endObject": {"objectURI": …}`.
+    public func renderEndpoints(into writer: inout JSONWriter) {
+        guard let endpoints else { return }
+        writer.key("startObject")
+        writer.beginObject()
+        writer.key("objectURI")
+        writer.openString()
+        writer.stringPiece("entities/")
+        writer.stringPiece(endpoints.startId)
+        writer.closeString()
+        writer.endObject()
+        writer.key("endObject")
+        writer.beginObject()
+        writer.key("objectURI")
+        writer.openString()
+        writer.stringPiece("entities/")
+        writer.stringPiece(endpoints.endId)
+        writer.closeString()
         writer.endObject()
     }
 
@@ -54,7 +76,7 @@ extension Entity {
             writer.beginObject()
             writer.key("uri")
             writer.openString()
-            writer.stringPiece("entities/")
+            writer.stringPiece(uriPrefix)
             writer.stringPiece(id)
             writer.stringPiece("/crosswalks/")
             writer.stringPiece(crosswalk.id)
@@ -101,7 +123,7 @@ extension Entity {
 
     @inline(__always)
     private func writeValueURI(_ name: String, _ valueId: String, into writer: inout JSONWriter) {
-        writer.stringPiece("entities/")
+        writer.stringPiece(uriPrefix)
         writer.stringPiece(id)
         writer.stringPiece("/attributes/")
         writer.stringPiece(name)
@@ -182,21 +204,28 @@ extension Entity {
             EntityDecodingError(path: path, reason: reason)
         }
         guard case .object = json else { throw fail(.root, "expected an object") }
-        guard let uri = json["uri"]?.stringValue, uri.hasPrefix("entities/") else {
-            throw fail(.root + "uri", "expected 'entities/{id}'")
+        guard let uri = json["uri"]?.stringValue, uri.hasPrefix("entities/") || uri.hasPrefix("relations/") else {
+            throw fail(.root + "uri", "expected 'entities/{id}' or 'relations/{id}'")
         }
         guard let type = json["type"]?.stringValue else { throw fail(.root + "type", "expected a string") }
-        let id = String(uri.dropFirst("entities/".count))
+        let prefix = uri.hasPrefix("entities/") ? "entities/" : "relations/"
+        let id = String(uri.dropFirst(prefix.count))
         self.init(
             id: id, type: type,
             createdBy: json["createdBy"]?.stringValue ?? "",
             createdTime: json["createdTime"]?.int64Value ?? 0,
             updatedBy: json["updatedBy"]?.stringValue,
             updatedTime: json["updatedTime"]?.int64Value)
+        if prefix == "relations/" {
+            let start = json["startObject"]?["objectURI"]?.stringValue ?? ""
+            let end = json["endObject"]?["objectURI"]?.stringValue ?? ""
+            endpoints = RelationEndpoints(
+                startId: String(start.dropFirst("entities/".count)), endId: String(end.dropFirst("entities/".count)))
+        }
 
         // Crosswalks first: their `attributes` lists say which values each one contributed.
         var sourcesByValue: [Substring: [String]] = [:]
-        let valuePrefix = "entities/\(id)/attributes/"
+        let valuePrefix = "\(prefix)\(id)/attributes/"
         if let crosswalks = json["crosswalks"]?.arrayValue {
             for (i, c) in crosswalks.enumerated() {
                 let path = JSONPath.root + "crosswalks" + i

@@ -68,7 +68,7 @@ extension Entity {
         if wants("uri") {
             w.key("uri")
             w.openString()
-            w.stringPiece("entities/")
+            w.stringPiece(uriPrefix)
             w.stringPiece(id)
             w.closeString()
         }
@@ -76,6 +76,7 @@ extension Entity {
             w.key("type")
             w.string(type)
         }
+        renderEndpoints(into: &w)
         if wants("createdBy") {
             w.key("createdBy")
             w.string(createdBy)

@@ -25,6 +25,12 @@ extension Entity {
         w.string(id)
         w.key("t")
         w.string(type)
+        if let endpoints {
+            w.key("s")
+            w.string(endpoints.startId)
+            w.key("e")
+            w.string(endpoints.endId)
+        }
         w.key("cb")
         w.string(createdBy)
         w.key("ct")
@@ -108,6 +114,9 @@ extension Entity {
         self.init(
             id: id, type: type, createdBy: json["cb"]?.stringValue ?? "", createdTime: json["ct"]?.int64Value ?? 0,
             updatedBy: json["ub"]?.stringValue, updatedTime: json["ut"]?.int64Value)
+        if let start = json["s"]?.stringValue, let end = json["e"]?.stringValue {
+            endpoints = RelationEndpoints(startId: start, endId: end)
+        }
         for member in json["a"]?.objectValue ?? [] {
             attributes.append(
                 AttributeEntry(name: member.key, values: try Entity.decodeValues(member.value, at: "a." + member.key)))

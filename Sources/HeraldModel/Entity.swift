@@ -16,6 +16,9 @@ public struct Entity: Sendable, Equatable {
     public var createdTime: Int64
     public var updatedBy: String
     public var updatedTime: Int64
+    /// Set for relations: the entities the relation connects. A relation is stored, versioned,
+    /// contributed to and streamed exactly like an entity; its URI is `relations/{id}`.
+    public var endpoints: RelationEndpoints?
 
     public init(
         id: String, type: String, attributes: [AttributeEntry] = [], crosswalks: [Crosswalk] = [],
@@ -31,7 +34,12 @@ public struct Entity: Sendable, Equatable {
         self.updatedTime = updatedTime ?? createdTime
     }
 
-    public var uri: String { "entities/" + id }
+    public var uri: String { uriPrefix + id }
+
+    /// `entities/` or `relations/`.
+    public var uriPrefix: String { endpoints == nil ? "entities/" : "relations/" }
+
+    public var isRelation: Bool { endpoints != nil }
 
     /// The values of the attribute called `name`, or nil.
     public func values(of name: String) -> [AttributeValue]? {
@@ -143,5 +151,16 @@ public struct CrosswalkKey: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         sourceTable.isEmpty ? "\(type)/\(value)" : "\(type)/\(sourceTable)/\(value)"
+    }
+}
+
+/// The two ends of a relation (entity ids).
+public struct RelationEndpoints: Sendable, Equatable {
+    public var startId: String
+    public var endId: String
+
+    public init(startId: String, endId: String) {
+        self.startId = startId
+        self.endId = endId
     }
 }

@@ -26,9 +26,13 @@ public enum IngestOutcome: Sendable {
 /// crosswalks in a post are attached to the entity as identifiers. Pure: no I/O.
 public struct EntityIngestor: Sendable {
     public var schema: TenantSchema
+    /// Chooses operational values; by default LUD (see `Survivorship`), or the entity type's
+    /// survivorship rules when the match stage provides them.
+    public var survivorship: @Sendable (inout Entity) -> Void
 
-    public init(schema: TenantSchema) {
+    public init(schema: TenantSchema, survivorship: @escaping @Sendable (inout Entity) -> Void = Survivorship.lastUpdateWins) {
         self.schema = schema
+        self.survivorship = survivorship
     }
 
     /// Applies `input` to `existing` (nil: create a new entity with id `newEntityId`).
@@ -136,7 +140,7 @@ public struct EntityIngestor: Sendable {
                 "\(entity.uri) would have \(entity.crosswalks.count) crosswalks, the limit is \(schema.limits.maxCrosswalksPerEntity)",
                 at: path + "crosswalks")
         }
-        Survivorship.applyLastUpdateWins(to: &entity)
+        survivorship(&entity)
         entity.updatedTime = now
         entity.updatedBy = user
         if let existing {

@@ -51,6 +51,12 @@ extension EntityInput {
     /// - Parameter path: the item's path in the request (`[3]`), prefixed to every error.
     /// - Throws: the first problem found, with its code and path.
     public init(json: JSONValue, schema: TenantSchema, at path: JSONPath) throws(IngestError) {
+        try self.init(json: json, schema: schema, at: path, relation: false)
+    }
+
+    /// - Parameter relation: read a relation (its type among the relation types; `startObject` and
+    ///   `endObject` are allowed and left to `RelationInput`).
+    public init(json: JSONValue, schema: TenantSchema, at path: JSONPath, relation: Bool) throws(IngestError) {
         guard case .object(let members) = json else {
             throw IngestError(.invalidEntity, "an entity must be a JSON object, found \(json.kindDescription)", at: path)
         }
@@ -74,6 +80,8 @@ extension EntityInput {
                     throw IngestError(.invalidEntity, "'crosswalks' must be an array", at: path + "crosswalks")
                 }
                 crosswalksJSON = c
+            case "startObject" where relation, "endObject" where relation:
+                continue
             default:
                 throw IngestError(
                     .invalidEntity, "unknown key '\(m.key)'; an entity has 'type', 'attributes' and 'crosswalks'",
@@ -81,12 +89,17 @@ extension EntityInput {
             }
         }
         guard let typeName else {
-            throw IngestError(.invalidEntity, "'type' is required (an entity type URI)", at: path + "type")
-        }
-        guard let entityType = schema.entityType(typeName) else {
-            let known = schema.entityTypes.map(\.uri).joined(separator: ", ")
             throw IngestError(
-                .unknownEntityType, "unknown entity type '\(typeName)'; this tenant declares: \(known)", at: path + "type")
+                .invalidEntity, "'type' is required (an \(relation ? "relation" : "entity") type URI)", at: path + "type")
+        }
+        let found = relation ? schema.relationType(typeName)?.definition : schema.entityType(typeName)
+        guard let entityType = found else {
+            let known = (relation ? schema.relationTypes.map(\.definition.uri) : schema.entityTypes.map(\.uri))
+                .joined(separator: ", ")
+            throw IngestError(
+                .unknownEntityType,
+                "unknown \(relation ? "relation" : "entity") type '\(typeName)'; this tenant declares: \(known.isEmpty ? "none" : known)",
+                at: path + "type")
         }
         self.type = entityType.uri
         self.attributes = []

@@ -35,13 +35,16 @@ public struct NewEvent: Sendable {
     /// `{"ovChanged": …, "delta": [...]}` in the API shape, or empty when it is derived from the
     /// snapshot (creations: everything added; removals: everything removed).
     public var delta: [UInt8]
-    /// Other objects the event is about (merge participants).
+    /// Other objects the event is about (merge participants, potential matches).
     public var uris: [String]
+    /// Event-specific JSON (potential matches: `[{"uri", "matchRules": [...]}]`), or empty.
+    public var details: [UInt8]
 
     public init(
         type: EventType, objectURI: String, objectVersion: Int64, time: Int64, snapshot: [UInt8], delta: [UInt8],
-        uris: [String] = []
+        uris: [String] = [], details: [UInt8] = []
     ) {
+        self.details = details
         self.type = type
         self.objectURI = objectURI
         self.objectVersion = objectVersion

@@ -90,6 +90,8 @@ public struct ObjectLimits: Sendable, Equatable {
     public var maxValuesPerAttribute: Int = 200
     public var maxValueBytes: Int = 10_240
     public var maxCrosswalksPerEntity: Int = 200
+    /// A match token shared by more entities than this is skipped when looking for candidates.
+    public var maxEntitiesPerToken: Int = 300
 
     public init() {}
 }
@@ -100,6 +102,8 @@ public struct TenantSchema: Sendable {
     public var entityTypes: [EntityTypeDefinition]
     public var sources: [SourceDefinition]
     public var limits: ObjectLimits
+    /// Relation types (`configuration/relationTypes/{Name}`): attributes like an entity type's.
+    public var relationTypes: [RelationTypeDefinition] = []
     private var typeIndex: [String: Int]
     private var sourceIndex: Set<String>
 
@@ -129,6 +133,24 @@ public struct TenantSchema: Sendable {
     }
 
     public func hasSource(_ uri: String) -> Bool { sourceIndex.contains(uri) }
+
+    /// Looks a relation type up by URI or short name.
+    public func relationType(_ uriOrName: String) -> RelationTypeDefinition? {
+        relationTypes.first { $0.definition.uri == uriOrName || $0.definition.name == uriOrName }
+    }
+}
+
+/// A relation type: its attributes, and which entity types it may connect (nil: any).
+public struct RelationTypeDefinition: Sendable {
+    public var definition: EntityTypeDefinition
+    public var startType: String?
+    public var endType: String?
+
+    public init(definition: EntityTypeDefinition, startType: String? = nil, endType: String? = nil) {
+        self.definition = definition
+        self.startType = startType
+        self.endType = endType
+    }
 }
 
 /// The last `/`-separated component of a URI (`configuration/sources/CRM` → `CRM`).

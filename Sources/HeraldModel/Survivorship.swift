@@ -5,6 +5,10 @@
 /// crosswalk that contributes to that attribute are operational. Ties go to the
 /// crosswalk attached last. Sub-values of a nested value follow their parent.
 public enum Survivorship {
+    public static func lastUpdateWins(_ entity: inout Entity) {
+        applyLastUpdateWins(to: &entity)
+    }
+
     public static func applyLastUpdateWins(to entity: inout Entity) {
         var updateDate: [String: (Int64, Int)] = [:]
         for (position, c) in entity.crosswalks.enumerated() { updateDate[c.id] = (c.updateDate, position) }

@@ -47,14 +47,29 @@ extension HeraldServer {
             _ = try access.authorize(request, .read)
             let tenant = try tenant(context)
             let id = context.parameters.get("id") ?? ""
-            guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id) else {
+            guard var stored = try await ingest.store.entity(tenant: tenant.id, id: id) else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist in tenant '\(tenant.id)'")
+            }
+            // A merged entity resolves to its winner (following later merges of the winner too).
+            var redirected = false
+            var hops = 0
+            while let winner = stored.mergedInto, hops < 32,
+                let next = try await ingest.store.entity(tenant: tenant.id, id: winner)
+            {
+                stored = next
+                redirected = true
+                hops += 1
             }
             if stored.removed {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) was removed (version \(stored.version))")
             }
             var w = JSONWriter(capacity: 8192)
             stored.entity.render(into: &w)
+            if redirected {
+                // The answer is the winner; say which URI was asked for.
+                w.bytes.removeLast()
+                w.bytes.append(contentsOf: Array(",\"redirectedFrom\":\"entities/\(id)\"}".utf8))
+            }
             return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
         }
 

@@ -8,9 +8,10 @@ extension HeraldStore {
         let version: Int64 = row[0]
         let removed: Bool = row[1]
         let body: Data = row[2]
+        let mergedInto: String? = row.count > 3 ? row[3] : nil
         do {
             let entity = try Entity(storedBytes: [UInt8](body))
-            return StoredEntity(entity: entity, version: version, removed: removed)
+            return StoredEntity(entity: entity, version: version, removed: removed, mergedInto: mergedInto)
         } catch {
             throw StoreError(.corruptRow, "stored entity does not parse: \(error)")
         }
@@ -20,7 +21,7 @@ extension HeraldStore {
     public func entity(tenant: String, id: String) async throws -> StoredEntity? {
         try await pool.read { db in
             let row = try Row.fetchOne(
-                db, sql: "SELECT version, removed, body FROM entities WHERE tenant = ? AND id = ?",
+                db, sql: "SELECT version, removed, body, merged_into FROM entities WHERE tenant = ? AND id = ?",
                 arguments: [tenant, id])
             return try row.map(HeraldStore.decodeStoredEntity)
         }
@@ -43,7 +44,7 @@ extension HeraldStore {
     static func fetchEvents(_ db: Database, tenant: String, after: Int64, limit: Int) throws -> [EventRecord] {
         let statement = try db.cachedStatement(
             sql: """
-                SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris
+                SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris, details
                 FROM events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
                 """)
         var out: [EventRecord] = []
@@ -56,12 +57,14 @@ extension HeraldStore {
             let snapshot: Data = row[5]
             let delta: Data = row[6]
             let uris: String = row[7]
+            let details: Data = row[8]
             out.append(
                 EventRecord(
                     seq: row[0], tenant: tenant,
                     event: NewEvent(
                         type: type, objectURI: row[2], objectVersion: row[3], time: row[4], snapshot: [UInt8](snapshot),
-                        delta: [UInt8](delta), uris: uris.isEmpty ? [] : uris.split(separator: " ").map(String.init))))
+                        delta: [UInt8](delta), uris: uris.isEmpty ? [] : uris.split(separator: " ").map(String.init),
+                        details: [UInt8](details))))
         }
         return out
     }
@@ -108,6 +111,30 @@ extension HeraldStore {
                 db, sql: "SELECT id, version, removed FROM entities WHERE tenant = ?", arguments: [tenant])
             while let row = try rows.next() { out[row[0]] = (row[1], row[2]) }
             return out
+        }
+    }
+
+    /// Every live entity id of a tenant grouped by nothing: (id, merged into) for quality measurements and tests.
+    public func entityMerges(tenant: String) async throws -> [String: String?] {
+        try await pool.read { db in
+            var out: [String: String?] = [:]
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, merged_into FROM entities WHERE tenant = ? AND removed = 0", arguments: [tenant])
+            while let row = try rows.next() { out[row[0]] = (row[1] as String?) }
+            return out
+        }
+    }
+
+    /// The potential matches recorded for an entity: other id → match group URIs.
+    public func potentialMatches(tenant: String, id: String) async throws -> [(String, [String])] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT other_id, match_rules FROM potential_matches WHERE tenant = ? AND entity_id = ? ORDER BY other_id",
+                arguments: [tenant, id]
+            ).map { row in
+                let rules: String = row[1]
+                return (row[0], rules.split(separator: " ").map(String.init))
+            }
         }
     }
 }

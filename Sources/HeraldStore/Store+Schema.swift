@@ -98,6 +98,70 @@ extension HeraldStore {
                     CREATE INDEX dead_letters_destination ON dead_letters(tenant, destination, id);
                     """)
         }
+        migrator.registerMigration("v3-match-merge") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE entities ADD COLUMN merged_into TEXT;
+                    ALTER TABLE events ADD COLUMN details BLOB NOT NULL DEFAULT x'';
+
+                    CREATE TABLE match_tokens (
+                        tenant TEXT NOT NULL,
+                        token TEXT NOT NULL,
+                        entity_id TEXT NOT NULL,
+                        PRIMARY KEY (tenant, token, entity_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX match_tokens_entity ON match_tokens(tenant, entity_id);
+
+                    CREATE TABLE potential_matches (
+                        tenant TEXT NOT NULL,
+                        entity_id TEXT NOT NULL,
+                        other_id TEXT NOT NULL,
+                        match_rules TEXT NOT NULL,
+                        PRIMARY KEY (tenant, entity_id, other_id)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE not_matches (
+                        tenant TEXT NOT NULL,
+                        a TEXT NOT NULL,
+                        b TEXT NOT NULL,
+                        PRIMARY KEY (tenant, a, b)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE merges (
+                        tenant TEXT NOT NULL,
+                        loser TEXT NOT NULL,
+                        winner TEXT NOT NULL,
+                        loser_snapshot BLOB NOT NULL,
+                        crosswalk_keys TEXT NOT NULL,
+                        time INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, loser)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE relations (
+                        tenant TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        start_id TEXT NOT NULL,
+                        end_id TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        removed INTEGER NOT NULL DEFAULT 0,
+                        updated_time INTEGER NOT NULL,
+                        body BLOB NOT NULL
+                    );
+                    CREATE UNIQUE INDEX relations_key ON relations(tenant, id);
+                    CREATE INDEX relations_start ON relations(tenant, start_id);
+                    CREATE INDEX relations_end ON relations(tenant, end_id);
+
+                    CREATE TABLE relation_crosswalks (
+                        tenant TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        source_table TEXT NOT NULL,
+                        relation_id TEXT NOT NULL,
+                        PRIMARY KEY (tenant, type, value, source_table)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -8,12 +8,18 @@ public struct StoredEntity: Sendable {
     /// Current version (the `objectVersion` of its latest event).
     public var version: Int64
     public var removed: Bool
+    /// Set when the entity lost a merge: the winner's id.
+    public var mergedInto: String?
 
-    public init(entity: Entity, version: Int64, removed: Bool) {
+    public init(entity: Entity, version: Int64, removed: Bool, mergedInto: String? = nil) {
         self.entity = entity
         self.version = version
         self.removed = removed
+        self.mergedInto = mergedInto
     }
+
+    /// Neither removed nor merged into another entity.
+    public var isLive: Bool { !removed && mergedInto == nil }
 }
 
 /// Typed operations on the store inside one write transaction.
@@ -32,7 +38,7 @@ public struct WriteTransaction {
     /// Loads an entity (including removed ones, flagged).
     public func entity(tenant: String, id: String) throws -> StoredEntity? {
         let statement = try db.cachedStatement(
-            sql: "SELECT version, removed, body FROM entities WHERE tenant = ? AND id = ?")
+            sql: "SELECT version, removed, body, merged_into FROM entities WHERE tenant = ? AND id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [tenant, id]) else { return nil }
         return try HeraldStore.decodeStoredEntity(row)
     }
@@ -74,12 +80,12 @@ public struct WriteTransaction {
     public func appendEvent(tenant: String, _ event: NewEvent) throws -> Int64 {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO events (tenant, type, object_uri, object_version, time, snapshot, delta, uris)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (tenant, type, object_uri, object_version, time, snapshot, delta, uris, details)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         try statement.execute(arguments: [
             tenant, event.type.rawValue, event.objectURI, event.objectVersion, event.time, Data(event.snapshot),
-            Data(event.delta), event.uris.joined(separator: " "),
+            Data(event.delta), event.uris.joined(separator: " "), Data(event.details),
         ])
         return db.lastInsertedRowID
     }
