@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "HeraldPayloadTests", dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery"]),
         .testTarget(
-            name: "HeraldDeliveryTests", dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient"]),
+            name: "HeraldDeliveryTests", dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldPayload"]),
         .testTarget(
             name: "HeraldIntegrationTests",
             dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore", "HeraldModel"]),

@@ -1,0 +1,232 @@
+import Foundation
+import HeraldJSON
+import HeraldPayload
+import HeraldTestSupport
+import Testing
+
+/// Streaming semantics end to end: the real daemon, the file sink, and what each destination receives.
+@Suite(.timeLimit(.minutes(5)))
+struct StreamingTests {
+    /// FNV-1a of a destination id: the suffix of its message ids (see PayloadRenderer).
+    static func idSuffix(_ destination: String) -> String {
+        var hash: UInt32 = 0x811C_9DC5
+        for b in destination.utf8 {
+            hash ^= UInt32(b)
+            hash = hash &* 0x0100_0193
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    struct Message {
+        var headers: [String: String]
+        var key: String
+        var body: JSONValue
+        var rawBody: String
+    }
+
+    static func messages(_ path: String, destination: String? = nil) -> [Message] {
+        StreamingTestSupport.readLines(path).compactMap { line in
+            var headers: [String: String] = [:]
+            for m in line["headers"]?.objectValue ?? [] { headers[m.key] = m.value.stringValue }
+            if let destination, !(headers["messageId"] ?? "").hasSuffix("-" + idSuffix(destination)) { return nil }
+            let raw = line["body"]?.stringValue ?? ""
+            return Message(
+                headers: headers, key: line["key"]?.stringValue ?? "", body: (try? JSONParser.parse(raw)) ?? .null, rawBody: raw)
+        }
+    }
+
+    func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
+        let config = StreamingTestSupport.writeConfig(in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming)
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        return (server, TestClient(baseURL: server.baseURL))
+    }
+
+    func drained(_ client: TestClient, _ ids: [String]) -> Bool {
+        StreamingTestSupport.eventually(timeout: 30) {
+            ids.allSatisfy { id in
+                let s = try? StreamingTestSupport.destinationStatus(client, id: id)
+                return s?["lagEvents"] == .number("0") && s?["retryBacklog"] == .number("0")
+            }
+        }
+    }
+
+    @Test func twoDestinationsOnOneQueueReceiveExactlyWhatTheyAskFor() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("q.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"analyzeOvChanges": true, "messaging": {
+                  "providers": {"files": {"plugin": "file", "config": {"path": "\(out)"}}},
+                  "destinations": [
+                    {"provider": "files", "name": "events", "typeFilter": ["ENTITY_CREATED"], "batch": {"lingerMs": 0}},
+                    {"provider": "files", "name": "events", "typeFilter": ["ENTITY_CHANGED", "ENTITY_REMOVED"],
+                     "objectFilter": "equals(attributes.LastName, 'smith') or missing(attributes.LastName)", "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        #expect(try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "1", first: "Ann", last: "Smith")), \(TestConfiguration.person(id: "2", first: "Bob", last: "Jones"))]").status == 200)
+        #expect(try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "1", first: "Anne", last: "Smith")), \(TestConfiguration.person(id: "2", first: "Rob", last: "Jones"))]").status == 200)
+        #expect(drained(client, ["files/events", "files/events#2"]))
+        let created = StreamingTests.messages(out, destination: "files/events")
+        let changes = StreamingTests.messages(out, destination: "files/events#2")
+        #expect(created.count == 2)
+        #expect(created.allSatisfy { $0.headers["eventType"] == "ENTITY_CREATED" && $0.body["type"] == .string("ENTITY_CREATED") })
+        #expect(changes.count == 1, "only Smith's change passes the object filter")
+        let change = try #require(changes.first)
+        #expect(change.body["type"] == .string("ENTITY_CHANGED"))
+        #expect(change.body["object"]?["attributes"]?["FirstName"]?.arrayValue?.first?["value"] == .string("Anne"))
+        #expect(change.body["ovChanged"] == .bool(true))
+        for m in created + changes {
+            for header in ["tenantId", "eventType", "sourceObjectUri", "objectVersion", "updatedTime", "messageId"] {
+                #expect(m.headers[header] != nil, "header \(header)")
+            }
+            #expect(m.headers["tenantId"] == "t1")
+            #expect(m.key == m.headers["sourceObjectUri"])
+        }
+        #expect(change.headers["objectVersion"] == "2")
+    }
+
+    @Test func changesFilterWithDeltasSendsOnlyChangesOfOneAttribute() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("d.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"files": {"plugin": "file", "config": {"path": "\(out)"}}},
+                  "destinations": [{"provider": "files", "name": "email-changes", "payloadType": "DELTAS",
+                                    "objectFilter": "changes(attributes.Email)", "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "1", first: "Ann", email: "a@x.com"))]")
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "1", first: "Anna", email: "a@x.com"))]")
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "1", first: "Anna", email: "anna@x.com"))]")
+        #expect(drained(client, ["files/email-changes"]))
+        let received = StreamingTests.messages(out)
+        // The creation adds Email (it changes); the first name change does not touch Email; the third does.
+        #expect(received.map { $0.headers["objectVersion"] } == ["1", "3"])
+        for m in received {
+            #expect(m.body["object"] == nil, "DELTAS carries no object")
+            let items = m.body["deltas"]?["delta"]?.arrayValue ?? []
+            #expect(items.contains { $0["attributeType"]?.stringValue?.hasSuffix("/attributes/Email") == true })
+        }
+        let last = try #require(received.last?.body["deltas"]?["delta"]?.arrayValue)
+        let emailChange = last.first { $0["attributeType"]?.stringValue?.hasSuffix("/Email") == true }
+        #expect(emailChange?["type"] == .string("ATTRIBUTE_CHANGED"))
+        #expect(emailChange?["oldValue"]?["value"] == .string("a@x.com"))
+        #expect(emailChange?["newValue"]?["value"] == .string("anna@x.com"))
+    }
+
+    @Test func selectedFieldsOvOnlyAndZipBase64() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("f.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"files": {"plugin": "file", "config": {"path": "\(out)"}}},
+                  "destinations": [
+                    {"provider": "files", "name": "full", "batch": {"lingerMs": 0}},
+                    {"provider": "files", "name": "zipped", "format": "JSON_ZIP_BASE64", "batch": {"lingerMs": 0}},
+                    {"provider": "files", "name": "slim", "payloadFields": ["uri", "type", "updatedTime", "attributes.FirstName", "crosswalks"],
+                     "ovOnly": true, "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        // Two sources give two first names; LUD makes the later one operational.
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "1", first: "Ann", last: "Lee"))]")
+        let both = """
+            [{"type": "configuration/entityTypes/Individual", "attributes": {"FirstName": ["Anne"]},
+              "crosswalks": [{"type": "configuration/sources/ERP", "value": "9"}, {"type": "configuration/sources/CRM", "value": "1"}]}]
+            """
+        _ = try client.post("/api/t1/entities", both)
+        #expect(drained(client, ["files/full", "files/zipped", "files/slim"]))
+        let full = StreamingTests.messages(out, destination: "files/full")
+        let zipped = StreamingTests.messages(out, destination: "files/zipped")
+        let slim = StreamingTests.messages(out, destination: "files/slim")
+        #expect(full.count == 2 && zipped.count == 2 && slim.count == 2)
+        for (z, f) in zip(zipped, full) {
+            let bytes = try #require(Base64.decode(Array(z.rawBody.utf8)))
+            #expect(bytes.prefix(2) == [0x1F, 0x8B], "gzip")
+            let unzipped = try #require(GzipCompressor.decompress(bytes))
+            #expect(String(decoding: unzipped, as: UTF8.self) == f.rawBody, "the same body as the JSON destination")
+        }
+        let object = try #require(slim.last?.body["object"])
+        #expect(object.objectValue?.map(\.key) == ["uri", "type", "updatedTime", "attributes", "crosswalks"])
+        #expect(object["attributes"]?.objectValue?.map(\.key) == ["FirstName"])
+        #expect(object["attributes"]?["FirstName"]?.arrayValue?.compactMap { $0["value"]?.stringValue } == ["Anne"])
+        #expect(full.last?.body["object"]?["attributes"]?["FirstName"]?.arrayValue?.count == 2, "the full snapshot has both")
+    }
+
+    @Test(arguments: [false, true])
+    func oversizedEntitiesAreDeadLetteredOrFlagged(largeObjects: Bool) throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("o.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"largeObjectsSupport": \(largeObjects), "messaging": {
+                  "providers": {"files": {"plugin": "file", "config": {"path": "\(out)", "maxMessageBytes": 1400}}},
+                  "destinations": [{"provider": "files", "name": "small", "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        let big = (0..<5).map { "\"e\($0)-\(String(repeating: "x", count: 40))@example.com\"" }.joined(separator: ",")
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "small", first: "Ann"))]")
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "big", first: "Bo", extra: "\"Email\": [\(big)]"))]")
+        #expect(drained(client, ["files/small"]))
+        let received = StreamingTests.messages(out)
+        let letters = try client.get("/api/t1/streaming/dlq").json?["deadLetters"]?.arrayValue ?? []
+        if largeObjects {
+            #expect(received.count == 2)
+            let flagged = try #require(received.last)
+            #expect(flagged.body["exceededQueueSizeLimit"] == .bool(true))
+            #expect(flagged.body["object"] == nil)
+            #expect(flagged.body["type"] == .string("ENTITY_CREATED"))
+            #expect(flagged.body["ovChanged"] != nil)
+            #expect(flagged.headers["sourceObjectUri"]?.hasPrefix("entities/") == true)
+            #expect(letters.isEmpty)
+        } else {
+            #expect(received.count == 1)
+            let letter = try #require(letters.first)
+            #expect(letter["status"] == .string("TOO_LARGE"))
+            let reason = letter["reason"]?.stringValue ?? ""
+            #expect(reason.contains("the limit of file is 1400"), "\(reason)")
+        }
+    }
+
+    @Test func validateEndpointAndFilterTestCommandExplainTheResult() throws {
+        let dir = TemporaryDirectory()
+        let (server, client) = try start(dir, streaming: #"{"messaging": {"providers": {}, "destinations": []}}"#)
+        defer { withExtendedLifetime(server) {} }
+        let posted = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "1", first: "John", last: "Smith"))]")
+        let uri = try #require(posted.json?.arrayValue?.first?["uri"]?.stringValue)
+
+        let ok = try client.post(
+            "/api/t1/objectFilter/validate",
+            #"{"objectFilter": "equals(attributes.FirstName, 'JOHN') and not exists(attributes.Email)", "typeFilter": ["ENTITY_CHANGED"], "sourceObjectUri": "\#(uri)"}"#)
+        #expect(ok.status == 200)
+        #expect(ok.json?["valid"] == .bool(true))
+        #expect(ok.json?["passes"] == .bool(true))
+        #expect(ok.json?["explanation"]?["children"]?.arrayValue?.count == 2)
+
+        let wrongType = try client.post(
+            "/api/t1/objectFilter/validate", #"{"objectFilter": "exists(attributes.FirstName)", "typeFilter": ["ENTITY_REMOVED"], "sourceObjectUri": "\#(uri)"}"#)
+        #expect(wrongType.json?["passes"] == .bool(false))
+        #expect(wrongType.json?["typeFilterPasses"] == .bool(false))
+        #expect(wrongType.json?["objectFilterPasses"] == .bool(true))
+
+        let invalid = try client.post("/api/t1/objectFilter/validate", #"{"objectFilter": "equals(attributes.FirstName", "sourceObjectUri": "\#(uri)"}"#)
+        #expect(invalid.json?["valid"] == .bool(false))
+        #expect(invalid.json?["error"]?["position"] != nil)
+
+        let entity = try client.get("/api/t1/\(uri)").text
+        try #"{"type": "ENTITY_CHANGED", "object": \#(entity)}"#.write(toFile: dir.file("event.json"), atomically: true, encoding: .utf8)
+        let match = try runCommand(BuildProducts.herald, ["filter", "test", "--filter", "startsWith(attributes.LastName, 'smi')", "--event", dir.file("event.json")])
+        #expect(match.status == 0)
+        #expect(match.stdout.contains("match"))
+        let noMatch = try runCommand(BuildProducts.herald, ["filter", "test", "--filter", "equals(attributes.LastName, 'jones')", "--event", dir.file("event.json")])
+        #expect(noMatch.status == 1)
+        #expect(noMatch.stdout.contains("no match"))
+        let bad = try runCommand(BuildProducts.herald, ["filter", "test", "--filter", "equalz(attributes.LastName, 'x')", "--event", dir.file("event.json")])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("did you mean 'equals'"), "\(bad.stderr)")
+    }
+}
