@@ -1,1 +1,5 @@
-// Placeholder: exports herald_sink_entry for the sqs sink.
+import HeraldSQSSinkCore
+import HeraldSinkSDK
+
+@_cdecl("herald_sink_entry")
+public func heraldSinkEntry() -> UnsafeRawPointer { SinkExport.descriptor(for: SQSSink.self) }

@@ -1,1 +1,0 @@
-// Placeholder: the sqs sink is written in this folder.

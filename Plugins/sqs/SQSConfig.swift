@@ -1,0 +1,231 @@
+import HeraldJSON
+import HeraldSinkSDK
+import HeraldSinkSupport
+
+/// Configuration of one SQS provider (a JSON object; unknown keys are errors):
+///
+///     {"region": "eu-west-1", "accountId": "123456789012"}
+///     {"region": "us-east-1", "endpoint": "http://127.0.0.1:5000", "accountId": "123456789012",
+///      "accessKeyId": "AKIA…", "secretAccessKey": "…", "maxMessageBytes": 262144}
+///     {"region": "eu-west-1", "queueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/herald-{destination}"}
+///
+/// A destination's `name` is its queue name: the queue URL is `queueUrl` with `{destination}`
+/// (and `{region}`, `{accountId}`) replaced, or `endpoint/accountId/name`, or
+/// `https://sqs.{region}.amazonaws.com/{accountId}/{name}`.
+public struct SQSConfig: Sendable, Equatable {
+    public static let largestMessageBytes = 1_048_576
+    public static let smallestMessageBytes = 1_024
+
+    public var region: String
+    /// A queue URL, or a template with `{destination}`, `{region}`, `{accountId}`.
+    public var queueUrl: String?
+    /// Service endpoint (`http://127.0.0.1:5000` for moto or LocalStack); requests are POSTed here.
+    public var endpoint: String?
+    public var accountId: String?
+    public var accessKeyId: String?
+    public var secretAccessKey: String?
+    public var sessionToken: String?
+    /// The queue's `MaximumMessageSize`: body plus message attributes, as AWS counts them.
+    public var maxMessageBytes = SQSConfig.largestMessageBytes
+    /// Total time for one HTTP request (connecting included).
+    public var timeoutMs = 10_000
+    public var verifyTLS = true
+    /// Requests sent at once (one thread and one HTTP connection each); also the host's batches in flight.
+    public var maxInFlight = 4
+
+    public init(region: String) {
+        self.region = region
+    }
+
+    static let placeholders = ["{destination}", "{region}", "{accountId}"]
+
+    /// Parses and checks a configuration. Pure: no environment, no network.
+    public static func parse(_ text: String) throws(SinkError) -> SQSConfig {
+        do {
+            return try readPluginConfig(text, plugin: "sqs") { r in read(&r) }
+        } catch let error as SinkError {
+            throw error
+        } catch {
+            throw SinkError(.permanent, "sqs sink configuration: \(error)")
+        }
+    }
+
+    private static func read(_ r: inout JSONObjectReader) -> SQSConfig {
+        var c = SQSConfig(region: r.string("region", required: true) ?? "")
+        if !c.region.isEmpty && !c.region.utf8.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }) {
+            r.report("region", "'\(c.region)' is not an AWS region name such as 'us-east-1'")
+        }
+        c.queueUrl = r.string("queueUrl")
+        c.endpoint = r.string("endpoint")
+        c.accountId = r.string("accountId")
+        c.accessKeyId = r.string("accessKeyId")
+        c.secretAccessKey = r.string("secretAccessKey")
+        c.sessionToken = r.string("sessionToken")
+        if let v = r.int("maxMessageBytes", in: Int64(smallestMessageBytes)...Int64(largestMessageBytes)) {
+            c.maxMessageBytes = Int(v)
+        }
+        if let v = r.int("timeoutMs", in: 100...300_000) { c.timeoutMs = Int(v) }
+        if let v = r.bool("verifyTLS") { c.verifyTLS = v }
+        if let v = r.int("maxInFlight", in: 1...64) { c.maxInFlight = Int(v) }
+
+        if let id = c.accountId, id.utf8.count != 12 || !id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            r.report("accountId", "'\(id)' is not a 12-digit AWS account id")
+        }
+        if let url = c.queueUrl {
+            if ParsedURL(url.replacingPlaceholders()) == nil {
+                r.report("queueUrl", "'\(url)' is not an http:// or https:// URL")
+            }
+            var rest = url
+            for p in placeholders { rest = rest.replacingAll(p, with: "") }
+            if rest.contains("{") || rest.contains("}") {
+                r.report("queueUrl", "unknown placeholder in '\(url)'; use \(placeholders.joined(separator: ", "))")
+            }
+            if url.contains("{accountId}") && c.accountId == nil {
+                r.report("accountId", "required: queueUrl uses {accountId}")
+            }
+            if c.endpoint != nil {
+                r.report("endpoint", "set either queueUrl or endpoint, not both (requests go to the queue URL's host)")
+            }
+        } else if c.accountId == nil {
+            r.report("accountId", "required to build queue URLs from destination names (or set queueUrl)")
+        }
+        if let e = c.endpoint {
+            if let parsed = ParsedURL(e) {
+                if !parsed.query.isEmpty { r.report("endpoint", "must not have a query string") }
+            } else {
+                r.report("endpoint", "'\(e)' is not an http:// or https:// URL")
+            }
+            while c.endpoint?.hasSuffix("/") == true { c.endpoint?.removeLast() }
+        }
+        switch (c.accessKeyId, c.secretAccessKey) {
+        case (nil, .some): r.report("accessKeyId", "required with secretAccessKey")
+        case (.some, nil): r.report("secretAccessKey", "required with accessKeyId")
+        default: break
+        }
+        if c.sessionToken != nil && c.accessKeyId == nil {
+            r.report("sessionToken", "needs accessKeyId and secretAccessKey beside it")
+        }
+        return c
+    }
+
+    /// The queue URL of a destination (its `name` is the queue name).
+    public func queueURL(for destination: String) throws(SinkError) -> String {
+        if let template = queueUrl {
+            if template.contains("{destination}") { try SQSConfig.checkQueueName(destination) }
+            return template.replacingPlaceholders(destination: destination, region: region, accountId: accountId ?? "")
+        }
+        try SQSConfig.checkQueueName(destination)
+        let base = endpoint ?? defaultEndpoint
+        return "\(base)/\(accountId ?? "")/\(destination)"
+    }
+
+    /// `https://sqs.{region}.amazonaws.com` (`.com.cn` in the China regions).
+    public var defaultEndpoint: String {
+        region.hasPrefix("cn-") ? "https://sqs.\(region).amazonaws.com.cn" : "https://sqs.\(region).amazonaws.com"
+    }
+
+    /// Where requests for a queue are POSTed: the configured endpoint, else the queue URL's origin.
+    public func requestURL(forQueueURL queueURL: String) -> ParsedURL? {
+        if let endpoint, let parsed = ParsedURL(endpoint) { return parsed }
+        guard let parsed = ParsedURL(queueURL) else { return nil }
+        return ParsedURL(scheme: parsed.scheme, authority: parsed.authority, path: "/", query: "")
+    }
+
+    /// Queue names: 1 to 80 characters of `A-Z a-z 0-9 - _`, FIFO queues ending in `.fifo`.
+    static func checkQueueName(_ name: String) throws(SinkError) {
+        let base = name.hasSuffix(".fifo") ? String(name.dropLast(5)) : name
+        let valid =
+            !base.isEmpty && name.utf8.count <= 80
+            && base.utf8.allSatisfy {
+                isLowerAlphanumeric($0) || ($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x2D || $0 == 0x5F
+            }
+        if !valid {
+            throw SinkError(
+                .permanent,
+                "'\(name)' is not an SQS queue name (1 to 80 characters: letters, digits, '-', '_', and '.fifo' at the end for FIFO queues)"
+            )
+        }
+    }
+
+    /// A FIFO queue: its name (the URL's last segment) ends with `.fifo`.
+    public static func isFIFO(queueURL: String) -> Bool {
+        queueURL.split(separator: "/").last?.hasSuffix(".fifo") == true
+    }
+}
+
+private func isLowerAlphanumeric(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            out += rest[..<range.lowerBound]
+            out += replacement
+            rest = rest[range.upperBound...]
+        }
+        return out + rest
+    }
+
+    func replacingPlaceholders(
+        destination: String = "q", region: String = "us-east-1", accountId: String = "123456789012"
+    )
+        -> String
+    {
+        replacingAll("{destination}", with: destination).replacingAll("{region}", with: region)
+            .replacingAll("{accountId}", with: accountId)
+    }
+}
+
+/// The parts of an `http://` or `https://` URL that signing and sending need.
+public struct ParsedURL: Sendable, Equatable {
+    public var scheme: String
+    /// `host[:port]` as written.
+    public var authority: String
+    public var path: String
+    public var query: String
+
+    public init(scheme: String, authority: String, path: String, query: String) {
+        self.scheme = scheme
+        self.authority = authority
+        self.path = path
+        self.query = query
+    }
+
+    public init?(_ text: String) {
+        let lower = text.lowercased()
+        let scheme: String
+        if lower.hasPrefix("https://") {
+            scheme = "https"
+        } else if lower.hasPrefix("http://") {
+            scheme = "http"
+        } else {
+            return nil
+        }
+        let rest = text.dropFirst(scheme.count + 3)
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = String(rest[..<authorityEnd])
+        guard !authority.isEmpty, !authority.contains("@"), !authority.contains(" ") else { return nil }
+        var pathAndQuery = rest[authorityEnd...]
+        var query = ""
+        if let q = pathAndQuery.firstIndex(of: "?") {
+            query = String(pathAndQuery[pathAndQuery.index(after: q)...])
+            pathAndQuery = pathAndQuery[..<q]
+        }
+        self.scheme = scheme
+        self.authority = authority
+        self.path = pathAndQuery.isEmpty ? "/" : String(pathAndQuery)
+        self.query = query
+    }
+
+    /// The `Host` header: the authority without a default port.
+    public var host: String {
+        let lower = authority.lowercased()
+        if scheme == "http", lower.hasSuffix(":80") { return String(lower.dropLast(3)) }
+        if scheme == "https", lower.hasSuffix(":443") { return String(lower.dropLast(4)) }
+        return lower
+    }
+
+    public var string: String { "\(scheme)://\(authority)\(path)\(query.isEmpty ? "" : "?" + query)" }
+}

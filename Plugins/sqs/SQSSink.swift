@@ -1,0 +1,184 @@
+import HeraldSinkSDK
+import Synchronization
+
+/// Sends Herald's messages to AWS SQS with SendMessageBatch (AWS JSON 1.0, Signature Version 4).
+///
+/// A destination's `name` is the queue name. Each host batch (up to 100 messages) is split into
+/// requests of at most 10 entries and 1 MiB; headers become String message attributes; FIFO queues
+/// (`.fifo`) get the entity URI as MessageGroupId and Herald's message id as MessageDeduplicationId.
+///
+/// Asynchronous: `send` plans the requests and queues them for `maxInFlight` worker threads, each
+/// with its own kept-alive HTTP connection; the host batch completes once, when its last request is
+/// answered. Requests of a FIFO queue's batch go out one after another on one thread, in order.
+public final class SQSSink: SinkPlugin, @unchecked Sendable {
+    public static let name = "sqs"
+    public static let version = "1.0.0"
+    public static let summary = "Sends messages to AWS SQS standard and FIFO queues (SendMessageBatch, SigV4)"
+    public static let capabilities: SinkCapabilities = [.async, .orderingKey]
+    public static let configSchema: String? = """
+        {"type": "object", "additionalProperties": false, "required": ["region"],
+         "properties": {
+           "region": {"type": "string", "description": "AWS region, e.g. eu-west-1"},
+           "queueUrl": {"type": "string", "description": "queue URL or template with {destination}, {region}, {accountId}"},
+           "endpoint": {"type": "string", "description": "service endpoint (moto, LocalStack); queue URL = endpoint/accountId/name"},
+           "accountId": {"type": "string", "pattern": "^[0-9]{12}$"},
+           "accessKeyId": {"type": "string"}, "secretAccessKey": {"type": "string"}, "sessionToken": {"type": "string"},
+           "maxMessageBytes": {"type": "integer", "minimum": 1024, "maximum": 1048576, "default": 1048576},
+           "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 300000, "default": 10000},
+           "verifyTLS": {"type": "boolean", "default": true},
+           "maxInFlight": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4}}}
+        """
+
+    /// Host batches can be larger than one request: the sink splits them.
+    public static let maxBatchMessages: UInt32 = 100
+
+    public let config: SQSConfig
+    public let credentialSource: CredentialSource
+    let signer: SigV4Signer
+    let gate: SQSHostGate
+    let dispatcher = SQSDispatcher()
+    private let warnedAboutAttributes = Atomic<Bool>(false)
+
+    public static func validate(config: String) throws {
+        _ = try SQSConfig.parse(config)
+    }
+
+    public init(config: String, host: SinkHost) throws {
+        self.config = try SQSConfig.parse(config)
+        let (credentials, source) = try CredentialResolver.resolve(self.config)
+        credentialSource = source
+        signer = SigV4Signer(credentials: credentials, region: self.config.region, service: "sqs")
+        gate = SQSHostGate(host: host)
+    }
+
+    /// `max_message_bytes` is the configured limit less 60 bytes: Herald counts a header as name + value,
+    /// SQS counts name + `String` + value, so a message Herald lets through always fits SQS's count
+    /// (with `largeObjectsSupport`, Herald shrinks it instead of the sink dead-lettering it).
+    public var limits: SinkPluginLimits {
+        SinkPluginLimits(
+            maxMessageBytes: UInt64(
+                config.maxMessageBytes - SQSRequestBuilder.maxAttributes * SQSRequestBuilder.attributeTypeBytes),
+            maxBatchMessages: SQSSink.maxBatchMessages, maxBatchBytes: 0, maxInFlight: UInt32(config.maxInFlight))
+    }
+
+    public func start() throws {
+        let signer = self.signer
+        let timeout = config.timeoutMs
+        let verify = config.verifyTLS
+        dispatcher.start(workers: config.maxInFlight, name: "herald-sqs") {
+            SQSClient(signer: signer, timeoutMs: timeout, verifyTLS: verify)
+        }
+        let target =
+            config.queueUrl ?? "\(config.endpoint ?? config.defaultEndpoint)/\(config.accountId ?? "")/{destination}"
+        gate.log(
+            .info,
+            "sqs sink sending to \(target) (region \(config.region), credentials from \(credentialSource.rawValue), "
+                + "key \(signer.credentials.accessKeyId)\(signer.credentials.sessionToken == nil ? "" : " with a session token"))"
+        )
+        if !config.verifyTLS { gate.log(.warning, "verifyTLS is off: SQS's TLS certificate is not checked") }
+    }
+
+    public func send(_ batch: SinkBatch, completion: SinkCompletion) throws {
+        let queueURL: String
+        do {
+            queueURL = try config.queueURL(for: batch.destination)
+        } catch {
+            gate.report(.unhealthy(error.message))
+            throw error
+        }
+        guard let endpoint = config.requestURL(forQueueURL: queueURL) else {
+            throw SinkError(.permanent, "'\(queueURL)' is not an http:// or https:// URL")
+        }
+        let fifo = SQSConfig.isFIFO(queueURL: queueURL)
+        var messages: [SQSOutgoingMessage] = []
+        messages.reserveCapacity(batch.count)
+        for i in 0..<batch.count {
+            let m = batch[i]
+            messages.append(
+                SQSOutgoingMessage(
+                    id: m.id, key: m.key, body: m.bodyBytes, headers: m.headers.map { SQSAttribute($0.name, $0.value) })
+            )
+        }
+        let plan = SQSRequestBuilder(maxMessageBytes: config.maxMessageBytes, fifo: fifo).plan(messages)
+        if let example = plan.droppedAttributes.first,
+            warnedAboutAttributes.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+        {
+            gate.log(
+                .warning,
+                "some messages have headers SQS cannot carry as attributes (over 10, empty values, or names SQS refuses); "
+                    + "they are sent without them (logged once), e.g. \(example)")
+        }
+        let tracker = SQSBatchTracker(
+            count: batch.count, requests: plan.requests.count, completion: completion, gate: gate)
+        for r in plan.rejected { tracker.set(r.index, r.result) }
+        if plan.requests.isEmpty {
+            tracker.completeIfNothingToSend()
+            return
+        }
+        let jobs =
+            fifo
+            ? [fifoJob(plan.requests, queueURL, endpoint, tracker)]
+            : plan.requests.map { job($0, queueURL, endpoint, tracker) }
+        if !dispatcher.submit(jobs) {
+            for request in plan.requests {
+                tracker.record(
+                    request,
+                    Array(repeating: SinkResult(.retry, error: "the sqs sink is stopped"), count: request.count))
+            }
+        }
+    }
+
+    /// One request of a standard queue.
+    private func job(_ entries: [SQSEntry], _ queueURL: String, _ endpoint: ParsedURL, _ tracker: SQSBatchTracker)
+        -> SQSDispatcher.Job
+    {
+        SQSDispatcher.Job(
+            run: { [self] client in
+                let outcome = client.send(entries, queueURL: queueURL, endpoint: endpoint)
+                account(outcome)
+                tracker.record(entries, outcome.results)
+            },
+            cancel: { tracker.record(entries, SQSSink.stopping(entries.count)) })
+    }
+
+    /// All requests of a FIFO queue's batch, one after another (SQS keeps order within a group only
+    /// in the order requests arrive).
+    private func fifoJob(
+        _ requests: [[SQSEntry]], _ queueURL: String, _ endpoint: ParsedURL, _ tracker: SQSBatchTracker
+    )
+        -> SQSDispatcher.Job
+    {
+        SQSDispatcher.Job(
+            run: { [self] client in
+                for entries in requests {
+                    if dispatcher.isStopping {
+                        tracker.record(entries, SQSSink.stopping(entries.count))
+                        continue
+                    }
+                    let outcome = client.send(entries, queueURL: queueURL, endpoint: endpoint)
+                    account(outcome)
+                    tracker.record(entries, outcome.results)
+                }
+            },
+            cancel: {
+                for entries in requests { tracker.record(entries, SQSSink.stopping(entries.count)) }
+            })
+    }
+
+    private func account(_ outcome: SQSResponseOutcome) {
+        gate.report(outcome.health)
+        let ok = outcome.results.count(where: { $0.status == .ok })
+        gate.counter("requests", 1)
+        gate.counter("messages_sent", UInt64(ok))
+        gate.counter("messages_failed", UInt64(outcome.results.count - ok))
+    }
+
+    static func stopping(_ count: Int) -> [SinkResult] {
+        Array(repeating: SinkResult(.retry, error: "the sqs sink stopped before sending this message"), count: count)
+    }
+
+    public func stop(deadlineMs: UInt32) {
+        dispatcher.stop(deadlineMs: deadlineMs)
+        gate.close()
+    }
+}

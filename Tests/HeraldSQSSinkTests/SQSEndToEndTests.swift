@@ -1,0 +1,303 @@
+import Foundation
+import HeraldJSON
+import HeraldTestSupport
+import Testing
+
+/// The real `herald serve` with the built sqs plugin, against moto with signature checking on.
+@Suite(.timeLimit(.minutes(2)))
+struct SQSEndToEndTests {
+    /// A tenant with the default value limits (so a 300 KB entity can be posted) and a streamingConfig.
+    static func tenant(_ id: String, streaming: String) -> String {
+        """
+        {"id": "\(id)",
+         "entityTypes": [{"uri": "configuration/entityTypes/Individual",
+                          "attributes": [{"name": "FirstName"}, {"name": "LastName"}, {"name": "Notes"}]}],
+         "sources": [{"uri": "configuration/sources/CRM"}],
+         "streamingConfig": \(streaming)}
+        """
+    }
+
+    static func person(_ id: String, first: String, notes: [String] = []) -> String {
+        let values = notes.map { "{\"value\": \"\($0)\"}" }.joined(separator: ", ")
+        return """
+            {"type": "configuration/entityTypes/Individual",
+             "attributes": {"FirstName": [{"value": "\(first)"}]\(notes.isEmpty ? "" : ", \"Notes\": [\(values)]")},
+             "crosswalks": [{"type": "configuration/sources/CRM", "value": "\(id)"}]}
+            """
+    }
+
+    /// The sqs provider's configuration for this moto server.
+    static func sqsProvider(_ moto: MotoServer, key: String? = nil, secret: String? = nil, extra: String = "") -> String
+    {
+        """
+        {"plugin": "sqs", "config": {"region": "us-east-1", "endpoint": "\(moto.endpoint)", "accountId": "\(MotoServer.accountId)",
+          "accessKeyId": "\(key ?? moto.admin.accessKeyId)", "secretAccessKey": "\(secret ?? moto.admin.secretAccessKey)",
+          "timeoutMs": 5000\(extra)}}
+        """
+    }
+
+    /// A plugin directory with the built sqs and file sinks.
+    static func plugins(in dir: TemporaryDirectory) throws -> String {
+        let library = BuildProducts.directory + "/libherald-sink-sqs.so"
+        guard FileManager.default.fileExists(atPath: library) else {
+            throw MotoError(description: "\(library) is missing: swift build --product herald-sink-sqs first")
+        }
+        let plugins = dir.file("plugins.d")
+        StreamingTestSupport.installManifest(name: "sqs", library: library, in: plugins)
+        StreamingTestSupport.installManifest(
+            name: "file", library: BuildProducts.directory + "/libherald-sink-file.so", in: plugins)
+        return plugins
+    }
+
+    static func start(_ dir: TemporaryDirectory, tenants: [String]) throws -> (HeraldProcess, TestClient) {
+        let config = TestConfiguration.write(
+            in: dir.path, maxRequestBytes: 4 << 20, tenants: tenants.joined(separator: ",\n"),
+            extra: "\"pluginDirectories\": [\"\(try plugins(in: dir))\"],")
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        return (server, TestClient(baseURL: server.baseURL))
+    }
+
+    static func status(_ client: TestClient, _ id: String, tenant: String = "t1") -> JSONValue? {
+        try? StreamingTestSupport.destinationStatus(client, tenant: tenant, id: id)
+    }
+
+    static func deadLetters(_ client: TestClient, _ id: String, tenant: String = "t1") -> [JSONValue] {
+        (try? client.get("/api/\(tenant)/streaming/dlq?destination=\(id)"))?.json?["deadLetters"]?.arrayValue ?? []
+    }
+
+    static func post(_ client: TestClient, _ path: String, _ body: String) throws {
+        let r = try client.post(path, body)
+        #expect(r.status == 200, "POST \(path): \(r.status) \(r.text)")
+    }
+
+    static let retry =
+        #""retry": {"initialDelayMs": 50, "maxDelayMs": 200, "maxAttempts": 5}, "batch": {"lingerMs": 0}"#
+
+    @Test func entitiesArriveInStandardAndFifoQueuesWithTheirHeadersAsAttributes() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createQueues(["people", "people.fifo"])
+        let dir = TemporaryDirectory(prefix: "herald-sqs-e2e")
+        // The file sink receives the same messages: the reference for bodies and headers.
+        let streaming = """
+            {"streamingEnabled": true,
+             "messaging": {
+               "providers": {"aws": \(SQSEndToEndTests.sqsProvider(moto)),
+                             "copy": {"plugin": "file", "config": {"path": "\(dir.file("copy.ndjson"))"}}},
+               "destinations": [
+                 {"provider": "aws", "name": "people", \(SQSEndToEndTests.retry)},
+                 {"provider": "aws", "name": "people.fifo", "ordering": "perEntity", \(SQSEndToEndTests.retry)},
+                 {"provider": "copy", "name": "people", \(SQSEndToEndTests.retry)}]}}
+            """
+        let (server, client) = try SQSEndToEndTests.start(
+            dir, tenants: [SQSEndToEndTests.tenant("t1", streaming: streaming)])
+        defer { server.stop() }
+
+        // 15 creations in one post (one host batch of 15: two SQS requests), then 3 updates.
+        let created = (0..<15).map { SQSEndToEndTests.person("p\($0)", first: #"Name \#($0) \"quoted\" é"#) }
+        try SQSEndToEndTests.post(client, "/api/t1/entities", "[\(created.joined(separator: ","))]")
+        let updated = (0..<3).map { SQSEndToEndTests.person("p\($0)", first: "Renamed \($0)") }
+        try SQSEndToEndTests.post(client, "/api/t1/entities", "[\(updated.joined(separator: ","))]")
+
+        let delivered = StreamingTestSupport.eventually(timeout: 40) {
+            ["aws/people", "aws/people.fifo", "copy/people"].allSatisfy {
+                SQSEndToEndTests.status(client, $0)?["sent"] == .number("18")
+            }
+        }
+        #expect(
+            delivered,
+            "not all delivered: \(SQSEndToEndTests.status(client, "aws/people")?.serializedString() ?? "")\n\(server.log.suffix(3000))"
+        )
+        #expect(SQSEndToEndTests.status(client, "aws/people")?["healthy"] == .bool(true))
+        #expect(SQSEndToEndTests.status(client, "aws/people")?["plugin"] == .string("sqs"))
+
+        let reference = StreamingTestSupport.readLines(dir.file("copy.ndjson"))
+        #expect(reference.count == 18)
+        func seq(_ messageId: String?) -> String? { messageId?.split(separator: "-").first.map(String.init) }
+        let bySeq = Dictionary(
+            reference.compactMap { line in seq(line["headers"]?["messageId"]?.stringValue).map { ($0, line) } }
+        ) { a, _ in a }
+
+        for queue in ["people", "people.fifo"] {
+            let messages = try moto.receiveAll(queue)
+            #expect(messages.count == 18, "\(queue): \(messages.count) messages")
+            var versions: [String: [Int]] = [:]
+            for m in messages {
+                let attributes = try #require(m["attributes"])
+                let messageId = attributes["messageId"]?.stringValue
+                let line = try #require(
+                    bySeq[seq(messageId) ?? ""], "\(queue): no reference message for \(messageId ?? "?")")
+                #expect(m["body"] == line["body"], "\(queue): the body is exactly what Herald rendered")
+                for name in ["tenantId", "eventType", "sourceObjectUri", "objectVersion", "updatedTime"] {
+                    #expect(
+                        attributes[name] != nil && attributes[name] == line["headers"]?[name],
+                        "\(queue): attribute \(name)")
+                }
+                #expect(attributes.objectValue?.count == 6)
+                if queue.hasSuffix(".fifo") {
+                    #expect(
+                        m["groupId"] == line["key"] && m["groupId"] == attributes["sourceObjectUri"],
+                        "group = entity URI")
+                    #expect(
+                        m["deduplicationId"] != nil && m["deduplicationId"] == attributes["messageId"],
+                        "dedup id = message id")
+                    if let uri = m["groupId"]?.stringValue,
+                        let v = attributes["objectVersion"]?.stringValue.flatMap({ Int($0) })
+                    {
+                        versions[uri, default: []].append(v)
+                    }
+                } else {
+                    #expect(m["groupId"] == nil || m["groupId"] == .null)
+                }
+            }
+            if queue.hasSuffix(".fifo") {
+                #expect(versions.count == 15)
+                #expect(
+                    versions.values.allSatisfy { $0 == $0.sorted() }, "each entity's versions in order: \(versions)")
+            }
+        }
+    }
+
+    @Test func thePluginPassesHeraldsConformanceSuiteAgainstMoto() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createQueues(["herald-check"])  // the suite's destination
+        let dir = TemporaryDirectory(prefix: "herald-sqs-check")
+        _ = try SQSEndToEndTests.plugins(in: dir)
+        let config = """
+            {"region": "us-east-1", "endpoint": "\(moto.endpoint)", "accountId": "\(MotoServer.accountId)",
+             "accessKeyId": "\(moto.admin.accessKeyId)", "secretAccessKey": "\(moto.admin.secretAccessKey)"}
+            """
+        let result = try runCommand(
+            BuildProducts.herald,
+            ["plugins", "check", BuildProducts.directory + "/libherald-sink-sqs.so", "--config", config])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(!result.stdout.contains("FAIL"), "\(result.stdout)")
+        #expect(result.stdout.contains("batch of 50: 50 OK of 50"), "\(result.stdout)")
+        #expect(result.stdout.contains("TOO_LARGE (expected TOO_LARGE)"), "\(result.stdout)")
+        #expect(try moto.receiveAll("herald-check").count >= 51, "the suite's messages reached the queue")
+    }
+
+    @Test func badCredentialsDeadLetterAsPermanentAndMarkTheSinkUnhealthyUntilASuccess() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createQueues(["w", "l", "r"])
+        let late = try moto.createUser("late")  // no policy yet: AccessDenied
+        let dir = TemporaryDirectory(prefix: "herald-sqs-auth")
+        let streaming = """
+            {"streamingEnabled": true,
+             "messaging": {
+               "providers": {"wrong": \(SQSEndToEndTests.sqsProvider(moto, secret: "not-the-secret")),
+                             "late": \(SQSEndToEndTests.sqsProvider(moto, key: late.accessKeyId, secret: late.secretAccessKey)),
+                             "right": \(SQSEndToEndTests.sqsProvider(moto))},
+               "destinations": [
+                 {"provider": "wrong", "name": "w", \(SQSEndToEndTests.retry)},
+                 {"provider": "late", "name": "l", \(SQSEndToEndTests.retry)},
+                 {"provider": "right", "name": "r", \(SQSEndToEndTests.retry)}]}}
+            """
+        let (server, client) = try SQSEndToEndTests.start(
+            dir, tenants: [SQSEndToEndTests.tenant("t1", streaming: streaming)])
+        defer { server.stop() }
+        let people = (0..<2).map { SQSEndToEndTests.person("a\($0)", first: "A\($0)") }
+        try SQSEndToEndTests.post(client, "/api/t1/entities", "[\(people.joined(separator: ","))]")
+
+        let failed = StreamingTestSupport.eventually(timeout: 30) {
+            SQSEndToEndTests.deadLetters(client, "wrong/w").count == 2
+                && SQSEndToEndTests.deadLetters(client, "late/l").count == 2
+                && SQSEndToEndTests.status(client, "right/r")?["sent"] == .number("2")
+        }
+        #expect(failed, "\(server.log.suffix(3000))")
+
+        let wrong = SQSEndToEndTests.status(client, "wrong/w")
+        #expect(wrong?["healthy"] == .bool(false))
+        #expect(
+            wrong?["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true,
+            "\(wrong?.serializedString() ?? "")")
+        for letter in SQSEndToEndTests.deadLetters(client, "wrong/w") {
+            #expect(letter["status"] == .string("PERMANENT"))
+            #expect(letter["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true)
+            #expect(letter["plugin"] == .string("sqs"))
+            #expect(letter["attempts"] == .number("1"), "a permanent failure is not retried")
+        }
+        let denied = SQSEndToEndTests.status(client, "late/l")
+        #expect(denied?["healthy"] == .bool(false))
+        #expect(denied?["reason"]?.stringValue?.contains("AccessDenied") == true)
+        #expect(SQSEndToEndTests.deadLetters(client, "late/l").allSatisfy { $0["status"] == .string("PERMANENT") })
+        #expect(SQSEndToEndTests.status(client, "right/r")?["healthy"] == .bool(true))
+        #expect(try moto.receiveAll("r").count == 2, "the right secret delivers")
+        #expect(try moto.receiveAll("w").isEmpty)
+
+        // The operator grants the permission and replays the dead letters: they arrive, and the sink is healthy again.
+        try moto.allowEverything(user: "late")
+        let replay = try client.request("POST", "/api/t1/streaming/dlq/_replay?destination=late/l")
+        #expect(replay.json?["replayed"] == .number("2"), "\(replay.text)")
+        let recovered = StreamingTestSupport.eventually(timeout: 30) {
+            SQSEndToEndTests.status(client, "late/l")?["healthy"] == .bool(true)
+        }
+        #expect(recovered, "\(SQSEndToEndTests.status(client, "late/l")?.serializedString() ?? "")")
+        #expect(StreamingTestSupport.eventually(timeout: 10) { SQSEndToEndTests.deadLetters(client, "late/l").isEmpty })
+        let arrived = try moto.receiveAll("l")
+        #expect(Set(arrived.compactMap { $0["attributes"]?["sourceObjectUri"]?.stringValue }).count == 2)
+        #expect(
+            SQSEndToEndTests.status(client, "wrong/w")?["healthy"] == .bool(false), "the wrong secret stays unhealthy")
+    }
+
+    @Test func anOverLimitMessageIsTooLargeOrSentWithoutItsObjectUnderLargeObjectsSupport() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createQueues(["small", "shrunk"])
+        let dir = TemporaryDirectory(prefix: "herald-sqs-size")
+        func streaming(queue: String, largeObjects: Bool) -> String {
+            """
+            {"streamingEnabled": true, "largeObjectsSupport": \(largeObjects),
+             "messaging": {
+               "providers": {"aws": \(SQSEndToEndTests.sqsProvider(moto, extra: #", "maxMessageBytes": 262144"#))},
+               "destinations": [{"provider": "aws", "name": "\(queue)", \(SQSEndToEndTests.retry)}]}}
+            """
+        }
+        let (server, client) = try SQSEndToEndTests.start(
+            dir,
+            tenants: [
+                SQSEndToEndTests.tenant("t1", streaming: streaming(queue: "small", largeObjects: false)),
+                SQSEndToEndTests.tenant("t2", streaming: streaming(queue: "shrunk", largeObjects: true)),
+            ])
+        defer { server.stop() }
+        // 30 distinct values of 10,000 bytes: a message of about 300 KB, over 256 KiB.
+        let notes = (0..<30).map { "\($0)-" + String(repeating: "n", count: 9_990) }
+        let big = SQSEndToEndTests.person("big", first: "Big", notes: notes)
+        let small = SQSEndToEndTests.person("small", first: "Small")
+        for tenant in ["t1", "t2"] {
+            try SQSEndToEndTests.post(client, "/api/\(tenant)/entities", "[\(big),\(small)]")
+        }
+
+        let done = StreamingTestSupport.eventually(timeout: 30) {
+            SQSEndToEndTests.deadLetters(client, "aws/small", tenant: "t1").count == 1
+                && SQSEndToEndTests.status(client, "aws/small", tenant: "t1")?["sent"] == .number("1")
+                && SQSEndToEndTests.status(client, "aws/shrunk", tenant: "t2")?["sent"] == .number("2")
+        }
+        #expect(done, "\(server.log.suffix(3000))")
+        let letter = try #require(SQSEndToEndTests.deadLetters(client, "aws/small", tenant: "t1").first)
+        #expect(letter["status"] == .string("TOO_LARGE"))
+        #expect(
+            letter["reason"]?.stringValue?.contains("262084") == true,
+            "the declared limit: 256 KiB less 60 bytes of attribute types")
+        #expect((letter["bodyBytes"]?.int64Value ?? 0) > 262_144)
+        let sent = try moto.receiveAll("small")
+        #expect(sent.count == 1)
+        #expect(sent.first?["body"]?.stringValue?.contains("Small") == true)
+        #expect(
+            sent.first?["attributes"]?["sourceObjectUri"] != letter["objectUri"],
+            "only the big entity was dead-lettered")
+
+        let shrunk = try moto.receiveAll("shrunk")
+        #expect(shrunk.count == 2)
+        let flagged = shrunk.filter { $0["attributes"]?["exceededQueueSizeLimit"] == .string("true") }
+        #expect(flagged.count == 1)
+        let body = try JSONParser.parse(try #require(flagged.first?["body"]?.stringValue))
+        #expect(body["exceededQueueSizeLimit"] == .bool(true))
+        #expect(body["object"] == nil, "sent without the object")
+        #expect(body["type"] == .string("ENTITY_CREATED"))
+        let full = shrunk.filter { $0["attributes"]?["exceededQueueSizeLimit"] == nil }
+        #expect(full.first?["body"]?.stringValue?.contains("Small") == true)
+    }
+}
