@@ -66,12 +66,17 @@ struct ServeCommand: AsyncParsableCommand {
                 metrics.sinkMetric(tenant: tenant, destination: destination, name: name, value: value, isCounter: isCounter)
             })
         await delivery.apply(tenants: configuration.tenants)
+        let compactor = QueueCompactor(
+            store: store, delivery: delivery, logger: logger,
+            interval: .seconds(configuration.store.compactionIntervalSeconds))
+        compactor.configure(tenants: configuration.tenants, retentionHours: configuration.store.queueRetentionHours)
         let configPath = config
         let reload: @Sendable () async throws -> String = {
             let fresh = try HeraldConfiguration.load(path: configPath)
             logPlugins(registry.scan(), logger: logger)
             ingest.update(tenants: fresh.tenants)
             await delivery.apply(tenants: fresh.tenants)
+            compactor.configure(tenants: fresh.tenants, retentionHours: fresh.store.queueRetentionHours)
             logger.info("configuration reloaded from \(configPath)")
             return fresh.summary
         }
@@ -85,7 +90,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: delivery), .init(service: app), .init(service: ReloadOnHangup(reload: reload, logger: logger))],
+                services: [
+                    .init(service: delivery), .init(service: compactor), .init(service: app),
+                    .init(service: ReloadOnHangup(reload: reload, logger: logger)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

@@ -141,6 +141,8 @@ extension StoreConfiguration {
     static func read(_ r: inout JSONObjectReader) -> StoreConfiguration {
         var s = StoreConfiguration()
         if let sync = r.choice("synchronous", ["FULL", "NORMAL"]) { s.synchronous = sync }
+        if let hours = r.int("queueRetentionHours", in: 0...87_600) { s.queueRetentionHours = Int(hours) }
+        if let seconds = r.int("compactionIntervalSeconds", in: 1...86_400) { s.compactionIntervalSeconds = Int(seconds) }
         return s
     }
 }

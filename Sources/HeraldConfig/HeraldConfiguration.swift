@@ -74,6 +74,10 @@ public struct AccessToken: Sendable {
 public struct StoreConfiguration: Sendable {
     /// SQLite `synchronous`: `FULL` fsyncs every commit (durable across power loss), `NORMAL` only across crashes.
     public var synchronous: String = "FULL"
+    /// Events every destination has passed are deleted once older than this.
+    public var queueRetentionHours: Int = 168
+    /// How often compaction runs.
+    public var compactionIntervalSeconds: Int = 60
 
     public init() {}
 }

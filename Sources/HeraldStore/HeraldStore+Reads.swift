@@ -138,3 +138,38 @@ extension HeraldStore {
         }
     }
 }
+
+extension HeraldStore {
+    /// Deletes events of `tenant` with `seq <= upTo` and `time < olderThan` (queue compaction).
+    /// - Returns: how many were deleted.
+    @discardableResult
+    public func compactQueue(tenant: String, upTo seq: Int64, olderThan time: Int64, batch: Int = 10_000) async throws -> Int {
+        var total = 0
+        while true {
+            // Small transactions so that compaction never holds the writer for long.
+            let deleted = try await write { tx in
+                try tx.deleteEvents(tenant: tenant, upTo: seq, olderThan: time, limit: batch)
+            }
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+
+    /// The oldest sequence number still in the queue for `tenant` (nil when empty).
+    public func firstSequence(tenant: String) async throws -> Int64? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM events WHERE tenant = ?", arguments: [tenant])
+        }
+    }
+}
+
+extension WriteTransaction {
+    func deleteEvents(tenant: String, upTo seq: Int64, olderThan time: Int64, limit: Int) throws -> Int {
+        try db.execute(
+            sql: """
+                DELETE FROM events WHERE seq IN (
+                    SELECT seq FROM events WHERE tenant = ? AND seq <= ? AND time < ? ORDER BY seq LIMIT ?)
+                """, arguments: [tenant, seq, time, limit])
+        return db.changesCount
+    }
+}

@@ -230,3 +230,40 @@ struct StreamingTests {
         #expect(bad.stderr.contains("did you mean 'equals'"), "\(bad.stderr)")
     }
 }
+
+@Suite(.timeLimit(.minutes(3)))
+struct QueueCompactionTests {
+    @Test func eventsEveryDestinationPassedAreCompactedOthersStay() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("c.ndjson")
+        let plugins = StreamingTestSupport.pluginDirectory(in: dir)
+        func config(enabledSecond: Bool) -> String {
+            TestConfiguration.write(
+                in: dir.path, tenants: StreamingTestSupport.tenant(
+                    streaming: """
+                        {"messaging": {"providers": {"files": {"plugin": "file", "config": {"path": "\(out)"}}},
+                          "destinations": [{"provider": "files", "name": "a", "batch": {"lingerMs": 0}},
+                                           {"provider": "files", "name": "b", "enabled": \(enabledSecond), "batch": {"lingerMs": 0}}]}}
+                        """),
+                extra: "\"pluginDirectories\": [\"\(plugins)\"], \"store\": {\"queueRetentionHours\": 0, \"compactionIntervalSeconds\": 1},")
+        }
+        let path = config(enabledSecond: false)
+        let server = try HeraldProcess(configPath: path, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL)
+        try StreamingTestSupport.postPeople(client, count: 20, prefix: "c")
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(out).count == 20 })
+        // Destination b is disabled at cursor 0: nothing may be deleted yet.
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(try client.events(tenant: "t1").count == 20, "a destination that has not read the events holds them")
+        // Enable b: once it has read everything, the queue is compacted.
+        _ = config(enabledSecond: true)
+        kill(server.process.processIdentifier, SIGHUP)
+        #expect(StreamingTestSupport.eventually(timeout: 20) { StreamingTestSupport.readLines(out).count == 40 })
+        #expect(StreamingTestSupport.eventually(timeout: 20) { (try? client.events(tenant: "t1").count) == 0 }, "compacted")
+        // New events still flow and get new, higher sequence numbers.
+        try StreamingTestSupport.postPeople(client, count: 1, prefix: "late")
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(out).count == 42 })
+        let status = try StreamingTestSupport.destinationStatus(client, id: "files/a")
+        #expect(status?["cursor"] == .number("21"))
+    }
+}
