@@ -84,7 +84,8 @@ let package = Package(
         .executableTarget(
             name: "HeraldBench",
             dependencies: [
-                "HeraldSampleData", "HeraldHTTPClient", "HeraldJSON",
+                "HeraldSampleData", "HeraldHTTPClient", "HeraldJSON", "HeraldModel", "HeraldConfig", "HeraldFilter",
+                "HeraldPayload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -8,8 +8,8 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest, delivery.")
-    var scenarios: String = "ingest,delivery"
+    @Option(help: "Scenarios to run (comma-separated): ingest, filter-render, delivery.")
+    var scenarios: String = "ingest,filter-render,delivery"
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -53,6 +53,9 @@ struct HeraldBench: ParsableCommand {
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 2_000 : 100_000), batch: 100,
                     connections: connections, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous
                 ).run(writer: writer)
+            case "filter-render":
+                try FilterRenderScenario(entities: quick ? 200 : 2_000, seconds: quick ? 0.2 : 2, runs: runs ?? (quick ? 1 : 3))
+                    .run(packageRoot: root, writer: writer)
             case "delivery":
                 try DeliveryScenario(
                     herald: heraldPath, packageRoot: root, binDirectory: binDir, events: quick ? 5_000 : 200_000,

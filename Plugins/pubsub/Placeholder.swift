@@ -1,1 +1,0 @@
-// Placeholder: the pubsub sink is written in this folder.

@@ -1,1 +1,0 @@
-// Placeholder: the servicebus sink is written in this folder.

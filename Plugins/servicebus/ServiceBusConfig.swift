@@ -1,0 +1,205 @@
+import Foundation
+import HeraldJSON
+import HeraldSinkSDK
+import HeraldSinkSupport
+
+/// Configuration of the Service Bus sink (the provider's `config` object), with a connection string:
+///
+///     {"connectionString": "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=…"}
+///
+/// or its parts:
+///
+///     {"namespace": "myns", "keyName": "send", "key": "…"}
+///
+/// The queue or topic is the destination's `name`. `endpoint` replaces the namespace's URL (a
+/// local endpoint in tests; `http://` only with `"allowPlainHTTP": true`).
+public struct ServiceBusConfig: Sendable, Equatable {
+    /// Where requests go and what SAS tokens are scoped to: `https://myns.servicebus.windows.net`.
+    public var baseURL: String
+    public var keyName: String
+    /// The shared access key exactly as Azure shows it (used as written, not base64-decoded).
+    public var key: String
+    /// `EntityPath` of an entity-scoped connection string: the only entity it can send to.
+    public var entityPath: String?
+    public var allowPlainHTTP = false
+    /// Lifetime of the SAS tokens the sink signs; they are renewed before they expire.
+    public var tokenTtlSeconds = 3600
+    /// Service Bus's message (and batch) size limit: 256 KB on Standard, up to 1 MB over REST on Premium.
+    public var maxMessageBytes = ServiceBusLimits.standardMessageBytes
+    public var maxMessagesPerRequest = 1000
+    public var timeoutMs = 10_000
+    public var connectTimeoutMs = 5_000
+    public var concurrency = 4
+    /// The entity is partitioned: every request carries one SessionId (ordered destinations).
+    public var partitionedEntity = false
+
+    public init(baseURL: String, keyName: String, key: String) {
+        self.baseURL = baseURL
+        self.keyName = keyName
+        self.key = key
+    }
+
+    public static let schema = """
+        {"type": "object", "additionalProperties": false,
+         "properties": {
+           "connectionString": {"type": "string", "description": "Endpoint=sb://NS.servicebus.windows.net/;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…]"},
+           "namespace": {"type": "string", "description": "NS or NS.servicebus.windows.net (instead of a connection string)"},
+           "keyName": {"type": "string"},
+           "key": {"type": "string"},
+           "endpoint": {"type": "string", "description": "replaces the namespace URL (https://…; http:// with allowPlainHTTP)"},
+           "allowPlainHTTP": {"type": "boolean", "default": false},
+           "tokenTtlSeconds": {"type": "integer", "minimum": 120, "maximum": 604800, "default": 3600},
+           "maxMessageBytes": {"type": "integer", "minimum": 1024, "maximum": 1048576, "default": 262144},
+           "maxMessagesPerRequest": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
+           "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 600000, "default": 10000},
+           "connectTimeoutMs": {"type": "integer", "minimum": 100, "maximum": 600000, "default": 5000},
+           "concurrency": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4},
+           "partitionedEntity": {"type": "boolean", "default": false}}}
+        """
+
+    public static func parse(_ text: String) throws -> ServiceBusConfig {
+        struct Raw {
+            var connectionString, namespace, keyName, key, endpoint: String?
+            var allowPlainHTTP: Bool?
+            var ttl, maxMessageBytes, maxMessages, timeout, connect, concurrency: Int64?
+            var partitioned: Bool?
+        }
+        let raw = try readPluginConfig(text, plugin: "servicebus") { r -> Raw in
+            Raw(
+                connectionString: r.string("connectionString"), namespace: r.string("namespace"),
+                keyName: r.string("keyName"),
+                key: r.string("key"), endpoint: r.string("endpoint"), allowPlainHTTP: r.bool("allowPlainHTTP"),
+                ttl: r.int("tokenTtlSeconds", in: 120...604_800),
+                maxMessageBytes: r.int("maxMessageBytes", in: 1024...Int64(ServiceBusLimits.premiumRESTMessageBytes)),
+                maxMessages: r.int("maxMessagesPerRequest", in: 1...1000),
+                timeout: r.int("timeoutMs", in: 100...600_000),
+                connect: r.int("connectTimeoutMs", in: 100...600_000), concurrency: r.int("concurrency", in: 1...64),
+                partitioned: r.bool("partitionedEntity"))
+        }
+        func fail(_ message: String) -> SinkError { SinkError(.permanent, "servicebus sink configuration: \(message)") }
+        var config: ServiceBusConfig
+        if let cs = raw.connectionString {
+            if raw.namespace != nil || raw.keyName != nil || raw.key != nil {
+                throw fail("give either connectionString or namespace/keyName/key, not both")
+            }
+            let parsed = try ConnectionString.parse(cs)
+            config = ServiceBusConfig(baseURL: parsed.baseURL, keyName: parsed.keyName, key: parsed.key)
+            config.entityPath = parsed.entityPath
+        } else {
+            guard let namespace = raw.namespace ?? (raw.endpoint != nil ? "" : nil), let keyName = raw.keyName,
+                let key = raw.key
+            else {
+                throw fail(
+                    "needs \"connectionString\" (Endpoint=sb://NS.servicebus.windows.net/;SharedAccessKeyName=…;SharedAccessKey=…) or \"namespace\", \"keyName\" and \"key\""
+                )
+            }
+            if keyName.isEmpty || key.isEmpty { throw fail("keyName and key must not be empty") }
+            var base = ""
+            if !namespace.isEmpty {
+                guard Self.isNamespace(namespace) else {
+                    throw fail(
+                        "namespace '\(namespace)' is not a Service Bus namespace name (like myns or myns.servicebus.windows.net)"
+                    )
+                }
+                base = "https://" + (namespace.contains(".") ? namespace : namespace + ".servicebus.windows.net")
+            }
+            config = ServiceBusConfig(baseURL: base, keyName: keyName, key: key)
+        }
+        if let endpoint = raw.endpoint { config.baseURL = endpoint }
+        while config.baseURL.hasSuffix("/") { config.baseURL.removeLast() }
+        if let v = raw.allowPlainHTTP { config.allowPlainHTTP = v }
+        if let v = raw.ttl { config.tokenTtlSeconds = Int(v) }
+        if let v = raw.maxMessageBytes { config.maxMessageBytes = Int(v) }
+        if let v = raw.maxMessages { config.maxMessagesPerRequest = Int(v) }
+        if let v = raw.timeout { config.timeoutMs = Int(v) }
+        if let v = raw.connect { config.connectTimeoutMs = Int(v) }
+        if let v = raw.concurrency { config.concurrency = Int(v) }
+        if let v = raw.partitioned { config.partitionedEntity = v }
+        let lower = config.baseURL.lowercased()
+        if lower.hasPrefix("http://") {
+            if !config.allowPlainHTTP {
+                throw fail(
+                    "endpoint '\(config.baseURL)' is plain HTTP; use https:// or set \"allowPlainHTTP\": true (tests only)"
+                )
+            }
+        } else if !lower.hasPrefix("https://") || lower.count <= "https://".count {
+            throw fail("endpoint '\(config.baseURL)' must be an https:// URL")
+        }
+        if config.baseURL.dropFirst(lower.hasPrefix("https://") ? 8 : 7).contains("/") {
+            throw fail("endpoint '\(config.baseURL)' must be the namespace's URL, without a path")
+        }
+        return config
+    }
+
+    static func isNamespace(_ s: String) -> Bool {
+        !s.isEmpty
+            && s.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x2E
+            }
+    }
+
+    /// The URL messages for `entity` go to (`{base}/{entity}/messages`) and the SAS resource for it.
+    public func urls(entity: String) -> (messages: String, resource: String) {
+        let resource = baseURL + "/" + PercentEncoding.encode(entity, keepSlash: true)
+        return (resource + "/messages", resource)
+    }
+}
+
+/// An Azure Service Bus connection string:
+/// `Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=…`.
+public struct ConnectionString: Sendable, Equatable {
+    /// `https://myns.servicebus.windows.net` (`sb://` becomes `https://`).
+    public var baseURL: String
+    public var keyName: String
+    public var key: String
+    public var entityPath: String?
+
+    public static func parse(_ text: String) throws -> ConnectionString {
+        func fail(_ message: String) -> SinkError {
+            SinkError(.permanent, "servicebus sink configuration: connectionString \(message)")
+        }
+        var values: [String: String] = [:]
+        for part in text.split(separator: ";", omittingEmptySubsequences: true) {
+            let item = part.trimmingCharacters(in: .whitespaces)
+            if item.isEmpty { continue }
+            // Split at the first '=' only: base64 keys end with '='.
+            guard let eq = item.firstIndex(of: "=") else { throw fail("has an item without '=': '\(item.prefix(40))'") }
+            values[item[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = String(
+                item[item.index(after: eq)...]
+            )
+            .trimmingCharacters(in: .whitespaces)
+        }
+        if values["sharedaccesssignature"] != nil {
+            throw fail(
+                "with a SharedAccessSignature is not supported: give SharedAccessKeyName and SharedAccessKey (the sink signs and renews its own tokens)"
+            )
+        }
+        guard let endpoint = values["endpoint"], !endpoint.isEmpty else { throw fail("has no Endpoint") }
+        guard let keyName = values["sharedaccesskeyname"], !keyName.isEmpty else {
+            throw fail("has no SharedAccessKeyName")
+        }
+        guard let key = values["sharedaccesskey"], !key.isEmpty else { throw fail("has no SharedAccessKey") }
+        var base = endpoint
+        let lower = base.lowercased()
+        if lower.hasPrefix("sb://") {
+            base = "https://" + base.dropFirst(5)
+        } else if !lower.hasPrefix("https://") && !lower.hasPrefix("http://") {
+            throw fail("Endpoint '\(endpoint)' must look like sb://NAMESPACE.servicebus.windows.net/")
+        }
+        while base.hasSuffix("/") { base.removeLast() }
+        let entity = values["entitypath"].flatMap { $0.isEmpty ? nil : $0 }
+        return ConnectionString(baseURL: base, keyName: keyName, key: key, entityPath: entity)
+    }
+}
+
+public enum ServiceBusLimits {
+    /// Standard tier: 256 KB per message and per batch.
+    public static let standardMessageBytes = 262_144
+    /// Premium tier over REST/HTTP: 1 MB.
+    public static let premiumRESTMessageBytes = 1_048_576
+    /// Bytes a message may carry beyond what Herald counts (MessageId, SessionId, service overhead),
+    /// kept out of the limit declared to Herald.
+    public static let declaredHeadroom = 1024
+    /// What the sink adds to each message's size for the service's own bookkeeping.
+    public static let perMessageOverhead = 64
+}

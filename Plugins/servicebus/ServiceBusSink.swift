@@ -1,0 +1,111 @@
+import Foundation
+import HeraldSinkSDK
+import HeraldSinkSupport
+
+/// Sends to Azure Service Bus queues and topics over its REST API (batch send, SAS auth).
+///
+/// Asynchronous: `send` plans a batch into requests within the size limit and queues them on
+/// `concurrency` worker threads, each with its own connection; the last request completes the
+/// batch. See `BatchRequestBuilder` and `ServiceBusSender`.
+public final class ServiceBusSink: SinkPlugin {
+    public static let name = "servicebus"
+    public static let version = "1.0.0"
+    public static let summary = "Sends to Azure Service Bus queues and topics (REST batch send, SAS tokens)"
+    public static let capabilities: SinkCapabilities = [.async, .orderingKey]
+    public static let configSchema: String? = ServiceBusConfig.schema
+
+    public let config: ServiceBusConfig
+    let host: SinkHost
+    let gate: HostGate
+    let stopping = StopFlag()
+    let sender: ServiceBusSender
+    let tokens: SASTokenCache
+    private var workers: RequestWorkers<ServiceBusClient>?
+
+    public static func validate(config: String) throws {
+        _ = try ServiceBusConfig.parse(config)
+    }
+
+    public init(config: String, host: SinkHost) throws {
+        self.config = try ServiceBusConfig.parse(config)
+        self.host = host
+        gate = HostGate(host: host)
+        sender = ServiceBusSender(config: self.config, reporter: gate)
+        tokens = SASTokenCache(
+            keyName: self.config.keyName, key: self.config.key, ttlSeconds: Int64(self.config.tokenTtlSeconds))
+    }
+
+    public var limits: SinkPluginLimits {
+        SinkPluginLimits(
+            maxMessageBytes: UInt64(sender.builder.declaredMaxMessageBytes), maxBatchMessages: 1000,
+            maxBatchBytes: UInt64(config.maxMessageBytes * 4), maxInFlight: UInt32(config.concurrency))
+    }
+
+    public func start() throws {
+        let config = self.config
+        let tokens = self.tokens
+        workers = RequestWorkers(count: config.concurrency, name: "herald-servicebus") {
+            ServiceBusClient(config: config, tokens: tokens)
+        }
+        gate.log(
+            .info,
+            "sending to \(config.baseURL) with key '\(config.keyName)'\(config.entityPath.map { " (entity \($0))" } ?? ""), messages up to \(config.maxMessageBytes) bytes"
+        )
+    }
+
+    public func send(_ batch: SinkBatch, completion: SinkCompletion) throws {
+        guard let workers else { throw SinkError(.retry, "the servicebus sink is not started") }
+        let entity = batch.destination
+        if let problem = sender.entityProblem(entity) {
+            gate.setHealth(false, problem)
+            gate.complete(completion, Array(repeating: SinkResult(.permanent, error: problem), count: batch.count))
+            return
+        }
+        let messages = batch.messages
+        let plan = sender.builder.plan(messages, ordered: batch.isOrdered)
+        if plan.requests.isEmpty {
+            gate.complete(completion, plan.rejected.sorted { $0.index < $1.index }.map(\.result))
+            return
+        }
+        let tracker = BatchTracker(count: messages.count, requests: plan.requests.count)
+        for (i, r) in plan.rejected { tracker.set(i, r) }
+        let sender = self.sender
+        let gate = self.gate
+        let stopping = self.stopping
+        let jobs: [RequestWorkers<ServiceBusClient>.Job] = plan.requests.map { request in
+            { client in
+                let final: [SinkResult]?
+                if stopping.isSet {
+                    let r = SinkResult(.retry, error: "the servicebus sink stopped before sending")
+                    final = tracker.finish(request.indices.map { ($0, r) })
+                } else if let skip = tracker.skipResult {
+                    final = tracker.finish(request.indices.map { ($0, skip) })
+                } else {
+                    let outcome = sender.send(request, entity: entity, client: client)
+                    gate.counter("messages_sent", UInt64(outcome.results.filter { $0.1.status == .ok }.count))
+                    final = tracker.finish(outcome.results, skipOthers: outcome.skipOthers)
+                }
+                if let final { gate.complete(completion, final) }
+            }
+        }
+        if !workers.submit(jobs) {
+            gate.complete(
+                completion,
+                Array(repeating: SinkResult(.retry, error: "the servicebus sink is stopping"), count: messages.count))
+        }
+    }
+
+    deinit {
+        // Destroyed without on_stop: let the worker threads end.
+        stopping.raise()
+        gate.close()
+        workers?.shutdown(deadline: Date())
+    }
+
+    public func stop(deadlineMs: UInt32) {
+        stopping.raise()
+        workers?.shutdown(deadline: Date().addingTimeInterval(Double(deadlineMs) / 1000))
+        gate.close()
+        workers = nil
+    }
+}

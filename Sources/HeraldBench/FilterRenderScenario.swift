@@ -1,0 +1,113 @@
+import Foundation
+import HeraldConfig
+import HeraldFilter
+import HeraldJSON
+import HeraldModel
+import HeraldPayload
+
+/// Scenario 2: filter evaluation and payload rendering, in process, on sample people.
+struct FilterRenderScenario {
+    var entities: Int
+    var seconds: Double
+    var runs: Int
+
+    /// Sample people as entities and CRUD-queue records (through the real ingest rules).
+    static func sampleRecords(_ count: Int, packageRoot: String) throws -> [EventRecord] {
+        let schema = try demoSchema(packageRoot: packageRoot)
+        let ingestor = EntityIngestor(schema: schema)
+        var ids = IDGenerator(seed: 1)
+        var out: [EventRecord] = []
+        for (i, line) in IngestScenario.people(count, seed: 7).enumerated() {
+            let input = try EntityInput(json: try JSONParser.parse(line), schema: schema, at: JSONPath.root + 0)
+            let outcome = try ingestor.apply(
+                input, to: nil, newEntityId: ids.entityId(), now: 1_795_000_000_000 + Int64(i), user: "bench", ids: &ids,
+                at: JSONPath.root + 0)
+            let e = outcome.entity
+            out.append(
+                EventRecord(
+                    seq: Int64(i + 1), tenant: "demo",
+                    event: NewEvent(
+                        type: .entityCreated, objectURI: e.uri, objectVersion: 1, time: e.updatedTime, snapshot: e.storedBytes(),
+                        delta: [])))
+        }
+        return out
+    }
+
+    static func demoSchema(packageRoot: String) throws -> TenantSchema {
+        let config = try HeraldConfiguration.load(path: packageRoot + "/examples/demo/herald.json")
+        guard let tenant = config.tenants.first else { throw BenchError("demo tenant missing") }
+        return tenant.schema
+    }
+
+    static let filters: [(String, String)] = [
+        ("simple equals", "equals(attributes.LastName, 'smith')"),
+        ("and/or of five", "(equals(attributes.LastName, 'smith') or startsWith(attributes.FirstName, 'jo')) and exists(attributes.Email) and not equals(attributes.Gender, 'Unknown') and range(attributes.BirthDate, '1950-01-01', '2000-12-31')"),
+        ("regexp", "regexp(attributes.Email, '[a-z]+\\.[a-z]+[0-9]*@gmail\\.com')"),
+    ]
+
+    func run(packageRoot: String, writer: ResultWriter) throws {
+        let records = try FilterRenderScenario.sampleRecords(entities, packageRoot: packageRoot)
+        let decoded = try records.map { try $0.event.entity() }
+        // Filters: evaluations per second over decoded entities.
+        for (label, expression) in FilterRenderScenario.filters {
+            let filter = try ObjectFilter.parse(expression)
+            var rates: [Double] = []
+            var matched = 0
+            for _ in 0..<runs {
+                var n = 0
+                matched = decoded.filter { filter.matches(FilterSubject(entity: $0)) }.count
+                let start = monotonicSeconds()
+                var sink = 0
+                while monotonicSeconds() - start < seconds {
+                    for e in decoded where filter.matches(FilterSubject(entity: e)) { sink &+= 1 }
+                    n += decoded.count
+                }
+                if sink < 0 { print(sink) }
+                rates.append(Double(n) / (monotonicSeconds() - start))
+            }
+            let s = Summary(values: rates)
+            writer.emit(
+                scenario: "filter evaluation: \(label)",
+                parameters: ["expression": expression, "entities": String(entities), "values per entity": "~35", "runs": String(runs)],
+                figures: [
+                    ("evaluations/s (median)", s.median, "/s"), ("evaluations/s (min)", s.min, "/s"),
+                    ("evaluations/s (max)", s.max, "/s"), ("matched share", Double(matched) / Double(max(1, entities)), ""),
+                ])
+        }
+        // Rendering: decode + render (+ compress) per payload type and format, one renderer (one core).
+        for payload in PayloadType.allCases {
+            for format in MessageFormat.allCases {
+                var destination = DestinationConfiguration(id: "bench", provider: "p", name: "q")
+                destination.payloadType = payload
+                destination.format = format
+                let renderer = PayloadRenderer(
+                    tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
+                var rates: [Double] = []
+                var bytes = 0
+                for _ in 0..<runs {
+                    var n = 0
+                    bytes = 0
+                    let start = monotonicSeconds()
+                    while monotonicSeconds() - start < seconds {
+                        for r in records {
+                            let e = try r.event.entity()
+                            if case .message(let m) = renderer.render(r, entity: e, delta: r.event.delta(for: e)) {
+                                bytes += m.body.count
+                            }
+                        }
+                        n += records.count
+                    }
+                    rates.append(Double(n) / (monotonicSeconds() - start))
+                    bytes /= max(1, n)
+                }
+                let s = Summary(values: rates)
+                writer.emit(
+                    scenario: "render \(payload.rawValue) as \(format.rawValue) (decode + render per event, one core)",
+                    parameters: ["entities": String(entities), "bodyBytes": String(bytes), "runs": String(runs)],
+                    figures: [
+                        ("messages/s (median)", s.median, "/s"), ("messages/s (min)", s.min, "/s"), ("messages/s (max)", s.max, "/s"),
+                    ])
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import HeraldHTTPClient
+import HeraldJSON
+import HeraldTestSupport
+
+/// A setup problem (a missing tool or package): the test fails with this text.
+struct SetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A Python script of the tests, run as its own process; it prints `READY <port>` when listening.
+/// Stopped (SIGTERM, by its pid) when this object goes away.
+final class PythonServer: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let logPath: String
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    init(script: String, arguments: [String], in dir: TemporaryDirectory, name: String) throws {
+        let scriptPath = dir.file("\(name).py")
+        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        logPath = dir.file("\(name).log")
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", scriptPath] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        try process.run()
+        let handle = out.fileHandleForReading
+        let found = LineWaiter(handle: handle, prefix: "READY ").wait(seconds: 20)
+        guard let found, let p = Int(found) else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            throw SetupError(
+                "\(name).py did not start (python3 with the `cryptography` package is needed); its output:\n\(log)")
+        }
+        port = p
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// GET a test-only JSON path.
+    func get(_ path: String) throws -> JSONValue {
+        let r = try HTTPClient(timeout: 10).send(method: "GET", url: baseURL + path)
+        return try JSONParser.parse(r.body)
+    }
+
+    deinit {
+        // SIGKILL: children spawned from the test's worker threads inherit a signal mask that blocks SIGTERM.
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Reads a child's stdout until a line starting with `prefix`; returns the rest of that line.
+final class LineWaiter: @unchecked Sendable {
+    let handle: FileHandle
+    let prefix: String
+    private let done = DispatchSemaphore(value: 0)
+    private var result: String?
+
+    init(handle: FileHandle, prefix: String) {
+        self.handle = handle
+        self.prefix = prefix
+    }
+
+    func wait(seconds: Double) -> String? {
+        DispatchQueue.global().async { [self] in
+            var buffer = ""
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer += String(decoding: chunk, as: UTF8.self)
+                if let line = buffer.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                    result = String(line.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+                    break
+                }
+            }
+            done.signal()
+            // Keep draining so the child never blocks on a full pipe.
+            while !handle.availableData.isEmpty {}
+        }
+        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        return result
+    }
+}
+
+/// Generates a throwaway 2048-bit RSA key pair (PKCS#8 private PEM, SubjectPublicKeyInfo public PEM).
+func generateRSAKey(in dir: TemporaryDirectory, name: String) throws -> (privatePath: String, publicPath: String) {
+    let privatePath = dir.file("\(name).pem")
+    let publicPath = dir.file("\(name).pub.pem")
+    let script = """
+        import sys
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives import serialization
+        k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        open(sys.argv[1], "wb").write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        open(sys.argv[2], "wb").write(k.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        """
+    let r = try runCommand("/usr/bin/env", ["python3", "-c", script, privatePath, publicPath])
+    guard r.status == 0 else {
+        throw SetupError(
+            "cannot generate an RSA key with python3 + cryptography (pip install cryptography): \(r.stderr)")
+    }
+    return (privatePath, publicPath)
+}
+
+/// Writes a service-account key file like the ones GCP issues.
+func writeServiceAccountKey(in dir: TemporaryDirectory, privateKeyPath: String, email: String, tokenURI: String) throws
+    -> String
+{
+    let pem = try String(contentsOfFile: privateKeyPath, encoding: .utf8)
+    var w = JSONWriter()
+    w.beginObject()
+    for (k, v) in [
+        ("type", "service_account"), ("project_id", "herald-auth"), ("private_key_id", "0123456789abcdef"),
+        ("private_key", pem), ("client_email", email), ("client_id", "1234567890"),
+        ("auth_uri", "https://accounts.google.com/o/oauth2/auth"), ("token_uri", tokenURI),
+    ] {
+        w.key(k)
+        w.string(v)
+    }
+    w.endObject()
+    let path = dir.file("service-account.json")
+    _ = FileManager.default.createFile(atPath: path, contents: Data(w.bytes))
+    return path
+}
+
+/// The built plugin and file-sink libraries, or a clear error naming the build command.
+func builtLibrary(_ product: String) throws -> String {
+    let path = BuildProducts.directory + "/lib\(product).so"
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw SetupError("\(path) is missing: build it first (swift build --product \(product))")
+    }
+    return path
+}

@@ -1,0 +1,82 @@
+import HeraldServiceBusSinkCore
+import Testing
+
+@Suite struct ServiceBusConfigTests {
+    @Test func connectionStringsAreParsed() throws {
+        let cs = try ConnectionString.parse(
+            " Endpoint=sb://herald-test.servicebus.windows.net/ ; SharedAccessKeyName=send;sharedaccesskey=ab+c/d==;EntityPath=orders; "
+        )
+        #expect(cs.baseURL == "https://herald-test.servicebus.windows.net")
+        #expect(cs.keyName == "send")
+        #expect(cs.key == "ab+c/d==", "split at the first '=' only: the key keeps its padding")
+        #expect(cs.entityPath == "orders")
+        let bad: [(String, String)] = [
+            ("SharedAccessKeyName=a;SharedAccessKey=b", "has no Endpoint"),
+            ("Endpoint=sb://x.servicebus.windows.net/;SharedAccessKey=b", "has no SharedAccessKeyName"),
+            ("Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=a", "has no SharedAccessKey"),
+            ("Endpoint=sb://x/;SharedAccessSignature=SharedAccessSignature sr=x", "not supported"),
+            ("Endpoint=amqp://x/;SharedAccessKeyName=a;SharedAccessKey=b", "must look like sb://"),
+            ("Endpoint", "without '='"),
+        ]
+        for (text, expected) in bad {
+            do {
+                _ = try ConnectionString.parse(text)
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(text): \(error)")
+            }
+        }
+    }
+
+    @Test func configurationFormsAndChecks() throws {
+        let fromString = try ServiceBusConfig.parse(
+            #"{"connectionString": "Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k1", "maxMessageBytes": 1048576}"#
+        )
+        #expect(
+            fromString.baseURL == "https://ns1.servicebus.windows.net" && fromString.keyName == "send"
+                && fromString.key == "k1")
+        #expect(fromString.maxMessageBytes == 1_048_576)
+        let urls = fromString.urls(entity: "orders")
+        #expect(urls.messages == "https://ns1.servicebus.windows.net/orders/messages")
+        #expect(urls.resource == "https://ns1.servicebus.windows.net/orders")
+        let parts = try ServiceBusConfig.parse(#"{"namespace": "ns2", "keyName": "a", "key": "b"}"#)
+        #expect(parts.baseURL == "https://ns2.servicebus.windows.net" && parts.maxMessageBytes == 262_144)
+        let local = try ServiceBusConfig.parse(
+            #"{"connectionString": "Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k1", "endpoint": "http://127.0.0.1:9/", "allowPlainHTTP": true}"#
+        )
+        #expect(local.baseURL == "http://127.0.0.1:9")
+        let bad: [(String, String)] = [
+            (#"{}"#, "needs \"connectionString\""),
+            (#"{"namespace": "ns", "keyName": "a"}"#, "needs"),
+            (
+                #"{"connectionString": "Endpoint=sb://a/;SharedAccessKeyName=b;SharedAccessKey=c", "key": "d"}"#,
+                "not both"
+            ),
+            (#"{"namespace": "ns", "keyName": "a", "key": "b", "endpoint": "http://127.0.0.1:9"}"#, "allowPlainHTTP"),
+            (#"{"namespace": "ns/x", "keyName": "a", "key": "b"}"#, "not a Service Bus namespace"),
+            (#"{"namespace": "ns", "keyName": "a", "key": "b", "maxMessageBytes": 2000000}"#, "out of range"),
+            (#"{"namespace": "ns", "keyName": "a", "key": "b", "endpoint": "https://h/path"}"#, "without a path"),
+            (
+                #"{"namespace": "ns", "keyName": "a", "key": "b", "tokenTTLSeconds": 60}"#,
+                "did you mean 'tokenTtlSeconds'"
+            ),
+        ]
+        for (text, expected) in bad {
+            do {
+                _ = try ServiceBusConfig.parse(text)
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(text): \(error)")
+            }
+        }
+    }
+
+    @Test func anEntityScopedConnectionStringOnlySendsToItsEntity() throws {
+        let config = try ServiceBusConfig.parse(
+            #"{"connectionString": "Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k1;EntityPath=Orders"}"#
+        )
+        let sender = ServiceBusSender(config: config, reporter: nil)
+        #expect(sender.entityProblem("orders") == nil, "entity names are case-insensitive")
+        #expect(sender.entityProblem("events")?.contains("scoped to entity 'Orders'") == true)
+    }
+}
