@@ -39,7 +39,8 @@ let package = Package(
         .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldFilter", "HeraldMatch"]),
         // The plugin ABI: one C header, the contract for plugin authors.
         .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
-        .target(name: "HeraldIngest", dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig"]),
+        .target(
+            name: "HeraldIngest", dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig", "HeraldMatch"]),
         .target(
             name: "HeraldServer",
             dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldJSON
+import HeraldMatch
 import HeraldModel
 
 /// Why a configuration file was refused: every problem, each with its JSON path.
@@ -153,13 +154,24 @@ extension TenantConfiguration {
         if let id, !id.utf8.allSatisfy({ isIdentifierByte($0) }) {
             r.report("id", "'\(id)' may only contain letters, digits, '-' and '_' (it appears in URLs)")
         }
-        let entityTypes = r.objects("entityTypes", required: true) { t in readEntityType(&t) } ?? []
         let sources = r.objects("sources") { s in readSource(&s) } ?? []
+        var matching: [String: EntityMatching] = [:]
+        let entityTypes =
+            r.objects("entityTypes", required: true) { t -> EntityTypeDefinition? in
+                guard let definition = readEntityType(&t) else { return nil }
+                let m = MatchConfigurationReader.read(&t, entityType: definition, sources: sources)
+                if !m.groups.isEmpty || t.members.contains(where: { $0.key == "survivorshipGroups" }) {
+                    matching[definition.uri] = m
+                }
+                return definition
+            } ?? []
+        let relationTypes = r.objects("relationTypes") { t in readRelationType(&t) } ?? []
         var limits = ObjectLimits()
         _ = r.object("limits") { l -> Bool in
             if let v = l.int("maxValuesPerAttribute", in: 1...100_000) { limits.maxValuesPerAttribute = Int(v) }
             if let v = l.int("maxValueBytes", in: 1...(16 << 20)) { limits.maxValueBytes = Int(v) }
             if let v = l.int("maxCrosswalksPerEntity", in: 1...100_000) { limits.maxCrosswalksPerEntity = Int(v) }
+            if let v = l.int("maxEntitiesPerToken", in: 2...1_000_000) { limits.maxEntitiesPerToken = Int(v) }
             return true
         }
         var seenTypes = Set<String>()
@@ -170,12 +182,21 @@ extension TenantConfiguration {
         for (i, s) in sources.enumerated() where !seenSources.insert(s.uri).inserted {
             r.issues.report(r.path + "sources" + i + "uri", "duplicate source '\(s.uri)'")
         }
-        let schema = TenantSchema(tenant: id ?? "", entityTypes: entityTypes, sources: sources, limits: limits)
+        var schema = TenantSchema(tenant: id ?? "", entityTypes: entityTypes, sources: sources, limits: limits)
+        schema.relationTypes = relationTypes
+        for (i, rt) in relationTypes.enumerated() {
+            for (end, type) in [("startObject", rt.startType), ("endObject", rt.endType)] {
+                if let type, schema.entityType(type) == nil {
+                    r.issues.report(
+                        r.path + "relationTypes" + i + end + "objectTypeURI", "unknown entity type '\(type)'")
+                }
+            }
+        }
         let streaming = r.object("streamingConfig") { s in StreamingConfiguration.read(&s, schema: schema) }
         guard let id else { return nil }
+        schema.tenant = id
         return TenantConfiguration(
-            id: id, schema: TenantSchema(tenant: id, entityTypes: entityTypes, sources: sources, limits: limits),
-            streaming: streaming ?? StreamingConfiguration())
+            id: id, schema: schema, streaming: streaming ?? StreamingConfiguration(), matching: matching)
     }
 
     static func readEntityType(_ r: inout JSONObjectReader) -> EntityTypeDefinition? {
@@ -187,6 +208,21 @@ extension TenantConfiguration {
         let attributes = readAttributes(&r, parentURI: uri ?? "configuration/entityTypes/?", nested: false)
         guard let uri else { return nil }
         return EntityTypeDefinition(uri: uri, label: label, attributes: attributes)
+    }
+
+    static func readRelationType(_ r: inout JSONObjectReader) -> RelationTypeDefinition? {
+        let uri = r.string("uri", required: true)
+        let label = r.string("label")
+        if let uri, !uri.hasPrefix("configuration/relationTypes/") || uriLastComponent(uri).isEmpty {
+            r.report("uri", "'\(uri)' must look like 'configuration/relationTypes/{Name}'")
+        }
+        let start = r.object("startObject") { o in o.string("objectTypeURI", required: true) }
+        let end = r.object("endObject") { o in o.string("objectTypeURI", required: true) }
+        let attributes = readAttributes(&r, parentURI: uri ?? "configuration/relationTypes/?", nested: false)
+        guard let uri else { return nil }
+        return RelationTypeDefinition(
+            definition: EntityTypeDefinition(uri: uri, label: label, attributes: attributes), startType: start ?? nil,
+            endType: end ?? nil)
     }
 
     static func readAttributes(_ r: inout JSONObjectReader, parentURI: String, nested: Bool) -> [AttributeDefinition] {

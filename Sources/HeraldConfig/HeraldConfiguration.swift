@@ -1,3 +1,4 @@
+import HeraldMatch
 import HeraldModel
 
 /// The whole daemon configuration: one JSON file (see `docs/configuration.md`).
@@ -87,10 +88,16 @@ public struct TenantConfiguration: Sendable {
     public var id: String
     public var schema: TenantSchema
     public var streaming: StreamingConfiguration
+    /// Match groups and survivorship per entity type URI (types without match groups may be absent).
+    public var matching: [String: EntityMatching]
 
-    public init(id: String, schema: TenantSchema, streaming: StreamingConfiguration = StreamingConfiguration()) {
+    public init(
+        id: String, schema: TenantSchema, streaming: StreamingConfiguration = StreamingConfiguration(),
+        matching: [String: EntityMatching] = [:]
+    ) {
         self.id = id
         self.schema = schema
         self.streaming = streaming
+        self.matching = matching
     }
 }

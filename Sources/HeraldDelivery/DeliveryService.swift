@@ -115,13 +115,8 @@ public final class DeliveryService: Service, Sendable {
 
     /// Runs until graceful shutdown, then stops every worker.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-            }
-        } onGracefulShutdown: {
-            self.logger.info("delivery: graceful shutdown")
-        }
+        try? await gracefulShutdown()
+        logger.info("delivery: graceful shutdown")
         await stopAll()
     }
 

@@ -33,7 +33,8 @@ public final class QueueCompactor: Service, Sendable {
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await compactOnce()
-            try? await Task.sleep(for: interval)
+            // The wait ends at once on graceful shutdown (a plain sleep would hold the shutdown up).
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 

@@ -1,5 +1,6 @@
 import HeraldConfig
 import HeraldJSON
+import HeraldMatch
 import HeraldModel
 import HeraldStore
 import Synchronization
@@ -26,7 +27,7 @@ public enum RemoveResult: Sendable {
 public final class IngestService: Sendable {
     public let store: HeraldStore
     private let tenants: Mutex<[String: TenantConfiguration]>
-    private let writerState = WriterState()
+    let writerState = WriterState()
 
     public init(store: HeraldStore, tenants: [TenantConfiguration]) {
         self.store = store
@@ -61,7 +62,7 @@ public final class IngestService: Sendable {
             return prepared.map { if case .failure(let e) = $0 { return .failed(e) } else { fatalError() } }
         }
         let tenantId = tenant.id
-        let ingestor = EntityIngestor(schema: tenant.schema)
+        let ingestor = IngestService.ingestor(for: tenant)
         let state = writerState
         let inputs = prepared
         return try await store.write { tx in
@@ -75,10 +76,9 @@ public final class IngestService: Sendable {
                     // No savepoint per item: an item fails (IngestError) before its first write, and
                     // a storage error after that fails the whole request, which rolls back as a unit.
                     do {
-                        results.append(
-                            try IngestService.applyOne(
-                                input, index: index, tenant: tenantId, ingestor: ingestor, user: user, tx: &tx,
-                                state: state))
+                        let result = try IngestService.applyOne(
+                            input, index: index, tenant: tenantId, ingestor: ingestor, user: user, tx: &tx, state: state)
+                        results.append(try IngestService.matchAfterWrite(result, tenant: tenant, user: user, tx: &tx, state: state))
                     } catch let error as IngestError {
                         results.append(.failed(error))
                     }
@@ -153,11 +153,55 @@ public final class IngestService: Sendable {
         }
     }
 
+    /// The tenant's ingest rules: its schema, and survivorship per entity type (LUD when none is configured).
+    static func ingestor(for tenant: TenantConfiguration) -> EntityIngestor {
+        let matching = tenant.matching
+        if matching.isEmpty { return EntityIngestor(schema: tenant.schema) }
+        return EntityIngestor(schema: tenant.schema) { entity in
+            if let rules = matching[entity.type]?.survivorship {
+                rules.apply(to: &entity)
+            } else {
+                Survivorship.applyLastUpdateWins(to: &entity)
+            }
+        }
+    }
+
+    /// Runs the match stage after an entity was created or updated (same transaction); the item's URI
+    /// becomes the winner's when it merged.
+    static func matchAfterWrite(
+        _ result: ItemResult, tenant: TenantConfiguration, user: String, tx: inout WriteTransaction, state: WriterState
+    ) throws -> ItemResult {
+        let uri: String
+        switch result {
+        case .created(let u), .updated(let u): uri = u
+        default: return result
+        }
+        let id = String(uri.dropFirst("entities/".count))
+        guard let stored = try tx.entity(tenant: tenant.id, id: id), let matching = tenant.matching[stored.entity.type],
+            !matching.engine.isEmpty
+        else { return result }
+        let coordinator = MatchCoordinator(
+            tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken, user: user,
+            now: epochMilliseconds(), state: state)
+        try coordinator.match(id, tx: &tx)
+        guard let after = try tx.entity(tenant: tenant.id, id: id), let winner = after.mergedInto else { return result }
+        var final = winner
+        var hops = 0
+        while hops < 32, let next = try tx.entity(tenant: tenant.id, id: final)?.mergedInto {
+            final = next
+            hops += 1
+        }
+        switch result {
+        case .created: return .created(uri: "entities/" + final)
+        default: return .updated(uri: "entities/" + final)
+        }
+    }
+
     /// Removes an entity: its crosswalks are released and `ENTITY_REMOVED` carries its last snapshot.
     public func remove(tenant: TenantConfiguration, id: String, user: String) async throws -> RemoveResult {
         let tenantId = tenant.id
         return try await store.write { tx in
-            guard let stored = try tx.entity(tenant: tenantId, id: id), !stored.removed else { return .notFound }
+            guard let stored = try tx.entity(tenant: tenantId, id: id), stored.isLive else { return .notFound }
             let now = epochMilliseconds()
             var entity = stored.entity
             let version = stored.version + 1
@@ -167,6 +211,10 @@ public final class IngestService: Sendable {
             try tx.updateEntity(tenant: tenantId, entity: entity, version: version, body: body, removed: true)
             for c in entity.crosswalks {
                 try tx.deleteCrosswalk(tenant: tenantId, key: c.key)
+            }
+            try tx.replaceTokens(tenant: tenantId, entityId: id, tokens: [])
+            for (other, _) in try tx.potentialMatches(tenant: tenantId, entityId: id) {
+                try tx.removePotentialMatch(tenant: tenantId, id, other)
             }
             try tx.appendEvent(
                 tenant: tenantId,
@@ -182,4 +230,6 @@ public final class IngestService: Sendable {
 final class WriterState: @unchecked Sendable {
     var ids = IDGenerator()
     var writer = JSONWriter(capacity: 4096)
+    /// Match tokens skipped for being too frequent (a metric).
+    var skippedTokens = 0
 }

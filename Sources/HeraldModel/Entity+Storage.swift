@@ -96,9 +96,105 @@ extension Entity {
         return w.bytes
     }
 
-    /// Reads the compact stored form.
+    /// Reads the compact stored form (a pull reader: no intermediate JSON tree).
     public init(storedBytes: [UInt8]) throws {
-        try self.init(stored: try JSONParser.parse(storedBytes))
+        let decoded: Entity = try storedBytes.withUnsafeBufferPointer { buffer in
+            var r = JSONReader(buffer)
+            return try Entity.readStored(&r)
+        }
+        self = decoded
+    }
+
+    static func readStored(_ r: inout JSONReader) throws -> Entity {
+        var entity = Entity(id: "", type: "", createdBy: "", createdTime: 0)
+        var version: Int64 = -1
+        var start: String?
+        var end: String?
+        try r.beginObject()
+        while let key = try r.nextKey() {
+            switch key {
+            case "v": version = try r.readInt64()
+            case "id": entity.id = try r.readString()
+            case "t": entity.type = try r.readString()
+            case "s": start = try r.readString()
+            case "e": end = try r.readString()
+            case "cb": entity.createdBy = try r.readString()
+            case "ct": entity.createdTime = try r.readInt64()
+            case "ub": entity.updatedBy = try r.readString()
+            case "ut": entity.updatedTime = try r.readInt64()
+            case "a":
+                try r.beginObject()
+                while let name = try r.nextKey() {
+                    entity.attributes.append(AttributeEntry(name: name, values: try readStoredValues(&r, withSources: true)))
+                }
+                r.endValue()
+            case "c":
+                try r.beginArray()
+                while try r.nextElement() {
+                    try r.beginArray()
+                    guard try r.nextElement() else { throw EntityDecodingError(path: .root + "c", reason: "empty crosswalk") }
+                    let id = try r.readString()
+                    _ = try r.nextElement()
+                    let type = try r.readString()
+                    _ = try r.nextElement()
+                    let value = try r.readString()
+                    _ = try r.nextElement()
+                    let table = try r.readOptionalString()
+                    _ = try r.nextElement()
+                    let created = try r.readInt64()
+                    _ = try r.nextElement()
+                    let updated = try r.readInt64()
+                    while try r.nextElement() { try r.skipValue() }
+                    r.endValue()
+                    entity.crosswalks.append(
+                        Crosswalk(id: id, type: type, value: value, sourceTable: table, createDate: created, updateDate: updated))
+                }
+                r.endValue()
+            default:
+                try r.skipValue()
+            }
+        }
+        guard version == Int64(storageFormatVersion) else {
+            throw EntityDecodingError(path: .root + "v", reason: "unsupported storage format version (expected \(storageFormatVersion))")
+        }
+        if let start, let end { entity.endpoints = RelationEndpoints(startId: start, endId: end) }
+        return entity
+    }
+
+    private static func readStoredValues(_ r: inout JSONReader, withSources: Bool) throws -> [AttributeValue] {
+        var values: [AttributeValue] = []
+        try r.beginArray()
+        while try r.nextElement() {
+            try r.beginArray()
+            _ = try r.nextElement()
+            let id = try r.readString()
+            _ = try r.nextElement()
+            let content: AttributeContent
+            if try r.peek() == .object {
+                var subs: [AttributeEntry] = []
+                try r.beginObject()
+                while let name = try r.nextKey() {
+                    subs.append(AttributeEntry(name: name, values: try readStoredValues(&r, withSources: false)))
+                }
+                r.endValue()
+                content = .nested(subs)
+            } else {
+                content = .simple(try r.readString())
+            }
+            _ = try r.nextElement()
+            let ov = try r.readInt64() == 1
+            var sources: [String] = []
+            if try r.nextElement() {
+                try r.beginArray()
+                while try r.nextElement() { sources.append(try r.readString()) }
+                r.endValue()
+                while try r.nextElement() { try r.skipValue() }
+            }
+            r.endValue()
+            values.append(AttributeValue(id: id, content: content, ov: ov, sources: sources))
+        }
+        r.endValue()
+        return values
     }
 
     public init(stored json: JSONValue) throws(EntityDecodingError) {

@@ -168,6 +168,9 @@ public struct SampleDataGenerator {
         var includeBirthDate = true
         var includeMiddle = true
         var includePhone = true
+        var includeEmail = true
+        // Web sign-ups know neither the SSN nor the loyalty id.
+        let includeIdentifiers = source != "WEB"
         var phoneStyle = Int(rng.next() % 4)
         if variant {
             if chance(0.25, &rng) { first = typo(first, &rng) } else if chance(0.2, &rng) {
@@ -175,7 +178,14 @@ public struct SampleDataGenerator {
             }
             if chance(0.2, &rng) { last = typo(last, &rng) }
             if chance(0.04, &rng) { swap(&first, &last) }
-            if chance(0.3, &rng) { email = email.uppercased() }
+            if chance(0.25, &rng) {
+                // Another address altogether: the person's work email.
+                let domain = p.employer.lowercased().filter { $0.isLetter } + ".com"
+                email = "\(p.first.lowercased()).\(p.last.lowercased())@\(domain)"
+            } else if chance(0.3, &rng) {
+                email = email.uppercased()
+            }
+            if chance(0.05, &rng) { includeEmail = false }
             if chance(0.15, &rng) { includeBirthDate = false }
             if chance(0.4, &rng) { includeMiddle = false }
             if chance(0.15, &rng) { includePhone = false }
@@ -202,7 +212,7 @@ public struct SampleDataGenerator {
         simple("LastName", last)
         simple("Gender", p.gender)
         if includeBirthDate { simple("BirthDate", p.birthDate) }
-        simple("Email", email)
+        if includeEmail { simple("Email", email) }
         simple("Occupation", p.occupation)
         simple("Employer", p.employer)
         simple("PreferredLanguage", p.language)
@@ -263,30 +273,32 @@ public struct SampleDataGenerator {
             w.endObject()
         }
         w.endArray()
-        w.key("Identifiers")
-        w.beginArray()
-        for (type, id) in [("SSN last 4", p.ssnLast4), ("Loyalty ID", p.loyaltyId)] {
-            w.beginObject()
-            w.key("value")
-            w.beginObject()
-            w.key("Type")
+        if includeIdentifiers {
+            w.key("Identifiers")
             w.beginArray()
-            w.beginObject()
-            w.key("value")
-            w.string(type)
-            w.endObject()
+            for (type, id) in [("SSN last 4", p.ssnLast4), ("Loyalty ID", p.loyaltyId)] {
+                w.beginObject()
+                w.key("value")
+                w.beginObject()
+                w.key("Type")
+                w.beginArray()
+                w.beginObject()
+                w.key("value")
+                w.string(type)
+                w.endObject()
+                w.endArray()
+                w.key("ID")
+                w.beginArray()
+                w.beginObject()
+                w.key("value")
+                w.string(id)
+                w.endObject()
+                w.endArray()
+                w.endObject()
+                w.endObject()
+            }
             w.endArray()
-            w.key("ID")
-            w.beginArray()
-            w.beginObject()
-            w.key("value")
-            w.string(id)
-            w.endObject()
-            w.endArray()
-            w.endObject()
-            w.endObject()
         }
-        w.endArray()
         w.endObject()
         w.key("crosswalks")
         w.beginArray()

@@ -52,6 +52,7 @@ public struct HeraldServer: Sendable {
         addEventRoutes(to: router)
         addStreamingRoutes(to: router)
         addFilterRoutes(to: router)
+        addMergeRoutes(to: router)
         addAdminRoutes(to: router)
         return Application(
             router: router,

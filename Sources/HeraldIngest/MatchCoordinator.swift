@@ -1,0 +1,218 @@
+import HeraldJSON
+import HeraldMatch
+import HeraldModel
+import HeraldStore
+
+/// Runs the match stage inside the write transaction: candidates by token, automatic merges,
+/// potential matches; and the explicit operations (merge, unmerge, not-a-match).
+///
+/// Every change and every event it makes is part of the caller's transaction, so a merge is never
+/// half-done: either the winner, the losers and all events commit, or nothing does.
+struct MatchCoordinator {
+    let tenant: String
+    let matching: EntityMatching
+    /// A token shared by more entities than this is skipped (and counted).
+    let tokenCap: Int
+    let user: String
+    let now: Int64
+    let state: WriterState
+
+    /// How many rounds of automatic merging one write may cause (a merge can make the winner match more).
+    static let maxRounds = 5
+
+    /// Matches an entity that was just written; merges and records potential matches.
+    func match(_ entityId: String, tx: inout WriteTransaction) throws {
+        var currentId = entityId
+        for _ in 0..<MatchCoordinator.maxRounds {
+            guard let stored = try tx.entity(tenant: tenant, id: currentId), stored.isLive else { return }
+            let entity = stored.entity
+            let tokens = matching.engine.tokens(for: entity)
+            try tx.replaceTokens(tenant: tenant, entityId: currentId, tokens: tokens)
+            var candidates = Set<String>()
+            for token in tokens.sorted() {
+                let ids = try tx.entitiesSharing(tenant: tenant, token: token, limit: tokenCap + 1)
+                if ids.count > tokenCap {
+                    state.skippedTokens += 1
+                    continue
+                }
+                candidates.formUnion(ids)
+            }
+            candidates.remove(currentId)
+            var automatic: [StoredEntity] = []
+            var suspect: [(String, [String])] = []
+            for candidateId in candidates.sorted() {
+                if try tx.isNotMatch(tenant: tenant, currentId, candidateId) { continue }
+                guard let candidate = try tx.entity(tenant: tenant, id: candidateId), candidate.isLive,
+                    candidate.entity.type == entity.type
+                else { continue }
+                let verdict = matching.engine.evaluate(entity, candidate.entity)
+                if verdict.negative { continue }
+                if verdict.merges {
+                    automatic.append(candidate)
+                } else if !verdict.suspect.isEmpty {
+                    suspect.append((candidateId, verdict.suspect))
+                }
+            }
+            if !automatic.isEmpty {
+                currentId = try merge([stored] + automatic, explicitWinner: nil, tx: &tx)
+                continue
+            }
+            try updatePotentialMatches(stored, found: suspect, tx: &tx)
+            return
+        }
+    }
+
+    /// Merges participants into one winner (the explicit one, else the oldest) and emits
+    /// ENTITY_CHANGED (winner), ENTITIES_MERGED (all participants), ENTITY_LOST_MERGE (each loser).
+    /// - Returns: the winner's id.
+    @discardableResult
+    func merge(_ participants: [StoredEntity], explicitWinner: String?, tx: inout WriteTransaction) throws -> String {
+        let ordered = participants.sorted {
+            ($0.entity.createdTime, $0.entity.id) < ($1.entity.createdTime, $1.entity.id)
+        }
+        let winner = ordered.first { $0.entity.id == explicitWinner } ?? ordered[0]
+        let losers = ordered.filter { $0.entity.id != winner.entity.id }
+        var merged = winner.entity
+        let before = winner.entity
+        for loser in losers { merged.absorb(loser.entity, ids: &state.ids) }
+        matching.survivorship.apply(to: &merged)
+        merged.updatedTime = now
+        merged.updatedBy = user
+        let version = winner.version + 1
+        let body = merged.storedBytes()
+        try tx.updateEntity(tenant: tenant, entity: merged, version: version, body: body)
+        try tx.appendEvent(
+            tenant: tenant,
+            NewEvent(
+                type: .entityChanged, objectURI: merged.uri, objectVersion: version, time: now, snapshot: body,
+                delta: Delta.between(before, merged).jsonBytes(entityType: merged.type)))
+        try tx.appendEvent(
+            tenant: tenant,
+            NewEvent(
+                type: .entitiesMerged, objectURI: merged.uri, objectVersion: version, time: now, snapshot: body, delta: [],
+                uris: [merged.uri] + losers.map(\.entity.uri)))
+        for loser in losers {
+            let id = loser.entity.id
+            for c in loser.entity.crosswalks { try tx.repointCrosswalk(tenant: tenant, key: c.key, entityId: merged.id) }
+            try tx.replaceTokens(tenant: tenant, entityId: id, tokens: [])
+            for (other, _) in try tx.potentialMatches(tenant: tenant, entityId: id) {
+                try tx.removePotentialMatch(tenant: tenant, id, other)
+            }
+            try tx.recordMerge(tenant: tenant, loser: loser.entity, winner: merged.id, time: now)
+            let loserBody = loser.entity.storedBytes()
+            try tx.setMergedInto(tenant: tenant, id: id, winner: merged.id, version: loser.version + 1, body: loserBody)
+            try tx.appendEvent(
+                tenant: tenant,
+                NewEvent(
+                    type: .entityLostMerge, objectURI: loser.entity.uri, objectVersion: loser.version + 1, time: now,
+                    snapshot: loserBody, delta: [], uris: [merged.uri]))
+            try RelationStore.moveRelations(tenant: tenant, from: id, to: merged.id, now: now, user: user, tx: &tx)
+        }
+        try tx.replaceTokens(tenant: tenant, entityId: merged.id, tokens: matching.engine.tokens(for: merged))
+        return merged.id
+    }
+
+    /// Records what the latest match run found for an entity and emits POTENTIAL_MATCHES_FOUND /
+    /// POTENTIAL_MATCHES_REMOVED for the difference.
+    func updatePotentialMatches(_ stored: StoredEntity, found: [(String, [String])], tx: inout WriteTransaction) throws {
+        let id = stored.entity.id
+        let existing = try tx.potentialMatches(tenant: tenant, entityId: id)
+        var added: [(String, [String])] = []
+        for (other, rules) in found where existing[other] != rules {
+            try tx.setPotentialMatch(tenant: tenant, id, other, rules: rules)
+            if existing[other] == nil { added.append((other, rules)) }
+        }
+        let foundIds = Set(found.map(\.0))
+        var removed: [(String, [String])] = []
+        for (other, rules) in existing where !foundIds.contains(other) {
+            try tx.removePotentialMatch(tenant: tenant, id, other)
+            removed.append((other, rules))
+        }
+        if !added.isEmpty { try emitPotential(.potentialMatchesFound, stored, added.sorted { $0.0 < $1.0 }, tx: &tx) }
+        if !removed.isEmpty { try emitPotential(.potentialMatchesRemoved, stored, removed.sorted { $0.0 < $1.0 }, tx: &tx) }
+    }
+
+    func emitPotential(_ type: EventType, _ stored: StoredEntity, _ matches: [(String, [String])], tx: inout WriteTransaction)
+        throws
+    {
+        var w = JSONWriter(capacity: 256)
+        w.beginArray()
+        for (other, rules) in matches {
+            w.beginObject()
+            w.key("uri")
+            w.string("entities/" + other)
+            w.key("matchRules")
+            w.beginArray()
+            for r in rules { w.string(r) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        try tx.appendEvent(
+            tenant: tenant,
+            NewEvent(
+                type: type, objectURI: stored.entity.uri, objectVersion: stored.version, time: now,
+                snapshot: stored.entity.storedBytes(), delta: [], uris: matches.map { "entities/" + $0.0 }, details: w.bytes))
+    }
+
+    /// Splits `spawnId` out of `originId` again: ENTITY_CHANGED (origin), ENTITY_CREATED (spawn),
+    /// ENTITIES_SPLITTED. The pair is then marked not-a-match so it does not merge again at once.
+    func unmerge(origin originId: String, spawn spawnId: String, tx: inout WriteTransaction) throws {
+        guard let origin = try tx.entity(tenant: tenant, id: originId), origin.isLive else {
+            throw MergeError(.notFound, "ENTITY_NOT_FOUND", "entities/\(originId) does not exist or is not a live entity")
+        }
+        guard let spawnStored = try tx.entity(tenant: tenant, id: spawnId), let record = try tx.mergeRecord(tenant: tenant, loser: spawnId)
+        else {
+            throw MergeError(.invalid, "NOT_MERGED", "entities/\(spawnId) was not merged into another entity")
+        }
+        // The spawn's merge must lead to the origin (directly or through later merges of its winner).
+        var holder = record.winner
+        var hops = 0
+        while holder != originId, hops < 32, let next = try tx.entity(tenant: tenant, id: holder)?.mergedInto {
+            holder = next
+            hops += 1
+        }
+        guard holder == originId else {
+            throw MergeError(
+                .invalid, "NOT_A_CONTRIBUTOR", "entities/\(spawnId) is not merged into entities/\(originId) (its winner is entities/\(record.winner))")
+        }
+        var remaining = origin.entity
+        let before = origin.entity
+        let keys = record.crosswalks.intersection(Set(remaining.crosswalks.map(\.key)))
+        guard !keys.isEmpty else {
+            throw MergeError(.invalid, "NOTHING_TO_SPLIT", "none of entities/\(spawnId)'s crosswalks is in entities/\(originId) any more")
+        }
+        var spawn = remaining.split(crosswalks: keys, spawnId: spawnId, previous: record.snapshot)
+        matching.survivorship.apply(to: &remaining)
+        matching.survivorship.apply(to: &spawn)
+        remaining.updatedTime = now
+        remaining.updatedBy = user
+        spawn.updatedTime = now
+        spawn.updatedBy = user
+        let originVersion = origin.version + 1
+        let originBody = remaining.storedBytes()
+        try tx.updateEntity(tenant: tenant, entity: remaining, version: originVersion, body: originBody)
+        let spawnVersion = spawnStored.version + 1
+        let spawnBody = spawn.storedBytes()
+        try tx.setMergedInto(tenant: tenant, id: spawnId, winner: nil, version: spawnVersion, body: spawnBody)
+        try tx.updateEntity(tenant: tenant, entity: spawn, version: spawnVersion, body: spawnBody)
+        for key in keys { try tx.repointCrosswalk(tenant: tenant, key: key, entityId: spawnId) }
+        try tx.deleteMergeRecord(tenant: tenant, loser: spawnId)
+        try tx.addNotMatch(tenant: tenant, originId, spawnId)
+        try tx.replaceTokens(tenant: tenant, entityId: originId, tokens: matching.engine.tokens(for: remaining))
+        try tx.replaceTokens(tenant: tenant, entityId: spawnId, tokens: matching.engine.tokens(for: spawn))
+        try tx.appendEvent(
+            tenant: tenant,
+            NewEvent(
+                type: .entityChanged, objectURI: remaining.uri, objectVersion: originVersion, time: now, snapshot: originBody,
+                delta: Delta.between(before, remaining).jsonBytes(entityType: remaining.type)))
+        try tx.appendEvent(
+            tenant: tenant,
+            NewEvent(type: .entityCreated, objectURI: spawn.uri, objectVersion: spawnVersion, time: now, snapshot: spawnBody, delta: []))
+        try tx.appendEvent(
+            tenant: tenant,
+            NewEvent(
+                type: .entitiesSplitted, objectURI: remaining.uri, objectVersion: originVersion, time: now, snapshot: originBody,
+                delta: [], uris: [remaining.uri, spawn.uri]))
+    }
+}

@@ -1,0 +1,125 @@
+/// A pull reader over JSON bytes: reads values in order without building a tree.
+///
+/// For hot paths that know the document's shape (the stored entity form): it allocates only the
+/// strings it returns. Use inside `withUnsafeBufferPointer`; the buffer must outlive the reader.
+///
+///     var r = JSONReader(buffer)
+///     try r.beginObject()
+///     while let key = try r.nextKey() { … read the value … }
+public struct JSONReader {
+    @usableFromInline var cursor: JSONCursor
+    private var first = true
+
+    public init(_ buffer: UnsafeBufferPointer<UInt8>) {
+        cursor = JSONCursor(buffer)
+    }
+
+    /// The kind of the next value, without consuming it.
+    public enum Kind { case object, array, string, number, bool, null }
+
+    public mutating func peek() throws(JSONParseError) -> Kind {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end else { throw cursor.error("unexpected end of input, expected a value") }
+        switch cursor.base[cursor.index] {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        default: return .number
+        }
+    }
+
+    private mutating func expect(_ byte: UInt8, _ what: String) throws(JSONParseError) {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end, cursor.base[cursor.index] == byte else {
+            throw cursor.error("unexpected \(cursor.describeByte(at: cursor.index)), expected \(what)")
+        }
+        cursor.index += 1
+    }
+
+    public mutating func beginObject() throws(JSONParseError) {
+        try expect(UInt8(ascii: "{"), "'{'")
+        first = true
+    }
+
+    public mutating func beginArray() throws(JSONParseError) {
+        try expect(UInt8(ascii: "["), "'['")
+        first = true
+    }
+
+    /// The next key of the current object, or nil at its end (the `}` is consumed).
+    public mutating func nextKey() throws(JSONParseError) -> String? {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end else { throw cursor.error("unexpected end of input in an object") }
+        if cursor.base[cursor.index] == UInt8(ascii: "}") {
+            cursor.index += 1
+            first = false
+            return nil
+        }
+        if !first { try expect(UInt8(ascii: ","), "',' or '}'") }
+        first = false
+        cursor.skipWhitespace()
+        let key = try cursor.parseString()
+        try expect(UInt8(ascii: ":"), "':'")
+        first = true
+        return key
+    }
+
+    /// Whether the current array has another element (false at its end; the `]` is consumed).
+    public mutating func nextElement() throws(JSONParseError) -> Bool {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end else { throw cursor.error("unexpected end of input in an array") }
+        if cursor.base[cursor.index] == UInt8(ascii: "]") {
+            cursor.index += 1
+            first = false
+            return false
+        }
+        if !first { try expect(UInt8(ascii: ","), "',' or ']'") }
+        first = true
+        return true
+    }
+
+    /// After reading a value inside an object or array: the next `nextKey`/`nextElement` needs a comma.
+    @inline(__always)
+    mutating func valueDone() { first = false }
+
+    public mutating func readString() throws(JSONParseError) -> String {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end, cursor.base[cursor.index] == UInt8(ascii: "\"") else {
+            throw cursor.error("unexpected \(cursor.describeByte(at: cursor.index)), expected a string")
+        }
+        let s = try cursor.parseString()
+        valueDone()
+        return s
+    }
+
+    /// A string or null.
+    public mutating func readOptionalString() throws(JSONParseError) -> String? {
+        if try peek() == .null {
+            try cursor.expectLiteral("null")
+            valueDone()
+            return nil
+        }
+        return try readString()
+    }
+
+    public mutating func readInt64() throws(JSONParseError) -> Int64 {
+        cursor.skipWhitespace()
+        let start = cursor.index
+        let text = try cursor.parseNumber()
+        guard let n = Int64(text) else { throw cursor.error("expected an integer", at: start) }
+        valueDone()
+        return n
+    }
+
+    /// Skips one value of any kind.
+    public mutating func skipValue() throws(JSONParseError) {
+        _ = try cursor.parseValue(depth: 0)
+        valueDone()
+    }
+
+    /// Marks the end of a nested object or array read with `beginObject`/`beginArray` (so that the
+    /// enclosing container expects a comma next).
+    public mutating func endValue() { valueDone() }
+}

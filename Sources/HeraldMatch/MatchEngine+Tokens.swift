@@ -1,0 +1,131 @@
+import HeraldModel
+
+/// Match tokens: the blocking keys under which the store indexes an entity.
+///
+/// Each token is `{group prefix}|{part}|{part}…`, a part being `Attr=value` (an exact value),
+/// `Attr~CODE` (a fuzzy key: the phonetic key of a value) or `Attr#` (no value, for `exactOrAllNull`).
+/// Two entities for which an automatic or suspect rule holds share a token of that group whenever the
+/// rule's tokens are complete (see `keys`), so the store only compares entities that share a token.
+extension MatchEngine {
+    /// Blocking keys of `entity` for all automatic and suspect groups, deterministic.
+    ///
+    /// Per group: the keys of the rule without its fuzzy comparisons (complete: a pair for which the rule
+    /// holds always shares one) and the keys with them (more selective, so they still find candidates when
+    /// the store skips a frequent coarse token). An `and` multiplies its children's keys; when the product
+    /// would exceed `maxKeysPerProduct`, the child with the most keys is left out (the tokens get coarser
+    /// but stay complete). A group yields at most `maxTokensPerGroup` tokens.
+    public func tokens(for entity: Entity) -> Set<String> {
+        tokens(for: profile(entity))
+    }
+
+    public func tokens(for profile: MatchProfile) -> Set<String> {
+        var out = Set<String>()
+        for (g, rule) in zip(groups, compiled) where g.type != .negative {
+            for t in groupTokens(rule, profile, prefix: g.tokenPrefix) { out.insert(t) }
+        }
+        return out
+    }
+
+    /// Tokens per group URI, for explanations and tests.
+    public func tokensByGroup(for entity: Entity) -> [String: Set<String>] {
+        let p = profile(entity)
+        var out: [String: Set<String>] = [:]
+        for (g, rule) in zip(groups, compiled) where g.type != .negative {
+            out[g.uri] = Set(groupTokens(rule, p, prefix: g.tokenPrefix))
+        }
+        return out
+    }
+
+    func groupTokens(_ rule: CompiledRule, _ p: MatchProfile, prefix: String) -> [String] {
+        guard let refined = keys(rule, p, includeFuzzy: true), !refined.isEmpty else { return [] }
+        let coarse = keys(rule, p, includeFuzzy: false) ?? []
+        var seen = Set<String>()
+        var out: [String] = []
+        for group in [coarse, refined] {
+            for key in group.map({ prefix + "|" + $0.joined(separator: "|") }).sorted()
+            where out.count < MatchEngine.maxTokensPerGroup && seen.insert(key).inserted {
+                out.append(key)
+            }
+        }
+        return out
+    }
+
+    /// The keys of `rule` for one entity: nil when the rule can hold without the two entities sharing
+    /// anything (no restriction), empty when it cannot hold for this entity at all.
+    func keys(_ rule: CompiledRule, _ p: MatchProfile, includeFuzzy: Bool) -> [[String]]? {
+        switch rule {
+        case .exact(let refs):
+            return product(refs.map { ref in p.normalizedValues(of: ref).map { part(ref, "=", $0) } })
+        case .exactOrAllNull(let refs):
+            return product(
+                refs.map { ref in
+                    let values = p.normalizedValues(of: ref)
+                    return values.isEmpty ? ["\(ref)#"] : values.map { part(ref, "=", $0) }
+                })
+        case .exactOrNull, .notExactSame:
+            return nil
+        case .equals(let pairs):
+            return product(
+                pairs.map { ref, value in p.normalizedValues(of: ref).contains(value) ? [part(ref, "=", value)] : [] })
+        case .fuzzy(let refs):
+            guard includeFuzzy else { return nil }
+            return product(
+                refs.map { ref in
+                    var seen = Set<String>()
+                    return (p.fuzzy[ref] ?? []).map { part(ref, "~", $0.tokenKey) }.filter { seen.insert($0).inserted }
+                        .sorted()
+                })
+        case .and(let rules):
+            var lists: [[[String]]] = []
+            for r in rules {
+                guard let k = keys(r, p, includeFuzzy: includeFuzzy) else { continue }
+                if k.isEmpty { return [] }
+                lists.append(k)
+            }
+            if lists.isEmpty { return nil }
+            return multiply(lists)
+        case .or(let rules):
+            var union: [[String]] = []
+            var seen = Set<[String]>()
+            for r in rules {
+                guard let k = keys(r, p, includeFuzzy: includeFuzzy) else { return nil }
+                for key in k where seen.insert(key).inserted { union.append(key) }
+            }
+            return union
+        }
+    }
+
+    private func part(_ ref: AttributeReference, _ op: String, _ value: String) -> String {
+        let scalars = value.unicodeScalars
+        if scalars.count <= MatchEngine.maxValueLengthInToken { return "\(ref)\(op)\(value)" }
+        return "\(ref)\(op)" + String(String.UnicodeScalarView(scalars.prefix(MatchEngine.maxValueLengthInToken)))
+    }
+
+    /// The cartesian product of single-part lists (one list per attribute of a comparison).
+    private func product(_ parts: [[String]]) -> [[String]] {
+        if parts.contains(where: \.isEmpty) { return [] }
+        return multiply(parts.map { $0.map { [$0] } })
+    }
+
+    /// Multiplies key lists, leaving out the longest list while the product exceeds `maxKeysPerProduct`.
+    private func multiply(_ lists: [[[String]]]) -> [[String]] {
+        var lists = lists
+        while lists.count > 1 && lists.reduce(1, { $0 * $1.count }) > MatchEngine.maxKeysPerProduct {
+            var longest = 0
+            for i in lists.indices where lists[i].count >= lists[longest].count { longest = i }
+            lists.remove(at: longest)
+        }
+        if lists.count == 1 && lists[0].count > MatchEngine.maxKeysPerProduct {
+            lists[0] = Array(
+                lists[0].sorted { $0.joined(separator: "|") < $1.joined(separator: "|") }
+                    .prefix(MatchEngine.maxKeysPerProduct))
+        }
+        var out: [[String]] = [[]]
+        for list in lists {
+            var next: [[String]] = []
+            for prefix in out { for key in list { next.append(prefix + key) } }
+            out = next
+        }
+        return out
+    }
+}

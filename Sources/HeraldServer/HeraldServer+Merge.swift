@@ -1,0 +1,147 @@
+import HeraldConfig
+import HeraldIngest
+import HeraldJSON
+import HeraldModel
+import Hummingbird
+import NIOCore
+
+extension HeraldServer {
+    func addMergeRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/api/:tenant/entities/:id/_potentialMatches") { request, context -> Response in
+            _ = try access.authorize(request, .read)
+            let tenant = try tenant(context)
+            let id = context.parameters.get("id") ?? ""
+            guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id), stored.isLive else {
+                throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist, or was merged or removed")
+            }
+            var w = JSONWriter(capacity: 512)
+            w.beginArray()
+            for (other, rules) in try await ingest.store.potentialMatches(tenant: tenant.id, id: id) {
+                w.beginObject()
+                w.key("uri")
+                w.string("entities/" + other)
+                w.key("matchRules")
+                w.beginArray()
+                for r in rules { w.string(r) }
+                w.endArray()
+                w.endObject()
+            }
+            w.endArray()
+            return jsonResponse(w.bytes)
+        }
+
+        router.post("/api/:tenant/entities/:id/_notMatch") { request, context -> Response in
+            let user = try access.authorize(request, .write)
+            let tenant = try tenant(context)
+            let id = context.parameters.get("id") ?? ""
+            let other = try entityParameter(request, "uri")
+            try await mergeCall { try await ingest.notMatch(tenant: tenant, id: id, other: other, user: user) }
+            return jsonResponse(Array("{\"status\":\"success\"}".utf8))
+        }
+
+        router.post("/api/:tenant/entities/:id/_sameAs") { request, context -> Response in
+            let user = try access.authorize(request, .write)
+            let tenant = try tenant(context)
+            let id = context.parameters.get("id") ?? ""
+            let other = try entityParameter(request, "uri")
+            let explicit = request.uri.queryParameters["explicitWinner"].map { $0 == "true" } ?? false
+            var expected: Int64?
+            if let tag = request.headers[.ifMatch] {
+                expected = Int64(tag.filter(\.isNumber))
+            }
+            let winner = try await mergeCall {
+                try await ingest.sameAs(
+                    tenant: tenant, id: id, other: other, explicitWinner: explicit, expectedVersion: expected, user: user)
+            }
+            return jsonResponse(Array("{\"status\":\"success\",\"uri\":\"entities/\(winner)\"}".utf8))
+        }
+
+        router.post("/api/:tenant/entities/:id/_unmerge") { request, context -> Response in
+            let user = try access.authorize(request, .write)
+            let tenant = try tenant(context)
+            let id = context.parameters.get("id") ?? ""
+            let spawn = try entityParameter(request, "contributorURI")
+            try await mergeCall { try await ingest.unmerge(tenant: tenant, id: id, spawn: spawn, user: user) }
+            return jsonResponse(Array("{\"status\":\"success\",\"a\":\"entities/\(id)\",\"b\":\"entities/\(spawn)\"}".utf8))
+        }
+
+        let maxBytes = configuration.server.maxRequestBytes
+        router.post("/api/:tenant/relations") { request, context -> Response in
+            let user = try access.authorize(request, .write)
+            let tenant = try tenant(context)
+            let items = try await readArray(request, maxBytes: maxBytes)
+            let results = try await ingest.postRelations(tenant: tenant, items: items, user: user)
+            return jsonResponse(renderResults(results, tenant: tenant.id))
+        }
+
+        router.get("/api/:tenant/relations/:id") { request, context -> Response in
+            _ = try access.authorize(request, .read)
+            let tenant = try tenant(context)
+            let id = context.parameters.get("id") ?? ""
+            guard let stored = try await ingest.store.relation(tenant: tenant.id, id: id), !stored.removed else {
+                throw APIError(.notFound, "RELATION_NOT_FOUND", "relations/\(id) does not exist in tenant '\(tenant.id)'")
+            }
+            var w = JSONWriter(capacity: 2048)
+            stored.entity.render(into: &w)
+            return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
+        }
+
+        router.delete("/api/:tenant/relations/:id") { request, context -> Response in
+            let user = try access.authorize(request, .write)
+            let tenant = try tenant(context)
+            let id = context.parameters.get("id") ?? ""
+            switch try await ingest.removeRelation(tenant: tenant, id: id, user: user) {
+            case .notFound:
+                throw APIError(.notFound, "RELATION_NOT_FOUND", "relations/\(id) does not exist in tenant '\(tenant.id)'")
+            case .removed(let uri, let version):
+                return jsonResponse(Array("{\"status\":\"success\",\"uri\":\"\(uri)\",\"objectVersion\":\(version)}".utf8))
+            }
+        }
+    }
+
+    /// `?name=entities/ID` → `ID`.
+    func entityParameter(_ request: Request, _ name: String) throws -> String {
+        guard let value = request.uri.queryParameters[Substring(name)].map(String.init), value.hasPrefix("entities/"),
+            value.count > "entities/".count
+        else {
+            throw APIError(.badRequest, "INVALID_PARAMETER", "query parameter '\(name)' must be an entity URI: entities/ID")
+        }
+        return String(value.dropFirst("entities/".count))
+    }
+
+    /// Maps merge errors to API errors.
+    func mergeCall<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as MergeError {
+            switch error.kind {
+            case .notFound: throw APIError(.notFound, error.code, error.message)
+            case .invalid: throw APIError(.badRequest, error.code, error.message)
+            case .conflict: throw APIError(.conflict, error.code, error.message)
+            }
+        }
+    }
+
+    /// Reads a JSON array body (the same rules as entity posts).
+    func readArray(_ request: Request, maxBytes: Int) async throws -> [JSONValue] {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(maxBytes)
+        }
+        let json: JSONValue
+        do {
+            json = try buffer.withUnsafeReadableBytes { raw throws(JSONParseError) in
+                try JSONParser.parse(raw.bindMemory(to: UInt8.self))
+            }
+        } catch let error as JSONParseError {
+            throw APIError.malformedJSON(error)
+        }
+        guard case .array(let items) = json else {
+            throw APIError(.badRequest, "INVALID_REQUEST", "expected a JSON array, found \(json.kindDescription)", path: "$")
+        }
+        return items
+    }
+}
