@@ -1,1 +1,5 @@
-// Placeholder: exports herald_sink_entry for the kafka sink.
+import HeraldKafkaSinkCore
+import HeraldSinkSDK
+
+@_cdecl("herald_sink_entry")
+public func heraldSinkEntry() -> UnsafeRawPointer { SinkExport.descriptor(for: KafkaSink.self) }

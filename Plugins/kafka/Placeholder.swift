@@ -1,1 +1,0 @@
-// Placeholder: the kafka sink is written in this folder.
