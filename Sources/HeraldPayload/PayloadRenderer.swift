@@ -16,6 +16,8 @@ public enum RenderOutcome: Sendable {
 /// - entity events: `{"type", "object", "ovChanged"?}`; DELTAS replaces `object` with
 ///   `"deltas": {"ovChanged", "delta": [...]}`; SNAPSHOT_WITH_DELTA carries both;
 /// - merge events (`ENTITIES_MERGED`, `ENTITIES_SPLITTED`): `{"type", "uris", "updatedTime"}`;
+/// - potential-match events add `"matches": [{"uri", "matchRules": [...]}]`;
+/// - relation events carry the relation as `object` (with `startObject` and `endObject`);
 /// - over the limit with `largeObjectsSupport`: `{"type", "ovChanged", "exceededQueueSizeLimit": true}`.
 ///
 /// Headers on every message: `tenantId`, `eventType`, `sourceObjectUri`, `objectVersion`,
@@ -83,6 +85,11 @@ public final class PayloadRenderer {
             if analyzeOvChanges {
                 writer.key("ovChanged")
                 writer.bool(ovChanged)
+            }
+            if !event.details.isEmpty {
+                // POTENTIAL_MATCHES_*: [{"uri", "matchRules": [...]}]
+                writer.key("matches")
+                writer.raw(event.details)
             }
             writer.endObject()
         }

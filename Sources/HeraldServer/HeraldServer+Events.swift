@@ -45,6 +45,10 @@ extension HeraldServer {
         }
         w.key("object")
         entity.render(into: &w)
+        if !record.event.details.isEmpty {
+            w.key("matches")
+            w.raw(record.event.details)
+        }
         w.key("deltas")
         record.event.delta(for: entity).render(into: &w, entityType: entity.type)
         w.endObject()

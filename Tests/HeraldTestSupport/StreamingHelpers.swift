@@ -36,6 +36,17 @@ public enum StreamingTestSupport {
             extra: "\"pluginDirectories\": [\"\(plugins)\"],")
     }
 
+    /// The suffix of a destination's message ids (FNV-1a of its id, as the payload stage makes them).
+    public static func idSuffix(_ destination: String) -> String {
+        var hash: UInt32 = 0x811C_9DC5
+        for b in destination.utf8 {
+            hash ^= UInt32(b)
+            hash = hash &* 0x0100_0193
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
     /// Lines of an NDJSON file, parsed (missing file: empty).
     public static func readLines(_ path: String) -> [JSONValue] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
