@@ -45,14 +45,18 @@ struct HeraldBench: ParsableCommand {
         #endif
         print("# herald-bench \(quick ? "(quick mode: figures are not meaningful)" : "")")
         print("machine: \(machineSummary(configuration: build))")
+        try ReleaseSelfCheck.run()
         let writer = ResultWriter(jsonPath: json)
         for scenario in scenarios.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             switch scenario {
             case "ingest":
-                try IngestScenario(
+                var plain = IngestScenario(
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 2_000 : 100_000), batch: 100,
-                    connections: connections, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous
-                ).run(writer: writer)
+                    connections: connections, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous)
+                try plain.run(writer: writer)
+                plain.matching = true
+                plain.duplicateRate = 0.1
+                try plain.run(writer: writer)
             case "filter-render":
                 try FilterRenderScenario(entities: quick ? 200 : 2_000, seconds: quick ? 0.2 : 2, runs: runs ?? (quick ? 1 : 3))
                     .run(packageRoot: root, writer: writer)

@@ -12,15 +12,18 @@ struct IngestScenario {
     var connections: Int
     var runs: Int
     var synchronous: String
+    var matching: Bool = false
+    var duplicateRate: Double = 0
 
     func run(writer: ResultWriter) throws {
         // Pre-render request bodies so that the client costs as little as possible.
         var options = SampleDataGenerator.Options()
-        options.people = entities + entities / 10
-        options.duplicateRate = 0
+        options.people = (entities + entities / 10) * 100 / Int(100 + duplicateRate * 150)
+        options.duplicateRate = duplicateRate
         options.seed = 99
         var lines: [[UInt8]] = []
         SampleDataGenerator(options: options).generate { lines.append($0.json) }
+        while lines.count < entities + entities / 10 { lines.append(lines[lines.count % max(1, lines.count)]) }
         let averageBytes = lines.reduce(0) { $0 + $1.count } / max(1, lines.count)
 
         var rates: [Double] = []
@@ -28,8 +31,10 @@ struct IngestScenario {
         var p99s: [Double] = []
         var p999s: [Double] = []
         var peaks: [Double] = []
+        var merges: [Double] = []
         for runIndex in 0..<runs {
-            let server = try ServerUnderTest(herald: herald, packageRoot: packageRoot, synchronous: synchronous)
+            let server = try ServerUnderTest(
+                herald: herald, packageRoot: packageRoot, synchronous: synchronous, matching: matching)
             defer { server.stop() }
             let warmup = lines.count - entities
             let bodies = makeBodies(Array(lines[warmup...]))
@@ -44,22 +49,41 @@ struct IngestScenario {
             p99s.append(latencies.percentile(99))
             p999s.append(latencies.percentile(99.9))
             peaks.append(ProcessMemory.read(pid: server.pid).peak)
-            print("  run \(runIndex + 1): \(Int(rate)) entities/s, p99 \(String(format: "%.1f", latencies.percentile(99))) ms")
+            let merged = try countMerges(server.baseURL)
+            merges.append(Double(merged) / elapsed)
+            print("  run \(runIndex + 1): \(Int(rate)) entities/s, p99 \(String(format: "%.1f", latencies.percentile(99))) ms, \(merged) merges")
         }
         let r = Summary(values: rates)
         writer.emit(
-            scenario: "ingest (REST, no match rules)",
+            scenario: matching ? "ingest (REST, with the demo match rules)" : "ingest (REST, no match rules)",
             parameters: [
                 "entities": String(entities), "batch": String(batch), "connections": String(connections),
                 "runs": String(runs), "entityBytes": String(averageBytes), "synchronous": synchronous,
+                "duplicateRate": String(duplicateRate),
             ],
             figures: [
                 ("entities/s (median)", r.median, "entities/s"), ("entities/s (min)", r.min, "entities/s"),
                 ("entities/s (max)", r.max, "entities/s"),
                 ("request p50", Summary(values: p50s).median, "ms"), ("request p99", Summary(values: p99s).median, "ms"),
                 ("request p99.9", Summary(values: p999s).median, "ms"),
+                ("merges/s (median)", Summary(values: merges).median, "merges/s"),
                 ("server peak RSS", Summary(values: peaks).max, "MiB"),
             ])
+    }
+
+    /// ENTITIES_MERGED events in the queue (read through the events API).
+    func countMerges(_ baseURL: String) throws -> Int {
+        let client = HTTPClient(timeout: 120)
+        var after: Int64 = 0
+        var merges = 0
+        while true {
+            let r = try client.send(method: "GET", url: baseURL + "/api/demo/events?after=\(after)&limit=10000")
+            guard let json = try? JSONParser.parse(r.body), let events = json["events"]?.arrayValue, !events.isEmpty else {
+                return merges
+            }
+            merges += events.filter { $0["type"]?.stringValue == "ENTITIES_MERGED" }.count
+            after = json["next"]?.int64Value ?? after
+        }
     }
 
     static func people(_ count: Int, seed: UInt64 = 99) -> [[UInt8]] {

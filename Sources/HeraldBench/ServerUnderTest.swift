@@ -11,12 +11,15 @@ final class ServerUnderTest {
     let packageRoot: String
     let synchronous: String
     let pluginDirectory: String?
+    let matching: Bool
 
     /// Starts herald with the demo tenant; `streaming` replaces its streamingConfig (nil: none).
+    /// - Parameter matching: keep the demo tenant's match and survivorship groups (false: ingest without matching).
     init(
         herald: String, packageRoot: String, synchronous: String = "FULL", pluginDirectory: String? = nil,
-        streaming: String? = nil
+        streaming: String? = nil, matching: Bool = false
     ) throws {
+        self.matching = matching
         directory = NSTemporaryDirectory() + "herald-bench-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         self.packageRoot = packageRoot
         self.synchronous = synchronous
@@ -33,7 +36,10 @@ final class ServerUnderTest {
         var text = ""
         while !text.contains("\n") {
             let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { throw BenchError("herald serve exited before listening") }
+            if chunk.isEmpty {
+                let log = (try? String(contentsOfFile: directory + "/serve.log", encoding: .utf8)) ?? ""
+                throw BenchError("herald serve exited before listening:\n\(log.suffix(2000))")
+            }
             text += String(decoding: chunk, as: UTF8.self)
         }
         guard let r = text.range(of: "127.0.0.1:"), let p = Int(text[r.upperBound...].prefix { $0.isNumber }) else {
@@ -49,6 +55,15 @@ final class ServerUnderTest {
         let demo = try JSONParser.parse(Array(FileManager.default.contents(atPath: packageRoot + "/examples/demo/herald.json")!))
         guard case .object(var tenant) = demo["tenants"]!.arrayValue![0] else { throw BenchError("demo tenant") }
         tenant.removeAll { $0.key == "streamingConfig" }
+        if !matching, let i = tenant.firstIndex(where: { $0.key == "entityTypes" }), case .array(var types) = tenant[i].value {
+            for t in types.indices {
+                if case .object(var members) = types[t] {
+                    members.removeAll { $0.key == "matchGroups" || $0.key == "survivorshipGroups" }
+                    types[t] = .object(members)
+                }
+            }
+            tenant[i].value = .array(types)
+        }
         if let streaming { tenant.append(JSONMember(key: "streamingConfig", value: try JSONParser.parse(streaming))) }
         let plugins = pluginDirectory.map { "\"pluginDirectories\": [\"\($0)\"]," } ?? ""
         let config = """

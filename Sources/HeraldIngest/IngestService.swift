@@ -78,7 +78,13 @@ public final class IngestService: Sendable {
                     do {
                         let result = try IngestService.applyOne(
                             input, index: index, tenant: tenantId, ingestor: ingestor, user: user, tx: &tx, state: state)
-                        results.append(try IngestService.matchAfterWrite(result, tenant: tenant, user: user, tx: &tx, state: state))
+                        if let matching = tenant.matching[input.type], !matching.engine.isEmpty {
+                            results.append(
+                                try IngestService.matchAfterWrite(
+                                    result, tenant: tenant, matching: matching, user: user, tx: &tx, state: state))
+                        } else {
+                            results.append(result)
+                        }
                     } catch let error as IngestError {
                         results.append(.failed(error))
                     }
@@ -169,7 +175,8 @@ public final class IngestService: Sendable {
     /// Runs the match stage after an entity was created or updated (same transaction); the item's URI
     /// becomes the winner's when it merged.
     static func matchAfterWrite(
-        _ result: ItemResult, tenant: TenantConfiguration, user: String, tx: inout WriteTransaction, state: WriterState
+        _ result: ItemResult, tenant: TenantConfiguration, matching: EntityMatching, user: String,
+        tx: inout WriteTransaction, state: WriterState
     ) throws -> ItemResult {
         let uri: String
         switch result {
@@ -177,9 +184,6 @@ public final class IngestService: Sendable {
         default: return result
         }
         let id = String(uri.dropFirst("entities/".count))
-        guard let stored = try tx.entity(tenant: tenant.id, id: id), let matching = tenant.matching[stored.entity.type],
-            !matching.engine.isEmpty
-        else { return result }
         let coordinator = MatchCoordinator(
             tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken, user: user,
             now: epochMilliseconds(), state: state)

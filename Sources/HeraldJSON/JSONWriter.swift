@@ -188,7 +188,10 @@ public struct JSONWriter: Sendable {
     public mutating func value(_ value: JSONValue) {
         switch value {
         case .null: null()
-        case .bool(let b): bool(b)
+        // Matching the two literals (not `.bool(let b)`): Swift 6.3.1's release build of this
+        // switch wrote `false` for `.bool(true)` (see docs/decisions/0006-release-miscompile.md).
+        case .bool(true): bool(true)
+        case .bool(false): bool(false)
         case .number(let text): number(text: text)
         case .string(let s): string(s)
         case .array(let elements):
