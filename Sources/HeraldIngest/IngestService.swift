@@ -33,6 +33,8 @@ public final class IngestService: Sendable {
         self.store = store
         self.tenants = Mutex([:])
         update(tenants: tenants)
+        let state = writerState
+        store.onRollback { state.profiles.removeAll() }
     }
 
     public func tenant(_ id: String) -> TenantConfiguration? { tenants.withLock { $0[id] } }
@@ -139,6 +141,7 @@ public final class IngestService: Sendable {
                 tenant: tenant,
                 NewEvent(
                     type: .entityCreated, objectURI: entity.uri, objectVersion: 1, time: now, snapshot: body, delta: []))
+            state.written = StoredEntity(entity: entity, version: 1, removed: false)
             return .created(uri: entity.uri)
         case .updated(let old, let entity, let delta):
             let version = existing!.version + 1
@@ -155,6 +158,7 @@ public final class IngestService: Sendable {
                 NewEvent(
                     type: .entityChanged, objectURI: entity.uri, objectVersion: version, time: now, snapshot: body,
                     delta: delta.jsonBytes(entityType: entity.type)))
+            state.written = StoredEntity(entity: entity, version: version, removed: false)
             return .updated(uri: entity.uri)
         }
     }
@@ -187,14 +191,12 @@ public final class IngestService: Sendable {
         let coordinator = MatchCoordinator(
             tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken, user: user,
             now: epochMilliseconds(), state: state)
-        try coordinator.match(id, tx: &tx)
-        guard let after = try tx.entity(tenant: tenant.id, id: id), let winner = after.mergedInto else { return result }
-        var final = winner
-        var hops = 0
-        while hops < 32, let next = try tx.entity(tenant: tenant.id, id: final)?.mergedInto {
-            final = next
-            hops += 1
+        if let written = state.written, written.entity.id == id {
+            state.profiles[tenant.id + "\u{0}" + id] = CachedProfile(stored: written, profile: matching.engine.profile(written.entity))
         }
+        state.written = nil
+        let final = try coordinator.match(id, tx: &tx)
+        if final == id { return result }
         switch result {
         case .created: return .created(uri: "entities/" + final)
         default: return .updated(uri: "entities/" + final)
@@ -236,4 +238,15 @@ final class WriterState: @unchecked Sendable {
     var writer = JSONWriter(capacity: 4096)
     /// Match tokens skipped for being too frequent (a metric).
     var skippedTokens = 0
+    /// Decoded entities and their match profiles by tenant and id, valid for the version they were
+    /// read at. Emptied whenever the store rolls back (a rolled-back version number can be reused).
+    var profiles: [String: CachedProfile] = [:]
+    /// The entity the last applied item wrote (so matching need not read it back).
+    var written: StoredEntity?
+    static let profileCacheLimit = 20_000
+}
+
+struct CachedProfile {
+    var stored: StoredEntity
+    var profile: MatchProfile
 }

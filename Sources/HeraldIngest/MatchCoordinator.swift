@@ -20,13 +20,33 @@ struct MatchCoordinator {
     /// How many rounds of automatic merging one write may cause (a merge can make the winner match more).
     static let maxRounds = 5
 
+    /// An entity and its match profile, from the writer's cache when the stored version is the cached one.
+    func load(_ id: String, tx: inout WriteTransaction) throws -> CachedProfile? {
+        let key = tenant + "\u{0}" + id
+        guard let state = try tx.entityVersion(tenant: tenant, id: id) else { return nil }
+        if let cached = self.state.profiles[key], cached.stored.version == state.version,
+            cached.stored.removed == state.removed, cached.stored.mergedInto == state.mergedInto
+        {
+            return cached
+        }
+        guard let stored = try tx.entity(tenant: tenant, id: id) else { return nil }
+        let entry = CachedProfile(stored: stored, profile: matching.engine.profile(stored.entity))
+        if self.state.profiles.count >= WriterState.profileCacheLimit { self.state.profiles.removeAll(keepingCapacity: true) }
+        self.state.profiles[key] = entry
+        return entry
+    }
+
     /// Matches an entity that was just written; merges and records potential matches.
-    func match(_ entityId: String, tx: inout WriteTransaction) throws {
+    /// - Returns: the id of the live entity the written one ended in (itself, or the winner of its merges).
+    @discardableResult
+    func match(_ entityId: String, tx: inout WriteTransaction) throws -> String {
         var currentId = entityId
         for _ in 0..<MatchCoordinator.maxRounds {
-            guard let stored = try tx.entity(tenant: tenant, id: currentId), stored.isLive else { return }
+            guard let current = try load(currentId, tx: &tx), current.stored.isLive else { return currentId }
+            let stored = current.stored
             let entity = stored.entity
-            let tokens = matching.engine.tokens(for: entity)
+            let profile = current.profile
+            let tokens = matching.engine.tokens(for: profile)
             try tx.replaceTokens(tenant: tenant, entityId: currentId, tokens: tokens)
             var candidates = Set<String>()
             for token in tokens.sorted() {
@@ -42,10 +62,11 @@ struct MatchCoordinator {
             var suspect: [(String, [String])] = []
             for candidateId in candidates.sorted() {
                 if try tx.isNotMatch(tenant: tenant, currentId, candidateId) { continue }
-                guard let candidate = try tx.entity(tenant: tenant, id: candidateId), candidate.isLive,
-                    candidate.entity.type == entity.type
+                guard let loaded = try load(candidateId, tx: &tx), loaded.stored.isLive,
+                    loaded.stored.entity.type == entity.type
                 else { continue }
-                let verdict = matching.engine.evaluate(entity, candidate.entity)
+                let candidate = loaded.stored
+                let verdict = matching.engine.evaluate(profile, loaded.profile)
                 if verdict.negative { continue }
                 if verdict.merges {
                     automatic.append(candidate)
@@ -58,8 +79,9 @@ struct MatchCoordinator {
                 continue
             }
             try updatePotentialMatches(stored, found: suspect, tx: &tx)
-            return
+            return currentId
         }
+        return currentId
     }
 
     /// Merges participants into one winner (the explicit one, else the oldest) and emits

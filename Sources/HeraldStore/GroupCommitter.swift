@@ -28,6 +28,13 @@ final class GroupCommitter: Sendable {
     /// Upper bound on jobs per transaction, to bound the latency of the first job in a group.
     private let maxJobsPerCommit: Int
     let statistics = Mutex(Statistics())
+    /// Called on the writer thread whenever work is rolled back (a failed job or a failed commit):
+    /// caches of what was written must forget it.
+    let rollbackObservers = Mutex<[@Sendable () -> Void]>([])
+
+    func notifyRollback() {
+        for observer in rollbackObservers.withLock({ $0 }) { observer() }
+    }
 
     struct Statistics {
         var commits: Int = 0
@@ -60,6 +67,7 @@ final class GroupCommitter: Sendable {
                         }
                     }
                 } catch {
+                    self.notifyRollback()
                     return { _ in continuation.resume(throwing: error) }
                 }
             }, fail: { error in continuation.resume(throwing: error) })
@@ -99,6 +107,7 @@ final class GroupCommitter: Sendable {
                 }
                 outcome = .success(())
             } catch {
+                notifyRollback()
                 outcome = .failure(StoreError(.commitFailed, "the transaction did not commit: \(error)"))
             }
             statistics.withLock {

@@ -63,6 +63,11 @@ public final class HeraldStore: Sendable {
         }
     }
 
+    /// Registers a handler called on the writer thread whenever written work is rolled back.
+    public func onRollback(_ handler: @escaping @Sendable () -> Void) {
+        committer.rollbackObservers.withLock { $0.append(handler) }
+    }
+
     /// Commits so far and jobs per commit, for metrics.
     public var commitStatistics: (commits: Int, jobs: Int) {
         committer.statistics.withLock { ($0.commits, $0.jobs) }

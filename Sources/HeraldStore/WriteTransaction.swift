@@ -43,6 +43,13 @@ public struct WriteTransaction {
         return try HeraldStore.decodeStoredEntity(row)
     }
 
+    /// An entity's version and state without decoding it (nil when it does not exist).
+    public func entityVersion(tenant: String, id: String) throws -> (version: Int64, removed: Bool, mergedInto: String?)? {
+        let statement = try db.cachedStatement(sql: "SELECT version, removed, merged_into FROM entities WHERE tenant = ? AND id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [tenant, id]) else { return nil }
+        return (row[0], row[1], row[2])
+    }
+
     /// Whether an entity id is taken in `tenant`.
     public func entityExists(tenant: String, id: String) throws -> Bool {
         let statement = try db.cachedStatement(sql: "SELECT 1 FROM entities WHERE tenant = ? AND id = ?")
