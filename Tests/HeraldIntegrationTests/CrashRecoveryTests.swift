@@ -38,15 +38,23 @@ struct CrashRecoveryTests {
             let killThisRound = round <= 4
             if killThisRound {
                 // Kill once a random share of this round's lines has been committed, while the load runs.
+                // The watcher is a thread of its own: a task could wait for a busy cooperative pool
+                // (tests run in parallel) while the load finishes.
                 let remaining = totalLines - startLine + 1
                 let target = committedThrough + Int.random(in: remaining / 10...remaining / 2)
-                let probe = TestClient(baseURL: server.baseURL)
-                while loader.isRunning {
-                    let r = try? probe.get("/api/demo/events?after=\(target)&limit=1")
-                    if let events = r?.json?["events"]?.arrayValue, !events.isEmpty { break }
-                    try await Task.sleep(for: .milliseconds(5))
+                let watched = LoadWatch(server: server, loader: loader)
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    Thread {
+                        let probe = TestClient(baseURL: watched.server.baseURL)
+                        while watched.loader.isRunning {
+                            let r = try? probe.get("/api/demo/events?after=\(target)&limit=1")
+                            if let events = r?.json?["events"]?.arrayValue, !events.isEmpty { break }
+                            usleep(2_000)
+                        }
+                        watched.server.kill9()
+                        done.resume()
+                    }.start()
                 }
-                server.kill9()
                 kills += 1
             }
             let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -105,6 +113,12 @@ struct CrashRecoveryTests {
             let crosswalk = json["crosswalks"]?.arrayValue?.first?["value"]?.stringValue ?? "?"
             #expect(crosswalksSeen.contains(crosswalk), "acknowledged record \(crosswalk) is missing")
         }
+    }
+
+    /// The server and loader of one round, handed to the watcher thread.
+    struct LoadWatch: @unchecked Sendable {
+        let server: HeraldProcess
+        let loader: Process
     }
 
     static var demoTenant: String {
