@@ -128,7 +128,9 @@ let package = Package(
         .testTarget(name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),
-        .testTarget(name: "HeraldStoreTests", dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport"]),
+        .testTarget(
+            name: "HeraldStoreTests",
+            dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(name: "HeraldPubSubSinkTests", dependencies: ["HeraldPubSubSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),

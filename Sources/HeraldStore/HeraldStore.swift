@@ -14,6 +14,7 @@ public final class HeraldStore: Sendable {
     public let path: String
     let pool: DatabasePool
     private let committer: GroupCommitter
+    private let checkpointer: Checkpointer
     /// Signalled after every commit (delivery workers wait on it for new events).
     public let commits = CommitSignal()
 
@@ -41,10 +42,13 @@ public final class HeraldStore: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.writeWithoutTransaction { db in
-                // WAL checkpoints run in the writer: a larger threshold means fewer, longer pauses.
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = 4000")
+                // The checkpointer thread copies the WAL into the database file beside the writer; the
+                // writer checkpoints itself only as a backstop, when the WAL reaches this many pages
+                // (most of it is then already copied, and the WAL starts over from its beginning).
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
             }
             try HeraldStore.migrator().migrate(pool)
+            checkpointer = try Checkpointer(path: path, signal: commits, logger: logger)
         } catch {
             throw StoreError(.openFailed, "cannot open SQLite database '\(path)': \(error)")
         }
@@ -76,6 +80,7 @@ public final class HeraldStore: Sendable {
     /// Waits for queued writes, then checkpoints the WAL into the database file.
     public func close() {
         committer.close()
+        checkpointer.stop()
         try? pool.writeWithoutTransaction { db in
             _ = try? db.checkpoint(.truncate)
         }

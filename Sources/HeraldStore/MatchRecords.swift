@@ -4,23 +4,38 @@ import HeraldModel
 
 /// Match tokens, potential matches, not-a-match pairs and merge history (the match-and-merge stage's tables).
 extension WriteTransaction {
-    /// Makes the entity's tokens exactly `tokens` (inserting and deleting only the difference).
+    /// Makes the entity's match tokens exactly `tokens` (stored as keys; only the difference is written).
     public func replaceTokens(tenant: String, entityId: String, tokens: Set<String>) throws {
-        let existing = Set(
-            try String.fetchAll(
-                db.cachedStatement(sql: "SELECT token FROM match_tokens WHERE tenant = ? AND entity_id = ?"),
-                arguments: [tenant, entityId]))
-        let delete = try db.cachedStatement(sql: "DELETE FROM match_tokens WHERE tenant = ? AND token = ? AND entity_id = ?")
-        for token in existing.subtracting(tokens) { try delete.execute(arguments: [tenant, token, entityId]) }
-        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO match_tokens (tenant, token, entity_id) VALUES (?, ?, ?)")
-        for token in tokens.subtracting(existing) { try insert.execute(arguments: [tenant, token, entityId]) }
+        var keys = Set<Int64>(minimumCapacity: tokens.count)
+        for token in tokens { keys.insert(MatchKey.of(token)) }
+        try replaceMatchKeys(tenant: tenant, entityId: entityId, keys: keys)
+    }
+
+    /// Makes the entity's match keys exactly `keys`.
+    public func replaceMatchKeys(tenant: String, entityId: String, keys: Set<Int64>) throws {
+        let read = try db.cachedStatement(sql: "SELECT keys FROM match_key_sets WHERE tenant = ? AND entity_id = ?")
+        let blob = try Data.fetchOne(read, arguments: [tenant, entityId])
+        let existing = blob.map(MatchKey.decode) ?? []
+        if existing == keys { return }
+        let delete = try db.cachedStatement(sql: "DELETE FROM match_keys WHERE tenant = ? AND key = ? AND entity_id = ?")
+        for key in existing.subtracting(keys) { try delete.execute(arguments: [tenant, key, entityId]) }
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO match_keys (tenant, key, entity_id) VALUES (?, ?, ?)")
+        for key in keys.subtracting(existing) { try insert.execute(arguments: [tenant, key, entityId]) }
+        if keys.isEmpty {
+            try db.cachedStatement(sql: "DELETE FROM match_key_sets WHERE tenant = ? AND entity_id = ?")
+                .execute(arguments: [tenant, entityId])
+        } else {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO match_key_sets (tenant, entity_id, keys) VALUES (?, ?, ?)")
+                .execute(arguments: [tenant, entityId, MatchKey.encode(keys)])
+        }
     }
 
     /// Entities holding `token`, at most `limit` (callers ask for one more than their cap to detect frequent tokens).
+    /// Two tokens can share a key (a 64-bit hash), so a few extra candidates are possible; the match rules decide.
     public func entitiesSharing(tenant: String, token: String, limit: Int) throws -> [String] {
         try String.fetchAll(
-            db.cachedStatement(sql: "SELECT entity_id FROM match_tokens WHERE tenant = ? AND token = ? LIMIT ?"),
-            arguments: [tenant, token, limit])
+            db.cachedStatement(sql: "SELECT entity_id FROM match_keys WHERE tenant = ? AND key = ? LIMIT ?"),
+            arguments: [tenant, MatchKey.of(token), limit])
     }
 
     /// The recorded potential matches of an entity: other id → match group URIs.
@@ -125,5 +140,38 @@ extension WriteTransaction {
     public func losers(tenant: String, winner: String) throws -> [String] {
         try String.fetchAll(
             db.cachedStatement(sql: "SELECT loser FROM merges WHERE tenant = ? AND winner = ?"), arguments: [tenant, winner])
+    }
+}
+
+/// Match tokens as stored: a 64-bit FNV-1a hash of the token's UTF-8 bytes (stable across versions
+/// and platforms: it is persisted).
+public enum MatchKey {
+    public static func of(_ token: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in token.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return Int64(bitPattern: hash)
+    }
+
+    static func encode(_ keys: Set<Int64>) -> Data {
+        var data = Data(capacity: keys.count * 8)
+        for key in keys.sorted() {
+            withUnsafeBytes(of: key.littleEndian) { data.append(contentsOf: $0) }
+        }
+        return data
+    }
+
+    static func decode(_ data: Data) -> Set<Int64> {
+        var keys = Set<Int64>(minimumCapacity: data.count / 8)
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset + 8 <= raw.count {
+                keys.insert(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+                offset += 8
+            }
+        }
+        return keys
     }
 }

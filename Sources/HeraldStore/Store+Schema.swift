@@ -162,6 +162,40 @@ extension HeraldStore {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v4-match-keys") { db in
+            // Tokens become 64-bit keys (FNV-1a of the token text): an index entry shrinks from ~90 to
+            // ~20 bytes, and an entity's keys are one row to read back instead of an index range.
+            try db.execute(
+                sql: """
+                    CREATE TABLE match_keys (
+                        tenant TEXT NOT NULL,
+                        key INTEGER NOT NULL,
+                        entity_id TEXT NOT NULL,
+                        PRIMARY KEY (tenant, key, entity_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE match_key_sets (
+                        tenant TEXT NOT NULL,
+                        entity_id TEXT NOT NULL,
+                        keys BLOB NOT NULL,
+                        PRIMARY KEY (tenant, entity_id)
+                    ) WITHOUT ROWID;
+                    """)
+            let tx = WriteTransaction(db: db)
+            var current: (tenant: String, entity: String)?
+            var keys = Set<Int64>()
+            let rows = try Row.fetchCursor(db, sql: "SELECT tenant, entity_id, token FROM match_tokens ORDER BY tenant, entity_id")
+            while let row = try rows.next() {
+                let key: (String, String) = (row[0], row[1])
+                if let c = current, c != key {
+                    try tx.replaceMatchKeys(tenant: c.tenant, entityId: c.entity, keys: keys)
+                    keys.removeAll()
+                }
+                current = key
+                keys.insert(MatchKey.of(row[2] as String))
+            }
+            if let c = current { try tx.replaceMatchKeys(tenant: c.tenant, entityId: c.entity, keys: keys) }
+            try db.execute(sql: "DROP TABLE match_tokens")
+        }
         return migrator
     }
 }

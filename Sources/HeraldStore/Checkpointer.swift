@@ -1,0 +1,68 @@
+import Foundation
+import GRDB
+import Logging
+
+/// Copies the WAL into the database file on a thread of its own, so that the writer (which
+/// otherwise runs SQLite's automatic checkpoint right after a commit) spends its time on writes.
+///
+/// Passive checkpoints never block the writer or readers. The writer keeps a backstop: when the
+/// WAL reaches `writerBackstopPages` it checkpoints the (by then small) rest itself, which lets
+/// the WAL start over from its beginning instead of growing under a constant write load.
+final class Checkpointer: @unchecked Sendable {
+    /// Pages (4 KiB) the WAL may hold before the writer checkpoints it itself.
+    static let writerBackstopPages = 8_000
+    /// How often the thread looks for new commits.
+    static let interval: TimeInterval = 0.1
+
+    private let connection: DatabaseQueue
+    private let signal: CommitSignal
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var stopping = false
+    private var stopped = false
+
+    init(path: String, signal: CommitSignal, logger: Logger) throws {
+        var configuration = Configuration()
+        configuration.label = "herald.checkpointer"
+        configuration.busyMode = .timeout(1)
+        connection = try DatabaseQueue(path: path, configuration: configuration)
+        self.signal = signal
+        self.logger = logger
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "herald-checkpointer"
+        thread.start()
+    }
+
+    private func loop() {
+        var seen = signal.generation
+        while true {
+            condition.lock()
+            if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Checkpointer.interval)) }
+            let stop = stopping
+            condition.unlock()
+            if stop { break }
+            let now = signal.generation
+            if now == seen { continue }
+            seen = now
+            do {
+                try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+            } catch {
+                logger.debug("background checkpoint did not run", metadata: ["error": "\(error)"])
+            }
+        }
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Stops the thread and closes its connection.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+        try? connection.close()
+    }
+}
