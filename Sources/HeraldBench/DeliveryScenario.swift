@@ -98,18 +98,7 @@ struct DeliveryScenario {
             herald: herald, packageRoot: packageRoot, entities: total, batch: 100, connections: 1, runs: 1,
             synchronous: "FULL")
         let bodies = ingest.makeBodies(IngestScenario.people(total, seed: 5))
-        let client = HTTPClient(timeout: 60)
-        let interval = 100.0 / Double(latencyRate)
-        let start = monotonicSeconds()
-        for (i, body) in bodies.enumerated() {
-            let due = start + Double(i) * interval
-            let wait = due - monotonicSeconds()
-            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-            let r = try client.send(
-                method: "POST", url: server.baseURL + "/api/demo/entities", headers: [("Content-Type", "application/json")],
-                body: body)
-            guard r.status == 200 else { throw BenchError("ingest failed: \(r.status)") }
-        }
+        try ingest.postPaced(bodies, entitiesPerSecond: latencyRate, to: server.baseURL)
         try waitForCursor(server.baseURL, reaching: Int64(total), timeout: 120)
         var recorder = LatencyRecorder()
         let text = (try? String(contentsOfFile: latencyFile, encoding: .utf8)) ?? ""

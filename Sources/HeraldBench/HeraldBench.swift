@@ -8,8 +8,8 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest, filter-render, delivery.")
-    var scenarios: String = "ingest,filter-render,delivery"
+    @Option(help: "Scenarios to run (comma-separated): ingest, filter-render, delivery, e2e, backlog.")
+    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog"
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -64,6 +64,16 @@ struct HeraldBench: ParsableCommand {
                 try DeliveryScenario(
                     herald: heraldPath, packageRoot: root, binDirectory: binDir, events: quick ? 5_000 : 200_000,
                     runs: runs ?? (quick ? 1 : 3), latencyRate: quick ? 1_000 : 5_000, latencySeconds: quick ? 2 : 10
+                ).run(writer: writer)
+            case "e2e":
+                try EndToEndScenario(
+                    herald: heraldPath, packageRoot: root, binDirectory: binDir, entities: quick ? 5_000 : 100_000,
+                    steadyRate: quick ? 1_000 : 2_000, steadySeconds: quick ? 2 : 15
+                ).run(writer: writer)
+            case "backlog":
+                try BacklogScenario(
+                    herald: heraldPath, packageRoot: root, binDirectory: binDir, entities: quick ? 20_000 : 1_000_000,
+                    checkpoints: quick ? [2_000, 10_000] : [100_000, 1_000_000]
                 ).run(writer: writer)
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")

@@ -108,6 +108,21 @@ struct IngestScenario {
         }
     }
 
+    /// Posts `bodies` one after another on one connection, paced so that entities arrive at `entitiesPerSecond`.
+    func postPaced(_ bodies: [[UInt8]], entitiesPerSecond: Int, to baseURL: String) throws {
+        let client = HTTPClient(timeout: 60)
+        let interval = Double(batch) / Double(entitiesPerSecond)
+        let start = monotonicSeconds()
+        for (i, body) in bodies.enumerated() {
+            let wait = start + Double(i) * interval - monotonicSeconds()
+            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+            let r = try client.send(
+                method: "POST", url: baseURL + "/api/demo/entities", headers: [("Content-Type", "application/json")],
+                body: body)
+            guard r.status == 200 else { throw BenchError("ingest failed: HTTP \(r.status) \(r.bodyText.prefix(300))") }
+        }
+    }
+
     @discardableResult
     func post(_ bodies: [[UInt8]], to baseURL: String, connections: Int) throws -> LatencyRecorder {
         let url = baseURL + "/api/demo/entities"

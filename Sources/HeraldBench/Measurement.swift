@@ -3,6 +3,7 @@ import Foundation
 /// Latency samples and percentiles.
 struct LatencyRecorder {
     private(set) var samples: [Double] = []
+    var count: Int { samples.count }
 
     mutating func record(_ seconds: Double) { samples.append(seconds) }
     mutating func merge(_ other: LatencyRecorder) { samples.append(contentsOf: other.samples) }

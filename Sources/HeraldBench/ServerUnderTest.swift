@@ -1,12 +1,14 @@
 import Foundation
+import HeraldHTTPClient
 import HeraldJSON
 
 /// A `herald serve` child process with a temporary data directory.
-final class ServerUnderTest {
+final class ServerUnderTest: @unchecked Sendable {
     let process = Process()
     let directory: String
     private(set) var port: Int = 0
     var baseURL: String { "http://127.0.0.1:\(port)" }
+    private let statusClient = HTTPClient(timeout: 30)
 
     let packageRoot: String
     let synchronous: String
@@ -78,6 +80,37 @@ final class ServerUnderTest {
     var logTail: String {
         let text = (try? String(contentsOfFile: directory + "/serve.log", encoding: .utf8)) ?? ""
         return String(text.suffix(3000))
+    }
+
+    /// The first destination's delivery status (from the streaming status API).
+    struct DestinationProgress {
+        var cursor: Int64
+        var lagEvents: Int64
+        var sent: Int64
+        var filtered: Int64
+        var state: String
+    }
+
+    func destinationStatus() throws -> DestinationProgress {
+        let r = try statusClient.send(method: "GET", url: baseURL + "/api/demo/streaming/status")
+        guard r.status == 200, let d = (try? JSONParser.parse(r.body))?["destinations"]?.arrayValue?.first else {
+            throw BenchError("streaming status: HTTP \(r.status) \(r.bodyText.prefix(300))")
+        }
+        return DestinationProgress(
+            cursor: d["cursor"]?.int64Value ?? 0, lagEvents: d["lagEvents"]?.int64Value ?? 0,
+            sent: d["sent"]?.int64Value ?? 0, filtered: d["filtered"]?.int64Value ?? 0, state: d["state"]?.stringValue ?? "")
+    }
+
+    /// Waits until the first destination has caught up with the queue (its lag is zero).
+    func waitForDelivery(timeout: Double) throws {
+        let deadline = monotonicSeconds() + timeout
+        var last = try destinationStatus()
+        while monotonicSeconds() < deadline {
+            last = try destinationStatus()
+            if last.lagEvents == 0 && last.state == "RUNNING" { return }
+            usleep(10_000)
+        }
+        throw BenchError("delivery did not catch up within \(Int(timeout)) s (lag \(last.lagEvents), state \(last.state))\n\(logTail)")
     }
 
     /// Re-reads the configuration (SIGHUP).
