@@ -15,6 +15,7 @@ struct EndToEndScenario {
     var packageRoot: String
     var binDirectory: String
     var entities: Int
+    var runs: Int
     var steadyRate: Int
     var steadySeconds: Int
 
@@ -40,43 +41,62 @@ struct EndToEndScenario {
     }
 
     func fullSpeed(writer: ResultWriter, plugins: String) throws {
-        let output = NSTemporaryDirectory() + "herald-bench-e2e-\(getpid()).ndjson"
-        try? FileManager.default.removeItem(atPath: output)
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        let server = try ServerUnderTest(
-            herald: herald, packageRoot: packageRoot, pluginDirectory: plugins, streaming: streaming(output: output))
-        defer { server.stop() }
         let ingest = IngestScenario(
             herald: herald, packageRoot: packageRoot, entities: entities, batch: 100, connections: 4, runs: 1,
             synchronous: "FULL")
         let bodies = ingest.makeBodies(IngestScenario.people(entities, seed: 21))
-        let tail = FileTailer(path: output)
-        let start = monotonicSeconds()
-        let latencies = try ingest.post(bodies, to: server.baseURL, connections: 4)
-        let ingested = monotonicSeconds() - start
-        try server.waitForDelivery(timeout: Double(max(120, entities / 500)))
-        let delivered = monotonicSeconds() - start
-        let lines = tail.stop()
-        let status = try server.destinationStatus()
+        var ingestRates: [Double] = []
+        var endToEnd: [Double] = []
+        var p50s: [Double] = []
+        var p99s: [Double] = []
+        var peaks: [Double] = []
+        var written = 0
+        var filtered: Int64 = 0
+        for runIndex in 0..<runs {
+            let output = NSTemporaryDirectory() + "herald-bench-e2e-\(getpid())-\(runIndex).ndjson"
+            try? FileManager.default.removeItem(atPath: output)
+            defer { try? FileManager.default.removeItem(atPath: output) }
+            let server = try ServerUnderTest(
+                herald: herald, packageRoot: packageRoot, pluginDirectory: plugins, streaming: streaming(output: output))
+            defer { server.stop() }
+            let tail = FileTailer(path: output)
+            let start = monotonicSeconds()
+            try ingest.post(bodies, to: server.baseURL, connections: 4)
+            let ingested = monotonicSeconds() - start
+            try server.waitForDelivery(timeout: Double(max(120, entities / 500)))
+            let delivered = monotonicSeconds() - start
+            let lines = tail.stop()
+            let status = try server.destinationStatus()
+            guard lines.count + Int(status.filtered) == entities else {
+                throw BenchError("the file holds \(lines.count) lines and \(status.filtered) were filtered, for \(entities) events")
+            }
+            ingestRates.append(Double(entities) / ingested)
+            endToEnd.append(Double(entities) / delivered)
+            p50s.append(lines.percentile(50))
+            p99s.append(lines.percentile(99))
+            peaks.append(ProcessMemory.read(pid: server.pid).peak)
+            written = lines.count
+            filtered = status.filtered
+            print("  run \(runIndex + 1): ingest \(Int(Double(entities) / ingested))/s, end to end \(Int(Double(entities) / delivered))/s")
+        }
+        let e = Summary(values: endToEnd)
         writer.emit(
             scenario: "end to end at full speed: REST ingest → queue → filter → fields → file sink",
             parameters: [
-                "entities": String(entities), "batch": "100", "connections": "4", "synchronous": "FULL",
+                "entities": String(entities), "runs": String(runs), "batch": "100", "connections": "4", "synchronous": "FULL",
                 "objectFilter": EndToEndScenario.filter, "payload": "selected fields", "sink": "file (no fsync)",
             ],
             figures: [
-                ("ingest entities/s", Double(entities) / ingested, "entities/s"),
-                ("end-to-end entities/s", Double(entities) / delivered, "entities/s"),
-                ("request p99", latencies.percentile(99), "ms"),
-                ("lines written", Double(lines.count), "lines"),
-                ("filtered out", Double(status.filtered), "events"),
-                ("commit → line p50", lines.percentile(50), "ms"),
-                ("commit → line p99", lines.percentile(99), "ms"),
-                ("server peak RSS", ProcessMemory.read(pid: server.pid).peak, "MiB"),
+                ("ingest entities/s (median)", Summary(values: ingestRates).median, "entities/s"),
+                ("end-to-end entities/s (median)", e.median, "entities/s"),
+                ("end-to-end entities/s (min)", e.min, "entities/s"),
+                ("end-to-end entities/s (max)", e.max, "entities/s"),
+                ("lines written", Double(written), "lines"),
+                ("filtered out", Double(filtered), "events"),
+                ("commit → line p50 (median)", Summary(values: p50s).median, "ms"),
+                ("commit → line p99 (median)", Summary(values: p99s).median, "ms"),
+                ("server peak RSS", Summary(values: peaks).max, "MiB"),
             ])
-        guard lines.count + Int(status.filtered) == entities else {
-            throw BenchError("the file holds \(lines.count) lines and \(status.filtered) were filtered, for \(entities) events")
-        }
     }
 
     func steady(writer: ResultWriter, plugins: String) throws {

@@ -68,7 +68,7 @@ struct HeraldBench: ParsableCommand {
             case "e2e":
                 try EndToEndScenario(
                     herald: heraldPath, packageRoot: root, binDirectory: binDir, entities: quick ? 5_000 : 100_000,
-                    steadyRate: quick ? 1_000 : 2_000, steadySeconds: quick ? 2 : 15
+                    runs: runs ?? (quick ? 1 : 3), steadyRate: quick ? 1_000 : 2_000, steadySeconds: quick ? 2 : 15
                 ).run(writer: writer)
             case "backlog":
                 try BacklogScenario(
