@@ -1,16 +1,15 @@
 import Foundation
 import HeraldHTTPClient
 import HeraldJSON
-import HeraldTestSupport
 
 /// A setup problem (a missing tool or package): the test fails with this text.
-struct SetupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
+public struct SetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
-func freePort() -> Int {
+public func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -29,13 +28,16 @@ func freePort() -> Int {
 
 /// A Python script of the tests, run as its own process; it prints `READY <port>` when listening.
 /// Stopped (SIGTERM, by its pid) when this object goes away.
-final class PythonServer: @unchecked Sendable {
-    let process = Process()
-    let port: Int
-    let logPath: String
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+public final class PythonServer: @unchecked Sendable {
+    public let process = Process()
+    public let port: Int
+    public let logPath: String
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    init(script: String, arguments: [String], in dir: TemporaryDirectory, name: String) throws {
+    /// - Parameter requirement: what the script needs, named in the error when it does not start.
+    public init(
+        script: String, arguments: [String], in dir: TemporaryDirectory, name: String, requirement: String = "python3"
+    ) throws {
         let scriptPath = dir.file("\(name).py")
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         logPath = dir.file("\(name).log")
@@ -52,15 +54,15 @@ final class PythonServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            throw SetupError("\(name).py did not start (python3 is needed); its output:\n\(log)")
+            throw SetupError("\(name).py did not start (\(requirement) is needed); its output:\n\(log)")
         }
         port = p
     }
 
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// GET a test-only JSON path.
-    func get(_ path: String) throws -> JSONValue {
+    public func get(_ path: String) throws -> JSONValue {
         let r = try HTTPClient(timeout: 10).send(method: "GET", url: baseURL + path)
         return try JSONParser.parse(r.body)
     }
@@ -75,18 +77,18 @@ final class PythonServer: @unchecked Sendable {
 }
 
 /// Reads a child's stdout until a line starting with `prefix`; returns the rest of that line.
-final class LineWaiter: @unchecked Sendable {
-    let handle: FileHandle
-    let prefix: String
+public final class LineWaiter: @unchecked Sendable {
+    public let handle: FileHandle
+    public let prefix: String
     private let done = DispatchSemaphore(value: 0)
     private var result: String?
 
-    init(handle: FileHandle, prefix: String) {
+    public init(handle: FileHandle, prefix: String) {
         self.handle = handle
         self.prefix = prefix
     }
 
-    func wait(seconds: Double) -> String? {
+    public func wait(seconds: Double) -> String? {
         DispatchQueue.global().async { [self] in
             var buffer = ""
             while true {
@@ -107,8 +109,8 @@ final class LineWaiter: @unchecked Sendable {
     }
 }
 
-/// The built plugin and file-sink libraries, or a clear error naming the build command.
-func builtLibrary(_ product: String) throws -> String {
+/// A built shared library (a plugin) next to the test binaries, or a clear error naming the build command.
+public func builtLibrary(_ product: String) throws -> String {
     let path = BuildProducts.directory + "/lib\(product).so"
     guard FileManager.default.fileExists(atPath: path) else {
         throw SetupError("\(path) is missing: build it first (swift build --product \(product))")
