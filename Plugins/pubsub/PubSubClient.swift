@@ -80,13 +80,6 @@ public final class PubSubPublisher: @unchecked Sendable {
         self.reporter = reporter
     }
 
-    /// What one request gave: results by message index, and the outcome requests of the same batch
-    /// that have not started yet should take without sending (the service is down, throttling…).
-    public struct RequestOutcome {
-        public var results: [(Int, SinkResult)]
-        public var skipOthers: SinkResult?
-    }
-
     /// Sends one request. When Pub/Sub refuses a request of several messages as invalid (400) or
     /// too large (413), its halves are sent in turn (and theirs, down to single messages), so only
     /// the offending messages fail: a few requests for one bad message among a thousand.
@@ -181,21 +174,10 @@ public final class PubSubPublisher: @unchecked Sendable {
     public func publish<M: OutgoingMessage>(_ messages: [M], destination: String, ordered: Bool, client: PubSubClient)
         -> [SinkResult]
     {
-        let plan = builder.plan(messages, ordered: ordered)
-        var results = [SinkResult?](repeating: nil, count: messages.count)
-        for (i, r) in plan.rejected { results[i] = r }
         let topic = config.topicPath(for: destination)
-        var skip: SinkResult?
-        for request in plan.requests {
-            if let skip {
-                for i in request.indices { results[i] = skip }
-                continue
-            }
-            let outcome = send(request, topicPath: topic, client: client)
-            for (i, r) in outcome.results { results[i] = r }
-            skip = outcome.skipOthers
+        return builder.plan(messages, ordered: ordered).sendSequentially(messageCount: messages.count) {
+            send($0, topicPath: topic, client: client)
         }
-        return results.map { $0 ?? SinkResult(.retry, error: "not sent") }
     }
 
     /// `STATUS: message` from a Google API error body, else the start of the body.

@@ -17,9 +17,8 @@ public final class PubSubSink: SinkPlugin {
     public let config: PubSubConfig
     let host: SinkHost
     let gate: HostGate
-    let stopping = StopFlag()
+    let dispatcher: RequestDispatcher<PubSubClient>
     let publisher: PubSubPublisher
-    private var workers: RequestWorkers<PubSubClient>?
     private var mode: PubSubConfig.Mode?
 
     public static func validate(config: String) throws {
@@ -30,6 +29,7 @@ public final class PubSubSink: SinkPlugin {
         self.config = try PubSubConfig.parse(config)
         self.host = host
         gate = HostGate(host: host)
+        dispatcher = RequestDispatcher(sinkName: "pubsub", gate: gate)
         publisher = PubSubPublisher(config: self.config, reporter: gate)
     }
 
@@ -74,60 +74,25 @@ public final class PubSubSink: SinkPlugin {
         let timeout = config.timeoutMs
         let connect = config.connectTimeoutMs
         let authority = auth
-        workers = RequestWorkers(count: config.concurrency, name: "herald-pubsub") {
+        dispatcher.start(count: config.concurrency) {
             PubSubClient(baseURL: baseURL, auth: authority, timeoutMs: timeout, connectTimeoutMs: connect)
         }
     }
 
     public func send(_ batch: SinkBatch, completion: SinkCompletion) throws {
-        guard let workers else { throw SinkError(.retry, "the pubsub sink is not started") }
         let messages = batch.messages
         let plan = publisher.builder.plan(messages, ordered: batch.isOrdered)
         let topic = config.topicPath(for: batch.destination)
-        if plan.requests.isEmpty {
-            gate.complete(completion, plan.rejected.sorted { $0.index < $1.index }.map(\.result))
-            return
-        }
-        let tracker = BatchTracker(count: messages.count, requests: plan.requests.count)
-        for (i, r) in plan.rejected { tracker.set(i, r) }
         let publisher = self.publisher
         let gate = self.gate
-        let stopping = self.stopping
-        let jobs: [RequestWorkers<PubSubClient>.Job] = plan.requests.map { request in
-            { client in
-                let final: [SinkResult]?
-                if stopping.isSet {
-                    let r = SinkResult(.retry, error: "the pubsub sink stopped before sending")
-                    final = tracker.finish(request.indices.map { ($0, r) })
-                } else if let skip = tracker.skipResult {
-                    final = tracker.finish(request.indices.map { ($0, skip) })
-                } else {
-                    let outcome = publisher.send(request, topicPath: topic, client: client)
-                    let published = outcome.results.filter { $0.1.status == .ok }.count
-                    gate.counter("messages_published", UInt64(published))
-                    final = tracker.finish(outcome.results, skipOthers: outcome.skipOthers)
-                }
-                if let final { gate.complete(completion, final) }
-            }
+        try dispatcher.dispatch(plan, messageCount: messages.count, completion: completion) { request, client in
+            let outcome = publisher.send(request, topicPath: topic, client: client)
+            gate.counter("messages_published", UInt64(outcome.results.filter { $0.1.status == .ok }.count))
+            return outcome
         }
-        if !workers.submit(jobs) {
-            gate.complete(
-                completion,
-                Array(repeating: SinkResult(.retry, error: "the pubsub sink is stopping"), count: messages.count))
-        }
-    }
-
-    deinit {
-        // Destroyed without on_stop: let the worker threads end.
-        stopping.raise()
-        gate.close()
-        workers?.shutdown(deadline: Date())
     }
 
     public func stop(deadlineMs: UInt32) {
-        stopping.raise()
-        workers?.shutdown(deadline: Date().addingTimeInterval(Double(deadlineMs) / 1000))
-        gate.close()
-        workers = nil
+        dispatcher.stop(deadlineMs: deadlineMs)
     }
 }

@@ -4,7 +4,7 @@ import HeraldSinkSDK
 
 /// One publish request: which messages of the batch it carries (by index), their encoded
 /// `PubsubMessage` objects, and the ordering key they share (ordered destinations).
-public struct PublishRequest: Sendable {
+public struct PublishRequest: BatchRequest {
     public var indices: [Int]
     /// One encoded JSON object per message, in `indices` order.
     public var entries: [[UInt8]]
@@ -38,11 +38,7 @@ public struct PublishRequest: Sendable {
 }
 
 /// The publish requests of a batch, and the messages refused before sending.
-public struct PublishPlan: Sendable {
-    public var requests: [PublishRequest] = []
-    /// Messages that can never be published as they are (TOO_LARGE or PERMANENT), by index.
-    public var rejected: [(index: Int, result: SinkResult)] = []
-}
+public typealias PublishPlan = RequestPlan<PublishRequest>
 
 /// Turns a batch into publish requests within Pub/Sub's limits.
 ///

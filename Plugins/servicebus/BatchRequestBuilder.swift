@@ -4,7 +4,7 @@ import HeraldSinkSDK
 
 /// One Service Bus send request: the messages it carries (by batch index), their encoded
 /// objects, and their size as Service Bus counts it.
-public struct ServiceBusRequest: Sendable {
+public struct ServiceBusRequest: BatchRequest {
     public var indices: [Int]
     /// `{"Body": …, "BrokerProperties": {…}, "UserProperties": {…}}` per message, in `indices` order.
     public var entries: [[UInt8]]
@@ -33,11 +33,8 @@ public struct ServiceBusRequest: Sendable {
     }
 }
 
-public struct ServiceBusPlan: Sendable {
-    public var requests: [ServiceBusRequest] = []
-    /// Messages refused before sending (TOO_LARGE or PERMANENT), by index.
-    public var rejected: [(index: Int, result: SinkResult)] = []
-}
+/// The send requests of a batch, and the messages refused before sending.
+public typealias ServiceBusPlan = RequestPlan<ServiceBusRequest>
 
 /// Turns a batch into Service Bus batch-send requests.
 ///

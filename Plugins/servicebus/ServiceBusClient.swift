@@ -42,11 +42,6 @@ public final class ServiceBusSender: @unchecked Sendable {
         self.reporter = reporter
     }
 
-    public struct RequestOutcome {
-        public var results: [(Int, SinkResult)]
-        /// What requests of the same batch that have not started should take without sending.
-        public var skipOthers: SinkResult?
-    }
 
     /// Why `entity` cannot be sent to with this configuration, or nil.
     public func entityProblem(_ entity: String) -> String? {
@@ -146,20 +141,9 @@ public final class ServiceBusSender: @unchecked Sendable {
             reporter?.setHealth(false, problem)
             return Array(repeating: SinkResult(.permanent, error: problem), count: messages.count)
         }
-        let plan = builder.plan(messages, ordered: ordered)
-        var results = [SinkResult?](repeating: nil, count: messages.count)
-        for (i, r) in plan.rejected { results[i] = r }
-        var skip: SinkResult?
-        for request in plan.requests {
-            if let skip {
-                for i in request.indices { results[i] = skip }
-                continue
-            }
-            let outcome = send(request, entity: entity, client: client)
-            for (i, r) in outcome.results { results[i] = r }
-            skip = outcome.skipOthers
+        return builder.plan(messages, ordered: ordered).sendSequentially(messageCount: messages.count) {
+            send($0, entity: entity, client: client)
         }
-        return results.map { $0 ?? SinkResult(.retry, error: "not sent") }
     }
 
     /// The entity is at its maximum size (as opposed to a message being too large).

@@ -17,10 +17,9 @@ public final class ServiceBusSink: SinkPlugin {
     public let config: ServiceBusConfig
     let host: SinkHost
     let gate: HostGate
-    let stopping = StopFlag()
+    let dispatcher: RequestDispatcher<ServiceBusClient>
     let sender: ServiceBusSender
     let tokens: SASTokenCache
-    private var workers: RequestWorkers<ServiceBusClient>?
 
     public static func validate(config: String) throws {
         _ = try ServiceBusConfig.parse(config)
@@ -30,6 +29,7 @@ public final class ServiceBusSink: SinkPlugin {
         self.config = try ServiceBusConfig.parse(config)
         self.host = host
         gate = HostGate(host: host)
+        dispatcher = RequestDispatcher(sinkName: "servicebus", gate: gate)
         sender = ServiceBusSender(config: self.config, reporter: gate)
         tokens = SASTokenCache(
             keyName: self.config.keyName, key: self.config.key, ttlSeconds: Int64(self.config.tokenTtlSeconds))
@@ -44,7 +44,7 @@ public final class ServiceBusSink: SinkPlugin {
     public func start() throws {
         let config = self.config
         let tokens = self.tokens
-        workers = RequestWorkers(count: config.concurrency, name: "herald-servicebus") {
+        dispatcher.start(count: config.concurrency) {
             ServiceBusClient(config: config, tokens: tokens)
         }
         gate.log(
@@ -54,7 +54,6 @@ public final class ServiceBusSink: SinkPlugin {
     }
 
     public func send(_ batch: SinkBatch, completion: SinkCompletion) throws {
-        guard let workers else { throw SinkError(.retry, "the servicebus sink is not started") }
         let entity = batch.destination
         if let problem = sender.entityProblem(entity) {
             gate.setHealth(false, problem)
@@ -63,49 +62,16 @@ public final class ServiceBusSink: SinkPlugin {
         }
         let messages = batch.messages
         let plan = sender.builder.plan(messages, ordered: batch.isOrdered)
-        if plan.requests.isEmpty {
-            gate.complete(completion, plan.rejected.sorted { $0.index < $1.index }.map(\.result))
-            return
-        }
-        let tracker = BatchTracker(count: messages.count, requests: plan.requests.count)
-        for (i, r) in plan.rejected { tracker.set(i, r) }
         let sender = self.sender
         let gate = self.gate
-        let stopping = self.stopping
-        let jobs: [RequestWorkers<ServiceBusClient>.Job] = plan.requests.map { request in
-            { client in
-                let final: [SinkResult]?
-                if stopping.isSet {
-                    let r = SinkResult(.retry, error: "the servicebus sink stopped before sending")
-                    final = tracker.finish(request.indices.map { ($0, r) })
-                } else if let skip = tracker.skipResult {
-                    final = tracker.finish(request.indices.map { ($0, skip) })
-                } else {
-                    let outcome = sender.send(request, entity: entity, client: client)
-                    gate.counter("messages_sent", UInt64(outcome.results.filter { $0.1.status == .ok }.count))
-                    final = tracker.finish(outcome.results, skipOthers: outcome.skipOthers)
-                }
-                if let final { gate.complete(completion, final) }
-            }
+        try dispatcher.dispatch(plan, messageCount: messages.count, completion: completion) { request, client in
+            let outcome = sender.send(request, entity: entity, client: client)
+            gate.counter("messages_sent", UInt64(outcome.results.filter { $0.1.status == .ok }.count))
+            return outcome
         }
-        if !workers.submit(jobs) {
-            gate.complete(
-                completion,
-                Array(repeating: SinkResult(.retry, error: "the servicebus sink is stopping"), count: messages.count))
-        }
-    }
-
-    deinit {
-        // Destroyed without on_stop: let the worker threads end.
-        stopping.raise()
-        gate.close()
-        workers?.shutdown(deadline: Date())
     }
 
     public func stop(deadlineMs: UInt32) {
-        stopping.raise()
-        workers?.shutdown(deadline: Date().addingTimeInterval(Double(deadlineMs) / 1000))
-        gate.close()
-        workers = nil
+        dispatcher.stop(deadlineMs: deadlineMs)
     }
 }

@@ -1,0 +1,120 @@
+import Foundation
+import HeraldSinkSDK
+
+/// A part of a batch sent as one HTTP request: which messages (by index in the batch) it carries.
+public protocol BatchRequest: Sendable {
+    var indices: [Int] { get }
+}
+
+/// A batch cut into requests within a service's limits, and the messages refused before sending.
+public struct RequestPlan<Request: BatchRequest>: Sendable {
+    public var requests: [Request] = []
+    /// Messages that can never be sent as they are (TOO_LARGE or PERMANENT), by index.
+    public var rejected: [(index: Int, result: SinkResult)] = []
+
+    public init() {}
+
+    /// Sends request after request on the caller's thread (tests and tools): once a request says the
+    /// others should not be sent, they take its outcome. One result per message of the batch.
+    public func sendSequentially(messageCount: Int, _ send: (Request) -> RequestOutcome) -> [SinkResult] {
+        var results = [SinkResult?](repeating: nil, count: messageCount)
+        for (i, r) in rejected { results[i] = r }
+        var skip: SinkResult?
+        for request in requests {
+            if let skip {
+                for i in request.indices { results[i] = skip }
+                continue
+            }
+            let outcome = send(request)
+            for (i, r) in outcome.results { results[i] = r }
+            skip = outcome.skipOthers
+        }
+        return results.map { $0 ?? SinkResult(.retry, error: "not sent") }
+    }
+}
+
+/// What one request gave: results by message index, and the outcome requests of the same batch
+/// that have not started yet should take without sending (the service is down, throttling…).
+public struct RequestOutcome: Sendable {
+    public var results: [(Int, SinkResult)]
+    public var skipOthers: SinkResult?
+
+    public init(results: [(Int, SinkResult)], skipOthers: SinkResult? = nil) {
+        self.results = results
+        self.skipOthers = skipOthers
+    }
+}
+
+/// Sends planned batches on a pool of worker threads, one client (connection) each: the
+/// machinery the HTTP sinks share. The last request of a batch to finish completes it; a request
+/// not started when the instance stops, or after another request of its batch asked to skip the
+/// rest, completes without sending.
+public final class RequestDispatcher<Client>: @unchecked Sendable {
+    public let gate: HostGate
+    public let stopping = StopFlag()
+    private let sinkName: String
+    private var workers: RequestWorkers<Client>?
+
+    public init(sinkName: String, gate: HostGate) {
+        self.sinkName = sinkName
+        self.gate = gate
+    }
+
+    /// Starts `count` worker threads, each with a client from `makeClient`.
+    public func start(count: Int, makeClient: @escaping @Sendable () -> Client) {
+        workers = RequestWorkers(count: count, name: "herald-\(sinkName)", makeContext: makeClient)
+    }
+
+    /// Queues a planned batch; `send` runs on a worker thread for each request.
+    public func dispatch<Request: BatchRequest>(
+        _ plan: RequestPlan<Request>, messageCount: Int, completion: SinkCompletion,
+        send: @escaping @Sendable (Request, Client) -> RequestOutcome
+    ) throws {
+        guard let workers else { throw SinkError(.retry, "the \(sinkName) sink is not started") }
+        if plan.requests.isEmpty {
+            gate.complete(completion, plan.rejected.sorted { $0.index < $1.index }.map(\.result))
+            return
+        }
+        let tracker = BatchTracker(count: messageCount, requests: plan.requests.count)
+        for (i, r) in plan.rejected { tracker.set(i, r) }
+        let gate = self.gate
+        let stopping = self.stopping
+        let sinkName = self.sinkName
+        let jobs: [RequestWorkers<Client>.Job] = plan.requests.map { request in
+            { client in
+                let final: [SinkResult]?
+                if stopping.isSet {
+                    let r = SinkResult(.retry, error: "the \(sinkName) sink stopped before sending")
+                    final = tracker.finish(request.indices.map { ($0, r) })
+                } else if let skip = tracker.skipResult {
+                    final = tracker.finish(request.indices.map { ($0, skip) })
+                } else {
+                    let outcome = send(request, client)
+                    final = tracker.finish(outcome.results, skipOthers: outcome.skipOthers)
+                }
+                if let final { gate.complete(completion, final) }
+            }
+        }
+        if !workers.submit(jobs) {
+            gate.complete(
+                completion,
+                Array(repeating: SinkResult(.retry, error: "the \(sinkName) sink is stopping"), count: messageCount))
+        }
+    }
+
+    /// Requests not started complete RETRY; waits for running ones until the deadline; then nothing
+    /// more reaches the host.
+    public func stop(deadlineMs: UInt32) {
+        stopping.raise()
+        workers?.shutdown(deadline: Date().addingTimeInterval(Double(deadlineMs) / 1000))
+        gate.close()
+        workers = nil
+    }
+
+    deinit {
+        // Destroyed without on_stop: let the worker threads end.
+        stopping.raise()
+        gate.close()
+        workers?.shutdown(deadline: Date())
+    }
+}
