@@ -13,21 +13,7 @@ extension HeraldServer {
         router.post("/api/:tenant/entities") { request, context -> Response in
             let user = try access.authorize(request, .write)
             let tenant = try tenant(context)
-            var request = request
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.collectBody(upTo: maxBytes)
-            } catch is NIOTooManyBytesError {
-                throw APIError.bodyTooLarge(maxBytes)
-            }
-            let json: JSONValue
-            do {
-                json = try buffer.withUnsafeReadableBytes { raw throws(JSONParseError) in
-                    try JSONParser.parse(raw.bindMemory(to: UInt8.self))
-                }
-            } catch let error as JSONParseError {
-                throw APIError.malformedJSON(error)
-            }
+            let json = try await readJSON(request, maxBytes: maxBytes)
             guard case .array(let items) = json else {
                 throw APIError(
                     .badRequest, "INVALID_REQUEST",

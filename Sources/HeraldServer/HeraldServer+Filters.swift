@@ -14,21 +14,7 @@ extension HeraldServer {
         router.post("/api/:tenant/objectFilter/validate") { request, context -> Response in
             _ = try access.authorize(request, .read)
             let tenant = try tenant(context)
-            var request = request
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.collectBody(upTo: maxBytes)
-            } catch is NIOTooManyBytesError {
-                throw APIError.bodyTooLarge(maxBytes)
-            }
-            let json: JSONValue
-            do {
-                json = try buffer.withUnsafeReadableBytes { raw throws(JSONParseError) in
-                    try JSONParser.parse(raw.bindMemory(to: UInt8.self))
-                }
-            } catch let error as JSONParseError {
-                throw APIError.malformedJSON(error)
-            }
+            let json = try await readJSON(request, maxBytes: maxBytes)
             let issues = JSONShapeIssues()
             guard var r = JSONObjectReader(json, at: .root, issues: issues) else {
                 throw APIError(.badRequest, "INVALID_REQUEST", "expected an object with objectFilter and event", path: "$")

@@ -122,8 +122,8 @@ extension HeraldServer {
         }
     }
 
-    /// Reads a JSON array body (the same rules as entity posts).
-    func readArray(_ request: Request, maxBytes: Int) async throws -> [JSONValue] {
+    /// Reads a JSON body of at most `maxBytes`: too large → 413, not JSON → 400 with the position.
+    func readJSON(_ request: Request, maxBytes: Int) async throws -> JSONValue {
         var request = request
         let buffer: ByteBuffer
         do {
@@ -131,14 +131,18 @@ extension HeraldServer {
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge(maxBytes)
         }
-        let json: JSONValue
         do {
-            json = try buffer.withUnsafeReadableBytes { raw throws(JSONParseError) in
+            return try buffer.withUnsafeReadableBytes { raw throws(JSONParseError) in
                 try JSONParser.parse(raw.bindMemory(to: UInt8.self))
             }
-        } catch let error as JSONParseError {
+        } catch {
             throw APIError.malformedJSON(error)
         }
+    }
+
+    /// Reads a JSON array body (the same rules as entity posts).
+    func readArray(_ request: Request, maxBytes: Int) async throws -> [JSONValue] {
+        let json = try await readJSON(request, maxBytes: maxBytes)
         guard case .array(let items) = json else {
             throw APIError(.badRequest, "INVALID_REQUEST", "expected a JSON array, found \(json.kindDescription)", path: "$")
         }
