@@ -172,6 +172,7 @@ extension TenantConfiguration {
             if let v = l.int("maxValueBytes", in: 1...(16 << 20)) { limits.maxValueBytes = Int(v) }
             if let v = l.int("maxCrosswalksPerEntity", in: 1...100_000) { limits.maxCrosswalksPerEntity = Int(v) }
             if let v = l.int("maxEntitiesPerToken", in: 2...1_000_000) { limits.maxEntitiesPerToken = Int(v) }
+            if let v = l.int("maxEntitiesPerCoarseToken", in: 2...1_000_000) { limits.maxEntitiesPerCoarseToken = Int(v) }
             return true
         }
         var seenTypes = Set<String>()

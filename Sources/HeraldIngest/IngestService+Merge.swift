@@ -10,7 +10,8 @@ extension IngestService {
             tenant.matching[type]
             ?? EntityMatching(entityType: tenant.schema.entityType(type) ?? EntityTypeDefinition(uri: type, attributes: []))
         return MatchCoordinator(
-            tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken, user: user,
+            tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken,
+            coarseTokenCap: tenant.schema.limits.maxEntitiesPerCoarseToken, user: user,
             now: epochMilliseconds(), state: writerState)
     }
 

@@ -37,6 +37,9 @@ public final class IngestService: Sendable {
         store.onRollback { state.profiles.removeAll() }
     }
 
+    /// Match-token lookups skipped since start because too many entities hold the token.
+    public var skippedMatchTokens: Int { writerState.skippedTokens.load(ordering: .relaxed) }
+
     public func tenant(_ id: String) -> TenantConfiguration? { tenants.withLock { $0[id] } }
 
     /// Replaces the tenants' configuration (on reload); requests in flight keep the one they started with.
@@ -189,7 +192,8 @@ public final class IngestService: Sendable {
         }
         let id = String(uri.dropFirst("entities/".count))
         let coordinator = MatchCoordinator(
-            tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken, user: user,
+            tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken,
+            coarseTokenCap: tenant.schema.limits.maxEntitiesPerCoarseToken, user: user,
             now: epochMilliseconds(), state: state)
         if let written = state.written, written.entity.id == id {
             state.profiles[tenant.id + "\u{0}" + id] = CachedProfile(stored: written, profile: matching.engine.profile(written.entity))
@@ -236,8 +240,8 @@ public final class IngestService: Sendable {
 final class WriterState: @unchecked Sendable {
     var ids = IDGenerator()
     var writer = JSONWriter(capacity: 4096)
-    /// Match tokens skipped for being too frequent (a metric).
-    var skippedTokens = 0
+    /// Match-token lookups skipped for being too frequent (a metric, read from other threads).
+    let skippedTokens = Atomic<Int>(0)
     /// Decoded entities and their match profiles by tenant and id, valid for the version they were
     /// read at. Emptied whenever the store rolls back (a rolled-back version number can be reused).
     var profiles: [String: CachedProfile] = [:]

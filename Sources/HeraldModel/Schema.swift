@@ -92,6 +92,10 @@ public struct ObjectLimits: Sendable, Equatable {
     public var maxCrosswalksPerEntity: Int = 200
     /// A match token shared by more entities than this is skipped when looking for candidates.
     public var maxEntitiesPerToken: Int = 300
+    /// A coarse token (one without the fuzzy parts of its rule, when the entity also has the finer
+    /// tokens with them) shared by more entities than this is skipped: the finer tokens find the
+    /// candidates whose names sound alike, at a fraction of the comparisons.
+    public var maxEntitiesPerCoarseToken: Int = 32
 
     public init() {}
 }

@@ -46,6 +46,11 @@ public final class HeraldMetrics: Sendable {
         registry.makeGauge(name: "herald_store_commits", help: "Group commits since start")
     }
 
+    func skippedMatchTokens() -> Gauge {
+        registry.makeGauge(
+            name: "herald_match_tokens_skipped", help: "Match-token lookups skipped since start: too many entities hold the token")
+    }
+
     func storeJobs() -> Gauge {
         registry.makeGauge(name: "herald_store_write_jobs", help: "Write jobs (requests) committed since start")
     }

@@ -41,6 +41,7 @@ extension HeraldServer {
             let stats = ingest.store.commitStatistics
             metrics.storeCommits().set(Int64(stats.commits))
             metrics.storeJobs().set(Int64(stats.jobs))
+            metrics.skippedMatchTokens().set(Int64(ingest.skippedMatchTokens))
             var buffer: [UInt8] = []
             metrics.registry.emit(into: &buffer)
             return Response(
