@@ -33,7 +33,7 @@ struct BacklogScenario {
         guard FileManager.default.fileExists(atPath: plugins + "/test.json") else {
             throw BenchError("libherald-sink-test.so is not built next to herald-bench (\(binDirectory))")
         }
-        print("  generating \(entities) entities…")
+        say("  generating \(entities) entities…")
         let ingest = IngestScenario(
             herald: herald, packageRoot: packageRoot, entities: entities, batch: 100, connections: 4, runs: 1,
             synchronous: "FULL")
@@ -113,7 +113,7 @@ struct BacklogScenario {
                 "synchronous": "FULL",
             ],
             figures: figures)
-        if let error = monitor.error { print("  (monitor: \(error))") }
+        if let error = monitor.error { say("  (monitor: \(error))") }
         guard drained >= before.lagEvents else {
             throw BenchError("drained \(drained) events but \(before.lagEvents) were queued")
         }

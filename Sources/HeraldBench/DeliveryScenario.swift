@@ -65,7 +65,7 @@ struct DeliveryScenario {
                 rates.append(Double(events) / elapsed)
                 peaks.append(ProcessMemory.read(pid: server.pid).peak)
                 bytes = averageBodyBytes(latencyFile)
-                print("  \(label) run \(runIndex + 1): \(Int(Double(events) / elapsed)) events/s")
+                say("  \(label) run \(runIndex + 1): \(Int(Double(events) / elapsed)) events/s")
             }
             let r = Summary(values: rates)
             writer.emit(

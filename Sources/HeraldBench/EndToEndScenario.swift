@@ -77,7 +77,7 @@ struct EndToEndScenario {
             peaks.append(ProcessMemory.read(pid: server.pid).peak)
             written = lines.count
             filtered = status.filtered
-            print("  run \(runIndex + 1): ingest \(Int(Double(entities) / ingested))/s, end to end \(Int(Double(entities) / delivered))/s")
+            say("  run \(runIndex + 1): ingest \(Int(Double(entities) / ingested))/s, end to end \(Int(Double(entities) / delivered))/s")
         }
         let e = Summary(values: endToEnd)
         writer.emit(

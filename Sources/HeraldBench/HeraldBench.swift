@@ -43,8 +43,8 @@ struct HeraldBench: ParsableCommand {
         #else
         let build = "release"
         #endif
-        print("# herald-bench \(quick ? "(quick mode: figures are not meaningful)" : "")")
-        print("machine: \(machineSummary(configuration: build))")
+        say("# herald-bench \(quick ? "(quick mode: figures are not meaningful)" : "")")
+        say("machine: \(machineSummary(configuration: build))")
         try ReleaseSelfCheck.run()
         let writer = ResultWriter(jsonPath: json)
         for scenario in scenarios.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
@@ -72,7 +72,7 @@ struct HeraldBench: ParsableCommand {
                 ).run(writer: writer)
             case "backlog":
                 try BacklogScenario(
-                    herald: heraldPath, packageRoot: root, binDirectory: binDir, entities: quick ? 20_000 : 1_000_000,
+                    herald: heraldPath, packageRoot: root, binDirectory: binDir, entities: quick ? 20_000 : 1_100_000,
                     checkpoints: quick ? [2_000, 10_000] : [100_000, 1_000_000]
                 ).run(writer: writer)
             default:

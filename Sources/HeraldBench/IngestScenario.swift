@@ -51,7 +51,7 @@ struct IngestScenario {
             peaks.append(ProcessMemory.read(pid: server.pid).peak)
             let merged = try countMerges(server.baseURL)
             merges.append(Double(merged) / elapsed)
-            print("  run \(runIndex + 1): \(Int(rate)) entities/s, p99 \(String(format: "%.1f", latencies.percentile(99))) ms, \(merged) merges")
+            say("  run \(runIndex + 1): \(Int(rate)) entities/s, p99 \(String(format: "%.1f", latencies.percentile(99))) ms, \(merged) merges")
         }
         let r = Summary(values: rates)
         writer.emit(

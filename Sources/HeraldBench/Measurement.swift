@@ -73,10 +73,10 @@ struct ResultWriter {
     var jsonPath: String?
 
     func emit(scenario: String, parameters: [String: String], figures: [(String, Double, String)]) {
-        print("\n## \(scenario)")
-        print("parameters: " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        say("\n## \(scenario)")
+        say("parameters: " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         for (name, value, unit) in figures {
-            print("  \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(format(value)) \(unit)")
+            say("  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(format(value)) \(unit)")
         }
         guard let jsonPath else { return }
         var object: [String: Any] = ["scenario": scenario, "parameters": parameters]
@@ -100,4 +100,9 @@ struct ResultWriter {
         if v >= 1 { return String(format: "%.2f", v) }
         return String(format: "%.3f", v)
     }
+}
+
+/// Prints a line at once (unbuffered), so that progress shows up when the output goes to a file.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
