@@ -22,21 +22,6 @@ struct MatchCoordinator {
     /// How many rounds of automatic merging one write may cause (a merge can make the winner match more).
     static let maxRounds = 5
 
-    /// The group prefixes (`Type/Group`) of the tokens that hold a fuzzy part (`Attr~CODE`).
-    static func groupsWithFuzzyTokens(_ tokens: Set<String>) -> Set<Substring> {
-        var out = Set<Substring>()
-        for token in tokens where token.contains("~") {
-            if let bar = token.firstIndex(of: "|") { out.insert(token[..<bar]) }
-        }
-        return out
-    }
-
-    /// A token without fuzzy parts in a group that also gave finer (fuzzy) tokens.
-    static func isCoarse(_ token: String, refinedGroups: Set<Substring>) -> Bool {
-        guard !token.contains("~"), let bar = token.firstIndex(of: "|") else { return false }
-        return refinedGroups.contains(token[..<bar])
-    }
-
     /// An entity and its match profile, from the writer's cache when the stored version is the cached one.
     func load(_ id: String, tx: inout WriteTransaction) throws -> CachedProfile? {
         let key = tenant + "\u{0}" + id
@@ -66,9 +51,9 @@ struct MatchCoordinator {
             let tokens = matching.engine.tokens(for: profile)
             try tx.replaceTokens(tenant: tenant, entityId: currentId, tokens: tokens)
             var candidates = Set<String>()
-            let refinedGroups = MatchCoordinator.groupsWithFuzzyTokens(tokens)
+            let coarse = MatchEngine.coarseTokens(in: tokens)
             for token in tokens.sorted() {
-                let cap = MatchCoordinator.isCoarse(token, refinedGroups: refinedGroups) ? coarseTokenCap : tokenCap
+                let cap = coarse.contains(token) ? coarseTokenCap : tokenCap
                 let ids = try tx.entitiesSharing(tenant: tenant, token: token, limit: cap + 1)
                 if ids.count > cap {
                     state.skippedTokens.add(1, ordering: .relaxed)

@@ -129,3 +129,20 @@ extension MatchEngine {
         return out
     }
 }
+
+extension MatchEngine {
+    /// The coarse tokens among `tokens`: those without fuzzy parts (`Attr~CODE`) in a group for which
+    /// `tokens` also holds finer tokens with them. The store gives them a lower frequency cap
+    /// (`limits.maxEntitiesPerCoarseToken`): the finer tokens still find the names that sound alike.
+    public static func coarseTokens(in tokens: Set<String>) -> Set<String> {
+        var refinedGroups = Set<Substring>()
+        for token in tokens where token.contains("~") {
+            if let bar = token.firstIndex(of: "|") { refinedGroups.insert(token[..<bar]) }
+        }
+        if refinedGroups.isEmpty { return [] }
+        return tokens.filter { token in
+            guard !token.contains("~"), let bar = token.firstIndex(of: "|") else { return false }
+            return refinedGroups.contains(token[..<bar])
+        }
+    }
+}

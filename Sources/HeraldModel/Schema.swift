@@ -95,7 +95,7 @@ public struct ObjectLimits: Sendable, Equatable {
     /// A coarse token (one without the fuzzy parts of its rule, when the entity also has the finer
     /// tokens with them) shared by more entities than this is skipped: the finer tokens find the
     /// candidates whose names sound alike, at a fraction of the comparisons.
-    public var maxEntitiesPerCoarseToken: Int = 32
+    public var maxEntitiesPerCoarseToken: Int = 8
 
     public init() {}
 }

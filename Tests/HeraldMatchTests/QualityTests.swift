@@ -31,6 +31,35 @@ struct QualityTests {
         #expect(run.comparisons < sample.entities.count * 20, "token lookup, not all pairs")
     }
 
+    /// What the coarse-token cap (`limits.maxEntitiesPerCoarseToken`) costs in quality and saves in
+    /// comparisons on a larger tenant (20,000 people, where a postal code has a few holders).
+    @Test func coarseTokenCapOnALargerDataSet() {
+        var options = SampleDataGenerator.Options()
+        options.people = 20_000
+        options.seed = 7
+        let sample = SampleSet(options: options)
+        let engine = Demo.matching().0.engine
+        var results: [Int: (MatchQuality, MatchQuality, Int)] = [:]
+        for cap in [8, 32, 300] {
+            let run = ClusterRun(sample.entities, engine: engine, maxTokenFrequency: 300, maxCoarseTokenFrequency: cap)
+            let automatic = MatchQuality.measure(clusters: run.automaticClusters, truth: sample.truth)
+            let suspect = MatchQuality.measure(pairs: run.suspectPairs, truth: sample.truth)
+            results[cap] = (automatic, suspect, run.comparisons)
+            print(
+                """
+                coarse-token cap \(cap), \(sample.entities.count) records of \(options.people) people:
+                  automatic merges: \(automatic)
+                  suspect matches:  \(suspect)
+                  comparisons: \(run.comparisons); skipped tokens: \(run.skippedTokens)
+                """)
+        }
+        let chosen = ObjectLimits().maxEntitiesPerCoarseToken
+        let (automatic, _, comparisons) = results[chosen] ?? results[32]!
+        #expect(automatic.precision >= 0.99)
+        #expect(automatic.f1 >= 0.95)
+        #expect(comparisons < results[300]!.2, "the cap saves comparisons")
+    }
+
     /// The same without the negative group: how much the positive rules are worth on their own.
     @Test func withoutTheNegativeGroup() {
         let sample = SampleSet.default

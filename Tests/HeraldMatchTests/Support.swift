@@ -102,7 +102,10 @@ struct ClusterRun {
     var tokenCounts: [Int] = []
     var skippedTokens = 0
 
-    init(_ entities: [Entity], engine: MatchEngine, maxTokenFrequency: Int = 100) {
+    /// - Parameter maxCoarseTokenFrequency: the store's `limits.maxEntitiesPerCoarseToken` (nil: coarse
+    ///   tokens have the same cap as the others). A batch sees every bucket at its final size, so this
+    ///   skips more than the store does, which uses a token until it passes the cap.
+    init(_ entities: [Entity], engine: MatchEngine, maxTokenFrequency: Int = 100, maxCoarseTokenFrequency: Int? = nil) {
         let profiles = entities.map(engine.profile)
         var index: [String: [Int]] = [:]
         for (i, p) in profiles.enumerated() {
@@ -120,8 +123,10 @@ struct ClusterRun {
             return x
         }
         var compared = Set<Int>()
+        let coarse = maxCoarseTokenFrequency == nil ? [] : MatchEngine.coarseTokens(in: Set(index.keys))
         for (token, members) in index.sorted(by: { $0.key < $1.key }) {
-            if members.count > maxTokenFrequency {
+            let cap = coarse.contains(token) ? maxCoarseTokenFrequency ?? maxTokenFrequency : maxTokenFrequency
+            if members.count > cap {
                 skippedTokens += 1
                 _ = token
                 continue
