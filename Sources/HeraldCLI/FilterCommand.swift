@@ -5,7 +5,7 @@ import HeraldJSON
 
 struct FilterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "filter", abstract: "Work with object filters.", subcommands: [Test.self])
+        commandName: "filter", abstract: "Work with object filters.", subcommands: [Test.self, Apply.self])
 
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -43,11 +43,11 @@ struct FilterCommand: ParsableCommand {
             let types = typeFilter?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             switch FilterCheck.evaluate(objectFilter: filter, typeFilter: types, ovOnly: ovOnly, event: sample) {
             case .invalid(let message, let position, _):
-                if let position, let filter {
-                    printError(filter)
-                    printError(String(repeating: " ", count: position) + "^")
+                if let filter {
+                    printInvalidFilter(filter, message: message, position: position)
+                } else {
+                    printError("invalid: \(message)")
                 }
-                printError("invalid: \(message)")
                 throw ExitCode(2)
             case .evaluated(let passes, let typePasses, _, let explanation):
                 if !typePasses { print("type \(sample.type.rawValue) is not in the type filter") }

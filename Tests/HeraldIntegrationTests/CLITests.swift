@@ -71,4 +71,127 @@ struct CLITests {
         #expect(result.stderr.contains("every line up to 0 is committed"))
         #expect(result.stderr.contains("--start-line 1"))
     }
+
+    // MARK: filter apply
+
+    @Test func filterApplyKeepsTheEntitiesThatPassAndSelectsFields() throws {
+        let dir = TemporaryDirectory()
+        let e1 = APIEntity.person("e1", first: "John", last: [("Smith", true)], email: "john@example.com", city: "Paris")
+        let e2 = APIEntity.person("e2", first: "Jane", last: [("Jones", true), ("SMITH", false)], email: nil, city: nil)
+        let e3 = APIEntity.person("e3", first: "Bob", last: [("Brown", true)], email: "bob@example.com", city: "Lyon")
+        try ([e1, e2, "", e3].joined(separator: "\n") + "\n").write(toFile: dir.file("in.ndjson"), atomically: true, encoding: .utf8)
+
+        // Without --fields the kept lines are written unchanged; any value of a multi-valued attribute counts,
+        // and equals ignores case.
+        let kept = try runCommand(
+            BuildProducts.herald, ["filter", "apply", dir.file("in.ndjson"), "--filter", "equals(attributes.LastName, 'smith')"])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(kept.stdout == e1 + "\n" + e2 + "\n")
+
+        // payloadFields semantics: top-level fields, whole attributes, sub-attributes of nested ones;
+        // attributes an entity lacks are left out.
+        let selected = try runCommand(
+            BuildProducts.herald,
+            ["filter", "apply", dir.file("in.ndjson"), "--filter", "equals(attributes.LastName, 'smith')",
+             "--fields", "uri,attributes.FirstName,attributes.Address.City"])
+        #expect(selected.status == 0, "\(selected.stderr)")
+        let expected = [
+            #"{"uri":"entities/e1","attributes":{"FirstName":[\#(APIEntity.value("e1", "FirstName", "v1", "John", ov: true))],"#
+                + #""Address":[{"type":"\#(APIEntity.type)/attributes/Address","ov":true,"value":{"City":[\#(APIEntity.subValue("e1", "Address", "a1", "City", "s1", "Paris"))]},"uri":"entities/e1/attributes/Address/a1"}]}}"#,
+            #"{"uri":"entities/e2","attributes":{"FirstName":[\#(APIEntity.value("e2", "FirstName", "v1", "Jane", ov: true))]}}"#,
+        ]
+        #expect(selected.stdout == expected.joined(separator: "\n") + "\n")
+
+        // No filter: every entity passes; standard input and -o work.
+        let all = try runCommand(
+            "/bin/sh", ["-c", #""$0" filter apply --fields uri -o "$1" < "$2""#, BuildProducts.herald, dir.file("out"), dir.file("in.ndjson")])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(try String(contentsOfFile: dir.file("out"), encoding: .utf8)
+            == #"{"uri":"entities/e1"}"# + "\n" + #"{"uri":"entities/e2"}"# + "\n" + #"{"uri":"entities/e3"}"# + "\n")
+    }
+
+    @Test func filterApplyWithOvOnlyLooksAtAndWritesOperationalValuesOnly() throws {
+        let dir = TemporaryDirectory()
+        let e1 = APIEntity.person("e1", first: "John", last: [("Smith", true)], email: nil, city: nil)
+        let e2 = APIEntity.person("e2", first: "Jane", last: [("Jones", true), ("SMITH", false)], email: nil, city: nil)
+        try (e1 + "\n" + e2 + "\n").write(toFile: dir.file("in.ndjson"), atomically: true, encoding: .utf8)
+        let smith = try runCommand(
+            BuildProducts.herald,
+            ["filter", "apply", dir.file("in.ndjson"), "--filter", "equals(attributes.LastName, 'smith')", "--ov-only", "--fields", "uri"])
+        #expect(smith.stdout == #"{"uri":"entities/e1"}"# + "\n", "\(smith.stderr)")
+        let jones = try runCommand(
+            BuildProducts.herald, ["filter", "apply", dir.file("in.ndjson"), "--filter", "equals(attributes.LastName, 'jones')", "--ov-only"])
+        #expect(jones.status == 0)
+        let entity = try JSONParser.parse(jones.stdout)
+        #expect(entity["attributes"]?["LastName"]?.arrayValue?.compactMap { $0["value"]?.stringValue } == ["Jones"])
+        #expect(entity["crosswalks"]?.arrayValue?.count == 1)
+    }
+
+    @Test func filterApplyNamesTheBadLineAndExitsWith2() throws {
+        let dir = TemporaryDirectory()
+        let e1 = APIEntity.person("e1", first: "John", last: [("Smith", true)], email: nil, city: nil)
+        try (e1 + "\n\n" + #"{"uri": "entities/e2", "type": "#.appending("\n")).write(toFile: dir.file("json.ndjson"), atomically: true, encoding: .utf8)
+        let badJSON = try runCommand(BuildProducts.herald, ["filter", "apply", dir.file("json.ndjson"), "--fields", "uri"])
+        #expect(badJSON.status == 2)
+        #expect(badJSON.stderr.contains("line 3: not valid JSON: unexpected end of input, expected a value at column 32"), "\(badJSON.stderr)")
+        #expect(badJSON.stdout == #"{"uri":"entities/e1"}"# + "\n", "the lines before the bad one are written")
+
+        try (e1 + "\n[1, 2]\n").write(toFile: dir.file("shape.ndjson"), atomically: true, encoding: .utf8)
+        let notEntity = try runCommand(BuildProducts.herald, ["filter", "apply", dir.file("shape.ndjson")])
+        #expect(notEntity.status == 2)
+        #expect(notEntity.stderr.contains("line 2: not an entity in the API form: $: expected an object"), "\(notEntity.stderr)")
+
+        try #"{"type": "ENTITY_CHANGED", "object": \#(e1)}"#.write(toFile: dir.file("event.ndjson"), atomically: true, encoding: .utf8)
+        let event = try runCommand(BuildProducts.herald, ["filter", "apply", dir.file("event.ndjson")])
+        #expect(event.status == 2)
+        #expect(event.stderr.contains("line 1: not an entity in the API form: uri:"), "\(event.stderr)")
+        #expect(event.stderr.contains("this looks like an event"), "\(event.stderr)")
+    }
+
+    @Test func filterApplyRejectsAnInvalidFilterOrField() throws {
+        let dir = TemporaryDirectory()
+        try (APIEntity.person("e1", first: "John", last: [("Smith", true)], email: nil, city: nil) + "\n")
+            .write(toFile: dir.file("in.ndjson"), atomically: true, encoding: .utf8)
+        let bad = try runCommand(
+            BuildProducts.herald, ["filter", "apply", dir.file("in.ndjson"), "--filter", "equals(FirstName, 'John')"])
+        #expect(bad.status == 2)
+        #expect(bad.stdout.isEmpty)
+        let lines = bad.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count >= 3, "\(bad.stderr)")
+        #expect(lines.first == "equals(FirstName, 'John')")
+        #expect(lines.dropFirst().first == "       ^")
+        #expect(bad.stderr.contains("invalid: unknown property 'FirstName' at position 7"), "\(bad.stderr)")
+
+        let field = try runCommand(BuildProducts.herald, ["filter", "apply", dir.file("in.ndjson"), "--fields", "uri,FirstName"])
+        #expect(field.status == 2)
+        #expect(field.stderr.contains("unknown field 'FirstName'"), "\(field.stderr)")
+    }
+}
+
+/// Entities in the API form (compact, in the order `Entity.render` writes), for `filter apply`.
+private enum APIEntity {
+    static let type = "configuration/entityTypes/Individual"
+
+    static func value(_ id: String, _ attribute: String, _ valueId: String, _ text: String, ov: Bool) -> String {
+        #"{"type":"\#(type)/attributes/\#(attribute)","ov":\#(ov),"value":"\#(text)","uri":"entities/\#(id)/attributes/\#(attribute)/\#(valueId)"}"#
+    }
+
+    static func subValue(_ id: String, _ attribute: String, _ valueId: String, _ sub: String, _ subId: String, _ text: String) -> String {
+        #"{"type":"\#(type)/attributes/\#(attribute)/attributes/\#(sub)","ov":true,"value":"\#(text)","uri":"entities/\#(id)/attributes/\#(attribute)/\#(valueId)/\#(sub)/\#(subId)"}"#
+    }
+
+    static func person(_ id: String, first: String, last: [(String, Bool)], email: String?, city: String?) -> String {
+        var attributes = [#""FirstName":[\#(value(id, "FirstName", "v1", first, ov: true))]"#]
+        let lastNames = last.enumerated().map { value(id, "LastName", "l\($0.offset)", $0.element.0, ov: $0.element.1) }
+        attributes.append(#""LastName":[\#(lastNames.joined(separator: ","))]"#)
+        if let email { attributes.append(#""Email":[\#(value(id, "Email", "m1", email, ov: true))]"#) }
+        if let city {
+            let subs = #""City":[\#(subValue(id, "Address", "a1", "City", "s1", city))],"Zip":[\#(subValue(id, "Address", "a1", "Zip", "s2", "75001"))]"#
+            attributes.append(
+                #""Address":[{"type":"\#(type)/attributes/Address","ov":true,"value":{\#(subs)},"uri":"entities/\#(id)/attributes/Address/a1"}]"#)
+        }
+        return #"{"uri":"entities/\#(id)","type":"\#(type)","createdBy":"test","createdTime":1700000000000,"updatedBy":"test","updatedTime":1700000000001,"#
+            + #""attributes":{\#(attributes.joined(separator: ","))},"#
+            + #""crosswalks":[{"uri":"entities/\#(id)/crosswalks/x1","type":"configuration/sources/CRM","value":"c-\#(id)","createDate":1700000000000,"updateDate":1700000000000,"attributes":["entities/\#(id)/attributes/FirstName/v1"]}]}"#
+    }
 }
