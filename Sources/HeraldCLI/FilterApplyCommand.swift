@@ -168,14 +168,13 @@ struct NDJSONEntityFilter {
 
     private mutating func filterLines(input: Int32, output: Int32) throws {
         var buffer = [UInt8](repeating: 0, count: NDJSONEntityFilter.blockSize)
-        var filled = 0  // bytes of `buffer` holding data
-        var start = 0  // start of the first line not yet processed
+        var filled = 0  // bytes of `buffer` holding data; a line not yet processed starts at 0
         var lineNumber = 0
         var atEOF = false
         while true {
             // Process every complete line in the buffer.
             let processed: Int = try buffer.withUnsafeBufferPointer { all in
-                var lineStart = start
+                var lineStart = 0
                 while lineStart < filled {
                     let rest = UnsafeRawPointer(all.baseAddress! + lineStart)
                     let newline = memchr(rest, 0x0A, filled - lineStart)
@@ -204,7 +203,6 @@ struct NDJSONEntityFilter {
                 }
                 filled = remaining
             }
-            start = 0
             if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
             let count = buffer.withUnsafeMutableBytes { raw in
                 read(input, raw.baseAddress! + filled, raw.count - filled)
