@@ -8,8 +8,8 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest, filter-render, delivery, e2e, backlog.")
-    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog"
+    @Option(help: "Scenarios to run (comma-separated): ingest, filter-render, delivery, e2e, backlog, jq.")
+    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq"
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -64,6 +64,10 @@ struct HeraldBench: ParsableCommand {
                 try DeliveryScenario(
                     herald: heraldPath, packageRoot: root, binDirectory: binDir, events: quick ? 5_000 : 200_000,
                     runs: runs ?? (quick ? 1 : 3), latencyRate: quick ? 1_000 : 5_000, latencySeconds: quick ? 2 : 10
+                ).run(writer: writer)
+            case "jq":
+                try JQScenario(
+                    herald: heraldPath, packageRoot: root, entities: quick ? 3_000 : 200_000, runs: runs ?? (quick ? 1 : 3)
                 ).run(writer: writer)
             case "e2e":
                 try EndToEndScenario(

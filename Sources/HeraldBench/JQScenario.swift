@@ -88,7 +88,7 @@ struct JQScenario {
         let t0 = monotonicSeconds()
         let bytes = try writeEntities(to: input)
         let bytesPerRecord = bytes / max(1, entities)
-        print("  \(entities) entities in the API form, \(bytesPerRecord) bytes each (\(String(format: "%.1f", Double(bytes) / 1e6)) MB), generated in \(String(format: "%.1f", monotonicSeconds() - t0)) s")
+        say("  \(entities) entities in the API form, \(bytesPerRecord) bytes each (\(String(format: "%.1f", Double(bytes) / 1e6)) MB), generated in \(String(format: "%.1f", monotonicSeconds() - t0)) s")
 
         for c in JQScenario.cases {
             let heraldArgs = ["filter", "apply", input, "--filter", c.filter, "--fields", c.fields.joined(separator: ",")]
@@ -125,7 +125,7 @@ struct JQScenario {
                 jqCPU.append(jr.userSeconds + jr.systemSeconds)
                 heraldRSS = max(heraldRSS, hr.peakRSSMiB)
                 jqRSS = max(jqRSS, jr.peakRSSMiB)
-                print(
+                say(
                     "  run \(r + 1): herald \(String(format: "%.3f", hr.seconds)) s (user \(String(format: "%.2f", hr.userSeconds)), sys \(String(format: "%.2f", hr.systemSeconds))), jq \(String(format: "%.3f", jr.seconds)) s (user \(String(format: "%.2f", jr.userSeconds)), sys \(String(format: "%.2f", jr.systemSeconds)))"
                 )
             }
