@@ -86,8 +86,9 @@ let package = Package(
             name: "HeraldBench",
             dependencies: [
                 "HeraldSampleData", "HeraldHTTPClient", "HeraldJSON", "HeraldModel", "HeraldConfig", "HeraldFilter",
-                "HeraldPayload",
+                "HeraldPayload", "HeraldPlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         // Plugins: each is a shared library built against the ABI (and, for Swift, the SDK) only.

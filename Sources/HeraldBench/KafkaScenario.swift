@@ -1,0 +1,533 @@
+import Dispatch
+import Foundation
+import HeraldConfig
+import HeraldModel
+import HeraldPayload
+import HeraldPlugins
+import Logging
+
+/// Herald's Kafka sink against `kcat -P`, the reference producer, into the same librdkafka mock
+/// cluster (Tests/Fixtures/kafka-mock/mock_cluster.c, a separate process on 127.0.0.1).
+///
+/// Both sides produce the same N messages — sample people rendered by `PayloadRenderer` (SNAPSHOT,
+/// JSON), the entity URI as key — with the sink's durability defaults (acks=all,
+/// enable.idempotence=true, message.timeout.ms=25000; librdkafka's linger.ms=5, batch.size,
+/// batch.num.messages, no compression, consistent_random partitioner on both), each run to a
+/// fresh topic with the same partitions. Both are timed from producer creation to the last
+/// acknowledgement: kcat from spawn to exit (it flushes before exiting); Herald from creating the
+/// plugin instance to the last batch completion.
+///
+/// Herald's side is the daemon's host code in process: the plugin `.so` loaded through
+/// `PluginRegistry` from a manifest, a `SinkInstance`, batches sent as `DestinationWorker.send`
+/// does (batches of `batchMessages`, up to `maxInFlight` outstanding), in two shapes:
+/// - "continuous": a new batch goes out as soon as one completes (the sink's capacity);
+/// - "windowed": like the delivery worker today, which reads a window of `batchMessages ×
+///   maxInFlight` events, sends it and waits for every result before reading the next window.
+/// Every message must complete OK, and each topic's end offsets must add up to N.
+///
+/// Runs alternate kcat and Herald so that load from elsewhere on the machine hits both alike.
+struct KafkaScenario {
+    var packageRoot: String
+    var binDirectory: String
+    var messages: Int
+    var runs: Int
+    var partitions: Int = 6
+    var brokers: Int = 1
+    var batchMessages: Int = 500
+    var maxInFlight: Int = 4
+    /// Distinct rendered messages, cycled through (keys repeat after this many).
+    var distinct: Int = 10_000
+    /// The destination's `payloadFields`: eight simple attributes of the sample people give bodies
+    /// of ~1.5 KB (nil: the full snapshot, ~9 KB, two thirds of it the crosswalks' attribute URIs).
+    var payloadFields: [String]? = [
+        "uri", "type", "updatedTime", "attributes.FirstName", "attributes.MiddleName", "attributes.LastName",
+        "attributes.Gender", "attributes.BirthDate", "attributes.Email", "attributes.Occupation", "attributes.Employer",
+    ]
+
+    /// What one producing run measured.
+    struct RunFigures {
+        var seconds: Double
+        /// CPU time (user + system) of the producing process: kcat, or herald-bench for Herald.
+        var cpuSeconds: Double
+        /// Peak RSS of kcat (ru_maxrss); 0 for Herald (see the bench process's figures).
+        var peakMiB: Double = 0
+    }
+
+    enum Side: String, CaseIterable {
+        case kcat
+        case continuous = "herald continuous"
+        case windowed = "herald windowed"
+    }
+
+    func run(writer: ResultWriter) throws {
+        let tools = try KafkaBenchTools.locate(packageRoot: packageRoot, binDirectory: binDirectory)
+        let pool = try renderMessages(count: min(max(1, messages), distinct))
+        let valueBytes = pool.reduce(0) { $0 + $1.message.body.count } / pool.count
+        let keyBytes = pool.reduce(0) { $0 + $1.message.key.utf8.count } / pool.count
+        let headerBytes =
+            pool.reduce(0) { $0 + $1.message.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count } }
+            / pool.count
+        let messageBytes = Double(valueBytes + keyBytes + headerBytes)
+
+        // kcat's input: KEY:VALUE lines, the same messages in the same order. kcat takes headers
+        // from the command line only (the same for every message): the first message's six
+        // headers, so that each record carries as many header bytes as Herald's.
+        let scratch = NSTemporaryDirectory() + "herald-bench-kafka-\(getpid())"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let input = scratch + "/messages.txt"
+        try writeKcatInput(pool: pool, to: input)
+        let kcatHeaders = pool[0].message.headers.flatMap { ["-H", "\($0.name)=\($0.value)"] }
+
+        let cluster = try BenchMockCluster(binary: tools.mockCluster, brokers: brokers)
+        defer { cluster.stop() }
+        let registry = PluginRegistry(directories: [tools.pluginDirectory])
+        registry.scan()
+        let plugin: LoadedPlugin
+        switch registry.plugin(named: "kafka") {
+        case .success(let p): plugin = p
+        case .failure(let e): throw BenchError("cannot load the Kafka sink plugin: \(e.message)")
+        }
+        print(
+            "  kafka: \(messages) messages of ~\(valueBytes) B (value) + \(keyBytes) B key + \(headerBytes) B headers, \(partitions) partitions, \(brokers) broker(s), mock cluster at \(cluster.bootstrap)"
+        )
+
+        var figures: [Side: [RunFigures]] = [:]
+        var topicIndex = 0
+        let baselineRSS = ProcessMemory.read(pid: getpid()).current
+        for runIndex in 0...runs {
+            let label = runIndex == 0 ? "warm-up" : "run \(runIndex)"
+            var line: [String] = []
+            for side in Side.allCases {
+                topicIndex += 1
+                let topic = "bench-\(side == .kcat ? "kcat" : "herald")-\(topicIndex)"
+                try cluster.command("topic \(topic) \(partitions)")
+                let f: RunFigures
+                switch side {
+                case .kcat:
+                    f = try runKcat(tools.kcat, bootstrap: cluster.bootstrap, topic: topic, input: input, headers: kcatHeaders)
+                case .continuous, .windowed:
+                    f = try runHerald(
+                        plugin, bootstrap: cluster.bootstrap, topic: topic, pool: pool, windowed: side == .windowed)
+                }
+                let delivered = try endOffsets(tools.kcat, bootstrap: cluster.bootstrap, topic: topic)
+                guard delivered == messages else {
+                    throw BenchError(
+                        "\(side.rawValue) (\(label)): topic \(topic) holds \(delivered) records, expected \(messages)")
+                }
+                if runIndex > 0 { figures[side, default: []].append(f) }
+                line.append("\(side.rawValue) \(Int(Double(messages) / f.seconds)) msg/s")
+            }
+            print("  \(label): " + line.joined(separator: ", "))
+        }
+
+        let memory = ProcessMemory.read(pid: getpid())
+        func rates(_ side: Side) -> Summary { Summary(values: figures[side, default: []].map { Double(messages) / $0.seconds }) }
+        func cpuPerMessage(_ side: Side) -> Double {
+            Summary(values: figures[side, default: []].map { $0.cpuSeconds / Double(messages) * 1e6 }).median
+        }
+        let kcat = rates(.kcat)
+        let continuous = rates(.continuous)
+        let windowed = rates(.windowed)
+        let megabytes = messageBytes / 1_048_576
+        writer.emit(
+            scenario: "Kafka sink vs kcat -P (librdkafka mock cluster)",
+            parameters: [
+                "messages": String(messages), "runs": String(runs), "partitions": String(partitions),
+                "brokers": String(brokers), "valueBytes": String(valueBytes), "keyBytes": String(keyBytes),
+                "headerBytes": String(headerBytes), "distinctMessages": String(pool.count),
+                "batch": String(batchMessages), "maxInFlight": String(maxInFlight),
+                "window": String(batchMessages * maxInFlight),
+                "producer": "acks=all enable.idempotence=true message.timeout.ms=25000 linger.ms=5 (librdkafka default) compression=none partitioner=consistent_random",
+                "librdkafka": tools.librdkafkaVersion,
+                "payload": "SNAPSHOT JSON, " + (payloadFields.map { "payloadFields " + $0.joined(separator: ",") } ?? "all fields"),
+            ],
+            figures: [
+                ("kcat msgs/s (median)", kcat.median, "msg/s"), ("kcat msgs/s (min)", kcat.min, "msg/s"),
+                ("kcat msgs/s (max)", kcat.max, "msg/s"), ("kcat MB/s (median)", kcat.median * megabytes, "MiB/s"),
+                ("herald msgs/s (median)", continuous.median, "msg/s"),
+                ("herald msgs/s (min)", continuous.min, "msg/s"), ("herald msgs/s (max)", continuous.max, "msg/s"),
+                ("herald MB/s (median)", continuous.median * megabytes, "MiB/s"),
+                ("ratio herald/kcat (median)", continuous.median / max(1, kcat.median), "x"),
+                ("herald windowed msgs/s (med)", windowed.median, "msg/s"),
+                ("herald windowed msgs/s (min)", windowed.min, "msg/s"),
+                ("herald windowed msgs/s (max)", windowed.max, "msg/s"),
+                ("ratio windowed/kcat (median)", windowed.median / max(1, kcat.median), "x"),
+                ("kcat CPU per message", cpuPerMessage(.kcat), "µs"),
+                ("herald CPU per message", cpuPerMessage(.continuous), "µs"),
+                ("kcat peak RSS", Summary(values: figures[.kcat, default: []].map(\.peakMiB)).max, "MiB"),
+                ("bench RSS before Herald runs", baselineRSS, "MiB"),
+                ("bench peak RSS (Herald side)", memory.peak, "MiB"),
+            ])
+    }
+
+    // MARK: messages
+
+    /// Sample people, rendered as a Kafka destination would send them (SNAPSHOT, JSON, all headers).
+    func renderMessages(count: Int) throws -> [OutboundMessage] {
+        let records = try FilterRenderScenario.sampleRecords(count, packageRoot: packageRoot)
+        var destination = DestinationConfiguration(id: "bench-kafka", provider: "kafka", name: "bench")
+        destination.payloadFields = payloadFields
+        let renderer = PayloadRenderer(
+            tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
+        var out: [OutboundMessage] = []
+        out.reserveCapacity(records.count)
+        for r in records {
+            let e = try r.event.entity()
+            guard case .message(let m) = renderer.render(r, entity: e, delta: r.event.delta(for: e)) else {
+                throw BenchError("sample event \(r.seq) did not render")
+            }
+            out.append(OutboundMessage(message: m, attempt: 1))
+        }
+        return out
+    }
+
+    /// `KEY:VALUE\n` per message (kcat -K:); keys must not contain ':', values no newline.
+    func writeKcatInput(pool: [OutboundMessage], to path: String) throws {
+        var lines: [[UInt8]] = []
+        for m in pool {
+            let key = Array(m.message.key.utf8)
+            guard !key.contains(UInt8(ascii: ":")), !key.contains(0x0A) else {
+                throw BenchError("key '\(m.message.key)' contains ':' or a newline: kcat -K: cannot carry it")
+            }
+            guard !m.message.body.contains(0x0A) else {
+                throw BenchError("the body of \(m.message.key) contains a newline: kcat reads one message per line")
+            }
+            lines.append(key + [UInt8(ascii: ":")] + m.message.body + [0x0A])
+        }
+        guard let file = fopen(path, "w") else { throw BenchError("cannot write \(path): errno \(errno)") }
+        defer { fclose(file) }
+        for i in 0..<messages {
+            let line = lines[i % lines.count]
+            guard line.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, file) }) == line.count else {
+                throw BenchError("cannot write \(path): errno \(errno)")
+            }
+        }
+    }
+
+    // MARK: kcat
+
+    func runKcat(_ kcat: String, bootstrap: String, topic: String, input: String, headers: [String]) throws -> RunFigures {
+        let args =
+            [
+                kcat, "-b", bootstrap, "-P", "-t", topic, "-K:", "-X", "acks=all", "-X", "enable.idempotence=true",
+                "-X", "message.timeout.ms=25000",
+            ] + headers
+        let errors = input + ".stderr"
+        let start = monotonicSeconds()
+        let (status, usage) = try spawnAndWait(args, stdin: input, stdout: "/dev/null", stderr: errors)
+        let elapsed = monotonicSeconds() - start
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            throw BenchError("kcat -P exited with status \(status): \(text.suffix(2000))\ncommand: \(args.joined(separator: " "))")
+        }
+        return RunFigures(
+            seconds: elapsed, cpuSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+            peakMiB: Double(usage.ru_maxrss) / 1024)
+    }
+
+    /// The sum of the end offsets of every partition of `topic` (`kcat -Q` with timestamp -1).
+    func endOffsets(_ kcat: String, bootstrap: String, topic: String) throws -> Int {
+        var args = ["30", kcat, "-b", bootstrap, "-Q"]
+        for p in 0..<partitions { args += ["-t", "\(topic):\(p):-1"] }
+        let r = try runAndCapture("/usr/bin/timeout", args)
+        guard r.status == 0 else { throw BenchError("kcat -Q failed (\(r.status)): \(r.output)") }
+        var total = 0
+        var seen = 0
+        for line in r.output.split(separator: "\n") {
+            guard let range = line.range(of: " offset "), let n = Int(line[range.upperBound...]) else { continue }
+            total += n
+            seen += 1
+        }
+        guard seen == partitions else {
+            throw BenchError("kcat -Q answered for \(seen) of \(partitions) partitions of \(topic): \(r.output)")
+        }
+        return total
+    }
+
+    // MARK: Herald
+
+    func runHerald(_ plugin: LoadedPlugin, bootstrap: String, topic: String, pool: [OutboundMessage], windowed: Bool)
+        throws -> RunFigures
+    {
+        var logger = Logger(label: "herald-bench.kafka")
+        logger.logLevel = .warning
+        let config = #"{"bootstrapServers": "\#(bootstrap)"}"#
+        let cpu = processCPUSeconds()
+        let start = monotonicSeconds()
+        let instance = try SinkInstance(plugin: plugin, alias: "bench-kafka", config: config, logger: logger)
+        defer { instance.destroy() }
+        try instance.start()
+        let limits = instance.limits
+        let batch = max(1, min(batchMessages, limits.maxBatchMessages))
+        let inFlight = max(1, min(maxInFlight, limits.maxInFlight))
+        let total = messages
+        let tally = try blockingAwait {
+            await KafkaScenario.send(
+                instance: instance, topic: topic, pool: pool, total: total, batch: batch, inFlight: inFlight,
+                window: windowed ? batch * inFlight : total)
+        }
+        let elapsed = monotonicSeconds() - start
+        let used = processCPUSeconds() - cpu
+        guard tally.ok == messages else {
+            throw BenchError(
+                "the Kafka sink completed \(tally.ok) of \(messages) messages OK; \(tally.failed) failed, first: \(tally.firstError ?? "?")")
+        }
+        return RunFigures(seconds: elapsed, cpuSeconds: used)
+    }
+
+    struct Tally: Sendable {
+        var ok = 0
+        var failed = 0
+        var firstError: String?
+    }
+
+    /// Sends `total` messages (cycling through `pool`) the way `DestinationWorker.send` does: the
+    /// messages of each window are cut into batches, up to `inFlight` outstanding; the next window
+    /// starts once every batch of this one has completed.
+    static func send(
+        instance: SinkInstance, topic: String, pool: [OutboundMessage], total: Int, batch: Int, inFlight: Int,
+        window: Int
+    ) async -> Tally {
+        var tally = Tally()
+        var windowStart = 0
+        while windowStart < total {
+            let windowEnd = min(total, windowStart + window)
+            var batches: [Range<Int>] = []
+            var b = windowStart
+            while b < windowEnd {
+                batches.append(b..<min(windowEnd, b + batch))
+                b += batch
+            }
+            await withTaskGroup(of: Tally.self) { group in
+                var next = 0
+                var running = 0
+                while next < batches.count || running > 0 {
+                    while running < inFlight && next < batches.count {
+                        let slice = batches[next].map { pool[$0 % pool.count] }
+                        group.addTask {
+                            let results = await instance.send(
+                                destination: topic, messages: slice, ordered: false, timeout: .seconds(30))
+                            var t = Tally()
+                            for r in results {
+                                if r.status == .ok {
+                                    t.ok += 1
+                                } else {
+                                    t.failed += 1
+                                    if t.firstError == nil { t.firstError = "\(r.status): \(r.error ?? "")" }
+                                }
+                            }
+                            return t
+                        }
+                        next += 1
+                        running += 1
+                    }
+                    if let t = await group.next() {
+                        running -= 1
+                        tally.ok += t.ok
+                        tally.failed += t.failed
+                        if tally.firstError == nil { tally.firstError = t.firstError }
+                    }
+                }
+            }
+            windowStart = windowEnd
+        }
+        return tally
+    }
+}
+
+// MARK: tools and the mock cluster
+
+struct KafkaBenchTools {
+    var kcat: String
+    var mockCluster: String
+    var pluginDirectory: String
+    var librdkafkaVersion: String
+
+    static let mockHeader = "/usr/include/librdkafka/rdkafka_mock.h"
+
+    /// Finds kcat, cc, librdkafka's mock header and the built plugin; builds the mock cluster.
+    static func locate(packageRoot: String, binDirectory: String) throws -> KafkaBenchTools {
+        let install = "install them with: apt-get install -y librdkafka-dev kcat"
+        guard let kcat = findExecutable("kcat") else {
+            throw BenchError("the kafka scenario needs kcat (the reference producer), which is not on PATH; \(install)")
+        }
+        guard let cc = findExecutable("cc") else {
+            throw BenchError("the kafka scenario builds librdkafka's mock cluster with cc, which is not on PATH; install a C compiler (apt-get install -y gcc)")
+        }
+        guard FileManager.default.fileExists(atPath: mockHeader) else {
+            throw BenchError("\(mockHeader) is missing: the kafka scenario needs librdkafka's mock cluster; \(install)")
+        }
+        let library = binDirectory + "/libherald-sink-kafka.so"
+        guard FileManager.default.fileExists(atPath: library) else {
+            throw BenchError(
+                "\(library) is not built: build everything first (swift build -c release), then run herald-bench from .build/release")
+        }
+        let source = packageRoot + "/Tests/Fixtures/kafka-mock/mock_cluster.c"
+        let binary = try buildMockCluster(cc: cc, source: source)
+        let version = (try? runAndCapture(kcat, ["-V"]))?.output.split(separator: "\n")
+            .first { $0.contains("librdkafka") }
+            .flatMap { line -> String? in
+                guard let r = line.range(of: "librdkafka ") else { return nil }
+                return String(line[r.upperBound...].prefix { $0 != " " })
+            }
+        return KafkaBenchTools(
+            kcat: kcat, mockCluster: binary, pluginDirectory: try benchPluginDirectory(binDirectory: binDirectory),
+            librdkafkaVersion: version ?? "unknown")
+    }
+
+    /// `cc -O1 -o … mock_cluster.c -lrdkafka`, once per version of the source (as the Kafka tests do).
+    static func buildMockCluster(cc: String, source: String) throws -> String {
+        guard let text = FileManager.default.contents(atPath: source) else {
+            throw BenchError("cannot read \(source) (the mock cluster's source; is --package-root right?)")
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let dir = NSTemporaryDirectory() + "herald-kafka-mock"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let out = dir + "/mock_cluster-\(String(hash, radix: 16))"
+        if FileManager.default.isExecutableFile(atPath: out) { return out }
+        let partial = out + ".\(getpid()).tmp"
+        let r = try runAndCapture(cc, ["-O1", "-o", partial, source, "-lrdkafka"])
+        guard r.status == 0 else {
+            throw BenchError("cc could not build the Kafka mock cluster (is librdkafka-dev installed?): \(r.output)")
+        }
+        guard rename(partial, out) == 0 else { throw BenchError("cannot rename \(partial): errno \(errno)") }
+        return out
+    }
+
+    static func findExecutable(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") + ["/usr/local/bin", "/usr/bin"] {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// librdkafka's mock cluster as a child process (see Tests/HeraldKafkaSinkTests/KafkaTestSupport.swift):
+/// prints its bootstrap servers, takes commands on stdin, exits when its stdin closes.
+final class BenchMockCluster {
+    let process = Process()
+    let input: FileHandle
+    let output: FileHandle
+    private(set) var bootstrap = ""
+    private var buffer = Data()
+
+    init(binary: String, brokers: Int) throws {
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--brokers", String(brokers), "--exit-on-eof"]
+        let stdinPipe = Pipe()
+        let stdoutPipe = Pipe()
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input = stdinPipe.fileHandleForWriting
+        output = stdoutPipe.fileHandleForReading
+        let first = try readLine()
+        guard first.contains(":") else {
+            throw BenchError("the mock cluster printed '\(first)' instead of its bootstrap servers")
+        }
+        bootstrap = first
+    }
+
+    private func readLine() throws -> String {
+        while true {
+            if let nl = buffer.firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex...nl)
+                return line
+            }
+            let chunk = output.availableData
+            if chunk.isEmpty { throw BenchError("the mock cluster closed its output (exited?)") }
+            buffer.append(chunk)
+        }
+    }
+
+    /// Sends one command ("topic NAME 6") and throws unless the answer starts with "ok".
+    func command(_ line: String) throws {
+        input.write(Data((line + "\n").utf8))
+        let answer = try readLine()
+        guard answer.hasPrefix("ok") else { throw BenchError("mock cluster: '\(line)' → \(answer)") }
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        try? input.close()
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = monotonicSeconds() + 5
+        while process.isRunning && monotonicSeconds() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
+// MARK: process helpers
+
+/// Runs a command to its end; stdout and stderr together.
+func runAndCapture(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// posix_spawn + wait4: the exit status and the child's resource usage (CPU time, peak RSS).
+func spawnAndWait(_ argv: [String], stdin: String, stdout: String, stderr: String) throws -> (Int32, rusage) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    defer { for a in cArgs { free(a) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
+    guard rc == 0 else { throw BenchError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 {
+        guard errno == EINTR else { throw BenchError("wait4 for \(argv[0]) failed: errno \(errno)") }
+    }
+    // WIFEXITED / WEXITSTATUS; a signal is reported as 128 + its number.
+    let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exitStatus, usage)
+}
+
+func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+
+/// User + system CPU time of this process so far (every thread, librdkafka's included).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Runs async code from the synchronous command and waits for it (the main thread is not part of
+/// the cooperative pool, so blocking it is safe).
+func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async -> T) throws -> T {
+    let box = AwaitBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        box.value = await body()
+        done.signal()
+    }
+    done.wait()
+    guard let value = box.value else { throw BenchError("async work finished without a result") }
+    return value
+}
+
+/// Written by the task before it signals, read by the waiting thread after: the semaphore orders them.
+private final class AwaitBox<T>: @unchecked Sendable {
+    var value: T?
+}
