@@ -37,6 +37,11 @@ struct KafkaScenario {
     var maxInFlight: Int = 4
     /// Distinct rendered messages, cycled through (keys repeat after this many).
     var distinct: Int = 10_000
+    /// Give the mock brokers' connections TCP_NODELAY, as Kafka brokers do (`Acceptor.accept` sets
+    /// it on every connection). librdkafka's mock cluster does not: its responses then wait for the
+    /// client's delayed ACK (~40 ms) whenever few requests are outstanding, which caps a producer
+    /// that keeps a few thousand messages in flight (Herald) far below one that queues 100,000 (kcat).
+    var brokerNoDelay = true
     /// The destination's `payloadFields`: eight simple attributes of the sample people give bodies
     /// of ~1.5 KB (nil: the full snapshot, ~9 KB, two thirds of it the crosswalks' attribute URIs).
     var payloadFields: [String]? = [
@@ -51,6 +56,8 @@ struct KafkaScenario {
         var cpuSeconds: Double
         /// Peak RSS of kcat (ru_maxrss); 0 for Herald (see the bench process's figures).
         var peakMiB: Double = 0
+        /// CPU time of the mock cluster during the run.
+        var brokerCPUSeconds: Double = 0
     }
 
     enum Side: String, CaseIterable {
@@ -79,7 +86,13 @@ struct KafkaScenario {
         try writeKcatInput(pool: pool, to: input)
         let kcatHeaders = pool[0].message.headers.flatMap { ["-H", "\($0.name)=\($0.value)"] }
 
-        let cluster = try BenchMockCluster(binary: tools.mockCluster, brokers: brokers)
+        let noDelayLog = scratch + "/nodelay.log"
+        var environment: [String: String] = [:]
+        if brokerNoDelay {
+            environment["LD_PRELOAD"] = try KafkaBenchTools.buildNoDelayShim(cc: tools.cc)
+            environment["HERALD_BENCH_NODELAY_LOG"] = noDelayLog
+        }
+        let cluster = try BenchMockCluster(binary: tools.mockCluster, brokers: brokers, environment: environment)
         defer { cluster.stop() }
         let registry = PluginRegistry(directories: [tools.pluginDirectory])
         registry.scan()
@@ -98,11 +111,13 @@ struct KafkaScenario {
         for runIndex in 0...runs {
             let label = runIndex == 0 ? "warm-up" : "run \(runIndex)"
             var line: [String] = []
+            var seconds: [Side: Double] = [:]
             for side in Side.allCases {
                 topicIndex += 1
                 let topic = "bench-\(side == .kcat ? "kcat" : "herald")-\(topicIndex)"
                 try cluster.command("topic \(topic) \(partitions)")
-                let f: RunFigures
+                var f: RunFigures
+                let brokerCPU = cluster.cpuSeconds
                 switch side {
                 case .kcat:
                     f = try runKcat(tools.kcat, bootstrap: cluster.bootstrap, topic: topic, input: input, headers: kcatHeaders)
@@ -110,21 +125,31 @@ struct KafkaScenario {
                     f = try runHerald(
                         plugin, bootstrap: cluster.bootstrap, topic: topic, pool: pool, windowed: side == .windowed)
                 }
+                f.brokerCPUSeconds = cluster.cpuSeconds - brokerCPU
                 let delivered = try endOffsets(tools.kcat, bootstrap: cluster.bootstrap, topic: topic)
                 guard delivered == messages else {
                     throw BenchError(
                         "\(side.rawValue) (\(label)): topic \(topic) holds \(delivered) records, expected \(messages)")
                 }
+                if brokerNoDelay && !FileManager.default.fileExists(atPath: noDelayLog) {
+                    throw BenchError("the mock cluster's connections did not get TCP_NODELAY (the LD_PRELOAD shim did not run)")
+                }
                 if runIndex > 0 { figures[side, default: []].append(f) }
                 line.append("\(side.rawValue) \(Int(Double(messages) / f.seconds)) msg/s")
+                seconds[side] = f.seconds
             }
-            print("  \(label): " + line.joined(separator: ", "))
+            // Paired with the kcat run just before it (same load from elsewhere on the machine).
+            let paired = (seconds[.kcat] ?? 0) / (seconds[.continuous] ?? 1)
+            print("  \(label): " + line.joined(separator: ", ") + String(format: " (herald/kcat %.2f)", paired))
         }
 
         let memory = ProcessMemory.read(pid: getpid())
         func rates(_ side: Side) -> Summary { Summary(values: figures[side, default: []].map { Double(messages) / $0.seconds }) }
         func cpuPerMessage(_ side: Side) -> Double {
             Summary(values: figures[side, default: []].map { $0.cpuSeconds / Double(messages) * 1e6 }).median
+        }
+        func brokerCPUPerMessage(_ side: Side) -> Double {
+            Summary(values: figures[side, default: []].map { $0.brokerCPUSeconds / Double(messages) * 1e6 }).median
         }
         let kcat = rates(.kcat)
         let continuous = rates(.continuous)
@@ -134,7 +159,7 @@ struct KafkaScenario {
             scenario: "Kafka sink vs kcat -P (librdkafka mock cluster)",
             parameters: [
                 "messages": String(messages), "runs": String(runs), "partitions": String(partitions),
-                "brokers": String(brokers), "valueBytes": String(valueBytes), "keyBytes": String(keyBytes),
+                "brokers": String(brokers), "brokerTcpNoDelay": String(brokerNoDelay), "valueBytes": String(valueBytes), "keyBytes": String(keyBytes),
                 "headerBytes": String(headerBytes), "distinctMessages": String(pool.count),
                 "batch": String(batchMessages), "maxInFlight": String(maxInFlight),
                 "window": String(batchMessages * maxInFlight),
@@ -155,6 +180,8 @@ struct KafkaScenario {
                 ("ratio windowed/kcat (median)", windowed.median / max(1, kcat.median), "x"),
                 ("kcat CPU per message", cpuPerMessage(.kcat), "µs"),
                 ("herald CPU per message", cpuPerMessage(.continuous), "µs"),
+                ("mock CPU/msg (kcat runs)", brokerCPUPerMessage(.kcat), "µs"),
+                ("mock CPU/msg (herald runs)", brokerCPUPerMessage(.continuous), "µs"),
                 ("kcat peak RSS", Summary(values: figures[.kcat, default: []].map(\.peakMiB)).max, "MiB"),
                 ("bench RSS before Herald runs", baselineRSS, "MiB"),
                 ("bench peak RSS (Herald side)", memory.peak, "MiB"),
@@ -340,6 +367,7 @@ struct KafkaScenario {
 
 struct KafkaBenchTools {
     var kcat: String
+    var cc: String
     var mockCluster: String
     var pluginDirectory: String
     var librdkafkaVersion: String
@@ -372,25 +400,73 @@ struct KafkaBenchTools {
                 return String(line[r.upperBound...].prefix { $0 != " " })
             }
         return KafkaBenchTools(
-            kcat: kcat, mockCluster: binary, pluginDirectory: try benchPluginDirectory(binDirectory: binDirectory),
+            kcat: kcat, cc: cc, mockCluster: binary, pluginDirectory: try benchPluginDirectory(binDirectory: binDirectory),
             librdkafkaVersion: version ?? "unknown")
     }
 
     /// `cc -O1 -o … mock_cluster.c -lrdkafka`, once per version of the source (as the Kafka tests do).
     static func buildMockCluster(cc: String, source: String) throws -> String {
         guard let text = FileManager.default.contents(atPath: source) else {
-            throw BenchError("cannot read \(source) (the mock cluster's source; is --package-root right?)")
+            throw BenchError("cannot read \(source) (the mock cluster's source)")
         }
+        return try buildOnce(cc: cc, name: "mock_cluster", suffix: "", source: Array(text), flags: [], libraries: ["-lrdkafka"])
+    }
+
+    /// An LD_PRELOAD library for the mock cluster: every accepted connection gets TCP_NODELAY, and
+    /// the first one leaves a mark in $HERALD_BENCH_NODELAY_LOG (the scenario checks it is there).
+    static let noDelaySource = #"""
+        #define _GNU_SOURCE
+        #include <dlfcn.h>
+        #include <fcntl.h>
+        #include <netinet/in.h>
+        #include <netinet/tcp.h>
+        #include <stdlib.h>
+        #include <sys/socket.h>
+        #include <unistd.h>
+        static int nodelay(int s) {
+            int one = 1;
+            if (s >= 0 && setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) {
+                const char *log = getenv("HERALD_BENCH_NODELAY_LOG");
+                int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+                if (fd >= 0) { (void)write(fd, "nodelay\n", 8); close(fd); }
+            }
+            return s;
+        }
+        int accept(int fd, struct sockaddr *a, socklen_t *l) {
+            static int (*real)(int, struct sockaddr *, socklen_t *);
+            if (!real) real = (int (*)(int, struct sockaddr *, socklen_t *))dlsym(RTLD_NEXT, "accept");
+            return nodelay(real(fd, a, l));
+        }
+        int accept4(int fd, struct sockaddr *a, socklen_t *l, int flags) {
+            static int (*real)(int, struct sockaddr *, socklen_t *, int);
+            if (!real) real = (int (*)(int, struct sockaddr *, socklen_t *, int))dlsym(RTLD_NEXT, "accept4");
+            return nodelay(real(fd, a, l, flags));
+        }
+
+        """#
+
+    static func buildNoDelayShim(cc: String) throws -> String {
+        try buildOnce(cc: cc, name: "nodelay", suffix: ".so", source: Array(noDelaySource.utf8), flags: ["-shared", "-fPIC"], libraries: ["-ldl"])
+    }
+
+    /// Compiles `source` into the temporary directory once per version of the source (built under
+    /// a unique name, then renamed: parallel runs never see half a binary).
+    static func buildOnce(cc: String, name: String, suffix: String, source: [UInt8], flags: [String], libraries: [String])
+        throws -> String
+    {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in source { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
         let dir = NSTemporaryDirectory() + "herald-kafka-mock"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let out = dir + "/mock_cluster-\(String(hash, radix: 16))"
-        if FileManager.default.isExecutableFile(atPath: out) { return out }
+        let out = dir + "/\(name)-\(String(hash, radix: 16))\(suffix)"
+        if FileManager.default.fileExists(atPath: out) { return out }
+        let sourceFile = dir + "/\(name)-\(getpid()).c"
+        FileManager.default.createFile(atPath: sourceFile, contents: Data(source))
+        defer { try? FileManager.default.removeItem(atPath: sourceFile) }
         let partial = out + ".\(getpid()).tmp"
-        let r = try runAndCapture(cc, ["-O1", "-o", partial, source, "-lrdkafka"])
+        let r = try runAndCapture(cc, ["-O1"] + flags + ["-o", partial, sourceFile] + libraries)
         guard r.status == 0 else {
-            throw BenchError("cc could not build the Kafka mock cluster (is librdkafka-dev installed?): \(r.output)")
+            throw BenchError("cc could not build \(name) for the Kafka mock cluster (is librdkafka-dev installed?): \(r.output)")
         }
         guard rename(partial, out) == 0 else { throw BenchError("cannot rename \(partial): errno \(errno)") }
         return out
@@ -415,8 +491,9 @@ final class BenchMockCluster {
     private(set) var bootstrap = ""
     private var buffer = Data()
 
-    init(binary: String, brokers: Int) throws {
+    init(binary: String, brokers: Int, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: binary)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = ["--brokers", String(brokers), "--exit-on-eof"]
         let stdinPipe = Pipe()
         let stdoutPipe = Pipe()
@@ -444,6 +521,17 @@ final class BenchMockCluster {
             if chunk.isEmpty { throw BenchError("the mock cluster closed its output (exited?)") }
             buffer.append(chunk)
         }
+    }
+
+    /// User + system CPU time the mock cluster has used so far (/proc/PID/stat).
+    var cpuSeconds: Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Sends one command ("topic NAME 6") and throws unless the answer starts with "ok".
