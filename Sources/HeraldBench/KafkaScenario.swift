@@ -120,7 +120,8 @@ struct KafkaScenario {
                 let brokerCPU = cluster.cpuSeconds
                 switch side {
                 case .kcat:
-                    f = try runKcat(tools.kcat, bootstrap: cluster.bootstrap, topic: topic, input: input, headers: kcatHeaders)
+                    f = try runKcat(
+                        tools.kcat, bootstrap: cluster.bootstrap, topic: topic, input: input, headers: kcatHeaders)
                 case .continuous, .windowed:
                     f = try runHerald(
                         plugin, bootstrap: cluster.bootstrap, topic: topic, pool: pool, windowed: side == .windowed)
@@ -132,7 +133,8 @@ struct KafkaScenario {
                         "\(side.rawValue) (\(label)): topic \(topic) holds \(delivered) records, expected \(messages)")
                 }
                 if brokerNoDelay && !FileManager.default.fileExists(atPath: noDelayLog) {
-                    throw BenchError("the mock cluster's connections did not get TCP_NODELAY (the LD_PRELOAD shim did not run)")
+                    throw BenchError(
+                        "the mock cluster's connections did not get TCP_NODELAY (the LD_PRELOAD shim did not run)")
                 }
                 if runIndex > 0 { figures[side, default: []].append(f) }
                 line.append("\(side.rawValue) \(Int(Double(messages) / f.seconds)) msg/s")
@@ -144,7 +146,9 @@ struct KafkaScenario {
         }
 
         let memory = ProcessMemory.read(pid: getpid())
-        func rates(_ side: Side) -> Summary { Summary(values: figures[side, default: []].map { Double(messages) / $0.seconds }) }
+        func rates(_ side: Side) -> Summary {
+            Summary(values: figures[side, default: []].map { Double(messages) / $0.seconds })
+        }
         func cpuPerMessage(_ side: Side) -> Double {
             Summary(values: figures[side, default: []].map { $0.cpuSeconds / Double(messages) * 1e6 }).median
         }
@@ -159,13 +163,16 @@ struct KafkaScenario {
             scenario: "Kafka sink vs kcat -P (librdkafka mock cluster)",
             parameters: [
                 "messages": String(messages), "runs": String(runs), "partitions": String(partitions),
-                "brokers": String(brokers), "brokerTcpNoDelay": String(brokerNoDelay), "valueBytes": String(valueBytes), "keyBytes": String(keyBytes),
+                "brokers": String(brokers), "brokerTcpNoDelay": String(brokerNoDelay), "valueBytes": String(valueBytes),
+                "keyBytes": String(keyBytes),
                 "headerBytes": String(headerBytes), "distinctMessages": String(pool.count),
                 "batch": String(batchMessages), "maxInFlight": String(maxInFlight),
                 "window": String(batchMessages * maxInFlight),
-                "producer": "acks=all enable.idempotence=true message.timeout.ms=25000 linger.ms=5 (librdkafka default) compression=none partitioner=consistent_random",
+                "producer":
+                    "acks=all enable.idempotence=true message.timeout.ms=25000 linger.ms=5 (librdkafka default) compression=none partitioner=consistent_random",
                 "librdkafka": tools.librdkafkaVersion,
-                "payload": "SNAPSHOT JSON, " + (payloadFields.map { "payloadFields " + $0.joined(separator: ",") } ?? "all fields"),
+                "payload": "SNAPSHOT JSON, "
+                    + (payloadFields.map { "payloadFields " + $0.joined(separator: ",") } ?? "all fields"),
             ],
             figures: [
                 ("kcat msgs/s (median)", kcat.median, "msg/s"), ("kcat msgs/s (min)", kcat.min, "msg/s"),
@@ -234,10 +241,15 @@ struct KafkaScenario {
 
     // MARK: kcat
 
-    func runKcat(_ kcat: String, bootstrap: String, topic: String, input: String, headers: [String]) throws -> RunFigures {
+    func runKcat(_ kcat: String, bootstrap: String, topic: String, input: String, headers: [String]) throws
+        -> RunFigures
+    {
+        // Under timeout(1), which waits for kcat: wait4's usage figures include kcat's.
+        let limit = max(120, messages / 1000)
         let args =
             [
-                kcat, "-b", bootstrap, "-P", "-t", topic, "-K:", "-X", "acks=all", "-X", "enable.idempotence=true",
+                "/usr/bin/timeout", String(limit), kcat, "-b", bootstrap, "-P", "-t", topic, "-K:", "-X", "acks=all",
+                "-X", "enable.idempotence=true",
                 "-X", "message.timeout.ms=25000",
             ] + headers
         let errors = input + ".stderr"
@@ -246,7 +258,9 @@ struct KafkaScenario {
         let elapsed = monotonicSeconds() - start
         guard status == 0 else {
             let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-            throw BenchError("kcat -P exited with status \(status): \(text.suffix(2000))\ncommand: \(args.joined(separator: " "))")
+            if status == 124 { throw BenchError("kcat -P did not finish within \(limit) s: \(text.suffix(2000))") }
+            throw BenchError(
+                "kcat -P exited with status \(status): \(text.suffix(2000))\ncommand: \(args.joined(separator: " "))")
         }
         return RunFigures(
             seconds: elapsed, cpuSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
@@ -298,7 +312,8 @@ struct KafkaScenario {
         let used = processCPUSeconds() - cpu
         guard tally.ok == messages else {
             throw BenchError(
-                "the Kafka sink completed \(tally.ok) of \(messages) messages OK; \(tally.failed) failed, first: \(tally.firstError ?? "?")")
+                "the Kafka sink completed \(tally.ok) of \(messages) messages OK; \(tally.failed) failed, first: \(tally.firstError ?? "?")"
+            )
         }
         return RunFigures(seconds: elapsed, cpuSeconds: used)
     }
@@ -381,7 +396,9 @@ struct KafkaBenchTools {
             throw BenchError("the kafka scenario needs kcat (the reference producer), which is not on PATH; \(install)")
         }
         guard let cc = findExecutable("cc") else {
-            throw BenchError("the kafka scenario builds librdkafka's mock cluster with cc, which is not on PATH; install a C compiler (apt-get install -y gcc)")
+            throw BenchError(
+                "the kafka scenario builds librdkafka's mock cluster with cc, which is not on PATH; install a C compiler (apt-get install -y gcc)"
+            )
         }
         guard FileManager.default.fileExists(atPath: mockHeader) else {
             throw BenchError("\(mockHeader) is missing: the kafka scenario needs librdkafka's mock cluster; \(install)")
@@ -389,7 +406,8 @@ struct KafkaBenchTools {
         let library = binDirectory + "/libherald-sink-kafka.so"
         guard FileManager.default.fileExists(atPath: library) else {
             throw BenchError(
-                "\(library) is not built: build everything first (swift build -c release), then run herald-bench from .build/release")
+                "\(library) is not built: build everything first (swift build -c release), then run herald-bench from .build/release"
+            )
         }
         let source = packageRoot + "/Tests/Fixtures/kafka-mock/mock_cluster.c"
         let binary = try buildMockCluster(cc: cc, source: source)
@@ -400,7 +418,8 @@ struct KafkaBenchTools {
                 return String(line[r.upperBound...].prefix { $0 != " " })
             }
         return KafkaBenchTools(
-            kcat: kcat, cc: cc, mockCluster: binary, pluginDirectory: try benchPluginDirectory(binDirectory: binDirectory),
+            kcat: kcat, cc: cc, mockCluster: binary,
+            pluginDirectory: try benchPluginDirectory(binDirectory: binDirectory),
             librdkafkaVersion: version ?? "unknown")
     }
 
@@ -409,7 +428,8 @@ struct KafkaBenchTools {
         guard let text = FileManager.default.contents(atPath: source) else {
             throw BenchError("cannot read \(source) (the mock cluster's source)")
         }
-        return try buildOnce(cc: cc, name: "mock_cluster", suffix: "", source: Array(text), flags: [], libraries: ["-lrdkafka"])
+        return try buildOnce(
+            cc: cc, name: "mock_cluster", suffix: "", source: Array(text), flags: [], libraries: ["-lrdkafka"])
     }
 
     /// An LD_PRELOAD library for the mock cluster: every accepted connection gets TCP_NODELAY, and
@@ -446,12 +466,16 @@ struct KafkaBenchTools {
         """#
 
     static func buildNoDelayShim(cc: String) throws -> String {
-        try buildOnce(cc: cc, name: "nodelay", suffix: ".so", source: Array(noDelaySource.utf8), flags: ["-shared", "-fPIC"], libraries: ["-ldl"])
+        try buildOnce(
+            cc: cc, name: "nodelay", suffix: ".so", source: Array(noDelaySource.utf8), flags: ["-shared", "-fPIC"],
+            libraries: ["-ldl"])
     }
 
     /// Compiles `source` into the temporary directory once per version of the source (built under
     /// a unique name, then renamed: parallel runs never see half a binary).
-    static func buildOnce(cc: String, name: String, suffix: String, source: [UInt8], flags: [String], libraries: [String])
+    static func buildOnce(
+        cc: String, name: String, suffix: String, source: [UInt8], flags: [String], libraries: [String]
+    )
         throws -> String
     {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -466,7 +490,8 @@ struct KafkaBenchTools {
         let partial = out + ".\(getpid()).tmp"
         let r = try runAndCapture(cc, ["-O1"] + flags + ["-o", partial, sourceFile] + libraries)
         guard r.status == 0 else {
-            throw BenchError("cc could not build \(name) for the Kafka mock cluster (is librdkafka-dev installed?): \(r.output)")
+            throw BenchError(
+                "cc could not build \(name) for the Kafka mock cluster (is librdkafka-dev installed?): \(r.output)")
         }
         guard rename(partial, out) == 0 else { throw BenchError("cannot rename \(partial): errno \(errno)") }
         return out
