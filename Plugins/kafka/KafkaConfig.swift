@@ -29,6 +29,14 @@ public struct KafkaConfig: Sendable, Equatable {
     /// librdkafka's default `message.max.bytes`.
     public static let defaultMessageMaxBytes = 1_000_000
 
+    /// The sink's `linger.ms` unless configured (librdkafka's default is 5). Herald hands the sink
+    /// whole batches (produced in a fraction of a millisecond) and keeps only `maxInFlight` of them
+    /// outstanding, each waiting for its acknowledgements: every millisecond librdkafka lingers is
+    /// added to each batch's round trip. With batches of 500 and 4 in flight, 1 ms instead of 5
+    /// doubled the throughput into librdkafka's mock cluster (herald-bench kafka: ~230k → ~460k
+    /// messages/s); 0 made both Herald and kcat erratic there (many small requests).
+    public static let defaultLingerMs = 1
+
     /// Room kept under `message.max.bytes` for the key (the entity URI) and the record framing:
     /// Herald counts body + header names and values against `max_message_bytes`; librdkafka also
     /// counts the key and per-record overhead (about 40 bytes plus varints per header).
@@ -163,7 +171,7 @@ public struct KafkaConfig: Sendable, Equatable {
         out.append(("enable.idempotence", idempotence ? "true" : "false"))
         out.append(("message.timeout.ms", String(deliveryTimeoutMs)))
         if let v = compression { out.append(("compression.codec", v.rawValue)) }
-        if let v = lingerMs { out.append(("linger.ms", String(v))) }
+        out.append(("linger.ms", String(lingerMs ?? KafkaConfig.defaultLingerMs)))
         if let v = batchSize { out.append(("batch.size", String(v))) }
         if let v = batchNumMessages { out.append(("batch.num.messages", String(v))) }
         if let v = partitioner { out.append(("partitioner", v)) }

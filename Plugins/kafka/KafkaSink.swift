@@ -22,7 +22,7 @@ public final class KafkaSink: SinkPlugin {
            "acks": {"type": "string", "enum": ["all", "-1", "0", "1"], "default": "all"},
            "idempotence": {"type": "boolean", "default": true, "description": "enable.idempotence: retries without duplicates or reordering"},
            "compression": {"type": "string", "enum": ["none", "gzip", "snappy", "lz4", "zstd"]},
-           "lingerMs": {"type": "integer", "minimum": 0, "description": "linger.ms"},
+           "lingerMs": {"type": "integer", "minimum": 0, "default": 1, "description": "linger.ms (the sink's default is 1; librdkafka's is 5)"},
            "batchSize": {"type": "integer", "minimum": 1, "description": "batch.size (bytes)"},
            "batchNumMessages": {"type": "integer", "minimum": 1, "description": "batch.num.messages"},
            "partitioner": {"type": "string", "enum": ["random", "consistent", "consistent_random", "murmur2", "murmur2_random", "fnv1a", "fnv1a_random"],
@@ -75,7 +75,7 @@ public final class KafkaSink: SinkPlugin {
         let c = config
         host.log(
             .info,
-            "kafka sink producing to \(c.bootstrapServers ?? "(bootstrap.servers from properties)"): acks=\(c.acks), idempotence=\(c.idempotence), compression=\(c.compression?.rawValue ?? "none"), partitioner=\(c.partitioner ?? "consistent_random"), message.max.bytes=\(p.messageMaxBytes)"
+            "kafka sink producing to \(c.bootstrapServers ?? "(bootstrap.servers from properties)"): acks=\(c.acks), idempotence=\(c.idempotence), compression=\(c.compression?.rawValue ?? "none"), linger.ms=\(c.lingerMs ?? KafkaConfig.defaultLingerMs), partitioner=\(c.partitioner ?? "consistent_random"), message.max.bytes=\(p.messageMaxBytes)"
         )
     }
 

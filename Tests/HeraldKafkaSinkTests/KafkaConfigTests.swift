@@ -34,6 +34,17 @@ import Testing
         #expect(props["queue.buffering.max.messages"] == "5000")
     }
 
+    @Test func lingerDefaultsToOneMillisecondAndPropertiesMayOverrideIt() throws {
+        let plain = try KafkaConfig.parse(#"{"bootstrapServers": "a:1"}"#).librdkafkaProperties
+        #expect(plain.filter { $0.0 == "linger.ms" }.map(\.1) == ["1"])
+        // librdkafka applies properties in order, so the property (here an alias of linger.ms) wins.
+        let text = #"{"bootstrapServers": "a:1", "properties": {"queue.buffering.max.ms": 5}}"#
+        let lingers = try KafkaConfig.parse(text).librdkafkaProperties.filter {
+            $0.0 == "linger.ms" || $0.0 == "queue.buffering.max.ms"
+        }
+        #expect(lingers.map(\.1) == ["1", "5"])
+    }
+
     @Test func validationNamesTheOffendingKey() {
         #expect(rejection(#"{"bootstrapServers": "a:1", "lingerMS": 5}"#)?.contains("unknown key 'lingerMS'") == true)
         #expect(rejection(#"{"bootstrapServers": "a:1", "lingerMS": 5}"#)?.contains("did you mean 'lingerMs'") == true)
