@@ -10,10 +10,10 @@ import Logging
 /// cluster (Tests/Fixtures/kafka-mock/mock_cluster.c, a separate process on 127.0.0.1).
 ///
 /// Both sides produce the same N messages — sample people rendered by `PayloadRenderer` (SNAPSHOT,
-/// JSON), the entity URI as key — with the sink's durability defaults (acks=all,
-/// enable.idempotence=true, message.timeout.ms=25000; librdkafka's linger.ms=5, batch.size,
-/// batch.num.messages, no compression, consistent_random partitioner on both), each run to a
-/// fresh topic with the same partitions. Both are timed from producer creation to the last
+/// JSON), the entity URI as key — with the librdkafka properties the sink sets by default
+/// (`sinkDefaults`: acks=all, enable.idempotence=true, message.timeout.ms=25000, linger.ms=1; on
+/// both, librdkafka's defaults for the rest: batch.size, batch.num.messages, no compression,
+/// consistent_random partitioner), each run to a fresh topic with the same partitions. Both are timed from producer creation to the last
 /// acknowledgement: kcat from spawn to exit (it flushes before exiting); Herald from creating the
 /// plugin instance to the last batch completion.
 ///
@@ -42,6 +42,21 @@ struct KafkaScenario {
     /// client's delayed ACK (~40 ms) whenever few requests are outstanding, which caps a producer
     /// that keeps a few thousand messages in flight (Herald) far below one that queues 100,000 (kcat).
     var brokerNoDelay = true
+    /// linger.ms for both producers (nil: the sink's default, in `sinkDefaults`).
+    var lingerMs: Int?
+
+    /// What `KafkaConfig.librdkafkaProperties` sets for a configuration with only
+    /// `bootstrapServers` (Plugins/kafka/KafkaConfig.swift; keep the two in step): kcat gets the same.
+    static let sinkDefaults: [(String, String)] = [
+        ("acks", "all"), ("enable.idempotence", "true"), ("message.timeout.ms", "25000"), ("linger.ms", "1"),
+    ]
+
+    /// The librdkafka properties both producers run with.
+    var producerProperties: [(String, String)] {
+        KafkaScenario.sinkDefaults.map { name, value in
+            (name, name == "linger.ms" ? lingerMs.map(String.init) ?? value : value)
+        }
+    }
     /// The destination's `payloadFields`: eight simple attributes of the sample people give bodies
     /// of ~1.5 KB (nil: the full snapshot, ~9 KB, two thirds of it the crosswalks' attribute URIs).
     var payloadFields: [String]? = [
@@ -168,8 +183,8 @@ struct KafkaScenario {
                 "headerBytes": String(headerBytes), "distinctMessages": String(pool.count),
                 "batch": String(batchMessages), "maxInFlight": String(maxInFlight),
                 "window": String(batchMessages * maxInFlight),
-                "producer":
-                    "acks=all enable.idempotence=true message.timeout.ms=25000 linger.ms=5 (librdkafka default) compression=none partitioner=consistent_random",
+                "producer": producerProperties.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+                    + " (librdkafka's defaults for the rest: batch.size=1000000 batch.num.messages=10000 compression=none partitioner=consistent_random)",
                 "librdkafka": tools.librdkafkaVersion,
                 "payload": "SNAPSHOT JSON, "
                     + (payloadFields.map { "payloadFields " + $0.joined(separator: ",") } ?? "all fields"),
@@ -248,10 +263,8 @@ struct KafkaScenario {
         let limit = max(120, messages / 1000)
         let args =
             [
-                "/usr/bin/timeout", String(limit), kcat, "-b", bootstrap, "-P", "-t", topic, "-K:", "-X", "acks=all",
-                "-X", "enable.idempotence=true",
-                "-X", "message.timeout.ms=25000",
-            ] + headers
+                "/usr/bin/timeout", String(limit), kcat, "-b", bootstrap, "-P", "-t", topic, "-K:",
+            ] + producerProperties.flatMap { ["-X", "\($0.0)=\($0.1)"] } + headers
         let errors = input + ".stderr"
         let start = monotonicSeconds()
         let (status, usage) = try spawnAndWait(args, stdin: input, stdout: "/dev/null", stderr: errors)
@@ -293,7 +306,8 @@ struct KafkaScenario {
     {
         var logger = Logger(label: "herald-bench.kafka")
         logger.logLevel = .warning
-        let config = #"{"bootstrapServers": "\#(bootstrap)"}"#
+        let linger = lingerMs.map { #", "lingerMs": \#($0)"# } ?? ""
+        let config = #"{"bootstrapServers": "\#(bootstrap)"\#(linger)}"#
         let cpu = processCPUSeconds()
         let start = monotonicSeconds()
         let instance = try SinkInstance(plugin: plugin, alias: "bench-kafka", config: config, logger: logger)
