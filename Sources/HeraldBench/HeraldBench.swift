@@ -8,8 +8,8 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest, filter-render, delivery, e2e, backlog, jq.")
-    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq"
+    @Option(help: "Scenarios to run (comma-separated): ingest, filter-render, delivery, e2e, backlog, jq, kafka.")
+    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq,kafka"
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -68,6 +68,10 @@ struct HeraldBench: ParsableCommand {
             case "jq":
                 try JQScenario(
                     herald: heraldPath, packageRoot: root, entities: quick ? 3_000 : 200_000, runs: runs ?? (quick ? 1 : 3)
+                ).run(writer: writer)
+            case "kafka":
+                try KafkaScenario(
+                    packageRoot: root, binDirectory: binDir, messages: quick ? 5_000 : 200_000, runs: runs ?? (quick ? 1 : 3)
                 ).run(writer: writer)
             case "e2e":
                 try EndToEndScenario(

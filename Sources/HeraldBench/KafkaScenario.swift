@@ -116,7 +116,7 @@ struct KafkaScenario {
         case .success(let p): plugin = p
         case .failure(let e): throw BenchError("cannot load the Kafka sink plugin: \(e.message)")
         }
-        print(
+        say(
             "  kafka: \(messages) messages of ~\(valueBytes) B (value) + \(keyBytes) B key + \(headerBytes) B headers, \(partitions) partitions, \(brokers) broker(s), mock cluster at \(cluster.bootstrap)"
         )
 
@@ -157,7 +157,7 @@ struct KafkaScenario {
             }
             // Paired with the kcat run just before it (same load from elsewhere on the machine).
             let paired = (seconds[.kcat] ?? 0) / (seconds[.continuous] ?? 1)
-            print("  \(label): " + line.joined(separator: ", ") + String(format: " (herald/kcat %.2f)", paired))
+            say("  \(label): " + line.joined(separator: ", ") + String(format: " (herald/kcat %.2f)", paired))
         }
 
         let memory = ProcessMemory.read(pid: getpid())
