@@ -69,8 +69,6 @@ struct KafkaScenario {
         var seconds: Double
         /// CPU time (user + system) of the producing process: kcat, or herald-bench for Herald.
         var cpuSeconds: Double
-        /// Peak RSS of kcat (ru_maxrss); 0 for Herald (see the bench process's figures).
-        var peakMiB: Double = 0
         /// CPU time of the mock cluster during the run.
         var brokerCPUSeconds: Double = 0
     }
@@ -122,6 +120,7 @@ struct KafkaScenario {
 
         var figures: [Side: [RunFigures]] = [:]
         var topicIndex = 0
+        ProcessMemory.resetOwnPeak()
         let baselineRSS = ProcessMemory.read(pid: getpid()).current
         for runIndex in 0...runs {
             let label = runIndex == 0 ? "warm-up" : "run \(runIndex)"
@@ -204,7 +203,6 @@ struct KafkaScenario {
                 ("herald CPU per message", cpuPerMessage(.continuous), "µs"),
                 ("mock CPU/msg (kcat runs)", brokerCPUPerMessage(.kcat), "µs"),
                 ("mock CPU/msg (herald runs)", brokerCPUPerMessage(.continuous), "µs"),
-                ("kcat peak RSS", Summary(values: figures[.kcat, default: []].map(\.peakMiB)).max, "MiB"),
                 ("bench RSS before Herald runs", baselineRSS, "MiB"),
                 ("bench peak RSS (Herald side)", memory.peak, "MiB"),
             ])
@@ -276,8 +274,7 @@ struct KafkaScenario {
                 "kcat -P exited with status \(status): \(text.suffix(2000))\ncommand: \(args.joined(separator: " "))")
         }
         return RunFigures(
-            seconds: elapsed, cpuSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
-            peakMiB: Double(usage.ru_maxrss) / 1024)
+            seconds: elapsed, cpuSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime))
     }
 
     /// The sum of the end offsets of every partition of `topic` (`kcat -Q` with timestamp -1).

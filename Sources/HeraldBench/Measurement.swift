@@ -19,6 +19,15 @@ struct LatencyRecorder {
 
 /// Peak and current resident memory of a process, from /proc.
 enum ProcessMemory {
+    /// Resets this process's VmHWM to its current RSS (Linux: `echo 5 > /proc/self/clear_refs`), so
+    /// that a scenario's peak is not an earlier scenario's.
+    static func resetOwnPeak() {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = write(fd, "5", 1)
+        close(fd)
+    }
+
     /// (VmHWM, VmRSS) in MiB.
     static func read(pid: Int32) -> (peak: Double, current: Double) {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
