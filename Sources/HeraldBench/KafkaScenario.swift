@@ -160,6 +160,9 @@ struct KafkaScenario {
         }
 
         let memory = ProcessMemory.read(pid: getpid())
+        topicIndex += 1
+        let daemon = try daemonDrain(tools: tools, cluster: cluster, topic: "bench-daemon-\(topicIndex)")
+        say("  through the daemon: \(Int(daemon.rate)) events/s (render + delivery engine + sink)")
         func rates(_ side: Side) -> Summary {
             Summary(values: figures[side, default: []].map { Double(messages) / $0.seconds })
         }
@@ -203,9 +206,51 @@ struct KafkaScenario {
                 ("herald CPU per message", cpuPerMessage(.continuous), "µs"),
                 ("mock CPU/msg (kcat runs)", brokerCPUPerMessage(.kcat), "µs"),
                 ("mock CPU/msg (herald runs)", brokerCPUPerMessage(.continuous), "µs"),
+                ("daemon → Kafka events/s", daemon.rate, "events/s"),
+                ("daemon/kcat", daemon.rate / max(1, kcat.median), "x"),
+                ("daemon peak RSS", daemon.peakRSS, "MiB"),
                 ("bench RSS before Herald runs", baselineRSS, "MiB"),
                 ("bench peak RSS (Herald side)", memory.peak, "MiB"),
             ])
+    }
+
+    // MARK: through the daemon
+
+    /// The whole delivery path in a `herald serve` process: `messages` sample people ingested with a
+    /// Kafka destination disabled (same `payloadFields`, batches of `batchMessages`, `maxInFlight`),
+    /// then the destination enabled by a reload and timed until its lag is zero; the topic's end
+    /// offsets must add up to `messages`. Here the renderer, not the sink, sets the pace.
+    func daemonDrain(tools: KafkaBenchTools, cluster: BenchMockCluster, topic: String) throws -> (
+        rate: Double, peakRSS: Double
+    ) {
+        try cluster.command("topic \(topic) \(partitions)")
+        let fields = payloadFields.map { ", \"payloadFields\": [" + $0.map { "\"\($0)\"" }.joined(separator: ", ") + "]" } ?? ""
+        func streaming(enabled: Bool) -> String {
+            """
+            {"messaging": {"providers": {"kafka": {"plugin": "kafka", "config": {"bootstrapServers": "\(cluster.bootstrap)"}}},
+             "destinations": [{"provider": "kafka", "name": "\(topic)", "enabled": \(enabled), "startFrom": "beginning"\(fields),
+                               "batch": {"maxMessages": \(batchMessages), "maxInFlight": \(maxInFlight), "lingerMs": 5}}]}}
+            """
+        }
+        let herald = binDirectory + "/herald"
+        let server = try ServerUnderTest(
+            herald: herald, packageRoot: packageRoot, pluginDirectory: tools.pluginDirectory,
+            streaming: streaming(enabled: false))
+        defer { server.stop() }
+        let ingest = IngestScenario(
+            herald: herald, packageRoot: packageRoot, entities: messages, batch: 100, connections: 4, runs: 1,
+            synchronous: "FULL")
+        try ingest.post(ingest.makeBodies(IngestScenario.people(messages, seed: 41)), to: server.baseURL, connections: 4)
+        try server.writeConfig(streaming: streaming(enabled: true))
+        let start = monotonicSeconds()
+        server.reload()
+        try server.waitForDelivery(timeout: Double(max(120, messages / 1000)))
+        let elapsed = monotonicSeconds() - start
+        let delivered = try endOffsets(tools.kcat, bootstrap: cluster.bootstrap, topic: topic)
+        guard delivered == messages else {
+            throw BenchError("through the daemon: topic \(topic) holds \(delivered) records, expected \(messages)")
+        }
+        return (Double(messages) / elapsed, ProcessMemory.read(pid: server.pid).peak)
     }
 
     // MARK: messages
