@@ -86,7 +86,7 @@ let package = Package(
             name: "HeraldBench",
             dependencies: [
                 "HeraldSampleData", "HeraldHTTPClient", "HeraldJSON", "HeraldModel", "HeraldConfig", "HeraldFilter",
-                "HeraldPayload", "HeraldPlugins",
+                "HeraldPayload", "HeraldPlugins", "HeraldSQSSinkCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
