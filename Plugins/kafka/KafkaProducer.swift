@@ -9,14 +9,79 @@ import Synchronization
 public struct KafkaRecord {
     public var key: UnsafeRawBufferPointer
     public var value: UnsafeRawBufferPointer
-    public var headers: [(name: String, value: String)]
+    public var headers: KafkaHeaders
+
+    public init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, headers: KafkaHeaders) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
 
     public init(
         key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, headers: [(name: String, value: String)] = []
     ) {
-        self.key = key
-        self.value = value
-        self.headers = headers
+        self.init(key: key, value: value, headers: headers.isEmpty ? .none : .strings(headers))
+    }
+}
+
+nonisolated(unsafe) private let emptyHeaderValue = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+/// A record's headers: borrowed byte views of a host message (the sink's path: no copy, no
+/// `String` per header), or Swift strings (tests and other callers).
+public enum KafkaHeaders {
+    case none
+    case message(SinkMessage)
+    case strings([(name: String, value: String)])
+
+    var count: Int {
+        switch self {
+        case .none: 0
+        case .message(let m): m.headerCount
+        case .strings(let h): h.count
+        }
+    }
+
+    /// Bytes of every name and value, as the size limit counts them.
+    var byteCount: Int {
+        switch self {
+        case .none: return 0
+        case .message(let m):
+            var n = 0
+            for i in 0..<m.headerCount { n += m.headerName(i).count + m.headerValue(i).count }
+            return n
+        case .strings(let h): return h.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+        }
+    }
+
+    /// A librdkafka header list with every header (copied by librdkafka), or nil when there are none.
+    func makeList() -> OpaquePointer? {
+        let n = count
+        guard n > 0, let list = rd_kafka_headers_new(n) else { return nil }
+        switch self {
+        case .none: break
+        case .message(let m):
+            for i in 0..<n {
+                let name = m.headerName(i)
+                let value = m.headerValue(i)
+                // An empty value stays an empty header, not a null one (librdkafka's NULL value).
+                _ = rd_kafka_header_add(
+                    list, name.baseAddress?.assumingMemoryBound(to: CChar.self), name.count,
+                    value.baseAddress ?? UnsafeRawPointer(emptyHeaderValue), value.count)
+            }
+        case .strings(let h):
+            for (name, value) in h {
+                var n = name
+                var v = value
+                n.withUTF8 { nu in
+                    v.withUTF8 { vu in
+                        nu.withMemoryRebound(to: CChar.self) { nc in
+                            _ = rd_kafka_header_add(list, nc.baseAddress, nc.count, vu.baseAddress, vu.count)
+                        }
+                    }
+                }
+            }
+        }
+        return list
     }
 }
 
@@ -244,7 +309,7 @@ public final class KafkaProducer: @unchecked Sendable {
         let limit = maxMessageBytes
         for i in 0..<count {
             let r = record(i)
-            let size = r.value.count + r.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+            let size = r.value.count + r.headers.byteCount
             if size > limit {
                 finish(
                     batch, index: i,
@@ -255,23 +320,7 @@ public final class KafkaProducer: @unchecked Sendable {
                     ))
                 continue
             }
-            var headers: OpaquePointer?
-            if !r.headers.isEmpty {
-                headers = rd_kafka_headers_new(r.headers.count)
-                for (name, value) in r.headers {
-                    var n = name
-                    var v = value
-                    n.withUTF8 { nu in
-                        v.withUTF8 { vu in
-                            nu.withMemoryRebound(to: CChar.self) { nc in
-                                vu.withMemoryRebound(to: CChar.self) { vc in
-                                    _ = rd_kafka_header_add(headers, nc.baseAddress, nc.count, vc.baseAddress, vc.count)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            let headers = r.headers.makeList()
             var err: rd_kafka_resp_err_t
             while true {
                 err = herald_kafka_produce(

@@ -84,7 +84,7 @@ public final class KafkaSink: SinkPlugin {
             topic: batch.destination, count: batch.count,
             record: { i in
                 let m = batch[i]
-                return KafkaRecord(key: m.keyBytes, value: m.body, headers: m.headers)
+                return KafkaRecord(key: m.keyBytes, value: m.body, headers: .message(m))
             },
             completion: { results in completion.complete(results) })
     }

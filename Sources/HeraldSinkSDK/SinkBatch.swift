@@ -49,6 +49,17 @@ public struct SinkMessage: @unchecked Sendable {
         }
     }
 
+    /// The headers as borrowed bytes, for hot paths that pass them on without making `String`s.
+    public var headerCount: Int { raw.pointee.header_count }
+    public func headerName(_ i: Int) -> UnsafeRawBufferPointer {
+        let h = raw.pointee.headers[i]
+        return UnsafeRawBufferPointer(start: h.name, count: h.name_len)
+    }
+    public func headerValue(_ i: Int) -> UnsafeRawBufferPointer {
+        let h = raw.pointee.headers[i]
+        return UnsafeRawBufferPointer(start: h.value, count: h.value_len)
+    }
+
     public func header(_ name: String) -> String? {
         headers.first { $0.name == name }?.value
     }
