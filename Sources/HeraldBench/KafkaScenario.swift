@@ -257,21 +257,9 @@ struct KafkaScenario {
 
     /// Sample people, rendered as a Kafka destination would send them (SNAPSHOT, JSON, all headers).
     func renderMessages(count: Int) throws -> [OutboundMessage] {
-        let records = try FilterRenderScenario.sampleRecords(count, packageRoot: packageRoot)
         var destination = DestinationConfiguration(id: "bench-kafka", provider: "kafka", name: "bench")
         destination.payloadFields = payloadFields
-        let renderer = PayloadRenderer(
-            tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
-        var out: [OutboundMessage] = []
-        out.reserveCapacity(records.count)
-        for r in records {
-            let e = try r.event.entity()
-            guard case .message(let m) = renderer.render(r, entity: e, delta: r.event.delta(for: e)) else {
-                throw BenchError("sample event \(r.seq) did not render")
-            }
-            out.append(OutboundMessage(message: m, attempt: 1))
-        }
-        return out
+        return try renderSampleMessages(count: count, packageRoot: packageRoot, destination: destination)
     }
 
     /// `KEY:VALUE\n` per message (kcat -K:); keys must not contain ':', values no newline.
@@ -346,32 +334,12 @@ struct KafkaScenario {
     func runHerald(_ plugin: LoadedPlugin, bootstrap: String, topic: String, pool: [OutboundMessage], windowed: Bool)
         throws -> RunFigures
     {
-        var logger = Logger(label: "herald-bench.kafka")
-        logger.logLevel = .warning
         let linger = lingerMs.map { #", "lingerMs": \#($0)"# } ?? ""
         let config = #"{"bootstrapServers": "\#(bootstrap)"\#(linger)}"#
-        let cpu = processCPUSeconds()
-        let start = monotonicSeconds()
-        let instance = try SinkInstance(plugin: plugin, alias: "bench-kafka", config: config, logger: logger)
-        defer { instance.destroy() }
-        try instance.start()
-        let limits = instance.limits
-        let batch = max(1, min(batchMessages, limits.maxBatchMessages))
-        let inFlight = max(1, min(maxInFlight, limits.maxInFlight))
-        let total = messages
-        let tally = try blockingAwait {
-            await KafkaScenario.send(
-                instance: instance, topic: topic, pool: pool, total: total, batch: batch, inFlight: inFlight,
-                window: windowed ? batch * inFlight : total)
-        }
-        let elapsed = monotonicSeconds() - start
-        let used = processCPUSeconds() - cpu
-        guard tally.ok == messages else {
-            throw BenchError(
-                "the Kafka sink completed \(tally.ok) of \(messages) messages OK; \(tally.failed) failed, first: \(tally.firstError ?? "?")"
-            )
-        }
-        return RunFigures(seconds: elapsed, cpuSeconds: used)
+        let t = try timeSinkInProcess(
+            plugin, sink: "Kafka", config: config, destination: topic, pool: pool, total: messages, batch: batchMessages,
+            inFlight: maxInFlight, windowed: windowed, timeCreate: true)
+        return RunFigures(seconds: t.seconds, cpuSeconds: t.cpuSeconds)
     }
 
     struct Tally: Sendable {
@@ -484,8 +452,10 @@ struct KafkaBenchTools {
         guard let text = FileManager.default.contents(atPath: source) else {
             throw BenchError("cannot read \(source) (the mock cluster's source)")
         }
-        return try buildOnce(
-            cc: cc, name: "mock_cluster", suffix: "", source: Array(text), flags: [], libraries: ["-lrdkafka"])
+        return try buildCProgramOnce(
+            cc: cc, directory: "herald-kafka-mock", name: "mock_cluster", suffix: "", source: Array(text),
+            flags: ["-O1"], libraries: ["-lrdkafka"],
+            failure: "cc could not build mock_cluster for the Kafka mock cluster (is librdkafka-dev installed?)")
     }
 
     /// An LD_PRELOAD library for the mock cluster: every accepted connection gets TCP_NODELAY, and
@@ -522,115 +492,38 @@ struct KafkaBenchTools {
         """#
 
     static func buildNoDelayShim(cc: String) throws -> String {
-        try buildOnce(
-            cc: cc, name: "nodelay", suffix: ".so", source: Array(noDelaySource.utf8), flags: ["-shared", "-fPIC"],
-            libraries: ["-ldl"])
+        try buildCProgramOnce(
+            cc: cc, directory: "herald-kafka-mock", name: "nodelay", suffix: ".so", source: Array(noDelaySource.utf8),
+            flags: ["-O1", "-shared", "-fPIC"], libraries: ["-ldl"],
+            failure: "cc could not build the mock cluster's TCP_NODELAY shim")
     }
 
-    /// Compiles `source` into the temporary directory once per version of the source (built under
-    /// a unique name, then renamed: parallel runs never see half a binary).
-    static func buildOnce(
-        cc: String, name: String, suffix: String, source: [UInt8], flags: [String], libraries: [String]
-    )
-        throws -> String
-    {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in source { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
-        let dir = NSTemporaryDirectory() + "herald-kafka-mock"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let out = dir + "/\(name)-\(String(hash, radix: 16))\(suffix)"
-        if FileManager.default.fileExists(atPath: out) { return out }
-        let sourceFile = dir + "/\(name)-\(getpid()).c"
-        FileManager.default.createFile(atPath: sourceFile, contents: Data(source))
-        defer { try? FileManager.default.removeItem(atPath: sourceFile) }
-        let partial = out + ".\(getpid()).tmp"
-        let r = try runAndCapture(cc, ["-O1"] + flags + ["-o", partial, sourceFile] + libraries)
-        guard r.status == 0 else {
-            throw BenchError(
-                "cc could not build \(name) for the Kafka mock cluster (is librdkafka-dev installed?): \(r.output)")
-        }
-        guard rename(partial, out) == 0 else { throw BenchError("cannot rename \(partial): errno \(errno)") }
-        return out
-    }
-
-    static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/local/bin", "/usr/bin"] {
-            let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
 }
 
 /// librdkafka's mock cluster as a child process (see Tests/HeraldKafkaSinkTests/KafkaTestSupport.swift):
 /// prints its bootstrap servers, takes commands on stdin, exits when its stdin closes.
 final class BenchMockCluster {
-    let process = Process()
-    let input: FileHandle
-    let output: FileHandle
-    private(set) var bootstrap = ""
-    private var buffer = Data()
+    let peer: BenchPeerProcess
+    var bootstrap: String { peer.ready }
+    var cpuSeconds: Double { peer.cpuSeconds }
 
     init(binary: String, brokers: Int, environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.arguments = ["--brokers", String(brokers), "--exit-on-eof"]
-        let stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        input = stdinPipe.fileHandleForWriting
-        output = stdoutPipe.fileHandleForReading
-        let first = try readLine()
-        guard first.contains(":") else {
-            throw BenchError("the mock cluster printed '\(first)' instead of its bootstrap servers")
+        peer = try BenchPeerProcess(
+            name: "mock cluster", binary: binary, arguments: ["--brokers", String(brokers), "--exit-on-eof"],
+            environment: environment)
+        guard peer.ready.contains(":") else {
+            peer.stop(grace: 1, terminateAtOnce: true)
+            throw BenchError("the mock cluster printed '\(peer.ready)' instead of its bootstrap servers")
         }
-        bootstrap = first
-    }
-
-    private func readLine() throws -> String {
-        while true {
-            if let nl = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...nl)
-                return line
-            }
-            let chunk = output.availableData
-            if chunk.isEmpty { throw BenchError("the mock cluster closed its output (exited?)") }
-            buffer.append(chunk)
-        }
-    }
-
-    /// User + system CPU time the mock cluster has used so far (/proc/PID/stat).
-    var cpuSeconds: Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return 0 }
-        // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Sends one command ("topic NAME 6") and throws unless the answer starts with "ok".
     func command(_ line: String) throws {
-        input.write(Data((line + "\n").utf8))
-        let answer = try readLine()
+        let answer = try peer.ask(line)
         guard answer.hasPrefix("ok") else { throw BenchError("mock cluster: '\(line)' → \(answer)") }
     }
 
-    func stop() {
-        guard process.isRunning else { return }
-        try? input.close()
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = monotonicSeconds() + 5
-        while process.isRunning && monotonicSeconds() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    func stop() { peer.stop(grace: 5, terminateAtOnce: true) }
 }
 
 // MARK: process helpers

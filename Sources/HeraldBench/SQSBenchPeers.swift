@@ -52,39 +52,13 @@ struct SQSBenchTools {
             endpoint: try buildEndpoint(cc: cc), library: library, wrk: findExecutable("wrk"))
     }
 
-    /// The first `name` on PATH. (Not `KafkaBenchTools.findExecutable`: its `split(separator:) +
-    /// [literals]` is inferred as `[Any]`, so it only ever looks in /usr/local/bin and /usr/bin,
-    /// and misses pyenv's or a virtualenv's python3.)
-    static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        let directories: [String] = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin"]
-        for dir in directories {
-            let candidate = dir + "/" + name
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
     /// `cc -O2 sqs_endpoint.c -lcrypto -lpthread`, once per version of the source (built under a
     /// unique name, then renamed: parallel runs never see half a binary).
     static func buildEndpoint(cc: String) throws -> String {
-        let source = Array(endpointSource.utf8)
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in source { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
-        let dir = NSTemporaryDirectory() + "herald-bench-sqs-endpoint"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let out = dir + "/sqs_endpoint-\(String(hash, radix: 16))"
-        if FileManager.default.fileExists(atPath: out) { return out }
-        let sourceFile = dir + "/sqs_endpoint-\(getpid()).c"
-        _ = FileManager.default.createFile(atPath: sourceFile, contents: Data(source))
-        defer { try? FileManager.default.removeItem(atPath: sourceFile) }
-        let partial = out + ".\(getpid()).tmp"
-        let r = try runAndCapture(cc, ["-O2", "-o", partial, sourceFile, "-lcrypto", "-lpthread"])
-        guard r.status == 0 else {
-            throw BenchError("cc could not build the sqs scenario's endpoint (is libssl-dev installed?): \(r.output)")
-        }
-        guard rename(partial, out) == 0 else { throw BenchError("cannot rename \(partial): errno \(errno)") }
-        return out
+        try buildCProgramOnce(
+            cc: cc, directory: "herald-bench-sqs-endpoint", name: "sqs_endpoint", suffix: "",
+            source: Array(endpointSource.utf8), flags: ["-O2"], libraries: ["-lcrypto", "-lpthread"],
+            failure: "cc could not build the sqs scenario's endpoint (is libssl-dev installed?)")
     }
 
     /// Runs the boto3 script with one JSON argument; returns the JSON object it prints last.
@@ -207,11 +181,9 @@ struct SQSBenchTools {
 /// The local SQS endpoint as a child process: prints its port, answers `stats` on stdin, exits
 /// when its stdin closes (so it never outlives herald-bench).
 final class SQSBenchEndpoint {
-    let process = Process()
-    let input: FileHandle
-    let output: FileHandle
-    private(set) var port = 0
-    private var buffer = Data()
+    let peer: BenchPeerProcess
+    let port: Int
+    var cpuSeconds: Double { peer.cpuSeconds }
 
     struct Stats {
         var requests: Int
@@ -222,64 +194,26 @@ final class SQSBenchEndpoint {
     }
 
     init(binary: String, threads: Int) throws {
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--port", "0", "--threads", String(threads)]
-        let stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = FileHandle.standardError
-        try process.run()
-        input = stdinPipe.fileHandleForWriting
-        output = stdoutPipe.fileHandleForReading
-        let first = try readLine()
-        guard let port = Int(first), port > 0 else {
-            throw BenchError("the sqs endpoint printed '\(first)' instead of its port")
+        peer = try BenchPeerProcess(
+            name: "sqs endpoint", binary: binary, arguments: ["--port", "0", "--threads", String(threads)],
+            standardError: .standardError)
+        guard let port = Int(peer.ready), port > 0 else {
+            peer.stop(grace: 1, terminateAtOnce: true)
+            throw BenchError("the sqs endpoint printed '\(peer.ready)' instead of its port")
         }
         self.port = port
-    }
-
-    private func readLine() throws -> String {
-        while true {
-            if let nl = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...nl)
-                return line
-            }
-            let chunk = output.availableData
-            if chunk.isEmpty { throw BenchError("the sqs endpoint closed its output (exited?)") }
-            buffer.append(chunk)
-        }
     }
 
     /// Requests and entries answered with success, requests refused, body bytes received and
     /// connections accepted, so far.
     func stats() throws -> Stats {
-        input.write(Data("stats\n".utf8))
-        let answer = try readLine()
+        let answer = try peer.ask("stats")
         let f = answer.split(separator: " ").dropFirst().compactMap { Int($0) }
         guard answer.hasPrefix("ok "), f.count == 5 else { throw BenchError("sqs endpoint: stats → \(answer)") }
         return Stats(requests: f[0], entries: f[1], errors: f[2], bodyBytes: f[3], connections: f[4])
     }
 
-    /// User + system CPU time the endpoint has used so far (/proc/PID/stat).
-    var cpuSeconds: Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    func stop() {
-        guard process.isRunning else { return }
-        try? input.close()
-        let deadline = monotonicSeconds() + 2
-        while process.isRunning && monotonicSeconds() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        process.waitUntilExit()
-    }
+    func stop() { peer.stop(grace: 2) }
 }
 
 extension SQSBenchTools {

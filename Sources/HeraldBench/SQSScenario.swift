@@ -276,21 +276,9 @@ struct SQSScenario {
 
     /// Sample people, rendered as an SQS destination would send them (SNAPSHOT, JSON, all headers).
     func renderMessages(count: Int) throws -> [OutboundMessage] {
-        let records = try FilterRenderScenario.sampleRecords(count, packageRoot: packageRoot)
         var destination = DestinationConfiguration(id: "bench-sqs", provider: "sqs", name: SQSScenario.queueName)
         destination.payloadFields = payloadFields
-        let renderer = PayloadRenderer(
-            tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
-        var out: [OutboundMessage] = []
-        out.reserveCapacity(records.count)
-        for r in records {
-            let e = try r.event.entity()
-            guard case .message(let m) = renderer.render(r, entity: e, delta: r.event.delta(for: e)) else {
-                throw BenchError("sample event \(r.seq) did not render")
-            }
-            out.append(OutboundMessage(message: m, attempt: 1))
-        }
-        return out
+        return try renderSampleMessages(count: count, packageRoot: packageRoot, destination: destination)
     }
 
     /// The pool's messages as the sink turns a host batch into requests (`SQSSink.send`): every
@@ -344,34 +332,15 @@ struct SQSScenario {
         _ plugin: LoadedPlugin, url: String, pool: [OutboundMessage], total: Int, batch: Int, workers: Int,
         windowed: Bool
     ) throws -> RunFigures {
-        var logger = Logger(label: "herald-bench.sqs")
-        logger.logLevel = .warning
         let config = """
             {"region": "\(SQSScenario.region)", "endpoint": "\(url)", "accountId": "\(SQSScenario.accountId)",
              "accessKeyId": "\(SQSScenario.accessKeyId)", "secretAccessKey": "\(SQSScenario.secretAccessKey)",
              "maxInFlight": \(workers)}
             """
-        let instance = try SinkInstance(plugin: plugin, alias: "bench-sqs", config: config, logger: logger)
-        defer { instance.destroy() }
-        try instance.start()
-        let limits = instance.limits
-        let batch = max(1, min(batch, limits.maxBatchMessages))
-        let inFlight = max(1, min(workers, limits.maxInFlight))
-        let cpu = processCPUSeconds()
-        let start = monotonicSeconds()
-        let tally = try blockingAwait {
-            await KafkaScenario.send(
-                instance: instance, topic: SQSScenario.queueName, pool: pool, total: total, batch: batch,
-                inFlight: inFlight, window: windowed ? batch * inFlight : total)
-        }
-        let elapsed = monotonicSeconds() - start
-        let used = processCPUSeconds() - cpu
-        guard tally.ok == total else {
-            throw BenchError(
-                "the SQS sink completed \(tally.ok) of \(total) messages OK; \(tally.failed) failed, first: \(tally.firstError ?? "?")"
-            )
-        }
-        return RunFigures(seconds: elapsed, cpuSeconds: used)
+        let t = try timeSinkInProcess(
+            plugin, sink: "SQS", config: config, destination: SQSScenario.queueName, pool: pool, total: total,
+            batch: batch, inFlight: workers, windowed: windowed, timeCreate: false)
+        return RunFigures(seconds: t.seconds, cpuSeconds: t.cpuSeconds)
     }
 
     /// SigV4 signatures per second of the sink's signer on this thread: `SQSClient.signedRequest`

@@ -1,0 +1,177 @@
+import Foundation
+import HeraldConfig
+import HeraldModel
+import HeraldPayload
+import HeraldPlugins
+import Logging
+
+/// A peer program herald-bench runs as a child (the Kafka mock cluster, the SQS endpoint): it
+/// prints one line when it is ready, answers commands written to its stdin one line each, and
+/// exits when its stdin closes, so it never outlives the benchmark.
+final class BenchPeerProcess {
+    let name: String
+    let process = Process()
+    let input: FileHandle
+    let output: FileHandle
+    /// The first line the peer printed (its address).
+    private(set) var ready = ""
+    private var buffer = Data()
+
+    init(
+        name: String, binary: String, arguments: [String], environment: [String: String] = [:],
+        standardError: FileHandle = .nullDevice
+    ) throws {
+        self.name = name
+        process.executableURL = URL(fileURLWithPath: binary)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        process.arguments = arguments
+        let stdinPipe = Pipe()
+        let stdoutPipe = Pipe()
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = standardError
+        try process.run()
+        input = stdinPipe.fileHandleForWriting
+        output = stdoutPipe.fileHandleForReading
+        ready = try readLine()
+    }
+
+    func readLine() throws -> String {
+        while true {
+            if let nl = buffer.firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex...nl)
+                return line
+            }
+            let chunk = output.availableData
+            if chunk.isEmpty { throw BenchError("the \(name) closed its output (exited?)") }
+            buffer.append(chunk)
+        }
+    }
+
+    /// Writes one command line and returns the peer's one-line answer.
+    func ask(_ line: String) throws -> String {
+        input.write(Data((line + "\n").utf8))
+        return try readLine()
+    }
+
+    /// User + system CPU time the peer has used so far (/proc/PID/stat).
+    var cpuSeconds: Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Closes the peer's stdin (it exits on its own), then SIGTERM after `grace` seconds and
+    /// SIGKILL after as many again; `terminateAtOnce` sends SIGTERM right after closing stdin.
+    func stop(grace: Double, terminateAtOnce: Bool = false) {
+        guard process.isRunning else { return }
+        try? input.close()
+        if terminateAtOnce { kill(process.processIdentifier, SIGTERM) }
+        for signal in [SIGTERM, SIGKILL] {
+            let deadline = monotonicSeconds() + grace
+            while process.isRunning && monotonicSeconds() < deadline { usleep(10_000) }
+            if !process.isRunning { break }
+            kill(process.processIdentifier, signal)
+        }
+        process.waitUntilExit()
+    }
+}
+
+/// The first `name` in a directory of PATH, then /usr/local/bin and /usr/bin.
+func findExecutable(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    let directories: [String] = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin"]
+    for dir in directories {
+        let candidate = dir + "/" + name
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+/// Compiles a benchmark peer's C `source` into `directory` under the temporary directory, once per
+/// version of the source (named after its hash; built under a unique name, then renamed, so that
+/// parallel runs never see half a binary). Returns the path of the program or library.
+func buildCProgramOnce(
+    cc: String, directory: String, name: String, suffix: String, source: [UInt8], flags: [String],
+    libraries: [String], failure: String
+) throws -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in source { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+    let dir = NSTemporaryDirectory() + directory
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let out = dir + "/\(name)-\(String(hash, radix: 16))\(suffix)"
+    if FileManager.default.fileExists(atPath: out) { return out }
+    let sourceFile = dir + "/\(name)-\(getpid()).c"
+    _ = FileManager.default.createFile(atPath: sourceFile, contents: Data(source))
+    defer { try? FileManager.default.removeItem(atPath: sourceFile) }
+    let partial = out + ".\(getpid()).tmp"
+    let r = try runAndCapture(cc, flags + ["-o", partial, sourceFile] + libraries)
+    guard r.status == 0 else { throw BenchError("\(failure): \(r.output)") }
+    guard rename(partial, out) == 0 else { throw BenchError("cannot rename \(partial): errno \(errno)") }
+    return out
+}
+
+/// Sample people rendered as a destination of `destination`'s shape would send them (its payload
+/// type, format and `payloadFields`; all headers), for the sink benchmarks.
+func renderSampleMessages(count: Int, packageRoot: String, destination: DestinationConfiguration) throws
+    -> [OutboundMessage]
+{
+    let records = try FilterRenderScenario.sampleRecords(count, packageRoot: packageRoot)
+    let renderer = PayloadRenderer(
+        tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
+    var out: [OutboundMessage] = []
+    out.reserveCapacity(records.count)
+    for r in records {
+        let e = try r.event.entity()
+        guard case .message(let m) = renderer.render(r, entity: e, delta: r.event.delta(for: e)) else {
+            throw BenchError("sample event \(r.seq) did not render")
+        }
+        out.append(OutboundMessage(message: m, attempt: 1))
+    }
+    return out
+}
+
+/// Times one sink plugin in process, as the daemon drives it: a `SinkInstance` from `config`,
+/// `total` messages (cycling through `pool`) sent in batches of `batch` (capped by the plugin's
+/// limits) with up to `inFlight` outstanding, continuously or in the delivery worker's windows
+/// (see `KafkaScenario.send`). With `timeCreate` the clock starts before the instance is created
+/// (like a producer process timed from its start). Every message must complete OK.
+func timeSinkInProcess(
+    _ plugin: LoadedPlugin, sink: String, config: String, destination: String, pool: [OutboundMessage], total: Int,
+    batch: Int, inFlight: Int, windowed: Bool, timeCreate: Bool
+) throws -> (seconds: Double, cpuSeconds: Double) {
+    var logger = Logger(label: "herald-bench.\(sink)")
+    logger.logLevel = .warning
+    var cpu = processCPUSeconds()
+    var start = monotonicSeconds()
+    let instance = try SinkInstance(plugin: plugin, alias: "bench-\(sink)", config: config, logger: logger)
+    defer { instance.destroy() }
+    try instance.start()
+    if !timeCreate {
+        cpu = processCPUSeconds()
+        start = monotonicSeconds()
+    }
+    let limits = instance.limits
+    let batch = max(1, min(batch, limits.maxBatchMessages))
+    let inFlight = max(1, min(inFlight, limits.maxInFlight))
+    let tally = try blockingAwait {
+        await KafkaScenario.send(
+            instance: instance, topic: destination, pool: pool, total: total, batch: batch, inFlight: inFlight,
+            window: windowed ? batch * inFlight : total)
+    }
+    let elapsed = monotonicSeconds() - start
+    let used = processCPUSeconds() - cpu
+    guard tally.ok == total else {
+        throw BenchError(
+            "the \(sink) sink completed \(tally.ok) of \(total) messages OK; \(tally.failed) failed, first: \(tally.firstError ?? "?")"
+        )
+    }
+    return (elapsed, used)
+}
