@@ -195,11 +195,13 @@ public final class IngestService: Sendable {
             tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken,
             coarseTokenCap: tenant.schema.limits.maxEntitiesPerCoarseToken, user: user,
             now: epochMilliseconds(), state: state)
-        if let written = state.written, written.entity.id == id {
-            state.profiles[tenant.id + "\u{0}" + id] = CachedProfile(stored: written, profile: matching.engine.profile(written.entity))
+        var written: StoredEntity?
+        if let w = state.written, w.entity.id == id {
+            written = w
+            state.profiles.put(tenant.id + "\u{0}" + id, CachedProfile(w, profile: matching.engine.profile(w.entity)))
         }
         state.written = nil
-        let final = try coordinator.match(id, tx: &tx)
+        let final = try coordinator.match(id, written: written, tx: &tx)
         if final == id { return result }
         switch result {
         case .created: return .created(uri: "entities/" + final)
@@ -242,15 +244,65 @@ final class WriterState: @unchecked Sendable {
     var writer = JSONWriter(capacity: 4096)
     /// Match-token lookups skipped for being too frequent (a metric, read from other threads).
     let skippedTokens = Atomic<Int>(0)
-    /// Decoded entities and their match profiles by tenant and id, valid for the version they were
-    /// read at. Emptied whenever the store rolls back (a rolled-back version number can be reused).
-    var profiles: [String: CachedProfile] = [:]
+    /// Match profiles by tenant and id, valid for the version they were read at. Emptied whenever the
+    /// store rolls back (a rolled-back version number can be reused).
+    var profiles = ProfileCache(generation: WriterState.profileCacheGeneration)
     /// The entity the last applied item wrote (so matching need not read it back).
     var written: StoredEntity?
-    static let profileCacheLimit = 20_000
+    /// Profiles per cache generation: the cache holds the last one to two generations' worth.
+    static let profileCacheGeneration = 50_000
 }
 
+/// What matching needs of a candidate: its match profile, and the state it was computed at (checked
+/// against the store before use). The entity itself is read again only for a merge.
 struct CachedProfile {
-    var stored: StoredEntity
+    var version: Int64
+    var removed: Bool
+    var mergedInto: String?
+    var type: String
     var profile: MatchProfile
+
+    init(_ stored: StoredEntity, profile: MatchProfile) {
+        version = stored.version
+        removed = stored.removed
+        mergedInto = stored.mergedInto
+        type = stored.entity.type
+        self.profile = profile
+    }
+
+    var isLive: Bool { !removed && mergedInto == nil }
+}
+
+/// A bounded cache that keeps recently used entries: new entries and hits go into the young
+/// generation; when it is full it becomes the old one and the previous old one is dropped.
+/// (A whole-cache wipe when full, as before, dropped the hot entries with the cold ones.)
+struct ProfileCache {
+    let generation: Int
+    private var young: [String: CachedProfile] = [:]
+    private var old: [String: CachedProfile] = [:]
+
+    init(generation: Int) { self.generation = max(1, generation) }
+
+    var count: Int { young.count + old.count }
+
+    mutating func get(_ key: String) -> CachedProfile? {
+        if let hit = young[key] { return hit }
+        guard let hit = old.removeValue(forKey: key) else { return nil }
+        put(key, hit)
+        return hit
+    }
+
+    mutating func put(_ key: String, _ value: CachedProfile) {
+        young[key] = value
+        if young.count >= generation {
+            old = young
+            young = [:]
+            young.reserveCapacity(generation)
+        }
+    }
+
+    mutating func removeAll() {
+        young.removeAll()
+        old.removeAll()
+    }
 }

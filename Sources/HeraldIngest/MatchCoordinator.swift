@@ -22,30 +22,45 @@ struct MatchCoordinator {
     /// How many rounds of automatic merging one write may cause (a merge can make the winner match more).
     static let maxRounds = 5
 
-    /// An entity and its match profile, from the writer's cache when the stored version is the cached one.
-    func load(_ id: String, tx: inout WriteTransaction) throws -> CachedProfile? {
+    /// An entity's match profile, from the writer's cache when the stored version is the cached one.
+    /// `stored`, when the caller has the entity already, saves reading it.
+    func profile(_ id: String, stored: StoredEntity? = nil, tx: inout WriteTransaction) throws -> CachedProfile? {
         let key = tenant + "\u{0}" + id
         guard let state = try tx.entityVersion(tenant: tenant, id: id) else { return nil }
-        if let cached = self.state.profiles[key], cached.stored.version == state.version,
-            cached.stored.removed == state.removed, cached.stored.mergedInto == state.mergedInto
+        if let cached = self.state.profiles.get(key), cached.version == state.version,
+            cached.removed == state.removed, cached.mergedInto == state.mergedInto
         {
             return cached
         }
-        guard let stored = try tx.entity(tenant: tenant, id: id) else { return nil }
-        let entry = CachedProfile(stored: stored, profile: matching.engine.profile(stored.entity))
-        if self.state.profiles.count >= WriterState.profileCacheLimit { self.state.profiles.removeAll(keepingCapacity: true) }
-        self.state.profiles[key] = entry
+        let entity: StoredEntity
+        if let stored, stored.version == state.version, stored.removed == state.removed, stored.mergedInto == state.mergedInto {
+            entity = stored
+        } else {
+            guard let read = try tx.entity(tenant: tenant, id: id) else { return nil }
+            entity = read
+        }
+        let entry = CachedProfile(entity, profile: matching.engine.profile(entity.entity))
+        self.state.profiles.put(key, entry)
         return entry
     }
 
-    /// Matches an entity that was just written; merges and records potential matches.
+    /// Matches an entity that was just written (`written`, when the caller has it); merges and
+    /// records potential matches.
     /// - Returns: the id of the live entity the written one ended in (itself, or the winner of its merges).
     @discardableResult
-    func match(_ entityId: String, tx: inout WriteTransaction) throws -> String {
+    func match(_ entityId: String, written: StoredEntity? = nil, tx: inout WriteTransaction) throws -> String {
         var currentId = entityId
+        var known = written
         for _ in 0..<MatchCoordinator.maxRounds {
-            guard let current = try load(currentId, tx: &tx), current.stored.isLive else { return currentId }
-            let stored = current.stored
+            let stored: StoredEntity
+            if let k = known, k.entity.id == currentId {
+                stored = k
+            } else {
+                guard let read = try tx.entity(tenant: tenant, id: currentId) else { return currentId }
+                stored = read
+            }
+            known = nil
+            guard stored.isLive, let current = try profile(currentId, stored: stored, tx: &tx) else { return currentId }
             let entity = stored.entity
             let profile = current.profile
             let tokens = matching.engine.tokens(for: profile)
@@ -66,13 +81,12 @@ struct MatchCoordinator {
             var suspect: [(String, [String])] = []
             for candidateId in candidates.sorted() {
                 if try tx.isNotMatch(tenant: tenant, currentId, candidateId) { continue }
-                guard let loaded = try load(candidateId, tx: &tx), loaded.stored.isLive,
-                    loaded.stored.entity.type == entity.type
+                guard let loaded = try self.profile(candidateId, tx: &tx), loaded.isLive, loaded.type == entity.type
                 else { continue }
-                let candidate = loaded.stored
                 let verdict = matching.engine.evaluate(profile, loaded.profile)
                 if verdict.negative { continue }
                 if verdict.merges {
+                    guard let candidate = try tx.entity(tenant: tenant, id: candidateId) else { continue }
                     automatic.append(candidate)
                 } else if !verdict.suspect.isEmpty {
                     suspect.append((candidateId, verdict.suspect))
