@@ -32,6 +32,7 @@ let package = Package(
             dependencies: [
                 "HeraldModel", "HeraldJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON"]),

@@ -13,29 +13,51 @@ extension WriteTransaction {
 
     /// Makes the entity's match keys exactly `keys`.
     public func replaceMatchKeys(tenant: String, entityId: String, keys: Set<Int64>) throws {
-        let read = try db.cachedStatement(sql: "SELECT keys FROM match_key_sets WHERE tenant = ? AND entity_id = ?")
-        let blob = try Data.fetchOne(read, arguments: [tenant, entityId])
-        let existing = blob.map(MatchKey.decode) ?? []
+        let read = try RawStatement(db, "SELECT keys FROM match_key_sets WHERE tenant = ? AND entity_id = ?")
+        read.bind(1, tenant)
+        read.bind(2, entityId)
+        let existing = try read.step() ? MatchKey.decode(read.blob(0)) : []
+        read.reset()
         if existing == keys { return }
-        let delete = try db.cachedStatement(sql: "DELETE FROM match_keys WHERE tenant = ? AND key = ? AND entity_id = ?")
-        for key in existing.subtracting(keys) { try delete.execute(arguments: [tenant, key, entityId]) }
-        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO match_keys (tenant, key, entity_id) VALUES (?, ?, ?)")
-        for key in keys.subtracting(existing) { try insert.execute(arguments: [tenant, key, entityId]) }
+        let delete = try RawStatement(db, "DELETE FROM match_keys WHERE tenant = ? AND key = ? AND entity_id = ?")
+        for key in existing.subtracting(keys) {
+            delete.bind(1, tenant)
+            delete.bind(2, key)
+            delete.bind(3, entityId)
+            try delete.run()
+        }
+        let insert = try RawStatement(db, "INSERT OR IGNORE INTO match_keys (tenant, key, entity_id) VALUES (?, ?, ?)")
+        for key in keys.subtracting(existing) {
+            insert.bind(1, tenant)
+            insert.bind(2, key)
+            insert.bind(3, entityId)
+            try insert.run()
+        }
         if keys.isEmpty {
             try db.cachedStatement(sql: "DELETE FROM match_key_sets WHERE tenant = ? AND entity_id = ?")
                 .execute(arguments: [tenant, entityId])
         } else {
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO match_key_sets (tenant, entity_id, keys) VALUES (?, ?, ?)")
-                .execute(arguments: [tenant, entityId, MatchKey.encode(keys)])
+            let set = try RawStatement(db, "INSERT OR REPLACE INTO match_key_sets (tenant, entity_id, keys) VALUES (?, ?, ?)")
+            set.bind(1, tenant)
+            set.bind(2, entityId)
+            set.bind(3, blob: MatchKey.encode(keys))
+            try set.run()
         }
     }
 
     /// Entities holding `token`, at most `limit` (callers ask for one more than their cap to detect frequent tokens).
     /// Two tokens can share a key (a 64-bit hash), so a few extra candidates are possible; the match rules decide.
     public func entitiesSharing(tenant: String, token: String, limit: Int) throws -> [String] {
-        try String.fetchAll(
-            db.cachedStatement(sql: "SELECT entity_id FROM match_keys WHERE tenant = ? AND key = ? LIMIT ?"),
-            arguments: [tenant, MatchKey.of(token), limit])
+        let select = try RawStatement(db, "SELECT entity_id FROM match_keys WHERE tenant = ? AND key = ? LIMIT ?")
+        defer { select.reset() }
+        select.bind(1, tenant)
+        select.bind(2, MatchKey.of(token))
+        select.bind(3, Int64(limit))
+        var ids: [String] = []
+        while try select.step() {
+            if let id = select.text(0) { ids.append(id) }
+        }
+        return ids
     }
 
     /// The recorded potential matches of an entity: other id → match group URIs.
@@ -72,9 +94,12 @@ extension WriteTransaction {
 
     public func isNotMatch(tenant: String, _ a: String, _ b: String) throws -> Bool {
         let (x, y) = a < b ? (a, b) : (b, a)
-        return try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT 1 FROM not_matches WHERE tenant = ? AND a = ? AND b = ?"), arguments: [tenant, x, y])
-            != nil
+        let select = try RawStatement(db, "SELECT 1 FROM not_matches WHERE tenant = ? AND a = ? AND b = ?")
+        defer { select.reset() }
+        select.bind(1, tenant)
+        select.bind(2, x)
+        select.bind(3, y)
+        return try select.step()
     }
 
     public func addNotMatch(tenant: String, _ a: String, _ b: String) throws {
@@ -155,23 +180,30 @@ public enum MatchKey {
         return Int64(bitPattern: hash)
     }
 
-    static func encode(_ keys: Set<Int64>) -> Data {
-        var data = Data(capacity: keys.count * 8)
+    static func encode(_ keys: Set<Int64>) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(keys.count * 8)
         for key in keys.sorted() {
-            withUnsafeBytes(of: key.littleEndian) { data.append(contentsOf: $0) }
+            withUnsafeBytes(of: key.littleEndian) { bytes.append(contentsOf: $0) }
         }
-        return data
+        return bytes
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer) -> Set<Int64> {
+        var keys = Set<Int64>(minimumCapacity: raw.count / 8)
+        var offset = 0
+        while offset + 8 <= raw.count {
+            keys.insert(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+            offset += 8
+        }
+        return keys
     }
 
     static func decode(_ data: Data) -> Set<Int64> {
-        var keys = Set<Int64>(minimumCapacity: data.count / 8)
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset + 8 <= raw.count {
-                keys.insert(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
-                offset += 8
-            }
-        }
-        return keys
+        data.withUnsafeBytes { decode($0) }
+    }
+
+    static func decode(_ bytes: [UInt8]) -> Set<Int64> {
+        bytes.withUnsafeBytes { decode($0) }
     }
 }

@@ -45,9 +45,12 @@ public struct WriteTransaction {
 
     /// An entity's version and state without decoding it (nil when it does not exist).
     public func entityVersion(tenant: String, id: String) throws -> (version: Int64, removed: Bool, mergedInto: String?)? {
-        let statement = try db.cachedStatement(sql: "SELECT version, removed, merged_into FROM entities WHERE tenant = ? AND id = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [tenant, id]) else { return nil }
-        return (row[0], row[1], row[2])
+        let select = try RawStatement(db, "SELECT version, removed, merged_into FROM entities WHERE tenant = ? AND id = ?")
+        defer { select.reset() }
+        select.bind(1, tenant)
+        select.bind(2, id)
+        guard try select.step() else { return nil }
+        return (select.int64(0), select.int64(1) != 0, select.isNull(2) ? nil : select.text(2))
     }
 
     /// Whether an entity id is taken in `tenant`.
