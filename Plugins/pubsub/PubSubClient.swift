@@ -118,7 +118,9 @@ public final class PubSubPublisher: @unchecked Sendable {
                         error: "Pub/Sub answered 200 with \(ids.map(String.init) ?? "no") message ids for \(n) messages"
                     )))
         case 400, 413:
-            if n > 1 { return narrowDown(request, topicPath: topicPath, client: client) }
+            if n > 1 {
+                return RequestOutcome.isolating(request, halves: request.halves) { send($0, topicPath: topicPath, client: client) }
+            }
             if status == 413 {
                 return RequestOutcome(
                     results: all(
@@ -152,21 +154,6 @@ public final class PubSubPublisher: @unchecked Sendable {
         default:
             return RequestOutcome(results: all(SinkResult(.permanent, error: "Pub/Sub answered \(status): \(detail)")))
         }
-    }
-
-    private func narrowDown(_ request: PublishRequest, topicPath: String, client: PubSubClient) -> RequestOutcome {
-        var results: [(Int, SinkResult)] = []
-        for half in request.halves {
-            let outcome = send(half, topicPath: topicPath, client: client)
-            results += outcome.results
-            if let skip = outcome.skipOthers {
-                // The service itself is failing now: the rest takes the same result unsent.
-                let done = Set(results.map(\.0))
-                results += request.indices.filter { !done.contains($0) }.map { ($0, skip) }
-                return RequestOutcome(results: results, skipOthers: skip)
-            }
-        }
-        return RequestOutcome(results: results)
     }
 
     /// Sends a batch on one client, request after request (tests and tools; the sink runs the

@@ -74,17 +74,7 @@ public final class ServiceBusSender: @unchecked Sendable {
         let status = response.status
         let detail = Self.errorText(response)
         func isolate() -> RequestOutcome {
-            var results: [(Int, SinkResult)] = []
-            for half in request.halves {
-                let outcome = send(half, entity: entity, client: client)
-                results += outcome.results
-                if let skip = outcome.skipOthers {
-                    let done = Set(results.map(\.0))
-                    results += request.indices.filter { !done.contains($0) }.map { ($0, skip) }
-                    return RequestOutcome(results: results, skipOthers: skip)
-                }
-            }
-            return RequestOutcome(results: results)
+            RequestOutcome.isolating(request, halves: request.halves) { send($0, entity: entity, client: client) }
         }
         switch status {
         case 200, 201:

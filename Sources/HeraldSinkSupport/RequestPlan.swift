@@ -43,6 +43,26 @@ public struct RequestOutcome: Sendable {
         self.results = results
         self.skipOthers = skipOthers
     }
+
+    /// Finds the messages a service refused a request for, by sending `halves` of it one after the
+    /// other (`send` recurses, halving again while more than one message is refused). When a half
+    /// says the others should not be sent (the service itself is failing now), the messages of
+    /// `request` not sent yet take that result unsent.
+    public static func isolating<Request: BatchRequest>(
+        _ request: Request, halves: [Request], _ send: (Request) -> RequestOutcome
+    ) -> RequestOutcome {
+        var results: [(Int, SinkResult)] = []
+        for half in halves {
+            let outcome = send(half)
+            results += outcome.results
+            if let skip = outcome.skipOthers {
+                let done = Set(results.map(\.0))
+                results += request.indices.filter { !done.contains($0) }.map { ($0, skip) }
+                return RequestOutcome(results: results, skipOthers: skip)
+            }
+        }
+        return RequestOutcome(results: results)
+    }
 }
 
 /// Sends planned batches on a pool of worker threads, one client (connection) each: the
