@@ -33,6 +33,7 @@ struct HeraldBench: ParsableCommand {
     var synchronous: String = "FULL"
 
     func run() throws {
+        defer { removeBenchPluginDirectory() }
         var binDir = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
         if !binDir.hasPrefix("/") { binDir = FileManager.default.currentDirectoryPath + "/" + binDir }
         binDir = (binDir as NSString).standardizingPath

@@ -130,9 +130,10 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// A plugin directory for benchmarks with the built test sink and file sink (release libraries).
+/// A plugin directory (under the temporary directory, one per herald-bench process) with manifests of
+/// the built sinks the scenarios use; removed when herald-bench ends (`removeBenchPluginDirectory`).
 func benchPluginDirectory(binDirectory: String) throws -> String {
-    let dir = NSTemporaryDirectory() + "herald-bench-plugins-\(getpid())"
+    let dir = benchPluginDirectoryPath
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     for (name, lib) in [("test", "libherald-sink-test.so"), ("file", "libherald-sink-file.so"), ("kafka", "libherald-sink-kafka.so")] {
         let path = binDirectory + "/" + lib
@@ -141,4 +142,10 @@ func benchPluginDirectory(binDirectory: String) throws -> String {
         try manifest.write(toFile: dir + "/\(name).json", atomically: true, encoding: .utf8)
     }
     return dir
+}
+
+private var benchPluginDirectoryPath: String { NSTemporaryDirectory() + "herald-bench-plugins-\(getpid())" }
+
+func removeBenchPluginDirectory() {
+    try? FileManager.default.removeItem(atPath: benchPluginDirectoryPath)
 }
