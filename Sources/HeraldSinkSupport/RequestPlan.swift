@@ -82,7 +82,7 @@ public final class RequestDispatcher<Client>: @unchecked Sendable {
 
     /// Starts `count` worker threads, each with a client from `makeClient`.
     public func start(count: Int, makeClient: @escaping @Sendable () -> Client) {
-        workers = RequestWorkers(count: count, name: "herald-\(sinkName)", makeContext: makeClient)
+        workers = RequestWorkers(count: count, name: sinkName, makeContext: makeClient)
     }
 
     /// Queues a planned batch; `send` runs on a worker thread for each request.

@@ -69,10 +69,21 @@ public final class RequestWorkers<Context>: @unchecked Sendable {
 
     public init(count: Int, name: String, makeContext: @escaping @Sendable () -> Context) {
         for i in 0..<max(1, count) {
-            let thread = Thread { [self] in self.loop(makeContext()) }
-            thread.name = "\(name)-\(i)"
+            let threadName = RequestWorkers.threadName(name, i)
+            // Named from inside: on Linux a name set before start() is not applied.
+            let thread = Thread { [self] in
+                Thread.current.name = threadName
+                self.loop(makeContext())
+            }
             thread.start()
         }
+    }
+
+    /// `name-i` within Linux's 15-byte limit on thread names (a longer name is not applied at all, and
+    /// the thread keeps the name of the thread that started it): the name is cut, not the number.
+    static func threadName(_ name: String, _ index: Int) -> String {
+        let suffix = "-\(index)"
+        return String(decoding: name.utf8.prefix(max(0, 15 - suffix.utf8.count)), as: UTF8.self) + suffix
     }
 
     /// Queues jobs; false (nothing queued) once shutdown has begun.

@@ -28,8 +28,12 @@ final class Checkpointer: @unchecked Sendable {
         connection = try DatabaseQueue(path: path, configuration: configuration)
         self.signal = signal
         self.logger = logger
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "herald-checkpointer"
+        let thread = Thread { [self] in
+            // Named from inside: on Linux a name set before start() is not applied (and names are
+            // at most 15 bytes).
+            Thread.current.name = "herald-ckpt"
+            self.loop()
+        }
         thread.start()
     }
 
