@@ -51,6 +51,32 @@ public struct SQSRequestPlan: Sendable {
     public var rejected: [(index: Int, result: SinkResult)] = []
     /// Messages that lost attributes (over 10, empty values, names SQS refuses); for a log line.
     public var droppedAttributes: [String] = []
+
+    /// The plan for the shared `RequestDispatcher`: one job per request, or with `inOrder` (a FIFO
+    /// queue) one job for all the requests, sent one after another on one thread (SQS keeps order
+    /// within a group only in the order requests arrive).
+    public func dispatchPlan(inOrder: Bool) -> RequestPlan<SQSBatchRequest> {
+        var out = RequestPlan<SQSBatchRequest>()
+        out.rejected = rejected
+        if inOrder {
+            if !requests.isEmpty { out.requests = [SQSBatchRequest(requests)] }
+        } else {
+            out.requests = requests.map { SQSBatchRequest([$0]) }
+        }
+        return out
+    }
+}
+
+/// What one dispatcher job sends: one SendMessageBatch request, or several sent in turn (FIFO).
+public struct SQSBatchRequest: BatchRequest {
+    /// The SendMessageBatch requests, in sending order.
+    public let requests: [[SQSEntry]]
+    public let indices: [Int]
+
+    public init(_ requests: [[SQSEntry]]) {
+        self.requests = requests
+        indices = requests.flatMap { $0.map(\.index) }
+    }
 }
 
 /// Turns a host batch into SendMessageBatch requests (AWS JSON 1.0) within SQS's limits.

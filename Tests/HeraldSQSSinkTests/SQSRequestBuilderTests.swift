@@ -25,6 +25,23 @@ import Testing
         #expect(plan.rejected.isEmpty)
     }
 
+    @Test func theDispatcherRunsAStandardQueuesRequestsApartAndAFifoQueuesAsOneJobInOrder() {
+        var messages = (0..<25).map { message($0) }
+        messages[3] = message(3, bodyBytes: 0)
+        let standard = SQSRequestBuilder(maxMessageBytes: 1_048_576, fifo: false).plan(messages).dispatchPlan(
+            inOrder: false)
+        #expect(standard.requests.map(\.requests.count) == [1, 1, 1])
+        #expect(standard.requests.map(\.indices.count) == [10, 10, 4])
+        #expect(standard.rejected.map(\.index) == [3])
+        let fifo = SQSRequestBuilder(maxMessageBytes: 1_048_576, fifo: true).plan(messages).dispatchPlan(inOrder: true)
+        #expect(fifo.requests.count == 1)
+        #expect(fifo.requests[0].requests.map(\.count) == [10, 10, 4])
+        #expect(fifo.requests[0].indices == Array(0..<25).filter { $0 != 3 })
+        #expect(fifo.rejected.map(\.index) == [3])
+        let empty = SQSRequestBuilder(maxMessageBytes: 1_048_576, fifo: true).plan([message(0, bodyBytes: 0)])
+        #expect(empty.dispatchPlan(inOrder: true).requests.isEmpty)
+    }
+
     @Test func aBatchIsSplitAtOneMebibyteCountingAttributes() {
         // Each message: body + 6 attributes. Three bodies of 349,400 bytes fit 1 MiB without attributes
         // (1,048,200), nor with names and values alone (1,048,530), but not as SQS counts: name + "String" + value.
