@@ -1,11 +1,14 @@
 import HeraldJSON
 import HeraldSinkSDK
 
-/// What a response means for the instance's health.
+/// What a response means for the instance's health. The sink reports `healthy` and `unhealthy` to
+/// Herald every time, not only on a change: Herald also marks the instance unhealthy on its own
+/// (a batch timeout), and the next accepted request must clear that.
 public enum SQSHealthSignal: Sendable, Equatable {
     /// The request went through: SQS accepted the credentials and the queue exists.
     case healthy
     case unhealthy(String)
+    /// The answer says nothing about the instance's health (throttling, a refused message, a 5xx): nothing is reported.
     case unchanged
 }
 

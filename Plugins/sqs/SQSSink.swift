@@ -1,4 +1,5 @@
 import HeraldSinkSDK
+import HeraldSinkSupport
 import Synchronization
 
 /// Sends Herald's messages to AWS SQS with SendMessageBatch (AWS JSON 1.0, Signature Version 4).
@@ -35,8 +36,8 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     public let config: SQSConfig
     public let credentialSource: CredentialSource
     let signer: SigV4Signer
-    let gate: SQSHostGate
-    let dispatcher = SQSDispatcher()
+    let gate: HostGate
+    let dispatcher: RequestDispatcher<SQSClient>
     private let warnedAboutAttributes = Atomic<Bool>(false)
 
     public static func validate(config: String) throws {
@@ -48,7 +49,8 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
         let (credentials, source) = try CredentialResolver.resolve(self.config)
         credentialSource = source
         signer = SigV4Signer(credentials: credentials, region: self.config.region, service: "sqs")
-        gate = SQSHostGate(host: host)
+        gate = HostGate(host: host)
+        dispatcher = RequestDispatcher(sinkName: "sqs", gate: gate)
     }
 
     /// `max_message_bytes` is the configured limit less 60 bytes: Herald counts a header as name + value,
@@ -65,7 +67,7 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
         let signer = self.signer
         let timeout = config.timeoutMs
         let verify = config.verifyTLS
-        dispatcher.start(workers: config.maxInFlight, name: "herald-sqs") {
+        dispatcher.start(count: config.maxInFlight) {
             SQSClient(signer: signer, timeoutMs: timeout, verifyTLS: verify)
         }
         let target =
@@ -83,7 +85,7 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
         do {
             queueURL = try config.queueURL(for: batch.destination)
         } catch {
-            gate.report(.unhealthy(error.message))
+            gate.setHealth(false, error.message)
             throw error
         }
         guard let endpoint = config.requestURL(forQueueURL: queueURL) else {
@@ -108,77 +110,54 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
                 "some messages have headers SQS cannot carry as attributes (over 10, empty values, or names SQS refuses); "
                     + "they are sent without them (logged once), e.g. \(example)")
         }
-        let tracker = SQSBatchTracker(
-            count: batch.count, requests: plan.requests.count, completion: completion, gate: gate)
-        for r in plan.rejected { tracker.set(r.index, r.result) }
-        if plan.requests.isEmpty {
-            tracker.completeIfNothingToSend()
-            return
+        try dispatcher.dispatch(
+            plan.dispatchPlan(inOrder: fifo), messageCount: batch.count, completion: completion
+        ) { [gate, stopping = dispatcher.stopping] request, client in
+            SQSSink.sendRequests(
+                request, client: client, queueURL: queueURL, endpoint: endpoint, gate: gate, stopping: stopping)
         }
-        let jobs =
-            fifo
-            ? [fifoJob(plan.requests, queueURL, endpoint, tracker)]
-            : plan.requests.map { job($0, queueURL, endpoint, tracker) }
-        if !dispatcher.submit(jobs) {
-            for request in plan.requests {
-                tracker.record(
-                    request,
-                    Array(repeating: SinkResult(.retry, error: "the sqs sink is stopped"), count: request.count))
+    }
+
+    /// Sends a job's requests in turn on one worker thread: one result per entry, in the batch's
+    /// numbering. A FIFO batch's later requests are not sent once the instance is stopping. Nothing
+    /// here asks the dispatcher to skip the batch's other requests: every request is sent and
+    /// answered on its own (a 403 or a 5xx answers each request that meets it).
+    static func sendRequests(
+        _ request: SQSBatchRequest, client: SQSClient, queueURL: String, endpoint: ParsedURL, gate: HostGate,
+        stopping: StopFlag
+    ) -> RequestOutcome {
+        var results: [(Int, SinkResult)] = []
+        results.reserveCapacity(request.indices.count)
+        for entries in request.requests {
+            if stopping.isSet {
+                let r = SinkResult(.retry, error: "the sqs sink stopped before sending")
+                results += entries.map { ($0.index, r) }
+                continue
             }
+            let outcome = client.send(entries, queueURL: queueURL, endpoint: endpoint)
+            account(outcome, gate)
+            for (e, r) in zip(entries, outcome.results) { results.append((e.index, r)) }
         }
+        return RequestOutcome(results: results)
     }
 
-    /// One request of a standard queue.
-    private func job(_ entries: [SQSEntry], _ queueURL: String, _ endpoint: ParsedURL, _ tracker: SQSBatchTracker)
-        -> SQSDispatcher.Job
-    {
-        SQSDispatcher.Job(
-            run: { [self] client in
-                let outcome = client.send(entries, queueURL: queueURL, endpoint: endpoint)
-                account(outcome)
-                tracker.record(entries, outcome.results)
-            },
-            cancel: { tracker.record(entries, SQSSink.stopping(entries.count)) })
-    }
-
-    /// All requests of a FIFO queue's batch, one after another (SQS keeps order within a group only
-    /// in the order requests arrive).
-    private func fifoJob(
-        _ requests: [[SQSEntry]], _ queueURL: String, _ endpoint: ParsedURL, _ tracker: SQSBatchTracker
-    )
-        -> SQSDispatcher.Job
-    {
-        SQSDispatcher.Job(
-            run: { [self] client in
-                for entries in requests {
-                    if dispatcher.isStopping {
-                        tracker.record(entries, SQSSink.stopping(entries.count))
-                        continue
-                    }
-                    let outcome = client.send(entries, queueURL: queueURL, endpoint: endpoint)
-                    account(outcome)
-                    tracker.record(entries, outcome.results)
-                }
-            },
-            cancel: {
-                for entries in requests { tracker.record(entries, SQSSink.stopping(entries.count)) }
-            })
-    }
-
-    private func account(_ outcome: SQSResponseOutcome) {
-        gate.report(outcome.health)
+    /// Health (every time a response says something about it: the host also marks the instance
+    /// unhealthy on its own, and a later success must clear that) and counters.
+    private static func account(_ outcome: SQSResponseOutcome, _ gate: HostGate) {
+        switch outcome.health {
+        case .healthy: gate.setHealth(true, "")
+        case .unhealthy(let reason): gate.setHealth(false, reason)
+        case .unchanged: break
+        }
         let ok = outcome.results.count(where: { $0.status == .ok })
         gate.counter("requests", 1)
         gate.counter("messages_sent", UInt64(ok))
         gate.counter("messages_failed", UInt64(outcome.results.count - ok))
     }
 
-    static func stopping(_ count: Int) -> [SinkResult] {
-        Array(repeating: SinkResult(.retry, error: "the sqs sink stopped before sending this message"), count: count)
-    }
-
+    /// Requests not started complete RETRY without sending; running ones get until the deadline;
+    /// then nothing more reaches the host.
     public func stop(deadlineMs: UInt32) {
         dispatcher.stop(deadlineMs: deadlineMs)
-        gate.close()
     }
 }
