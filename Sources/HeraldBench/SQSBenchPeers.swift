@@ -193,13 +193,16 @@ final class SQSBenchEndpoint {
         var connections: Int
     }
 
-    init(binary: String, threads: Int) throws {
+    /// `mode`: sqs (SendMessageBatch), pubsub (topics.publish) or servicebus (batch send); in the
+    /// last two, entries are messages.
+    init(binary: String, threads: Int, mode: String = "sqs") throws {
         peer = try BenchPeerProcess(
-            name: "sqs endpoint", binary: binary, arguments: ["--port", "0", "--threads", String(threads)],
+            name: "\(mode) endpoint", binary: binary,
+            arguments: ["--port", "0", "--threads", String(threads), "--mode", mode],
             standardError: .standardError)
         guard let port = Int(peer.ready), port > 0 else {
             peer.stop(grace: 1, terminateAtOnce: true)
-            throw BenchError("the sqs endpoint printed '\(peer.ready)' instead of its port")
+            throw BenchError("the \(mode) endpoint printed '\(peer.ready)' instead of its port")
         }
         self.port = port
     }
@@ -228,7 +231,12 @@ extension SQSBenchTools {
          * header of the AWS4-HMAC-SHA256 kind) but not the signature: the SQS sink's signatures are checked
          * by its tests against moto with signature checking on.
          *
-         *   sqs_endpoint [--port N] [--threads N]
+         *   sqs_endpoint [--port N] [--threads N] [--mode sqs|pubsub|servicebus]
+         *
+         * --mode pubsub answers every POST .../topics/NAME:publish ({"messages":[{"data": non-empty string, ...}, ...]})
+         * with 200 and {"messageIds":[...]}, one id per message, as Pub/Sub does; --mode servicebus answers every
+         * POST .../messages carrying a SharedAccessSignature and a JSON array of objects with a string Body (a
+         * Service Bus batch send) with 201 and an empty body. Neither checks signatures; "entries" counts messages.
          *
          * Prints the port it listens on, then takes commands on stdin: "stats" answers
          * "ok REQUESTS ENTRIES ERRORS BODY_BYTES CONNECTIONS" (answered, refused, accepted so far); end of
@@ -251,6 +259,8 @@ extension SQSBenchTools {
         #include <unistd.h>
 
         static atomic_ullong n_requests, n_entries, n_errors, n_body_bytes, n_connections;
+        enum { MODE_SQS, MODE_PUBSUB, MODE_SERVICEBUS };
+        static int mode = MODE_SQS;
         static int listener;
         static EVP_MD *md5;
 
@@ -671,6 +681,97 @@ extension SQSBenchTools {
             respond(w, c, 200, "OK", NULL, a);
         }
 
+        /* ---- Pub/Sub and Service Bus modes ---- */
+
+        static void respond_plain(conn *c, int status, const char *reason, const buf *body) {
+            char head[256];
+            int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%sContent-Length: %zu\r\n%s\r\n", status, reason,
+                             body->len ? "Content-Type: application/json\r\n" : "", body->len,
+                             c->close_after ? "Connection: close\r\n" : "");
+            put(&c->out, head, (size_t)n);
+            put(&c->out, body->p, body->len);
+        }
+
+        static void fail_plain(worker *w, conn *c, int status, const char *reason, const char *message) {
+            atomic_fetch_add(&n_errors, 1);
+            w->answer.len = 0;
+            puts_(&w->answer, "{\"error\":{\"code\":");
+            char code[16];
+            snprintf(code, sizeof code, "%d", status);
+            puts_(&w->answer, code);
+            puts_(&w->answer, ",\"message\":");
+            json_string(&w->answer, message, strlen(message));
+            puts_(&w->answer, "}}");
+            respond_plain(c, status, reason, &w->answer);
+        }
+
+        static int ends_with(const char *s, size_t len, const char *suffix) {
+            size_t n = strlen(suffix);
+            return len >= n && memcmp(s + len - n, suffix, n) == 0;
+        }
+
+        /* Answers one complete Pub/Sub publish or Service Bus batch send. */
+        static void handle_cloud(worker *w, conn *c, const char *path, size_t path_len, const char *auth, size_t auth_len,
+                                 const char *body, size_t body_len) {
+            int pubsub = mode == MODE_PUBSUB;
+            if (pubsub ? !(ends_with(path, path_len, ":publish") && memmem(path, path_len, "/topics/", 8))
+                       : !ends_with(path, path_len, "/messages")) {
+                fail_plain(w, c, 404, "Not Found", pubsub ? "POST .../topics/NAME:publish only" : "POST /{entity}/messages only");
+                return;
+            }
+            if (!pubsub && !(auth_len > 22 && memcmp(auth, "SharedAccessSignature ", 22) == 0)) {
+                fail_plain(w, c, 401, "Unauthorized", "no Authorization: SharedAccessSignature header");
+                return;
+            }
+            jparser *j = &w->json;
+            j->count = 0;
+            j->outlen = 0;
+            j->out = realloc(j->out, body_len + 1);
+            if (!j->out) abort();
+            j->p = body;
+            j->end = body + body_len;
+            int root = value(j, 0);
+            ws(j);
+            int list = -1;
+            if (root >= 0 && j->p == j->end) {
+                if (pubsub && j->n[root].type == J_OBJ) list = member(j, root, "messages");
+                else if (!pubsub) list = root;
+            }
+            if (list < 0 || j->n[list].type != J_ARR) {
+                fail_plain(w, c, 400, "Bad Request", pubsub ? "the body is not {\"messages\":[...]}" : "the body is not a JSON array");
+                return;
+            }
+            int count = 0;
+            for (int m = j->n[list].child; m >= 0; m = j->n[m].next) {
+                int field = j->n[m].type == J_OBJ ? member(j, m, pubsub ? "data" : "Body") : -1;
+                if (field < 0 || j->n[field].type != J_STR || (pubsub && j->n[field].slen == 0)) {
+                    fail_plain(w, c, 400, "Bad Request", pubsub ? "a message lacks data" : "a message lacks a string Body");
+                    return;
+                }
+                count++;
+            }
+            if (count == 0 || (pubsub && count > 1000)) {
+                fail_plain(w, c, 400, "Bad Request", count ? "more than 1000 messages" : "no messages");
+                return;
+            }
+            buf *a = &w->answer;
+            a->len = 0;
+            if (pubsub) {
+                puts_(a, "{\"messageIds\":[");
+                for (int i = 0; i < count; i++) {
+                    char id[32];
+                    int n = snprintf(id, sizeof id, "%s\"%llu\"", i ? "," : "", ++w->message_ids);
+                    put(a, id, (size_t)n);
+                }
+                puts_(a, "]}");
+            }
+            atomic_fetch_add(&n_requests, 1);
+            atomic_fetch_add(&n_entries, (unsigned long long)count);
+            atomic_fetch_add(&n_body_bytes, (unsigned long long)body_len);
+            if (pubsub) respond_plain(c, 200, "OK", a);
+            else respond_plain(c, 201, "Created", a);
+        }
+
         static int header_is(const char *line, size_t len, const char *name, const char **value, size_t *vlen) {
             size_t n = strlen(name);
             if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0) return 0;
@@ -700,7 +801,8 @@ extension SQSBenchTools {
                 int http10 = nl && nl - line >= 9 && memcmp(nl - 9, "HTTP/1.0", 8) == 0;
                 size_t content_length = 0;
                 int expect = 0, chunked = 0, authorized = 0, close_requested = http10;
-                const char *target = "";
+                const char *target = "", *auth = "";
+                size_t auth_len = 0;
                 size_t target_len = 0;
                 for (line = nl ? nl + 1 : head_end; line < head_end;) {
                     const char *e = memchr(line, '\n', (size_t)(head_end - line));
@@ -712,8 +814,10 @@ extension SQSBenchTools {
                     else if (header_is(line, len, "expect", &v, &vl)) expect = vl >= 3 && strncasecmp(v, "100", 3) == 0;
                     else if (header_is(line, len, "transfer-encoding", &v, &vl)) chunked = 1;
                     else if (header_is(line, len, "x-amz-target", &v, &vl)) target = v, target_len = vl;
-                    else if (header_is(line, len, "authorization", &v, &vl))
+                    else if (header_is(line, len, "authorization", &v, &vl)) {
                         authorized = vl > 16 && memcmp(v, "AWS4-HMAC-SHA256", 16) == 0;
+                        auth = v, auth_len = vl;
+                    }
                     else if (header_is(line, len, "connection", &v, &vl)) {
                         if (vl == 5 && strncasecmp(v, "close", 5) == 0) close_requested = 1;
                         if (vl == 10 && strncasecmp(v, "keep-alive", 10) == 0) close_requested = 0;
@@ -735,7 +839,12 @@ extension SQSBenchTools {
                     break;
                 }
                 c->close_after = close_requested;
-                handle(w, c, target, target_len, authorized, start + head_len, content_length);
+                if (mode == MODE_SQS) {
+                    handle(w, c, target, target_len, authorized, start + head_len, content_length);
+                } else {
+                    const char *path = start + 5, *sp = memchr(path, ' ', (size_t)(eoh - path));
+                    handle_cloud(w, c, path, sp ? (size_t)(sp - path) : 0, auth, auth_len, start + head_len, content_length);
+                }
                 c->sent_continue = 0;
                 done += head_len + content_length;
             }
@@ -844,6 +953,14 @@ extension SQSBenchTools {
             for (int i = 1; i + 1 < argc; i += 2) {
                 if (strcmp(argv[i], "--port") == 0) port = atoi(argv[i + 1]);
                 else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
+                else if (strcmp(argv[i], "--mode") == 0) {
+                    if (strcmp(argv[i + 1], "pubsub") == 0) mode = MODE_PUBSUB;
+                    else if (strcmp(argv[i + 1], "servicebus") == 0) mode = MODE_SERVICEBUS;
+                    else if (strcmp(argv[i + 1], "sqs") != 0) {
+                        fprintf(stderr, "unknown --mode %s\n", argv[i + 1]);
+                        return 2;
+                    }
+                }
             }
             if (threads < 1 || threads > 64) threads = 1;
             signal(SIGPIPE, SIG_IGN);
