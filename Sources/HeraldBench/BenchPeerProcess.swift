@@ -138,6 +138,21 @@ func renderSampleMessages(count: Int, packageRoot: String, destination: Destinat
     return out
 }
 
+/// Loads a sink plugin's `.so` through `PluginRegistry`, as the daemon does: a manifest for it in
+/// `scratch/plugins`.
+func loadSinkPlugin(name: String, library: String, scratch: String) throws -> LoadedPlugin {
+    let dir = scratch + "/plugins"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let manifest = "{\"name\": \"\(name)\", \"library\": \"\(library)\", \"abi\": \"1.0\"}"
+    try manifest.write(toFile: dir + "/\(name).json", atomically: true, encoding: .utf8)
+    let registry = PluginRegistry(directories: [dir])
+    registry.scan()
+    switch registry.plugin(named: name) {
+    case .success(let p): return p
+    case .failure(let e): throw BenchError("cannot load the \(name) sink plugin (\(library)): \(e.message)")
+    }
+}
+
 /// Times one sink plugin in process, as the daemon drives it: a `SinkInstance` from `config`,
 /// `total` messages (cycling through `pool`) sent in batches of `batch` (capped by the plugin's
 /// limits) with up to `inFlight` outstanding, continuously or in the delivery worker's windows

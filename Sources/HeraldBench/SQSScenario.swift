@@ -314,16 +314,7 @@ struct SQSScenario {
     }
 
     func loadPlugin(library: String, scratch: String) throws -> LoadedPlugin {
-        let dir = scratch + "/plugins"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let manifest = "{\"name\": \"sqs\", \"library\": \"\(library)\", \"abi\": \"1.0\"}"
-        try manifest.write(toFile: dir + "/sqs.json", atomically: true, encoding: .utf8)
-        let registry = PluginRegistry(directories: [dir])
-        registry.scan()
-        switch registry.plugin(named: "sqs") {
-        case .success(let p): return p
-        case .failure(let e): throw BenchError("cannot load the SQS sink plugin (\(library)): \(e.message)")
-        }
+        try loadSinkPlugin(name: "sqs", library: library, scratch: scratch)
     }
 
     // MARK: Herald
