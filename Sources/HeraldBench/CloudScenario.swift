@@ -106,8 +106,10 @@ struct CloudScenario {
         defer { endpoint.stop() }
         let hostPort = "127.0.0.1:\(endpoint.port)"
         let inFlight = try defaultInFlight(plugin, sink: sink, config: sink.config(hostPort: hostPort))
+        let emulatorScript = sink == .pubsub ? PubSubEmulatorPeer.script() : nil
+        let peerName = sink == .pubsub && emulatorScript == nil ? "Pub/Sub emulator (not installed: skipped)" : sink.peerName
         say(
-            "  \(sink.rawValue): \(total) messages of ~\(bodyBytes) B body + \(pool[0].message.headers.count) headers to the endpoint at \(hostPort) (\(endpointThreads) threads), \(peerTotal) to the \(sink.peerName); host batches of \(batch), \(inFlight) in flight (the sink's default concurrency)"
+            "  \(sink.rawValue): \(total) messages of ~\(bodyBytes) B body + \(pool[0].message.headers.count) headers to the endpoint at \(hostPort) (\(endpointThreads) threads), \(peerTotal) to the \(peerName); host batches of \(batch), \(inFlight) in flight (the sink's default concurrency)"
         )
 
         // (a) the endpoint that answers at once: the sink's own cost.
@@ -143,7 +145,7 @@ struct CloudScenario {
         var peerNote = "not run"
         switch sink {
         case .pubsub:
-            if let script = PubSubEmulatorPeer.script() {
+            if let script = emulatorScript {
                 let emulator = try PubSubEmulatorPeer(
                     script: script, log: scratch + "/emulator.log", startSeconds: emulatorStartSeconds)
                 defer { emulator.stop() }
