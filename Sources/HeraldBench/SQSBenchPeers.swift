@@ -600,6 +600,20 @@ extension SQSBenchTools {
             respond(w, c, status, reason, q, &w->answer);
         }
 
+        /* Parses a request body into w->json: the root node, or -1 when the body is not one JSON value. */
+        static int parse_body(worker *w, const char *body, size_t body_len) {
+            jparser *j = &w->json;
+            j->count = 0;
+            j->outlen = 0;
+            j->out = realloc(j->out, body_len + 1);
+            if (!j->out) abort();
+            j->p = body;
+            j->end = body + body_len;
+            int root = value(j, 0);
+            ws(j);
+            return root >= 0 && j->p == j->end ? root : -1;
+        }
+
         /* Answers one complete request. */
         static void handle(worker *w, conn *c, const char *target, size_t target_len, int authorized, const char *body,
                            size_t body_len) {
@@ -615,15 +629,8 @@ extension SQSBenchTools {
                 return;
             }
             jparser *j = &w->json;
-            j->count = 0;
-            j->outlen = 0;
-            j->out = realloc(j->out, body_len + 1);
-            if (!j->out) abort();
-            j->p = body;
-            j->end = body + body_len;
-            int root = value(j, 0);
-            ws(j);
-            if (root < 0 || j->p != j->end || j->n[root].type != J_OBJ) {
+            int root = parse_body(w, body, body_len);
+            if (root < 0 || j->n[root].type != J_OBJ) {
                 fail(w, c, 400, "Bad Request", "SerializationException", "SerializationException", "the body is not a JSON object");
                 return;
             }
@@ -724,16 +731,9 @@ extension SQSBenchTools {
                 return;
             }
             jparser *j = &w->json;
-            j->count = 0;
-            j->outlen = 0;
-            j->out = realloc(j->out, body_len + 1);
-            if (!j->out) abort();
-            j->p = body;
-            j->end = body + body_len;
-            int root = value(j, 0);
-            ws(j);
+            int root = parse_body(w, body, body_len);
             int list = -1;
-            if (root >= 0 && j->p == j->end) {
+            if (root >= 0) {
                 if (pubsub && j->n[root].type == J_OBJ) list = member(j, root, "messages");
                 else if (!pubsub) list = root;
             }
