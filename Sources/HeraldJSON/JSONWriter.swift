@@ -169,8 +169,12 @@ public struct JSONWriter: Sendable {
     /// Appends escaped content to a string opened with `openString()`.
     @inlinable
     public mutating func stringPiece(_ piece: String) {
-        var piece = piece
-        piece.withUTF8 { appendEscapedContent($0) }
+        // Borrow the string's UTF-8 (native and small strings are contiguous); `var copy.withUTF8`
+        // cost a retain/release pair per piece on the hot path.
+        if piece.utf8.withContiguousStorageIfAvailable({ appendEscapedContent($0) }) == nil {
+            var piece = piece
+            piece.withUTF8 { appendEscapedContent($0) }
+        }
     }
 
     @inlinable
@@ -230,8 +234,11 @@ public struct JSONWriter: Sendable {
 
     @inlinable
     mutating func appendQuoted(_ value: String) {
-        var value = value
-        value.withUTF8 { appendQuoted(utf8: $0) }
+        // Borrowed, as in `stringPiece`.
+        if value.utf8.withContiguousStorageIfAvailable({ appendQuoted(utf8: $0) }) == nil {
+            var value = value
+            value.withUTF8 { appendQuoted(utf8: $0) }
+        }
     }
 
     @inlinable
