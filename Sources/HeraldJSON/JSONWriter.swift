@@ -182,6 +182,22 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: UnsafeBufferPointer(start: piece.utf8Start, count: piece.utf8CodeUnitCount))
     }
 
+    /// Appends pre-escaped bytes verbatim (no separator, no escaping, comma state unchanged).
+    ///
+    /// For fragments the hot path escapes once and reuses many times, such as the
+    /// `entities/{id}/attributes/` prefix of every value URI, written inside `openString()`.
+    @inlinable
+    public mutating func fragment(_ escaped: [UInt8]) {
+        bytes.append(contentsOf: escaped)
+    }
+
+    /// The escaped content of `text` (as `stringPiece` writes it, without quotes), for `fragment`.
+    public static func escapedContent(_ text: String) -> [UInt8] {
+        var w = JSONWriter(capacity: text.utf8.count + 16)
+        w.stringPiece(text)
+        return w.bytes
+    }
+
     @inlinable
     public mutating func closeString() {
         bytes.append(UInt8(ascii: "\""))

@@ -51,8 +51,25 @@ extension Entity {
         writer.endObject()
     }
 
+    /// URI prefixes shared by every value of one render, escaped once per entity rather than once
+    /// per value (URIs are most of a SNAPSHOT body): `{type}/attributes/` and `{uriPrefix}{id}/attributes/`.
+    struct ValueURIPrefixes {
+        var type: [UInt8]
+        var value: [UInt8]
+    }
+
+    func valueURIPrefixes() -> ValueURIPrefixes {
+        var type = JSONWriter.escapedContent(self.type)
+        type.append(contentsOf: "/attributes/".utf8)
+        var value = JSONWriter.escapedContent(uriPrefix)
+        value.append(contentsOf: JSONWriter.escapedContent(id))
+        value.append(contentsOf: "/attributes/".utf8)
+        return ValueURIPrefixes(type: type, value: value)
+    }
+
     /// Writes `"attributes": {...}`.
     public func renderAttributes(into writer: inout JSONWriter, ovOnly: Bool = false, attributeNames: Set<String>? = nil) {
+        let prefixes = valueURIPrefixes()
         writer.key("attributes")
         writer.beginObject()
         for entry in attributes {
@@ -61,7 +78,9 @@ extension Entity {
             writer.key(entry.name)
             writer.beginArray()
             for value in entry.values where !ovOnly || value.ov {
-                renderValue(value, attributeName: entry.name, parentTypePath: nil, parentURIPath: nil, into: &writer)
+                renderValue(
+                    value, attributeName: entry.name, parentTypePath: nil, parentURIPath: nil, prefixes: prefixes,
+                    into: &writer)
             }
             writer.endArray()
         }
@@ -70,6 +89,7 @@ extension Entity {
 
     /// Writes `"crosswalks": [...]`.
     public func renderCrosswalks(into writer: inout JSONWriter) {
+        let prefixes = valueURIPrefixes()
         writer.key("crosswalks")
         writer.beginArray()
         for crosswalk in crosswalks {
@@ -98,13 +118,13 @@ extension Entity {
             for entry in attributes {
                 for value in entry.values where value.sources.contains(crosswalk.id) {
                     writer.openString()
-                    writeValueURI(entry.name, value.id, into: &writer)
+                    writeValueURI(entry.name, value.id, prefixes, into: &writer)
                     writer.closeString()
                     if case .nested(let subs) = value.content {
                         for sub in subs {
                             for subValue in sub.values {
                                 writer.openString()
-                                writeValueURI(entry.name, value.id, into: &writer)
+                                writeValueURI(entry.name, value.id, prefixes, into: &writer)
                                 writer.stringPiece("/")
                                 writer.stringPiece(sub.name)
                                 writer.stringPiece("/")
@@ -121,11 +141,10 @@ extension Entity {
         writer.endArray()
     }
 
+    /// `{uriPrefix}{id}/attributes/{name}/{valueId}`, inside an open string.
     @inline(__always)
-    private func writeValueURI(_ name: String, _ valueId: String, into writer: inout JSONWriter) {
-        writer.stringPiece(uriPrefix)
-        writer.stringPiece(id)
-        writer.stringPiece("/attributes/")
+    private func writeValueURI(_ name: String, _ valueId: String, _ prefixes: ValueURIPrefixes, into writer: inout JSONWriter) {
+        writer.fragment(prefixes.value)
         writer.stringPiece(name)
         writer.stringPiece("/")
         writer.stringPiece(valueId)
@@ -133,13 +152,12 @@ extension Entity {
 
     private func renderValue(
         _ value: AttributeValue, attributeName: String, parentTypePath: String?, parentURIPath: (String, String)?,
-        into writer: inout JSONWriter
+        prefixes: ValueURIPrefixes, into writer: inout JSONWriter
     ) {
         writer.beginObject()
         writer.key("type")
         writer.openString()
-        writer.stringPiece(type)
-        writer.stringPiece("/attributes/")
+        writer.fragment(prefixes.type)
         if let parent = parentTypePath {
             writer.stringPiece(parent)
             writer.stringPiece("/attributes/")
@@ -160,7 +178,7 @@ extension Entity {
                 for subValue in sub.values {
                     renderValue(
                         subValue, attributeName: sub.name, parentTypePath: attributeName,
-                        parentURIPath: (attributeName, value.id), into: &writer)
+                        parentURIPath: (attributeName, value.id), prefixes: prefixes, into: &writer)
                 }
                 writer.endArray()
             }
@@ -169,13 +187,13 @@ extension Entity {
         writer.key("uri")
         writer.openString()
         if let (parentName, parentId) = parentURIPath {
-            writeValueURI(parentName, parentId, into: &writer)
+            writeValueURI(parentName, parentId, prefixes, into: &writer)
             writer.stringPiece("/")
             writer.stringPiece(attributeName)
             writer.stringPiece("/")
             writer.stringPiece(value.id)
         } else {
-            writeValueURI(attributeName, value.id, into: &writer)
+            writeValueURI(attributeName, value.id, prefixes, into: &writer)
         }
         writer.closeString()
         writer.endObject()
