@@ -110,11 +110,11 @@ public struct JSONWriter: Sendable {
     @inlinable
     public mutating func bool(_ value: Bool) {
         separator()
-        if value {
-            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-        } else {
-            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        }
+        // Static strings, not the array literals `[0x74, …]`/`[0x66, …]` this had: with those, Swift
+        // 6.3.1's release builds wrote `false` for `true` at some inlined call sites (a new one in
+        // Delta.renderDerived; see docs/decisions/0006-release-miscompile.md).
+        let literal: StaticString = value ? "true" : "false"
+        bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
         needsComma = true
     }
 
