@@ -1,5 +1,6 @@
 import HeraldConfig
 import HeraldJSON
+import HeraldModel
 
 /// Checks, in the build being benchmarked, behaviour a compiler bug once broke in release builds
 /// only (Swift 6.3.1 wrote `false` for `.bool(true)` in `JSONWriter.value`; see
@@ -28,6 +29,21 @@ enum ReleaseSelfCheck {
             s.providers["p"]?.config == #"{"fsync":true,"async":false}"#
         else {
             throw BenchError("release self-check: configuration booleans are wrong: \(s)")
+        }
+        // Derived deltas are written straight from the entity (Delta.renderDerived); with the old
+        // array literals in JSONWriter.bool, the release build wrote `"ovChanged":false` there.
+        let entity = Entity(
+            id: "e1", type: "configuration/entityTypes/T",
+            attributes: [AttributeEntry(name: "A", values: [AttributeValue(id: "v", content: .simple("x"), ov: true, sources: ["c"])])],
+            crosswalks: [Crosswalk(id: "c", type: "configuration/sources/S", value: "1", createDate: 1, updateDate: 1)],
+            createdBy: "u", createdTime: 1)
+        for (derived, delta) in [(EventDelta.created(entity), Delta.between(nil, entity)), (.removed(entity), Delta.between(entity, nil))] {
+            var w = JSONWriter()
+            derived.render(into: &w, entityType: entity.type)
+            let expected = delta.jsonBytes(entityType: entity.type)
+            guard w.bytes == expected, String(decoding: expected, as: UTF8.self).hasPrefix(#"{"ovChanged":true,"#) else {
+                throw BenchError("release self-check: derived delta is wrong: \(String(decoding: w.bytes, as: UTF8.self))")
+            }
         }
     }
 }

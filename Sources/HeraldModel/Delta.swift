@@ -224,6 +224,79 @@ extension Delta {
         }
     }
 
+    /// Writes what `Delta.between(nil, entity).render(…)` (`added`) or `Delta.between(entity, nil)`
+    /// writes, without building the delta: every CREATED and REMOVED event renders this, and the
+    /// intermediate items (a copy of every value, its source names as new strings) cost more
+    /// than the rendering.
+    static func renderDerived(from entity: Entity, added: Bool, into writer: inout JSONWriter, entityType: String) {
+        // `sourceNames` of `between`: the last component of the first crosswalk with the source id,
+        // each name once, in source order.
+        let crosswalkNames = entity.crosswalks.map { uriLastComponent($0.type) }
+        func crosswalkIndex(_ id: String) -> Int? { entity.crosswalks.firstIndex { $0.id == id } }
+        var attributeTypePrefix = JSONWriter.escapedContent(entityType)
+        attributeTypePrefix.append(contentsOf: "/attributes/".utf8)
+
+        writer.beginObject()
+        writer.key("ovChanged")
+        let ovChanged = entity.attributes.contains { $0.values.contains(where: \.ov) }
+        writer.bool(ovChanged)
+        writer.key("delta")
+        writer.beginArray()
+        for entry in entity.attributes {
+            for value in entry.values {
+                writer.beginObject()
+                writer.key("type")
+                writer.string(added ? DeltaKind.attributeAdded.rawValue : DeltaKind.attributeRemoved.rawValue)
+                writer.key("attributeType")
+                writer.openString()
+                writer.fragment(attributeTypePrefix)
+                writer.stringPiece(entry.name)
+                writer.closeString()
+                writer.key(added ? "newValue" : "oldValue")
+                // As `renderValue`, with the sources resolved here.
+                writer.beginObject()
+                writer.key("id")
+                writer.string(value.id)
+                writer.key("value")
+                renderContent(value.content, into: &writer)
+                writer.key("ov")
+                writer.bool(value.ov)
+                writer.key("sources")
+                writer.beginArray()
+                let sources = value.sources
+                for (i, source) in sources.enumerated() {
+                    guard let c = crosswalkIndex(source) else { continue }
+                    let name = crosswalkNames[c]
+                    // Already written for an earlier source of this value?
+                    let seen = sources[..<i].contains { earlier in crosswalkIndex(earlier).map { crosswalkNames[$0] == name } ?? false }
+                    if !seen { writer.string(name) }
+                }
+                writer.endArray()
+                writer.endObject()
+                writer.endObject()
+            }
+        }
+        for c in entity.crosswalks {
+            writer.beginObject()
+            writer.key("type")
+            writer.string(added ? DeltaKind.crosswalkAdded.rawValue : DeltaKind.crosswalkRemoved.rawValue)
+            writer.key("crosswalk")
+            writer.beginObject()
+            writer.key("type")
+            writer.string(c.type)
+            writer.key("value")
+            writer.string(c.value)
+            if let table = c.sourceTable, !table.isEmpty {
+                writer.key("sourceTable")
+                writer.string(table)
+            }
+            writer.endObject()
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.endObject()
+    }
+
     public func jsonBytes(entityType: String) -> [UInt8] {
         var writer = JSONWriter(capacity: 512)
         render(into: &writer, entityType: entityType)

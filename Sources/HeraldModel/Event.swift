@@ -110,7 +110,10 @@ public enum EventDelta: Sendable {
     public func render(into writer: inout JSONWriter, entityType: String) {
         switch self {
         case .stored(let bytes): writer.raw(bytes)
-        default: delta.render(into: &writer, entityType: entityType)
+        // Creations and removals: written straight from the entity, without building the items.
+        case .created(let e): Delta.renderDerived(from: e, added: true, into: &writer, entityType: entityType)
+        case .removed(let e): Delta.renderDerived(from: e, added: false, into: &writer, entityType: entityType)
+        case .none: Delta().render(into: &writer, entityType: entityType)
         }
     }
 }
