@@ -191,6 +191,13 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: escaped)
     }
 
+    /// Appends static text verbatim (no separator, no escaping, comma state unchanged): several fixed
+    /// tokens of a known shape as one append, e.g. `","ov":` between a string value and the next key.
+    @inlinable
+    public mutating func fragment(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
     /// The escaped content of `text` (as `stringPiece` writes it, without quotes), for `fragment`.
     public static func escapedContent(_ text: String) -> [UInt8] {
         var w = JSONWriter(capacity: text.utf8.count + 16)

@@ -78,9 +78,7 @@ extension Entity {
             writer.key(entry.name)
             writer.beginArray()
             for value in entry.values where !ovOnly || value.ov {
-                renderValue(
-                    value, attributeName: entry.name, parentTypePath: nil, parentURIPath: nil, prefixes: prefixes,
-                    into: &writer)
+                renderValue(value, attributeName: entry.name, parent: nil, prefixes: prefixes, into: &writer)
             }
             writer.endArray()
         }
@@ -146,57 +144,62 @@ extension Entity {
     private func writeValueURI(_ name: String, _ valueId: String, _ prefixes: ValueURIPrefixes, into writer: inout JSONWriter) {
         writer.fragment(prefixes.value)
         writer.stringPiece(name)
-        writer.stringPiece("/")
+        writer.fragment("/")
         writer.stringPiece(valueId)
     }
 
+    /// `{"type", "ov", "value", "uri"}` of one value; `parent` is the nested value a sub-value belongs to.
+    ///
+    /// Hand-written for the hot path (a SNAPSHOT is mostly these objects): the fixed tokens between
+    /// the fields are appended as single fragments (`","ov":`) rather than key/openString/closeString
+    /// calls, which halves the appends per value.
     private func renderValue(
-        _ value: AttributeValue, attributeName: String, parentTypePath: String?, parentURIPath: (String, String)?,
+        _ value: AttributeValue, attributeName: String, parent: (name: String, id: String)?,
         prefixes: ValueURIPrefixes, into writer: inout JSONWriter
     ) {
         writer.beginObject()
-        writer.key("type")
-        writer.openString()
+        writer.fragment(#""type":""#)
         writer.fragment(prefixes.type)
-        if let parent = parentTypePath {
-            writer.stringPiece(parent)
-            writer.stringPiece("/attributes/")
+        if let parent {
+            writer.stringPiece(parent.name)
+            writer.fragment("/attributes/")
         }
         writer.stringPiece(attributeName)
-        writer.closeString()
-        writer.key("ov")
+        writer.fragment(#"","ov":"#)
         writer.bool(value.ov)
-        writer.key("value")
         switch value.content {
         case .simple(let text):
-            writer.string(text)
+            writer.fragment(#","value":""#)
+            writer.stringPiece(text)
+            writer.fragment(#"","uri":""#)
         case .nested(let subs):
+            writer.key("value")
             writer.beginObject()
             for sub in subs {
                 writer.key(sub.name)
                 writer.beginArray()
                 for subValue in sub.values {
                     renderValue(
-                        subValue, attributeName: sub.name, parentTypePath: attributeName,
-                        parentURIPath: (attributeName, value.id), prefixes: prefixes, into: &writer)
+                        subValue, attributeName: sub.name, parent: (attributeName, value.id), prefixes: prefixes,
+                        into: &writer)
                 }
                 writer.endArray()
             }
             writer.endObject()
+            writer.fragment(#","uri":""#)
         }
-        writer.key("uri")
-        writer.openString()
-        if let (parentName, parentId) = parentURIPath {
-            writeValueURI(parentName, parentId, prefixes, into: &writer)
-            writer.stringPiece("/")
+        if let parent {
+            writeValueURI(parent.name, parent.id, prefixes, into: &writer)
+            writer.fragment("/")
             writer.stringPiece(attributeName)
-            writer.stringPiece("/")
+            writer.fragment("/")
             writer.stringPiece(value.id)
         } else {
             writeValueURI(attributeName, value.id, prefixes, into: &writer)
         }
-        writer.closeString()
-        writer.endObject()
+        // Closes the URI string and the object; `bool` and `endObject` above left the comma state
+        // as `endObject()` would.
+        writer.fragment(#""}"#)
     }
 
     /// The entity as compact JSON bytes.
