@@ -188,7 +188,8 @@ public struct JSONWriter: Sendable {
     /// `entities/{id}/attributes/` prefix of every value URI, written inside `openString()`.
     @inlinable
     public mutating func fragment(_ escaped: [UInt8]) {
-        bytes.append(contentsOf: escaped)
+        // Through a buffer pointer: appending the array itself retained and released it.
+        escaped.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
     }
 
     /// Appends static text verbatim (no separator, no escaping, comma state unchanged): several fixed

@@ -72,13 +72,15 @@ extension Entity {
         let prefixes = valueURIPrefixes()
         writer.key("attributes")
         writer.beginObject()
-        for entry in attributes {
-            if let names = attributeNames, !names.contains(entry.name) { continue }
-            if ovOnly && !entry.values.contains(where: \.ov) { continue }
-            writer.key(entry.name)
+        // Index loops, here and below: `for x in array` copies each element (a retain and release per
+        // String and array inside it); a subscript read passed straight on is borrowed.
+        for e in attributes.indices {
+            if let names = attributeNames, !names.contains(attributes[e].name) { continue }
+            if ovOnly && !attributes[e].values.contains(where: \.ov) { continue }
+            writer.key(attributes[e].name)
             writer.beginArray()
-            for value in entry.values where !ovOnly || value.ov {
-                renderValue(value, attributeName: entry.name, parent: nil, prefixes: prefixes, into: &writer)
+            for v in attributes[e].values.indices where !ovOnly || attributes[e].values[v].ov {
+                renderValue(attributes[e].values[v], attributeName: attributes[e].name, parent: nil, prefixes: prefixes, into: &writer)
             }
             writer.endArray()
         }
@@ -113,20 +115,20 @@ extension Entity {
             writer.int(crosswalk.updateDate)
             writer.key("attributes")
             writer.beginArray()
-            for entry in attributes {
-                for value in entry.values where value.sources.contains(crosswalk.id) {
+            for e in attributes.indices {
+                for v in attributes[e].values.indices where attributes[e].values[v].sources.contains(crosswalk.id) {
                     writer.openString()
-                    writeValueURI(entry.name, value.id, prefixes, into: &writer)
+                    writeValueURI(attributes[e].name, attributes[e].values[v].id, prefixes, into: &writer)
                     writer.closeString()
-                    if case .nested(let subs) = value.content {
-                        for sub in subs {
-                            for subValue in sub.values {
+                    if case .nested(let subs) = attributes[e].values[v].content {
+                        for s in subs.indices {
+                            for sv in subs[s].values.indices {
                                 writer.openString()
-                                writeValueURI(entry.name, value.id, prefixes, into: &writer)
-                                writer.stringPiece("/")
-                                writer.stringPiece(sub.name)
-                                writer.stringPiece("/")
-                                writer.stringPiece(subValue.id)
+                                writeValueURI(attributes[e].name, attributes[e].values[v].id, prefixes, into: &writer)
+                                writer.fragment("/")
+                                writer.stringPiece(subs[s].name)
+                                writer.fragment("/")
+                                writer.stringPiece(subs[s].values[sv].id)
                                 writer.closeString()
                             }
                         }
@@ -175,13 +177,13 @@ extension Entity {
         case .nested(let subs):
             writer.key("value")
             writer.beginObject()
-            for sub in subs {
-                writer.key(sub.name)
+            for s in subs.indices {
+                writer.key(subs[s].name)
                 writer.beginArray()
-                for subValue in sub.values {
+                for sv in subs[s].values.indices {
                     renderValue(
-                        subValue, attributeName: sub.name, parent: (attributeName, value.id), prefixes: prefixes,
-                        into: &writer)
+                        subs[s].values[sv], attributeName: subs[s].name, parent: (attributeName, value.id),
+                        prefixes: prefixes, into: &writer)
                 }
                 writer.endArray()
             }
