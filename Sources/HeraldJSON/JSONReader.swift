@@ -30,6 +30,7 @@ public struct JSONReader {
         }
     }
 
+    @inline(__always)
     private mutating func expect(_ byte: UInt8, _ what: String) throws(JSONParseError) {
         cursor.skipWhitespace()
         guard cursor.index < cursor.end, cursor.base[cursor.index] == byte else {
@@ -107,6 +108,27 @@ public struct JSONReader {
     public mutating func readInt64() throws(JSONParseError) -> Int64 {
         cursor.skipWhitespace()
         let start = cursor.index
+        // Fast path (the stored form's flags and times): up to 18 plain digits, accumulated without
+        // making a String. Anything else (a sign, a fraction, an exponent, a leading zero, more
+        // digits) takes the general path below, with its errors.
+        var i = start
+        var n: Int64 = 0
+        while i < cursor.end && i - start < 18 {
+            let d = cursor.base[i] &- UInt8(ascii: "0")
+            if d > 9 { break }
+            n = n &* 10 &+ Int64(d)
+            i += 1
+        }
+        if i > start && (i - start == 1 || cursor.base[start] != UInt8(ascii: "0")) {
+            let next = i < cursor.end ? cursor.base[i] : 0
+            if !(next >= UInt8(ascii: "0") && next <= UInt8(ascii: "9")) && next != UInt8(ascii: ".")
+                && next != UInt8(ascii: "e") && next != UInt8(ascii: "E")
+            {
+                cursor.index = i
+                valueDone()
+                return n
+            }
+        }
         let text = try cursor.parseNumber()
         guard let n = Int64(text) else { throw cursor.error("expected an integer", at: start) }
         valueDone()
