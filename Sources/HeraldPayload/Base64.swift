@@ -2,33 +2,52 @@
 public enum Base64 {
     @usableFromInline static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
+    /// The encoding of `input`.
+    ///
+    /// Writes into the array's uninitialised storage: appending byte by byte checked the array's
+    /// uniqueness and capacity four times per three input bytes.
+    public static func encoded(_ input: UnsafeRawBufferPointer) -> [UInt8] {
+        let n = input.count
+        let size = (n + 2) / 3 * 4
+        return [UInt8](unsafeUninitializedCapacity: size) { out, initialized in
+            alphabet.withUnsafeBufferPointer { table in
+                var i = 0
+                var o = 0
+                while i + 3 <= n {
+                    let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                    out[o] = table[Int(v >> 18)]
+                    out[o + 1] = table[Int((v >> 12) & 63)]
+                    out[o + 2] = table[Int((v >> 6) & 63)]
+                    out[o + 3] = table[Int(v & 63)]
+                    i += 3
+                    o += 4
+                }
+                if n - i == 1 {
+                    let v = UInt32(input[i]) << 16
+                    out[o] = table[Int(v >> 18)]
+                    out[o + 1] = table[Int((v >> 12) & 63)]
+                    out[o + 2] = UInt8(ascii: "=")
+                    out[o + 3] = UInt8(ascii: "=")
+                    o += 4
+                } else if n - i == 2 {
+                    let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
+                    out[o] = table[Int(v >> 18)]
+                    out[o + 1] = table[Int((v >> 12) & 63)]
+                    out[o + 2] = table[Int((v >> 6) & 63)]
+                    out[o + 3] = UInt8(ascii: "=")
+                    o += 4
+                }
+                initialized = o
+            }
+        }
+    }
+
     /// Appends the encoding of `input` to `output`.
     public static func encode(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) {
-        let n = input.count
-        output.reserveCapacity(output.count + (n + 2) / 3 * 4)
-        alphabet.withUnsafeBufferPointer { table in
-            var i = 0
-            while i + 3 <= n {
-                let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-                output.append(table[Int(v >> 18)])
-                output.append(table[Int((v >> 12) & 63)])
-                output.append(table[Int((v >> 6) & 63)])
-                output.append(table[Int(v & 63)])
-                i += 3
-            }
-            if n - i == 1 {
-                let v = UInt32(input[i]) << 16
-                output.append(table[Int(v >> 18)])
-                output.append(table[Int((v >> 12) & 63)])
-                output.append(UInt8(ascii: "="))
-                output.append(UInt8(ascii: "="))
-            } else if n - i == 2 {
-                let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
-                output.append(table[Int(v >> 18)])
-                output.append(table[Int((v >> 12) & 63)])
-                output.append(table[Int((v >> 6) & 63)])
-                output.append(UInt8(ascii: "="))
-            }
+        if output.isEmpty {
+            output = encoded(input)
+        } else {
+            output.append(contentsOf: encoded(input))
         }
     }
 

@@ -21,6 +21,12 @@ public final class GzipCompressor {
 
     /// The gzip member for `input`.
     public func compress(_ input: UnsafeRawBufferPointer) -> [UInt8] {
+        withCompressed(input) { Array($0) }
+    }
+
+    /// Calls `body` with the gzip member for `input`, in the compressor's buffer (valid only during
+    /// the call): for callers that transform it anyway (base64) and need no copy of it.
+    public func withCompressed<R>(_ input: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         deflateReset(&stream)
         let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
         if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
@@ -33,7 +39,7 @@ public final class GzipCompressor {
             precondition(status == Z_STREAM_END, "deflate did not finish: \(status)")
             return out.count - Int(stream.avail_out)
         }
-        return Array(output[0..<produced])
+        return output.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
     }
 
     public func compress(_ input: [UInt8]) -> [UInt8] {

@@ -122,10 +122,7 @@ public final class PayloadRenderer {
         case .json:
             return json
         case .jsonZipBase64:
-            let zipped = gzip.compress(json)
-            var out: [UInt8] = []
-            zipped.withUnsafeBytes { Base64.encode($0, into: &out) }
-            return out
+            return json.withUnsafeBytes { raw in gzip.withCompressed(raw) { Base64.encoded($0) } }
         }
     }
 }
