@@ -32,6 +32,13 @@ struct HeraldBench: ParsableCommand {
     @Option(help: "SQLite synchronous mode of the server under test: FULL (durable, default) or NORMAL.")
     var synchronous: String = "FULL"
 
+    func validate() throws {
+        if let entities, entities < 100 {
+            throw ValidationError("--entities must be at least 100 (ingest posts batches of 100), not \(entities)")
+        }
+        if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, not \(runs)") }
+    }
+
     func run() throws {
         defer { removeBenchPluginDirectory() }
         var binDir = (CommandLine.arguments[0] as NSString).deletingLastPathComponent

@@ -18,7 +18,7 @@ struct IngestScenario {
     func run(writer: ResultWriter) throws {
         // Pre-render request bodies so that the client costs as little as possible.
         var options = SampleDataGenerator.Options()
-        options.people = (entities + entities / 10) * 100 / Int(100 + duplicateRate * 150)
+        options.people = max(1, (entities + entities / 10) * 100 / Int(100 + duplicateRate * 150))
         options.duplicateRate = duplicateRate
         options.seed = 99
         var lines: [[UInt8]] = []
