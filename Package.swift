@@ -127,6 +127,7 @@ let package = Package(
             name: "HeraldTestSupport", dependencies: ["HeraldHTTPClient", "HeraldJSON"], path: "Tests/HeraldTestSupport"),
         .testTarget(name: "HeraldJSONTests", dependencies: ["HeraldJSON"]),
         .testTarget(name: "HeraldModelTests", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .testTarget(name: "HeraldIngestTests", dependencies: ["HeraldIngest"]),
         .testTarget(name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),

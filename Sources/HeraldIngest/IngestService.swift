@@ -273,26 +273,30 @@ struct CachedProfile {
     var isLive: Bool { !removed && mergedInto == nil }
 }
 
+/// The writer's match profiles by tenant and id.
+typealias ProfileCache = GenerationalCache<CachedProfile>
+
 /// A bounded cache that keeps recently used entries: new entries and hits go into the young
-/// generation; when it is full it becomes the old one and the previous old one is dropped.
+/// generation; when it is full it becomes the old one and the previous old one is dropped, so an
+/// entry lives until two generations' worth of other entries came after its last use.
 /// (A whole-cache wipe when full, as before, dropped the hot entries with the cold ones.)
-struct ProfileCache {
+struct GenerationalCache<Value> {
     let generation: Int
-    private var young: [String: CachedProfile] = [:]
-    private var old: [String: CachedProfile] = [:]
+    private var young: [String: Value] = [:]
+    private var old: [String: Value] = [:]
 
     init(generation: Int) { self.generation = max(1, generation) }
 
     var count: Int { young.count + old.count }
 
-    mutating func get(_ key: String) -> CachedProfile? {
+    mutating func get(_ key: String) -> Value? {
         if let hit = young[key] { return hit }
         guard let hit = old.removeValue(forKey: key) else { return nil }
         put(key, hit)
         return hit
     }
 
-    mutating func put(_ key: String, _ value: CachedProfile) {
+    mutating func put(_ key: String, _ value: Value) {
         young[key] = value
         if young.count >= generation {
             old = young
