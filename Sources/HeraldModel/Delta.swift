@@ -143,6 +143,21 @@ extension Delta {
         writer.endObject()
     }
 
+    /// `"crosswalk":{"type":…,"value":…[,"sourceTable":…]}` of a crosswalk item (no table when empty).
+    static func writeCrosswalk(type: String, value: String, sourceTable: String, into writer: inout JSONWriter) {
+        writer.key("crosswalk")
+        writer.beginObject()
+        writer.key("type")
+        writer.string(type)
+        writer.key("value")
+        writer.string(value)
+        if !sourceTable.isEmpty {
+            writer.key("sourceTable")
+            writer.string(sourceTable)
+        }
+        writer.endObject()
+    }
+
     /// Renders only the `[...]` list of items.
     public func renderItems(into writer: inout JSONWriter, entityType: String, only attributeNames: Set<String>? = nil) {
         writer.beginArray()
@@ -152,17 +167,7 @@ extension Delta {
             writer.key("type")
             writer.string(item.kind.rawValue)
             if let c = item.crosswalk {
-                writer.key("crosswalk")
-                writer.beginObject()
-                writer.key("type")
-                writer.string(c.type)
-                writer.key("value")
-                writer.string(c.value)
-                if !c.sourceTable.isEmpty {
-                    writer.key("sourceTable")
-                    writer.string(c.sourceTable)
-                }
-                writer.endObject()
+                Delta.writeCrosswalk(type: c.type, value: c.value, sourceTable: c.sourceTable, into: &writer)
             } else {
                 writer.key("attributeType")
                 writer.openString()
@@ -277,17 +282,7 @@ extension Delta {
             writer.beginObject()
             writer.key("type")
             writer.string(added ? DeltaKind.crosswalkAdded.rawValue : DeltaKind.crosswalkRemoved.rawValue)
-            writer.key("crosswalk")
-            writer.beginObject()
-            writer.key("type")
-            writer.string(c.type)
-            writer.key("value")
-            writer.string(c.value)
-            if let table = c.sourceTable, !table.isEmpty {
-                writer.key("sourceTable")
-                writer.string(table)
-            }
-            writer.endObject()
+            Delta.writeCrosswalk(type: c.type, value: c.value, sourceTable: c.sourceTable ?? "", into: &writer)
             writer.endObject()
         }
         writer.endArray()
