@@ -198,13 +198,34 @@ public struct SampleDataGenerator {
         w.string(options.entityType)
         w.key("attributes")
         w.beginObject()
-        func simple(_ name: StaticString, _ value: String) {
-            w.key(name)
+        /// `[{"value": value}]`: an attribute (or sub-attribute) with one simple value.
+        func oneValue(_ value: String) {
             w.beginArray()
             w.beginObject()
             w.key("value")
             w.string(value)
             w.endObject()
+            w.endArray()
+        }
+        func simple(_ name: StaticString, _ value: String) {
+            w.key(name)
+            oneValue(value)
+        }
+        /// A nested attribute: one value per item, each sub-attribute with one simple value.
+        func nested(_ name: StaticString, _ items: [[(String, String)]]) {
+            w.key(name)
+            w.beginArray()
+            for subAttributes in items {
+                w.beginObject()
+                w.key("value")
+                w.beginObject()
+                for (subName, value) in subAttributes {
+                    w.key(subName)
+                    oneValue(value)
+                }
+                w.endObject()
+                w.endObject()
+            }
             w.endArray()
         }
         simple("FirstName", first)
@@ -219,85 +240,24 @@ public struct SampleDataGenerator {
         simple("MaritalStatus", p.marital)
         simple("LoyaltyTier", p.tier)
         if includePhone {
-            w.key("Phone")
-            w.beginArray()
-            for (type, number) in [("Mobile", p.phone), ("Home", p.homePhone)] {
-                w.beginObject()
-                w.key("value")
-                w.beginObject()
-                w.key("Type")
-                w.beginArray()
-                w.beginObject()
-                w.key("value")
-                w.string(type)
-                w.endObject()
-                w.endArray()
-                w.key("Number")
-                w.beginArray()
-                w.beginObject()
-                w.key("value")
-                w.string(formatPhone(number, style: phoneStyle))
-                w.endObject()
-                w.endArray()
-                w.key("CountryCode")
-                w.beginArray()
-                w.beginObject()
-                w.key("value")
-                w.string("+1")
-                w.endObject()
-                w.endArray()
-                w.endObject()
-                w.endObject()
-            }
-            w.endArray()
+            nested(
+                "Phone",
+                [("Mobile", p.phone), ("Home", p.homePhone)].map { type, number in
+                    [("Type", type), ("Number", formatPhone(number, style: phoneStyle)), ("CountryCode", "+1")]
+                })
         }
-        w.key("Address")
-        w.beginArray()
-        for (type, line) in [("Home", street), ("Work", p.workStreet)] {
-            w.beginObject()
-            w.key("value")
-            w.beginObject()
-            for (name, value) in [
-                ("AddressType", type), ("AddressLine1", line), ("City", p.city.0), ("StateProvince", p.city.1),
-                ("PostalCode", p.zip), ("Country", "United States"),
-            ] {
-                w.key(name)
-                w.beginArray()
-                w.beginObject()
-                w.key("value")
-                w.string(value)
-                w.endObject()
-                w.endArray()
-            }
-            w.endObject()
-            w.endObject()
-        }
-        w.endArray()
+        nested(
+            "Address",
+            [("Home", street), ("Work", p.workStreet)].map { type, line in
+                [
+                    ("AddressType", type), ("AddressLine1", line), ("City", p.city.0), ("StateProvince", p.city.1),
+                    ("PostalCode", p.zip), ("Country", "United States"),
+                ]
+            })
         if includeIdentifiers {
-            w.key("Identifiers")
-            w.beginArray()
-            for (type, id) in [("SSN last 4", p.ssnLast4), ("Loyalty ID", p.loyaltyId)] {
-                w.beginObject()
-                w.key("value")
-                w.beginObject()
-                w.key("Type")
-                w.beginArray()
-                w.beginObject()
-                w.key("value")
-                w.string(type)
-                w.endObject()
-                w.endArray()
-                w.key("ID")
-                w.beginArray()
-                w.beginObject()
-                w.key("value")
-                w.string(id)
-                w.endObject()
-                w.endArray()
-                w.endObject()
-                w.endObject()
-            }
-            w.endArray()
+            nested(
+                "Identifiers",
+                [("SSN last 4", p.ssnLast4), ("Loyalty ID", p.loyaltyId)].map { type, id in [("Type", type), ("ID", id)] })
         }
         w.endObject()
         w.key("crosswalks")
