@@ -175,24 +175,12 @@ struct MatchCoordinator {
     func emitPotential(_ type: EventType, _ stored: StoredEntity, _ matches: [(String, [String])], tx: inout WriteTransaction)
         throws
     {
-        var w = JSONWriter(capacity: 256)
-        w.beginArray()
-        for (other, rules) in matches {
-            w.beginObject()
-            w.key("uri")
-            w.string("entities/" + other)
-            w.key("matchRules")
-            w.beginArray()
-            for r in rules { w.string(r) }
-            w.endArray()
-            w.endObject()
-        }
-        w.endArray()
         try tx.appendEvent(
             tenant: tenant,
             NewEvent(
                 type: type, objectURI: stored.entity.uri, objectVersion: stored.version, time: now,
-                snapshot: stored.entity.storedBytes(), delta: [], uris: matches.map { "entities/" + $0.0 }, details: w.bytes))
+                snapshot: stored.entity.storedBytes(), delta: [], uris: matches.map { "entities/" + $0.0 },
+                details: IngestService.potentialMatchesJSON(matches)))
     }
 
     /// Splits `spawnId` out of `originId` again: ENTITY_CHANGED (origin), ENTITY_CREATED (spawn),
@@ -254,5 +242,26 @@ struct MatchCoordinator {
             NewEvent(
                 type: .entitiesSplitted, objectURI: remaining.uri, objectVersion: originVersion, time: now, snapshot: originBody,
                 delta: [], uris: [remaining.uri, spawn.uri]))
+    }
+}
+
+extension IngestService {
+    /// `[{"uri": "entities/…", "matchRules": [group URIs]}, …]`, in the order given: the details of
+    /// POTENTIAL_MATCHES_* events and the `_potentialMatches` API answer.
+    public static func potentialMatchesJSON(_ matches: [(String, [String])]) -> [UInt8] {
+        var w = JSONWriter(capacity: 64 + matches.count * 160)
+        w.beginArray()
+        for (other, rules) in matches {
+            w.beginObject()
+            w.key("uri")
+            w.string("entities/" + other)
+            w.key("matchRules")
+            w.beginArray()
+            for r in rules { w.string(r) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        return w.bytes
     }
 }

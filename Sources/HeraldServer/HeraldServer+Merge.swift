@@ -1,3 +1,4 @@
+import Foundation
 import HeraldConfig
 import HeraldIngest
 import HeraldJSON
@@ -14,20 +15,8 @@ extension HeraldServer {
             guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id), stored.isLive else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist, or was merged or removed")
             }
-            var w = JSONWriter(capacity: 512)
-            w.beginArray()
-            for (other, rules) in try await ingest.store.potentialMatches(tenant: tenant.id, id: id) {
-                w.beginObject()
-                w.key("uri")
-                w.string("entities/" + other)
-                w.key("matchRules")
-                w.beginArray()
-                for r in rules { w.string(r) }
-                w.endArray()
-                w.endObject()
-            }
-            w.endArray()
-            return jsonResponse(w.bytes)
+            let matches = try await ingest.store.potentialMatches(tenant: tenant.id, id: id)
+            return jsonResponse(IngestService.potentialMatchesJSON(matches))
         }
 
         router.post("/api/:tenant/entities/:id/_notMatch") { request, context -> Response in
@@ -47,7 +36,16 @@ extension HeraldServer {
             let explicit = request.uri.queryParameters["explicitWinner"].map { $0 == "true" } ?? false
             var expected: Int64?
             if let tag = request.headers[.ifMatch] {
-                expected = Int64(tag.filter(\.isNumber))
+                // An ETag of the entity's version ("3", or W/"3"); anything else would silently drop the precondition.
+                var version = Substring(tag.trimmingCharacters(in: .whitespaces))
+                if version.hasPrefix("W/") { version = version.dropFirst(2) }
+                if version.hasPrefix("\""), version.hasSuffix("\""), version.count >= 2 { version = version.dropFirst().dropLast() }
+                guard let v = Int64(version), v > 0 else {
+                    throw APIError(
+                        .badRequest, "INVALID_IF_MATCH",
+                        "If-Match must be the entity's version as an ETag, e.g. If-Match: \"3\" (got '\(tag)')")
+                }
+                expected = v
             }
             let winner = try await mergeCall {
                 try await ingest.sameAs(

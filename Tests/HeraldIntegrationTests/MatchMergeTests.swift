@@ -140,6 +140,13 @@ struct MatchMergeTests {
         let conflict = try client.request("POST", "/api/t1/\(a)/_sameAs?uri=\(b)", headers: [("If-Match", "\"7\"")])
         #expect(conflict.status == 409)
         #expect(conflict.json?["errorCode"] == .string("VERSION_CONFLICT"))
+        // A malformed If-Match is refused, not ignored (ignoring it would merge without the precondition).
+        for tag in ["abc", "\"v3\"", "\"0\""] {
+            let bad = try client.request("POST", "/api/t1/\(a)/_sameAs?uri=\(b)", headers: [("If-Match", tag)])
+            #expect(bad.status == 400, "If-Match: \(tag) → \(bad.status) \(bad.text)")
+            #expect(bad.json?["errorCode"] == .string("INVALID_IF_MATCH"))
+        }
+        #expect(try client.get("/api/t1/\(a)").status == 200, "nothing merged by the refused requests")
 
         let merge = try client.post("/api/t1/\(b)/_sameAs?uri=\(a)&explicitWinner=true", "")
         #expect(merge.status == 200, "\(merge.text)")
