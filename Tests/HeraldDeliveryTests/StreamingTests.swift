@@ -7,17 +7,6 @@ import Testing
 /// Streaming semantics end to end: the real daemon, the file sink, and what each destination receives.
 @Suite(.timeLimit(.minutes(5)))
 struct StreamingTests {
-    /// FNV-1a of a destination id: the suffix of its message ids (see PayloadRenderer).
-    static func idSuffix(_ destination: String) -> String {
-        var hash: UInt32 = 0x811C_9DC5
-        for b in destination.utf8 {
-            hash ^= UInt32(b)
-            hash = hash &* 0x0100_0193
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 8 - hex.count) + hex
-    }
-
     struct Message {
         var headers: [String: String]
         var key: String
@@ -29,7 +18,7 @@ struct StreamingTests {
         StreamingTestSupport.readLines(path).compactMap { line in
             var headers: [String: String] = [:]
             for m in line["headers"]?.objectValue ?? [] { headers[m.key] = m.value.stringValue }
-            if let destination, !(headers["messageId"] ?? "").hasSuffix("-" + idSuffix(destination)) { return nil }
+            if let destination, !(headers["messageId"] ?? "").hasSuffix("-" + StreamingTestSupport.idSuffix(destination)) { return nil }
             let raw = line["body"]?.stringValue ?? ""
             return Message(
                 headers: headers, key: line["key"]?.stringValue ?? "", body: (try? JSONParser.parse(raw)) ?? .null, rawBody: raw)
