@@ -22,7 +22,8 @@ struct RawStatement {
     private static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
 
     func bind(_ index: Int32, _ text: String) {
-        _ = sqlite3_bind_text(handle, index, text, -1, RawStatement.transient)
+        // The byte count, not -1 (read up to a NUL): a NUL inside the text must not cut it short.
+        _ = sqlite3_bind_text(handle, index, text, Int32(text.utf8.count), RawStatement.transient)
     }
 
     func bind(_ index: Int32, _ value: Int64) {
