@@ -156,7 +156,7 @@ func loadSinkPlugin(name: String, library: String, scratch: String) throws -> Lo
 /// Times one sink plugin in process, as the daemon drives it: a `SinkInstance` from `config`,
 /// `total` messages (cycling through `pool`) sent in batches of `batch` (capped by the plugin's
 /// limits) with up to `inFlight` outstanding, continuously or in the delivery worker's windows
-/// (see `KafkaScenario.send`). With `timeCreate` the clock starts before the instance is created
+/// (see `SinkDriver.send`). With `timeCreate` the clock starts before the instance is created
 /// (like a producer process timed from its start). Every message must complete OK.
 func timeSinkInProcess(
     _ plugin: LoadedPlugin, sink: String, config: String, destination: String, pool: [OutboundMessage], total: Int,
@@ -177,7 +177,7 @@ func timeSinkInProcess(
     let batch = max(1, min(batch, limits.maxBatchMessages))
     let inFlight = max(1, min(inFlight, limits.maxInFlight))
     let tally = try blockingAwait {
-        await KafkaScenario.send(
+        await SinkDriver.send(
             instance: instance, topic: destination, pool: pool, total: total, batch: batch, inFlight: inFlight,
             window: windowed ? batch * inFlight : total)
     }
@@ -189,4 +189,66 @@ func timeSinkInProcess(
         )
     }
     return (elapsed, used)
+}
+
+/// Drives a sink instance in process the way the delivery worker does (shared by the sink scenarios).
+enum SinkDriver {
+    struct Tally: Sendable {
+        var ok = 0
+        var failed = 0
+        var firstError: String?
+    }
+
+    /// Sends `total` messages (cycling through `pool`) the way `DestinationWorker.send` does: the
+    /// messages of each window are cut into batches, up to `inFlight` outstanding; the next window
+    /// starts once every batch of this one has completed.
+    static func send(
+        instance: SinkInstance, topic: String, pool: [OutboundMessage], total: Int, batch: Int, inFlight: Int,
+        window: Int
+    ) async -> Tally {
+        var tally = Tally()
+        var windowStart = 0
+        while windowStart < total {
+            let windowEnd = min(total, windowStart + window)
+            var batches: [Range<Int>] = []
+            var b = windowStart
+            while b < windowEnd {
+                batches.append(b..<min(windowEnd, b + batch))
+                b += batch
+            }
+            await withTaskGroup(of: Tally.self) { group in
+                var next = 0
+                var running = 0
+                while next < batches.count || running > 0 {
+                    while running < inFlight && next < batches.count {
+                        let slice = batches[next].map { pool[$0 % pool.count] }
+                        group.addTask {
+                            let results = await instance.send(
+                                destination: topic, messages: slice, ordered: false, timeout: .seconds(30))
+                            var t = Tally()
+                            for r in results {
+                                if r.status == .ok {
+                                    t.ok += 1
+                                } else {
+                                    t.failed += 1
+                                    if t.firstError == nil { t.firstError = "\(r.status): \(r.error ?? "")" }
+                                }
+                            }
+                            return t
+                        }
+                        next += 1
+                        running += 1
+                    }
+                    if let t = await group.next() {
+                        running -= 1
+                        tally.ok += t.ok
+                        tally.failed += t.failed
+                        if tally.firstError == nil { tally.firstError = t.firstError }
+                    }
+                }
+            }
+            windowStart = windowEnd
+        }
+        return tally
+    }
 }
