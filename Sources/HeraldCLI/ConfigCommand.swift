@@ -33,6 +33,7 @@ struct ConfigCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             print("\(file): OK")
+            for w in configuration.warnings { printError("warning: \(w.path): \(w.message)") }
             print(configuration.summary)
         }
 

@@ -52,19 +52,18 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "herald")
+        for w in configuration.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
 
         let store = try HeraldStore(
             directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)
         let ingest = IngestService(store: store, tenants: configuration.tenants)
-        let metrics = HeraldMetrics()
+        let metrics = HeraldMetrics(logger: logger)
         let registry = PluginRegistry(directories: configuration.pluginDirectories)
         logPlugins(registry.scan(), logger: logger)
         let delivery = DeliveryService(
             store: store, registry: registry, logger: logger,
             makePredicate: { tenant, destination in DestinationFilters.predicate(tenant: tenant, destination: destination) },
-            metrics: { tenant, destination, name, value, isCounter in
-                metrics.sinkMetric(tenant: tenant, destination: destination, name: name, value: value, isCounter: isCounter)
-            })
+            metrics: metrics)
         await delivery.apply(tenants: configuration.tenants)
         let compactor = QueueCompactor(
             store: store, delivery: delivery, logger: logger,
@@ -73,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configPath = config
         let reload: @Sendable () async throws -> String = {
             let fresh = try HeraldConfiguration.load(path: configPath)
+            for w in fresh.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
             logPlugins(registry.scan(), logger: logger)
             ingest.update(tenants: fresh.tenants)
             await delivery.apply(tenants: fresh.tenants)

@@ -64,10 +64,13 @@ extension HeraldConfiguration {
         for (i, t) in tenants.enumerated() where !seen.insert(t.id).inserted {
             issues.report(JSONPath.root + "tenants" + i + "id", "duplicate tenant id '\(t.id)'")
         }
+        let warnings = ServerConfiguration.checkTokenScopes(server.tokens, tenants: tenants, issues: issues)
         guard let dataDirectory else { return nil }
-        return HeraldConfiguration(
+        var configuration = HeraldConfiguration(
             server: server, dataDirectory: dataDirectory, pluginDirectories: pluginDirectories, store: store,
             tenants: tenants)
+        configuration.warnings = warnings
+        return configuration
     }
 
     static func resolve(_ path: String, against base: String) -> String {
@@ -127,14 +130,66 @@ extension ServerConfiguration {
                 if let token, token.utf8.count < 16 {
                     t.report(variable == nil ? "token" : "tokenEnv", "a token needs at least 16 characters")
                 }
+                let tenants = readTokenTenants(&t)
                 guard let name, let token, let role else { return nil }
-                return AccessToken(name: name, token: token, role: role)
+                return AccessToken(name: name, token: token, role: role, tenants: tenants ?? .all, tenantsGiven: tenants != nil)
             } ?? []
         var seen = Set<String>()
         for (i, t) in s.tokens.enumerated() where !seen.insert(t.token).inserted {
             r.issues.report(r.path + "tokens" + i, "the same token is given twice")
         }
         return s
+    }
+
+    /// `tokens[].tenants`: `"*"` or a non-empty list of tenant ids (nil when absent or invalid).
+    static func readTokenTenants(_ t: inout JSONObjectReader) -> AccessToken.Tenants? {
+        guard let value = t.value("tenants") else { return nil }
+        switch value {
+        case .string("*"):
+            return .all
+        case .array(let elements) where !elements.isEmpty:
+            var ids = Set<String>()
+            for (i, e) in elements.enumerated() {
+                guard case .string(let id) = e, !id.isEmpty else {
+                    t.issues.report(t.path + "tenants" + i, "expected a tenant id (a string), found \(e.kindDescription)")
+                    continue
+                }
+                if id == "*" {
+                    t.issues.report(t.path + "tenants" + i, "'*' stands alone: write \"tenants\": \"*\" for every tenant")
+                }
+                ids.insert(id)
+            }
+            return .only(ids)
+        default:
+            t.report("tenants", "expected \"*\" (every tenant) or a non-empty array of tenant ids, found \(value.kindDescription)")
+            return nil
+        }
+    }
+
+    /// Checks token scopes against the configured tenants; returns warnings for tokens without a scope.
+    static func checkTokenScopes(_ tokens: [AccessToken], tenants: [TenantConfiguration], issues: JSONShapeIssues)
+        -> [JSONShapeIssue]
+    {
+        let known = Set(tenants.map(\.id))
+        var warnings: [JSONShapeIssue] = []
+        for (i, token) in tokens.enumerated() {
+            let path = JSONPath.root + "server" + "tokens" + i
+            if !token.tenantsGiven {
+                warnings.append(
+                    JSONShapeIssue(
+                        path: path,
+                        message: "token '\(token.name)' has no 'tenants': it acts on every tenant, as \"tenants\": \"*\" "
+                            + "does; name its tenants (\"tenants\": [\"…\"]) or write \"*\" to keep it"))
+            }
+            if case .only(let ids) = token.tenants {
+                for id in ids.sorted() where !known.contains(id) && id != "*" {
+                    issues.report(
+                        path + "tenants",
+                        "unknown tenant '\(id)' (configured: \(known.sorted().joined(separator: ", ")))")
+                }
+            }
+        }
+        return warnings
     }
 }
 

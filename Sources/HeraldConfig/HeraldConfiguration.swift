@@ -1,3 +1,4 @@
+import HeraldJSON
 import HeraldMatch
 import HeraldModel
 
@@ -10,6 +11,8 @@ public struct HeraldConfiguration: Sendable {
     public var pluginDirectories: [String]
     public var store: StoreConfiguration
     public var tenants: [TenantConfiguration]
+    /// Accepted, but worth changing (`herald config check` prints them, `serve` logs them).
+    public var warnings: [JSONShapeIssue] = []
 
     public init(
         server: ServerConfiguration = ServerConfiguration(), dataDirectory: String, pluginDirectories: [String] = [],
@@ -60,15 +63,35 @@ public struct AccessToken: Sendable {
         public static func < (a: Role, b: Role) -> Bool { a.rank < b.rank }
     }
 
+    /// Which tenants a token may act on.
+    public enum Tenants: Sendable, Equatable {
+        /// Every tenant, and what spans tenants (`/metrics`, `/api/plugins`, reload): `"tenants": "*"`.
+        case all
+        /// Only these tenant ids: `"tenants": ["alpha", "beta"]`.
+        case only(Set<String>)
+
+        public func allows(_ tenant: String) -> Bool {
+            switch self {
+            case .all: return true
+            case .only(let ids): return ids.contains(tenant)
+            }
+        }
+    }
+
     /// Shown in logs and as `createdBy`/`updatedBy`.
     public var name: String
     public var token: String
     public var role: Role
+    public var tenants: Tenants
+    /// Whether the configuration gave `tenants` (a token without it acts on every tenant, with a warning).
+    public var tenantsGiven: Bool
 
-    public init(name: String, token: String, role: Role) {
+    public init(name: String, token: String, role: Role, tenants: Tenants = .all, tenantsGiven: Bool = true) {
         self.name = name
         self.token = token
         self.role = role
+        self.tenants = tenants
+        self.tenantsGiven = tenantsGiven
     }
 }
 

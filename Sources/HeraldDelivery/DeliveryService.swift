@@ -14,17 +14,17 @@ public final class DeliveryService: Service, Sendable {
     public let registry: PluginRegistry
     let logger: Logger
     let makePredicate: @Sendable (TenantConfiguration, DestinationConfiguration) -> EventPredicate?
-    let metrics: @Sendable (String, String, String, Double, Bool) -> Void
-    private let workers = Mutex<[String: DestinationWorker]>([:])
+    let metrics: any DeliveryMetrics
+    private let workers = Mutex<[DestinationKey: DestinationWorker]>([:])
     private let reloadLock = AsyncMutex()
 
     /// - Parameters:
     ///   - makePredicate: builds a destination's object filter (nil: everything passes).
-    ///   - metrics: (tenant, destination id, metric name, value, isCounter) from plugins and workers.
+    ///   - metrics: receives the workers' outcome counters and the metrics their plugins register.
     public init(
         store: HeraldStore, registry: PluginRegistry, logger: Logger,
         makePredicate: @escaping @Sendable (TenantConfiguration, DestinationConfiguration) -> EventPredicate? = { _, _ in nil },
-        metrics: @escaping @Sendable (String, String, String, Double, Bool) -> Void = { _, _, _, _, _ in }
+        metrics: any DeliveryMetrics = NoDeliveryMetrics()
     ) {
         self.store = store
         self.registry = registry
@@ -33,8 +33,6 @@ public final class DeliveryService: Service, Sendable {
         self.metrics = metrics
     }
 
-    private static func key(_ tenant: String, _ destination: String) -> String { "\(tenant)\u{0}\(destination)" }
-
     /// Starts, replaces or stops workers so that they match `tenants`.
     ///
     /// A destination whose configuration (or provider configuration) changed gets a new sink
@@ -42,17 +40,17 @@ public final class DeliveryService: Service, Sendable {
     /// continues from the durable cursor. Unchanged destinations are not touched.
     public func apply(tenants: [TenantConfiguration]) async {
         await reloadLock.withLock {
-            var wanted: [String: (TenantConfiguration, DestinationConfiguration, ProviderConfiguration)] = [:]
+            var wanted: [DestinationKey: (TenantConfiguration, DestinationConfiguration, ProviderConfiguration)] = [:]
             for tenant in tenants where tenant.streaming.streamingEnabled {
                 for d in tenant.streaming.destinations {
                     guard let provider = tenant.streaming.providers[d.provider] else { continue }
-                    wanted[Self.key(tenant.id, d.id)] = (tenant, d, provider)
+                    wanted[DestinationKey(tenant: tenant.id, destination: d.id)] = (tenant, d, provider)
                 }
             }
             let current = workers.withLock { $0 }
             // Stop removed destinations.
             for (key, worker) in current where wanted[key] == nil {
-                logger.info("stopping destination \(worker.destination.id) of \(worker.tenant.id) (removed)")
+                logger.info("stopping destination \(key.destination) of \(key.tenant) (removed)")
                 await worker.stop()
                 _ = workers.withLock { $0.removeValue(forKey: key) }
             }
@@ -90,13 +88,9 @@ public final class DeliveryService: Service, Sendable {
     private func makeWorker(
         _ tenant: TenantConfiguration, _ destination: DestinationConfiguration, _ provider: ProviderConfiguration
     ) -> DestinationWorker {
-        let metrics = self.metrics
-        let tenantId = tenant.id
-        let destinationId = destination.id
-        return DestinationWorker(
+        DestinationWorker(
             tenant: tenant, destination: destination, provider: provider, store: store, registry: registry,
-            predicate: makePredicate(tenant, destination), logger: logger,
-            metrics: { name, value, isCounter in metrics(tenantId, destinationId, name, value, isCounter) })
+            predicate: makePredicate(tenant, destination), logger: logger, metrics: metrics)
     }
 
     /// Stops every worker (each finishes and records its window) and its sink instance.
@@ -132,16 +126,16 @@ public final class DeliveryService: Service, Sendable {
                     s.lagSeconds = max(0, Double(epochMs() - time) / 1000)
                 }
             }
-            s.retryBacklog = (try? await store.retryCount(destination: worker.destination.id)) ?? 0
-            s.deadLetterCount = (try? await store.deadLetterCount(tenant: worker.tenant.id, destination: worker.destination.id)) ?? 0
+            s.retryBacklog = (try? await store.retryCount(worker.key)) ?? 0
+            s.deadLetterCount = (try? await store.deadLetterCount(worker.key)) ?? 0
             out.append(s)
         }
         return out.sorted { ($0.tenant, $0.id) < ($1.tenant, $1.id) }
     }
 
-    /// Whether `destination` is a configured destination id of `tenant`.
-    public func hasDestination(tenant: String, id: String) -> Bool {
-        workers.withLock { $0[Self.key(tenant, id)] != nil }
+    /// Whether `key` names a configured destination.
+    public func hasDestination(_ key: DestinationKey) -> Bool {
+        workers.withLock { $0[key] != nil }
     }
 }
 

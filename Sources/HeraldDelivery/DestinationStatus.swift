@@ -1,9 +1,11 @@
 import HeraldJSON
+import HeraldModel
 
 /// Counters and state of one destination, for `/streaming/status` and `/metrics`.
 public struct DestinationStatus: Sendable {
     public var tenant: String
     public var id: String
+    public var key: DestinationKey { DestinationKey(tenant: tenant, destination: id) }
     public var provider: String
     public var plugin: String
     public var pluginVersion: String
@@ -16,14 +18,13 @@ public struct DestinationStatus: Sendable {
     public var cursor: Int64 = 0
     public var lagEvents: Int64 = 0
     public var lagSeconds: Double = 0
-    public var sent: Int64 = 0
-    public var retried: Int64 = 0
-    public var throttled: Int64 = 0
-    public var deadLettered: Int64 = 0
-    public var filtered: Int64 = 0
+    /// Outcomes since this worker started (Prometheus counters carry the totals across reloads).
+    public var counts = DeliveryCounts()
     public var inFlight: Int = 0
     public var retryBacklog: Int = 0
     public var deadLetterCount: Int = 0
+    /// Set while the worker cannot record outcomes in the store: the destination is then unhealthy with this reason.
+    var storeFailure: String?
 
     public func render(into w: inout JSONWriter) {
         w.beginObject()
@@ -52,15 +53,15 @@ public struct DestinationStatus: Sendable {
         w.key("lagSeconds")
         w.double(lagSeconds)
         w.key("sent")
-        w.int(sent)
+        w.int(counts.sent)
         w.key("retried")
-        w.int(retried)
+        w.int(counts.retried)
         w.key("throttled")
-        w.int(throttled)
+        w.int(counts.throttled)
         w.key("deadLettered")
-        w.int(deadLettered)
+        w.int(counts.deadLettered)
         w.key("filtered")
-        w.int(filtered)
+        w.int(counts.filtered)
         w.key("inFlight")
         w.int(inFlight)
         w.key("retryBacklog")

@@ -25,8 +25,10 @@ final class DestinationWorker: @unchecked Sendable {
     let store: HeraldStore
     let registry: PluginRegistry
     let predicate: EventPredicate?
+    /// The tenant and destination this worker delivers: the key of all its state.
+    let key: DestinationKey
     let logger: Logger
-    let metrics: @Sendable (String, Double, Bool) -> Void
+    let metrics: any DeliveryMetrics
 
     private let status: Mutex<DestinationStatus>
     private let stopRequested = Atomic<Bool>(false)
@@ -38,12 +40,10 @@ final class DestinationWorker: @unchecked Sendable {
     private var heldCounts: [String: Int] = [:]
     private var cursor: Int64 = 0
 
-    var consumer: String { "destination:\(tenant.id)/\(destination.id)" }
-
     init(
         tenant: TenantConfiguration, destination: DestinationConfiguration, provider: ProviderConfiguration,
         store: HeraldStore, registry: PluginRegistry, predicate: EventPredicate?, logger: Logger,
-        metrics: @escaping @Sendable (String, Double, Bool) -> Void
+        metrics: any DeliveryMetrics
     ) {
         self.tenant = tenant
         self.destination = destination
@@ -51,6 +51,7 @@ final class DestinationWorker: @unchecked Sendable {
         self.store = store
         self.registry = registry
         self.predicate = predicate
+        key = DestinationKey(tenant: tenant.id, destination: destination.id)
         var logger = logger
         logger[metadataKey: "tenant"] = "\(tenant.id)"
         logger[metadataKey: "destination"] = "\(destination.id)"
@@ -73,6 +74,10 @@ final class DestinationWorker: @unchecked Sendable {
                 s.reason = h.reason
             }
         }
+        if let failure = s.storeFailure {
+            s.healthy = false
+            s.reason = failure
+        }
         return s
     }
 
@@ -85,12 +90,14 @@ final class DestinationWorker: @unchecked Sendable {
         case .success(let p): plugin = p
         case .failure(let error): throw error
         }
-        let alias = provider.alias
-        let destinationId = destination.id
         let metrics = self.metrics
+        let key = self.key
+        let pluginName = plugin.name
         let instance = try SinkInstance(
-            plugin: plugin, alias: "\(alias)/\(destinationId)", config: provider.config, logger: logger,
-            metrics: { name, value, isCounter in metrics(name, value, isCounter) })
+            plugin: plugin, alias: "\(provider.alias)/\(destination.id)", config: provider.config, logger: logger,
+            metrics: { name, value, isCounter in
+                metrics.pluginMetric(key, plugin: pluginName, name: name, value: value, isCounter: isCounter)
+            })
         do {
             try instance.start()
         } catch {
@@ -171,7 +178,7 @@ final class DestinationWorker: @unchecked Sendable {
                 var worked = try await processDueRetries(instance)
                 worked = try await processNewEvents(instance, renderers) || worked
                 if !worked {
-                    let next = try await store.nextRetryTime(destination: destination.id)
+                    let next = try await store.nextRetryTime(key)
                     let now = epochMs()
                     let wait = next.map { max(1, min(1000, Int($0 - now))) } ?? 1000
                     await store.commits.wait(since: generation, timeout: .milliseconds(wait))
@@ -185,17 +192,16 @@ final class DestinationWorker: @unchecked Sendable {
     }
 
     private func loadState() async throws {
-        if try await store.hasCursor(consumer: consumer) {
-            cursor = try await store.cursor(consumer: consumer)
+        if let stored = try await store.cursor(key) {
+            cursor = stored
         } else {
             cursor = destination.startFrom == .now ? try await store.lastSequence(tenant: tenant.id) : 0
-            let start = cursor
-            let consumer = self.consumer
-            try await store.write { tx in try tx.setCursor(consumer: consumer, seq: start, now: epochMs()) }
+            let (key, start) = (self.key, cursor)
+            try await store.write { tx in try tx.setCursor(key, seq: start, now: epochMs()) }
         }
         if ordered {
             heldCounts = [:]
-            for entry in try await store.retries(destination: destination.id, limit: Int.max) {
+            for entry in try await store.retries(key, limit: Int.max) {
                 heldCounts[entry.message.key, default: 0] += 1
             }
         }
@@ -262,71 +268,40 @@ final class DestinationWorker: @unchecked Sendable {
         let outbound = toSend.map { OutboundMessage(message: $0, attempt: 1) }
         let results = await send(outbound, through: instance)
         let now = epochMs()
-        var newRetries: [RetryEntry] = []
-        var newDead: [DeadLetter] = []
-        var sent: Int64 = 0
-        var retried: Int64 = 0
-        var throttled: Int64 = 0
-        var pause = 0
+        var outcome = Outcome()
+        outcome.counts.filtered = filtered
         for (m, r) in zip(toSend, results) {
-            switch r.status {
-            case .ok:
-                sent += 1
-            case .retry, .throttled:
-                if r.status == .throttled {
-                    throttled += 1
-                    pause = max(pause, Int(r.retryAfterMs))
-                } else {
-                    retried += 1
-                }
-                let error = r.error ?? r.status.description
-                if destination.retry.maxAttempts <= 1 {
-                    newDead.append(letter(m, "RETRIES_EXHAUSTED", "1 attempt allowed; last error: \(error)", attempts: 1, first: now, last: now))
-                } else {
-                    let delay = destination.retry.delayMs(afterAttempt: 1, floor: Int(r.retryAfterMs))
-                    newRetries.append(
-                        RetryEntry(
-                            message: m, attempts: 1, nextAttempt: now + Int64(max(1, delay)), firstAttempt: now, lastAttempt: now,
-                            lastStatus: r.status.description, lastError: error))
-                }
-            case .permanent, .tooLarge:
-                newDead.append(letter(m, r.status.description, r.error ?? r.status.description, attempts: 1, first: now, last: now))
-            }
+            outcome.add(dispose(m, attempts: 1, first: now, r, now: now), result: r)
         }
         for (m, status, reason) in dead {
-            newDead.append(letter(m, status, reason, attempts: 0, first: now, last: now))
+            outcome.add(.dead(letter(m, status, reason, attempts: 0, first: now, last: now)))
         }
         let heldEntries = holds.map {
             RetryEntry(
                 message: $0, attempts: 0, nextAttempt: 0, firstAttempt: now, lastAttempt: now, lastStatus: "HELD",
                 lastError: "waiting behind an earlier message of \($0.key)")
         }
-        let destinationId = destination.id
-        let consumer = self.consumer
+        let key = self.key
         let newCursor = end
-        try await store.write { tx in
-            for r in newRetries { try tx.scheduleRetry(destination: destinationId, r) }
-            for h in heldEntries { try tx.scheduleRetry(destination: destinationId, h) }
-            for d in newDead { try tx.deadLetter(d) }
-            try tx.setCursor(consumer: consumer, seq: newCursor, now: now)
+        let recorded = await recordDurably(outcome) { [outcome] tx in
+            for r in outcome.retries { try tx.scheduleRetry(key, r) }
+            for h in heldEntries { try tx.scheduleRetry(key, h) }
+            for d in outcome.deadLetters { try tx.deadLetter(d) }
+            try tx.setCursor(key, seq: newCursor, now: now)
         }
+        // Not recorded (stopping while the store fails): the window is read again after a restart.
+        guard recorded else { return true }
         if ordered {
-            for r in newRetries { heldCounts[r.message.key, default: 0] += 1 }
+            for r in outcome.retries { heldCounts[r.message.key, default: 0] += 1 }
             for h in holds { heldCounts[h.key, default: 0] += 1 }
         }
         cursor = newCursor
         let lastSeq = records.last?.seq ?? newCursor
         update {
             $0.cursor = newCursor
-            $0.sent += sent
-            $0.retried += retried
-            $0.throttled += throttled
-            $0.deadLettered += Int64(newDead.count)
-            $0.filtered += filtered
             $0.lagEvents = max(0, lastSeq - newCursor)
         }
-        metrics("sent", Double(sent), true)
-        if pause > 0 { await sleepInterruptibly(seconds: Double(min(pause, 30_000)) / 1000) }
+        if outcome.pauseMs > 0 { await sleepInterruptibly(seconds: Double(min(outcome.pauseMs, 30_000)) / 1000) }
         return true
     }
 
@@ -374,79 +349,123 @@ final class DestinationWorker: @unchecked Sendable {
     // MARK: retries
 
     private func processDueRetries(_ instance: SinkInstance) async throws -> Bool {
-        let due = try await store.dueRetries(
-            destination: destination.id, now: epochMs(), headsOnly: ordered, limit: windowSize)
+        let due = try await store.dueRetries(key, now: epochMs(), headsOnly: ordered, limit: windowSize)
         if due.isEmpty { return false }
         let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attempts + 1)) }
         let results = await send(outbound, through: instance)
         let now = epochMs()
-        var updates: [RetryEntry] = []
+        var outcome = Outcome()
         var finished: [RetryEntry] = []
-        var newDead: [DeadLetter] = []
-        var sent: Int64 = 0
-        var retried: Int64 = 0
-        var throttled: Int64 = 0
-        var pause = 0
         for (entry, r) in zip(due, results) {
-            let attempts = entry.attempts + 1
-            switch r.status {
-            case .ok:
-                sent += 1
-                finished.append(entry)
-            case .retry, .throttled:
-                if r.status == .throttled {
-                    throttled += 1
-                    pause = max(pause, Int(r.retryAfterMs))
-                } else {
-                    retried += 1
-                }
-                let error = r.error ?? r.status.description
-                if attempts >= destination.retry.maxAttempts {
-                    finished.append(entry)
-                    newDead.append(
-                        letter(
-                            entry.message, "RETRIES_EXHAUSTED", "\(attempts) attempts failed; last error: \(error)",
-                            attempts: attempts, first: entry.firstAttempt, last: now))
-                } else {
-                    var e = entry
-                    e.attempts = attempts
-                    e.nextAttempt = now + Int64(max(1, destination.retry.delayMs(afterAttempt: attempts, floor: Int(r.retryAfterMs))))
-                    e.lastAttempt = now
-                    e.lastStatus = r.status.description
-                    e.lastError = error
-                    updates.append(e)
-                }
-            case .permanent, .tooLarge:
-                finished.append(entry)
-                newDead.append(
-                    letter(
-                        entry.message, r.status.description, r.error ?? r.status.description, attempts: attempts,
-                        first: entry.firstAttempt, last: now))
-            }
+            let disposition = dispose(entry.message, attempts: entry.attempts + 1, first: entry.firstAttempt, r, now: now)
+            if case .retry = disposition {} else { finished.append(entry) }
+            outcome.add(disposition, result: r)
         }
-        let destinationId = destination.id
+        let key = self.key
         let ordered = self.ordered
-        try await store.write { tx in
-            for e in updates { try tx.scheduleRetry(destination: destinationId, e) }
-            for d in newDead { try tx.deadLetter(d) }
+        let recorded = await recordDurably(outcome) { [outcome, finished] tx in
+            for e in outcome.retries { try tx.scheduleRetry(key, e) }
+            for d in outcome.deadLetters { try tx.deadLetter(d) }
             for f in finished {
-                try tx.deleteRetry(destination: destinationId, seq: f.message.seq)
-                if ordered { try tx.releaseHeld(destination: destinationId, key: f.message.key, at: now) }
+                try tx.deleteRetry(key, seq: f.message.seq)
+                if ordered { try tx.releaseHeld(key, messageKey: f.message.key, at: now) }
             }
         }
+        guard recorded else { return true }
         if ordered {
             for f in finished {
                 let left = heldCounts[f.message.key, default: 1] - 1
                 heldCounts[f.message.key] = left > 0 ? left : nil
             }
         }
-        update {
-            $0.sent += sent
-            $0.retried += retried
-            $0.throttled += throttled
-            $0.deadLettered += Int64(newDead.count)
+        if outcome.pauseMs > 0 { await sleepInterruptibly(seconds: Double(min(outcome.pauseMs, 30_000)) / 1000) }
+        return true
+    }
+
+    // MARK: outcomes
+
+    /// What becomes of one message after an attempt.
+    enum Disposition {
+        case delivered
+        case retry(RetryEntry)
+        case dead(DeadLetter)
+    }
+
+    /// The outcomes of one round (a window of new events, or a set of due retries), recorded in one transaction.
+    struct Outcome: Sendable {
+        var counts = DeliveryCounts()
+        var retries: [RetryEntry] = []
+        var deadLetters: [DeadLetter] = []
+        /// The longest `retry_after_ms` of a THROTTLED result.
+        var pauseMs = 0
+
+        mutating func add(_ disposition: Disposition, result: MessageResult? = nil) {
+            switch result?.status {
+            case .throttled?:
+                counts.throttled += 1
+                pauseMs = max(pauseMs, Int(result!.retryAfterMs))
+            case .retry?:
+                counts.retried += 1
+            default:
+                break
+            }
+            switch disposition {
+            case .delivered: counts.sent += 1
+            case .retry(let entry): retries.append(entry)
+            case .dead(let letter):
+                counts.deadLettered += 1
+                deadLetters.append(letter)
+            }
         }
-        if pause > 0 { await sleepInterruptibly(seconds: Double(min(pause, 30_000)) / 1000) }
+    }
+
+    /// The plugin's result for a message on its `attempts`-th attempt: delivered, scheduled again, or dead-lettered.
+    private func dispose(_ m: DeliveryMessage, attempts: Int, first: Int64, _ r: MessageResult, now: Int64) -> Disposition {
+        switch r.status {
+        case .ok:
+            return .delivered
+        case .retry, .throttled:
+            let error = r.error ?? r.status.description
+            if attempts >= destination.retry.maxAttempts {
+                let tried = attempts == 1 ? "1 attempt allowed" : "\(attempts) attempts failed"
+                return .dead(letter(m, "RETRIES_EXHAUSTED", "\(tried); last error: \(error)", attempts: attempts, first: first, last: now))
+            }
+            let delay = destination.retry.delayMs(afterAttempt: attempts, floor: Int(r.retryAfterMs))
+            return .retry(
+                RetryEntry(
+                    message: m, attempts: attempts, nextAttempt: now + Int64(max(1, delay)), firstAttempt: first,
+                    lastAttempt: now, lastStatus: r.status.description, lastError: error))
+        case .permanent, .tooLarge:
+            return .dead(letter(m, r.status.description, r.error ?? r.status.description, attempts: attempts, first: first, last: now))
+        }
+    }
+
+    /// Records a round's outcomes. The sink has already answered for these messages, so a failing store must not
+    /// make the worker send them again: the same write is retried, backing off up to 30 s, until it commits.
+    /// Counters and metrics move only once it has. Returns false when the worker stops before that.
+    private func recordDurably(_ outcome: Outcome, _ body: @escaping @Sendable (inout WriteTransaction) throws -> Void) async -> Bool {
+        var delay = 0.5
+        while true {
+            do {
+                try await store.write(body)
+                break
+            } catch {
+                if stopping {
+                    logger.error("stopping with delivery outcomes not recorded (they are sent again after a restart): \(error)")
+                    return false
+                }
+                logger.error("cannot record delivery outcomes (retrying in \(delay) s, nothing is sent meanwhile): \(error)")
+                update { $0.storeFailure = "cannot record delivery outcomes: \(error)" }
+                await sleepInterruptibly(seconds: delay)
+                delay = min(delay * 2, 30)
+            }
+        }
+        let counts = outcome.counts
+        update {
+            $0.counts.add(counts)
+            $0.storeFailure = nil
+        }
+        if !counts.isZero { metrics.recorded(key, counts) }
         return true
     }
 
@@ -454,7 +473,7 @@ final class DestinationWorker: @unchecked Sendable {
         -> DeadLetter
     {
         DeadLetter(
-            tenant: tenant.id, destination: destination.id, message: m, status: outcome, reason: reason, attempts: attempts,
+            key: key, message: m, status: outcome, reason: reason, attempts: attempts,
             firstAttempt: first, lastAttempt: last, plugin: provider.plugin,
             pluginVersion: status.withLock { $0.pluginVersion }, created: last)
     }

@@ -62,7 +62,7 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     static func unknownTenant(_ tenant: String) -> APIError {
-        APIError(.notFound, "UNKNOWN_TENANT", "tenant '\(tenant)' is not configured on this server")
+        APIError(.notFound, "UNKNOWN_TENANT", "tenant '\(Echo.cut(tenant))' is not configured on this server")
     }
 
     static func bodyTooLarge(_ limit: Int) -> APIError {

@@ -10,9 +10,9 @@ extension HeraldServer {
         let maxBytes = configuration.server.maxRequestBytes
         let maxItems = configuration.server.maxEntitiesPerRequest
 
-        router.post("/api/:tenant/entities") { request, context -> Response in
-            let user = try access.authorize(request, .write)
-            let tenant = try tenant(context)
+        tenantRoute(router, .post, "/entities", .write) { request, context, caller -> Response in
+            let user = caller.user
+            let tenant = caller.tenant
             let json = try await readJSON(request, maxBytes: maxBytes)
             guard case .array(let items) = json else {
                 throw APIError(
@@ -29,9 +29,8 @@ extension HeraldServer {
             return jsonResponse(renderResults(results, tenant: tenant.id))
         }
 
-        router.get("/api/:tenant/entities/:id") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
+        tenantRoute(router, .get, "/entities/:id", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             guard var stored = try await ingest.store.entity(tenant: tenant.id, id: id) else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist in tenant '\(tenant.id)'")
@@ -59,9 +58,9 @@ extension HeraldServer {
             return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
         }
 
-        router.delete("/api/:tenant/entities/:id") { request, context -> Response in
-            let user = try access.authorize(request, .write)
-            let tenant = try tenant(context)
+        tenantRoute(router, .delete, "/entities/:id", .write) { request, context, caller -> Response in
+            let user = caller.user
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             switch try await ingest.remove(tenant: tenant, id: id, user: user) {
             case .notFound:

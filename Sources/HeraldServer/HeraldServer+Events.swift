@@ -4,9 +4,8 @@ import Hummingbird
 
 extension HeraldServer {
     func addEventRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/api/:tenant/events") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
+        tenantRoute(router, .get, "/events", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
             let after = try queryInt(request, "after", default: 0, range: 0...Int64.max)
             let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
             let events = try await ingest.store.events(tenant: tenant.id, after: after, limit: Int(limit))

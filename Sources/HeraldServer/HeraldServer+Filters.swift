@@ -11,9 +11,8 @@ extension HeraldServer {
     /// whether the filter is valid, whether the event passes, and the tree of sub-expressions.
     func addFilterRoutes(to router: Router<BasicRequestContext>) {
         let maxBytes = configuration.server.maxRequestBytes
-        router.post("/api/:tenant/objectFilter/validate") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
+        tenantRoute(router, .post, "/objectFilter/validate", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
             let json = try await readJSON(request, maxBytes: maxBytes)
             let issues = JSONShapeIssues()
             guard var r = JSONObjectReader(json, at: .root, issues: issues) else {

@@ -19,23 +19,20 @@ extension HeraldServer {
             return jsonResponse(w.bytes)
         }
 
-        router.get("/metrics") { request, _ -> Response in
-            _ = try access.authorize(request, .read)
+        globalRoute(router, .get, "/metrics", .read) { request, _, _ -> Response in
             for tenant in configuration.tenants {
                 let length = try await ingest.store.queueLength(tenant: tenant.id)
                 metrics.queueLength(tenant: tenant.id).set(Int64(length))
             }
             if let delivery {
+                // Outcome counters are counted as they are recorded (HeraldMetrics.recorded); these are states.
                 for d in await delivery.status() {
                     let pairs: [(String, Double)] = [
-                        ("sent", Double(d.sent)), ("retried", Double(d.retried)), ("throttled", Double(d.throttled)),
-                        ("dead_lettered", Double(d.deadLettered)), ("in_flight", Double(d.inFlight)),
-                        ("lag_events", Double(d.lagEvents)), ("lag_seconds", d.lagSeconds),
-                        ("healthy", d.healthy ? 1 : 0), ("retry_backlog", Double(d.retryBacklog)),
+                        ("in_flight", Double(d.inFlight)), ("lag_events", Double(d.lagEvents)),
+                        ("lag_seconds", d.lagSeconds), ("healthy", d.healthy ? 1 : 0),
+                        ("retry_backlog", Double(d.retryBacklog)), ("dead_letters", Double(d.deadLetterCount)),
                     ]
-                    for (name, value) in pairs {
-                        metrics.destinationGauge(name, tenant: d.tenant, destination: d.id).set(value)
-                    }
+                    for (name, value) in pairs { metrics.destinationGauge(name, d.key).set(value) }
                 }
             }
             let stats = ingest.store.commitStatistics

@@ -8,9 +8,8 @@ import NIOCore
 
 extension HeraldServer {
     func addMergeRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/api/:tenant/entities/:id/_potentialMatches") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
+        tenantRoute(router, .get, "/entities/:id/_potentialMatches", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id), stored.isLive else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist, or was merged or removed")
@@ -19,18 +18,18 @@ extension HeraldServer {
             return jsonResponse(IngestService.potentialMatchesJSON(matches))
         }
 
-        router.post("/api/:tenant/entities/:id/_notMatch") { request, context -> Response in
-            let user = try access.authorize(request, .write)
-            let tenant = try tenant(context)
+        tenantRoute(router, .post, "/entities/:id/_notMatch", .write) { request, context, caller -> Response in
+            let user = caller.user
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             let other = try entityParameter(request, "uri")
             try await mergeCall { try await ingest.notMatch(tenant: tenant, id: id, other: other, user: user) }
             return jsonResponse(Array("{\"status\":\"success\"}".utf8))
         }
 
-        router.post("/api/:tenant/entities/:id/_sameAs") { request, context -> Response in
-            let user = try access.authorize(request, .write)
-            let tenant = try tenant(context)
+        tenantRoute(router, .post, "/entities/:id/_sameAs", .write) { request, context, caller -> Response in
+            let user = caller.user
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             let other = try entityParameter(request, "uri")
             let explicit = request.uri.queryParameters["explicitWinner"].map { $0 == "true" } ?? false
@@ -54,9 +53,9 @@ extension HeraldServer {
             return jsonResponse(Array("{\"status\":\"success\",\"uri\":\"entities/\(winner)\"}".utf8))
         }
 
-        router.post("/api/:tenant/entities/:id/_unmerge") { request, context -> Response in
-            let user = try access.authorize(request, .write)
-            let tenant = try tenant(context)
+        tenantRoute(router, .post, "/entities/:id/_unmerge", .write) { request, context, caller -> Response in
+            let user = caller.user
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             let spawn = try entityParameter(request, "contributorURI")
             try await mergeCall { try await ingest.unmerge(tenant: tenant, id: id, spawn: spawn, user: user) }
@@ -64,17 +63,16 @@ extension HeraldServer {
         }
 
         let maxBytes = configuration.server.maxRequestBytes
-        router.post("/api/:tenant/relations") { request, context -> Response in
-            let user = try access.authorize(request, .write)
-            let tenant = try tenant(context)
+        tenantRoute(router, .post, "/relations", .write) { request, context, caller -> Response in
+            let user = caller.user
+            let tenant = caller.tenant
             let items = try await readArray(request, maxBytes: maxBytes)
             let results = try await ingest.postRelations(tenant: tenant, items: items, user: user)
             return jsonResponse(renderResults(results, tenant: tenant.id))
         }
 
-        router.get("/api/:tenant/relations/:id") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
+        tenantRoute(router, .get, "/relations/:id", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             guard let stored = try await ingest.store.relation(tenant: tenant.id, id: id), !stored.removed else {
                 throw APIError(.notFound, "RELATION_NOT_FOUND", "relations/\(id) does not exist in tenant '\(tenant.id)'")
@@ -84,9 +82,9 @@ extension HeraldServer {
             return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
         }
 
-        router.delete("/api/:tenant/relations/:id") { request, context -> Response in
-            let user = try access.authorize(request, .write)
-            let tenant = try tenant(context)
+        tenantRoute(router, .delete, "/relations/:id", .write) { request, context, caller -> Response in
+            let user = caller.user
+            let tenant = caller.tenant
             let id = context.parameters.get("id") ?? ""
             switch try await ingest.removeRelation(tenant: tenant, id: id, user: user) {
             case .notFound:

@@ -2,6 +2,7 @@ import HeraldConfig
 import HeraldDelivery
 import HeraldIngest
 import HeraldJSON
+import HeraldModel
 import HeraldPlugins
 import HeraldStore
 import Hummingbird
@@ -10,9 +11,8 @@ extension HeraldServer {
     func addStreamingRoutes(to router: Router<BasicRequestContext>) {
         guard let delivery else { return }
 
-        router.get("/api/:tenant/streaming/status") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
+        tenantRoute(router, .get, "/streaming/status", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
             let statuses = await delivery.status(tenant: tenant.id)
             var w = JSONWriter(capacity: 1024)
             w.beginObject()
@@ -28,14 +28,12 @@ extension HeraldServer {
             return jsonResponse(w.bytes)
         }
 
-        router.get("/api/:tenant/streaming/dlq") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
-            let destination = request.uri.queryParameters["destination"].map(String.init)
+        tenantRoute(router, .get, "/streaming/dlq", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
+            let scope = try dlqScope(request, tenant: tenant.id)
             let after = try queryInt(request, "after", default: 0, range: 0...Int64.max)
             let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
-            let letters = try await delivery.store.deadLetters(
-                tenant: tenant.id, destination: destination, afterId: after, limit: Int(limit))
+            let letters = try await delivery.store.deadLetters(scope, afterId: after, limit: Int(limit))
             var w = JSONWriter(capacity: 4096)
             w.beginObject()
             w.key("deadLetters")
@@ -48,11 +46,10 @@ extension HeraldServer {
             return jsonResponse(w.bytes)
         }
 
-        router.get("/api/:tenant/streaming/dlq/:id") { request, context -> Response in
-            _ = try access.authorize(request, .read)
-            let tenant = try tenant(context)
+        tenantRoute(router, .get, "/streaming/dlq/:id", .read) { request, context, caller -> Response in
+            let tenant = caller.tenant
             guard let id = context.parameters.get("id").flatMap({ Int64($0) }),
-                let letter = try await delivery.store.deadLetter(tenant: tenant.id, id: id)
+                let letter = try await delivery.store.deadLetter(.tenant(tenant.id), id: id)
             else {
                 throw APIError(.notFound, "DEAD_LETTER_NOT_FOUND", "no dead letter with that id in tenant '\(tenant.id)'")
             }
@@ -61,29 +58,22 @@ extension HeraldServer {
             return jsonResponse(w.bytes)
         }
 
-        router.post("/api/:tenant/streaming/dlq/_replay") { request, context -> Response in
-            _ = try access.authorize(request, .admin)
-            let tenant = try tenant(context)
-            let (destination, ids) = try dlqSelection(request, tenant: tenant.id)
+        tenantRoute(router, .post, "/streaming/dlq/_replay", .admin) { request, context, caller -> Response in
+            let tenant = caller.tenant
+            let (scope, ids) = try dlqSelection(request, tenant: tenant.id)
             let now = epochMilliseconds()
-            let count = try await delivery.store.write { tx in
-                try tx.replayDeadLetters(tenant: tenant.id, destination: destination, ids: ids, now: now)
-            }
+            let count = try await delivery.store.write { tx in try tx.replayDeadLetters(scope, ids: ids, now: now) }
             return jsonResponse(Array("{\"replayed\":\(count)}".utf8))
         }
 
-        router.post("/api/:tenant/streaming/dlq/_purge") { request, context -> Response in
-            _ = try access.authorize(request, .admin)
-            let tenant = try tenant(context)
-            let (destination, ids) = try dlqSelection(request, tenant: tenant.id)
-            let count = try await delivery.store.write { tx in
-                try tx.purgeDeadLetters(tenant: tenant.id, destination: destination, ids: ids)
-            }
+        tenantRoute(router, .post, "/streaming/dlq/_purge", .admin) { request, context, caller -> Response in
+            let tenant = caller.tenant
+            let (scope, ids) = try dlqSelection(request, tenant: tenant.id)
+            let count = try await delivery.store.write { tx in try tx.purgeDeadLetters(scope, ids: ids) }
             return jsonResponse(Array("{\"purged\":\(count)}".utf8))
         }
 
-        router.get("/api/plugins") { request, _ -> Response in
-            _ = try access.authorize(request, .read)
+        globalRoute(router, .get, "/api/plugins", .read) { request, _, _ -> Response in
             var w = JSONWriter(capacity: 1024)
             w.beginObject()
             w.key("directories")
@@ -99,26 +89,38 @@ extension HeraldServer {
         }
     }
 
+    /// `?destination=ID`: one destination of the tenant (404 when it has none of that id), or all of them.
+    func dlqScope(_ request: Request, tenant: String) throws -> DeliveryScope {
+        guard let destination = request.uri.queryParameters["destination"].map(String.init) else { return .tenant(tenant) }
+        let key = DestinationKey(tenant: tenant, destination: destination)
+        guard delivery?.hasDestination(key) ?? false else {
+            throw APIError(
+                .notFound, "UNKNOWN_DESTINATION", "tenant '\(tenant)' has no destination '\(Echo.cut(destination))'")
+        }
+        return .destination(key)
+    }
+
     /// `?destination=ID` and `?ids=1,2,3` select what a DLQ replay or purge acts on; at least one is required.
-    func dlqSelection(_ request: Request, tenant: String) throws -> (String?, [Int64]?) {
-        let destination = request.uri.queryParameters["destination"].map(String.init)
+    func dlqSelection(_ request: Request, tenant: String) throws -> (DeliveryScope, [Int64]?) {
+        let scope = try dlqScope(request, tenant: tenant)
         var ids: [Int64]?
         if let text = request.uri.queryParameters["ids"] {
             let parsed = text.split(separator: ",").map { Int64($0) }
             guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
                 throw APIError(.badRequest, "INVALID_PARAMETER", "'ids' must be a comma-separated list of dead-letter ids")
             }
+            guard parsed.count <= 1000 else {
+                throw APIError(
+                    .badRequest, "INVALID_PARAMETER", "'ids' names \(parsed.count) dead letters; at most 1000 per request")
+            }
             ids = parsed.compactMap { $0 }
         }
-        if destination == nil && ids == nil && request.uri.queryParameters["all"] != "true" {
+        if scope.destination == nil && ids == nil && request.uri.queryParameters["all"] != "true" {
             throw APIError(
                 .badRequest, "INVALID_PARAMETER",
                 "name what to act on: ?destination=ID, ?ids=1,2 or ?all=true")
         }
-        if let destination, !(delivery?.hasDestination(tenant: tenant, id: destination) ?? false) {
-            throw APIError(.notFound, "UNKNOWN_DESTINATION", "tenant '\(tenant)' has no destination '\(destination)'")
-        }
-        return (destination, ids)
+        return (scope, ids)
     }
 
     static func renderDeadLetter(_ l: DeadLetter, withBody: Bool, into w: inout JSONWriter) {
@@ -126,7 +128,7 @@ extension HeraldServer {
         w.key("id")
         w.int(l.id)
         w.key("destination")
-        w.string(l.destination)
+        w.string(l.key.destination)
         w.key("seq")
         w.int(l.message.seq)
         w.key("messageId")

@@ -62,12 +62,6 @@ public struct HeraldServer: Sendable {
             },
             logger: logger)
     }
-
-    func tenant(_ context: BasicRequestContext) throws -> TenantConfiguration {
-        let id = context.parameters.get("tenant") ?? ""
-        guard let tenant = ingest.tenant(id) else { throw APIError.unknownTenant(id) }
-        return tenant
-    }
 }
 
 /// Counts requests per route and status.
@@ -93,8 +87,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
 extension HeraldServer {
     func addAdminRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/api/admin/_reload") { request, _ -> Response in
-            _ = try access.authorize(request, .admin)
+        globalRoute(router, .post, "/api/admin/_reload", .admin) { request, _, _ -> Response in
             guard let reload else {
                 throw APIError(.notImplemented, "RELOAD_UNAVAILABLE", "this server was started without a configuration file")
             }

@@ -32,8 +32,8 @@ public struct RetryEntry: Sendable {
 /// A dead-lettered message with why it failed.
 public struct DeadLetter: Sendable {
     public var id: Int64
-    public var tenant: String
-    public var destination: String
+    /// The tenant and destination the message was for.
+    public var key: DestinationKey
     public var message: DeliveryMessage
     /// PERMANENT, TOO_LARGE or RETRIES_EXHAUSTED.
     public var status: String
@@ -46,12 +46,11 @@ public struct DeadLetter: Sendable {
     public var created: Int64
 
     public init(
-        id: Int64 = 0, tenant: String, destination: String, message: DeliveryMessage, status: String, reason: String,
+        id: Int64 = 0, key: DestinationKey, message: DeliveryMessage, status: String, reason: String,
         attempts: Int, firstAttempt: Int64, lastAttempt: Int64, plugin: String, pluginVersion: String, created: Int64
     ) {
         self.id = id
-        self.tenant = tenant
-        self.destination = destination
+        self.key = key
         self.message = message
         self.status = status
         self.reason = reason
@@ -90,40 +89,51 @@ enum HeaderCoding {
 }
 
 extension WriteTransaction {
-    /// Puts a message into the retry schedule (or updates its entry).
-    public func scheduleRetry(destination: String, _ entry: RetryEntry) throws {
+    /// Moves a destination's cursor (creating it if needed).
+    public func setCursor(_ key: DestinationKey, seq: Int64, now: Int64) throws {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO delivery_retries (destination, seq, message_id, message_key, event_type, object_uri, headers,
-                    body, attempts, next_attempt, first_attempt, last_attempt, last_status, last_error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(destination, seq) DO UPDATE SET attempts = excluded.attempts,
+                INSERT INTO delivery_cursors (tenant, destination, seq, updated_time) VALUES (?, ?, ?, ?)
+                ON CONFLICT(tenant, destination) DO UPDATE SET seq = excluded.seq, updated_time = excluded.updated_time
+                """)
+        try statement.execute(arguments: [key.tenant, key.destination, seq, now])
+    }
+
+    /// Puts a message into a destination's retry schedule (or updates its entry).
+    public func scheduleRetry(_ key: DestinationKey, _ entry: RetryEntry) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO delivery_retries (tenant, destination, seq, message_id, message_key, event_type, object_uri,
+                    headers, body, attempts, next_attempt, first_attempt, last_attempt, last_status, last_error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(tenant, destination, seq) DO UPDATE SET attempts = excluded.attempts,
                     next_attempt = excluded.next_attempt, last_attempt = excluded.last_attempt,
                     last_status = excluded.last_status, last_error = excluded.last_error
                 """)
         let m = entry.message
         try statement.execute(arguments: [
-            destination, m.seq, m.id, m.key, m.eventType, m.objectURI, HeaderCoding.encode(m.headers), Data(m.body),
-            entry.attempts, entry.nextAttempt, entry.firstAttempt, entry.lastAttempt, entry.lastStatus,
+            key.tenant, key.destination, m.seq, m.id, m.key, m.eventType, m.objectURI, HeaderCoding.encode(m.headers),
+            Data(m.body), entry.attempts, entry.nextAttempt, entry.firstAttempt, entry.lastAttempt, entry.lastStatus,
             entry.lastError,
         ])
     }
 
-    public func deleteRetry(destination: String, seq: Int64) throws {
-        let statement = try db.cachedStatement(sql: "DELETE FROM delivery_retries WHERE destination = ? AND seq = ?")
-        try statement.execute(arguments: [destination, seq])
+    public func deleteRetry(_ key: DestinationKey, seq: Int64) throws {
+        let statement = try db.cachedStatement(
+            sql: "DELETE FROM delivery_retries WHERE tenant = ? AND destination = ? AND seq = ?")
+        try statement.execute(arguments: [key.tenant, key.destination, seq])
     }
 
-    /// Makes the earliest held message of `key` due at `at` (after the message before it finished).
-    public func releaseHeld(destination: String, key: String, at: Int64) throws {
+    /// Makes the earliest held message of `messageKey` due at `at` (after the message before it finished).
+    public func releaseHeld(_ key: DestinationKey, messageKey: String, at: Int64) throws {
         let statement = try db.cachedStatement(
             sql: """
-                UPDATE delivery_retries SET next_attempt = ?
-                WHERE destination = ? AND seq = (
-                    SELECT MIN(seq) FROM delivery_retries WHERE destination = ? AND message_key = ?)
+                UPDATE delivery_retries SET next_attempt = ?1
+                WHERE tenant = ?2 AND destination = ?3 AND seq = (
+                    SELECT MIN(seq) FROM delivery_retries WHERE tenant = ?2 AND destination = ?3 AND message_key = ?4)
                 AND next_attempt = 0
                 """)
-        try statement.execute(arguments: [at, destination, destination, key])
+        try statement.execute(arguments: [at, key.tenant, key.destination, messageKey])
     }
 
     @discardableResult
@@ -136,31 +146,22 @@ extension WriteTransaction {
                 """)
         let m = letter.message
         try statement.execute(arguments: [
-            letter.tenant, letter.destination, m.seq, m.id, m.key, m.eventType, m.objectURI,
+            letter.key.tenant, letter.key.destination, m.seq, m.id, m.key, m.eventType, m.objectURI,
             HeaderCoding.encode(m.headers), Data(m.body), letter.status, letter.reason, letter.attempts,
             letter.firstAttempt, letter.lastAttempt, letter.plugin, letter.pluginVersion, letter.created,
         ])
         return db.lastInsertedRowID
     }
 
-    /// Moves dead letters back into the retry schedule, due now, with their attempt count reset.
+    /// Moves dead letters back into their destination's retry schedule, due now, with their attempt count reset.
     /// - Returns: the number of messages moved.
     @discardableResult
-    public func replayDeadLetters(tenant: String, destination: String?, ids: [Int64]?, now: Int64) throws -> Int {
-        var sql = "SELECT * FROM dead_letters WHERE tenant = ?"
-        var arguments: StatementArguments = [tenant]
-        if let destination {
-            sql += " AND destination = ?"
-            arguments += [destination]
-        }
-        if let ids {
-            sql += " AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
-            arguments += StatementArguments(ids)
-        }
+    public func replayDeadLetters(_ scope: DeliveryScope, ids: [Int64]?, now: Int64) throws -> Int {
+        let (sql, arguments) = DeadLetterQuery.select(scope, ids: ids)
         let letters = try Row.fetchAll(db, sql: sql, arguments: arguments).map(HeraldStore.decodeDeadLetter)
         for letter in letters {
             try scheduleRetry(
-                destination: letter.destination,
+                letter.key,
                 RetryEntry(
                     message: letter.message, attempts: 0, nextAttempt: now, firstAttempt: now, lastAttempt: now,
                     lastStatus: "REPLAYED", lastError: "replayed from the dead-letter queue (was: \(letter.reason))"))
@@ -171,10 +172,39 @@ extension WriteTransaction {
 
     /// Deletes dead letters. - Returns: how many.
     @discardableResult
-    public func purgeDeadLetters(tenant: String, destination: String?, ids: [Int64]?) throws -> Int {
-        var sql = "DELETE FROM dead_letters WHERE tenant = ?"
-        var arguments: StatementArguments = [tenant]
-        if let destination {
+    public func purgeDeadLetters(_ scope: DeliveryScope, ids: [Int64]?) throws -> Int {
+        let (sql, arguments) = DeadLetterQuery.delete(scope, ids: ids)
+        try db.execute(sql: sql, arguments: arguments)
+        return db.changesCount
+    }
+}
+
+/// The WHERE clause of every dead-letter selection: always the tenant, then the destination and ids if given.
+enum DeadLetterQuery {
+    static func select(_ scope: DeliveryScope, ids: [Int64]?, afterId: Int64? = nil, limit: Int? = nil)
+        -> (String, StatementArguments)
+    {
+        var (sql, arguments) = filter("SELECT * FROM dead_letters", scope, ids: ids)
+        if let afterId {
+            sql += " AND id > ?"
+            arguments += [afterId]
+        }
+        sql += " ORDER BY id"
+        if let limit {
+            sql += " LIMIT ?"
+            arguments += [limit]
+        }
+        return (sql, arguments)
+    }
+
+    static func delete(_ scope: DeliveryScope, ids: [Int64]?) -> (String, StatementArguments) {
+        filter("DELETE FROM dead_letters", scope, ids: ids)
+    }
+
+    private static func filter(_ head: String, _ scope: DeliveryScope, ids: [Int64]?) -> (String, StatementArguments) {
+        var sql = head + " WHERE tenant = ?"
+        var arguments: StatementArguments = [scope.tenant]
+        if let destination = scope.destination {
             sql += " AND destination = ?"
             arguments += [destination]
         }
@@ -182,8 +212,7 @@ extension WriteTransaction {
             sql += " AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
             arguments += StatementArguments(ids)
         }
-        try db.execute(sql: sql, arguments: arguments)
-        return db.changesCount
+        return (sql, arguments)
     }
 }
 
@@ -191,7 +220,7 @@ extension HeraldStore {
     static func decodeDeadLetter(_ row: Row) -> DeadLetter {
         let body: Data = row["body"]
         return DeadLetter(
-            id: row["id"], tenant: row["tenant"], destination: row["destination"],
+            id: row["id"], key: DestinationKey(tenant: row["tenant"], destination: row["destination"]),
             message: DeliveryMessage(
                 seq: row["seq"], id: row["message_id"], key: row["message_key"], eventType: row["event_type"],
                 objectURI: row["object_uri"], headers: HeaderCoding.decode(row["headers"]), body: [UInt8](body)),
@@ -210,95 +239,91 @@ extension HeraldStore {
             lastAttempt: row["last_attempt"], lastStatus: row["last_status"], lastError: row["last_error"])
     }
 
-    /// Retries due at `now`. With `headsOnly`, only the earliest entry of each key (per-entity ordering).
-    public func dueRetries(destination: String, now: Int64, headsOnly: Bool, limit: Int) async throws -> [RetryEntry] {
+    /// A destination's cursor, or nil when it has none yet.
+    public func cursor(_ key: DestinationKey) async throws -> Int64? {
+        try await pool.read { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT seq FROM delivery_cursors WHERE tenant = ? AND destination = ?",
+                arguments: [key.tenant, key.destination])
+        }
+    }
+
+    /// Retries due at `now`. With `headsOnly`, only the earliest entry of each message key (per-entity ordering).
+    public func dueRetries(_ key: DestinationKey, now: Int64, headsOnly: Bool, limit: Int) async throws -> [RetryEntry] {
         try await pool.read { db in
             let sql =
                 headsOnly
                 ? """
                 SELECT r.* FROM delivery_retries r
-                WHERE r.destination = ? AND r.next_attempt > 0 AND r.next_attempt <= ?
-                AND r.seq = (SELECT MIN(seq) FROM delivery_retries WHERE destination = r.destination
+                WHERE r.tenant = ? AND r.destination = ? AND r.next_attempt > 0 AND r.next_attempt <= ?
+                AND r.seq = (SELECT MIN(seq) FROM delivery_retries WHERE tenant = r.tenant AND destination = r.destination
                              AND message_key = r.message_key)
                 ORDER BY r.seq LIMIT ?
                 """
                 : """
-                SELECT * FROM delivery_retries WHERE destination = ? AND next_attempt > 0 AND next_attempt <= ?
+                SELECT * FROM delivery_retries
+                WHERE tenant = ? AND destination = ? AND next_attempt > 0 AND next_attempt <= ?
                 ORDER BY seq LIMIT ?
                 """
-            return try Row.fetchAll(db, sql: sql, arguments: [destination, now, limit]).map(HeraldStore.decodeRetry)
+            return try Row.fetchAll(db, sql: sql, arguments: [key.tenant, key.destination, now, limit])
+                .map(HeraldStore.decodeRetry)
         }
     }
 
     /// The earliest next-attempt time in a destination's retry schedule (nil when empty).
-    public func nextRetryTime(destination: String) async throws -> Int64? {
+    public func nextRetryTime(_ key: DestinationKey) async throws -> Int64? {
         try await pool.read { db in
             try Int64.fetchOne(
-                db, sql: "SELECT MIN(next_attempt) FROM delivery_retries WHERE destination = ? AND next_attempt > 0",
-                arguments: [destination])
-        }
-    }
-
-    /// Keys that have messages in the retry schedule (later messages of these keys must wait).
-    public func keysWithRetries(destination: String) async throws -> Set<String> {
-        try await pool.read { db in
-            Set(
-                try String.fetchAll(
-                    db, sql: "SELECT DISTINCT message_key FROM delivery_retries WHERE destination = ?",
-                    arguments: [destination]))
+                db,
+                sql: "SELECT MIN(next_attempt) FROM delivery_retries WHERE tenant = ? AND destination = ? AND next_attempt > 0",
+                arguments: [key.tenant, key.destination])
         }
     }
 
     /// Number of messages in a destination's retry schedule.
-    public func retryCount(destination: String) async throws -> Int {
+    public func retryCount(_ key: DestinationKey) async throws -> Int {
         try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM delivery_retries WHERE destination = ?", arguments: [destination])
-                ?? 0
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM delivery_retries WHERE tenant = ? AND destination = ?",
+                arguments: [key.tenant, key.destination]) ?? 0
         }
     }
 
-    public func retries(destination: String, limit: Int) async throws -> [RetryEntry] {
+    /// Messages in a destination's retry schedule, oldest first.
+    public func retries(_ key: DestinationKey, limit: Int) async throws -> [RetryEntry] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM delivery_retries WHERE destination = ? ORDER BY seq LIMIT ?",
-                arguments: [destination, limit]
+                db, sql: "SELECT * FROM delivery_retries WHERE tenant = ? AND destination = ? ORDER BY seq LIMIT ?",
+                arguments: [key.tenant, key.destination, limit]
             ).map(HeraldStore.decodeRetry)
         }
     }
 
-    /// Dead letters of a tenant, oldest first, after `afterId`.
-    public func deadLetters(tenant: String, destination: String?, afterId: Int64, limit: Int) async throws
-        -> [DeadLetter]
-    {
+    /// Dead letters in `scope`, oldest first, after `afterId`.
+    public func deadLetters(_ scope: DeliveryScope, afterId: Int64, limit: Int) async throws -> [DeadLetter] {
         try await pool.read { db in
-            var sql = "SELECT * FROM dead_letters WHERE tenant = ? AND id > ?"
-            var arguments: StatementArguments = [tenant, afterId]
-            if let destination {
-                sql += " AND destination = ?"
-                arguments += [destination]
-            }
-            sql += " ORDER BY id LIMIT ?"
-            arguments += [limit]
+            let (sql, arguments) = DeadLetterQuery.select(scope, ids: nil, afterId: afterId, limit: limit)
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map(HeraldStore.decodeDeadLetter)
         }
     }
 
-    public func deadLetter(tenant: String, id: Int64) async throws -> DeadLetter? {
+    /// One dead letter of a tenant.
+    public func deadLetter(_ scope: DeliveryScope, id: Int64) async throws -> DeadLetter? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE tenant = ? AND id = ?", arguments: [tenant, id])
-                .map(HeraldStore.decodeDeadLetter)
+            let (sql, arguments) = DeadLetterQuery.select(scope, ids: [id])
+            return try Row.fetchOne(db, sql: sql, arguments: arguments).map(HeraldStore.decodeDeadLetter)
         }
     }
 
-    public func deadLetterCount(tenant: String, destination: String) async throws -> Int {
+    public func deadLetterCount(_ key: DestinationKey) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM dead_letters WHERE tenant = ? AND destination = ?",
-                arguments: [tenant, destination]) ?? 0
+                arguments: [key.tenant, key.destination]) ?? 0
         }
     }
 
-    /// The time of the first event after `seq` (for lag in seconds), nil when there is none.
+    /// The time of the first event of `tenant` after `seq` (for lag in seconds), nil when there is none.
     public func eventTime(tenant: String, after seq: Int64) async throws -> Int64? {
         try await pool.read { db in
             try Int64.fetchOne(
@@ -312,13 +337,6 @@ extension HeraldStore {
         try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant = ?", arguments: [tenant])
                 ?? 0
-        }
-    }
-
-    /// Whether a consumer has a cursor yet.
-    public func hasCursor(consumer: String) async throws -> Bool {
-        try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT seq FROM cursors WHERE consumer = ?", arguments: [consumer]) != nil
         }
     }
 }

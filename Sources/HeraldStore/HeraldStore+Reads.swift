@@ -86,13 +86,6 @@ extension HeraldStore {
         }
     }
 
-    /// A consumer's cursor (0 when it has none).
-    public func cursor(consumer: String) async throws -> Int64 {
-        try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT seq FROM cursors WHERE consumer = ?", arguments: [consumer]) ?? 0
-        }
-    }
-
     /// Count of live (not removed) entities of a tenant.
     public func entityCount(tenant: String) async throws -> Int {
         try await pool.read { db in

@@ -47,7 +47,7 @@ public final class HeraldStore: Sendable {
                 // (most of it is then already copied, and the WAL starts over from its beginning).
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
             }
-            try HeraldStore.migrator().migrate(pool)
+            try HeraldStore.migrator(logger: logger).migrate(pool)
             checkpointer = try Checkpointer(path: path, signal: commits, logger: logger)
         } catch {
             throw StoreError(.openFailed, "cannot open SQLite database '\(path)': \(error)")

@@ -1,4 +1,5 @@
 import GRDB
+import Logging
 
 extension HeraldStore {
     /// The tables, created or upgraded when the store opens.
@@ -6,8 +7,9 @@ extension HeraldStore {
     /// - `entities`: the current snapshot of each entity (JSON), its version, and a tombstone flag.
     /// - `crosswalks`: which entity each source record belongs to.
     /// - `events`: the CRUD queue (transactional outbox), ordered by `seq`.
-    /// - `cursors`: how far each consumer has read the queue.
-    static func migrator() -> DatabaseMigrator {
+    /// - `delivery_cursors`, `delivery_retries`, `dead_letters`: each destination's progress, retry schedule
+    ///   and dead letters, keyed by (tenant, destination id) since v5.
+    static func migrator(logger: Logger = Logger(label: "herald.store")) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-core") { db in
             try db.execute(
@@ -195,6 +197,9 @@ extension HeraldStore {
             }
             if let c = current { try tx.replaceMatchKeys(tenant: c.tenant, entityId: c.entity, keys: keys) }
             try db.execute(sql: "DROP TABLE match_tokens")
+        }
+        migrator.registerMigration("v5-delivery-keys") { db in
+            try keyDeliveryStateByTenant(db, logger: logger)
         }
         return migrator
     }

@@ -100,16 +100,6 @@ public struct WriteTransaction {
         return db.lastInsertedRowID
     }
 
-    /// Moves a consumer's cursor (creating it if needed).
-    public func setCursor(consumer: String, seq: Int64, now: Int64) throws {
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO cursors (consumer, seq, updated_time) VALUES (?, ?, ?)
-                ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq, updated_time = excluded.updated_time
-                """)
-        try statement.execute(arguments: [consumer, seq, now])
-    }
-
     /// Runs raw SQL (tests and maintenance).
     public func execute(sql: String) throws {
         try db.execute(sql: sql)

@@ -90,13 +90,14 @@ struct HeraldStoreTests {
         let key = CrosswalkKey(type: "configuration/sources/CRM", value: "42")
         try await store.write { tx in
             try tx.insertCrosswalk(tenant: "t", key: key, entityId: "e1")
-            try tx.setCursor(consumer: "dest-1", seq: 17, now: 5)
+            try tx.setCursor(DestinationKey(tenant: "t", destination: "q/events"), seq: 17, now: 5)
         }
         let found = try await store.write { tx in try tx.entityId(tenant: "t", crosswalk: key) }
         #expect(found == "e1")
         let other = try await store.write { tx in try tx.entityId(tenant: "u", crosswalk: key) }
         #expect(other == nil, "crosswalks are per tenant")
-        #expect(try await store.cursor(consumer: "dest-1") == 17)
+        #expect(try await store.cursor(DestinationKey(tenant: "t", destination: "q/events")) == 17)
+        #expect(try await store.cursor(DestinationKey(tenant: "u", destination: "q/events")) == nil, "cursors are per tenant")
         store.close()
     }
 

@@ -191,10 +191,14 @@ typedef struct herald_sink_host_api {
     /** Writes a log line (copied) under the instance's name. Any thread. */
     void (*callback_log)(void *host, herald_sink_log_level level, const char *message, size_t message_len);
 
-    /** Adds `delta` to the counter `name` (exported as herald_sink_<name>_total with the destination's labels). Any thread. */
+    /**
+     * Adds `delta` to the counter `name`, exported as herald_plugin_<plugin>_<name>_total with the
+     * destination's labels. A name of 1 to 100 bytes; at most 200 names per plugin; a name the plugin
+     * already holds as a gauge (also after the `_total` suffix) is refused: logged once, dropped. Any thread.
+     */
     void (*callback_metric_counter)(void *host, const char *name, size_t name_len, uint64_t delta);
 
-    /** Sets the gauge `name`. Any thread. */
+    /** Sets the gauge `name`, exported as herald_plugin_<plugin>_<name> (same rules as counters). Any thread. */
     void (*callback_metric_gauge)(void *host, const char *name, size_t name_len, double value);
 
     /**
