@@ -145,6 +145,9 @@ let package = Package(
             name: "HeraldDeliveryTests", dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldPayload"]),
         .testTarget(
             name: "HeraldIntegrationTests",
-            dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore", "HeraldModel"]),
+            dependencies: [
+                "HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore", "HeraldModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
     ]
 )

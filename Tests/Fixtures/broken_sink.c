@@ -15,6 +15,13 @@
  *                 `herald_sink_entry_missing` instead                  → refused (no entry symbol)
  *   SMALL_STRUCT  struct_size = offsetof(herald_sink_descriptor, on_destroy), smaller than
  *                 sizeof(herald_sink_descriptor) for this ABI minor    → refused (truncated descriptor)
+ *   METRIC_CLASH  a working plugin ("metric-clash") that, in on_start and again on every batch, reports
+ *                 metrics that clash: a counter "clash" then a gauge "clash_total" (the same exported
+ *                 name), a gauge "sent_total" and a counter "sent", a gauge "x" and a counter "x"
+ *                 (which do not clash: x and x_total), an empty name, a 300-byte name; two good ones, the counter "ok" (+3 each time) and the
+ *                 gauge "level" (42); then 250 distinct gauge names "many_0"…  → Herald keeps running,
+ *                 refuses each clash with one log line, exports the good ones, and stops accepting
+ *                 names at the per-plugin budget
  * Each broken variant is otherwise identical to "broken-ok" and has its own name
  * ("broken-magic", "broken-major", "newer-minor", "no-entry", "small-struct").
  */
@@ -22,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +43,8 @@
 #define BS_NAME "no-entry"
 #elif defined(SMALL_STRUCT)
 #define BS_NAME "small-struct"
+#elif defined(METRIC_CLASH)
+#define BS_NAME "metric-clash"
 #else
 #define BS_NAME "broken-ok"
 #endif
@@ -86,12 +96,45 @@ static void bs_get_limits(herald_sink_instance *inst, herald_sink_limits *limits
         limits->max_in_flight = 1; /* synchronous */
 }
 
+#if defined(METRIC_CLASH)
+static void bs_counter(herald_sink_instance *inst, const char *name, size_t len, uint64_t delta) {
+    inst->host->callback_metric_counter(inst->host->host, name, len, delta);
+}
+
+static void bs_gauge(herald_sink_instance *inst, const char *name, size_t len, double value) {
+    inst->host->callback_metric_gauge(inst->host->host, name, len, value);
+}
+
+/** Every clash a plugin can make with metric names, and two metrics that are fine. */
+static void bs_report_metrics(herald_sink_instance *inst) {
+    char name[300];
+    bs_counter(inst, "clash", 5, 1);
+    bs_gauge(inst, "clash_total", 11, 2);
+    bs_gauge(inst, "sent_total", 10, 7);
+    bs_counter(inst, "sent", 4, 1);
+    bs_gauge(inst, "x", 1, 1);
+    bs_counter(inst, "x", 1, 1);
+    bs_counter(inst, "", 0, 1);
+    memset(name, 'n', sizeof name);
+    bs_gauge(inst, name, sizeof name, 1);
+    bs_counter(inst, "ok", 2, 3);
+    bs_gauge(inst, "level", 5, 42);
+    for (int i = 0; i < 250; i++) {
+        int n = snprintf(name, sizeof name, "many_%d", i);
+        bs_gauge(inst, name, (size_t)n, (double)i);
+    }
+}
+#endif
+
 static int bs_start(herald_sink_instance *inst, char *error, size_t error_size) {
     (void)error;
     (void)error_size;
     static const char line[] = BS_NAME " started";
     if (inst->host->callback_log != NULL)
         inst->host->callback_log(inst->host->host, HERALD_SINK_LOG_INFO, line, sizeof line - 1);
+#if defined(METRIC_CLASH)
+    bs_report_metrics(inst);
+#endif
     return 0;
 }
 
@@ -101,6 +144,9 @@ static void bs_send_batch(herald_sink_instance *inst, const herald_sink_batch *b
     herald_sink_result *results = calloc(count ? count : 1, sizeof *results); /* zero = HERALD_SINK_OK */
     if (results == NULL) return; /* Herald times the batch out and retries it */
     for (size_t i = 0; i < count; i++) results[i].status = HERALD_SINK_OK;
+#if defined(METRIC_CLASH)
+    bs_report_metrics(inst);
+#endif
     inst->host->callback_complete_batch(inst->host->host, batch->batch_id, results, count);
     free(results);
 }

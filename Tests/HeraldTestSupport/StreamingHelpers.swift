@@ -29,6 +29,11 @@ public enum StreamingTestSupport {
         return t + ",\n  \"streamingConfig\": \(streaming)\n}"
     }
 
+    /// The test tenant under another id, with a `streamingConfig`.
+    public static func tenant(id: String, streaming: String) -> String {
+        tenant(streaming: streaming).replacingOccurrences(of: "\"id\": \"t1\"", with: "\"id\": \"\(id)\"")
+    }
+
     /// Writes a configuration with plugins and streaming; returns its path.
     public static func writeConfig(in dir: TemporaryDirectory, plugins: String, streaming: String, tokens: String = "[]") -> String {
         TestConfiguration.write(
