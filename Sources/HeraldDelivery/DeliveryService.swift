@@ -123,7 +123,7 @@ public final class DeliveryService: Service, Sendable {
             if let last = try? await store.lastSequence(tenant: worker.tenant.id) {
                 s.lagEvents = max(0, last - s.cursor)
                 if s.lagEvents > 0, let time = try? await store.eventTime(tenant: worker.tenant.id, after: s.cursor) {
-                    s.lagSeconds = max(0, Double(epochMs() - time) / 1000)
+                    s.lagSeconds = max(0, Double(epochMilliseconds() - time) / 1000)
                 }
             }
             s.retryBacklog = (try? await store.retryCount(worker.key)) ?? 0

@@ -179,7 +179,7 @@ final class DestinationWorker: @unchecked Sendable {
                 worked = try await processNewEvents(instance, renderers) || worked
                 if !worked {
                     let next = try await store.nextRetryTime(key)
-                    let now = epochMs()
+                    let now = epochMilliseconds()
                     let wait = next.map { max(1, min(1000, Int($0 - now))) } ?? 1000
                     await store.commits.wait(since: generation, timeout: .milliseconds(wait))
                 }
@@ -197,7 +197,7 @@ final class DestinationWorker: @unchecked Sendable {
         } else {
             cursor = destination.startFrom == .now ? try await store.lastSequence(tenant: tenant.id) : 0
             let (key, start) = (self.key, cursor)
-            try await store.write { tx in try tx.setCursor(key, seq: start, now: epochMs()) }
+            try await store.write { tx in try tx.setCursor(key, seq: start, now: epochMilliseconds()) }
         }
         if ordered {
             heldCounts = [:]
@@ -267,7 +267,7 @@ final class DestinationWorker: @unchecked Sendable {
 
         let outbound = toSend.map { OutboundMessage(message: $0, attempt: 1) }
         let results = await send(outbound, through: instance)
-        let now = epochMs()
+        let now = epochMilliseconds()
         var outcome = Outcome()
         outcome.counts.filtered = filtered
         for (m, r) in zip(toSend, results) {
@@ -349,11 +349,11 @@ final class DestinationWorker: @unchecked Sendable {
     // MARK: retries
 
     private func processDueRetries(_ instance: SinkInstance) async throws -> Bool {
-        let due = try await store.dueRetries(key, now: epochMs(), headsOnly: ordered, limit: windowSize)
+        let due = try await store.dueRetries(key, now: epochMilliseconds(), headsOnly: ordered, limit: windowSize)
         if due.isEmpty { return false }
         let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attempts + 1)) }
         let results = await send(outbound, through: instance)
-        let now = epochMs()
+        let now = epochMilliseconds()
         var outcome = Outcome()
         var finished: [RetryEntry] = []
         for (entry, r) in zip(due, results) {
@@ -537,12 +537,6 @@ final class DestinationWorker: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(min(100, Int(seconds * 1000))))
         }
     }
-}
-
-func epochMs() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
 /// A renderer handed to exactly one lane task at a time.

@@ -1,4 +1,5 @@
 import HeraldConfig
+import HeraldModel
 import HeraldStore
 import Logging
 import ServiceLifecycle
@@ -42,7 +43,7 @@ public final class QueueCompactor: Service, Sendable {
     @discardableResult
     public func compactOnce() async -> [String: Int] {
         var out: [String: Int] = [:]
-        let cutoff = epochMs() - retentionMs.withLock { $0 }
+        let cutoff = epochMilliseconds() - retentionMs.withLock { $0 }
         for tenant in tenants.withLock({ $0 }) {
             do {
                 let statuses = await delivery.status(tenant: tenant.id)

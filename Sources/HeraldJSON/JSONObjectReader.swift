@@ -47,10 +47,6 @@ public struct JSONObjectReader {
         self.path = path
         self.members = members
         self.issues = issues
-        var seen = Set<String>()
-        for m in members where !seen.insert(m.key).inserted {
-            issues.report(path + m.key, "duplicate key '\(m.key)'")
-        }
     }
 
     /// The raw value of `key`, marking it as known.
@@ -117,7 +113,7 @@ public struct JSONObjectReader {
     public mutating func choice(_ key: String, _ allowed: [String]) -> String? {
         guard let s = string(key) else { return nil }
         guard allowed.contains(s) else {
-            issues.report(path + key, "'\(s)' is not one of \(allowed.map { "'\($0)'" }.joined(separator: ", "))")
+            issues.report(path + key, "'\(Echo.cut(s))' is not one of \(allowed.map { "'\($0)'" }.joined(separator: ", "))")
             return nil
         }
         return s
@@ -175,7 +171,7 @@ public struct JSONObjectReader {
     /// Reports every member that no accessor asked for.
     public func finish() {
         for m in members where !known.contains(m.key) {
-            var message = "unknown key '\(m.key)'"
+            var message = "unknown key '\(Echo.cut(m.key))'"
             if let close = closestKey(to: m.key) {
                 message += " (did you mean '\(close)'?)"
             } else if !known.isEmpty {

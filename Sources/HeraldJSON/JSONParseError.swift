@@ -1,5 +1,13 @@
 /// A syntax error in JSON input, with the byte offset where it was found.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable, Equatable {
+        /// Not JSON (RFC 8259).
+        case syntax = "MALFORMED_JSON"
+        /// Valid JSON syntax, but an object holds a key twice.
+        case duplicateKey = "DUPLICATE_KEY"
+    }
+
+    public var code: Code = .syntax
     /// Zero-based byte offset into the input.
     public var offset: Int
     /// One-based line and column of `offset`.

@@ -2,8 +2,9 @@
 ///
 /// It works on the raw UTF-8 bytes of a request body without copying them and
 /// is several times faster than Foundation's `JSONSerialization` on the entity
-/// documents Herald ingests. Duplicate object keys are kept (callers that care,
-/// such as the configuration reader, report them).
+/// documents Herald ingests. A key that appears twice in one object is an error
+/// (`JSONParseError.Code.duplicateKey`, at the second key's offset): JSON parsers
+/// disagree on which of the two values wins, so Herald picks neither.
 public struct JSONParser {
     /// Maximum nesting of arrays and objects; deeper input is rejected rather than risking the stack.
     public static let maxDepth = 256
@@ -137,6 +138,8 @@ struct JSONCursor {
         if depth > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
         index += 1  // {
         var members: [JSONMember] = []
+        /// Keys seen, once an object has more members than a linear scan handles well.
+        var seen: Set<String>?
         skipWhitespace()
         if index < end && base[index] == UInt8(ascii: "}") {
             index += 1
@@ -149,6 +152,14 @@ struct JSONCursor {
             }
             let keyOffset = index
             let key = try parseString()
+            if members.count < 16 {
+                for m in members where m.key == key { throw duplicate(key, at: keyOffset, first: m.offset) }
+            } else {
+                if seen == nil { seen = Set(members.map(\.key)) }
+                if !seen!.insert(key).inserted {
+                    throw duplicate(key, at: keyOffset, first: members.first { $0.key == key }?.offset ?? 0)
+                }
+            }
             skipWhitespace()
             guard index < end, base[index] == UInt8(ascii: ":") else {
                 throw error("unexpected \(describeByte(at: index)), expected ':' after an object key")
@@ -164,6 +175,12 @@ struct JSONCursor {
             if c == UInt8(ascii: "}") { return .object(members) }
             throw error("unexpected \(describeByte(at: index - 1)), expected ',' or '}' after an object member", at: index - 1)
         }
+    }
+
+    func duplicate(_ key: String, at offset: Int, first: Int) -> JSONParseError {
+        var e = error("duplicate key '\(Echo.cut(key))' (first at byte \(first)); a key may appear once per object", at: offset)
+        e.code = .duplicateKey
+        return e
     }
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {

@@ -28,12 +28,14 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
     public static func + (lhs: JSONPath, rhs: String) -> JSONPath { lhs.appending(rhs) }
     public static func + (lhs: JSONPath, rhs: Int) -> JSONPath { lhs.appending(rhs) }
 
+    /// The path as text; a key longer than `Echo.limit` bytes is cut (the path echoes input).
     public var description: String {
         if components.isEmpty { return "$" }
         var out = ""
         for c in components {
             switch c {
-            case .key(let k):
+            case .key(let key):
+                let k = Echo.cut(key)
                 if isPlainIdentifier(k) {
                     if !out.isEmpty { out += "." }
                     out += k

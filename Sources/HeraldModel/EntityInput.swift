@@ -84,7 +84,7 @@ extension EntityInput {
                 continue
             default:
                 throw IngestError(
-                    .invalidEntity, "unknown key '\(m.key)'; an entity has 'type', 'attributes' and 'crosswalks'",
+                    .invalidEntity, "unknown key '\(Echo.cut(m.key))'; an entity has 'type', 'attributes' and 'crosswalks'",
                     at: path + m.key)
             }
         }
@@ -98,7 +98,7 @@ extension EntityInput {
                 .joined(separator: ", ")
             throw IngestError(
                 .unknownEntityType,
-                "unknown \(relation ? "relation" : "entity") type '\(typeName)'; this tenant declares: \(known.isEmpty ? "none" : known)",
+                "unknown \(relation ? "relation" : "entity") type '\(Echo.cut(typeName))'; this tenant declares: \(known.isEmpty ? "none" : known)",
                 at: path + "type")
         }
         self.type = entityType.uri
@@ -108,7 +108,7 @@ extension EntityInput {
         for m in attributesJSON ?? [] {
             guard let definition = entityType.attribute(named: m.key) else {
                 throw IngestError(
-                    .unknownAttribute, "entity type '\(entityType.name)' has no attribute '\(m.key)'",
+                    .unknownAttribute, "entity type '\(entityType.name)' has no attribute '\(Echo.cut(m.key))'",
                     at: path + "attributes" + m.key)
             }
             let values = try EntityInput.decodeValues(
@@ -170,7 +170,7 @@ extension EntityInput {
             default:
                 throw IngestError(
                     .invalidEntity,
-                    "unknown key '\(m.key)'; a crosswalk has 'type', 'value', 'sourceTable', 'createDate', 'updateDate'",
+                    "unknown key '\(Echo.cut(m.key))'; a crosswalk has 'type', 'value', 'sourceTable', 'createDate', 'updateDate'",
                     at: path + m.key)
             }
         }
@@ -178,10 +178,22 @@ extension EntityInput {
         guard let value, !value.isEmpty else {
             throw IngestError(.invalidEntity, "'value' is required (the record's id in the source)", at: path + "value")
         }
+        // Crosswalk values and source tables are identifiers: the crosswalk index compares them as SQLite text,
+        // which stops at NUL, and merge records separate them with U+001E/U+001F. Control characters are refused.
+        for (key, text) in [("value", value), ("sourceTable", sourceTable ?? "")] {
+            if let bad = text.utf8.firstIndex(where: { $0 < 0x20 || $0 == 0x7F }) {
+                let offset = text.utf8.distance(from: text.utf8.startIndex, to: bad)
+                throw IngestError(
+                    .invalidEntity,
+                    "'\(key)' holds the control character \(ObjectID.describe(Unicode.Scalar(text.utf8[bad]))) at byte "
+                        + "\(offset); crosswalk identifiers may not contain control characters (U+0000 to U+001F, U+007F)",
+                    at: path + key)
+            }
+        }
         let sourceURI = type.hasPrefix("configuration/sources/") ? type : "configuration/sources/" + type
         guard schema.hasSource(sourceURI) else {
             let known = schema.sources.map(\.uri).joined(separator: ", ")
-            throw IngestError(.unknownSource, "unknown source '\(type)'; this tenant declares: \(known)", at: path + "type")
+            throw IngestError(.unknownSource, "unknown source '\(Echo.cut(type))'; this tenant declares: \(known)", at: path + "type")
         }
         if value.utf8.count > schema.limits.maxValueBytes {
             throw IngestError(
@@ -221,7 +233,7 @@ extension EntityInput {
                         found = m.value
                     } else {
                         throw IngestError(
-                            .invalidAttributeValue, "unknown key '\(m.key)'; a value is {\"value\": …}",
+                            .invalidAttributeValue, "unknown key '\(Echo.cut(m.key))'; a value is {\"value\": …}",
                             at: attributePath() + i + m.key)
                     }
                 }
@@ -243,7 +255,7 @@ extension EntityInput {
                 for m in subMembers {
                     guard let sub = definition.attribute(named: m.key) else {
                         throw IngestError(
-                            .unknownAttribute, "nested attribute '\(definition.name)' has no sub-attribute '\(m.key)'",
+                            .unknownAttribute, "nested attribute '\(definition.name)' has no sub-attribute '\(Echo.cut(m.key))'",
                             at: rawPath() + m.key)
                     }
                     let subValues = try decodeValues(

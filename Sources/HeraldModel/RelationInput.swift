@@ -29,10 +29,14 @@ public struct RelationInput: Sendable {
                 .invalidEntity, "required: {\"objectURI\": \"entities/ID\"} or {\"crosswalks\": [{\"type\", \"value\"}]}", at: path)
         }
         if let uri = json["objectURI"]?.stringValue {
-            guard uri.hasPrefix("entities/"), uri.count > "entities/".count else {
-                throw IngestError(.invalidEntity, "'\(uri)' is not an entity URI (entities/ID)", at: path + "objectURI")
+            guard uri.hasPrefix("entities/") else {
+                throw IngestError(.invalidEntity, "'\(Echo.cut(uri))' is not an entity URI (entities/ID)", at: path + "objectURI")
             }
-            return .entity(id: String(uri.dropFirst("entities/".count)))
+            let id = uri.dropFirst("entities/".count)
+            if let problem = ObjectID.problem(id) {
+                throw IngestError(.invalidEntity, "'objectURI' is not an entity URI (entities/ID): \(problem)", at: path + "objectURI")
+            }
+            return .entity(id: String(id))
         }
         if let first = json["crosswalks"]?.arrayValue?.first {
             let c = try EntityInput.decodeCrosswalk(first, schema: schema, at: path + "crosswalks" + 0)

@@ -56,8 +56,9 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     static func malformedJSON(_ error: JSONParseError) -> APIError {
-        APIError(
-            .badRequest, "MALFORMED_JSON", "the request body is not valid JSON: \(error.reason)", offset: error.offset,
+        let what = error.code == .duplicateKey ? "is refused" : "is not valid JSON"
+        return APIError(
+            .badRequest, error.code.rawValue, "the request body \(what): \(error.reason)", offset: error.offset,
             line: error.line, column: error.column)
     }
 

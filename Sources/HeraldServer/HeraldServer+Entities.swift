@@ -31,7 +31,7 @@ extension HeraldServer {
 
         tenantRoute(router, .get, "/entities/:id", .read) { request, context, caller -> Response in
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             guard var stored = try await ingest.store.entity(tenant: tenant.id, id: id) else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist in tenant '\(tenant.id)'")
             }
@@ -61,7 +61,7 @@ extension HeraldServer {
         tenantRoute(router, .delete, "/entities/:id", .write) { request, context, caller -> Response in
             let user = caller.user
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             switch try await ingest.remove(tenant: tenant, id: id, user: user) {
             case .notFound:
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist in tenant '\(tenant.id)'")

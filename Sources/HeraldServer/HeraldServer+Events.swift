@@ -59,7 +59,7 @@ func queryInt(_ request: Request, _ name: String, default value: Int64, range: C
     guard let n = Int64(text), range.contains(n) else {
         throw APIError(
             .badRequest, "INVALID_PARAMETER",
-            "query parameter '\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+            "query parameter '\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(Echo.cut(text))'")
     }
     return n
 }

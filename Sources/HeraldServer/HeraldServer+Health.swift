@@ -7,16 +7,25 @@ extension HeraldServer {
             var w = JSONWriter(capacity: 64)
             w.beginObject()
             w.key("status")
-            do {
-                _ = try await ingest.store.lastSequence()
-                w.string("UP")
-            } catch {
+            var down: String?
+            if case .failing(let code, let reason, let since) = ingest.store.health {
+                down = "store: writes fail since \(since) (\(code.rawValue)): \(reason)"
+            } else {
+                do {
+                    _ = try await ingest.store.lastSequence()
+                } catch {
+                    down = "store: \(error)"
+                }
+            }
+            if let down {
                 w.string("DOWN")
                 w.key("reason")
-                w.string("store: \(error)")
+                w.string(down)
+            } else {
+                w.string("UP")
             }
             w.endObject()
-            return jsonResponse(w.bytes)
+            return jsonResponse(w.bytes, status: down == nil ? .ok : .serviceUnavailable)
         }
 
         globalRoute(router, .get, "/metrics", .read) { request, _, _ -> Response in

@@ -10,7 +10,7 @@ extension HeraldServer {
     func addMergeRoutes(to router: Router<BasicRequestContext>) {
         tenantRoute(router, .get, "/entities/:id/_potentialMatches", .read) { request, context, caller -> Response in
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id), stored.isLive else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist, or was merged or removed")
             }
@@ -21,7 +21,7 @@ extension HeraldServer {
         tenantRoute(router, .post, "/entities/:id/_notMatch", .write) { request, context, caller -> Response in
             let user = caller.user
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             let other = try entityParameter(request, "uri")
             try await mergeCall { try await ingest.notMatch(tenant: tenant, id: id, other: other, user: user) }
             return jsonResponse(Array("{\"status\":\"success\"}".utf8))
@@ -30,7 +30,7 @@ extension HeraldServer {
         tenantRoute(router, .post, "/entities/:id/_sameAs", .write) { request, context, caller -> Response in
             let user = caller.user
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             let other = try entityParameter(request, "uri")
             let explicit = request.uri.queryParameters["explicitWinner"].map { $0 == "true" } ?? false
             var expected: Int64?
@@ -42,7 +42,7 @@ extension HeraldServer {
                 guard let v = Int64(version), v > 0 else {
                     throw APIError(
                         .badRequest, "INVALID_IF_MATCH",
-                        "If-Match must be the entity's version as an ETag, e.g. If-Match: \"3\" (got '\(tag)')")
+                        "If-Match must be the entity's version as an ETag, e.g. If-Match: \"3\" (got '\(Echo.cut(tag))')")
                 }
                 expected = v
             }
@@ -56,7 +56,7 @@ extension HeraldServer {
         tenantRoute(router, .post, "/entities/:id/_unmerge", .write) { request, context, caller -> Response in
             let user = caller.user
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             let spawn = try entityParameter(request, "contributorURI")
             try await mergeCall { try await ingest.unmerge(tenant: tenant, id: id, spawn: spawn, user: user) }
             return jsonResponse(Array("{\"status\":\"success\",\"a\":\"entities/\(id)\",\"b\":\"entities/\(spawn)\"}".utf8))
@@ -73,7 +73,7 @@ extension HeraldServer {
 
         tenantRoute(router, .get, "/relations/:id", .read) { request, context, caller -> Response in
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             guard let stored = try await ingest.store.relation(tenant: tenant.id, id: id), !stored.removed else {
                 throw APIError(.notFound, "RELATION_NOT_FOUND", "relations/\(id) does not exist in tenant '\(tenant.id)'")
             }
@@ -85,7 +85,7 @@ extension HeraldServer {
         tenantRoute(router, .delete, "/relations/:id", .write) { request, context, caller -> Response in
             let user = caller.user
             let tenant = caller.tenant
-            let id = context.parameters.get("id") ?? ""
+            let id = try objectId(context)
             switch try await ingest.removeRelation(tenant: tenant, id: id, user: user) {
             case .notFound:
                 throw APIError(.notFound, "RELATION_NOT_FOUND", "relations/\(id) does not exist in tenant '\(tenant.id)'")
@@ -97,12 +97,14 @@ extension HeraldServer {
 
     /// `?name=entities/ID` → `ID`.
     func entityParameter(_ request: Request, _ name: String) throws -> String {
-        guard let value = request.uri.queryParameters[Substring(name)].map(String.init), value.hasPrefix("entities/"),
-            value.count > "entities/".count
-        else {
+        guard let value = request.uri.queryParameters[Substring(name)].map(String.init), value.hasPrefix("entities/") else {
             throw APIError(.badRequest, "INVALID_PARAMETER", "query parameter '\(name)' must be an entity URI: entities/ID")
         }
-        return String(value.dropFirst("entities/".count))
+        let id = value.dropFirst("entities/".count)
+        if let problem = ObjectID.problem(id) {
+            throw APIError(.badRequest, "INVALID_PARAMETER", "query parameter '\(name)' must be an entity URI: \(problem)")
+        }
+        return String(id)
     }
 
     /// Maps merge errors to API errors.

@@ -1,4 +1,5 @@
 import HeraldConfig
+import HeraldModel
 import Hummingbird
 
 /// A request that passed authorization for one tenant: who made it, and the tenant it acts on.
@@ -35,5 +36,12 @@ extension HeraldServer {
             let user = try access.authorize(request, role, tenant: nil)
             return try await handler(request, context, user)
         }
+    }
+
+    /// The `:id` path parameter of an entity or relation route: 400 `INVALID_PARAMETER` unless it can be an id.
+    func objectId(_ context: BasicRequestContext) throws -> String {
+        let id = context.parameters.get("id") ?? ""
+        if let problem = ObjectID.problem(id) { throw APIError(.badRequest, "INVALID_PARAMETER", problem) }
+        return id
     }
 }

@@ -47,6 +47,7 @@ public struct HeraldServer: Sendable {
     ) -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMiddleware(logger: logger))
         addHealthRoutes(to: router)
         addEntityRoutes(to: router)
         addEventRoutes(to: router)

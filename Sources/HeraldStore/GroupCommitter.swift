@@ -42,11 +42,27 @@ final class GroupCommitter: Sendable {
     }
 
     private let signal: CommitSignal
+    /// Called on the writer thread with every commit's outcome (a storage failure of one of its jobs counts).
+    private let observer: @Sendable (Result<Void, StoreError>) -> Void
+    /// A storage failure of a job in the group being written (writer thread).
+    private let jobStorageFailure = Mutex<StoreError?>(nil)
 
-    init(pool: DatabasePool, signal: CommitSignal, maxJobsPerCommit: Int = 256) {
+    init(
+        pool: DatabasePool, signal: CommitSignal, maxJobsPerCommit: Int = 256,
+        observer: @escaping @Sendable (Result<Void, StoreError>) -> Void = { _ in }
+    ) {
         self.pool = pool
         self.signal = signal
         self.maxJobsPerCommit = maxJobsPerCommit
+        self.observer = observer
+    }
+
+    private func observe(_ outcome: Result<Void, any Error>) {
+        switch outcome {
+        case .success: observer(.success(()))
+        case .failure(let error as StoreError) where error.isStorageFailure: observer(.failure(error))
+        case .failure: break
+        }
     }
 
     /// Enqueues a job; `run` is called on the writer, inside the group transaction.
@@ -68,7 +84,11 @@ final class GroupCommitter: Sendable {
                     }
                 } catch {
                     self.notifyRollback()
-                    return { _ in continuation.resume(throwing: error) }
+                    let classified = StoreError.classify(error)
+                    if let storage = classified as? StoreError, storage.isStorageFailure {
+                        self.jobStorageFailure.withLock { $0 = storage }
+                    }
+                    return { _ in continuation.resume(throwing: classified) }
                 }
             }, fail: { error in continuation.resume(throwing: error) })
             let accepted: Bool = state.withLock { state in
@@ -108,7 +128,18 @@ final class GroupCommitter: Sendable {
                 outcome = .success(())
             } catch {
                 notifyRollback()
-                outcome = .failure(StoreError(.commitFailed, "the transaction did not commit: \(error)"))
+                let classified = StoreError.classify(error)
+                if let storage = classified as? StoreError, storage.isStorageFailure {
+                    outcome = .failure(storage)
+                } else {
+                    outcome = .failure(StoreError(.commitFailed, "the transaction did not commit: \(error)"))
+                }
+            }
+            // A group that committed while one of its jobs hit a storage failure does not count as healthy.
+            if case .success = outcome, let failure = jobStorageFailure.withLock({ f in defer { f = nil }; return f }) {
+                observe(.failure(failure))
+            } else {
+                observe(outcome)
             }
             statistics.withLock {
                 $0.commits += 1

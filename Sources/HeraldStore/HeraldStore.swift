@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HeraldModel
 import Logging
+import Synchronization
 
 /// The embedded store: one SQLite database in WAL mode holding entities, the
 /// crosswalk index, the CRUD queue and consumer cursors.
@@ -17,6 +18,10 @@ public final class HeraldStore: Sendable {
     private let checkpointer: Checkpointer
     /// Signalled after every commit (delivery workers wait on it for new events).
     public let commits = CommitSignal()
+    private let healthMonitor: HealthMonitor
+
+    /// Whether writes go through, as the last commit found: `/health` reports it.
+    public var health: StoreHealth { healthMonitor.health }
 
     /// Opens (creating if needed) `herald.db` in `directory`.
     ///
@@ -52,7 +57,17 @@ public final class HeraldStore: Sendable {
         } catch {
             throw StoreError(.openFailed, "cannot open SQLite database '\(path)': \(error)")
         }
-        committer = GroupCommitter(pool: pool, signal: commits)
+        let monitor = HealthMonitor(logger: logger)
+        healthMonitor = monitor
+        let committer = GroupCommitter(pool: pool, signal: commits, observer: { monitor.record($0) })
+        self.committer = committer
+        monitor.probe = {
+            // 64 KiB in and out again: pages to allocate and WAL frames to append, as real writes need.
+            _ = try? await committer.submit { db in
+                try db.execute(sql: "INSERT INTO store_probe (id, filler) VALUES (1, zeroblob(65536))")
+                try db.execute(sql: "DELETE FROM store_probe")
+            }
+        }
         logger.info("store opened", metadata: ["path": "\(path)"])
     }
 
@@ -79,11 +94,80 @@ public final class HeraldStore: Sendable {
 
     /// Waits for queued writes, then checkpoints the WAL into the database file.
     public func close() {
+        healthMonitor.stop()
         committer.close()
         checkpointer.stop()
         try? pool.writeWithoutTransaction { db in
             _ = try? db.checkpoint(.truncate)
         }
         try? pool.close()
+    }
+}
+
+/// The store's write health; logs each change of state once, not each failed write.
+///
+/// A storage failure makes it `failing` at once. It is `up` again after a write succeeds with no storage failure
+/// for `quietMs`: when a disk is nearly full, small writes (a cursor) still succeed while large ones (a batch of
+/// entities) fail, and the state must not flap with them.
+final class HealthMonitor: @unchecked Sendable {
+    static let quietMs: Int64 = 5000
+    private struct State {
+        var health = StoreHealth.up
+        var lastFailure: Int64 = 0
+        var probing = false
+        var stopped = false
+    }
+    private let state = Mutex(State())
+    let logger: Logger
+    /// A small write that allocates space; run every `quietMs` while writes fail, so that the state recovers
+    /// even when nothing else writes. Set once, before the first write.
+    var probe: (@Sendable () async -> Void)?
+
+    init(logger: Logger) { self.logger = logger }
+
+    var health: StoreHealth { state.withLock { $0.health } }
+
+    func stop() { state.withLock { $0.stopped = true } }
+
+    func record(_ outcome: Result<Void, StoreError>) {
+        let now = epochMilliseconds()
+        let (next, startProbe): (StoreHealth?, Bool) = state.withLock { s in
+            switch (outcome, s.health) {
+            case (.success, .up):
+                return (nil, false)
+            case (.success, .failing):
+                guard now - s.lastFailure >= HealthMonitor.quietMs else { return (nil, false) }
+                s.health = .up
+            case (.failure(let e), .failing(let code, _, _)) where code == e.code:
+                s.lastFailure = now
+                return (nil, false)
+            case (.failure(let e), _):
+                s.lastFailure = now
+                s.health = .failing(e.code, e.message, since: now)
+            }
+            let start = !s.probing && s.health != .up
+            if start { s.probing = true }
+            return (s.health, start)
+        }
+        switch next {
+        case nil: break
+        case .up?: logger.notice("store: writes succeed again")
+        case .failing(let code, let reason, _)?:
+            logger.error(
+                "store: writes fail (\(code.rawValue)): \(reason); write requests get \(code == .storageFull ? 507 : 503) until this clears")
+        }
+        if startProbe, let probe {
+            Task {
+                while true {
+                    try? await Task.sleep(for: .milliseconds(HealthMonitor.quietMs))
+                    let done = state.withLock { s in
+                        if s.stopped || s.health == .up { s.probing = false }
+                        return !s.probing
+                    }
+                    if done { return }
+                    await probe()
+                }
+            }
+        }
     }
 }

@@ -201,6 +201,10 @@ extension HeraldStore {
         migrator.registerMigration("v5-delivery-keys") { db in
             try keyDeliveryStateByTenant(db, logger: logger)
         }
+        migrator.registerMigration("v6-store-probe") { db in
+            // Written and emptied again by the health probe while writes fail (see HealthMonitor).
+            try db.execute(sql: "CREATE TABLE store_probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL)")
+        }
         return migrator
     }
 }

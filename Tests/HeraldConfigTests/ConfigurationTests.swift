@@ -59,7 +59,7 @@ struct ConfigurationTests {
         (#"{"dataDirectory": "d", "tenants": [], "server": {"tokens": [{"name": "a", "tokenEnv": "NOPE", "role": "read"}]}}"#, "server.tokens[0].tokenEnv: environment variable 'NOPE' is not set"),
         (#"{"dataDirectory": "d", "tenants": [], "store": {"synchronous": "OFF"}}"#, "store.synchronous: 'OFF' is not one of 'FULL', 'NORMAL'"),
         (#"{"dataDirectory": "d", "tenants": [], "server": {"host": true}}"#, "server.host: expected a string, found a boolean"),
-        (#"{"dataDirectory": "d", "dataDirectory": "e", "tenants": []}"#, "dataDirectory: duplicate key 'dataDirectory'"),
+        (#"{"dataDirectory": "d", "dataDirectory": "e", "tenants": []}"#, "$: invalid JSON: duplicate key 'dataDirectory' (first at byte 1); a key may appear once per object at byte 23"),
     ])
     func namesThePathOfEveryError(text: String, expected: String) {
         let found = issues(text)

@@ -2,6 +2,39 @@ import HeraldJSON
 import Testing
 
 struct JSONParserTests {
+    /// A key twice in one object is refused at the second key's offset, in small objects (linear scan) and large
+    /// ones (a set), with escapes decoded first; the same key in different objects is fine.
+    @Test(arguments: [
+        (#"{"a": 1, "a": 2}"#, 9),
+        (#"{"a": 1, "\u0061": 2}"#, 9),
+        ("{" + (0..<40).map { "\"k\($0)\": \($0)" }.joined(separator: ", ") + ", \"k17\": 0}", 421),
+        (#"[{"x": {"y": 1, "z": {"y": 2}}, "y": 3}, {"q": 1, "q": 1}]"#, 50),
+    ])
+    func refusesDuplicateKeys(text: String, offset: Int) {
+        do {
+            _ = try JSONParser.parse(text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.code == .duplicateKey)
+            #expect(error.offset == offset, "\(error)")
+            #expect(error.reason.hasPrefix("duplicate key '"), "\(error)")
+        }
+    }
+
+    @Test func theSameKeyInDifferentObjectsIsFine() throws {
+        let v = try JSONParser.parse(#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#)
+        #expect(v["a"]?["a"] == .number("1"))
+    }
+
+    @Test func echoCutsLongInputAtACharacterBoundary() {
+        #expect(Echo.cut("short") == "short")
+        let long = String(repeating: "é", count: 150)  // 300 bytes
+        let cut = Echo.cut(long)
+        #expect(cut.hasPrefix(String(repeating: "é", count: 100)))
+        #expect(cut.hasSuffix("…(300 bytes)"))
+        #expect(Echo.cut(String(repeating: "x", count: 1_000_000)).utf8.count < 230)
+    }
+
     @Test func parsesEveryKindOfValue() throws {
         let v = try JSONParser.parse(#"{"a": [1, -2.5e3, true, false, null, "x"], "b": {}, "c": []}"#)
         #expect(v["a"] == .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null, .string("x")]))
