@@ -5,7 +5,10 @@ import HeraldSinkSDK
 /// Appends messages to a file as NDJSON, one line per message:
 /// `{"headers": {...}, "key": "...", "body": "<the exact message body as a JSON string>"}`.
 ///
-/// Synchronous: a batch is written (and fsynced when configured) before it completes.
+/// Synchronous: a batch is written (and fsynced when configured) before it completes. Every
+/// instance of the process that writes to one file goes through one `SharedFile` (see `OpenFiles`):
+/// a batch's lines reach the file in one write, and a failed or short write is truncated back to
+/// the last whole line before the batch completes, its whole lines OK and the rest RETRY.
 final class FileSink: SinkPlugin {
     static let name = "file"
     static let version = "1.0.0"
@@ -20,8 +23,14 @@ final class FileSink: SinkPlugin {
 
     let config: FileSinkConfig
     let host: SinkHost
-    private var files: [String: UnsafeMutablePointer<FILE>] = [:]
+    /// The files this instance holds, by path as spelled after `{destination}` is replaced.
+    private var files: [String: SharedFile] = [:]
     private var writer = JSONWriter(capacity: 1 << 16)
+    /// Where each line of the batch being written ends in `writer.bytes`, and its message's index.
+    private var lineEnds: [Int] = []
+    private var lineMessages: [Int] = []
+    /// The last batch failed (its error was logged; the next success is logged too).
+    private var failing = false
     private let lock = NSLock()
 
     static func validate(config: String) throws {
@@ -34,30 +43,30 @@ final class FileSink: SinkPlugin {
     }
 
     var limits: SinkPluginLimits {
-        SinkPluginLimits(maxMessageBytes: config.maxMessageBytes, maxBatchMessages: 1000, maxBatchBytes: 16 << 20, maxInFlight: 1)
+        SinkPluginLimits(
+            maxMessageBytes: config.maxMessageBytes, maxBatchMessages: 1000, maxBatchBytes: 16 << 20, maxInFlight: 1)
     }
 
     func start() throws {
+        lock.lock()
+        defer { lock.unlock() }
         if !config.path.contains("{destination}") {
             _ = try file(for: "")
         }
         host.log(.info, "file sink writing to \(config.path)")
     }
 
-    private func file(for destination: String) throws -> UnsafeMutablePointer<FILE> {
+    private func file(for destination: String) throws -> SharedFile {
         let path = config.path.replacingOccurrences(of: "{destination}", with: destination)
         if let f = files[path] { return f }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            let f = try OpenFiles.acquire(path)
+            files[path] = f
+            return f
+        } catch {
+            host.setHealth(false, error.description)
+            throw SinkError(.retry, error.description)
         }
-        guard let f = fopen(path, "a") else {
-            let reason = String(cString: strerror(errno))
-            host.setHealth(false, "cannot open \(path): \(reason)")
-            throw SinkError(.retry, "cannot open \(path): \(reason)")
-        }
-        files[path] = f
-        return f
     }
 
     func send(_ batch: SinkBatch, completion: SinkCompletion) throws {
@@ -65,13 +74,17 @@ final class FileSink: SinkPlugin {
         defer { lock.unlock() }
         let file = try file(for: batch.destination)
         writer.reset()
+        lineEnds.removeAll(keepingCapacity: true)
+        lineMessages.removeAll(keepingCapacity: true)
         var results: [SinkResult] = []
         results.reserveCapacity(batch.count)
         for i in 0..<batch.count {
             let message = batch[i]
             if UInt64(message.body.count) > config.maxMessageBytes {
                 results.append(
-                    SinkResult(.tooLarge, error: "message is \(message.body.count) bytes, the limit is \(config.maxMessageBytes)"))
+                    SinkResult(
+                        .tooLarge,
+                        error: "message is \(message.body.count) bytes, the limit is \(config.maxMessageBytes)"))
                 continue
             }
             writer.beginObject()
@@ -89,39 +102,43 @@ final class FileSink: SinkPlugin {
             writer.endObject()
             writer.bytes.append(0x0A)
             writer.reset(keepingContent: true)
+            lineEnds.append(writer.bytes.count)
+            lineMessages.append(i)
             results.append(.ok)
         }
-        let written = writer.bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
-        var failed: String?
-        if written != writer.bytes.count || fflush(file) != 0 {
-            failed = "write failed: \(String(cString: strerror(errno)))"
-        } else if config.fsync && fsync(fileno(file)) != 0 {
-            failed = "fsync failed: \(String(cString: strerror(errno)))"
-        }
-        if let failed {
-            host.setHealth(false, failed)
-            completion.completeAll(SinkResult(.retry, error: failed))
+        guard !lineEnds.isEmpty else {
+            completion.complete(results)
             return
         }
-        host.setHealth(true)
-        host.counter("lines_written", UInt64(results.filter { $0.status == .ok }.count))
+        let outcome = writer.bytes.withUnsafeBytes { file.append($0, lineEnds: lineEnds, durable: config.fsync) }
+        if let error = outcome.error {
+            for line in outcome.linesKept..<lineEnds.count {
+                results[lineMessages[line]] = SinkResult(.retry, error: error)
+            }
+            host.setHealth(false, error)
+            if !failing { host.log(.warning, error) }
+            failing = true
+        } else {
+            host.setHealth(true)
+            if failing { host.log(.info, "writing to \(file.path) works again") }
+            failing = false
+        }
+        host.counter("lines_written", UInt64(outcome.linesKept))
         completion.complete(results)
     }
 
     func flush(timeoutMs: UInt32) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        for f in files.values {
-            fflush(f)
-            if config.fsync { fsync(fileno(f)) }
-        }
-        return true
+        // Lines are written unbuffered when their batch completes; only fsync is left to do.
+        guard config.fsync else { return true }
+        return files.values.map { $0.sync() }.allSatisfy { $0 }
     }
 
     func stop(deadlineMs: UInt32) {
         lock.lock()
         defer { lock.unlock() }
-        for f in files.values { fclose(f) }
+        for f in files.values { OpenFiles.release(f) }
         files.removeAll()
     }
 }

@@ -154,20 +154,35 @@ public struct ConnectionString: Sendable, Equatable {
     public var key: String
     public var entityPath: String?
 
+    /// Parses a connection string.
+    ///
+    /// - Throws: a `SinkError` (`.permanent`) saying what is wrong. Its text never quotes a value of
+    ///   the string: a malformed string (a key containing ';', items separated by spaces or commas)
+    ///   can put key material into any item, so errors name items by position and show at most the
+    ///   Endpoint's scheme.
     public static func parse(_ text: String) throws -> ConnectionString {
         func fail(_ message: String) -> SinkError {
             SinkError(.permanent, "servicebus sink configuration: connectionString \(message)")
         }
         var values: [String: String] = [:]
-        for part in text.split(separator: ";", omittingEmptySubsequences: true) {
-            let item = part.trimmingCharacters(in: .whitespaces)
-            if item.isEmpty { continue }
+        let items = text.split(separator: ";", omittingEmptySubsequences: true)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for (index, item) in items.enumerated() {
             // Split at the first '=' only: base64 keys end with '='.
-            guard let eq = item.firstIndex(of: "=") else { throw fail("has an item without '=': '\(item.prefix(40))'") }
-            values[item[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = String(
-                item[item.index(after: eq)...]
-            )
-            .trimmingCharacters(in: .whitespaces)
+            guard let eq = item.firstIndex(of: "=") else {
+                throw fail(
+                    "item \(index + 1) of \(items.count) has no '=' (not shown: it may hold the key); items are NAME=VALUE separated by ';', and a key is copied whole from the Azure portal"
+                )
+            }
+            let name = item[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = String(item[item.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            let lowerValue = value.lowercased()
+            if let inner = itemNames.first(where: { lowerValue.contains($0.lowercased() + "=") }) {
+                throw fail(
+                    "item \(index + 1) of \(items.count) holds another item (\(inner)=) in its value (not shown: it may hold the key); separate items with ';', not spaces or commas"
+                )
+            }
+            values[name] = value
         }
         if values["sharedaccesssignature"] != nil {
             throw fail(
@@ -184,11 +199,38 @@ public struct ConnectionString: Sendable, Equatable {
         if lower.hasPrefix("sb://") {
             base = "https://" + base.dropFirst(5)
         } else if !lower.hasPrefix("https://") && !lower.hasPrefix("http://") {
-            throw fail("Endpoint '\(endpoint)' must look like sb://NAMESPACE.servicebus.windows.net/")
+            throw fail("Endpoint must look like sb://NAMESPACE.servicebus.windows.net/ (\(describeScheme(endpoint)))")
         }
         while base.hasSuffix("/") { base.removeLast() }
+        let host = base.drop { $0 != ":" }.dropFirst(3)
+        guard !host.isEmpty, host.utf8.allSatisfy(isHostByte) else {
+            throw fail(
+                "Endpoint must be sb://NAMESPACE.servicebus.windows.net/ with nothing after the host name (not shown: it may hold the key); separate items with ';'"
+            )
+        }
         let entity = values["entitypath"].flatMap { $0.isEmpty ? nil : $0 }
         return ConnectionString(baseURL: base, keyName: keyName, key: key, entityPath: entity)
+    }
+
+    /// The item names a connection string may have.
+    private static let itemNames = [
+        "Endpoint", "SharedAccessKeyName", "SharedAccessKey", "EntityPath", "SharedAccessSignature",
+    ]
+
+    /// A host name with an optional port: letters, digits, '-', '.', ':'.
+    private static func isHostByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x3A) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == 0x2D || b == 0x2E
+    }
+
+    /// "it starts with 'amqps://'" when the Endpoint has a short alphabetic scheme, else "it has no
+    /// scheme": never more of the value, which may hold the key when items are not separated by ';'.
+    private static func describeScheme(_ endpoint: String) -> String {
+        guard let range = endpoint.range(of: "://") else { return "it has no scheme" }
+        let scheme = endpoint[..<range.lowerBound]
+        guard (1...10).contains(scheme.count),
+            scheme.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic && $0.isASCII })
+        else { return "it has no scheme" }
+        return "it starts with '\(scheme)://'"
     }
 }
 

@@ -8,8 +8,8 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest (without, then with match rules), ingest-match (only with), filter-render, delivery, e2e, backlog, jq, kafka, sqs, cloud (the Pub/Sub and Service Bus sinks).")
-    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,sqs,cloud"
+    @Option(help: "Scenarios to run (comma-separated): ingest (without, then with match rules), ingest-match (only with), filter-render, delivery, e2e, backlog, jq, kafka, sqs, cloud (the Pub/Sub and Service Bus sinks), file (the file sink).")
+    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,sqs,cloud,file"
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -90,6 +90,11 @@ struct HeraldBench: ParsableCommand {
                 try CloudScenario(
                     packageRoot: root, binDirectory: binDir, messages: quick ? 5_000 : 200_000,
                     peerMessages: quick ? 500 : 20_000, runs: runs ?? (quick ? 1 : 3)
+                ).run(writer: writer)
+            case "file":
+                try FileSinkScenario(
+                    packageRoot: root, binDirectory: binDir, messages: quick ? 5_000 : 200_000,
+                    fsyncMessages: quick ? 1_000 : 20_000, runs: runs ?? (quick ? 1 : 3)
                 ).run(writer: writer)
             case "e2e":
                 try EndToEndScenario(

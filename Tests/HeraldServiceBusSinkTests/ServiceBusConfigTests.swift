@@ -16,7 +16,7 @@ import Testing
             ("Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=a", "has no SharedAccessKey"),
             ("Endpoint=sb://x/;SharedAccessSignature=SharedAccessSignature sr=x", "not supported"),
             ("Endpoint=amqp://x/;SharedAccessKeyName=a;SharedAccessKey=b", "must look like sb://"),
-            ("Endpoint", "without '='"),
+            ("Endpoint", "item 1 of 1 has no '='"),
         ]
         for (text, expected) in bad {
             do {
@@ -67,6 +67,57 @@ import Testing
                 Issue.record("accepted \(text)")
             } catch {
                 #expect("\(error)".contains(expected), "\(text): \(error)")
+            }
+        }
+    }
+
+    /// Issue 13: a malformed connection string's error must not echo the key, whole or in part.
+    @Test func malformedConnectionStringErrorsDoNotEchoTheKey() throws {
+        // 44 characters like a portal key, without '=' padding so that a fragment of it has no '='.
+        let key = "Qm9ndXNLZXlGb3JIZXJhbGRUZXN0c1NlY3JldDAxMjM0"
+        let ns = "sb://ns1.servicebus.windows.net/"
+        let malformed: [(String, String)] = [
+            // The key contains ';': its tail becomes an item without '='.
+            (
+                "Endpoint=\(ns);SharedAccessKeyName=send;SharedAccessKey=Qm9n;\(key.dropFirst(4))",
+                "item 4 of 4 has no '='"
+            ),
+            // The key pasted without its name.
+            ("Endpoint=\(ns);SharedAccessKeyName=send;\(key)", "item 3 of 3 has no '='"),
+            // Items separated by spaces or commas: the Endpoint's value holds the key.
+            ("Endpoint=\(ns) SharedAccessKeyName=send SharedAccessKey=\(key)", "separate items with ';'"),
+            ("Endpoint=\(ns),SharedAccessKeyName=send,SharedAccessKey=\(key)", "separate items with ';'"),
+            // The key pasted into the Endpoint, without a scheme, with a wrong one, after the host.
+            (
+                "Endpoint=ns1.servicebus.windows.net/\(key);SharedAccessKeyName=send;SharedAccessKey=\(key)",
+                "it has no scheme"
+            ),
+            (
+                "Endpoint=amqps://ns1.servicebus.windows.net/\(key);SharedAccessKeyName=send;SharedAccessKey=\(key)",
+                "'amqps://'"
+            ),
+            ("Endpoint=\(ns) \(key);SharedAccessKeyName=send;SharedAccessKey=\(key)", "nothing after the host name"),
+        ]
+        for (text, expected) in malformed {
+            var messages: [String] = []
+            do {
+                _ = try ConnectionString.parse(text)
+                Issue.record("accepted a malformed connection string")
+            } catch {
+                messages.append("\(error)")
+            }
+            do {
+                _ = try ServiceBusConfig.parse(#"{"connectionString": "\#(text)"}"#)
+                Issue.record("accepted a malformed connection string")
+            } catch {
+                messages.append("\(error)")
+            }
+            #expect(messages.count == 2)
+            for message in messages {
+                #expect(message.contains(expected), "\(message)")
+                // No 8-character run of the key: the old text quoted up to 40 characters of an item.
+                let leaked = (0...(key.count - 8)).contains { message.contains(key.dropFirst($0).prefix(8)) }
+                #expect(!leaked, "the error quotes (part of) the key: \(message)")
             }
         }
     }
