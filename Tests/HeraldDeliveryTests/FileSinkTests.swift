@@ -37,52 +37,6 @@ struct FileSinkTests {
         }
     }
 
-    /// A tmpfs mounted for one test, unmounted by `unmount()` (also on deinit).
-    final class Tmpfs {
-        let path: String
-        private var mounted = false
-
-        init(at path: String, size: String) throws {
-            self.path = path
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let r = try runCommand(Tmpfs.mountProgram, ["-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", path])
-            guard r.status == 0 else {
-                throw HeraldProcessError(
-                    message: """
-                        mounting a \(size) tmpfs at \(path) failed (exit \(r.status): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))). \
-                        This test fills a small file system to check what the file sink does when the disk is full: \
-                        run the tests as root, or with CAP_SYS_ADMIN where `mount -t tmpfs` is allowed (CI and the dev machines run as root)
-                        """)
-            }
-            mounted = true
-        }
-
-        func resize(_ size: String) throws {
-            let r = try runCommand(Tmpfs.mountProgram, ["-o", "remount,size=\(size)", path])
-            guard r.status == 0 else {
-                throw HeraldProcessError(message: "remounting \(path) with size=\(size) failed: \(r.stderr)")
-            }
-        }
-
-        func unmount() {
-            guard mounted else { return }
-            if (try? runCommand(Tmpfs.mountProgram.replacingOccurrences(of: "/mount", with: "/umount"), [path]))?.status
-                == 0
-            {
-                mounted = false
-            }
-        }
-
-        deinit { unmount() }
-
-        static var mountProgram: String {
-            ["/usr/bin/mount", "/bin/mount", "/usr/sbin/mount", "/sbin/mount"].first {
-                FileManager.default.isExecutableFile(atPath: $0)
-            }
-                ?? "/bin/mount"
-        }
-    }
-
     func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
         let config = StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming)
@@ -114,7 +68,7 @@ struct FileSinkTests {
     @Test(arguments: [false, true])
     func aFullDiskLeavesOnlyWholeLinesAndEveryEventArrivesOnceThereIsSpace(fsync: Bool) throws {
         let dir = TemporaryDirectory()
-        let disk = try Tmpfs(at: dir.file("disk"), size: "256k")
+        let disk = try TmpfsMount(sizeKB: 256)
         defer { disk.unmount() }
         let out = disk.path + "/events.ndjson"
         func streaming(enabled: Bool) -> String {
@@ -162,7 +116,7 @@ struct FileSinkTests {
             "\(sent) messages completed OK, the file holds \(Set(atFull.messageIds()).count)")
 
         // Free space; enable the destination again: the retries go through.
-        try disk.resize("16m")
+        try disk.resize(sizeKB: 16 * 1024)
         _ = StreamingTestSupport.writeConfig(in: dir, plugins: plugins, streaming: streaming(enabled: true))
         kill(server.process.processIdentifier, SIGHUP)
         let drained = StreamingTestSupport.eventually(timeout: 60) {
