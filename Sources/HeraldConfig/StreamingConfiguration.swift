@@ -88,12 +88,12 @@ public struct DestinationConfiguration: Sendable, Equatable {
     public var provider: String
     public var name: String
     public var enabled: Bool = true
-    /// Event types to send; nil means all.
+    /// Event types to send; nil means all (an empty `typeFilter` list reads as nil, as on the platform).
     public var typeFilter: Set<EventType>?
     /// Filter expression; nil means all.
     public var objectFilter: String?
     public var payloadType: PayloadType = .snapshot
-    /// Selected fields of the object for SNAPSHOT payloads; nil means all.
+    /// Selected fields of the object for SNAPSHOT payloads; nil means all (an empty list reads as nil).
     public var payloadFields: [String]?
     public var ovOnly: Bool = false
     public var format: MessageFormat = .json
@@ -197,7 +197,8 @@ extension DestinationConfiguration {
                         "unknown event type '\(t)'; known: \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
             }
-            d.typeFilter = set
+            // An empty list is no restriction, as the platform reads it: it never means "send nothing".
+            d.typeFilter = types.isEmpty ? nil : set
         }
         if let filter = r.string("objectFilter"), !filter.trimmingCharacters(in: .whitespaces).isEmpty {
             d.objectFilter = filter
@@ -219,7 +220,7 @@ extension DestinationConfiguration {
                     r.issues.report(r.path + "payloadFields" + i, problem)
                 }
             }
-            d.payloadFields = fields
+            d.payloadFields = fields.isEmpty ? nil : fields
         }
         if let v = r.bool("ovOnly") { d.ovOnly = v }
         if let v = r.choice("format", MessageFormat.allCases.map(\.rawValue)) { d.format = MessageFormat(rawValue: v)! }

@@ -120,13 +120,15 @@ public final class DeliveryService: Service, Sendable {
         var out: [DestinationStatus] = []
         for worker in list {
             var s = worker.snapshot
-            if let last = try? await store.lastSequence(tenant: worker.tenant.id) {
-                s.lagEvents = max(0, last - s.cursor)
-                if s.lagEvents > 0, let time = try? await store.eventTime(tenant: worker.tenant.id, after: s.cursor) {
-                    s.lagSeconds = max(0, Double(epochMilliseconds() - time) / 1000)
+            if let backlog = try? await store.backlog(worker.key, after: s.cursor) {
+                // Lag counts what is neither delivered nor dead-lettered: the tenant's events after the cursor
+                // and the retry schedule (an outage shows as lag, so that alerts on it work).
+                s.lagEvents = backlog.queued + Int64(backlog.retrying)
+                s.retryBacklog = backlog.retrying
+                if let oldest = backlog.oldestTime {
+                    s.lagSeconds = max(0, Double(epochMilliseconds() - oldest) / 1000)
                 }
             }
-            s.retryBacklog = (try? await store.retryCount(worker.key)) ?? 0
             s.deadLetterCount = (try? await store.deadLetterCount(worker.key)) ?? 0
             out.append(s)
         }

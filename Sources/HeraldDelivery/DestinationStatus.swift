@@ -16,7 +16,9 @@ public struct DestinationStatus: Sendable {
     public var healthy: Bool
     public var reason: String
     public var cursor: Int64 = 0
+    /// Events not yet delivered or dead-lettered: the tenant's events after the cursor plus the retry schedule.
     public var lagEvents: Int64 = 0
+    /// Age of the oldest of those events.
     public var lagSeconds: Double = 0
     /// Outcomes since this worker started (Prometheus counters carry the totals across reloads).
     public var counts = DeliveryCounts()

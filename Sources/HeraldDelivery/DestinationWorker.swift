@@ -296,11 +296,7 @@ final class DestinationWorker: @unchecked Sendable {
             for h in holds { heldCounts[h.key, default: 0] += 1 }
         }
         cursor = newCursor
-        let lastSeq = records.last?.seq ?? newCursor
-        update {
-            $0.cursor = newCursor
-            $0.lagEvents = max(0, lastSeq - newCursor)
-        }
+        update { $0.cursor = newCursor }
         if outcome.pauseMs > 0 { await sleepInterruptibly(seconds: Double(min(outcome.pauseMs, 30_000)) / 1000) }
         return true
     }

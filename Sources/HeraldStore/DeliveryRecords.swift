@@ -280,15 +280,6 @@ extension HeraldStore {
         }
     }
 
-    /// Number of messages in a destination's retry schedule.
-    public func retryCount(_ key: DestinationKey) async throws -> Int {
-        try await pool.read { db in
-            try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM delivery_retries WHERE tenant = ? AND destination = ?",
-                arguments: [key.tenant, key.destination]) ?? 0
-        }
-    }
-
     /// Messages in a destination's retry schedule, oldest first.
     public func retries(_ key: DestinationKey, limit: Int) async throws -> [RetryEntry] {
         try await pool.read { db in
@@ -323,12 +314,25 @@ extension HeraldStore {
         }
     }
 
-    /// The time of the first event of `tenant` after `seq` (for lag in seconds), nil when there is none.
-    public func eventTime(tenant: String, after seq: Int64) async throws -> Int64? {
+    /// What a destination has not yet delivered or dead-lettered: the tenant's events after `cursor`, the
+    /// retry schedule (held messages included), and the time of the oldest of them (the event's time, or its
+    /// first attempt when compaction removed the event).
+    public func backlog(_ key: DestinationKey, after cursor: Int64) async throws
+        -> (queued: Int64, retrying: Int, oldestTime: Int64?)
+    {
         try await pool.read { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT time FROM events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT 1",
-                arguments: [tenant, seq])
+            let queued = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*), MIN(time) FROM events WHERE tenant = ? AND seq > ?",
+                arguments: [key.tenant, cursor])
+            let retrying = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*), MIN(COALESCE(e.time, r.first_attempt)) FROM delivery_retries r
+                    LEFT JOIN events e ON e.seq = r.seq WHERE r.tenant = ? AND r.destination = ?
+                    """,
+                arguments: [key.tenant, key.destination])
+            let times = [queued?[1] as Int64?, retrying?[1] as Int64?].compactMap { $0 }
+            return (queued?[0] ?? 0, retrying?[0] ?? 0, times.min())
         }
     }
 

@@ -54,6 +54,17 @@ struct StreamingConfigurationTests {
         #expect(s.destinations[2].startFrom == .now)
     }
 
+    /// The platform reads an empty list as "no restriction"; so does Herald (it never means "send nothing").
+    @Test func emptyTypeFilterAndPayloadFieldsAreNoRestriction() throws {
+        let c = try HeraldConfiguration.parse(
+            bytes: Array(
+                config(#"{"messaging": {\#(provider), "destinations": [{"provider": "sqs1", "name": "q", "typeFilter": [], "payloadFields": []}]}}"#)
+                    .utf8), baseDirectory: "/")
+        let d = c.tenants[0].streaming.destinations[0]
+        #expect(d.typeFilter == nil)
+        #expect(d.payloadFields == nil)
+    }
+
     @Test(arguments: [
         (#"{"messaging": {"destinations": [{"provider": "nope", "name": "q"}]}}"#, "messaging.destinations[0].provider: unknown provider 'nope'"),
         (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "typeFilter": ["ENTITY_CREATD"]}]}}"#, "messaging.destinations[0].typeFilter[0]: unknown event type 'ENTITY_CREATD'"),

@@ -33,8 +33,8 @@ struct DeliveryKeyTests {
         }
         #expect(try await store.dueRetries(alpha, now: 10, headsOnly: false, limit: 100).map(\.message.seq) == [1, 2, 3])
         #expect(try await store.dueRetries(beta, now: 10, headsOnly: true, limit: 100).map(\.message.seq) == [9])
-        #expect(try await store.retryCount(alpha) == 3)
-        #expect(try await store.retryCount(beta) == 1)
+        #expect(try await store.backlog(alpha, after: .max).retrying == 3)
+        #expect(try await store.backlog(beta, after: .max).retrying == 1)
         #expect(try await store.nextRetryTime(alpha) == 1)
         #expect(try await store.nextRetryTime(beta) == 5)
         #expect(try await store.cursor(alpha) == 3)
@@ -45,8 +45,34 @@ struct DeliveryKeyTests {
             try tx.deleteRetry(beta, seq: 1)
             try tx.deleteRetry(alpha, seq: 9)
         }
-        #expect(try await store.retryCount(alpha) == 3)
-        #expect(try await store.retryCount(beta) == 1)
+        #expect(try await store.backlog(alpha, after: .max).retrying == 3)
+        #expect(try await store.backlog(beta, after: .max).retrying == 1)
+    }
+
+    /// Sequence numbers are global: the backlog counts the tenant's own events after the cursor (interleaved
+    /// with another tenant's) and its retry schedule, and dates it by the oldest of them.
+    @Test func theBacklogCountsTheTenantsEventsAndItsRetries() async throws {
+        let dir = TemporaryDirectory()
+        let store = try HeraldStore(directory: dir.path)
+        defer { store.close() }
+        let alpha = self.alpha
+        try await store.write { tx in
+            for seq in 1...10 {
+                let tenant = seq % 2 == 0 ? "beta" : "alpha"
+                try tx.appendEvent(
+                    tenant: tenant,
+                    NewEvent(
+                        type: .entityCreated, objectURI: "entities/e\(seq)", objectVersion: 1, time: Int64(1000 + seq),
+                        snapshot: [], delta: []))
+            }
+            try tx.scheduleRetry(alpha, self.entry(self.message(1, tenant: "alpha")))
+        }
+        let backlog = try await store.backlog(alpha, after: 5)
+        #expect(backlog.queued == 2, "alpha's seq 7 and 9, not beta's 6, 8 and 10")
+        #expect(backlog.retrying == 1)
+        #expect(backlog.oldestTime == 1001, "the retried event (seq 1) is the oldest")
+        let none = try await store.backlog(DestinationKey(tenant: "gamma", destination: "q/events"), after: 0)
+        #expect(none.queued == 0 && none.retrying == 0 && none.oldestTime == nil)
     }
 
     @Test func deadLetterScopesAlwaysCarryTheTenant() async throws {
@@ -71,7 +97,7 @@ struct DeliveryKeyTests {
         let replayed = try await store.write { tx in try tx.replayDeadLetters(.tenant("alpha"), ids: ids, now: 7) }
         #expect(replayed == 1)
         #expect(try await store.retries(alpha, limit: 10).map(\.message.seq) == [1])
-        #expect(try await store.retryCount(beta) == 0)
+        #expect(try await store.backlog(beta, after: .max).retrying == 0)
         let purged = try await store.write { tx in try tx.purgeDeadLetters(.destination(alpha), ids: ids) }
         #expect(purged == 0)
         #expect(try await store.deadLetterCount(beta) == 2)
