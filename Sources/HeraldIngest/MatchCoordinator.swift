@@ -139,13 +139,17 @@ struct MatchCoordinator {
                 try tx.removePotentialMatch(tenant: tenant, id, other)
             }
             try tx.recordMerge(tenant: tenant, loser: loser.entity, winner: merged.id, time: now)
-            let loserBody = loser.entity.storedBytes()
+            // Losing the merge is the loser's last change: its snapshot says when and by whom.
+            var lost = loser.entity
+            lost.updatedTime = now
+            lost.updatedBy = user
+            let loserBody = lost.storedBytes()
             try tx.setMergedInto(tenant: tenant, id: id, winner: merged.id, version: loser.version + 1, body: loserBody)
             try tx.appendEvent(
                 tenant: tenant,
                 NewEvent(
                     type: .entityLostMerge, objectURI: loser.entity.uri, objectVersion: loser.version + 1, time: now,
-                    snapshot: loserBody, delta: [], uris: [merged.uri]))
+                    snapshot: loserBody, delta: [], uris: [merged.uri, loser.entity.uri]))
             try RelationStore.moveRelations(tenant: tenant, from: id, to: merged.id, now: now, user: user, tx: &tx)
         }
         try tx.replaceTokens(tenant: tenant, entityId: merged.id, tokens: matching.engine.tokens(for: merged))

@@ -13,9 +13,10 @@ public enum RenderOutcome: Sendable {
 /// `payloadFields`, `ovOnly`), `format`, headers and the size limit.
 ///
 /// Bodies:
-/// - entity events: `{"type", "object", "ovChanged"?}`; DELTAS replaces `object` with
-///   `"deltas": {"ovChanged", "delta": [...]}`; SNAPSHOT_WITH_DELTA carries both;
+/// - entity events: `{"type", "object", "ovChanged"?}`; DELTAS carries only the object's `uri` and `type` in
+///   `object`, and `"deltas": {"ovChanged", "delta": [...]}`; SNAPSHOT_WITH_DELTA carries both whole;
 /// - merge events (`ENTITIES_MERGED`, `ENTITIES_SPLITTED`): `{"type", "uris", "updatedTime"}`;
+/// - `ENTITY_LOST_MERGE` also carries `"uris"`: the winner, then the loser;
 /// - potential-match events add `"matches": [{"uri", "matchRules": [...]}]`;
 /// - relation events carry the relation as `object` (with `startObject` and `endObject`);
 /// - over the limit with `largeObjectsSupport`: `{"type", "ovChanged", "exceededQueueSizeLimit": true}`.
@@ -77,6 +78,21 @@ public final class PayloadRenderer {
             if destination.payloadType != .deltas {
                 writer.key("object")
                 entity.render(into: &writer, options: options)
+            } else {
+                // Without its attributes, the object still says which object changed.
+                writer.key("object")
+                writer.beginObject()
+                writer.key("uri")
+                writer.string(event.objectURI)
+                writer.key("type")
+                writer.string(entity.type)
+                writer.endObject()
+            }
+            if event.type == .entityLostMerge && !event.uris.isEmpty {
+                writer.key("uris")
+                writer.beginArray()
+                for u in event.uris { writer.string(u) }
+                writer.endArray()
             }
             if destination.payloadType != .snapshot {
                 writer.key("deltas")

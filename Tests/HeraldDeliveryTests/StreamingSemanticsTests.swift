@@ -39,3 +39,61 @@ struct StreamingSemanticsTests {
         #expect(TenantIsolationTests.metric(metrics, "herald_destination_lag_events", tenant: "t1", destination: "q/down") == 30)
     }
 }
+
+extension StreamingSemanticsTests {
+    /// A manual merge of two entities created earlier: the loser's message names the winner first and is dated
+    /// at the merge, not at the loser's creation.
+    @Test func entityLostMergeNamesTheWinnerAndIsDatedAtTheMerge() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("lost.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"f": {"plugin": "file", "config": {"path": "\(out)"}}},
+                  "destinations": [{"provider": "f", "name": "lost", "typeFilter": ["ENTITY_LOST_MERGE"], "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        let first = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "w", first: "Win"))]")
+        let winner = try #require(first.json?.arrayValue?.first?["uri"]?.stringValue)
+        Thread.sleep(forTimeInterval: 0.05)
+        let second = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "l", first: "Lose"))]")
+        let loser = try #require(second.json?.arrayValue?.first?["uri"]?.stringValue)
+        Thread.sleep(forTimeInterval: 0.05)
+        let merged = try client.post("/api/t1/\(winner)/_sameAs?uri=\(loser)", "")
+        #expect(merged.status == 200, "\(merged.text)")
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(out).count == 1 })
+        let body = try JSONParser.parse(StreamingTestSupport.readLines(out).first?["body"]?.stringValue ?? "")
+        #expect(body["uris"]?.arrayValue?.compactMap(\.stringValue) == [winner, loser])
+        let created = body["object"]?["createdTime"]?.int64Value ?? 0
+        let updated = body["object"]?["updatedTime"]?.int64Value ?? 0
+        #expect(updated > created, "updatedTime \(updated) must be the merge's, after the creation \(created)")
+        let events = try client.events(tenant: "t1")
+        #expect(events.last?["type"] == .string("ENTITY_LOST_MERGE"))
+        #expect(events.last?["time"]?.int64Value == updated)
+    }
+
+    /// DELTAS bodies say which object changed: `object` holds its `uri` and `type` only.
+    @Test func deltasBodiesNameTheObject() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("d.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"f": {"plugin": "file", "config": {"path": "\(out)"}}},
+                  "destinations": [{"provider": "f", "name": "d", "payloadType": "DELTAS", "typeFilter": [], "payloadFields": [],
+                                    "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        let r = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "d", first: "Dee"))]")
+        let uri = try #require(r.json?.arrayValue?.first?["uri"]?.stringValue)
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "d", first: "Dee", last: "Dot"))]")
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(out).count == 2 }, "typeFilter [] sends every type")
+        for line in StreamingTestSupport.readLines(out) {
+            let body = try JSONParser.parse(line["body"]?.stringValue ?? "")
+            #expect(body["object"]?["uri"] == .string(uri))
+            #expect(body["object"]?["type"] == .string("configuration/entityTypes/Individual"))
+            #expect(body["object"]?["attributes"] == nil)
+            #expect(body["deltas"]?["delta"]?.arrayValue?.isEmpty == false)
+        }
+    }
+}

@@ -95,7 +95,9 @@ struct StreamingTests {
         // The creation adds Email (it changes); the first name change does not touch Email; the third does.
         #expect(received.map { $0.headers["objectVersion"] } == ["1", "3"])
         for m in received {
-            #expect(m.body["object"] == nil, "DELTAS carries no object")
+            #expect(m.body["object"]?.objectValue?.map(\.key) == ["uri", "type"], "DELTAS names the object, without its content")
+            #expect(m.body["object"]?["uri"]?.stringValue == m.headers["sourceObjectUri"])
+            #expect(m.body["object"]?["type"] == .string("configuration/entityTypes/Individual"))
             let items = m.body["deltas"]?["delta"]?.arrayValue ?? []
             #expect(items.contains { $0["attributeType"]?.stringValue?.hasSuffix("/attributes/Email") == true })
         }

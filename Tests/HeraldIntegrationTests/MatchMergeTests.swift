@@ -324,6 +324,10 @@ struct MergeStreamingScenarioTests {
         #expect(bodies[1]["updatedTime"] != nil)
         #expect(bodies[1]["object"] == nil)
         #expect(bodies[2]["object"]?["attributes"]?["FirstName"]?.arrayValue?.first?["value"] == .string("Augusta"), "the loser's snapshot")
+        // ENTITY_LOST_MERGE names the winner first, as ENTITIES_MERGED does, and is dated at the merge.
+        let winner = bodies[1]["uris"]?.arrayValue?.first
+        #expect(bodies[2]["uris"]?.arrayValue == [winner ?? .null, bodies[2]["object"]?["uri"] ?? .null])
+        #expect(bodies[2]["object"]?["updatedTime"] == bodies[1]["updatedTime"], "the loser was last updated by the merge")
         for l in created + others {
             #expect(l["headers"]?["tenantId"] == .string("t1"))
             #expect(l["key"] == l["headers"]?["sourceObjectUri"])

@@ -80,7 +80,9 @@ struct PayloadRendererTests {
 
     @Test func deltasReplaceTheObjectAndSnapshotWithDeltaCarriesBoth() throws {
         let deltas = try body(render(renderer { $0.payloadType = .deltas }))
-        #expect(deltas["object"] == nil)
+        #expect(deltas["object"]?.objectValue?.map(\.key) == ["uri", "type"], "DELTAS names the object without its content")
+        #expect(deltas["object"]?["uri"] == .string("entities/E1"))
+        #expect(deltas["object"]?["type"] == .string("configuration/entityTypes/Individual"))
         #expect(deltas["deltas"]?["ovChanged"] == .bool(true))
         let items = try #require(deltas["deltas"]?["delta"]?.arrayValue)
         #expect(items.allSatisfy { $0["type"] == .string("ATTRIBUTE_ADDED") || $0["type"] == .string("CROSSWALK_ADDED") })
