@@ -5,7 +5,7 @@ import HeraldModel
 import HeraldStore
 
 extension IngestService {
-    private func coordinator(_ tenant: TenantConfiguration, type: String, user: String) -> MatchCoordinator {
+    func coordinator(_ tenant: TenantConfiguration, type: String, user: String) -> MatchCoordinator {
         let matching =
             tenant.matching[type]
             ?? EntityMatching(entityType: tenant.schema.entityType(type) ?? EntityTypeDefinition(uri: type, attributes: []))

@@ -212,6 +212,7 @@ public final class IngestService: Sendable {
     /// Removes an entity: its crosswalks are released and `ENTITY_REMOVED` carries its last snapshot.
     public func remove(tenant: TenantConfiguration, id: String, user: String) async throws -> RemoveResult {
         let tenantId = tenant.id
+        let build = { (type: String) in self.coordinator(tenant, type: type, user: user) }
         return try await store.write { tx in
             guard let stored = try tx.entity(tenant: tenantId, id: id), stored.isLive else { return .notFound }
             let now = epochMilliseconds()
@@ -225,14 +226,12 @@ public final class IngestService: Sendable {
                 try tx.deleteCrosswalk(tenant: tenantId, key: c.key)
             }
             try tx.replaceTokens(tenant: tenantId, entityId: id, tokens: [])
-            for (other, _) in try tx.potentialMatches(tenant: tenantId, entityId: id) {
-                try tx.removePotentialMatch(tenant: tenantId, id, other)
-            }
             try tx.appendEvent(
                 tenant: tenantId,
                 NewEvent(
                     type: .entityRemoved, objectURI: entity.uri, objectVersion: version, time: now, snapshot: body,
                     delta: []))
+            try build(entity.type).dropPotentialMatches(of: id, tx: &tx)
             return .removed(uri: entity.uri, version: version)
         }
     }

@@ -135,9 +135,7 @@ struct MatchCoordinator {
             let id = loser.entity.id
             for c in loser.entity.crosswalks { try tx.repointCrosswalk(tenant: tenant, key: c.key, entityId: merged.id) }
             try tx.replaceTokens(tenant: tenant, entityId: id, tokens: [])
-            for (other, _) in try tx.potentialMatches(tenant: tenant, entityId: id) {
-                try tx.removePotentialMatch(tenant: tenant, id, other)
-            }
+            try dropPotentialMatches(of: id, except: Set(participants.map(\.entity.id)), tx: &tx)
             try tx.recordMerge(tenant: tenant, loser: loser.entity, winner: merged.id, time: now)
             // Losing the merge is the loser's last change: its snapshot says when and by whom.
             var lost = loser.entity
@@ -174,6 +172,17 @@ struct MatchCoordinator {
         }
         if !added.isEmpty { try emitPotential(.potentialMatchesFound, stored, added.sorted { $0.0 < $1.0 }, tx: &tx) }
         if !removed.isEmpty { try emitPotential(.potentialMatchesRemoved, stored, removed.sorted { $0.0 < $1.0 }, tx: &tx) }
+    }
+
+    /// Drops every potential match of `id` (removed, or lost a merge) and tells each other side: a
+    /// POTENTIAL_MATCHES_REMOVED on that entity naming `id`. Entities in `except` (the merge's participants,
+    /// whose own events say what happened) are not told.
+    func dropPotentialMatches(of id: String, except: Set<String> = [], tx: inout WriteTransaction) throws {
+        for (other, rules) in try tx.potentialMatches(tenant: tenant, entityId: id).sorted(by: { $0.key < $1.key }) {
+            try tx.removePotentialMatch(tenant: tenant, id, other)
+            guard !except.contains(other), let stored = try tx.entity(tenant: tenant, id: other), stored.isLive else { continue }
+            try emitPotential(.potentialMatchesRemoved, stored, [(id, rules)], tx: &tx)
+        }
     }
 
     func emitPotential(_ type: EventType, _ stored: StoredEntity, _ matches: [(String, [String])], tx: inout WriteTransaction)

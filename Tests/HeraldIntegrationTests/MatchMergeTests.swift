@@ -116,6 +116,20 @@ struct MatchMergeTests {
         #expect(try client.get("/api/t1/\(a)/_potentialMatches").json?.arrayValue?.isEmpty == true)
     }
 
+    /// Deleting one side of a potential match tells the other side: POTENTIAL_MATCHES_REMOVED on it, naming
+    /// the removed entity, after the ENTITY_REMOVED.
+    @Test func deletingOneSideOfAPotentialMatchTellsTheOther() throws {
+        let b = uri(try post(person("CRM", "d1", first: "Jonathan", last: "Smyth", birth: "1970-02-03"))[0])
+        let c = uri(try post(person("ERP", "d2", first: "Jonathon", last: "Smyth", birth: "1970-02-03"))[0])
+        #expect(try client.get("/api/t1/\(b)/_potentialMatches").json?.arrayValue?.count == 1)
+        #expect(try client.request("DELETE", "/api/t1/\(c)").status == 200)
+        #expect(try client.get("/api/t1/\(b)/_potentialMatches").json?.arrayValue?.isEmpty == true)
+        let events = try client.events(tenant: "t1").suffix(2)
+        #expect(events.map { $0["type"]?.stringValue ?? "" } == ["ENTITY_REMOVED", "POTENTIAL_MATCHES_REMOVED"])
+        #expect(events.last?["objectUri"]?.stringValue == b)
+        #expect(events.last?["matches"]?.arrayValue?.first?["uri"]?.stringValue == c)
+    }
+
     @Test func notAMatchIsNeverMergedOrSuggestedAgain() throws {
         let a = uri(try post(person("CRM", "n1", first: "Maria", last: "Garcia"))[0])
         let b = uri(try post(person("ERP", "n2", first: "Mariah", last: "Garcia"))[0])
