@@ -347,13 +347,14 @@ final class DestinationWorker: @unchecked Sendable {
     private func processDueRetries(_ instance: SinkInstance) async throws -> Bool {
         let due = try await store.dueRetries(key, now: epochMilliseconds(), headsOnly: ordered, limit: windowSize)
         if due.isEmpty { return false }
-        let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attempts + 1)) }
+        let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attemptBase + $0.attempts + 1)) }
         let results = await send(outbound, through: instance)
         let now = epochMilliseconds()
         var outcome = Outcome()
         var finished: [RetryEntry] = []
         for (entry, r) in zip(due, results) {
-            let disposition = dispose(entry.message, attempts: entry.attempts + 1, first: entry.firstAttempt, r, now: now)
+            let disposition = dispose(
+                entry.message, attempts: entry.attempts + 1, before: entry.attemptBase, first: entry.firstAttempt, r, now: now)
             if case .retry = disposition {} else { finished.append(entry) }
             outcome.add(disposition, result: r)
         }
@@ -415,8 +416,12 @@ final class DestinationWorker: @unchecked Sendable {
         }
     }
 
-    /// The plugin's result for a message on its `attempts`-th attempt: delivered, scheduled again, or dead-lettered.
-    private func dispose(_ m: DeliveryMessage, attempts: Int, first: Int64, _ r: MessageResult, now: Int64) -> Disposition {
+    /// The plugin's result for a message on its `attempts`-th attempt of the current budget (after `before`
+    /// attempts made before a replay): delivered, scheduled again, or dead-lettered.
+    private func dispose(_ m: DeliveryMessage, attempts: Int, before: Int = 0, first: Int64, _ r: MessageResult, now: Int64)
+        -> Disposition
+    {
+        let total = before + attempts
         switch r.status {
         case .ok:
             return .delivered
@@ -424,15 +429,17 @@ final class DestinationWorker: @unchecked Sendable {
             let error = r.error ?? r.status.description
             if attempts >= destination.retry.maxAttempts {
                 let tried = attempts == 1 ? "1 attempt allowed" : "\(attempts) attempts failed"
-                return .dead(letter(m, "RETRIES_EXHAUSTED", "\(tried); last error: \(error)", attempts: attempts, first: first, last: now))
+                let replayed = before > 0 ? " (after a replay; \(total) attempts in all)" : ""
+                return .dead(
+                    letter(m, "RETRIES_EXHAUSTED", "\(tried)\(replayed); last error: \(error)", attempts: total, first: first, last: now))
             }
             let delay = destination.retry.delayMs(afterAttempt: attempts, floor: Int(r.retryAfterMs))
             return .retry(
                 RetryEntry(
-                    message: m, attempts: attempts, nextAttempt: now + Int64(max(1, delay)), firstAttempt: first,
-                    lastAttempt: now, lastStatus: r.status.description, lastError: error))
+                    message: m, attempts: attempts, attemptBase: before, nextAttempt: now + Int64(max(1, delay)),
+                    firstAttempt: first, lastAttempt: now, lastStatus: r.status.description, lastError: error))
         case .permanent, .tooLarge:
-            return .dead(letter(m, r.status.description, r.error ?? r.status.description, attempts: attempts, first: first, last: now))
+            return .dead(letter(m, r.status.description, r.error ?? r.status.description, attempts: total, first: first, last: now))
         }
     }
 

@@ -6,8 +6,11 @@ import HeraldModel
 /// A message waiting in the retry schedule.
 public struct RetryEntry: Sendable {
     public var message: DeliveryMessage
-    /// Attempts made so far.
+    /// Attempts made so far (since the message entered the schedule, or since its last replay).
     public var attempts: Int
+    /// Attempts made before a replay from the dead-letter queue (0 otherwise): the plugin sees attempt
+    /// `attemptBase + attempts + 1`, while the retry budget (`maxAttempts`) counts `attempts` only.
+    public var attemptBase: Int
     /// Epoch ms of the next attempt; 0 when held behind an earlier message with the same key.
     public var nextAttempt: Int64
     public var firstAttempt: Int64
@@ -16,11 +19,12 @@ public struct RetryEntry: Sendable {
     public var lastError: String
 
     public init(
-        message: DeliveryMessage, attempts: Int, nextAttempt: Int64, firstAttempt: Int64, lastAttempt: Int64,
-        lastStatus: String, lastError: String
+        message: DeliveryMessage, attempts: Int, attemptBase: Int = 0, nextAttempt: Int64, firstAttempt: Int64,
+        lastAttempt: Int64, lastStatus: String, lastError: String
     ) {
         self.message = message
         self.attempts = attempts
+        self.attemptBase = attemptBase
         self.nextAttempt = nextAttempt
         self.firstAttempt = firstAttempt
         self.lastAttempt = lastAttempt
@@ -104,8 +108,8 @@ extension WriteTransaction {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO delivery_retries (tenant, destination, seq, message_id, message_key, event_type, object_uri,
-                    headers, body, attempts, next_attempt, first_attempt, last_attempt, last_status, last_error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    headers, body, attempts, next_attempt, first_attempt, last_attempt, last_status, last_error, attempt_base)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(tenant, destination, seq) DO UPDATE SET attempts = excluded.attempts,
                     next_attempt = excluded.next_attempt, last_attempt = excluded.last_attempt,
                     last_status = excluded.last_status, last_error = excluded.last_error
@@ -114,7 +118,7 @@ extension WriteTransaction {
         try statement.execute(arguments: [
             key.tenant, key.destination, m.seq, m.id, m.key, m.eventType, m.objectURI, HeaderCoding.encode(m.headers),
             Data(m.body), entry.attempts, entry.nextAttempt, entry.firstAttempt, entry.lastAttempt, entry.lastStatus,
-            entry.lastError,
+            entry.lastError, entry.attemptBase,
         ])
     }
 
@@ -153,7 +157,8 @@ extension WriteTransaction {
         return db.lastInsertedRowID
     }
 
-    /// Moves dead letters back into their destination's retry schedule, due now, with their attempt count reset.
+    /// Moves dead letters back into their destination's retry schedule, due now, with a fresh retry budget; the
+    /// attempt number the plugin sees continues from the dead letter's attempts.
     /// - Returns: the number of messages moved.
     @discardableResult
     public func replayDeadLetters(_ scope: DeliveryScope, ids: [Int64]?, now: Int64) throws -> Int {
@@ -163,7 +168,8 @@ extension WriteTransaction {
             try scheduleRetry(
                 letter.key,
                 RetryEntry(
-                    message: letter.message, attempts: 0, nextAttempt: now, firstAttempt: now, lastAttempt: now,
+                    message: letter.message, attempts: 0, attemptBase: letter.attempts, nextAttempt: now,
+                    firstAttempt: now, lastAttempt: now,
                     lastStatus: "REPLAYED", lastError: "replayed from the dead-letter queue (was: \(letter.reason))"))
             try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [letter.id])
         }
@@ -235,7 +241,8 @@ extension HeraldStore {
             message: DeliveryMessage(
                 seq: row["seq"], id: row["message_id"], key: row["message_key"], eventType: row["event_type"],
                 objectURI: row["object_uri"], headers: HeaderCoding.decode(row["headers"]), body: [UInt8](body)),
-            attempts: row["attempts"], nextAttempt: row["next_attempt"], firstAttempt: row["first_attempt"],
+            attempts: row["attempts"], attemptBase: row["attempt_base"], nextAttempt: row["next_attempt"],
+            firstAttempt: row["first_attempt"],
             lastAttempt: row["last_attempt"], lastStatus: row["last_status"], lastError: row["last_error"])
     }
 

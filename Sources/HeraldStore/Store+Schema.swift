@@ -205,6 +205,10 @@ extension HeraldStore {
             // Written and emptied again by the health probe while writes fail (see HealthMonitor).
             try db.execute(sql: "CREATE TABLE store_probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL)")
         }
+        migrator.registerMigration("v7-replayed-attempts") { db in
+            // Attempts a replayed message made before its replay: the plugin's attempt number continues from them.
+            try db.execute(sql: "ALTER TABLE delivery_retries ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

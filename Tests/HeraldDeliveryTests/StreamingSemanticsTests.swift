@@ -97,3 +97,30 @@ extension StreamingSemanticsTests {
         }
     }
 }
+
+extension StreamingSemanticsTests {
+    /// A replayed message is not a first attempt: the plugin's attempt number continues from the dead letter's
+    /// attempts, and the replay gets a fresh retry budget.
+    @Test func replayedMessagesContinueTheirAttemptCount() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("r.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(out)", "retryEveryNth": 1}}},
+                  "destinations": [{"provider": "q", "name": "once", "retry": {"maxAttempts": 1}, "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        try StreamingTestSupport.postPeople(client, count: 5, prefix: "r")
+        // Every first attempt is RETRY and one attempt is allowed: all five are dead letters after attempt 1.
+        #expect(StreamingTestSupport.eventually {
+            (try? StreamingTestSupport.destinationStatus(client, id: "q/once"))?["deadLetterCount"] == .number("5")
+        })
+        let letters = try client.get("/api/t1/streaming/dlq").json?["deadLetters"]?.arrayValue ?? []
+        #expect(letters.allSatisfy { $0["attempts"] == .number("1") })
+        #expect(try client.post("/api/t1/streaming/dlq/_replay?all=true", "").json?["replayed"] == .number("5"))
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(out).count == 5 }, "the replay is attempt 2, which the sink accepts")
+        #expect(StreamingTestSupport.readLines(out).allSatisfy { $0["attempt"] == .number("2") })
+        #expect(try StreamingTestSupport.destinationStatus(client, id: "q/once")?["deadLetterCount"] == .number("0"))
+    }
+}

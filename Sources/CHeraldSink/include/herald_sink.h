@@ -130,7 +130,11 @@ typedef struct herald_sink_message {
     size_t body_len;
     const herald_sink_header *headers;
     size_t header_count;
-    /** 1 on the first attempt, 2 on the first retry, … */
+    /**
+     * 1 on the first attempt, 2 on the first retry, … A message replayed from the dead-letter queue continues
+     * the count (a message dead-lettered after 3 attempts is replayed as attempt 4), so a plugin never sees
+     * attempt 1 twice for one message.
+     */
     uint32_t attempt;
 } herald_sink_message;
 
