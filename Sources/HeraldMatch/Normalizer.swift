@@ -152,29 +152,7 @@ public enum Normalizer {
 
     /// `yyyy-MM-dd`, or nil when `value` is not a date this normaliser reads.
     public static func canonicalDate(_ value: String) -> String? {
-        let t = trimmed(value)
-        let b = Array(t.utf8)
-        if b.count == 10, b[4] == b[7],
-            b[4] == UInt8(ascii: "-") || b[4] == UInt8(ascii: "/") || b[4] == UInt8(ascii: ".")
-        {
-            let candidate =
-                String(decoding: b[0..<4], as: UTF8.self) + "-" + String(decoding: b[5..<7], as: UTF8.self)
-                + "-" + String(decoding: b[8..<10], as: UTF8.self)
-            return isISODate(candidate) ? candidate : nil
-        }
-        if b.count == 8, b.allSatisfy({ $0 &- 0x30 < 10 }) {
-            let candidate =
-                String(decoding: b[0..<4], as: UTF8.self) + "-" + String(decoding: b[4..<6], as: UTF8.self)
-                + "-" + String(decoding: b[6..<8], as: UTF8.self)
-            return isISODate(candidate) ? candidate : nil
-        }
-        if b.count > 10, parseISODateTime(t) != nil {
-            return String(decoding: b[0..<10], as: UTF8.self)
-        }
-        if b.count > 8, let millis = Int64(t) {
-            return civilDate(fromEpochMillis: millis)
-        }
-        return nil
+        HeraldModel.canonicalDate(trimmed(value))
     }
 
     /// Epoch milliseconds as decimal text, or nil.
@@ -184,26 +162,6 @@ public enum Normalizer {
         if let millis = parseISODateTime(t) { return String(millis) }
         if isISODate(t), let millis = parseISODateTime(t + "T00:00:00Z") { return String(millis) }
         return nil
-    }
-
-    /// `yyyy-MM-dd` (UTC) of an epoch-milliseconds instant (Howard Hinnant's civil-from-days).
-    static func civilDate(fromEpochMillis millis: Int64) -> String {
-        var days = millis / 86_400_000
-        if millis % 86_400_000 < 0 { days -= 1 }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func pad(_ n: Int64, _ width: Int) -> String {
-            let s = String(n)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
     }
 
     // MARK: - Booleans

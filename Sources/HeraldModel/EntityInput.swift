@@ -322,7 +322,9 @@ extension EntityInput {
         case .boolean:
             guard text == "true" || text == "false" else { throw bad("a boolean (true or false)") }
         case .date:
-            guard isISODate(text) || Int64(text) != nil else { throw bad("a date (yyyy-MM-dd or epoch milliseconds)") }
+            guard canonicalDate(text) != nil else {
+                throw bad("a date: yyyy-MM-dd, yyyyMMdd, an ISO date-time or epoch milliseconds (9+ digits), on the calendar")
+            }
         case .timestamp:
             guard Int64(text) != nil || parseISODateTime(text) != nil else {
                 throw bad("a timestamp (epoch milliseconds or ISO-8601)")

@@ -83,3 +83,52 @@ private func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
     return era * 146_097 + doe - 719_468
 }
+
+/// The one rule for `Date` values, at ingest and in matching: the calendar date as `yyyy-MM-dd`, or nil.
+///
+/// Read: `yyyy-MM-dd` (also with `/` or `.` between the parts), `yyyyMMdd` (8 digits, ISO 8601 basic), an
+/// ISO date-time (its date part as written), or epoch milliseconds of 9 digits or more (UTC). Every date is
+/// checked against the calendar: `1956-02-30` and `19561332` are not dates. Epoch milliseconds of 8 digits or
+/// fewer are not read (they would be ambiguous with `yyyyMMdd` and only name 1 or 2 January 1970).
+public func canonicalDate(_ t: String) -> String? {
+    let b = Array(t.utf8)
+    if b.count == 10, b[4] == b[7], b[4] == UInt8(ascii: "-") || b[4] == UInt8(ascii: "/") || b[4] == UInt8(ascii: ".") {
+        let candidate =
+            String(decoding: b[0..<4], as: UTF8.self) + "-" + String(decoding: b[5..<7], as: UTF8.self) + "-"
+            + String(decoding: b[8..<10], as: UTF8.self)
+        return isISODate(candidate) ? candidate : nil
+    }
+    if b.count == 8, b.allSatisfy({ $0 &- 0x30 < 10 }) {
+        let candidate =
+            String(decoding: b[0..<4], as: UTF8.self) + "-" + String(decoding: b[4..<6], as: UTF8.self) + "-"
+            + String(decoding: b[6..<8], as: UTF8.self)
+        return isISODate(candidate) ? candidate : nil
+    }
+    if b.count > 10, parseISODateTime(t) != nil {
+        return String(decoding: b[0..<10], as: UTF8.self)
+    }
+    if b.count > 8, let millis = Int64(t) {
+        return civilDate(fromEpochMillis: millis)
+    }
+    return nil
+}
+
+/// `yyyy-MM-dd` (UTC) of an epoch-milliseconds instant (Howard Hinnant's civil-from-days).
+public func civilDate(fromEpochMillis millis: Int64) -> String {
+    var days = millis / 86_400_000
+    if millis % 86_400_000 < 0 { days -= 1 }
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let d = doy - (153 * mp + 2) / 5 + 1
+    let m = mp < 10 ? mp + 3 : mp - 9
+    let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+    func pad(_ n: Int64, _ width: Int) -> String {
+        let s = String(n)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+    return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
+}

@@ -13,6 +13,9 @@ struct EntityInputTests {
         (#"{"type": "Individual", "attributes": {"Age": ["old"]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.Age[0]"),
         (#"{"type": "Individual", "attributes": {"Age": [{"value": 1.5}]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.Age[0].value"),
         (#"{"type": "Individual", "attributes": {"BirthDate": ["2001-02-30"]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.BirthDate[0]"),
+        (#"{"type": "Individual", "attributes": {"BirthDate": ["19561332"]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.BirthDate[0]"),
+        (#"{"type": "Individual", "attributes": {"BirthDate": [19561332]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.BirthDate[0]"),
+        (#"{"type": "Individual", "attributes": {"BirthDate": ["1956-2-3"]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.BirthDate[0]"),
         (#"{"type": "Individual", "attributes": {"VIP": ["yes"]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.VIP[0]"),
         (#"{"type": "Individual", "attributes": {"FirstName": [{"val": "x"}]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.FirstName[0].val"),
         (#"{"type": "Individual", "attributes": {"FirstName": [{"value": {"a": 1}}]}}"#, "INVALID_ATTRIBUTE_VALUE", "[0].attributes.FirstName[0].value"),
@@ -33,6 +36,17 @@ struct EntityInputTests {
             #expect(error.path.description == path, "\(json): \(error)")
             #expect(!error.message.isEmpty)
         }
+    }
+
+    /// One rule for Date values, the one matching normalises with: accepted forms, and the date they name.
+    @Test(arguments: [
+        ("1956-02-03", "1956-02-03"), ("1956/02/03", "1956-02-03"), ("1956.02.03", "1956-02-03"), ("19560203", "1956-02-03"),
+        ("1956-02-03T10:00:00Z", "1956-02-03"), ("-437184000000", "1956-02-24"), ("2000-02-29", "2000-02-29"),
+    ])
+    func datesFollowOneRule(text: String, date: String) throws {
+        #expect(canonicalDate(text) == date)
+        let json = try JSONParser.parse(#"{"type": "Individual", "attributes": {"BirthDate": ["\#(text)"]}}"#)
+        _ = try EntityInput(json: json, schema: testSchema(), at: JSONPath.root + 0)
     }
 
     @Test func enforcesValueSizeAndCountLimits() throws {
