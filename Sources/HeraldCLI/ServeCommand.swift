@@ -30,9 +30,16 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        // Refused here is exactly what `herald config check` refuses (the file, then every provider's plugin).
+        let configPath = HeraldConfiguration.absolute(config)
         var configuration: HeraldConfiguration
+        let registry: PluginRegistry
         do {
-            configuration = try HeraldConfiguration.load(path: config)
+            (configuration, registry) = try HeraldConfiguration.loadForRunning(path: configPath) { c in
+                let registry = PluginRegistry(directories: c.pluginDirectories)
+                registry.scan()
+                return registry
+            }
         } catch let error as ConfigurationError {
             printError(error.description)
             throw ExitCode(2)
@@ -58,8 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
             directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)
         let ingest = IngestService(store: store, tenants: configuration.tenants)
         let metrics = HeraldMetrics(logger: logger)
-        let registry = PluginRegistry(directories: configuration.pluginDirectories)
-        logPlugins(registry.scan(), logger: logger)
+        logPlugins(registry.statuses, logger: logger)
         let delivery = DeliveryService(
             store: store, registry: registry, logger: logger,
             makePredicate: { tenant, destination in DestinationFilters.predicate(tenant: tenant, destination: destination) },
@@ -69,11 +75,12 @@ struct ServeCommand: AsyncParsableCommand {
             store: store, delivery: delivery, logger: logger,
             interval: .seconds(configuration.store.compactionIntervalSeconds))
         compactor.configure(tenants: configuration.tenants, retentionHours: configuration.store.queueRetentionHours)
-        let configPath = config
         let reload: @Sendable () async throws -> String = {
             let fresh = try HeraldConfiguration.load(path: configPath)
             for w in fresh.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
             logPlugins(registry.scan(), logger: logger)
+            let issues = fresh.providerIssues(registry)
+            if !issues.isEmpty { throw ConfigurationError(file: configPath, issues: issues) }
             ingest.update(tenants: fresh.tenants)
             await delivery.apply(tenants: fresh.tenants)
             compactor.configure(tenants: fresh.tenants, retentionHours: fresh.store.queueRetentionHours)

@@ -8,6 +8,11 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var file: String
     public var issues: [JSONShapeIssue]
 
+    public init(file: String, issues: [JSONShapeIssue]) {
+        self.file = file
+        self.issues = issues
+    }
+
     public var description: String {
         var out = "\(file): \(issues.count) configuration error\(issues.count == 1 ? "" : "s")"
         for issue in issues { out += "\n  \(issue.path): \(issue.message)" }
@@ -78,7 +83,7 @@ extension HeraldConfiguration {
         return ((base as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }
 
-    static func absolute(_ path: String) -> String {
+    public static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString)
             .standardizingPath

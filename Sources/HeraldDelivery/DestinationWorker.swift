@@ -94,7 +94,7 @@ final class DestinationWorker: @unchecked Sendable {
         let key = self.key
         let pluginName = plugin.name
         let instance = try SinkInstance(
-            plugin: plugin, alias: "\(provider.alias)/\(destination.id)", config: provider.config, logger: logger,
+            plugin: plugin, alias: provider.alias, config: provider.config, logger: logger,
             metrics: { name, value, isCounter in
                 metrics.pluginMetric(key, plugin: pluginName, name: name, value: value, isCounter: isCounter)
             })

@@ -17,7 +17,10 @@ struct PluginLoaderTests {
         if r.status != 0 { throw HeraldProcessError(message: "cc failed: \(r.stderr)") }
     }
 
-    @Test func refusedPluginsDisableOnlyTheirDestinations() throws {
+    /// Broken plugins in a plugin directory are reported; a configuration whose providers use them is refused
+    /// the same way by `config check` and by `serve` (every refusal with its path and reason); one that does not
+    /// use them runs.
+    @Test func refusedPluginsAreReportedAndAConfigurationUsingThemDoesNotStart() throws {
         let dir = TemporaryDirectory()
         let plugins = dir.file("plugins.d")
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
@@ -36,46 +39,58 @@ struct PluginLoaderTests {
             name: "broken-ok", library: "libok.so", in: plugins, sha256: String(repeating: "0", count: 64))
         StreamingTestSupport.installManifest(name: "file", library: BuildProducts.directory + "/libherald-sink-file.so", in: plugins)
         let output = dir.file("good.ndjson")
-        var providers: [String] = ["\"good\": {\"plugin\": \"file\", \"config\": {\"path\": \"\(output)\"}}"]
+        let good = "\"good\": {\"plugin\": \"file\", \"config\": {\"path\": \"\(output)\"}}"
+        var providers = [good]
         var destinations: [String] = ["{\"provider\": \"good\", \"name\": \"g\"}"]
         for name in variants.map(\.name) + ["broken-ok"] {
             providers.append("\"p-\(name)\": {\"plugin\": \"\(name)\", \"config\": {}}")
             destinations.append("{\"provider\": \"p-\(name)\", \"name\": \"\(name)\"}")
         }
-        let config = StreamingTestSupport.writeConfig(
+        let expectations: [(String, String)] = [
+            ("magic", "is not a Herald sink"), ("major", "built for ABI 2.0"), ("minor", "built for ABI 1.1"),
+            ("noentry", "does not export 'herald_sink_entry'"), ("small", "descriptor struct_size is"),
+            ("broken-ok", "the manifest pins 0000"),
+        ]
+
+        // 1. Providers that use them: `config check` and `serve` refuse it with the same lines.
+        let refusedConfig = StreamingTestSupport.writeConfig(
             in: dir, plugins: plugins,
             streaming: "{\"messaging\": {\"providers\": {\(providers.joined(separator: ","))}, \"destinations\": [\(destinations.joined(separator: ","))]}}")
+        let check = try runCommand(BuildProducts.herald, ["config", "check", refusedConfig])
+        let serve = try runCommand(BuildProducts.herald, ["serve", "--config", refusedConfig, "--port", "0"])
+        #expect(check.status == 1)
+        #expect(serve.status == 2, "serve must refuse what config check refuses: \(serve.stderr)")
+        let lines = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("  ") }.map(String.init) }
+        #expect(lines(check.stderr) == lines(serve.stderr), "check:\n\(check.stderr)\nserve:\n\(serve.stderr)")
+        #expect(lines(serve.stderr).count == expectations.count)
+        for (name, text) in expectations {
+            #expect(
+                lines(serve.stderr).contains { $0.contains("providers.p-\(name).plugin:") && $0.contains(text) },
+                "\(name): \(serve.stderr)")
+        }
+
+        // 2. A configuration that does not use them runs; the API and the CLI report them.
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: plugins,
+            streaming: "{\"messaging\": {\"providers\": {\(good)}, \"destinations\": [{\"provider\": \"good\", \"name\": \"g\"}]}}")
         let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         let client = TestClient(baseURL: server.baseURL)
-
         let listed = try #require(try client.get("/api/plugins").json?["plugins"]?.arrayValue)
         func plugin(_ name: String) -> JSONValue? { listed.first { $0["name"]?.stringValue == name } }
-        let expectations: [(String, String, String)] = [
-            ("magic", "BAD_MAGIC", "is not a Herald sink"),
-            ("major", "ABI_MISMATCH", "built for ABI 2.0"),
-            ("minor", "ABI_MISMATCH", "built for ABI 1.1"),
-            ("noentry", "ENTRY_SYMBOL_MISSING", "does not export 'herald_sink_entry'"),
-            ("small", "DESCRIPTOR_INVALID", "descriptor struct_size is"),
-            ("broken-ok", "HASH_MISMATCH", "the manifest pins 0000"),
+        let codes = [
+            "magic": "BAD_MAGIC", "major": "ABI_MISMATCH", "minor": "ABI_MISMATCH", "noentry": "ENTRY_SYMBOL_MISSING",
+            "small": "DESCRIPTOR_INVALID", "broken-ok": "HASH_MISMATCH",
         ]
-        for (name, code, text) in expectations {
+        for (name, text) in expectations {
             let p = plugin(name)
             #expect(p?["loaded"] == .bool(false), "\(name)")
-            #expect(p?["errorCode"] == .string(code), "\(name): \(p?.serializedString() ?? "missing")")
+            #expect(p?["errorCode"] == .string(codes[name]!), "\(name): \(p?.serializedString() ?? "missing")")
             #expect(p?["error"]?.stringValue?.contains(text) == true, "\(name): \(p?["error"]?.stringValue ?? "")")
         }
         #expect(plugin("file")?["loaded"] == .bool(true))
         #expect(server.log.contains("plugin major not loaded"), "the reason is logged")
-
-        // The daemon keeps serving; the good destination delivers; the others are FAILED with the reason.
         try StreamingTestSupport.postPeople(client, count: 5, prefix: "x")
         #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(output).count == 5 })
-        for name in variants.map(\.name) {
-            let s = try StreamingTestSupport.destinationStatus(client, id: "p-\(name)/\(name)")
-            #expect(s?["state"] == .string("FAILED"), "\(name): \(s?.serializedString() ?? "")")
-            #expect(s?["healthy"] == .bool(false))
-            #expect((s?["reason"]?.stringValue ?? "").isEmpty == false)
-        }
 
         // `herald plugins list` says the same and exits 1.
         let list = try runCommand(BuildProducts.herald, ["plugins", "list", "--plugins-dir", plugins])
@@ -134,18 +149,20 @@ struct PluginLoaderTests {
              "destinations": [{"provider": "sink", "name": "q1", "batch": {"lingerMs": 0}}]}}
             """
         }
-        let config = StreamingTestSupport.writeConfig(
-            in: dir, plugins: plugins, streaming: streaming(marker: "BAD"),
-            tokens: #"[{"name": "ops", "token": "admin-token-0123456789", "role": "admin"}]"#)
+        let tokens = #"[{"name": "ops", "token": "admin-token-0123456789", "role": "admin", "tenants": "*"}]"#
+        let config = StreamingTestSupport.writeConfig(in: dir, plugins: plugins, streaming: "{}", tokens: tokens)
         let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         let client = TestClient(baseURL: server.baseURL, token: "admin-token-0123456789")
         try StreamingTestSupport.postPeople(client, count: 6, prefix: "d", name: { $0 < 2 ? "BAD\($0)" : "OK\($0)" })
-        let failed = StreamingTestSupport.eventually(timeout: 10) {
-            (try? StreamingTestSupport.destinationStatus(client, id: "sink/q1"))??["state"] == .string("FAILED")
-        }
-        #expect(failed, "no plugin 'test' yet: the destination waits")
 
-        // Drop the plugin in and send SIGHUP.
+        // A reload naming a plugin that is not there is refused; the running configuration stays.
+        _ = StreamingTestSupport.writeConfig(in: dir, plugins: plugins, streaming: streaming(marker: "BAD"), tokens: tokens)
+        let early = try client.post("/api/admin/_reload", "")
+        #expect(early.status == 400 && early.json?["errorCode"] == .string("INVALID_CONFIGURATION"), "\(early.text)")
+        #expect(early.text.contains("no plugin named 'test'"), "\(early.text)")
+        #expect(try client.get("/api/t1/streaming/status").json?["destinations"]?.arrayValue?.isEmpty == true)
+
+        // Drop the plugin in and send SIGHUP: it loads, the destination starts from the queue's beginning.
         StreamingTestSupport.installManifest(name: "test", library: BuildProducts.directory + "/libherald-sink-test.so", in: plugins)
         kill(server.process.processIdentifier, SIGHUP)
         #expect(
@@ -159,9 +176,7 @@ struct PluginLoaderTests {
         #expect(list.status == 0)
         #expect(list.stdout.split(separator: "\n").count == 2, "\(list.stdout)")
         #expect(list.stdout.contains("PERMANENT"))
-        _ = StreamingTestSupport.writeConfig(
-            in: dir, plugins: plugins, streaming: streaming(marker: "NEVER"),
-            tokens: #"[{"name": "ops", "token": "admin-token-0123456789", "role": "admin"}]"#)
+        _ = StreamingTestSupport.writeConfig(in: dir, plugins: plugins, streaming: streaming(marker: "NEVER"), tokens: tokens)
         let reload = try client.post("/api/admin/_reload", "")
         #expect(reload.status == 200, "\(reload.text)")
         let replay = try runCommand(

@@ -124,3 +124,21 @@ extension StreamingSemanticsTests {
         #expect(try StreamingTestSupport.destinationStatus(client, id: "q/once")?["deadLetterCount"] == .number("0"))
     }
 }
+
+extension StreamingSemanticsTests {
+    /// A relative path in a plugin's configuration is relative to the configuration file's folder, like the
+    /// file's own paths, whatever the daemon's working directory.
+    @Test func relativePluginPathsResolveAgainstTheConfigurationsFolder() throws {
+        let dir = TemporaryDirectory()
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"f": {"plugin": "file", "config": {"path": "out/{destination}.ndjson"}}},
+                  "destinations": [{"provider": "f", "name": "rel", "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        #expect(FileManager.default.currentDirectoryPath != dir.path)
+        try StreamingTestSupport.postPeople(client, count: 3, prefix: "p")
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(dir.file("out/rel.ndjson")).count == 3 })
+    }
+}
