@@ -6,7 +6,8 @@
  *
  * Configuration (a JSON object; every key optional; unknown keys and wrong types are refused):
  *   "output"                 string   file where each message completed OK is appended as one
- *                                      JSON line {"id","key","attempt","headers","body"},
+ *                                      JSON line {"id","key","attempt","sink","headers","body"}
+ *                                      ("sink": the plugin's version, TS_VERSION),
  *                                      written and fflush'ed before the completion callback
  *   "retryEveryNth"          integer  N: the first attempt of messages N, 2N, … completes RETRY
  *   "throttleEveryNth"       integer  N: the first attempt of messages N, 2N, … completes THROTTLED
@@ -55,6 +56,11 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "herald_sink.h"
+
+/* The plugin's version; tests of plugin upgrades build it twice with -DTS_VERSION='"2.0.0"'. */
+#ifndef TS_VERSION
+#define TS_VERSION "1.0.0"
+#endif
 
 #include <errno.h>
 #include <pthread.h>
@@ -593,6 +599,7 @@ static void ts_buf_message(ts_buf *b, const herald_sink_message *m) {
     snprintf(attempt, sizeof attempt, "%u", (unsigned)m->attempt);
     ts_buf_str(b, ",\"attempt\":");
     ts_buf_str(b, attempt);
+    ts_buf_str(b, ",\"sink\":\"" TS_VERSION "\"");
     ts_buf_str(b, ",\"headers\":{");
     for (size_t h = 0; h < m->header_count; h++) {
         if (h > 0) ts_buf_add(b, ",", 1);
@@ -1145,7 +1152,7 @@ static const herald_sink_descriptor ts_descriptor = {
     .abi_major = HERALD_SINK_ABI_MAJOR,
     .abi_minor = HERALD_SINK_ABI_MINOR,
     .name = "test",
-    .version = "1.0.0",
+    .version = TS_VERSION,
     .description = "Configurable test sink: injected retries, throttling, failures and stuck batches",
     .config_schema = ts_schema,
     .capabilities = HERALD_SINK_CAP_ASYNC | HERALD_SINK_CAP_ORDERING_KEY | HERALD_SINK_CAP_FLUSH,

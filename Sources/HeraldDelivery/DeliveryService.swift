@@ -35,7 +35,7 @@ public final class DeliveryService: Service, Sendable {
 
     /// Starts, replaces or stops workers so that they match `tenants`.
     ///
-    /// A destination whose configuration (or provider configuration) changed gets a new sink
+    /// A destination whose configuration (or provider configuration, or plugin code) changed gets a new sink
     /// instance first; the old worker then finishes and records its window, and the new one
     /// continues from the durable cursor. Unchanged destinations are not touched.
     public func apply(tenants: [TenantConfiguration]) async {
@@ -55,10 +55,15 @@ public final class DeliveryService: Service, Sendable {
                 _ = workers.withLock { $0.removeValue(forKey: key) }
             }
             for (key, (tenant, destination, provider)) in wanted.sorted(by: { $0.key < $1.key }) {
+                let upgrade = current[key]?.pluginChanged
                 if let existing = current[key], existing.destination == destination, existing.provider == provider,
-                    sameSchema(existing.tenant, tenant)
+                    sameSchema(existing.tenant, tenant), upgrade == nil
                 {
                     continue
+                }
+                if let upgrade {
+                    logger.info(
+                        "destination \(destination.id) of \(tenant.id): plugin \(provider.plugin) changed (\(upgrade.from) → \(upgrade.to))")
                 }
                 let worker = makeWorker(tenant, destination, provider)
                 if let existing = current[key] {

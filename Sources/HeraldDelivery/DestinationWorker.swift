@@ -33,6 +33,8 @@ final class DestinationWorker: @unchecked Sendable {
     private let status: Mutex<DestinationStatus>
     private let stopRequested = Atomic<Bool>(false)
     private let instanceBox = Mutex<SinkInstance?>(nil)
+    /// The plugin code the instance runs (nil until it has started): a reload compares it with the registry's.
+    private let runningPlugin = Mutex<LoadedPlugin?>(nil)
     private var task: Task<Void, Never>?
     private var ordered: Bool { destination.ordering == .perEntity }
 
@@ -105,12 +107,21 @@ final class DestinationWorker: @unchecked Sendable {
             throw error
         }
         instanceBox.withLock { $0 = instance }
+        runningPlugin.withLock { $0 = plugin }
         update {
             $0.pluginVersion = plugin.version
             $0.state = "RUNNING"
             $0.healthy = true
             $0.reason = ""
         }
+    }
+
+    /// Whether the registry now has other code for this worker's plugin than the code its instance runs.
+    var pluginChanged: (from: String, to: String)? {
+        guard let running = runningPlugin.withLock({ $0 }), case .success(let current) = registry.plugin(named: provider.plugin),
+            current.sha256 != running.sha256
+        else { return nil }
+        return (running.version, current.version)
     }
 
     func start() {

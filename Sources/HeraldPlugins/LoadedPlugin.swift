@@ -12,10 +12,13 @@ public final class LoadedPlugin: @unchecked Sendable {
     public let abiMajor: Int
     public let abiMinor: Int
     public let capabilities: UInt64
+    /// SHA-256 of the library's bytes as loaded: what identifies this code (a new file, a new plugin).
+    public let sha256: String
 
-    init(manifest: PluginManifest, descriptor: UnsafePointer<herald_sink_descriptor>) {
+    init(manifest: PluginManifest, descriptor: UnsafePointer<herald_sink_descriptor>, sha256: String) {
         self.manifest = manifest
         self.descriptor = descriptor
+        self.sha256 = sha256
         let d = descriptor.pointee
         name = d.name.map { String(cString: $0) } ?? ""
         version = d.version.map { String(cString: $0) } ?? ""
@@ -46,14 +49,37 @@ public final class LoadedPlugin: @unchecked Sendable {
 
 /// Loads plugin libraries: `dlopen` with RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE (never unloaded),
 /// then checks magic, ABI version and struct size before using anything else.
+///
+/// A library is read once into memory, hashed, written to a private copy named by its hash, opened from that
+/// copy, and the copy is removed (the mapping stays). So the pinned `sha256` is checked on the very bytes that
+/// run, and a library file replaced in place (same path, new code) loads as new code on the next scan — dlopen
+/// alone would hand back the library it already has for that path.
 public enum PluginLoader {
     /// The ABI version this host implements.
     public static let hostABIMajor = Int(HERALD_SINK_ABI_MAJOR)
     public static let hostABIMinor = Int(HERALD_SINK_ABI_MINOR)
 
-    /// Libraries already opened, by path: a library is opened once per process.
+    /// Libraries already opened, by the SHA-256 of their bytes: the same code is opened once per process.
     nonisolated(unsafe) private static var opened: [String: UnsafeRawPointer] = [:]
     private static let lock = NSLock()
+    /// Largest library file read.
+    static let maxLibraryBytes = 1 << 30
+
+    /// The bytes of a library file and their SHA-256.
+    public static func read(library path: String) throws(PluginLoadError) -> (bytes: Data, sha256: String) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = (attributes[.size] as? NSNumber)?.intValue
+        else {
+            throw PluginLoadError(.libraryMissing, "library \(path) does not exist or cannot be read")
+        }
+        guard size <= maxLibraryBytes else {
+            throw PluginLoadError(.libraryMissing, "library \(path) is \(size) bytes, over the \(maxLibraryBytes) a plugin may have")
+        }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw PluginLoadError(.libraryMissing, "cannot read library \(path)")
+        }
+        return (bytes, sha256Hex(of: bytes))
+    }
 
     public static func load(_ manifest: PluginManifest) throws(PluginLoadError) -> LoadedPlugin {
         let path = manifest.library
@@ -66,23 +92,19 @@ public enum PluginLoader {
                 "manifest \(manifest.manifestPath) declares ABI \(manifest.abiMajor).\(manifest.abiMinor); "
                     + "this Herald implements ABI \(hostABIMajor).\(hostABIMinor) (accepts \(hostABIMajor).0–\(hostABIMajor).\(hostABIMinor))")
         }
-        if let expected = manifest.sha256 {
-            guard let actual = sha256Hex(ofFile: path) else {
-                throw PluginLoadError(.libraryMissing, "cannot read \(path) to check its SHA-256")
-            }
-            guard actual == expected else {
-                throw PluginLoadError(
-                    .hashMismatch,
-                    "SHA-256 of \(path) is \(actual) but the manifest pins \(expected); rebuild the manifest or the library")
-            }
+        let (bytes, actual) = try read(library: path)
+        if let expected = manifest.sha256, actual != expected {
+            throw PluginLoadError(
+                .hashMismatch,
+                "SHA-256 of \(path) is \(actual) but the manifest pins \(expected); rebuild the manifest or the library")
         }
-        let entry = try openEntry(path: path)
+        let entry = try openEntry(path: path, bytes: bytes, sha256: actual, name: manifest.name)
         let descriptorPointer = entry()
         guard let descriptorPointer else {
             throw PluginLoadError(.descriptorInvalid, "\(path): herald_sink_entry() returned NULL")
         }
         let descriptor = try check(descriptorPointer, path: path)
-        let plugin = LoadedPlugin(manifest: manifest, descriptor: descriptor)
+        let plugin = LoadedPlugin(manifest: manifest, descriptor: descriptor, sha256: actual)
         if plugin.name != manifest.name {
             throw PluginLoadError(
                 .descriptorInvalid,
@@ -102,7 +124,8 @@ public enum PluginLoader {
         guard FileManager.default.fileExists(atPath: absolute) else {
             throw PluginLoadError(.libraryMissing, "library \(absolute) does not exist")
         }
-        let entry = try openEntry(path: absolute)
+        let (bytes, sha) = try read(library: absolute)
+        let entry = try openEntry(path: absolute, bytes: bytes, sha256: sha, name: "check")
         guard let pointer = entry() else {
             throw PluginLoadError(.descriptorInvalid, "\(absolute): herald_sink_entry() returned NULL")
         }
@@ -111,24 +134,42 @@ public enum PluginLoader {
         let manifest = PluginManifest(
             name: d.name.map { String(cString: $0) } ?? "?", library: absolute, abiMajor: Int(d.abi_major),
             abiMinor: Int(d.abi_minor), description: "", sha256: nil, manifestPath: "(none)")
-        return LoadedPlugin(manifest: manifest, descriptor: descriptor)
+        return LoadedPlugin(manifest: manifest, descriptor: descriptor, sha256: sha)
     }
 
-    private static func openEntry(path: String) throws(PluginLoadError) -> herald_sink_entry_fn {
+    /// A private folder for the copies being opened (mode 0700, one per process).
+    private static let copyFolder: String = {
+        let folder = NSTemporaryDirectory() + "herald-plugins-\(getuid())-\(getpid())"
+        try? FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return folder
+    }()
+
+    /// Opens `bytes` (read from `path`) through a private copy, once per distinct content.
+    private static func openEntry(path: String, bytes: Data, sha256: String, name: String) throws(PluginLoadError)
+        -> herald_sink_entry_fn
+    {
         let handle: UnsafeRawPointer
         lock.lock()
-        if let existing = opened[path] {
+        if let existing = opened[sha256] {
             handle = existing
             lock.unlock()
         } else {
-            _ = dlerror()
-            guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+            let copy = copyFolder + "/\(name)-\(sha256.prefix(16)).so"
+            guard FileManager.default.createFile(atPath: copy, contents: bytes, attributes: [.posixPermissions: 0o500]) else {
                 lock.unlock()
-                let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
+                throw PluginLoadError(.dlopenFailed, "cannot copy \(path) to \(copy) to load it")
+            }
+            _ = dlerror()
+            let h = dlopen(copy, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
+            unlink(copy)
+            guard let h else {
+                lock.unlock()
+                let reason = (dlerror().map { String(cString: $0) } ?? "unknown error").replacingOccurrences(of: copy, with: path)
                 throw PluginLoadError(.dlopenFailed, "dlopen(\(path)) failed: \(reason)")
             }
             handle = UnsafeRawPointer(h)
-            opened[path] = handle
+            opened[sha256] = handle
             lock.unlock()
         }
         _ = dlerror()

@@ -7,7 +7,7 @@ import HeraldJSON
 ///      "description": "…", "sha256": "<hex, optional>"}
 ///
 /// `library` is relative to the manifest's folder or absolute.
-public struct PluginManifest: Sendable {
+public struct PluginManifest: Sendable, Equatable {
     public var name: String
     /// Absolute path of the shared library.
     public var library: String

@@ -14,8 +14,9 @@ public struct PluginStatus: Sendable {
     public var isLoaded: Bool { plugin != nil }
 }
 
-/// The plugins found in the configured directories. Rescanning loads new manifests; a plugin
-/// that already loaded stays loaded (libraries are never unloaded).
+/// The plugins found in the configured directories. Rescanning loads new manifests and new library files:
+/// a plugin whose library bytes changed (a new version copied over the old file, or a manifest naming another
+/// file) is loaded again, and destinations using it are replaced on reload. Libraries are never unloaded.
 public final class PluginRegistry: Sendable {
     public let directories: [String]
     private let state = Mutex<[String: PluginStatus]>([:])
@@ -37,7 +38,8 @@ public final class PluginRegistry: Sendable {
                 do {
                     let manifest = try PluginManifest.read(path: path)
                     if let existing = state.withLock({ $0[manifest.name] }), let plugin = existing.plugin,
-                        plugin.manifest.library == manifest.library
+                        plugin.manifest == manifest,
+                        (try? PluginLoader.read(library: manifest.library))?.sha256 == plugin.sha256
                     {
                         status = existing
                     } else {

@@ -218,3 +218,74 @@ struct PluginLoaderTests {
             "\(result.stderr)")
     }
 }
+
+/// A plugin upgraded in place (a new library copied over the old file, its manifest re-pinned) runs as the new
+/// code after a reload, while events flow, without losing any.
+@Suite(.timeLimit(.minutes(3)))
+struct PluginUpgradeTests {
+    static func compileTestSink(version: String, into path: String) throws {
+        let root = BuildProducts.packageRoot
+        let r = try runCommand(
+            "/usr/bin/cc",
+            [
+                "-std=c11", "-shared", "-fPIC", "-O1", "-I", root + "/Sources/CHeraldSink/include", "-I",
+                root + "/Plugins/test-sink-c/include", "-DTS_VERSION=\"\(version)\"", root + "/Plugins/test-sink-c/test_sink.c",
+                "-lpthread", "-o", path,
+            ])
+        if r.status != 0 { throw HeraldProcessError(message: "cc failed: \(r.stderr)") }
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        let r = try runCommand("/usr/bin/sha256sum", [path])
+        return String(r.stdout.prefix(64))
+    }
+
+    @Test func aLibraryReplacedInPlaceRunsAsTheNewVersionAfterAReload() throws {
+        let dir = TemporaryDirectory()
+        let plugins = dir.file("plugins.d")
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        try PluginUpgradeTests.compileTestSink(version: "1.0.0", into: dir.file("v1.so"))
+        try PluginUpgradeTests.compileTestSink(version: "2.0.0", into: dir.file("v2.so"))
+        let library = plugins + "/libtest.so"
+        try FileManager.default.copyItem(atPath: dir.file("v1.so"), toPath: library)
+        StreamingTestSupport.installManifest(name: "test", library: "libtest.so", in: plugins, sha256: try PluginUpgradeTests.sha256(library))
+        let output = dir.file("out.ndjson")
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: plugins,
+            streaming: """
+                {"messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(output)", "completionDelayMs": 5}}},
+                  "destinations": [{"provider": "q", "name": "up", "batch": {"maxMessages": 10, "lingerMs": 0}}]}}
+                """)
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL)
+        try StreamingTestSupport.postPeople(client, count: 100, prefix: "a", batch: 10)
+
+        // The new code is written over the running library's file (in place: same inode), the manifest re-pinned.
+        let v2 = try Data(contentsOf: URL(fileURLWithPath: dir.file("v2.so")))
+        let handle = try #require(FileHandle(forWritingAtPath: library))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: v2)
+        try handle.close()
+        StreamingTestSupport.installManifest(name: "test", library: "libtest.so", in: plugins, sha256: try PluginUpgradeTests.sha256(library))
+        try StreamingTestSupport.postPeople(client, count: 100, prefix: "b", batch: 10)
+        let reload = try client.post("/api/admin/_reload", "")
+        #expect(reload.status == 200, "\(reload.text)")
+        try StreamingTestSupport.postPeople(client, count: 100, prefix: "c", batch: 10)
+
+        let listed = try client.get("/api/plugins").json?["plugins"]?.arrayValue?.first { $0["name"] == .string("test") }
+        #expect(listed?["version"] == .string("2.0.0"))
+        #expect(StreamingTestSupport.eventually {
+            (try? StreamingTestSupport.destinationStatus(client, id: "q/up"))?["pluginVersion"] == .string("2.0.0")
+        })
+        #expect(StreamingTestSupport.eventually(timeout: 30) {
+            Set(StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)).count == 300
+        }, "every event arrives across the upgrade")
+        let lines = StreamingTestSupport.readLines(output)
+        #expect(Set(lines.compactMap(DeliveryTests.seq)) == Set(1...300))
+        #expect(lines.first?["sink"] == .string("1.0.0"))
+        #expect(lines.last?["sink"] == .string("2.0.0"), "the new code delivers after the reload")
+        let versions = lines.compactMap { $0["sink"]?.stringValue }
+        #expect(versions == versions.sorted(), "no message goes through v1 once v2 has started")
+        #expect(server.log.contains("plugin test changed (1.0.0 → 2.0.0)"))
+    }
+}
