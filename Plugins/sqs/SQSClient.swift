@@ -51,18 +51,25 @@ public final class SQSClient {
     /// Sends `entries` in one request and maps the answer to one result per entry.
     ///
     /// When SQS finds the request too long as a whole (its count differs from ours), the entries are
-    /// sent again one per request, so one large message cannot hold the others back.
+    /// sent again one per request, so one large message cannot hold the others back (unless one of
+    /// them meets a refusal: the rest then take its result unsent).
     public func send(_ entries: [SQSEntry], queueURL: String, endpoint: ParsedURL) -> SQSResponseOutcome {
         let outcome = sendOnce(entries, queueURL: queueURL, endpoint: endpoint)
         guard outcome.splitRequested && entries.count > 1 else { return outcome }
         var results: [SinkResult] = []
         var health = SQSHealthSignal.unchanged
+        var skip: SinkResult?
         for e in entries {
+            if let skip {
+                results.append(skip)
+                continue
+            }
             let single = sendOnce([e], queueURL: queueURL, endpoint: endpoint)
             results.append(single.results.first ?? SinkResult(.retry, error: "no result"))
             if single.health != .unchanged { health = single.health }
+            skip = single.skipOthers
         }
-        return SQSResponseOutcome(results: results, health: health)
+        return SQSResponseOutcome(results: results, health: health, skipOthers: skip)
     }
 
     func sendOnce(_ entries: [SQSEntry], queueURL: String, endpoint: ParsedURL) -> SQSResponseOutcome {
@@ -72,7 +79,8 @@ public final class SQSClient {
         do {
             let response = try http.send(method: "POST", url: request.url, headers: request.headers, body: request.body)
             return SQSResponseMapper.map(
-                status: response.status, headers: response.headers, body: response.body, entryCount: entries.count)
+                status: response.status, headers: response.headers, body: response.body, entryCount: entries.count,
+                credentials: "key \(signer.credentials.accessKeyId)")
         } catch {
             let reason =
                 error.isTimeout

@@ -119,26 +119,31 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     }
 
     /// Sends a job's requests in turn on one worker thread: one result per entry, in the batch's
-    /// numbering. A FIFO batch's later requests are not sent once the instance is stopping. Nothing
-    /// here asks the dispatcher to skip the batch's other requests: every request is sent and
-    /// answered on its own (a 403 or a 5xx answers each request that meets it).
+    /// numbering. A FIFO batch's later requests are not sent once the instance is stopping.
+    ///
+    /// A refusal (credentials, permission, clock: `RETRY`) would meet every other request too: the
+    /// job's later requests and the batch's requests not started yet take its result unsent. Other
+    /// failures do not skip anything: a 5xx or a `PERMANENT` answer is about its own request (and a
+    /// `PERMANENT` result must never reach a message that was not sent).
     static func sendRequests(
         _ request: SQSBatchRequest, client: SQSClient, queueURL: String, endpoint: ParsedURL, gate: HostGate,
         stopping: StopFlag
     ) -> RequestOutcome {
         var results: [(Int, SinkResult)] = []
         results.reserveCapacity(request.indices.count)
+        var skip: SinkResult?
         for entries in request.requests {
-            if stopping.isSet {
-                let r = SinkResult(.retry, error: "the sqs sink stopped before sending")
+            if stopping.isSet || skip != nil {
+                let r = skip ?? SinkResult(.retry, error: "the sqs sink stopped before sending")
                 results += entries.map { ($0.index, r) }
                 continue
             }
             let outcome = client.send(entries, queueURL: queueURL, endpoint: endpoint)
             account(outcome, gate)
             for (e, r) in zip(entries, outcome.results) { results.append((e.index, r)) }
+            skip = outcome.skipOthers
         }
-        return RequestOutcome(results: results)
+        return RequestOutcome(results: results, skipOthers: skip)
     }
 
     /// Health (every time a response says something about it: the host also marks the instance

@@ -107,7 +107,7 @@ struct SQSClientTests {
         ]
 
         let wrongSecret = send(client(moto, secret: "not-the-secret"), moto, queue: "auth", message)
-        #expect(wrongSecret.results.map(\.status) == [.permanent])
+        #expect(wrongSecret.results.map(\.status) == [.retry], "new credentials fix it: not dead-lettered")
         #expect(wrongSecret.results[0].error?.contains("SignatureDoesNotMatch") == true)
         #expect(
             wrongSecret.health.first.map {
@@ -115,7 +115,9 @@ struct SQSClientTests {
             } == true)
 
         let unknownKey = send(client(moto, key: "AKIAUNKNOWNKEY000000", secret: "x"), moto, queue: "auth", message)
-        #expect(unknownKey.results[0].error?.contains("InvalidClientTokenId") == true)
+        #expect(unknownKey.results.map(\.status) == [.retry])
+        #expect(unknownKey.results[0].error?.contains("SQS refused the credentials: InvalidClientTokenId") == true)
+        #expect(unknownKey.results[0].error?.contains("[HTTP 403; key AKIAUNKNOWNKEY000000") == true)
 
         let missingQueue = send(client(moto), moto, queue: "no-such-queue", message)
         #expect(missingQueue.results.map(\.status) == [.permanent])
@@ -129,7 +131,8 @@ struct SQSClientTests {
         let temporary = send(client(moto, key: key, secret: secret, token: token), moto, queue: "auth", message)
         #expect(temporary.results.map(\.status) == [.ok], "\(temporary.results.map { $0.error ?? "ok" })")
         let wrongToken = send(client(moto, key: key, secret: secret, token: token + "x"), moto, queue: "auth", message)
-        #expect(wrongToken.results.map(\.status) == [.permanent], "a wrong session token is refused")
+        #expect(wrongToken.results.map(\.status) == [.retry], "a wrong session token is refused, and retried")
+        #expect(wrongToken.results[0].error?.contains("SQS refused the credentials") == true)
         #expect(try moto.receiveAll("auth").compactMap { $0["body"]?.stringValue } == ["hello"])
     }
 

@@ -178,68 +178,74 @@ struct SQSEndToEndTests {
         #expect(try moto.receiveAll("herald-check").count >= 51, "the suite's messages reached the queue")
     }
 
-    @Test func badCredentialsDeadLetterAsPermanentAndMarkTheSinkUnhealthyUntilASuccess() throws {
+    /// Retried for as long as the tests need: a refusal must not dead-letter anything.
+    static let patientRetry =
+        #""retry": {"initialDelayMs": 50, "maxDelayMs": 300, "maxAttempts": 100000}, "batch": {"lingerMs": 0}"#
+
+    @Test func refusedCredentialsAndPermissionsAreRetriedNotDeadLettered() throws {
         let moto = try MotoServer()
         defer { moto.stop() }
-        try moto.createQueues(["w", "l", "r"])
+        try moto.createQueues(["l", "w", "r"])
         let late = try moto.createUser("late")  // no policy yet: AccessDenied
         let dir = TemporaryDirectory(prefix: "herald-sqs-auth")
         let streaming = """
             {"streamingEnabled": true,
              "messaging": {
-               "providers": {"wrong": \(SQSEndToEndTests.sqsProvider(moto, secret: "not-the-secret")),
-                             "late": \(SQSEndToEndTests.sqsProvider(moto, key: late.accessKeyId, secret: late.secretAccessKey)),
+               "providers": {"late": \(SQSEndToEndTests.sqsProvider(moto, key: late.accessKeyId, secret: late.secretAccessKey)),
+                             "wrong": \(SQSEndToEndTests.sqsProvider(moto, secret: "not-the-secret")),
                              "right": \(SQSEndToEndTests.sqsProvider(moto))},
                "destinations": [
-                 {"provider": "wrong", "name": "w", \(SQSEndToEndTests.retry)},
-                 {"provider": "late", "name": "l", \(SQSEndToEndTests.retry)},
+                 {"provider": "late", "name": "l", \(SQSEndToEndTests.patientRetry)},
+                 {"provider": "wrong", "name": "w", "retry": {"initialDelayMs": 50, "maxDelayMs": 100, "maxAttempts": 3}},
                  {"provider": "right", "name": "r", \(SQSEndToEndTests.retry)}]}}
             """
         let (server, client) = try SQSEndToEndTests.start(
             dir, tenants: [SQSEndToEndTests.tenant("t1", streaming: streaming)])
         defer { server.stop() }
+        func status(_ id: String) -> JSONValue? { SQSEndToEndTests.status(client, id) }
         let people = (0..<2).map { SQSEndToEndTests.person("a\($0)", first: "A\($0)") }
         try SQSEndToEndTests.post(client, "/api/t1/entities", "[\(people.joined(separator: ","))]")
 
-        let failed = StreamingTestSupport.eventually(timeout: 30) {
-            SQSEndToEndTests.deadLetters(client, "wrong/w").count == 2
-                && SQSEndToEndTests.deadLetters(client, "late/l").count == 2
-                && SQSEndToEndTests.status(client, "right/r")?["sent"] == .number("2")
+        let refused = StreamingTestSupport.eventually(timeout: 30) {
+            (status("late/l")?["retried"]?.int64Value ?? 0) >= 4
+                && SQSEndToEndTests.deadLetters(client, "wrong/w").count == 2
+                && status("right/r")?["sent"] == .number("2")
         }
-        #expect(failed, "\(server.log.suffix(3000))")
+        #expect(refused, "\(server.log.suffix(3000))")
 
-        let wrong = SQSEndToEndTests.status(client, "wrong/w")
-        #expect(wrong?["healthy"] == .bool(false))
-        #expect(
-            wrong?["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true,
-            "\(wrong?.serializedString() ?? "")")
-        for letter in SQSEndToEndTests.deadLetters(client, "wrong/w") {
-            #expect(letter["status"] == .string("PERMANENT"))
-            #expect(letter["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true)
-            #expect(letter["plugin"] == .string("sqs"))
-            #expect(letter["attempts"] == .number("1"), "a permanent failure is not retried")
-        }
-        let denied = SQSEndToEndTests.status(client, "late/l")
+        // A missing permission is retried, with the instance unhealthy.
+        let denied = status("late/l")
         #expect(denied?["healthy"] == .bool(false))
-        #expect(denied?["reason"]?.stringValue?.contains("AccessDenied") == true)
-        #expect(SQSEndToEndTests.deadLetters(client, "late/l").allSatisfy { $0["status"] == .string("PERMANENT") })
-        #expect(SQSEndToEndTests.status(client, "right/r")?["healthy"] == .bool(true))
-        #expect(try moto.receiveAll("r").count == 2, "the right secret delivers")
-        #expect(try moto.receiveAll("w").isEmpty)
+        #expect(denied?["reason"]?.stringValue?.contains("SQS denied permission: AccessDenied") == true)
+        #expect(denied?["deadLetterCount"] == .number("0"))
+        #expect(SQSEndToEndTests.deadLetters(client, "late/l").isEmpty)
 
-        // The operator grants the permission and replays the dead letters: they arrive, and the sink is healthy again.
-        try moto.allowEverything(user: "late")
-        let replay = try client.request("POST", "/api/t1/streaming/dlq/_replay?destination=late/l")
-        #expect(replay.json?["replayed"] == .number("2"), "\(replay.text)")
-        let recovered = StreamingTestSupport.eventually(timeout: 30) {
-            SQSEndToEndTests.status(client, "late/l")?["healthy"] == .bool(true)
+        // A wrong secret that nobody fixes: retried until maxAttempts (3 here), then dead-lettered
+        // RETRIES_EXHAUSTED with the last reason; the instance stays unhealthy.
+        let wrong = status("wrong/w")
+        #expect(wrong?["healthy"] == .bool(false))
+        #expect(wrong?["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true)
+        for letter in SQSEndToEndTests.deadLetters(client, "wrong/w") {
+            #expect(letter["status"] == .string("RETRIES_EXHAUSTED"), "\(letter.serializedString())")
+            #expect(
+                letter["reason"]?.stringValue?.contains("SQS refused the credentials: SignatureDoesNotMatch") == true)
+            #expect(letter["attempts"] == .number("3"))
         }
-        #expect(recovered, "\(SQSEndToEndTests.status(client, "late/l")?.serializedString() ?? "")")
-        #expect(StreamingTestSupport.eventually(timeout: 10) { SQSEndToEndTests.deadLetters(client, "late/l").isEmpty })
+        #expect(status("right/r")?["healthy"] == .bool(true))
+
+        // The operator grants the permission; no replay: the retried messages arrive, and the
+        // destination is healthy again.
+        try moto.allowEverything(user: "late")
+        let recovered = StreamingTestSupport.eventually(timeout: 30) {
+            status("late/l")?["sent"] == .number("2") && status("late/l")?["healthy"] == .bool(true)
+        }
+        #expect(recovered, "\(status("late/l")?.serializedString() ?? "")\n\(server.log.suffix(3000))")
+        #expect(status("late/l")?["deadLetterCount"] == .number("0"))
         let arrived = try moto.receiveAll("l")
         #expect(Set(arrived.compactMap { $0["attributes"]?["sourceObjectUri"]?.stringValue }).count == 2)
-        #expect(
-            SQSEndToEndTests.status(client, "wrong/w")?["healthy"] == .bool(false), "the wrong secret stays unhealthy")
+        #expect(try moto.receiveAll("r").count == 2, "the right secret delivers")
+        #expect(try moto.receiveAll("w").isEmpty)
+        #expect(status("wrong/w")?["healthy"] == .bool(false), "the wrong secret stays unhealthy")
     }
 
     @Test func anOverLimitMessageIsTooLargeOrSentWithoutItsObjectUnderLargeObjectsSupport() throws {
