@@ -17,14 +17,20 @@ public final class SQSClient {
     public static let userAgent = "herald-sqs-sink/\(SQSSink.version)"
 
     let http: HTTPClient
-    let signer: SigV4Signer
+    let credentials: CredentialProvider
     let timeoutMs: Int
 
-    public init(signer: SigV4Signer, timeoutMs: Int, verifyTLS: Bool) {
+    /// - Parameter credentials: asked for a signer before each request (it re-reads a credentials file when it changes).
+    public init(credentials: CredentialProvider, timeoutMs: Int, verifyTLS: Bool) {
         let seconds = Double(timeoutMs) / 1000
         http = HTTPClient(timeout: seconds, connectTimeout: min(seconds, 5), verifyTLS: verifyTLS)
-        self.signer = signer
+        self.credentials = credentials
         self.timeoutMs = timeoutMs
+    }
+
+    /// Signs every request with the same credentials.
+    public convenience init(signer: SigV4Signer, timeoutMs: Int, verifyTLS: Bool) {
+        self.init(credentials: CredentialProvider(signer: signer), timeoutMs: timeoutMs, verifyTLS: verifyTLS)
     }
 
     /// Builds the request for one batch of entries and signs it at `time`.
@@ -74,13 +80,18 @@ public final class SQSClient {
 
     func sendOnce(_ entries: [SQSEntry], queueURL: String, endpoint: ParsedURL) -> SQSResponseOutcome {
         let body = SQSRequestBuilder.body(queueURL: queueURL, entries: entries)
+        let signer = credentials.signer()
         let request = SQSClient.signedRequest(
             queueURL: queueURL, endpoint: endpoint, body: body, signer: signer, time: .now())
         do {
             let response = try http.send(method: "POST", url: request.url, headers: request.headers, body: request.body)
+            if response.status == 200 {
+                return SQSResponseMapper.map(
+                    status: 200, headers: response.headers, body: response.body, entryCount: entries.count)
+            }
             return SQSResponseMapper.map(
                 status: response.status, headers: response.headers, body: response.body, entryCount: entries.count,
-                credentials: "key \(signer.credentials.accessKeyId)")
+                credentials: credentials.describe(signer), advice: credentials.source.advice)
         } catch {
             let reason =
                 error.isTimeout

@@ -2,6 +2,7 @@ import Foundation
 import HeraldJSON
 @testable import HeraldSQSSinkCore
 import HeraldSinkSDK
+import HeraldTestSupport
 import Testing
 
 /// The client on its own: real requests to moto (signature checking on), and transport failures.
@@ -117,7 +118,7 @@ struct SQSClientTests {
         let unknownKey = send(client(moto, key: "AKIAUNKNOWNKEY000000", secret: "x"), moto, queue: "auth", message)
         #expect(unknownKey.results.map(\.status) == [.retry])
         #expect(unknownKey.results[0].error?.contains("SQS refused the credentials: InvalidClientTokenId") == true)
-        #expect(unknownKey.results[0].error?.contains("[HTTP 403; key AKIAUNKNOWNKEY000000") == true)
+        #expect(unknownKey.results[0].error?.contains("key AKIAUNKNOWNKEY000000 from the configuration") == true)
 
         let missingQueue = send(client(moto), moto, queue: "no-such-queue", message)
         #expect(missingQueue.results.map(\.status) == [.permanent])
@@ -134,6 +135,51 @@ struct SQSClientTests {
         #expect(wrongToken.results.map(\.status) == [.retry], "a wrong session token is refused, and retried")
         #expect(wrongToken.results[0].error?.contains("SQS refused the credentials") == true)
         #expect(try moto.receiveAll("auth").compactMap { $0["body"]?.stringValue } == ["hello"])
+    }
+
+    @Test func aRevokedKeyIsRetriedAndTheRewrittenFileDeliversWithoutANewClient() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createQueues(["rotate"])
+        let user = try moto.createUser("rotating")
+        try moto.allowEverything(user: "rotating")
+        let dir = TemporaryDirectory(prefix: "herald-sqs-rotate")
+        let path = dir.file("credentials")
+        func writeFile(_ key: (accessKeyId: String, secretAccessKey: String)) throws {
+            let text =
+                "[herald]\naws_access_key_id = \(key.accessKeyId)\naws_secret_access_key = \(key.secretAccessKey)\n"
+            try text.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+            #expect(rename(path + ".tmp", path) == 0)
+        }
+        try writeFile(user)
+        let (credentials, source) = try CredentialResolver.fromFile(path, profile: "herald")
+        let provider = CredentialProvider(
+            credentials: credentials, source: source, region: MotoServer.region, checkInterval: .zero)
+        let c = SQSClient(credentials: provider, timeoutMs: 10_000, verifyTLS: true)
+        func message(_ n: Int) -> [SQSOutgoingMessage] {
+            [SQSOutgoingMessage(id: "\(n)", key: "entities/r", body: Array("m\(n)".utf8), headers: [])]
+        }
+
+        #expect(send(c, moto, queue: "rotate", message(1)).results.map(\.status) == [.ok])
+        // The key is revoked (what an expired temporary key looks like to SQS): RETRY, unhealthy, with
+        // the key, the file and what to do.
+        try moto.deleteKey(user: "rotating", accessKeyId: user.accessKeyId)
+        let refused = send(c, moto, queue: "rotate", message(2))
+        #expect(refused.results.map(\.status) == [.retry])
+        let reason = refused.results[0].error ?? ""
+        #expect(reason.contains("SQS refused the credentials: InvalidClientTokenId"), "\(reason)")
+        #expect(reason.contains("key \(user.accessKeyId) from the credentials file \(path), profile [herald]"))
+        #expect(reason.contains("write valid ones to \(path): it is re-read when it changes"))
+        #expect(!reason.contains(user.secretAccessKey))
+        #expect(refused.health == [.unhealthy(reason)])
+
+        // A new key in the file: the same client (no restart) signs with it, and SQS accepts.
+        let rotated = try moto.createKey(user: "rotating")
+        try writeFile(rotated)
+        let accepted = send(c, moto, queue: "rotate", message(2))
+        #expect(accepted.results.map(\.status) == [.ok], "\(accepted.results.map { $0.error ?? "ok" })")
+        #expect(accepted.health == [.healthy])
+        #expect(Set(try moto.receiveAll("rotate").compactMap { $0["body"]?.stringValue }) == ["m1", "m2"])
     }
 
     @Test func transportFailuresAndTimeoutsAreRetried() throws {
