@@ -7,6 +7,7 @@ import HeraldSinkSupport
 ///     {"region": "eu-west-1", "accountId": "123456789012"}
 ///     {"region": "us-east-1", "endpoint": "http://127.0.0.1:5000", "accountId": "123456789012",
 ///      "accessKeyId": "AKIA…", "secretAccessKey": "…", "maxMessageBytes": 262144}
+///     {"region": "eu-west-1", "accountId": "123456789012", "credentialsFile": "/etc/herald/aws-credentials", "profile": "herald"}
 ///     {"region": "eu-west-1", "queueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/herald-{destination}"}
 ///
 /// A destination's `name` is its queue name: the queue URL is `queueUrl` with `{destination}`
@@ -25,6 +26,10 @@ public struct SQSConfig: Sendable, Equatable {
     public var accessKeyId: String?
     public var secretAccessKey: String?
     public var sessionToken: String?
+    /// A shared credentials file (absolute, or `~/…`), re-read when it changes; instead of the keys above.
+    public var credentialsFile: String?
+    /// The profile (section) of the credentials file; instead of the keys above.
+    public var profile: String?
     /// The queue's `MaximumMessageSize`: body plus message attributes, as AWS counts them.
     public var maxMessageBytes = SQSConfig.largestMessageBytes
     /// Total time for one HTTP request (connecting included).
@@ -61,6 +66,8 @@ public struct SQSConfig: Sendable, Equatable {
         c.accessKeyId = r.string("accessKeyId")
         c.secretAccessKey = r.string("secretAccessKey")
         c.sessionToken = r.string("sessionToken")
+        c.credentialsFile = r.string("credentialsFile")
+        c.profile = r.string("profile")
         if let v = r.int("maxMessageBytes", in: Int64(smallestMessageBytes)...Int64(largestMessageBytes)) {
             c.maxMessageBytes = Int(v)
         }
@@ -104,6 +111,19 @@ public struct SQSConfig: Sendable, Equatable {
         }
         if c.sessionToken != nil && c.accessKeyId == nil {
             r.report("sessionToken", "needs accessKeyId and secretAccessKey beside it")
+        }
+        if let path = c.credentialsFile, !path.hasPrefix("/") && !path.hasPrefix("~/") {
+            r.report("credentialsFile", "'\(path)' must be an absolute path (or start with ~/)")
+        }
+        if let name = c.profile,
+            name.isEmpty || name.trimmingSpaces() != name || name.contains(where: { "[]\n\r".contains($0) })
+        {
+            r.report("profile", "'\(name)' is not a profile name (the text between [ and ] in the credentials file)")
+        }
+        if c.accessKeyId != nil || c.secretAccessKey != nil {
+            let both = "set either accessKeyId and secretAccessKey, or credentialsFile and/or profile, not both"
+            if c.credentialsFile != nil { r.report("credentialsFile", both) }
+            if c.profile != nil { r.report("profile", both) }
         }
         return c
     }

@@ -18,6 +18,18 @@ public struct SQSResponseOutcome: Sendable {
     public var health: SQSHealthSignal
     /// SQS said the request was too long as a whole: send its entries one by one.
     public var splitRequested = false
+    /// The result the batch's requests not sent yet take without sending (a refusal that would
+    /// meet them too: credentials, permission, clock).
+    public var skipOthers: SinkResult?
+
+    public init(
+        results: [SinkResult], health: SQSHealthSignal, splitRequested: Bool = false, skipOthers: SinkResult? = nil
+    ) {
+        self.results = results
+        self.health = health
+        self.splitRequested = splitRequested
+        self.skipOthers = skipOthers
+    }
 }
 
 /// An AWS error, from a JSON 1.0 error body, an XML error body, or a `Failed` entry.
@@ -38,49 +50,39 @@ public struct SQSError: Sendable, Equatable, CustomStringConvertible {
 
 /// Maps SendMessageBatch answers to per-message results (see docs/sinks/sqs.md, "Results").
 public enum SQSResponseMapper {
-    /// Codes that mean "slow down".
-    static let throttlingCodes: Set<String> = [
-        "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottled", "RequestThrottledException",
-        "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "KmsThrottled", "KMS.ThrottlingException",
-        "ProvisionedThroughputExceededException", "BandwidthLimitExceeded", "PriorRequestNotComplete",
-    ]
-
-    /// Codes that mean the credentials, the signature or the permissions are wrong.
-    static let authCodes: Set<String> = [
-        "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "IncompleteSignature",
-        "InvalidSignatureException", "MissingAuthenticationToken", "MissingAuthenticationTokenException",
-        "AccessDenied", "AccessDeniedException", "ExpiredToken", "ExpiredTokenException", "InvalidToken",
-        "InvalidSecurity", "AuthFailure", "InvalidAccessKeyId", "RequestExpired", "SignatureExpired",
-        "NotAuthorized", "OptInRequired",
-    ]
-
-    /// Codes that mean the message or the request is too large.
-    static let sizeCodes: Set<String> = [
-        "BatchRequestTooLong", "MessageTooLong", "RequestEntityTooLarge", "RequestTooLarge", "KeyTooLong",
-    ]
-
-    /// Codes that mean the queue itself is missing or unusable: a configuration problem worth a health report.
-    static let queueCodes: Set<String> = ["QueueDoesNotExist", "NonExistentQueue", "QueueDeletedRecently"]
-
     /// Maps a complete HTTP answer to a request of `entryCount` entries (ids "0"…).
-    public static func map(status: Int, headers: [(name: String, value: String)], body: [UInt8], entryCount: Int)
-        -> SQSResponseOutcome
-    {
+    ///
+    /// - Parameters:
+    ///   - credentials: which credentials signed the request (`key AKIA… from …`), for the texts of refusals.
+    ///   - advice: what to do when SQS refuses those credentials (depends on where they come from).
+    public static func map(
+        status: Int, headers: [(name: String, value: String)], body: [UInt8], entryCount: Int,
+        credentials: String = "", advice: String = ""
+    ) -> SQSResponseOutcome {
         if status == 200 { return mapSuccess(body: body, entryCount: entryCount) }
         let error = parseError(status: status, headers: headers, body: body)
+        let errorClass = SQSErrorClass.of(error)
         let all = { (result: SinkResult) in Array(repeating: result, count: entryCount) }
         let text = "SQS answered HTTP \(status) \(error)"
-        if status == 429 || isThrottling(error) {
+        if status == 429 || errorClass == .throttling {
             return SQSResponseOutcome(
                 results: all(SinkResult(.throttled, retryAfterMs: retryAfter(headers), error: text)), health: .unchanged
             )
         }
-        if isAuth(error) || status == 401 || status == 403 {
+        if errorClass?.isRefusal == true || (errorClass == nil && (status == 401 || status == 403)) {
+            let reason = refusalText(
+                errorClass, status: status, error: error, credentials: credentials, advice: advice)
+            let result = SinkResult(.retry, retryAfterMs: retryAfter(headers), error: reason)
+            return SQSResponseOutcome(results: all(result), health: .unhealthy(reason), skipOthers: result)
+        }
+        if errorClass == .signing {
             return SQSResponseOutcome(
                 results: all(SinkResult(.permanent, error: text)),
-                health: .unhealthy("SQS refused the request's credentials or permissions: \(error)"))
+                health: .unhealthy(
+                    "SQS refused the request's authentication as malformed (\(text)): not a credentials problem; "
+                        + "check the endpoint"))
         }
-        if status == 413 || isSize(error) {
+        if status == 413 || errorClass == .size {
             if entryCount > 1 {
                 return SQSResponseOutcome(
                     results: all(SinkResult(.retry, error: text)), health: .unchanged, splitRequested: true)
@@ -92,11 +94,33 @@ public enum SQSResponseMapper {
                 results: all(SinkResult(.retry, retryAfterMs: retryAfter(headers), error: text)), health: .unchanged)
         }
         if status >= 400 {
-            let health: SQSHealthSignal = matches(error, queueCodes) ? .unhealthy("SQS: \(error)") : .unchanged
+            let health: SQSHealthSignal = errorClass == .queue ? .unhealthy("SQS: \(error)") : .unchanged
             return SQSResponseOutcome(results: all(SinkResult(.permanent, error: text)), health: health)
         }
         return SQSResponseOutcome(
             results: all(SinkResult(.retry, error: "unexpected answer from SQS: HTTP \(status)")), health: .unchanged)
+    }
+
+    /// The text of a refusal (`RETRY` and the instance's health reason): what SQS said, which
+    /// credentials were refused, and what fixes it. `errorClass` nil: a 401/403 with an unknown code.
+    static func refusalText(
+        _ errorClass: SQSErrorClass?, status: Int, error: SQSError, credentials: String, advice: String
+    ) -> String {
+        let context = credentials.isEmpty ? "HTTP \(status)" : "HTTP \(status); \(credentials)"
+        switch errorClass {
+        case .credentials:
+            return "SQS refused the credentials: \(error) [\(context)]. Messages are retried until valid credentials "
+                + "are in place" + (advice.isEmpty ? "" : ": \(advice)")
+        case .clock:
+            return "SQS refused the request's time: \(error) [HTTP \(status)]. Messages are retried: "
+                + "check the clock of Herald's host (NTP)"
+        case .permission:
+            return "SQS denied permission: \(error) [\(context)]. Messages are retried until it is granted "
+                + "(sqs:SendMessage on the queue; kms:GenerateDataKey and kms:Decrypt on an encrypted queue's key)"
+        default:
+            return "SQS refused the request: \(error) [\(context)]. Messages are retried until it accepts "
+                + "the credentials and their permissions"
+        }
     }
 
     static func mapSuccess(body: [UInt8], entryCount: Int) -> SQSResponseOutcome {
@@ -108,6 +132,7 @@ public enum SQSResponseMapper {
             return SQSResponseOutcome(results: results, health: .unchanged)
         }
         var results: [SinkResult?] = Array(repeating: nil, count: entryCount)
+        var health = SQSHealthSignal.healthy
         for s in json["Successful"]?.arrayValue ?? [] {
             if let i = entryIndex(s["Id"], entryCount) { results[i] = .ok }
         }
@@ -117,20 +142,25 @@ public enum SQSResponseMapper {
                 code: f["Code"]?.stringValue ?? "UnknownError", queryCode: nil,
                 message: f["Message"]?.stringValue ?? "",
                 senderFault: boolValue(f["SenderFault"]))
-            results[i] = mapEntryFailure(error)
+            let result = mapEntryFailure(error)
+            results[i] = result
+            if SQSErrorClass.of(error)?.isRefusal == true { health = .unhealthy(result.error ?? "") }
         }
         return SQSResponseOutcome(
             results: results.map { $0 ?? SinkResult(.retry, error: "SQS returned no result for this message") },
-            health: .healthy)
+            health: health)
     }
 
-    /// One `Failed` entry: throttling → THROTTLED, size → TOO_LARGE, sender fault → PERMANENT, else RETRY.
+    /// One `Failed` entry: throttling → THROTTLED, size → TOO_LARGE, a refusal (permission, credentials,
+    /// clock: `KmsAccessDenied`…) → RETRY, other sender faults → PERMANENT, else RETRY.
     public static func mapEntryFailure(_ error: SQSError) -> SinkResult {
         let text = "SQS rejected the message: \(error)"
-        if isThrottling(error) { return SinkResult(.throttled, error: text) }
-        if isSize(error) { return SinkResult(.tooLarge, error: text) }
-        if error.senderFault == true { return SinkResult(.permanent, error: text) }
-        return SinkResult(.retry, error: text)
+        switch SQSErrorClass.of(error) {
+        case .throttling: return SinkResult(.throttled, error: text)
+        case .size: return SinkResult(.tooLarge, error: text)
+        case .credentials, .clock, .permission: return SinkResult(.retry, error: text)
+        default: return SinkResult(error.senderFault == true ? .permanent : .retry, error: text)
+        }
     }
 
     /// Reads an error body: AWS JSON 1.0 (`{"__type": "…#Code", "message": "…"}` with
@@ -159,26 +189,6 @@ public enum SQSResponseMapper {
         }
         if error.code.hasPrefix("HTTP"), let q = error.queryCode { error.code = q }
         return error
-    }
-
-    static func isThrottling(_ e: SQSError) -> Bool { matches(e, throttlingCodes) }
-    static func isAuth(_ e: SQSError) -> Bool { matches(e, authCodes) }
-    static func isSize(_ e: SQSError) -> Bool {
-        if matches(e, sizeCodes) { return true }
-        // AWS reports an over-long message as InvalidParameterValue with a message saying so.
-        let m = e.message.lowercased()
-        return e.code.hasSuffix("InvalidParameterValue")
-            && (m.contains("must be shorter than") || m.contains("too long") || m.contains("exceeds the maximum"))
-    }
-
-    /// Whether the code or the query code is in `codes`, with or without the `AWS.SimpleQueueService.` prefix.
-    static func matches(_ e: SQSError, _ codes: Set<String>) -> Bool {
-        for c in [e.code, e.queryCode].compactMap({ $0 }) {
-            let short =
-                c.hasPrefix("AWS.SimpleQueueService.") ? String(c.dropFirst("AWS.SimpleQueueService.".count)) : c
-            if codes.contains(c) || codes.contains(short) { return true }
-        }
-        return false
     }
 
     static func entryIndex(_ id: JSONValue?, _ count: Int) -> Int? {

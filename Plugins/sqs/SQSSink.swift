@@ -24,6 +24,8 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
            "endpoint": {"type": "string", "description": "service endpoint (moto, LocalStack); queue URL = endpoint/accountId/name"},
            "accountId": {"type": "string", "pattern": "^[0-9]{12}$"},
            "accessKeyId": {"type": "string"}, "secretAccessKey": {"type": "string"}, "sessionToken": {"type": "string"},
+           "credentialsFile": {"type": "string", "description": "AWS shared credentials file, re-read when it changes"},
+           "profile": {"type": "string", "description": "profile of the credentials file (default: AWS_PROFILE, then default)"},
            "maxMessageBytes": {"type": "integer", "minimum": 1024, "maximum": 1048576, "default": 1048576},
            "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 300000, "default": 10000},
            "verifyTLS": {"type": "boolean", "default": true},
@@ -34,8 +36,8 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     public static let maxBatchMessages: UInt32 = 100
 
     public let config: SQSConfig
-    public let credentialSource: CredentialSource
-    let signer: SigV4Signer
+    public var credentialSource: CredentialSource { credentials.source }
+    let credentials: CredentialProvider
     let gate: HostGate
     let dispatcher: RequestDispatcher<SQSClient>
     private let warnedAboutAttributes = Atomic<Bool>(false)
@@ -47,9 +49,9 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     public init(config: String, host: SinkHost) throws {
         self.config = try SQSConfig.parse(config)
         let (credentials, source) = try CredentialResolver.resolve(self.config)
-        credentialSource = source
-        signer = SigV4Signer(credentials: credentials, region: self.config.region, service: "sqs")
         gate = HostGate(host: host)
+        self.credentials = CredentialProvider(
+            credentials: credentials, source: source, region: self.config.region, service: "sqs", reporter: gate)
         dispatcher = RequestDispatcher(sinkName: "sqs", gate: gate)
     }
 
@@ -64,19 +66,21 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     }
 
     public func start() throws {
-        let signer = self.signer
+        let credentials = self.credentials
         let timeout = config.timeoutMs
         let verify = config.verifyTLS
         dispatcher.start(count: config.maxInFlight) {
-            SQSClient(signer: signer, timeoutMs: timeout, verifyTLS: verify)
+            SQSClient(credentials: credentials, timeoutMs: timeout, verifyTLS: verify)
         }
         let target =
             config.queueUrl ?? "\(config.endpoint ?? config.defaultEndpoint)/\(config.accountId ?? "")/{destination}"
+        let key = credentials.credentials
+        var from = "credentials from \(credentials.source)"
+        if case .sharedFile = credentials.source { from += " (re-read when it changes)" }
         gate.log(
             .info,
-            "sqs sink sending to \(target) (region \(config.region), credentials from \(credentialSource.rawValue), "
-                + "key \(signer.credentials.accessKeyId)\(signer.credentials.sessionToken == nil ? "" : " with a session token"))"
-        )
+            "sqs sink sending to \(target) (region \(config.region), \(from), "
+                + "key \(key.accessKeyId)\(key.sessionToken == nil ? "" : " with a session token"))")
         if !config.verifyTLS { gate.log(.warning, "verifyTLS is off: SQS's TLS certificate is not checked") }
     }
 
@@ -119,26 +123,31 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     }
 
     /// Sends a job's requests in turn on one worker thread: one result per entry, in the batch's
-    /// numbering. A FIFO batch's later requests are not sent once the instance is stopping. Nothing
-    /// here asks the dispatcher to skip the batch's other requests: every request is sent and
-    /// answered on its own (a 403 or a 5xx answers each request that meets it).
+    /// numbering. A FIFO batch's later requests are not sent once the instance is stopping.
+    ///
+    /// A refusal (credentials, permission, clock: `RETRY`) would meet every other request too: the
+    /// job's later requests and the batch's requests not started yet take its result unsent. Other
+    /// failures do not skip anything: a 5xx or a `PERMANENT` answer is about its own request (and a
+    /// `PERMANENT` result must never reach a message that was not sent).
     static func sendRequests(
         _ request: SQSBatchRequest, client: SQSClient, queueURL: String, endpoint: ParsedURL, gate: HostGate,
         stopping: StopFlag
     ) -> RequestOutcome {
         var results: [(Int, SinkResult)] = []
         results.reserveCapacity(request.indices.count)
+        var skip: SinkResult?
         for entries in request.requests {
-            if stopping.isSet {
-                let r = SinkResult(.retry, error: "the sqs sink stopped before sending")
+            if stopping.isSet || skip != nil {
+                let r = skip ?? SinkResult(.retry, error: "the sqs sink stopped before sending")
                 results += entries.map { ($0.index, r) }
                 continue
             }
             let outcome = client.send(entries, queueURL: queueURL, endpoint: endpoint)
             account(outcome, gate)
             for (e, r) in zip(entries, outcome.results) { results.append((e.index, r)) }
+            skip = outcome.skipOthers
         }
-        return RequestOutcome(results: results)
+        return RequestOutcome(results: results, skipOthers: skip)
     }
 
     /// Health (every time a response says something about it: the host also marks the instance

@@ -42,6 +42,12 @@ enum MotoScript {
             iam.create_user(UserName=args[0])
             k = iam.create_access_key(UserName=args[0])["AccessKey"]
             print(json.dumps({"accessKeyId": k["AccessKeyId"], "secretAccessKey": k["SecretAccessKey"]}))
+        elif command == "create-key":
+            k = client("iam", key, secret).create_access_key(UserName=args[0])["AccessKey"]
+            print(json.dumps({"accessKeyId": k["AccessKeyId"], "secretAccessKey": k["SecretAccessKey"]}))
+        elif command == "delete-key":
+            client("iam", key, secret).delete_access_key(UserName=args[0], AccessKeyId=args[1])
+            print("{}")
         elif command == "attach-policy":
             client("iam", key, secret).attach_user_policy(UserName=args[0], PolicyArn=args[1])
             print("{}")

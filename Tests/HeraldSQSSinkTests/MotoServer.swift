@@ -94,6 +94,18 @@ final class MotoServer: @unchecked Sendable {
         return (key["accessKeyId"]?.stringValue ?? "", key["secretAccessKey"]?.stringValue ?? "")
     }
 
+    /// Another access key of an existing user (IAM allows two per user).
+    func createKey(user: String) throws -> (accessKeyId: String, secretAccessKey: String) {
+        let key = try python("create-key", [user])
+        return (key["accessKeyId"]?.stringValue ?? "", key["secretAccessKey"]?.stringValue ?? "")
+    }
+
+    /// Deletes an access key: requests signed with it then get 403 InvalidClientTokenId, as with an
+    /// expired or revoked key (moto does not expire session tokens).
+    func deleteKey(user: String, accessKeyId: String) throws {
+        try python("delete-key", [user, accessKeyId])
+    }
+
     func allowEverything(user: String) throws {
         try python("attach-policy", [user, allowAllPolicyArn])
     }

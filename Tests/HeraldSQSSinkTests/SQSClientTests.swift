@@ -2,6 +2,7 @@ import Foundation
 import HeraldJSON
 @testable import HeraldSQSSinkCore
 import HeraldSinkSDK
+import HeraldTestSupport
 import Testing
 
 /// The client on its own: real requests to moto (signature checking on), and transport failures.
@@ -107,7 +108,7 @@ struct SQSClientTests {
         ]
 
         let wrongSecret = send(client(moto, secret: "not-the-secret"), moto, queue: "auth", message)
-        #expect(wrongSecret.results.map(\.status) == [.permanent])
+        #expect(wrongSecret.results.map(\.status) == [.retry], "new credentials fix it: not dead-lettered")
         #expect(wrongSecret.results[0].error?.contains("SignatureDoesNotMatch") == true)
         #expect(
             wrongSecret.health.first.map {
@@ -115,7 +116,9 @@ struct SQSClientTests {
             } == true)
 
         let unknownKey = send(client(moto, key: "AKIAUNKNOWNKEY000000", secret: "x"), moto, queue: "auth", message)
-        #expect(unknownKey.results[0].error?.contains("InvalidClientTokenId") == true)
+        #expect(unknownKey.results.map(\.status) == [.retry])
+        #expect(unknownKey.results[0].error?.contains("SQS refused the credentials: InvalidClientTokenId") == true)
+        #expect(unknownKey.results[0].error?.contains("key AKIAUNKNOWNKEY000000 from the configuration") == true)
 
         let missingQueue = send(client(moto), moto, queue: "no-such-queue", message)
         #expect(missingQueue.results.map(\.status) == [.permanent])
@@ -129,8 +132,54 @@ struct SQSClientTests {
         let temporary = send(client(moto, key: key, secret: secret, token: token), moto, queue: "auth", message)
         #expect(temporary.results.map(\.status) == [.ok], "\(temporary.results.map { $0.error ?? "ok" })")
         let wrongToken = send(client(moto, key: key, secret: secret, token: token + "x"), moto, queue: "auth", message)
-        #expect(wrongToken.results.map(\.status) == [.permanent], "a wrong session token is refused")
+        #expect(wrongToken.results.map(\.status) == [.retry], "a wrong session token is refused, and retried")
+        #expect(wrongToken.results[0].error?.contains("SQS refused the credentials") == true)
         #expect(try moto.receiveAll("auth").compactMap { $0["body"]?.stringValue } == ["hello"])
+    }
+
+    @Test func aRevokedKeyIsRetriedAndTheRewrittenFileDeliversWithoutANewClient() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createQueues(["rotate"])
+        let user = try moto.createUser("rotating")
+        try moto.allowEverything(user: "rotating")
+        let dir = TemporaryDirectory(prefix: "herald-sqs-rotate")
+        let path = dir.file("credentials")
+        func writeFile(_ key: (accessKeyId: String, secretAccessKey: String)) throws {
+            let text =
+                "[herald]\naws_access_key_id = \(key.accessKeyId)\naws_secret_access_key = \(key.secretAccessKey)\n"
+            try text.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+            #expect(rename(path + ".tmp", path) == 0)
+        }
+        try writeFile(user)
+        let (credentials, source) = try CredentialResolver.fromFile(path, profile: "herald")
+        let provider = CredentialProvider(
+            credentials: credentials, source: source, region: MotoServer.region, checkInterval: .zero)
+        let c = SQSClient(credentials: provider, timeoutMs: 10_000, verifyTLS: true)
+        func message(_ n: Int) -> [SQSOutgoingMessage] {
+            [SQSOutgoingMessage(id: "\(n)", key: "entities/r", body: Array("m\(n)".utf8), headers: [])]
+        }
+
+        #expect(send(c, moto, queue: "rotate", message(1)).results.map(\.status) == [.ok])
+        // The key is revoked (what an expired temporary key looks like to SQS): RETRY, unhealthy, with
+        // the key, the file and what to do.
+        try moto.deleteKey(user: "rotating", accessKeyId: user.accessKeyId)
+        let refused = send(c, moto, queue: "rotate", message(2))
+        #expect(refused.results.map(\.status) == [.retry])
+        let reason = refused.results[0].error ?? ""
+        #expect(reason.contains("SQS refused the credentials: InvalidClientTokenId"), "\(reason)")
+        #expect(reason.contains("key \(user.accessKeyId) from the credentials file \(path), profile [herald]"))
+        #expect(reason.contains("write valid ones to \(path): it is re-read when it changes"))
+        #expect(!reason.contains(user.secretAccessKey))
+        #expect(refused.health == [.unhealthy(reason)])
+
+        // A new key in the file: the same client (no restart) signs with it, and SQS accepts.
+        let rotated = try moto.createKey(user: "rotating")
+        try writeFile(rotated)
+        let accepted = send(c, moto, queue: "rotate", message(2))
+        #expect(accepted.results.map(\.status) == [.ok], "\(accepted.results.map { $0.error ?? "ok" })")
+        #expect(accepted.health == [.healthy])
+        #expect(Set(try moto.receiveAll("rotate").compactMap { $0["body"]?.stringValue }) == ["m1", "m2"])
     }
 
     @Test func transportFailuresAndTimeoutsAreRetried() throws {

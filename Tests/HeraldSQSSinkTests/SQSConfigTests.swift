@@ -61,6 +61,23 @@ import Testing
             #"{"region": "us-east-1", "accountId": "123456789012", "endpoint": "localhost:4566"}"#,
             "endpoint: 'localhost:4566' is not an http:// or https:// URL"
         ),
+        (
+            #"{"region": "us-east-1", "accountId": "123456789012", "credentialsFile": "aws/credentials"}"#,
+            "credentialsFile: 'aws/credentials' must be an absolute path (or start with ~/)"
+        ),
+        (
+            #"{"region": "us-east-1", "accountId": "123456789012", "profile": "[herald]"}"#,
+            "profile: '[herald]' is not a profile name"
+        ),
+        (#"{"region": "us-east-1", "accountId": "123456789012", "profile": ""}"#, "profile: '' is not a profile name"),
+        (
+            #"{"region": "us-east-1", "accountId": "123456789012", "accessKeyId": "A", "secretAccessKey": "s", "profile": "p"}"#,
+            "profile: set either accessKeyId and secretAccessKey, or credentialsFile and/or profile, not both"
+        ),
+        (
+            #"{"region": "us-east-1", "accountId": "123456789012", "accessKeyId": "A", "secretAccessKey": "s", "credentialsFile": "/x"}"#,
+            "credentialsFile: set either accessKeyId and secretAccessKey"
+        ),
         ("[1]", "must be a JSON object"),
         ("{", "not valid JSON"),
     ])
@@ -76,6 +93,10 @@ import Testing
             aws.requestURL(forQueueURL: try aws.queueURL(for: "orders"))?.string
                 == "https://sqs.eu-west-1.amazonaws.com/")
         #expect(aws.maxMessageBytes == 1_048_576 && aws.timeoutMs == 10_000 && aws.verifyTLS && aws.maxInFlight == 4)
+        let named = try SQSConfig.parse(
+            #"{"region": "eu-west-1", "accountId": "123456789012", "credentialsFile": "~/.aws/herald", "profile": "mdm"}"#
+        )
+        #expect(named.credentialsFile == "~/.aws/herald" && named.profile == "mdm")
 
         let local = try SQSConfig.parse(
             #"{"region": "us-east-1", "accountId": "123456789012", "endpoint": "http://127.0.0.1:4566/"}"#)

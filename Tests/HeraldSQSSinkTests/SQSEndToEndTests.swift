@@ -176,70 +176,165 @@ struct SQSEndToEndTests {
         #expect(result.stdout.contains("batch of 50: 50 OK of 50"), "\(result.stdout)")
         #expect(result.stdout.contains("TOO_LARGE (expected TOO_LARGE)"), "\(result.stdout)")
         #expect(try moto.receiveAll("herald-check").count >= 51, "the suite's messages reached the queue")
+
+        // Again with no key in the configuration: AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE, as the AWS SDKs read them.
+        let file = dir.file("shared-credentials")
+        try """
+        [default]
+        aws_access_key_id = AKIANOTTHISONE000000
+        aws_secret_access_key = wrong
+
+        [herald]
+        aws_access_key_id = \(moto.admin.accessKeyId)
+        aws_secret_access_key = \(moto.admin.secretAccessKey)
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let keyless = """
+            {"region": "us-east-1", "endpoint": "\(moto.endpoint)", "accountId": "\(MotoServer.accountId)"}
+            """
+        let fromFile = try runCommand(
+            BuildProducts.herald,
+            ["plugins", "check", BuildProducts.directory + "/libherald-sink-sqs.so", "--config", keyless],
+            environment: [
+                "AWS_SHARED_CREDENTIALS_FILE": file, "AWS_PROFILE": "herald", "AWS_ACCESS_KEY_ID": "",
+                "AWS_SECRET_ACCESS_KEY": "",
+            ])
+        #expect(fromFile.status == 0, "\(fromFile.stdout)\n\(fromFile.stderr)")
+        #expect(fromFile.stdout.contains("batch of 50: 50 OK of 50"), "\(fromFile.stdout)")
+        #expect(try moto.receiveAll("herald-check").count >= 51)
     }
 
-    @Test func badCredentialsDeadLetterAsPermanentAndMarkTheSinkUnhealthyUntilASuccess() throws {
+    /// Retried for as long as the tests need: a refusal must not dead-letter anything.
+    static let patientRetry =
+        #""retry": {"initialDelayMs": 50, "maxDelayMs": 300, "maxAttempts": 100000}, "batch": {"lingerMs": 0}"#
+
+    @Test func refusedCredentialsAreRetriedUntilTheRewrittenFileDeliversWithoutARestart() throws {
         let moto = try MotoServer()
         defer { moto.stop() }
-        try moto.createQueues(["w", "l", "r"])
+        try moto.createQueues(["f", "l", "w", "r"])
+        let rotating = try moto.createUser("rotating")
+        try moto.allowEverything(user: "rotating")
         let late = try moto.createUser("late")  // no policy yet: AccessDenied
         let dir = TemporaryDirectory(prefix: "herald-sqs-auth")
+        let credentialsFile = dir.file("aws-credentials")
+        func writeCredentials(_ key: (accessKeyId: String, secretAccessKey: String)) throws {
+            // As rotation tools do: a new file renamed over the old one.
+            let text = """
+                # rotated by the test
+                [other]
+                aws_access_key_id = AKIAOTHERPROFILE0000
+                aws_secret_access_key = not-this-one
+
+                [herald]
+                aws_access_key_id = \(key.accessKeyId)
+                aws_secret_access_key = \(key.secretAccessKey)
+
+                """
+            try text.write(toFile: credentialsFile + ".new", atomically: false, encoding: .utf8)
+            #expect(rename(credentialsFile + ".new", credentialsFile) == 0)
+        }
+        try writeCredentials(rotating)
+        let fileProvider = """
+            {"plugin": "sqs", "config": {"region": "us-east-1", "endpoint": "\(moto.endpoint)", "accountId": "\(MotoServer.accountId)",
+              "credentialsFile": "\(credentialsFile)", "profile": "herald", "timeoutMs": 5000}}
+            """
         let streaming = """
             {"streamingEnabled": true,
              "messaging": {
-               "providers": {"wrong": \(SQSEndToEndTests.sqsProvider(moto, secret: "not-the-secret")),
+               "providers": {"file": \(fileProvider),
                              "late": \(SQSEndToEndTests.sqsProvider(moto, key: late.accessKeyId, secret: late.secretAccessKey)),
+                             "wrong": \(SQSEndToEndTests.sqsProvider(moto, secret: "not-the-secret")),
                              "right": \(SQSEndToEndTests.sqsProvider(moto))},
                "destinations": [
-                 {"provider": "wrong", "name": "w", \(SQSEndToEndTests.retry)},
-                 {"provider": "late", "name": "l", \(SQSEndToEndTests.retry)},
+                 {"provider": "file", "name": "f", \(SQSEndToEndTests.patientRetry)},
+                 {"provider": "late", "name": "l", \(SQSEndToEndTests.patientRetry)},
+                 {"provider": "wrong", "name": "w", "retry": {"initialDelayMs": 50, "maxDelayMs": 100, "maxAttempts": 3}},
                  {"provider": "right", "name": "r", \(SQSEndToEndTests.retry)}]}}
             """
         let (server, client) = try SQSEndToEndTests.start(
             dir, tenants: [SQSEndToEndTests.tenant("t1", streaming: streaming)])
         defer { server.stop() }
-        let people = (0..<2).map { SQSEndToEndTests.person("a\($0)", first: "A\($0)") }
-        try SQSEndToEndTests.post(client, "/api/t1/entities", "[\(people.joined(separator: ","))]")
-
-        let failed = StreamingTestSupport.eventually(timeout: 30) {
-            SQSEndToEndTests.deadLetters(client, "wrong/w").count == 2
-                && SQSEndToEndTests.deadLetters(client, "late/l").count == 2
-                && SQSEndToEndTests.status(client, "right/r")?["sent"] == .number("2")
+        func status(_ id: String) -> JSONValue? { SQSEndToEndTests.status(client, id) }
+        func post(_ ids: [String]) throws {
+            let people = ids.map { SQSEndToEndTests.person($0, first: "N\($0)") }
+            try SQSEndToEndTests.post(client, "/api/t1/entities", "[\(people.joined(separator: ","))]")
         }
-        #expect(failed, "\(server.log.suffix(3000))")
 
-        let wrong = SQSEndToEndTests.status(client, "wrong/w")
-        #expect(wrong?["healthy"] == .bool(false))
+        // The key in the file works: the first two entities arrive.
+        try post(["a0", "a1"])
         #expect(
-            wrong?["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true,
-            "\(wrong?.serializedString() ?? "")")
-        for letter in SQSEndToEndTests.deadLetters(client, "wrong/w") {
-            #expect(letter["status"] == .string("PERMANENT"))
-            #expect(letter["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true)
-            #expect(letter["plugin"] == .string("sqs"))
-            #expect(letter["attempts"] == .number("1"), "a permanent failure is not retried")
+            StreamingTestSupport.eventually(timeout: 30) {
+                status("file/f")?["sent"] == .number("2") && status("right/r")?["sent"] == .number("2")
+            }, "\(status("file/f")?.serializedString() ?? "")\n\(server.log.suffix(3000))")
+
+        // The key is revoked (to SQS, what an expired temporary key is): the next two are retried,
+        // not dead-lettered, and the destination is unhealthy with SQS's code, the key and the file.
+        try moto.deleteKey(user: "rotating", accessKeyId: rotating.accessKeyId)
+        try post(["b0", "b1"])
+        let refused = StreamingTestSupport.eventually(timeout: 30) {
+            (status("file/f")?["retried"]?.int64Value ?? 0) >= 4 && status("file/f")?["healthy"] == .bool(false)
+                && (status("late/l")?["retried"]?.int64Value ?? 0) >= 4
+                && SQSEndToEndTests.deadLetters(client, "wrong/w").count == 4
         }
-        let denied = SQSEndToEndTests.status(client, "late/l")
+        #expect(refused, "\(status("file/f")?.serializedString() ?? "")\n\(server.log.suffix(3000))")
+        let fileStatus = status("file/f")
+        let reason = fileStatus?["reason"]?.stringValue ?? ""
+        #expect(reason.contains("SQS refused the credentials: InvalidClientTokenId"), "\(reason)")
+        #expect(
+            reason.contains(
+                "key \(rotating.accessKeyId) from the credentials file \(credentialsFile), profile [herald]"))
+        #expect(!reason.contains(rotating.secretAccessKey))
+        #expect(fileStatus?["sent"] == .number("2"))
+        #expect(
+            fileStatus?["deadLetterCount"] == .number("0"),
+            "nothing dead-lettered: \(fileStatus?.serializedString() ?? "")")
+        #expect(SQSEndToEndTests.deadLetters(client, "file/f").isEmpty)
+
+        // A missing permission is retried too, with the instance unhealthy.
+        let denied = status("late/l")
         #expect(denied?["healthy"] == .bool(false))
-        #expect(denied?["reason"]?.stringValue?.contains("AccessDenied") == true)
-        #expect(SQSEndToEndTests.deadLetters(client, "late/l").allSatisfy { $0["status"] == .string("PERMANENT") })
-        #expect(SQSEndToEndTests.status(client, "right/r")?["healthy"] == .bool(true))
-        #expect(try moto.receiveAll("r").count == 2, "the right secret delivers")
-        #expect(try moto.receiveAll("w").isEmpty)
+        #expect(denied?["reason"]?.stringValue?.contains("SQS denied permission: AccessDenied") == true)
+        #expect(SQSEndToEndTests.deadLetters(client, "late/l").isEmpty)
 
-        // The operator grants the permission and replays the dead letters: they arrive, and the sink is healthy again.
-        try moto.allowEverything(user: "late")
-        let replay = try client.request("POST", "/api/t1/streaming/dlq/_replay?destination=late/l")
-        #expect(replay.json?["replayed"] == .number("2"), "\(replay.text)")
-        let recovered = StreamingTestSupport.eventually(timeout: 30) {
-            SQSEndToEndTests.status(client, "late/l")?["healthy"] == .bool(true)
+        // A wrong secret that nobody fixes: retried until maxAttempts (3 here), then dead-lettered
+        // RETRIES_EXHAUSTED with the last reason; the instance stays unhealthy.
+        let wrong = status("wrong/w")
+        #expect(wrong?["healthy"] == .bool(false))
+        #expect(wrong?["reason"]?.stringValue?.contains("SignatureDoesNotMatch") == true)
+        for letter in SQSEndToEndTests.deadLetters(client, "wrong/w") {
+            #expect(letter["status"] == .string("RETRIES_EXHAUSTED"), "\(letter.serializedString())")
+            #expect(
+                letter["reason"]?.stringValue?.contains("SQS refused the credentials: SignatureDoesNotMatch") == true)
+            #expect(letter["attempts"] == .number("3"))
         }
-        #expect(recovered, "\(SQSEndToEndTests.status(client, "late/l")?.serializedString() ?? "")")
-        #expect(StreamingTestSupport.eventually(timeout: 10) { SQSEndToEndTests.deadLetters(client, "late/l").isEmpty })
-        let arrived = try moto.receiveAll("l")
-        #expect(Set(arrived.compactMap { $0["attributes"]?["sourceObjectUri"]?.stringValue }).count == 2)
+
+        // A new key is written to the file and the permission granted; no restart, no reload, no
+        // replay: the retried messages arrive and both destinations are healthy again.
+        let rotated = try moto.createKey(user: "rotating")
+        try writeCredentials(rotated)
+        try moto.allowEverything(user: "late")
+        let recovered = StreamingTestSupport.eventually(timeout: 30) {
+            status("file/f")?["sent"] == .number("4") && status("file/f")?["healthy"] == .bool(true)
+                && status("late/l")?["sent"] == .number("4") && status("late/l")?["healthy"] == .bool(true)
+        }
         #expect(
-            SQSEndToEndTests.status(client, "wrong/w")?["healthy"] == .bool(false), "the wrong secret stays unhealthy")
+            recovered,
+            "\(status("file/f")?.serializedString() ?? "")\n\(status("late/l")?.serializedString() ?? "")\n\(server.log.suffix(3000))"
+        )
+        #expect(status("file/f")?["retryBacklog"] == .number("0"))
+        #expect(status("file/f")?["deadLetterCount"] == .number("0"))
+        #expect(
+            server.log.contains(
+                "credentials reloaded from \(credentialsFile), profile [herald]: key \(rotated.accessKeyId)"))
+        #expect(!server.log.contains(rotated.secretAccessKey) && !server.log.contains(rotating.secretAccessKey))
+        for queue in ["f", "l"] {
+            let arrived = try moto.receiveAll(queue)
+            #expect(
+                Set(arrived.compactMap { $0["attributes"]?["sourceObjectUri"]?.stringValue }).count == 4,
+                "\(queue): every entity once")
+        }
+        #expect(try moto.receiveAll("r").count == 4, "the right secret delivers")
+        #expect(try moto.receiveAll("w").isEmpty)
+        #expect(status("wrong/w")?["healthy"] == .bool(false), "the wrong secret stays unhealthy")
     }
 
     @Test func anOverLimitMessageIsTooLargeOrSentWithoutItsObjectUnderLargeObjectsSupport() throws {

@@ -40,7 +40,8 @@ import Testing
             #"{"Id": "0", "SenderFault": true, "Code": "InvalidMessageContents", "Message": "Invalid characters found."}"#,
             .permanent
         ),
-        (#"{"Id": "0", "SenderFault": true, "Code": "KmsAccessDenied", "Message": "no key access"}"#, .permanent),
+        (#"{"Id": "0", "SenderFault": true, "Code": "KmsDisabled", "Message": "the key is disabled"}"#, .permanent),
+        (#"{"Id": "0", "SenderFault": true, "Code": "KmsAccessDenied", "Message": "no key access"}"#, .retry),
         (#"{"Id": "0", "SenderFault": true, "Code": "MessageTooLong", "Message": "too long"}"#, .tooLarge),
         (
             #"{"Id": "0", "SenderFault": true, "Code": "InvalidParameterValue", "Message": "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes."}"#,
@@ -54,47 +55,120 @@ import Testing
         #expect(o.results[0].error?.hasPrefix("SQS rejected the message: ") == true)
     }
 
-    @Test func signatureMismatchIsPermanentAndUnhealthyFromTheXMLBody() {
+    @Test func aSignatureMismatchIsRetriedAndUnhealthyFromTheXMLBody() {
         // moto answers authentication errors in XML even on JSON requests.
         let body = """
             <?xml version="1.0" encoding="utf-8"?>
             <ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.</Message><Type>Sender</Type></Error></Errors></ErrorResponse>
             """
-        let o = map(403, body, headers: [(name: "content-type", value: "text/html; charset=utf-8")], entries: 2)
-        #expect(o.results.map(\.status) == [.permanent, .permanent])
-        #expect(o.results[0].error?.contains("SignatureDoesNotMatch: The request signature we calculated") == true)
-        guard case .unhealthy(let reason) = o.health else {
-            Issue.record("expected unhealthy, got \(o.health)")
-            return
-        }
-        #expect(reason.contains("SignatureDoesNotMatch"))
+        let o = SQSResponseMapper.map(
+            status: 403, headers: [(name: "content-type", value: "text/html; charset=utf-8")], body: Array(body.utf8),
+            entryCount: 2, credentials: "key AKIAEXAMPLE from the credentials file /etc/aws, profile [herald]",
+            advice: "write valid ones to /etc/aws")
+        #expect(o.results.map(\.status) == [.retry, .retry], "not dead-lettered: new credentials fix it")
+        let text =
+            "SQS refused the credentials: SignatureDoesNotMatch: The request signature we calculated does not match "
+            + "the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service "
+            + "documentation for details. [HTTP 403; key AKIAEXAMPLE from the credentials file /etc/aws, profile [herald]]. "
+            + "Messages are retried until valid credentials are in place: write valid ones to /etc/aws"
+        #expect(o.results[0].error == text)
+        #expect(o.health == .unhealthy(text))
+        #expect(o.skipOthers?.status == .retry, "the batch's other requests are not sent")
     }
 
-    @Test func unknownKeyAndMissingPermissionAreAuthErrors() {
-        let unknown = """
-            <?xml version="1.0" encoding="utf-8"?>
-            <ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message><Type>Sender</Type></Error></Errors></ErrorResponse>
-            """
-        let denied = """
-            <?xml version="1.0" encoding="utf-8"?>
-            <ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/late is not authorized to perform: sqs:SendMessageBatch</Message><Type>Sender</Type></Error></Errors></ErrorResponse>
-            """
-        for (body, code) in [(unknown, "InvalidClientTokenId"), (denied, "AccessDenied")] {
-            let o = map(403, body)
-            #expect(o.results.map(\.status) == [.permanent])
-            #expect(
-                o.health
-                    == .unhealthy(
-                        "SQS refused the request's credentials or permissions: \(code): \(SQSResponseMapper.xmlElement("Message", in: body)!)"
-                    ))
+    enum Form: Sendable { case xml, json, queryHeader }
+
+    /// One AWS error in the form SQS sends it.
+    func answer(_ status: Int, _ code: String, _ form: Form) -> SQSResponseOutcome {
+        switch form {
+        case .xml:
+            return map(
+                status,
+                "<ErrorResponse><Error><Type>Sender</Type><Code>\(code)</Code><Message>m</Message></Error></ErrorResponse>",
+                headers: [], entries: 2)
+        case .json:
+            return map(status, #"{"__type": "com.amazon.coral.service#\#(code)", "message": "m"}"#, entries: 2)
+        case .queryHeader:
+            return map(
+                status, #"{"__type": "com.amazon.coral.service#\#(code)Exception", "message": "m"}"#,
+                headers: [(name: "x-amzn-query-error", value: "\(code);Sender")], entries: 2)
         }
-        // AWS's JSON form of an unknown key (HTTP 400).
-        let json = map(
-            400,
-            #"{"__type": "com.amazon.coral.service#UnrecognizedClientException", "message": "The security token included in the request is invalid."}"#
+    }
+
+    /// The table of docs/sinks/sqs.md, "Results": refusals that new credentials, a policy or the clock
+    /// fix are RETRY with the instance unhealthy; a malformed authentication is PERMANENT.
+    @Test(arguments: [
+        (403, "ExpiredToken", Form.xml, SinkStatus.retry, "SQS refused the credentials: ExpiredToken"),
+        (400, "ExpiredTokenException", .json, .retry, "SQS refused the credentials: ExpiredTokenException"),
+        (403, "InvalidClientTokenId", .xml, .retry, "SQS refused the credentials: InvalidClientTokenId"),
+        (400, "UnrecognizedClientException", .json, .retry, "SQS refused the credentials: UnrecognizedClientException"),
+        (403, "InvalidAccessKeyId", .xml, .retry, "SQS refused the credentials: InvalidAccessKeyId"),
+        (403, "SignatureDoesNotMatch", .xml, .retry, "SQS refused the credentials: SignatureDoesNotMatch"),
+        (400, "InvalidSignatureException", .json, .retry, "SQS refused the credentials: InvalidSignatureException"),
+        (400, "InvalidToken", .xml, .retry, "SQS refused the credentials: InvalidToken"),
+        (403, "AccessDenied", .xml, .retry, "SQS denied permission: AccessDenied"),
+        (400, "AccessDenied", .queryHeader, .retry, "SQS denied permission: AccessDeniedException (AccessDenied)"),
+        (400, "KmsAccessDenied", .json, .retry, "SQS denied permission: KmsAccessDenied"),
+        (403, "OptInRequired", .xml, .retry, "SQS denied permission: OptInRequired"),
+        (400, "RequestExpired", .xml, .retry, "SQS refused the request's time: RequestExpired"),
+        (403, "SignatureExpired", .xml, .retry, "SQS refused the request's time: SignatureExpired"),
+        (403, "RequestTimeTooSkewed", .xml, .retry, "check the clock of Herald's host"),
+        (403, "Forbidden", .xml, .retry, "SQS refused the request: Forbidden"),
+        (401, "Unauthorized", .json, .retry, "SQS refused the request: Unauthorized"),
+        (400, "IncompleteSignature", .xml, .permanent, "refused the request's authentication as malformed"),
+        (403, "MissingAuthenticationToken", .xml, .permanent, "refused the request's authentication as malformed"),
+        (403, "InvalidSecurity", .xml, .permanent, "refused the request's authentication as malformed"),
+    ])
+    func authenticationErrors(_ status: Int, _ code: String, _ form: Form, _ expected: SinkStatus, _ text: String) {
+        let o = answer(status, code, form)
+        #expect(o.results.map(\.status) == [expected, expected])
+        guard case .unhealthy(let reason) = o.health else {
+            Issue.record("\(code): expected unhealthy, got \(o.health)")
+            return
+        }
+        #expect(reason.contains(text), "\(code): \(reason)")
+        if expected == .retry {
+            #expect(o.results[0].error == reason)
+            #expect(o.skipOthers?.status == .retry && o.skipOthers?.error == reason)
+        } else {
+            #expect(o.skipOthers == nil, "a PERMANENT result never reaches a message that was not sent")
+        }
+    }
+
+    @Test func theClassTableCoversWhatTheDocsList() {
+        let expected: [SQSErrorClass: Set<String>] = [
+            .credentials: [
+                "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+                "InvalidAccessKeyId", "InvalidToken", "SignatureDoesNotMatch", "InvalidSignatureException",
+                "AuthFailure",
+            ],
+            .clock: ["RequestExpired", "SignatureExpired", "RequestTimeTooSkewed", "RequestInTheFuture"],
+            .permission: [
+                "AccessDenied", "AccessDeniedException", "NotAuthorized", "KmsAccessDenied", "OptInRequired",
+                "KmsOptInRequired",
+            ],
+            .signing: [
+                "IncompleteSignature", "IncompleteSignatureException", "MissingAuthenticationToken",
+                "MissingAuthenticationTokenException", "InvalidSecurity",
+            ],
+        ]
+        for (errorClass, codes) in expected {
+            #expect(Set(SQSErrorClass.codes.filter { $0.value == errorClass }.keys) == codes, "\(errorClass)")
+        }
+        #expect(SQSErrorClass.credentials.isRefusal && SQSErrorClass.permission.isRefusal)
+        #expect(SQSErrorClass.clock.isRefusal && !SQSErrorClass.signing.isRefusal && !SQSErrorClass.queue.isRefusal)
+    }
+
+    @Test func aRefusedEntryIsRetriedAndMarksTheInstanceUnhealthy() {
+        let o = map(
+            200,
+            #"{"Successful": [{"Id": "0", "MessageId": "x", "MD5OfMessageBody": "y"}], "Failed": [{"Id": "1", "SenderFault": true, "Code": "KmsAccessDenied", "Message": "The caller does not have kms:GenerateDataKey"}]}"#,
+            entries: 2)
+        #expect(o.results.map(\.status) == [.ok, .retry])
+        #expect(
+            o.health
+                == .unhealthy("SQS rejected the message: KmsAccessDenied: The caller does not have kms:GenerateDataKey")
         )
-        #expect(json.results.map(\.status) == [.permanent])
-        #expect(json.health != .unchanged)
     }
 
     @Test func jsonErrorsUseTypeAndQueryErrorHeader() {
