@@ -57,6 +57,10 @@ public struct KafkaConfig: Sendable, Equatable {
     public var deliveryTimeoutMs: Int = 25_000
     /// Batches outstanding at once (the `max_in_flight` declared to Herald).
     public var maxInFlightBatches: Int = 16
+    /// Each key's messages reach the topic in Herald's order (the sink declares HERALD_SINK_LIMIT_KEY_ORDER, so
+    /// Herald delivers as with `ordering: perEntity`). Consumers of a keyed topic, and log compaction, rely on
+    /// it; `false` trades it for throughput when a destination has many updates of few entities.
+    public var keyOrder: Bool = true
     /// Any other librdkafka property, passed through as text (security.protocol, sasl.*, ssl.*,
     /// client.id, queue.buffering.max.messages, test.mock.num.brokers, …), in the order written.
     public var properties: [(String, String)] = []
@@ -70,7 +74,7 @@ public struct KafkaConfig: Sendable, Equatable {
             && a.compression == b.compression && a.lingerMs == b.lingerMs && a.batchSize == b.batchSize
             && a.batchNumMessages == b.batchNumMessages && a.partitioner == b.partitioner
             && a.messageMaxBytes == b.messageMaxBytes && a.deliveryTimeoutMs == b.deliveryTimeoutMs
-            && a.maxInFlightBatches == b.maxInFlightBatches
+            && a.maxInFlightBatches == b.maxInFlightBatches && a.keyOrder == b.keyOrder
             && a.properties.elementsEqual(b.properties, by: { $0 == $1 })
     }
 
@@ -114,6 +118,7 @@ public struct KafkaConfig: Sendable, Equatable {
             if let v = r.int("messageMaxBytes", in: 1000...1_000_000_000) { c.messageMaxBytes = Int(v) }
             if let v = r.int("deliveryTimeoutMs", in: 1000...3_600_000) { c.deliveryTimeoutMs = Int(v) }
             if let v = r.int("maxInFlightBatches", in: 1...1024) { c.maxInFlightBatches = Int(v) }
+            if let v = r.bool("keyOrder") { c.keyOrder = v }
             _ = r.object("properties") { p -> Bool in
                 for member in p.members {
                     let name = member.key

@@ -31,6 +31,7 @@ public final class KafkaSink: SinkPlugin {
            "deliveryTimeoutMs": {"type": "integer", "minimum": 1000, "maximum": 3600000, "default": 25000,
                                  "description": "message.timeout.ms; keep it below the destination's sendTimeoutMs"},
            "maxInFlightBatches": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 16},
+           "keyOrder": {"type": "boolean", "default": true},
            "properties": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
                           "description": "any other librdkafka property (security.protocol, sasl.*, ssl.*, client.id, …)"}
          }}
@@ -67,7 +68,7 @@ public final class KafkaSink: SinkPlugin {
         let max = producer.current().maxMessageBytes
         return SinkPluginLimits(
             maxMessageBytes: UInt64(max), maxBatchMessages: 10_000,
-            maxBatchBytes: 64 << 20, maxInFlight: UInt32(config.maxInFlightBatches))
+            maxBatchBytes: 64 << 20, maxInFlight: UInt32(config.maxInFlightBatches), requiresKeyOrder: config.keyOrder)
     }
 
     public func start() throws {

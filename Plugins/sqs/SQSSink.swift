@@ -41,6 +41,8 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     let gate: HostGate
     let dispatcher: RequestDispatcher<SQSClient>
     private let warnedAboutAttributes = Atomic<Bool>(false)
+    /// The destination's queue is FIFO (its URL, from the destination's name, ends in `.fifo`).
+    let isFIFO: Bool
 
     public static func validate(config: String) throws {
         _ = try SQSConfig.parse(config)
@@ -53,6 +55,8 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
         self.credentials = CredentialProvider(
             credentials: credentials, source: source, region: self.config.region, service: "sqs", reporter: gate)
         dispatcher = RequestDispatcher(sinkName: "sqs", gate: gate)
+        let parsed = self.config
+        isFIFO = host.destinationName.flatMap { try? parsed.queueURL(for: $0) }.map(SQSConfig.isFIFO(queueURL:)) ?? false
     }
 
     /// `max_message_bytes` is the configured limit less 60 bytes: Herald counts a header as name + value,
@@ -62,7 +66,10 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
         SinkPluginLimits(
             maxMessageBytes: UInt64(
                 config.maxMessageBytes - SQSRequestBuilder.maxAttributes * SQSRequestBuilder.attributeTypeBytes),
-            maxBatchMessages: SQSSink.maxBatchMessages, maxBatchBytes: 0, maxInFlight: UInt32(config.maxInFlight))
+            maxBatchMessages: SQSSink.maxBatchMessages, maxBatchBytes: 0, maxInFlight: UInt32(config.maxInFlight),
+            // A FIFO queue keeps each message group (the entity) in the order it receives them: Herald must send
+            // them in its order, across batches and retries, whatever the destination's `ordering` says.
+            requiresKeyOrder: isFIFO)
     }
 
     public func start() throws {

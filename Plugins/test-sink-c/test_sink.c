@@ -26,6 +26,8 @@
  *                                      "<updatedTime header> <completion time> <body bytes>" (epoch ms)
  *   "unhealthyAfterBatches"  integer  K: on receiving the K-th batch, report the instance unhealthy
  *                                      ("injected unhealthy"), once; it never reports healthy again
+ *   "keyOrder"               boolean  declare HERALD_SINK_LIMIT_KEY_ORDER (the destination needs each key's
+ *                                      messages in order, as a FIFO queue does)
  * An integer 0 switches the corresponding behaviour off (for the limits: "no limit of my own").
  * An empty configuration text counts as {}. Output lines escape JSON properly; bytes that are not
  * valid UTF-8 become U+FFFD so that every line stays valid JSON.
@@ -157,6 +159,7 @@ typedef struct ts_config {
     bool fail_create;
     uint64_t unhealthy_after_batches;
     char *latency_file; /* NULL: none */
+    bool key_order;
 } ts_config;
 
 typedef enum ts_kind { TS_STRING, TS_UINT, TS_BOOL } ts_kind;
@@ -188,6 +191,7 @@ static const ts_key ts_keys[] = {
     {"failCreate", TS_BOOL, offsetof(ts_config, fail_create), 0},
     {"unhealthyAfterBatches", TS_UINT, offsetof(ts_config, unhealthy_after_batches), TS_U53},
     {"latencyFile", TS_STRING, offsetof(ts_config, latency_file), 0},
+    {"keyOrder", TS_BOOL, offsetof(ts_config, key_order), 0},
 };
 #define TS_KEY_COUNT (sizeof ts_keys / sizeof ts_keys[0])
 
@@ -416,7 +420,7 @@ static int ts_parse_config(const char *json, size_t len, ts_config *c, char *err
                                "unknown key \"%s\" (known keys: output, retryEveryNth, throttleEveryNth, "
                                "retryAfterMs, permanentMarker, maxMessageBytes, maxBatchMessages, maxBatchBytes, "
                                "maxInFlight, neverCompleteBatch, async, completionDelayMs, failStart, failCreate, "
-                               "unhealthyAfterBatches, latencyFile)",
+                               "unhealthyAfterBatches, latencyFile, keyOrder)",
                                shown);
             }
             if (seen & (UINT32_C(1) << k)) return ts_fail(&ps, "duplicate key \"%s\"", shown);
@@ -895,6 +899,7 @@ static void ts_get_limits(herald_sink_instance *inst, herald_sink_limits *limits
     if (TS_FITS(limits, max_batch_messages)) limits->max_batch_messages = (uint32_t)inst->cfg.max_batch_messages;
     if (TS_FITS(limits, max_batch_bytes)) limits->max_batch_bytes = inst->cfg.max_batch_bytes;
     if (TS_FITS(limits, max_in_flight)) limits->max_in_flight = (uint32_t)inst->cfg.max_in_flight;
+    if (TS_FITS(limits, flags) && inst->cfg.key_order) limits->flags |= HERALD_SINK_LIMIT_KEY_ORDER;
 }
 
 static int ts_start(herald_sink_instance *inst, char *error, size_t error_size) {
@@ -1143,7 +1148,8 @@ static const char ts_schema[] =
     "\"failStart\":{\"type\":\"boolean\",\"default\":false},"
     "\"failCreate\":{\"type\":\"boolean\",\"default\":false},"
     "\"unhealthyAfterBatches\":{\"type\":\"integer\",\"minimum\":0},"
-    "\"latencyFile\":{\"type\":\"string\",\"minLength\":1}"
+    "\"latencyFile\":{\"type\":\"string\",\"minLength\":1},"
+    "\"keyOrder\":{\"type\":\"boolean\",\"default\":false}"
     "}}";
 
 static const herald_sink_descriptor ts_descriptor = {

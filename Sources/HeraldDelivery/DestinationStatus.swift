@@ -11,6 +11,8 @@ public struct DestinationStatus: Sendable {
     public var pluginVersion: String
     public var name: String
     public var enabled: Bool
+    /// The ordering in effect: `perEntity` when the configuration or the sink asks for it, else `none`.
+    public var ordering: String = "none"
     /// RUNNING, STARTING, DISABLED, FAILED, STOPPED.
     public var state: String
     public var healthy: Bool
@@ -42,6 +44,8 @@ public struct DestinationStatus: Sendable {
         w.string(name)
         w.key("enabled")
         w.bool(enabled)
+        w.key("ordering")
+        w.string(ordering)
         w.key("state")
         w.string(state)
         w.key("healthy")

@@ -36,7 +36,9 @@ final class DestinationWorker: @unchecked Sendable {
     /// The plugin code the instance runs (nil until it has started): a reload compares it with the registry's.
     private let runningPlugin = Mutex<LoadedPlugin?>(nil)
     private var task: Task<Void, Never>?
-    private var ordered: Bool { destination.ordering == .perEntity }
+    /// Per-key order: the destination's `ordering: perEntity`, or a sink that requires it
+    /// (`HERALD_SINK_LIMIT_KEY_ORDER`). Set when the instance is ready (worker task only).
+    private var ordered = false
 
     /// Messages per key in the retry schedule (ordered destinations only; worker task only).
     private var heldCounts: [String: Int] = [:]
@@ -96,7 +98,7 @@ final class DestinationWorker: @unchecked Sendable {
         let key = self.key
         let pluginName = plugin.name
         let instance = try SinkInstance(
-            plugin: plugin, alias: provider.alias, config: provider.config, logger: logger,
+            plugin: plugin, alias: provider.alias, destination: destination.name, config: provider.config, logger: logger,
             metrics: { name, value, isCounter in
                 metrics.pluginMetric(key, plugin: pluginName, name: name, value: value, isCounter: isCounter)
             })
@@ -162,6 +164,11 @@ final class DestinationWorker: @unchecked Sendable {
             }
         }
         guard let instance = instanceBox.withLock({ $0 }) else { return }
+        ordered = destination.ordering == .perEntity || instance.limits.requiresKeyOrder
+        if ordered && destination.ordering != .perEntity {
+            logger.notice("the sink keeps each key's messages in order and needs them so: delivering as with ordering perEntity")
+        }
+        update { $0.ordering = ordered ? Ordering.perEntity.rawValue : Ordering.none.rawValue }
         // One renderer per lane: rendering runs on every core (renderers reuse buffers and gzip streams).
         let lanes = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
         let renderers = (0..<lanes).map { _ in

@@ -110,7 +110,9 @@ public enum PluginLoader {
                 .descriptorInvalid,
                 "\(path) calls itself '\(plugin.name)' but its manifest \(manifest.manifestPath) says '\(manifest.name)'")
         }
-        if plugin.abiMajor != manifest.abiMajor || plugin.abiMinor != manifest.abiMinor {
+        // The library's own report was checked against this host; the manifest's must name the same major (a
+        // 1.0 manifest for a library built against 1.1 headers is fine: both minors are supported).
+        if plugin.abiMajor != manifest.abiMajor {
             throw PluginLoadError(
                 .abiMismatch,
                 "manifest declares ABI \(manifest.abiMajor).\(manifest.abiMinor) but \(path) reports \(plugin.abiMajor).\(plugin.abiMinor)")

@@ -3,7 +3,7 @@ import HeraldJSON
 
 /// A plugin's manifest in a `plugins.d` directory:
 ///
-///     {"name": "file", "library": "libherald-sink-file.so", "abi": "1.0",
+///     {"name": "file", "library": "libherald-sink-file.so", "abi": "1.1",
 ///      "description": "…", "sha256": "<hex, optional>"}
 ///
 /// `library` is relative to the manifest's folder or absolute.

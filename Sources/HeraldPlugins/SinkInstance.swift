@@ -42,6 +42,8 @@ public struct SinkLimits: Sendable, Equatable {
     public var maxBatchMessages: Int
     public var maxBatchBytes: Int
     public var maxInFlight: Int
+    /// The destination needs each key's messages in order (`HERALD_SINK_LIMIT_KEY_ORDER`, ABI 1.1).
+    public var requiresKeyOrder: Bool = false
 }
 
 /// One message handed to `SinkInstance.send`.
@@ -62,6 +64,10 @@ public final class SinkInstance: @unchecked Sendable {
     public let plugin: LoadedPlugin
     /// The provider alias this instance serves (for logs and metrics).
     public let alias: String
+    /// The destination's name, NUL-terminated, lent to the plugin through the host table; kept, like the
+    /// table, for as long as the process lives (a plugin may read it until on_destroy returns).
+    private let destinationName: UnsafeMutablePointer<CChar>
+    private let destinationNameLength: Int
     public private(set) var limits = SinkLimits(maxMessageBytes: 0, maxBatchMessages: 100, maxBatchBytes: 0, maxInFlight: 1)
     let logger: Logger
     let metricsHandler: @Sendable (String, Double, Bool) -> Void
@@ -98,12 +104,17 @@ public final class SinkInstance: @unchecked Sendable {
     private static let keepAliveLock = NSLock()
 
     /// Creates an instance from a JSON configuration (validated first).
+    /// - Parameter destination: the destination's `name` (what batches carry), given to the plugin at create.
     public init(
-        plugin: LoadedPlugin, alias: String, config: String, logger: Logger,
+        plugin: LoadedPlugin, alias: String, destination: String = "", config: String, logger: Logger,
         metrics: @escaping @Sendable (String, Double, Bool) -> Void = { _, _, _ in }
     ) throws(PluginLoadError) {
         self.plugin = plugin
         self.alias = alias
+        let nameBytes = Array(destination.utf8CString)
+        destinationName = UnsafeMutablePointer<CChar>.allocate(capacity: nameBytes.count)
+        destinationName.initialize(from: nameBytes, count: nameBytes.count)
+        destinationNameLength = nameBytes.count - 1
         var logger = logger
         logger[metadataKey: "plugin"] = "\(plugin.name)"
         logger[metadataKey: "provider"] = "\(alias)"
@@ -121,7 +132,8 @@ public final class SinkInstance: @unchecked Sendable {
                 struct_size: MemoryLayout<herald_sink_host_api>.size, abi_major: UInt16(HERALD_SINK_ABI_MAJOR),
                 abi_minor: UInt16(HERALD_SINK_ABI_MINOR), host: Unmanaged.passUnretained(self).toOpaque(),
                 callback_log: hostLog, callback_metric_counter: hostCounter, callback_metric_gauge: hostGauge,
-                callback_complete_batch: hostComplete, callback_set_health: hostHealth))
+                callback_complete_batch: hostComplete, callback_set_health: hostHealth,
+                destination_name: destinationName, destination_name_len: destinationNameLength))
         var error = [CChar](repeating: 0, count: 1024)
         let created = config.withCString { text in
             plugin.descriptor.pointee.on_create(UnsafePointer(hostTable), text, strlen(text), &error, error.count)
@@ -139,7 +151,8 @@ public final class SinkInstance: @unchecked Sendable {
         limits = SinkLimits(
             maxMessageBytes: Int(raw.max_message_bytes), maxBatchMessages: raw.max_batch_messages == 0 ? 1000 : Int(raw.max_batch_messages),
             maxBatchBytes: Int(raw.max_batch_bytes),
-            maxInFlight: asyncCapable ? max(1, Int(raw.max_in_flight)) : 1)
+            maxInFlight: asyncCapable ? max(1, Int(raw.max_in_flight)) : 1,
+            requiresKeyOrder: raw.flags & UInt32(HERALD_SINK_LIMIT_KEY_ORDER) != 0)
     }
 
     /// Starts the instance (connects, opens files…).

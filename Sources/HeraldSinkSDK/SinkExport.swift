@@ -98,17 +98,23 @@ private let sdkCreate:
         }
     }
 
+/// herald_sink_limits up to `max_in_flight` (ABI 1.0), and up to `flags` (1.1).
+private let limitsSize10 = MemoryLayout<herald_sink_limits>.offset(of: \herald_sink_limits.flags)!
+private let limitsSize11 = limitsSize10 + MemoryLayout<UInt32>.size
+
 private let sdkLimits: @convention(c) (OpaquePointer?, UnsafeMutablePointer<herald_sink_limits>?) -> Void = {
     instance, out in
     guard let out else { return }
     let l = box(instance).plugin.limits
+    // The fields of each ABI minor only if the host's struct has them (fields are only ever appended).
     let size = out.pointee.struct_size
-    if size >= MemoryLayout<herald_sink_limits>.size {
+    if size >= limitsSize10 {
         out.pointee.max_message_bytes = l.maxMessageBytes
         out.pointee.max_batch_messages = l.maxBatchMessages
         out.pointee.max_batch_bytes = l.maxBatchBytes
         out.pointee.max_in_flight = l.maxInFlight
     }
+    if size >= limitsSize11 { out.pointee.flags = l.requiresKeyOrder ? UInt32(HERALD_SINK_LIMIT_KEY_ORDER) : 0 }
 }
 
 private let sdkStart: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int) -> Int32 = {

@@ -5,8 +5,20 @@ import Synchronization
 public final class SinkHost: @unchecked Sendable {
     let api: UnsafePointer<herald_sink_host_api>
 
+    /// The `name` of the destination the instance serves (what its batches carry), from a host of ABI 1.1 or
+    /// later; nil from an older host.
+    public let destinationName: String?
+
     init(api: UnsafePointer<herald_sink_host_api>) {
         self.api = api
+        let end = MemoryLayout<herald_sink_host_api>.offset(of: \herald_sink_host_api.destination_name_len)!
+            + MemoryLayout<Int>.size
+        if api.pointee.struct_size >= end, let name = api.pointee.destination_name {
+            destinationName = String(
+                decoding: UnsafeRawBufferPointer(start: name, count: api.pointee.destination_name_len), as: UTF8.self)
+        } else {
+            destinationName = nil
+        }
     }
 
     public enum LogLevel {

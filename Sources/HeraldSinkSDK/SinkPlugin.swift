@@ -42,12 +42,19 @@ public struct SinkPluginLimits: Sendable {
     public var maxBatchMessages: UInt32
     public var maxBatchBytes: UInt64
     public var maxInFlight: UInt32
+    /// The destination keeps each key's messages in order and needs them in Herald's order (a FIFO queue, Kafka
+    /// partitions): Herald then delivers it as with `ordering: perEntity` (`HERALD_SINK_LIMIT_KEY_ORDER`).
+    public var requiresKeyOrder: Bool
 
-    public init(maxMessageBytes: UInt64 = 0, maxBatchMessages: UInt32 = 0, maxBatchBytes: UInt64 = 0, maxInFlight: UInt32 = 1) {
+    public init(
+        maxMessageBytes: UInt64 = 0, maxBatchMessages: UInt32 = 0, maxBatchBytes: UInt64 = 0, maxInFlight: UInt32 = 1,
+        requiresKeyOrder: Bool = false
+    ) {
         self.maxMessageBytes = maxMessageBytes
         self.maxBatchMessages = maxBatchMessages
         self.maxBatchBytes = maxBatchBytes
         self.maxInFlight = maxInFlight
+        self.requiresKeyOrder = requiresKeyOrder
     }
 }
 

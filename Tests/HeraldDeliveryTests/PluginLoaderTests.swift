@@ -47,7 +47,7 @@ struct PluginLoaderTests {
             destinations.append("{\"provider\": \"p-\(name)\", \"name\": \"\(name)\"}")
         }
         let expectations: [(String, String)] = [
-            ("magic", "is not a Herald sink"), ("major", "built for ABI 2.0"), ("minor", "built for ABI 1.1"),
+            ("magic", "is not a Herald sink"), ("major", "built for ABI 2.1"), ("minor", "built for ABI 1.2"),
             ("noentry", "does not export 'herald_sink_entry'"), ("small", "descriptor struct_size is"),
             ("broken-ok", "the manifest pins 0000"),
         ]
@@ -96,7 +96,7 @@ struct PluginLoaderTests {
         let list = try runCommand(BuildProducts.herald, ["plugins", "list", "--plugins-dir", plugins])
         #expect(list.status == 1)
         #expect(list.stdout.contains("major  NOT LOADED  ABI_MISMATCH"), "\(list.stdout)")
-        #expect(list.stdout.contains("file 1.0.0  ABI 1.0  loaded from"), "\(list.stdout)")
+        #expect(list.stdout.contains("file 1.0.0  ABI 1.1  loaded from"), "\(list.stdout)")
     }
 
     @Test func conformanceSuitePassesOnBuiltInsAndTheExampleAndFailsOnABrokenPlugin() throws {

@@ -142,3 +142,31 @@ extension StreamingSemanticsTests {
         #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(dir.file("out/rel.ndjson")).count == 3 })
     }
 }
+
+extension StreamingSemanticsTests {
+    /// A sink that declares HERALD_SINK_LIMIT_KEY_ORDER gets per-entity order without `ordering: perEntity`:
+    /// a retried message holds back the later versions of its entity.
+    @Test func aSinkThatNeedsKeyOrderGetsItWithoutConfiguration() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("o.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(out)", "keyOrder": true, "retryEveryNth": 3}}},
+                  "destinations": [{"provider": "q", "name": "fifo", "retry": {"initialDelayMs": 30, "maxDelayMs": 60},
+                                    "batch": {"maxMessages": 5, "maxInFlight": 4, "lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        let items = (1...6).flatMap { round in (0..<5).map { TestConfiguration.person(id: "k\($0)", first: "V\(round)") } }
+        #expect(try client.post("/api/t1/entities", "[\(items.joined(separator: ","))]").status == 200)
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(out).count >= 30 })
+        #expect(try StreamingTestSupport.destinationStatus(client, id: "q/fifo")?["ordering"] == .string("perEntity"))
+        var versions: [String: [Int]] = [:]
+        for line in StreamingTestSupport.readLines(out) {
+            let v = Int(line["headers"]?["objectVersion"]?.stringValue ?? "") ?? 0
+            versions[line["key"]?.stringValue ?? "", default: []].append(v)
+        }
+        #expect(versions.count == 5)
+        #expect(versions.values.allSatisfy { $0 == Array(1...6) }, "each entity's versions in order: \(versions)")
+    }
+}

@@ -158,6 +158,40 @@ struct SQSEndToEndTests {
         }
     }
 
+    /// A FIFO queue keeps each group in the order SQS receives it, so the sink tells Herald (ABI 1.1,
+    /// HERALD_SINK_LIMIT_KEY_ORDER) and Herald keeps per-entity order without `ordering: perEntity` in the
+    /// configuration: a backlog of 8 versions of 10 entities, up to 4 batches in flight, arrives in order.
+    @Test func aFifoQueueWithoutPerEntityOrderingStillGetsEachEntityInOrder() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createQueues(["orders.fifo"])
+        let dir = TemporaryDirectory(prefix: "herald-sqs-fifo")
+        let streaming = """
+            {"messaging": {"providers": {"aws": \(SQSEndToEndTests.sqsProvider(moto))},
+               "destinations": [{"provider": "aws", "name": "orders.fifo",
+                                 "batch": {"maxMessages": 10, "maxInFlight": 4, "lingerMs": 0}}]}}
+            """
+        let (server, client) = try SQSEndToEndTests.start(dir, tenants: [SQSEndToEndTests.tenant("t1", streaming: streaming)])
+        defer { server.stop() }
+        // One post: 8 versions of each of 10 entities, interleaved, all in the queue before delivery reads it.
+        let items = (1...8).flatMap { round in (0..<10).map { SQSEndToEndTests.person("o\($0)", first: "V\(round)") } }
+        try SQSEndToEndTests.post(client, "/api/t1/entities", "[\(items.joined(separator: ","))]")
+        #expect(StreamingTestSupport.eventually(timeout: 40) {
+            SQSEndToEndTests.status(client, "aws/orders.fifo")?["sent"] == .number("80")
+        }, "\(server.log.suffix(2000))")
+        #expect(SQSEndToEndTests.status(client, "aws/orders.fifo")?["ordering"] == .string("perEntity"))
+        #expect(server.log.contains("delivering as with ordering perEntity"))
+        var versions: [String: [Int]] = [:]
+        for m in try moto.receiveAll("orders.fifo") {
+            guard let group = m["groupId"]?.stringValue,
+                let v = m["attributes"]?["objectVersion"]?.stringValue.flatMap({ Int($0) })
+            else { continue }
+            versions[group, default: []].append(v)
+        }
+        #expect(versions.count == 10)
+        #expect(versions.values.allSatisfy { $0 == Array(1...8) }, "each entity's versions in order: \(versions)")
+    }
+
     @Test func thePluginPassesHeraldsConformanceSuiteAgainstMoto() throws {
         let moto = try MotoServer()
         defer { moto.stop() }

@@ -5,7 +5,7 @@ import HeraldJSON
 public enum StreamingTestSupport {
     /// Writes a manifest for a built plugin library into `directory`.
     public static func installManifest(
-        name: String, library: String, in directory: String, abi: String = "1.0", sha256: String? = nil
+        name: String, library: String, in directory: String, abi: String = "1.1", sha256: String? = nil
     ) {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let sha = sha256.map { ", \"sha256\": \"\($0)\"" } ?? ""

@@ -79,7 +79,7 @@ extern "C" {
 #endif
 
 #define HERALD_SINK_ABI_MAJOR 1
-#define HERALD_SINK_ABI_MINOR 0
+#define HERALD_SINK_ABI_MINOR 1
 
 /** The descriptor's `magic`: 0x48534E4B ("HSNK" read as a big-endian number). */
 #define HERALD_SINK_MAGIC 0x48534E4Bu
@@ -179,7 +179,18 @@ typedef struct herald_sink_limits {
     uint64_t max_batch_bytes;
     /** Batches outstanding at once (1 for a plugin without HERALD_SINK_CAP_ASYNC). */
     uint32_t max_in_flight;
+    /** Since ABI 1.1: HERALD_SINK_LIMIT_* flags (a 1.0 plugin leaves the host's 0). */
+    uint32_t flags;
 } herald_sink_limits;
+
+/**
+ * Since ABI 1.1, in herald_sink_limits.flags: this instance's destination keeps each key's messages in the
+ * order they are sent, and needs them in Herald's order (an SQS FIFO queue, Kafka partitions by key, …).
+ * Herald then delivers the destination as with `ordering: perEntity` whatever its configuration says: one
+ * message per key in flight, later messages of a key held while an earlier one waits for a retry, and
+ * HERALD_SINK_BATCH_ORDERED on every batch.
+ */
+#define HERALD_SINK_LIMIT_KEY_ORDER ((uint32_t)1 << 0)
 
 /**
  * Herald's functions, given to on_create. Valid until on_destroy returns.
@@ -215,6 +226,14 @@ typedef struct herald_sink_host_api {
 
     /** Reports the instance's health (healthy = 1 or 0) and a reason (copied). Any thread. */
     void (*callback_set_health)(void *host, int healthy, const char *reason, size_t reason_len);
+
+    /**
+     * Since ABI 1.1 (check struct_size): the `name` of the destination this instance serves, the same text
+     * every batch carries in `destination`, so that on_create and on_get_limits can know it (an SQS sink
+     * learns whether its queue is FIFO). Not NUL-terminated; valid until on_destroy returns.
+     */
+    const char *destination_name;
+    size_t destination_name_len;
 } herald_sink_host_api;
 
 /** A plugin's instance; its layout is the plugin's own. */
