@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import Testing
 
 @testable import HeraldFilter
@@ -18,33 +15,6 @@ extension FilterFuzzTests {
     /// other tests running in this process allocate meanwhile.
     static let regexCaseMemoryLimit = 64 << 20
 
-    /// Processor time of the calling thread (zero where it cannot be read).
-    static func threadCPUTime() -> Duration {
-        #if canImport(Glibc)
-            var now = timespec()
-            guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) == 0 else { return .zero }
-            return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
-        #else
-            return .zero
-        #endif
-    }
-
-    /// Resident set size of this process, from /proc/self/statm (0 where there is none).
-    static func residentBytes() -> Int {
-        #if canImport(Glibc)
-            guard let file = fopen("/proc/self/statm", "r") else { return 0 }
-            defer { fclose(file) }
-            var line = [CChar](repeating: 0, count: 128)
-            guard fgets(&line, Int32(line.count), file) != nil else { return 0 }
-            let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                .split(separator: " ")
-            guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-            return pages * Int(getpagesize())
-        #else
-            return 0
-        #endif
-    }
-
     /// Values of up to 256 characters that drive RE2's DFA and NFA hard: ASCII, two- and four-byte
     /// characters, a mix, an almost-match.
     static let regexTexts: [[UInt8]] = [
@@ -55,8 +25,8 @@ extension FilterFuzzTests {
     /// Compiles and matches one pattern within the time and memory limits; returns how it was refused, if it was.
     static func exerciseRegex(_ pattern: String) -> RegexCompileError.Kind? {
         let clock = ContinuousClock()
-        let before = residentBytes()
-        let cpuBefore = threadCPUTime()
+        let before = ProcessMeasures.residentBytes()
+        let cpuBefore = ProcessMeasures.threadCPUTime()
         var refused: RegexCompileError.Kind?
         var grown = 0
         let elapsed = clock.measure {
@@ -65,13 +35,13 @@ extension FilterFuzzTests {
                 for text in regexTexts {
                     _ = text.withUnsafeBufferPointer { regex.matches($0) }
                 }
-                grown = residentBytes() - before
+                grown = ProcessMeasures.residentBytes() - before
             case .failure(let error):
                 refused = error.kind
                 #expect(!error.reason.isEmpty)
             }
         }
-        let cpu = threadCPUTime() - cpuBefore
+        let cpu = ProcessMeasures.threadCPUTime() - cpuBefore
         #expect(cpu < regexCaseCPULimit, "\(pattern.debugDescription) took \(cpu) of processor time")
         #expect(elapsed < regexCaseWallLimit, "\(pattern.debugDescription) took \(elapsed)")
         #expect(grown < regexCaseMemoryLimit, "\(pattern.debugDescription) grew the process by \(grown >> 20) MiB")
@@ -79,7 +49,7 @@ extension FilterFuzzTests {
     }
 
     /// The family: nested bounded repeats with large counts, alternations, `.*`, large classes.
-    @Test(.timeLimit(.minutes(2)), arguments: [UInt64(21), 22, 23])
+    @Test(.timeLimit(.minutes(5)), arguments: [UInt64(21), 22, 23])
     func nestedBoundedRepeatsAreRefusedOrRunBounded(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
         var compiled = 0
@@ -95,11 +65,11 @@ extension FilterFuzzTests {
                 compiled += 1
                 #expect(!regex.exceedsRepeatLimits, "\(pattern) compiled")
                 // The same pattern through the filter, over every value of a person (one of 256 characters).
-                let cpuBefore = Self.threadCPUTime()
+                let cpuBefore = ProcessMeasures.threadCPUTime()
                 let filter = try ObjectFilter.parse("regexp(attributes, '\(pattern)') or exists(type)")
                 #expect(filter.matches(subject))
                 _ = filter.explain(subject)
-                let cpu = Self.threadCPUTime() - cpuBefore
+                let cpu = ProcessMeasures.threadCPUTime() - cpuBefore
                 #expect(cpu < Self.regexCaseCPULimit, "\(pattern) in a filter took \(cpu) of processor time")
             case .repeatSize?:
                 refusedForRepeats += 1
@@ -117,7 +87,7 @@ extension FilterFuzzTests {
 
     /// Small patterns over a four-character alphabet (with two- and four-byte characters): RE2 agrees with
     /// the reference on every string of up to six characters tried.
-    @Test(.timeLimit(.minutes(2)), arguments: [UInt64(31), 32, 33])
+    @Test(.timeLimit(.minutes(5)), arguments: [UInt64(31), 32, 33])
     func smallPatternsAgreeWithTheReference(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
         var matched = 0
@@ -146,7 +116,7 @@ extension FilterFuzzTests {
 
     /// Mutated patterns (deletions, insertions of operators and brackets): any of them may be invalid, none
     /// may crash or run long, and every refusal must be a parse error at the pattern.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func mutatedPatternsCompileOrFailCleanly() {
         var rng = SeededGenerator(seed: 41)
         let pieces = [
