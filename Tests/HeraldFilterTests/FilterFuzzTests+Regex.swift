@@ -50,13 +50,14 @@ extension FilterFuzzTests {
 
     /// The family: nested bounded repeats with large counts, alternations, `.*`, large classes.
     @Test(.timeLimit(.minutes(5)), arguments: [UInt64(21), 22, 23])
-    func nestedBoundedRepeatsAreRefusedOrRunBounded(seed: UInt64) throws {
+    func nestedBoundedRepeatsAreRefusedOrRunBounded(seed: UInt64) async throws {
         var rng = SeededGenerator(seed: seed)
         var compiled = 0
         var refusedForRepeats = 0
         var tooLarge = 0
         let subject = SubjectName.person.subject
         for _ in 0..<200 {
+            await Task.yield()  // let other tests have the core between cases
             let regex = GeneratedRegex.pathological(&rng)
             let pattern = regex.pattern
             guard pattern.utf8.count <= CompiledRegex.maxPatternBytes else { continue }
@@ -88,12 +89,13 @@ extension FilterFuzzTests {
     /// Small patterns over a four-character alphabet (with two- and four-byte characters): RE2 agrees with
     /// the reference on every string of up to six characters tried.
     @Test(.timeLimit(.minutes(5)), arguments: [UInt64(31), 32, 33])
-    func smallPatternsAgreeWithTheReference(seed: UInt64) throws {
+    func smallPatternsAgreeWithTheReference(seed: UInt64) async throws {
         var rng = SeededGenerator(seed: seed)
         var matched = 0
         var missed = 0
         let letters = GeneratedRegex.alphabet + ["c"]
         for _ in 0..<150 {
+            await Task.yield()
             let regex = GeneratedRegex.small(&rng)
             let pattern = regex.pattern
             #expect(Self.exerciseRegex(pattern) == nil, "\(pattern) refused")
@@ -117,7 +119,7 @@ extension FilterFuzzTests {
     /// Mutated patterns (deletions, insertions of operators and brackets): any of them may be invalid, none
     /// may crash or run long, and every refusal must be a parse error at the pattern.
     @Test(.timeLimit(.minutes(5)))
-    func mutatedPatternsCompileOrFailCleanly() {
+    func mutatedPatternsCompileOrFailCleanly() async {
         var rng = SeededGenerator(seed: 41)
         let pieces = [
             "(", ")", "[", "]", "{", "}", "{1000}", "{1001}", "{2,1}", "{,3}", "*", "+", "?", "|", "\\", "\\pL", "\\Q",
@@ -125,6 +127,7 @@ extension FilterFuzzTests {
         ]
         var rejected = 0
         for _ in 0..<400 {
+            await Task.yield()
             var chars = Array(GeneratedRegex.pathological(&rng).pattern)
             for _ in 0..<rng.int(1...3) {
                 let at = chars.isEmpty ? 0 : rng.int(0...chars.count)
