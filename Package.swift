@@ -35,7 +35,9 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON"]),
+        // RE2 behind a plain C interface, for the filter's regexp (C++ stays out of the Swift modules).
+        .target(name: "CHeraldRE2", linkerSettings: [.linkedLibrary("re2")]),
+        .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON", "CHeraldRE2"]),
         .target(name: "HeraldMatch", dependencies: ["HeraldModel", "HeraldJSON"]),
         .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldFilter", "HeraldMatch"]),
         // The plugin ABI: one C header, the contract for plugin authors.

@@ -8,7 +8,7 @@ set -euo pipefail
 TEST=0
 [[ "${1:-}" == "--test" ]] && TEST=1
 
-packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libsqlite3-dev curl)
+packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libsqlite3-dev libre2-dev curl)
 if [[ $TEST == 1 ]]; then
     packages+=(kcat jq python3-pip)
 fi

@@ -1,74 +1,94 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import CHeraldRE2
 
-/// A POSIX extended regular expression, compiled once and matched against whole values.
+/// A regular expression in RE2 syntax, compiled once and matched against whole values.
 ///
-/// The pattern is anchored (`^(pattern)$`), so it must match the entire value, and it is
-/// case-sensitive. Matching is byte-wise in the C locale: '.' matches one UTF-8 byte.
+/// RE2 matches in time linear in the value and within a fixed memory budget, whatever the pattern
+/// (see docs/decisions/0007-re2-regex.md). The match is a whole-value match, case-sensitive unless the
+/// pattern says `(?i)`, in UTF-8 mode: `.` and classes match one character (code point), and `.` also
+/// matches a newline.
 ///
-/// - Important: `regexec` on a compiled pattern is thread-safe in glibc and Darwin's libc, so one
-///   instance may be shared across threads.
+/// - Important: matching one instance from several threads at once is safe (RE2's matching is
+///   thread-safe); the handle is freed when the instance is.
 final class CompiledRegex: @unchecked Sendable {
-    let pattern: String
-    private let regex: UnsafeMutablePointer<regex_t>
+    /// The longest pattern accepted, in UTF-8 bytes. Values count only their first 256 characters, so a
+    /// longer pattern is almost always a list of values (`in(...)` is for that) or a generated one.
+    static let maxPatternBytes = 1_000
+    /// RE2's memory budget per pattern: the compiled program and its match cache (DFA). RE2's default
+    /// is 8 MiB; 4 MiB keeps every realistic pattern on the fast DFA path (measured in decision 0007).
+    static let memoryBudget: Int64 = 4 << 20
 
-    /// Compiles `pattern`; on failure returns the C library's explanation.
-    static func compile(_ pattern: String) -> Result<CompiledRegex, RegexCompileError> {
-        if pattern.utf8.contains(0) {
-            return .failure(RegexCompileError(reason: "the pattern contains a NUL character"))
+    let pattern: String
+    private let handle: OpaquePointer
+
+    /// Compiles `pattern`, or says why it cannot be used.
+    static func compile(_ pattern: String, memoryBudget: Int64 = memoryBudget)
+        -> Result<CompiledRegex, RegexCompileError>
+    {
+        let bytes = Array(pattern.utf8)
+        if bytes.count > maxPatternBytes {
+            return .failure(RegexCompileError(kind: .tooLong, reason: "\(bytes.count) bytes"))
         }
-        // Check the pattern alone first, so a stray ')' is reported rather than absorbed by the anchoring group.
-        let probe = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
-        defer { probe.deallocate() }
-        let probeCode = regcomp(probe, pattern, REG_EXTENDED | REG_NOSUB)
-        if probeCode != 0 {
-            let reason = errorText(probeCode, probe)
-            return .failure(RegexCompileError(reason: reason))
+        if let construct = posixOnlyConstruct(in: bytes) {
+            return .failure(construct)
         }
-        regfree(probe)
-        let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
-        let code = regcomp(regex, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB)
-        if code != 0 {
-            let reason = errorText(code, regex)
-            regex.deallocate()
-            return .failure(RegexCompileError(reason: reason))
+        var handle: OpaquePointer?
+        var buffer = [CChar](repeating: 0, count: 256)
+        let status = bytes.withUnsafeBufferPointer { pattern in
+            pattern.withMemoryRebound(to: CChar.self) { chars in
+                herald_re2_compile(chars.baseAddress, chars.count, memoryBudget, &handle, &buffer, buffer.count)
+            }
         }
-        return .success(CompiledRegex(pattern: pattern, regex: regex))
+        let reason = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        switch status {
+        case HERALD_RE2_OK:
+            guard let handle else { return .failure(RegexCompileError(kind: .internal, reason: "no handle")) }
+            return .success(CompiledRegex(pattern: pattern, handle: handle))
+        case HERALD_RE2_REPEAT_SIZE: return .failure(RegexCompileError(kind: .repeatSize, reason: reason))
+        case HERALD_RE2_TOO_LARGE: return .failure(RegexCompileError(kind: .tooLarge, reason: reason))
+        case HERALD_RE2_INVALID: return .failure(RegexCompileError(kind: .invalid, reason: reason))
+        default: return .failure(RegexCompileError(kind: .internal, reason: reason))
+        }
     }
 
-    private init(pattern: String, regex: UnsafeMutablePointer<regex_t>) {
+    private init(pattern: String, handle: OpaquePointer) {
         self.pattern = pattern
-        self.regex = regex
+        self.handle = handle
     }
 
     deinit {
-        regfree(regex)
-        regex.deallocate()
+        herald_re2_free(handle)
     }
 
-    /// Whether the whole of `value` matches.
+    /// Whether the whole of `value` (UTF-8) matches. A failure inside RE2 (out of memory) counts as no match.
+    @inline(__always)
     func matches(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
-        var range = regmatch_t()
-        range.rm_so = 0
-        range.rm_eo = regoff_t(value.count)
-        guard let base = value.baseAddress else {
-            return regexec(regex, "", 0, nil, 0) == 0
-        }
-        return base.withMemoryRebound(to: CChar.self, capacity: value.count) {
-            regexec(regex, $0, 1, &range, REG_STARTEND) == 0
-        }
+        value.withMemoryRebound(to: CChar.self) { herald_re2_full_match(handle, $0.baseAddress, $0.count) == 1 }
     }
 
-    private static func errorText(_ code: Int32, _ regex: UnsafeMutablePointer<regex_t>) -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        regerror(code, regex, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    /// RE2's size of the compiled program (instructions); for tests and measurements.
+    var programSize: Int { Int(herald_re2_program_size(handle)) }
 }
 
-struct RegexCompileError: Error {
+/// Why a pattern was refused. `FilterParser` turns it into a `FilterParseError` at the pattern.
+struct RegexCompileError: Error, Equatable {
+    enum Kind: Equatable {
+        /// Not valid RE2 syntax.
+        case invalid
+        /// Longer than `CompiledRegex.maxPatternBytes`.
+        case tooLong
+        /// A repeat count over 1000, an inverted range, or nested repeats multiplying to over 1000.
+        case repeatSize
+        /// The compiled program does not fit in `CompiledRegex.memoryBudget`.
+        case tooLarge
+        /// A POSIX or GNU construct that RE2 would read differently (see `posixOnlyConstruct(in:)`).
+        case posixOnly
+        /// RE2 failed for another reason (out of memory, an unexpected exception).
+        case `internal`
+    }
+
+    var kind: Kind
+    /// One clause: what RE2 or the check found, e.g. `missing ): a(b`.
     var reason: String
+    /// For `.posixOnly`: the construct's offset in the pattern, in characters.
+    var characterOffset: Int? = nil
 }

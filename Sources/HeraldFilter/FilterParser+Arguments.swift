@@ -133,11 +133,7 @@ extension FilterParser {
             case .success(let regex):
                 return .regexp(regex, hasSlash: value.contains("/"))
             case .failure(let error):
-                throw FilterParseError(
-                    position: position, expected: "a POSIX extended regular expression",
-                    message:
-                        "invalid regular expression at position \(position): \(error.reason); regexp takes POSIX "
-                        + "extended syntax, e.g. \(op.example)")
+                throw regexError(error, value: value, at: position)
             }
         default:
             preconditionFailure("\(op) takes no text value")

@@ -161,7 +161,7 @@ let evaluationCases: [EvaluationCase] = [
     on(.person, "contains(attributes.Notes, '*needle')", false),
     on(.person, "contains(attributes.Notes, 'a*')", true),
     on(.person, "contains(attributes.FirstName, '*')", true),
-    // regexp: POSIX ERE, anchored, case-sensitive
+    // regexp: RE2 syntax, whole value, case-sensitive
     on(.person, "regexp(attributes.Address.Zip, '[0-9]{5}')", true),
     on(.person, "regexp(attributes.Address.Zip, '750')", false),
     on(.person, "regexp(attributes.Address.Zip, '750.*')", true),

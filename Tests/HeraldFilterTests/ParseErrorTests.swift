@@ -134,12 +134,20 @@ let parseErrorCases: [ParseErrorCase] = [
         "containsWordStartingWith(attributes.Name, ' , ')", at: "' , '", expected: "at least one word",
         message: "no"),
     err("fullText(attributes.Name, '')", at: "''", expected: "at least one word", message: "needs at least one word"),
-    // regular expressions: reported at the pattern
-    err("regexp(attributes.Zip, '[0-9')", at: "'[", expected: "POSIX extended", message: "invalid regular expression"),
-    err("regexp(attributes.Zip, 'a(b')", at: "'a(", expected: "POSIX extended", message: "position 23"),
-    err("regexp(attributes.Zip, '*a')", at: "'*", expected: "POSIX extended", message: "invalid regular expression"),
-    err("regexp(attributes.Zip, 'a{2,1}')", at: "'a{", expected: "POSIX extended", message: "invalid"),
-    err("exists(type) and regexp(attributes.Zip, 'x)(')", at: "'x", expected: "POSIX", message: "invalid"),
+    // regular expressions: reported at the pattern, a POSIX-only construct where it is
+    err("regexp(attributes.Zip, '[0-9')", at: "'[", expected: "RE2", message: "invalid regular expression"),
+    err("regexp(attributes.Zip, 'a(b')", at: "'a(", expected: "RE2", message: "position 23: missing ): a(b"),
+    err("regexp(attributes.Zip, '*a')", at: "'*", expected: "RE2", message: "invalid regular expression"),
+    err("regexp(attributes.Zip, 'a{2,1}')", at: "'a{", expected: "RE2", message: "needs n <= m"),
+    err("exists(type) and regexp(attributes.Zip, 'x)(')", at: "'x", expected: "RE2", message: "unexpected )"),
+    err("regexp(attributes.Zip, '\\y')", at: "'\\y", expected: "RE2", message: "invalid escape sequence: \\y"),
+    err("regexp(attributes.FirstName, '(.*){1,32767}')", at: "'(", expected: "RE2", message: "at most 1000"),
+    err("regexp(attributes.FirstName, '((a{255}){255}){255}')", at: "'(", expected: "RE2", message: "multiply"),
+    err("regexp(attributes.Zip, '[0-9]{,5}')", at: "{,5}", expected: "RE2", message: "write {0,5}"),
+    err("regexp(attributes.Zip, '\\pL{1000}')", at: "'\\pL", expected: "smaller", message: "4 MiB"),
+    err(
+        "regexp(attributes.Zip, '\(String(repeating: "9", count: 1_001))')", at: "'9", expected: "at most 1000 bytes",
+        message: "too long"),
     // structure: parentheses, trailing input, dangling keywords
     err("equals(type, 'x') extra", at: "extra", expected: "'and', 'or'", message: "join conditions"),
     err("exists(attributes.Email) 'x'", at: "'x'", expected: "'and', 'or'", message: "found the value 'x'"),
