@@ -11,12 +11,16 @@ struct FilterCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Test a filter against a sample event, offline.",
             discussion: """
-                FILE holds an event ({"type", "object", "deltas"}, as the events API and DELTAS payloads show it) \
-                or a bare entity (tested as ENTITY_CHANGED without a delta). Prints 'match' or 'no match' and \
-                the tree of sub-expressions. Exit status: 0 match, 1 no match, 2 invalid filter or input.
+                FILE holds an event ({"type", "object", "deltas"?}: what the events API shows, or a message body \
+                a sink wrote) or a bare entity (tested as ENTITY_CHANGED). Without "deltas", the delta is \
+                derived as delivery derives it: everything added for ENTITY_CREATED, removed for \
+                ENTITY_REMOVED, nothing otherwise. A hand-written object may leave out value and crosswalk URIs \
+                and "ov" (a value without "ov" counts as operational). The filter is checked before the file \
+                is read. Prints 'match' or 'no match' and the tree of sub-expressions. Exit status: 0 match, \
+                1 no match, 2 invalid filter or input.
                 """)
 
-        @Option(help: "The object filter expression.")
+        @Option(parsing: .unconditional, help: "The object filter expression (it may start with '-').")
         var filter: String?
 
         @Option(help: "Event types that pass (comma-separated); default: all.")
@@ -29,6 +33,15 @@ struct FilterCommand: ParsableCommand {
         var event: String
 
         func run() throws {
+            let types = typeFilter?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if case .invalid(let message, let position, _)? = FilterCheck.validate(objectFilter: filter, typeFilter: types) {
+                if let filter {
+                    printInvalidFilter(filter, message: message, position: position)
+                } else {
+                    printError("invalid: \(message)")
+                }
+                throw ExitCode(2)
+            }
             guard let data = FileManager.default.contents(atPath: event) else {
                 printError("cannot read \(event)")
                 throw ExitCode(2)
@@ -40,7 +53,6 @@ struct FilterCommand: ParsableCommand {
                 printError("\(event): \(error)")
                 throw ExitCode(2)
             }
-            let types = typeFilter?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             switch FilterCheck.evaluate(objectFilter: filter, typeFilter: types, ovOnly: ovOnly, event: sample) {
             case .invalid(let message, let position, _):
                 if let filter {

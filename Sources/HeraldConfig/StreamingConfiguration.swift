@@ -203,11 +203,8 @@ extension DestinationConfiguration {
         if let filter = r.string("objectFilter"), !filter.trimmingCharacters(in: .whitespaces).isEmpty {
             d.objectFilter = filter
             do {
-                let parsed = try ObjectFilter.parse(filter)
-                for reference in parsed.referencedAttributes {
-                    if let problem = checkField("attributes." + reference.path.joined(separator: "."), schema: schema) {
-                        r.report("objectFilter", "at position \(reference.position): \(problem)")
-                    }
+                for problem in try ObjectFilter.parse(filter).schemaProblems(schema) {
+                    r.report("objectFilter", "at position \(problem.position): \(problem.message)")
                 }
             } catch {
                 r.report("objectFilter", "does not parse: \(error.message)")
@@ -252,17 +249,7 @@ extension DestinationConfiguration {
     static func checkField(_ field: String, schema: TenantSchema) -> String? {
         if selectableObjectFields.contains(field) { return nil }
         if field.hasPrefix("attributes.") {
-            let path = field.dropFirst("attributes.".count).split(separator: ".").map(String.init)
-            guard let top = path.first else { return "'\(field)' names no attribute" }
-            let definitions = schema.entityTypes.compactMap { $0.attribute(named: top) }
-            if definitions.isEmpty {
-                return "unknown field '\(field)': no entity type of this tenant has an attribute '\(top)'"
-            }
-            if path.count == 2, !definitions.contains(where: { $0.attribute(named: path[1]) != nil }) {
-                return "unknown field '\(field)': '\(top)' has no sub-attribute '\(path[1])'"
-            }
-            if path.count > 2 { return "'\(field)' is too deep: use attributes.X or attributes.X.Y" }
-            return nil
+            return schema.attributePathProblem(field.dropFirst("attributes.".count).split(separator: ".").map(String.init))
         }
         return "unknown field '\(field)'; fields are \(selectableObjectFields.joined(separator: ", ")) or attributes.<Name>"
     }

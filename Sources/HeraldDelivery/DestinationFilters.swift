@@ -12,9 +12,6 @@ public enum DestinationFilters {
         guard let text = destination.objectFilter else { return nil }
         guard let filter = try? ObjectFilter.parse(text) else { return { _, _, _ in false } }
         let ovOnly = destination.ovOnly
-        let needsDelta = filter.usesChanges
-        return { entity, delta, _ in
-            filter.matches(FilterSubject(entity: entity, delta: needsDelta ? delta.delta : nil, ovOnly: ovOnly))
-        }
+        return { entity, delta, _ in filter.matches(entity: entity, delta: delta, ovOnly: ovOnly) }
     }
 }

@@ -44,6 +44,17 @@ public struct ObjectFilter: Sendable {
     }
 
     /// Whether the subject passes the filter.
+    /// Whether an event passes: the one way delivery and `FilterCheck` put an event before a filter (the
+    /// delta is derived only when the filter uses `changes(…)`).
+    public func matches(entity: Entity, delta: EventDelta, ovOnly: Bool) -> Bool {
+        matches(subject(entity: entity, delta: delta, ovOnly: ovOnly))
+    }
+
+    /// The subject an event gives this filter.
+    public func subject(entity: Entity, delta: EventDelta, ovOnly: Bool) -> FilterSubject {
+        FilterSubject(entity: entity, delta: usesChanges ? delta.delta : nil, ovOnly: ovOnly)
+    }
+
     public func matches(_ subject: FilterSubject) -> Bool {
         FilterEvaluator.holds(root, subject, scope: nil)
     }
@@ -53,6 +64,14 @@ public struct ObjectFilter: Sendable {
     /// unknown attributes. The bare property `attributes` (any attribute) is not listed.
     public var referencedAttributes: [(path: [String], position: Int)] {
         references.map { ($0.path, $0.position) }
+    }
+
+    /// The attributes this filter names that the tenant's data model does not have, with their positions:
+    /// what the configuration loader refuses and the validate API reports.
+    public func schemaProblems(_ schema: TenantSchema) -> [(message: String, position: Int)] {
+        referencedAttributes.compactMap { reference in
+            schema.attributePathProblem(reference.path).map { ($0, reference.position) }
+        }
     }
 }
 

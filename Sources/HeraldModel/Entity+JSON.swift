@@ -221,13 +221,16 @@ public struct EntityDecodingError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Entity {
-    /// Reads an entity from its JSON shape (as written by `render(into:)`).
+    /// Reads an entity from its JSON shape (as written by `render(into:)`). A hand-written document may leave out
+    /// the entity's `uri` (then `entities/sample`), value and crosswalk `uri`s (ids by position) and `ov` (a value
+    /// without it counts as operational), and give a value as a bare string, number or boolean.
     public init(json: JSONValue) throws(EntityDecodingError) {
         func fail(_ path: JSONPath, _ reason: String) -> EntityDecodingError {
             EntityDecodingError(path: path, reason: reason)
         }
         guard case .object = json else { throw fail(.root, "expected an object") }
-        guard let uri = json["uri"]?.stringValue, uri.hasPrefix("entities/") || uri.hasPrefix("relations/") else {
+        let uri = json["uri"]?.stringValue ?? "entities/sample"
+        guard uri.hasPrefix("entities/") || uri.hasPrefix("relations/") else {
             throw fail(.root + "uri", "expected 'entities/{id}' or 'relations/{id}'")
         }
         guard let type = json["type"]?.stringValue else { throw fail(.root + "type", "expected a string") }
@@ -252,13 +255,18 @@ extension Entity {
         if let crosswalks = json["crosswalks"]?.arrayValue {
             for (i, c) in crosswalks.enumerated() {
                 let path = JSONPath.root + "crosswalks" + i
-                guard let curi = c["uri"]?.stringValue, let slash = curi.lastIndex(of: "/") else {
-                    throw fail(path + "uri", "expected 'entities/{id}/crosswalks/{id}'")
+                let cid: String
+                if let curi = c["uri"]?.stringValue {
+                    guard let slash = curi.lastIndex(of: "/") else {
+                        throw fail(path + "uri", "expected 'entities/{id}/crosswalks/{id}'")
+                    }
+                    cid = String(curi[curi.index(after: slash)...])
+                } else {
+                    cid = "c\(i)"
                 }
                 guard let ctype = c["type"]?.stringValue, let cvalue = c["value"]?.stringValue else {
                     throw fail(path, "crosswalk needs 'type' and 'value' strings")
                 }
-                let cid = String(curi[curi.index(after: slash)...])
                 self.crosswalks.append(
                     Crosswalk(
                         id: cid, type: ctype, value: cvalue, sourceTable: c["sourceTable"]?.stringValue,
@@ -283,7 +291,7 @@ extension Entity {
             guard let values = member.value.arrayValue else { throw fail(path, "expected an array of values") }
             var entry = AttributeEntry(name: member.key, values: [])
             for (i, v) in values.enumerated() {
-                var value = try Entity.decodeValue(v, at: path + i)
+                var value = try Entity.decodeValue(v, at: path + i, position: i)
                 value.sources = sourcesByValue[Substring("\(member.key)/\(value.id)")] ?? []
                 entry.values.append(value)
             }
@@ -291,12 +299,25 @@ extension Entity {
         }
     }
 
-    private static func decodeValue(_ v: JSONValue, at path: JSONPath) throws(EntityDecodingError) -> AttributeValue {
-        guard let uri = v["uri"]?.stringValue, let slash = uri.lastIndex(of: "/") else {
-            throw EntityDecodingError(path: path + "uri", reason: "expected a value URI")
+    private static func decodeValue(_ v: JSONValue, at path: JSONPath, position: Int) throws(EntityDecodingError)
+        -> AttributeValue
+    {
+        let valueId: String
+        if let uri = v["uri"]?.stringValue {
+            guard let slash = uri.lastIndex(of: "/") else {
+                throw EntityDecodingError(path: path + "uri", reason: "expected a value URI")
+            }
+            valueId = String(uri[uri.index(after: slash)...])
+        } else {
+            valueId = "v\(position)"
         }
-        let valueId = String(uri[uri.index(after: slash)...])
-        let ov = v["ov"]?.boolValue ?? false
+        let ov = v["ov"]?.boolValue ?? true
+        switch v {
+        case .string(let s): return AttributeValue(id: valueId, content: .simple(s), ov: true)
+        case .number(let n): return AttributeValue(id: valueId, content: .simple(n), ov: true)
+        case .bool(let b): return AttributeValue(id: valueId, content: .simple(b ? "true" : "false"), ov: true)
+        default: break
+        }
         switch v["value"] {
         case .string(let s)?:
             return AttributeValue(id: valueId, content: .simple(s), ov: ov)
@@ -312,7 +333,7 @@ extension Entity {
                 }
                 var entry = AttributeEntry(name: m.key, values: [])
                 for (i, sv) in subValues.enumerated() {
-                    entry.values.append(try decodeValue(sv, at: path + "value" + m.key + i))
+                    entry.values.append(try decodeValue(sv, at: path + "value" + m.key + i, position: i))
                 }
                 subs.append(entry)
             }

@@ -126,7 +126,14 @@ extension NewEvent {
 
     /// The event's delta (derived lazily for creations and removals).
     public func delta(for entity: Entity) -> EventDelta {
-        if !delta.isEmpty { return .stored(delta) }
+        delta.isEmpty ? .derived(for: type, entity: entity) : .stored(delta)
+    }
+}
+
+extension EventDelta {
+    /// The delta of an event that carries none: everything added for a creation, everything removed for a
+    /// removal, nothing otherwise. Delivery and `herald filter test` both derive it here.
+    public static func derived(for type: EventType, entity: Entity) -> EventDelta {
         switch type {
         case .entityCreated: return .created(entity)
         case .entityRemoved: return .removed(entity)

@@ -1,3 +1,5 @@
+import HeraldJSON
+
 /// The data types an attribute can declare, as in the MDM configuration users know.
 public enum AttributeDataType: String, Sendable, CaseIterable {
     case string = "String"
@@ -161,4 +163,22 @@ public struct RelationTypeDefinition: Sendable {
 public func uriLastComponent(_ uri: String) -> String {
     if let slash = uri.lastIndex(of: "/") { return String(uri[uri.index(after: slash)...]) }
     return uri
+}
+
+extension TenantSchema {
+    /// Why `attributes.<path>` names no attribute of this tenant's entity types, or nil when it does: the one
+    /// check behind `payloadFields` and the attributes an object filter names (configuration and validate API).
+    public func attributePathProblem(_ path: [String]) -> String? {
+        let field = "attributes." + path.joined(separator: ".")
+        guard let top = path.first else { return "'\(field)' names no attribute" }
+        let definitions = entityTypes.compactMap { $0.attribute(named: top) }
+        if definitions.isEmpty {
+            return "unknown field '\(Echo.cut(field))': no entity type of this tenant has an attribute '\(Echo.cut(top))'"
+        }
+        if path.count == 2, !definitions.contains(where: { $0.attribute(named: path[1]) != nil }) {
+            return "unknown field '\(Echo.cut(field))': '\(top)' has no sub-attribute '\(Echo.cut(path[1]))'"
+        }
+        if path.count > 2 { return "'\(Echo.cut(field))' is too deep: use attributes.X or attributes.X.Y" }
+        return nil
+    }
 }

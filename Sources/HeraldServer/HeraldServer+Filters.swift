@@ -16,7 +16,8 @@ extension HeraldServer {
             let json = try await readJSON(request, maxBytes: maxBytes)
             let issues = JSONShapeIssues()
             guard var r = JSONObjectReader(json, at: .root, issues: issues) else {
-                throw APIError(.badRequest, "INVALID_REQUEST", "expected an object with objectFilter and event", path: "$")
+                throw APIError(
+                    .badRequest, "INVALID_REQUEST", "expected an object with objectFilter and event", path: "$")
             }
             let filter = r.string("objectFilter")
             let types = r.stringArray("typeFilter")
@@ -28,6 +29,11 @@ extension HeraldServer {
             if let first = issues.issues.first {
                 throw APIError(.badRequest, "INVALID_REQUEST", first.message, path: first.path.description)
             }
+            // The filter first, against the tenant's data model (as the configuration loader checks it): a bad
+            // event must not hide the filter's own error.
+            if let invalid = FilterCheck.validate(objectFilter: filter, typeFilter: types, schema: tenant.schema) {
+                return jsonResponse(HeraldServer.renderCheck(invalid))
+            }
             let event: FilterCheck.SampleEvent
             if let eventJSON {
                 do {
@@ -37,50 +43,62 @@ extension HeraldServer {
                 }
             } else if let uri, uri.hasPrefix("entities/") {
                 let id = String(uri.dropFirst("entities/".count))
+                if let problem = ObjectID.problem(id) {
+                    throw APIError(
+                        .badRequest, "INVALID_PARAMETER", "sourceObjectUri: \(problem)", path: "sourceObjectUri")
+                }
                 guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id), !stored.removed else {
                     throw APIError(.notFound, "ENTITY_NOT_FOUND", "\(uri) does not exist in tenant '\(tenant.id)'")
                 }
-                let type = eventJSON?["type"]?.stringValue.flatMap(EventType.init) ?? .entityChanged
-                event = FilterCheck.SampleEvent(type: type, entity: stored.entity, delta: nil)
+                event = FilterCheck.SampleEvent(type: .entityChanged, entity: stored.entity)
             } else {
                 throw APIError(
-                    .badRequest, "INVALID_REQUEST", "give 'event' (an event or an entity) or 'sourceObjectUri' (entities/ID)")
+                    .badRequest, "INVALID_REQUEST",
+                    "give 'event' (an event or an entity) or 'sourceObjectUri' (entities/ID)")
             }
-            var w = JSONWriter(capacity: 1024)
+            let outcome = FilterCheck.evaluate(
+                objectFilter: filter, typeFilter: types, ovOnly: ovOnly, event: event, schema: tenant.schema)
+            return jsonResponse(HeraldServer.renderCheck(outcome))
+        }
+    }
+
+    /// `{"valid": false, "error": {"message", "position"?, "expected"?}}` or
+    /// `{"valid": true, "passes", "typeFilterPasses", "objectFilterPasses", "explanation"?}`.
+    static func renderCheck(_ outcome: FilterCheck.Outcome) -> [UInt8] {
+        var w = JSONWriter(capacity: 1024)
+        w.beginObject()
+        switch outcome {
+        case .invalid(let message, let position, let expected):
+            w.key("valid")
+            w.bool(false)
+            w.key("error")
             w.beginObject()
-            switch FilterCheck.evaluate(objectFilter: filter, typeFilter: types, ovOnly: ovOnly, event: event) {
-            case .invalid(let message, let position, let expected):
-                w.key("valid")
-                w.bool(false)
-                w.key("error")
-                w.beginObject()
-                w.key("message")
-                w.string(message)
-                if let position {
-                    w.key("position")
-                    w.int(position)
-                }
-                if let expected {
-                    w.key("expected")
-                    w.string(expected)
-                }
-                w.endObject()
-            case .evaluated(let passes, let typePasses, let objectPasses, let explanation):
-                w.key("valid")
-                w.bool(true)
-                w.key("passes")
-                w.bool(passes)
-                w.key("typeFilterPasses")
-                w.bool(typePasses)
-                w.key("objectFilterPasses")
-                w.bool(objectPasses)
-                if let explanation {
-                    w.key("explanation")
-                    explanation.render(into: &w)
-                }
+            w.key("message")
+            w.string(message)
+            if let position {
+                w.key("position")
+                w.int(position)
+            }
+            if let expected {
+                w.key("expected")
+                w.string(expected)
             }
             w.endObject()
-            return jsonResponse(w.bytes)
+        case .evaluated(let passes, let typePasses, let objectPasses, let explanation):
+            w.key("valid")
+            w.bool(true)
+            w.key("passes")
+            w.bool(passes)
+            w.key("typeFilterPasses")
+            w.bool(typePasses)
+            w.key("objectFilterPasses")
+            w.bool(objectPasses)
+            if let explanation {
+                w.key("explanation")
+                explanation.render(into: &w)
+            }
         }
+        w.endObject()
+        return w.bytes
     }
 }

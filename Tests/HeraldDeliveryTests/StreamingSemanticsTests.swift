@@ -170,3 +170,69 @@ extension StreamingSemanticsTests {
         #expect(versions.values.allSatisfy { $0 == Array(1...6) }, "each entity's versions in order: \(versions)")
     }
 }
+
+extension StreamingSemanticsTests {
+    /// The validate API checks the attributes a filter names against the tenant's data model, as the
+    /// configuration loader does, and before it reads the event.
+    @Test func validateChecksTheDataModelBeforeTheEvent() throws {
+        let dir = TemporaryDirectory()
+        let (server, client) = try start(dir, streaming: "{}")
+        defer { withExtendedLifetime(server) {} }
+        let r = try client.post(
+            "/api/t1/objectFilter/validate", #"{"objectFilter": "equals(attributes.Nope, 'x')", "event": {"not": "an event"}}"#)
+        #expect(r.status == 200)
+        #expect(r.json?["valid"] == .bool(false), "\(r.text)")
+        #expect(r.json?["error"]?["position"] == .number("7"))
+        #expect(r.json?["error"]?["message"]?.stringValue?.contains("no entity type of this tenant has an attribute 'Nope'") == true, "\(r.text)")
+        // The same text in a destination is refused by config check with the same reason.
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
+            streaming: #"{"messaging": {"providers": {"f": {"plugin": "file", "config": {"path": "/tmp/x"}}}, "destinations": [{"provider": "f", "name": "n", "objectFilter": "equals(attributes.Nope, 'x')"}]}}"#)
+        let check = try runCommand(BuildProducts.herald, ["config", "check", config])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("at position 7: unknown field 'attributes.Nope': no entity type of this tenant has an attribute 'Nope'"), "\(check.stderr)")
+    }
+
+    /// `herald filter test` on an ENTITY_CREATED body exactly as a sink wrote it agrees with the live destination:
+    /// both derive the creation's delta (everything added), so `changes(attributes.Email)` matches.
+    @Test func filterTestAgreesWithALiveDestinationOnACreation() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("live.ndjson")
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"messaging": {"providers": {"f": {"plugin": "file", "config": {"path": "\(out)"}}},
+                  "destinations": [{"provider": "f", "name": "live", "objectFilter": "changes(attributes.Email)", "batch": {"lingerMs": 0}}]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        _ = try client.post("/api/t1/entities", "[\(TestConfiguration.person(id: "e", first: "Eve", email: "eve@example.com"))]")
+        #expect(StreamingTestSupport.eventually { StreamingTestSupport.readLines(out).count == 1 }, "the live destination sent it")
+        let body = try #require(StreamingTestSupport.readLines(out).first?["body"]?.stringValue)
+        try body.write(toFile: dir.file("created.json"), atomically: true, encoding: .utf8)
+        let test = try runCommand(
+            BuildProducts.herald, ["filter", "test", "--filter", "changes(attributes.Email)", "--event", dir.file("created.json")])
+        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+        #expect(test.stdout.hasSuffix("match\n") && !test.stdout.contains("no match"))
+    }
+
+    /// A hand-written event (no URIs, no `ov`, bare values) is read; the filter's own errors come first; a filter
+    /// may start with '-'.
+    @Test func filterTestReadsHandWrittenEventsAndReportsFilterErrorsFirst() throws {
+        let dir = TemporaryDirectory()
+        try #"{"type": "ENTITY_CHANGED", "object": {"type": "configuration/entityTypes/Individual", "attributes": {"FirstName": ["Ann"], "LastName": [{"value": "Lee"}]}}}"#
+            .write(toFile: dir.file("hand.json"), atomically: true, encoding: .utf8)
+        let match = try runCommand(
+            BuildProducts.herald,
+            ["filter", "test", "--filter", "equals(attributes.FirstName, 'Ann') and equals(attributes.LastName, 'Lee')", "--event", dir.file("hand.json")])
+        #expect(match.status == 0, "\(match.stdout)\(match.stderr)")
+        try "not json".write(toFile: dir.file("bad.json"), atomically: true, encoding: .utf8)
+        let bad = try runCommand(BuildProducts.herald, ["filter", "test", "--filter", "equalz(x)", "--event", dir.file("bad.json")])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("did you mean 'equals'"), "the filter's error, not the file's: \(bad.stderr)")
+        let dash = try runCommand(BuildProducts.herald, ["filter", "test", "--filter", "-x", "--event", dir.file("hand.json")])
+        #expect(dash.status == 2)
+        #expect(!dash.stderr.contains("Missing value for '--filter"), "\(dash.stderr)")
+        let blank = try runCommand(BuildProducts.herald, ["filter", "test", "--filter", "  ", "--event", dir.file("hand.json")])
+        #expect(blank.status == 0, "a blank filter is no filter: everything passes")
+    }
+}
