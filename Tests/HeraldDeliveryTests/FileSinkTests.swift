@@ -38,10 +38,7 @@ struct FileSinkTests {
     }
 
     func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
-        let config = StreamingTestSupport.writeConfig(
-            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming)
-        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
-        return (server, TestClient(baseURL: server.baseURL))
+        try StreamingTestSupport.start(dir, streaming: streaming)
     }
 
     /// Posts `count` people with three attributes of ~40 bytes each (lines of ~1.2 KB).

@@ -8,10 +8,7 @@ import Testing
 @Suite(.timeLimit(.minutes(4)))
 struct StreamingSemanticsTests {
     func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
-        let config = StreamingTestSupport.writeConfig(
-            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming)
-        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
-        return (server, TestClient(baseURL: server.baseURL))
+        try StreamingTestSupport.start(dir, streaming: streaming)
     }
 
     /// During an outage every message waits in the retry schedule while the cursor moves on: lag must show it.

@@ -26,9 +26,7 @@ struct StreamingTests {
     }
 
     func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
-        let config = StreamingTestSupport.writeConfig(in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming)
-        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
-        return (server, TestClient(baseURL: server.baseURL))
+        try StreamingTestSupport.start(dir, streaming: streaming)
     }
 
     func drained(_ client: TestClient, _ ids: [String]) -> Bool {

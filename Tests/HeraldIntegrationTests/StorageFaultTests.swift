@@ -6,26 +6,27 @@ import Testing
 /// The data directory's disk fills up under load, then space comes back.
 @Suite(.timeLimit(.minutes(4)))
 struct StorageFaultTests {
+    /// `herald serve` with one test-sink destination `q/events` (`sink`: the sink's configuration members) and
+    /// its data directory at `data` (default: beside the configuration).
+    static func start(_ dir: TemporaryDirectory, sink: String, data: String = "data") throws -> (HeraldProcess, TestClient) {
+        let streaming = """
+            {"messaging": {"providers": {"q": {"plugin": "test", "config": {\(sink)}}},
+              "destinations": [{"provider": "q", "name": "events", "batch": {"lingerMs": 0}}]}}
+            """
+        let config = StreamingTestSupport.writeConfig(in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming)
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: "\"dataDirectory\": \"data\"", with: "\"dataDirectory\": \"\(data)\"")
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        return (server, TestClient(baseURL: server.baseURL))
+    }
+
     @Test func aFullDiskGivesJSONErrorsHealthDownAndDeliveryWithoutDuplicates() throws {
         let dir = TemporaryDirectory()
         let disk = try TmpfsMount(sizeKB: 1024)
         let output = dir.file("out.ndjson")
-        let plugins = StreamingTestSupport.pluginDirectory(in: dir)
-        let config = TestConfiguration.write(
-            in: dir.path,
-            tenants: StreamingTestSupport.tenant(
-                streaming: """
-                    {"messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(output)"}}},
-                      "destinations": [{"provider": "q", "name": "events", "batch": {"lingerMs": 0}}]}}
-                    """),
-            extra: "\"pluginDirectories\": [\"\(plugins)\"],"
-        )
         // The data directory on the small disk.
-        let text = try String(contentsOfFile: config, encoding: .utf8)
-            .replacingOccurrences(of: "\"dataDirectory\": \"data\"", with: "\"dataDirectory\": \"\(disk.path)/data\"")
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
-        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
-        let client = TestClient(baseURL: server.baseURL)
+        let (server, client) = try StorageFaultTests.start(dir, sink: #""output": "\#(output)""#, data: disk.path + "/data")
 
         // Post until the disk is full; every acknowledged entity is remembered.
         var acknowledged: [String] = []
@@ -105,17 +106,7 @@ struct StorageFaultTests {
     @Test func aLockedStoreGives503AndDeliveryDoesNotResendWhatTheSinkCompleted() throws {
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
-        let plugins = StreamingTestSupport.pluginDirectory(in: dir)
-        let config = TestConfiguration.write(
-            in: dir.path,
-            tenants: StreamingTestSupport.tenant(
-                streaming: """
-                    {"messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(output)", "completionDelayMs": 1000}}},
-                      "destinations": [{"provider": "q", "name": "events", "batch": {"lingerMs": 0}}]}}
-                    """),
-            extra: "\"pluginDirectories\": [\"\(plugins)\"],")
-        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
-        let client = TestClient(baseURL: server.baseURL)
+        let (server, client) = try StorageFaultTests.start(dir, sink: #""output": "\#(output)", "completionDelayMs": 1000"#)
         try StreamingTestSupport.postPeople(client, count: 100, prefix: "p")
         // The sink holds each batch for a second; the lock is taken before the first one completes.
         let lock = try PythonServer(

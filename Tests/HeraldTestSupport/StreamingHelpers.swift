@@ -41,6 +41,14 @@ public enum StreamingTestSupport {
             extra: "\"pluginDirectories\": [\"\(plugins)\"],")
     }
 
+    /// Starts `herald serve` with the test tenant, `streaming` as its streamingConfig and the built test and file
+    /// sinks; returns the server and a client for it.
+    public static func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
+        let config = writeConfig(in: dir, plugins: pluginDirectory(in: dir), streaming: streaming)
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        return (server, TestClient(baseURL: server.baseURL))
+    }
+
     /// The suffix of a destination's message ids (FNV-1a of its id, as the payload stage makes them).
     public static func idSuffix(_ destination: String) -> String {
         var hash: UInt32 = 0x811C_9DC5
@@ -86,5 +94,18 @@ public enum StreamingTestSupport {
             guard r.status == 200 else { throw HeraldProcessError(message: "post failed: \(r.status) \(r.text)") }
             i += batch
         }
+    }
+}
+
+/// A small seeded generator, so that a failing random run can be repeated from its seed.
+public struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
