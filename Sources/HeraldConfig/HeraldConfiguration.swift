@@ -43,7 +43,7 @@ public struct ServerConfiguration: Sendable {
 
     /// Whether `host` only accepts connections from this machine.
     public var isLoopback: Bool {
-        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        ServerConfiguration.isLoopbackHost(host)
     }
 }
 
