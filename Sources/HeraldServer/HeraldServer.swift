@@ -48,6 +48,7 @@ public struct HeraldServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: RouteParameterMiddleware())
         addHealthRoutes(to: router)
         addEntityRoutes(to: router)
         addEventRoutes(to: router)
