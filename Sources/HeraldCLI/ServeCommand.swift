@@ -60,6 +60,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "herald")
         for w in configuration.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
+        if let limit = OpenFileLimit.raiseToHardLimit(),
+            let warning = configuration.server.fitConnections(toOpenFileLimit: limit)
+        {
+            logger.warning("\(warning)")
+        }
 
         let store = try HeraldStore(
             directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)

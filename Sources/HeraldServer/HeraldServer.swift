@@ -42,6 +42,7 @@ public struct HeraldServer: Sendable {
     }
 
     /// Builds the Hummingbird application. `onListening` receives the bound port (useful with port 0).
+    /// Connections get the caps and timeouts of `configuration.server`.
     public func makeApplication(
         host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -58,7 +59,9 @@ public struct HeraldServer: Sendable {
         addAdminRoutes(to: router)
         return Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "herald"),
+            server: HeraldServer.serverBuilder(configuration.server, metrics: metrics),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: port), serverName: "herald", backlog: HeraldServer.listenBacklog),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? port)
             },

@@ -101,12 +101,23 @@ public final class HeraldProcess: @unchecked Sendable {
     public let logPath: String
 
     /// Starts the binary and waits until it prints its listening line.
-    public init(configPath: String, logPath: String, extraArguments: [String] = [], timeout: Double = 30) throws {
+    /// - Parameter openFileLimit: run it under `ulimit -n` (soft and hard), as on a machine with that limit.
+    public init(
+        configPath: String, logPath: String, extraArguments: [String] = [], timeout: Double = 30,
+        openFileLimit: Int? = nil
+    ) throws {
         self.configPath = configPath
         self.logPath = logPath
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: BuildProducts.herald)
-        process.arguments = ["serve", "--config", configPath, "--port", "0", "--log-level", "debug"] + extraArguments
+        let arguments = ["serve", "--config", configPath, "--port", "0", "--log-level", "debug"] + extraArguments
+        if let openFileLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments =
+                ["-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\"", BuildProducts.herald] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: BuildProducts.herald)
+            process.arguments = arguments
+        }
         let out = Pipe()
         process.standardOutput = out
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -156,6 +167,11 @@ public final class HeraldProcess: @unchecked Sendable {
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Files the process has open now (Linux: /proc/PID/fd), e.g. to see how many connections it holds.
+    public var openFileCount: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd"))?.count ?? 0
+    }
 
     deinit {
         if process.isRunning {
