@@ -44,7 +44,7 @@ struct HardeningTests {
     /// waited in the listen backlog for over a minute. Here the open-file limit is the common default, 1024.
     @Test func slowClientsCannotStarveHealthUnderTheDefaultOpenFileLimit() throws {
         let dir = TemporaryDirectory()
-        let server = try start(dir, server: #""headerTimeoutMs": 5000"#, openFileLimit: 1024)
+        let server = try start(dir, server: #""headerTimeoutMs": 10000"#, openFileLimit: 1024)
         #expect(server.log.contains("the open-file limit is 1024: accepting at most 896 connections"), "\(server.log)")
 
         let slow = try SlowClients(count: 2000, port: server.port, source: "127.0.0.2", prefix: Self.slowHead)
@@ -57,7 +57,7 @@ struct HardeningTests {
             #expect(seconds < 1, "GET /health took \(seconds) s while 256 of 2,000 slow connections hang")
         }
         // Over the per-client cap: 429 at accept. Admitted: 408 once the header timeout passes.
-        #expect(slow.waitUntilAllClosed(timeout: 20) == 2000, "every slow connection is closed")
+        #expect(slow.waitUntilAllClosed(timeout: 30) == 2000, "every slow connection is closed")
         let refused = slow.outcomes.count { $0.status == 429 }
         let timedOut = slow.outcomes.count { $0.status == 408 }
         #expect(timedOut >= 256, "the 256 admitted ones (server.maxConnectionsPerClient) time out")
@@ -69,12 +69,12 @@ struct HardeningTests {
     }
 
     /// 2,000 slow connections all admitted and held: `/health` still answers at once, and each slow one is
-    /// closed with 408 once the header timeout passes, not before. (The timeout is long enough for a loaded
-    /// 2-core machine to accept all 2,000 before the first ones expire.)
+    /// closed with 408 once the header timeout passes, not before. (The default 10 s timeout: accepting 2,000
+    /// connections took a 2-core machine running other builds up to 5 s, and all must be held at once.)
     @Test func theHeaderTimeoutClosesSlowConnectionsWhileHealthAnswers() throws {
         let dir = TemporaryDirectory()
         let server = try start(
-            dir, server: #""headerTimeoutMs": 5000, "maxConnections": 5000, "maxConnectionsPerClient": 5000"#)
+            dir, server: #""maxConnections": 5000, "maxConnectionsPerClient": 5000"#)
         let files = server.openFileCount
         let slow = try SlowClients(count: 2000, port: server.port, source: "127.0.0.2", prefix: Self.slowHead)
         waitUntil("the server holds the 2,000 connections") { server.openFileCount >= files + 2000 }
@@ -82,17 +82,17 @@ struct HardeningTests {
             let seconds = try timeHealth(server)
             #expect(seconds < 1, "GET /health took \(seconds) s while 2,000 slow connections hang")
         }
-        #expect(slow.waitUntilAllClosed(timeout: 20) == 2000)
+        #expect(slow.waitUntilAllClosed(timeout: 30) == 2000)
         let lifetimes = zip(slow.openedAt, slow.outcomes).compactMap { opened, outcome in
             outcome.closedAt.map { $0.timeIntervalSince(opened) }
         }
         #expect(lifetimes.count == 2000)
-        #expect(lifetimes.min()! >= 4.99, "closed before server.headerTimeoutMs (5 s): \(lifetimes.min()!) s")
-        #expect(lifetimes.max()! < 11, "closed long after server.headerTimeoutMs (5 s): \(lifetimes.max()!) s")
+        #expect(lifetimes.min()! >= 9.99, "closed before server.headerTimeoutMs (10 s): \(lifetimes.min()!) s")
+        #expect(lifetimes.max()! < 20, "closed long after server.headerTimeoutMs (10 s): \(lifetimes.max()!) s")
         #expect(slow.outcomes.allSatisfy { $0.status == 408 })
         let body = try #require(json(slow.outcomes[0]))
         #expect(body["errorCode"] == .string("REQUEST_TIMEOUT"))
-        #expect(body["errorMessage"]?.stringValue?.contains("within 5000 ms (server.headerTimeoutMs)") == true)
+        #expect(body["errorMessage"]?.stringValue?.contains("within 10000 ms (server.headerTimeoutMs)") == true)
         let metrics = try TestClient(baseURL: server.baseURL).get("/metrics").text
         #expect(metrics.contains(#"herald_http_timeouts_total{kind="header"} 2000"#), "\(metrics)")
     }
