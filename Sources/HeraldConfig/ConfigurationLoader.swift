@@ -60,7 +60,7 @@ extension HeraldConfiguration {
         let server =
             root.object("server") { r in
                 var s = ServerConfiguration.read(&r, environment: environment)
-                s.readConnectionSettings(&r)
+                s.readConnectionSettings(&r, baseDirectory: baseDirectory)
                 return s
             } ?? ServerConfiguration()
         let dataDirectory = root.string("dataDirectory", required: true).map { resolve($0, against: baseDirectory) }

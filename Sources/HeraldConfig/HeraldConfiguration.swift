@@ -44,6 +44,10 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int = 4096
     /// Most open connections from one client address (one IPv4 address, one IPv6 /64); more get 429.
     public var maxConnectionsPerClient: Int = 256
+    /// Serve HTTPS with this certificate and key.
+    public var tls: ServerTLSFiles?
+    /// Serve plain HTTP on a non-loopback address (a proxy in front terminates TLS).
+    public var allowPlaintext: Bool = false
     /// Largest accepted request body; larger ones get 413.
     public var maxRequestBytes: Int = 16 * 1024 * 1024
     /// Largest number of entities in one POST.

@@ -1,3 +1,4 @@
+import Foundation
 import HeraldJSON
 
 #if canImport(Glibc)
@@ -6,11 +7,25 @@ import HeraldJSON
     import Darwin
 #endif
 
+/// The certificate and key `herald serve` answers TLS with (`server.tls`).
+public struct ServerTLSFiles: Sendable, Equatable {
+    /// Absolute path of a PEM file: the server certificate, then any intermediate certificates.
+    public var certificateFile: String
+    /// Absolute path of a PEM file with the certificate's private key (not encrypted).
+    public var keyFile: String
+
+    public init(certificateFile: String, keyFile: String) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
+}
+
 extension ServerConfiguration {
-    /// Reads the connection keys of `server`: timeouts and connection caps.
+    /// Reads the connection keys of `server`: timeouts, connection caps, `tls` and `allowPlaintext`.
     ///
     /// `read` reads the other keys from the same reader, so unknown keys are still reported once, by the caller.
-    mutating func readConnectionSettings(_ r: inout JSONObjectReader) {
+    /// Relative certificate and key paths resolve against `baseDirectory`.
+    mutating func readConnectionSettings(_ r: inout JSONObjectReader, baseDirectory: String) {
         if let ms = r.int("headerTimeoutMs", in: 100...600_000) { headerTimeoutMs = Int(ms) }
         if let ms = r.int("bodyTimeoutMs", in: 100...3_600_000) { bodyTimeoutMs = Int(ms) }
         if let ms = r.int("idleTimeoutMs", in: 100...3_600_000) { idleTimeoutMs = Int(ms) }
@@ -25,6 +40,46 @@ extension ServerConfiguration {
         } else {
             maxConnectionsPerClient = min(maxConnectionsPerClient, maxConnections)
         }
+        if let allow = r.bool("allowPlaintext") { allowPlaintext = allow }
+        tls = r.object("tls") { t -> ServerTLSFiles? in
+            let certificate = t.string("certificateFile", required: true).map {
+                HeraldConfiguration.resolve($0, against: baseDirectory)
+            }
+            let key = t.string("keyFile", required: true).map {
+                HeraldConfiguration.resolve($0, against: baseDirectory)
+            }
+            if let certificate, let problem = Self.pemProblem(certificate, expecting: "CERTIFICATE") {
+                t.report("certificateFile", problem)
+            }
+            if let key, let problem = Self.pemProblem(key, expecting: "PRIVATE KEY") {
+                t.report("keyFile", problem)
+            }
+            guard let certificate, let key else { return nil }
+            return ServerTLSFiles(certificateFile: certificate, keyFile: key)
+        }
+    }
+
+    /// Why `path` cannot be a PEM file holding a `label` block, or nil when it looks like one.
+    /// Only a shape check: `herald serve` parses the file and says what is wrong with its contents.
+    static func pemProblem(_ path: String, expecting label: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            return "cannot read '\(path)' (missing or not readable)"
+        }
+        defer { try? handle.close() }
+        let limit = 1 << 20
+        let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
+        if data.count > limit { return "'\(path)' is over 1 MiB; that is not a PEM \(label.lowercased()) file" }
+        let text = String(decoding: data, as: UTF8.self)
+        // "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----", …
+        guard text.contains("-----BEGIN "), text.contains(label + "-----") else {
+            let hint = label == "CERTIFICATE" ? "the certificate" : "an unencrypted private key"
+            return "'\(path)' holds no PEM '\(label)' block; give \(hint) in PEM form (-----BEGIN \(label)-----)"
+        }
+        if label == "PRIVATE KEY" && text.contains("ENCRYPTED") {
+            return "'\(path)' is an encrypted key; decrypt it (openssl pkey -in KEY -out PLAIN) and make the "
+                + "plain key readable by herald only"
+        }
+        return nil
     }
 
     /// Files kept for everything but client connections (the store, plugins and their sockets, logs) when

@@ -3,8 +3,8 @@ import NIOCore
 /// The only handler of a connection refused at accept because a connection cap was reached: on plain HTTP it
 /// writes the JSON error (503 `SERVER_BUSY` or 429 `TOO_MANY_CONNECTIONS`), then closes.
 ///
-/// No HTTP pipeline is built for such a connection, so refusing costs little and the accept loop keeps
-/// draining the listen backlog during a flood.
+/// No HTTP pipeline is built for such a connection and no TLS handshake is spent on it, so refusing costs
+/// little and the accept loop keeps draining the listen backlog during a flood.
 final class ConnectionRefusalHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -50,7 +50,7 @@ final class ConnectionRefusalHandler: ChannelInboundHandler, RemovableChannelHan
 
 /// The first handler of an admitted connection: tells `RequestTimeoutHandler` when bytes arrive, so that the
 /// header timeout starts when a request begins on an idle keep-alive connection. It sees the raw bytes, before
-/// HTTP decoding.
+/// TLS and HTTP decoding.
 final class ReadActivityHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer

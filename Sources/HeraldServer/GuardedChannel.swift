@@ -1,8 +1,10 @@
 import HeraldConfig
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import Prometheus
 
 /// What `GuardedChannel.setup` hands to `handle`: the wrapped channel's value, or a connection refused at accept.
@@ -19,8 +21,8 @@ enum GuardedValue<Admitted: ServerChildChannelValue>: ServerChildChannelValue {
 }
 
 /// Sets up each accepted connection. Over a connection cap: only `ConnectionRefusalHandler`. Otherwise
-/// `ReadActivityHandler` first (it sees the raw bytes), then the wrapped channel: Hummingbird's HTTP/1 pipeline
-/// with `RequestTimeoutHandler`.
+/// `ReadActivityHandler` first (it sees the raw bytes, before TLS), then the wrapped channel: TLS when
+/// configured, and Hummingbird's HTTP/1 pipeline with `RequestTimeoutHandler`.
 struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = GuardedValue<Base.Value>
 
@@ -84,8 +86,10 @@ extension HeraldServer {
     /// SYNs, and a client (a `/health` probe too) waits a second or more for its retransmission.
     static let listenBacklog = 4096
 
-    /// Builds the server's connection setup from `server`: caps and timeouts.
-    static func serverBuilder(_ server: HeraldConfig.ServerConfiguration, metrics: HeraldMetrics) -> HTTPServerBuilder {
+    /// Builds the server's connection setup from `server`: caps, timeouts and (with `tls`) TLS.
+    static func serverBuilder(
+        _ server: HeraldConfig.ServerConfiguration, tls: TLSConfiguration?, metrics: HeraldMetrics
+    ) -> HTTPServerBuilder {
         let timeouts = ConnectionTimeouts(
             headerMs: server.headerTimeoutMs, bodyMs: server.bodyTimeoutMs, idleMs: server.idleTimeoutMs,
             headerExpired: metrics.connectionTimeouts(kind: "header"),
@@ -96,12 +100,15 @@ extension HeraldServer {
                 maxConnections: server.maxConnections, maxPerClient: server.maxConnectionsPerClient,
                 open: metrics.openConnections()),
             refusedServerFull: metrics.refusedConnections(reason: "server_limit"),
-            refusedClientFull: metrics.refusedConnections(reason: "client_limit"), answersPlaintext: true)
+            refusedClientFull: metrics.refusedConnections(reason: "client_limit"), answersPlaintext: tls == nil)
         return HTTPServerBuilder { responder in
             // Hummingbird's own idle timeout stays off: RequestTimeoutHandler keeps all three timers.
             let http = HTTP1Channel(
                 responder: responder,
                 configuration: .init(additionalChannelHandlers: [RequestTimeoutHandler(timeouts: timeouts)]))
+            if let tls {
+                return GuardedChannel(base: try TLSChannel(http, tlsConfiguration: tls), limits: limits)
+            }
             return GuardedChannel(base: http, limits: limits)
         }
     }

@@ -212,7 +212,8 @@ final class RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        // The answer may never be written (the client does not read): close anyway after a moment.
+        // The answer may never be written: TLS holds it until a handshake the client never starts, or the
+        // client does not read. Close anyway after a moment.
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) {
             context.close(promise: nil)
         }

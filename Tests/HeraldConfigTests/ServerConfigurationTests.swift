@@ -1,7 +1,8 @@
+import Foundation
 import HeraldConfig
 import Testing
 
-/// `server`: connection caps, timeouts and what counts as loopback.
+/// `server`: connection caps, timeouts, TLS files and what counts as loopback.
 struct ServerConfigurationTests {
     func parse(server: String, baseDirectory: String = "/etc/herald") throws -> ServerConfiguration {
         let text = #"{"dataDirectory": "d", "tenants": [], "server": {\#(server)}}"#
@@ -101,5 +102,56 @@ struct ServerConfigurationTests {
         var roomy = ServerConfiguration()
         #expect(roomy.fitConnections(toOpenFileLimit: 1 << 20) == nil)
         #expect(roomy.maxConnections == 4096)
+    }
+
+    @Test func servesPlainHTTPWithoutTLSByDefault() throws {
+        let s = try parse(server: "")
+        #expect(s.tls == nil)
+        #expect(!s.allowPlaintext)
+        #expect(try parse(server: #""allowPlaintext": true"#).allowPlaintext)
+        #expect(
+            issues(server: #""allowPlaintext": "yes""#) == [
+                "server.allowPlaintext: expected true or false, found a string"
+            ])
+    }
+
+    @Test func readsTLSFilesRelativeToTheConfigurationFile() throws {
+        let dir = NSTemporaryDirectory() + "herald-tls-config-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir + "/tls", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".write(
+            toFile: dir + "/tls/cert.pem", atomically: true, encoding: .utf8)
+        try "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n".write(
+            toFile: dir + "/tls/key.pem", atomically: true, encoding: .utf8)
+        let s = try parse(
+            server: #""tls": {"certificateFile": "tls/cert.pem", "keyFile": "\#(dir)/tls/key.pem"}"#, baseDirectory: dir
+        )
+        #expect(s.tls == ServerTLSFiles(certificateFile: dir + "/tls/cert.pem", keyFile: dir + "/tls/key.pem"))
+    }
+
+    @Test func refusesMissingOrWrongTLSFilesWithTheirPath() throws {
+        let dir = NSTemporaryDirectory() + "herald-tls-config-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".write(
+            toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
+        try "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----\n".write(
+            toFile: dir + "/encrypted.pem", atomically: true, encoding: .utf8)
+
+        let missing = issues(
+            server: #""tls": {"certificateFile": "nope.pem", "keyFile": "cert.pem"}"#, baseDirectory: dir)
+        #expect(missing.count == 2, "\(missing)")
+        #expect(missing.contains("server.tls.certificateFile: cannot read '\(dir)/nope.pem' (missing or not readable)"))
+        #expect(
+            missing.contains { $0.hasPrefix("server.tls.keyFile: '\(dir)/cert.pem' holds no PEM 'PRIVATE KEY' block") })
+
+        let encrypted = issues(
+            server: #""tls": {"certificateFile": "cert.pem", "keyFile": "encrypted.pem"}"#, baseDirectory: dir)
+        #expect(encrypted.count == 1)
+        #expect(encrypted.first?.hasPrefix("server.tls.keyFile: '\(dir)/encrypted.pem' is an encrypted key") == true)
+
+        let incomplete = issues(server: #""tls": {"certificateFile": "cert.pem"}"#, baseDirectory: dir)
+        #expect(incomplete.count == 1)
+        #expect(incomplete.first?.hasPrefix("server.tls.keyFile:") == true, "\(incomplete)")
     }
 }
