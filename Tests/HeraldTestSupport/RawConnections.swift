@@ -134,37 +134,26 @@ public final class RawConnection {
     }
 
     /// Reads until the server closes the connection or `timeout` seconds pass; returns what arrived so far.
+    /// Waits with `Task.sleep`, so a long wait does not hold one of the test runner's few threads.
     @discardableResult
-    public func readUntilClosed(timeout: Double) -> ConnectionOutcome {
-        let deadline = Date().addingTimeInterval(timeout)
-        while outcome.closedAt == nil && Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let wait = max(1, Int32(deadline.timeIntervalSinceNow * 1000))
-            if poll(&p, 1, min(wait, 100)) > 0 { drain() }
-        }
-        return outcome
-    }
-
-    /// Reads until `count` bytes arrived in all, the connection closes, or `timeout` seconds pass.
-    @discardableResult
-    public func read(atLeast count: Int, timeout: Double) -> ConnectionOutcome {
-        let deadline = Date().addingTimeInterval(timeout)
-        while outcome.received.count < count && outcome.closedAt == nil && Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 50) > 0 { drain() }
-        }
-        return outcome
+    public func readUntilClosed(timeout: Double) async -> ConnectionOutcome {
+        await read(timeout: timeout) { $0.closedAt != nil }
     }
 
     /// Reads one whole answer with a `content-length` (what Herald sends), or gives up after `timeout` seconds.
     @discardableResult
-    public func readAnswer(timeout: Double) -> ConnectionOutcome {
+    public func readAnswer(timeout: Double) async -> ConnectionOutcome {
+        await read(timeout: timeout) { $0.closedAt != nil || $0.hasWholeAnswer }
+    }
+
+    func read(timeout: Double, until done: (ConnectionOutcome) -> Bool) async -> ConnectionOutcome {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline && outcome.closedAt == nil && !outcome.hasWholeAnswer {
+        while true {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 50) > 0 { drain() }
+            if poll(&p, 1, 0) > 0 { drain() }
+            if done(outcome) || Date() >= deadline { return outcome }
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        return outcome
     }
 
     /// Forgets what was received so far (to read the next answer on a keep-alive connection).
@@ -194,7 +183,7 @@ public final class SlowClients {
 
     /// Opens `count` connections to `127.0.0.1:port` from `source` and sends `prefix` on each.
     /// - Throws: when a socket cannot be made or not every connection is established within `timeout` seconds.
-    public init(count: Int, port: Int, source: String, prefix: String, timeout: Double = 30) throws {
+    public init(count: Int, port: Int, source: String, prefix: String, timeout: Double = 30) async throws {
         let bytes = Array(prefix.utf8)
         for _ in 0..<count {
             openedAt.append(Date())
@@ -206,7 +195,10 @@ public final class SlowClients {
         while !waiting.isEmpty && Date() < deadline {
             let ids = Array(waiting)
             var polls = ids.map { pollfd(fd: fds[$0], events: Int16(POLLOUT), revents: 0) }
-            guard poll(&polls, nfds_t(polls.count), 100) > 0 else { continue }
+            guard poll(&polls, nfds_t(polls.count), 0) > 0 else {
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
             for (k, p) in polls.enumerated() where p.revents != 0 {
                 let i = ids[k]
                 waiting.remove(i)
@@ -255,12 +247,12 @@ public final class SlowClients {
 
     /// Polls until the server has closed every connection or `timeout` seconds pass; returns how many it closed.
     @discardableResult
-    public func waitUntilAllClosed(timeout: Double) -> Int {
+    public func waitUntilAllClosed(timeout: Double) async -> Int {
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
             readAvailable()
             if closedCount == count { break }
-            usleep(20_000)
+            try? await Task.sleep(for: .milliseconds(50))
         } while Date() < deadline
         return closedCount
     }
