@@ -80,6 +80,8 @@ public struct ConnectionOutcome: Sendable {
     public var received: [UInt8] = []
     /// When the server closed the connection (orderly or reset), if it did.
     public var closedAt: Date?
+    /// When bytes last arrived.
+    public var lastDataAt: Date?
 
     /// The status code of the first answer, if one arrived.
     public var status: Int? {
@@ -107,7 +109,10 @@ public struct ConnectionOutcome: Sendable {
 }
 
 /// One client connection driven byte by byte, for tests of slow and malformed requests.
-public final class RawConnection {
+///
+/// Reads happen on a thread of their own, so the times noted (`lastDataAt`, `closedAt`) are when bytes and the
+/// close arrived even while the test's task waits for one of the runner's few threads. Use from one task.
+public final class RawConnection: @unchecked Sendable {
     let fd: Int32
     public private(set) var outcome = ConnectionOutcome()
 
@@ -134,7 +139,6 @@ public final class RawConnection {
     }
 
     /// Reads until the server closes the connection or `timeout` seconds pass; returns what arrived so far.
-    /// Waits with `Task.sleep`, so a long wait does not hold one of the test runner's few threads.
     @discardableResult
     public func readUntilClosed(timeout: Double) async -> ConnectionOutcome {
         await read(timeout: timeout) { $0.closedAt != nil }
@@ -146,13 +150,16 @@ public final class RawConnection {
         await read(timeout: timeout) { $0.closedAt != nil || $0.hasWholeAnswer }
     }
 
-    func read(timeout: Double, until done: (ConnectionOutcome) -> Bool) async -> ConnectionOutcome {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 0) > 0 { drain() }
-            if done(outcome) || Date() >= deadline { return outcome }
-            try? await Task.sleep(for: .milliseconds(10))
+    func read(timeout: Double, until done: @escaping @Sendable (ConnectionOutcome) -> Bool) async -> ConnectionOutcome {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let deadline = Date().addingTimeInterval(timeout)
+                while !done(self.outcome) && Date() < deadline {
+                    var p = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&p, 1, 10) > 0 { self.drain() }
+                }
+                continuation.resume(returning: self.outcome)
+            }
         }
     }
 
@@ -165,6 +172,7 @@ public final class RawConnection {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n > 0 {
                 outcome.received.append(contentsOf: buffer[0..<n])
+                outcome.lastDataAt = Date()
             } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 outcome.closedAt = Date()  // orderly close, or reset
             } else {
