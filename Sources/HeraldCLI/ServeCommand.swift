@@ -52,6 +52,13 @@ struct ServeCommand: AsyncParsableCommand {
             printError("herald: \(error.message)")
             throw ExitCode(2)
         }
+        do {
+            try HeraldServer.checkTransport(configuration.server)
+            if let files = configuration.server.tls { _ = try HeraldServer.tlsConfiguration(files) }
+        } catch let error as ServerSetupError {
+            printError("herald: \(error.message)")
+            throw ExitCode(2)
+        }
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -60,6 +67,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "herald")
         for w in configuration.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
+        if let limit = OpenFileLimit.raiseToHardLimit(),
+            let warning = configuration.server.fitConnections(toOpenFileLimit: limit)
+        {
+            logger.warning("\(warning)")
+        }
 
         let store = try HeraldStore(
             directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)
@@ -90,10 +102,11 @@ struct ServeCommand: AsyncParsableCommand {
         let server = HeraldServer(
             configuration: configuration, ingest: ingest, metrics: metrics, delivery: delivery, reload: reload,
             logger: logger)
-        let host = configuration.server.host
-        let app = server.makeApplication(host: host, port: configuration.server.port) { port in
+        let serverConfiguration = configuration.server
+        let app = try server.makeApplication(host: serverConfiguration.host, port: serverConfiguration.port) { port in
             // Tests and scripts wait for this line to learn the port.
-            FileHandle.standardOutput.write("herald listening on http://\(host):\(port)\n".data(using: .utf8)!)
+            let url = HeraldServer.listeningURL(serverConfiguration, port: port)
+            FileHandle.standardOutput.write("herald listening on \(url)\n".data(using: .utf8)!)
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

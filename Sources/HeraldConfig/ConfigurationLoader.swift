@@ -58,7 +58,11 @@ extension HeraldConfiguration {
     {
         guard var root = JSONObjectReader(json, at: .root, issues: issues) else { return nil }
         let server =
-            root.object("server") { r in ServerConfiguration.read(&r, environment: environment) } ?? ServerConfiguration()
+            root.object("server") { r in
+                var s = ServerConfiguration.read(&r, environment: environment)
+                s.readConnectionSettings(&r, baseDirectory: baseDirectory)
+                return s
+            } ?? ServerConfiguration()
         let dataDirectory = root.string("dataDirectory", required: true).map { resolve($0, against: baseDirectory) }
         let pluginDirectories = (root.stringArray("pluginDirectories") ?? []).map { resolve($0, against: baseDirectory) }
         let store = root.object("store") { r in StoreConfiguration.read(&r) } ?? StoreConfiguration()

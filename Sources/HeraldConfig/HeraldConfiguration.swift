@@ -33,6 +33,21 @@ public struct HeraldConfiguration: Sendable {
 public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
+    /// Longest time from accepting a connection, or from the first byte of a later request on it, to a
+    /// complete request head; a slower client gets 408 and is closed.
+    public var headerTimeoutMs: Int = 10_000
+    /// Longest time from a request head to the end of its body.
+    public var bodyTimeoutMs: Int = 60_000
+    /// Longest time a keep-alive connection may wait for its next request.
+    public var idleTimeoutMs: Int = 60_000
+    /// Most open connections; more are answered 503 and closed at accept.
+    public var maxConnections: Int = 4096
+    /// Most open connections from one client address (one IPv4 address, one IPv6 /64); more get 429.
+    public var maxConnectionsPerClient: Int = 256
+    /// Serve HTTPS with this certificate and key.
+    public var tls: ServerTLSFiles?
+    /// Serve plain HTTP on a non-loopback address (a proxy in front terminates TLS).
+    public var allowPlaintext: Bool = false
     /// Largest accepted request body; larger ones get 413.
     public var maxRequestBytes: Int = 16 * 1024 * 1024
     /// Largest number of entities in one POST.
@@ -43,7 +58,7 @@ public struct ServerConfiguration: Sendable {
 
     /// Whether `host` only accepts connections from this machine.
     public var isLoopback: Bool {
-        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        ServerConfiguration.isLoopbackHost(host)
     }
 }
 

@@ -28,6 +28,11 @@ public struct APIError: HTTPResponseError, Sendable {
     public var headers: HTTPFields { [.contentType: "application/json"] }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBody)))
+    }
+
+    /// The rendered JSON: also written by the connection handlers, which answer without a router.
+    var jsonBody: [UInt8] {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
         w.key("errorCode")
@@ -51,8 +56,7 @@ public struct APIError: HTTPResponseError, Sendable {
             w.int(column)
         }
         w.endObject()
-        return Response(
-            status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: w.bytes)))
+        return w.bytes
     }
 
     static func malformedJSON(_ error: JSONParseError) -> APIError {

@@ -1,10 +1,15 @@
+import HeraldJSON
 import HeraldStore
 import Hummingbird
 import Logging
+import NIOCore
+import NIOHTTP1
 
-/// Turns every error a route throws into a JSON answer: API errors as they are, storage failures as
-/// 507 `STORAGE_FULL` or 503 `STORE_UNAVAILABLE`, anything else as 500 `INTERNAL_ERROR` (logged with
-/// its detail, which the client does not see).
+/// Turns every error a route throws into a JSON answer: API errors as they are, Hummingbird's own (no route
+/// matched) as 404 `NOT_FOUND` naming the method and path, storage failures as 507 `STORAGE_FULL` or 503
+/// `STORE_UNAVAILABLE`, anything else as 500 `INTERNAL_ERROR` (logged with its detail, which the client does
+/// not see). Errors of the connection itself (a malformed body, a closed channel) pass through: there is no
+/// one to answer, or Hummingbird closes the connection.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
@@ -13,8 +18,16 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError {
+            throw APIError.from(error, request: request)
         } catch let error as any HTTPResponseError {
             throw error
+        } catch let error as HTTPParserError {
+            throw error
+        } catch let error as ChannelError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw APIError.from(error, request: request, logger: logger)
         }
@@ -22,6 +35,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension APIError {
+    /// Herald's JSON for one of Hummingbird's errors: the router's empty 404 becomes `NOT_FOUND`; others keep
+    /// their status, with a code made of its reason phrase ("Payload Too Large" → `PAYLOAD_TOO_LARGE`).
+    static func from(_ error: HTTPError, request: Request) -> APIError {
+        if error.status == .notFound && error.body == nil {
+            return APIError(
+                .notFound, "NOT_FOUND",
+                "no route for \(request.method) \(Echo.cut(request.uri.path)); the routes are listed in docs/api.md")
+        }
+        let code = String(error.status.reasonPhrase.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        return APIError(
+            error.status, code.isEmpty ? "HTTP_\(error.status.code)" : code, error.body ?? error.status.reasonPhrase)
+    }
+
     static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 
     /// The API error for an error that is not one.

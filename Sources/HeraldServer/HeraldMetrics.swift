@@ -163,3 +163,23 @@ final class PluginMetricNames: Sendable {
             })
     }
 }
+
+extension HeraldMetrics {
+    func openConnections() -> Gauge {
+        registry.makeGauge(name: "herald_http_connections_open", help: "Client connections open now")
+    }
+
+    /// `reason`: `server_limit` (server.maxConnections) or `client_limit` (server.maxConnectionsPerClient).
+    func refusedConnections(reason: String) -> Counter {
+        registry.makeCounter(
+            name: "herald_http_connections_refused_total", labels: [("reason", reason)],
+            help: "Connections closed at accept because a connection cap was reached")
+    }
+
+    /// `kind`: `header`, `body` or `idle` (server.headerTimeoutMs, bodyTimeoutMs, idleTimeoutMs).
+    func connectionTimeouts(kind: String) -> Counter {
+        registry.makeCounter(
+            name: "herald_http_timeouts_total", labels: [("kind", kind)],
+            help: "Connections closed because a request head, body or the next request did not arrive in time")
+    }
+}

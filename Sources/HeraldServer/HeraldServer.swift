@@ -42,12 +42,16 @@ public struct HeraldServer: Sendable {
     }
 
     /// Builds the Hummingbird application. `onListening` receives the bound port (useful with port 0).
+    ///
+    /// Connections get the caps and timeouts of `configuration.server`, and TLS with `server.tls`.
+    /// - Throws: `ServerSetupError` when the TLS certificate or key cannot be used.
     public func makeApplication(
         host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: RouteParameterMiddleware())
         addHealthRoutes(to: router)
         addEntityRoutes(to: router)
         addEventRoutes(to: router)
@@ -55,9 +59,12 @@ public struct HeraldServer: Sendable {
         addFilterRoutes(to: router)
         addMergeRoutes(to: router)
         addAdminRoutes(to: router)
+        let tls = try configuration.server.tls.map(HeraldServer.tlsConfiguration)
         return Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "herald"),
+            server: HeraldServer.serverBuilder(configuration.server, tls: tls, metrics: metrics),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: port), serverName: "herald", backlog: HeraldServer.listenBacklog),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? port)
             },

@@ -97,16 +97,29 @@ public final class HeraldProcess: @unchecked Sendable {
     public let configPath: String
     public let process: Process
     public let port: Int
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// `http`, or `https` when the configuration has `server.tls`.
+    public let scheme: String
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
     public let logPath: String
 
     /// Starts the binary and waits until it prints its listening line.
-    public init(configPath: String, logPath: String, extraArguments: [String] = [], timeout: Double = 30) throws {
+    /// - Parameter openFileLimit: run it under `ulimit -n` (soft and hard), as on a machine with that limit.
+    public init(
+        configPath: String, logPath: String, extraArguments: [String] = [], timeout: Double = 30,
+        openFileLimit: Int? = nil
+    ) throws {
         self.configPath = configPath
         self.logPath = logPath
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: BuildProducts.herald)
-        process.arguments = ["serve", "--config", configPath, "--port", "0", "--log-level", "debug"] + extraArguments
+        let arguments = ["serve", "--config", configPath, "--port", "0", "--log-level", "debug"] + extraArguments
+        if let openFileLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments =
+                ["-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\"", BuildProducts.herald] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: BuildProducts.herald)
+            process.arguments = arguments
+        }
         let out = Pipe()
         process.standardOutput = out
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -115,16 +128,22 @@ public final class HeraldProcess: @unchecked Sendable {
         self.process = process
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = Data()
-        var found: Int?
+        var found: (scheme: String, port: Int)?
         let handle = out.fileHandleForReading
         while found == nil && Date() < deadline && process.isRunning {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             buffer.append(chunk)
             let text = String(decoding: buffer, as: UTF8.self)
-            if let range = text.range(of: "listening on http://127.0.0.1:") {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if let p = Int(digits), text[range.upperBound...].contains("\n") { found = p }
+            // "herald listening on http://127.0.0.1:8080" or "… on https://[::1]:8443"
+            if let range = text.range(of: "listening on "),
+                let line = text[range.upperBound...].split(
+                    separator: "\n", maxSplits: 1, omittingEmptySubsequences: false
+                ).first, text[range.upperBound...].contains("\n"),
+                let scheme = line.components(separatedBy: "://").first, let colon = line.lastIndex(of: ":"),
+                let p = Int(line[line.index(after: colon)...])
+            {
+                found = (scheme, p)
             }
         }
         guard let found else {
@@ -132,7 +151,8 @@ public final class HeraldProcess: @unchecked Sendable {
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             throw HeraldProcessError(message: "herald serve did not start; log:\n\(log)")
         }
-        port = found
+        port = found.port
+        scheme = found.scheme
         // Keep draining stdout so the child never blocks on a full pipe.
         DispatchQueue.global().async {
             while !handle.availableData.isEmpty {}
@@ -156,6 +176,11 @@ public final class HeraldProcess: @unchecked Sendable {
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Files the process has open now (Linux: /proc/PID/fd), e.g. to see how many connections it holds.
+    public var openFileCount: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd"))?.count ?? 0
+    }
 
     deinit {
         if process.isRunning {

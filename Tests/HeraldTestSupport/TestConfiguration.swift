@@ -33,14 +33,16 @@ public enum TestConfiguration {
         """
 
     /// Writes `herald.json` into `directory` with a data directory beside it; returns its path.
+    /// `server` holds more keys of the `server` object (`"headerTimeoutMs": 1000, …`).
     public static func write(
         in directory: String, tokens: String = "[]", maxRequestBytes: Int = 1 << 20, tenants: String? = nil,
-        extra: String = ""
+        extra: String = "", server: String = ""
     ) -> String {
         let path = directory + "/herald.json"
+        let serverKeys = server.isEmpty ? "" : ", " + server
         let text = """
             {
-              "server": {"host": "127.0.0.1", "port": 0, "maxRequestBytes": \(maxRequestBytes), "tokens": \(tokens)},
+              "server": {"host": "127.0.0.1", "port": 0, "maxRequestBytes": \(maxRequestBytes), "tokens": \(tokens)\(serverKeys)},
               "dataDirectory": "data",
               \(extra)
               "tenants": [\(tenants ?? tenantJSON)]
