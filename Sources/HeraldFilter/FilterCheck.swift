@@ -40,7 +40,7 @@ public struct FilterCheck: Sendable {
                 if let deltas = json["deltas"] { delta = .stored(Array(deltas.serializedString().utf8)) }
             }
             do {
-                self.init(type: type, entity: try Entity(json: objectJSON), delta: delta)
+                self.init(type: type, entity: try Entity(json: objectJSON, handWritten: true), delta: delta)
             } catch {
                 throw FilterCheckError("the event's object is not an entity: \(error)")
             }

@@ -221,15 +221,18 @@ public struct EntityDecodingError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Entity {
-    /// Reads an entity from its JSON shape (as written by `render(into:)`). A hand-written document may leave out
-    /// the entity's `uri` (then `entities/sample`), value and crosswalk `uri`s (ids by position) and `ov` (a value
-    /// without it counts as operational), and give a value as a bare string, number or boolean.
-    public init(json: JSONValue) throws(EntityDecodingError) {
+    /// Reads an entity from its JSON shape (as written by `render(into:)`).
+    ///
+    /// - Parameter handWritten: read a document a person wrote (a sample event for `herald filter test` or the
+    ///   validate API): it may leave out the entity's `uri` (then `entities/sample`), value and crosswalk `uri`s
+    ///   (ids by position) and `ov` (a value without it counts as operational), and give a value as a bare
+    ///   string, number or boolean. Otherwise (API output, `herald filter apply`) all of those are required.
+    public init(json: JSONValue, handWritten: Bool = false) throws(EntityDecodingError) {
         func fail(_ path: JSONPath, _ reason: String) -> EntityDecodingError {
             EntityDecodingError(path: path, reason: reason)
         }
         guard case .object = json else { throw fail(.root, "expected an object") }
-        let uri = json["uri"]?.stringValue ?? "entities/sample"
+        let uri = json["uri"]?.stringValue ?? (handWritten ? "entities/sample" : "")
         guard uri.hasPrefix("entities/") || uri.hasPrefix("relations/") else {
             throw fail(.root + "uri", "expected 'entities/{id}' or 'relations/{id}'")
         }
@@ -256,13 +259,12 @@ extension Entity {
             for (i, c) in crosswalks.enumerated() {
                 let path = JSONPath.root + "crosswalks" + i
                 let cid: String
-                if let curi = c["uri"]?.stringValue {
-                    guard let slash = curi.lastIndex(of: "/") else {
-                        throw fail(path + "uri", "expected 'entities/{id}/crosswalks/{id}'")
-                    }
+                if let curi = c["uri"]?.stringValue, let slash = curi.lastIndex(of: "/") {
                     cid = String(curi[curi.index(after: slash)...])
-                } else {
+                } else if handWritten && c["uri"] == nil {
                     cid = "c\(i)"
+                } else {
+                    throw fail(path + "uri", "expected 'entities/{id}/crosswalks/{id}'")
                 }
                 guard let ctype = c["type"]?.stringValue, let cvalue = c["value"]?.stringValue else {
                     throw fail(path, "crosswalk needs 'type' and 'value' strings")
@@ -291,7 +293,7 @@ extension Entity {
             guard let values = member.value.arrayValue else { throw fail(path, "expected an array of values") }
             var entry = AttributeEntry(name: member.key, values: [])
             for (i, v) in values.enumerated() {
-                var value = try Entity.decodeValue(v, at: path + i, position: i)
+                var value = try Entity.decodeValue(v, at: path + i, position: i, handWritten: handWritten)
                 value.sources = sourcesByValue[Substring("\(member.key)/\(value.id)")] ?? []
                 entry.values.append(value)
             }
@@ -299,24 +301,25 @@ extension Entity {
         }
     }
 
-    private static func decodeValue(_ v: JSONValue, at path: JSONPath, position: Int) throws(EntityDecodingError)
-        -> AttributeValue
+    private static func decodeValue(_ v: JSONValue, at path: JSONPath, position: Int, handWritten: Bool)
+        throws(EntityDecodingError) -> AttributeValue
     {
         let valueId: String
-        if let uri = v["uri"]?.stringValue {
-            guard let slash = uri.lastIndex(of: "/") else {
-                throw EntityDecodingError(path: path + "uri", reason: "expected a value URI")
-            }
+        if let uri = v["uri"]?.stringValue, let slash = uri.lastIndex(of: "/") {
             valueId = String(uri[uri.index(after: slash)...])
-        } else {
+        } else if handWritten && v["uri"] == nil {
             valueId = "v\(position)"
+        } else {
+            throw EntityDecodingError(path: path + "uri", reason: "expected a value URI")
         }
-        let ov = v["ov"]?.boolValue ?? true
-        switch v {
-        case .string(let s): return AttributeValue(id: valueId, content: .simple(s), ov: true)
-        case .number(let n): return AttributeValue(id: valueId, content: .simple(n), ov: true)
-        case .bool(let b): return AttributeValue(id: valueId, content: .simple(b ? "true" : "false"), ov: true)
-        default: break
+        let ov = v["ov"]?.boolValue ?? handWritten
+        if handWritten {
+            switch v {
+            case .string(let s): return AttributeValue(id: valueId, content: .simple(s), ov: true)
+            case .number(let n): return AttributeValue(id: valueId, content: .simple(n), ov: true)
+            case .bool(let b): return AttributeValue(id: valueId, content: .simple(b ? "true" : "false"), ov: true)
+            default: break
+            }
         }
         switch v["value"] {
         case .string(let s)?:
@@ -333,7 +336,7 @@ extension Entity {
                 }
                 var entry = AttributeEntry(name: m.key, values: [])
                 for (i, sv) in subValues.enumerated() {
-                    entry.values.append(try decodeValue(sv, at: path + "value" + m.key + i, position: i))
+                    entry.values.append(try decodeValue(sv, at: path + "value" + m.key + i, position: i, handWritten: handWritten))
                 }
                 subs.append(entry)
             }
