@@ -10,7 +10,7 @@ TEST=0
 
 packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libsqlite3-dev libre2-dev curl)
 if [[ $TEST == 1 ]]; then
-    packages+=(kcat jq python3-pip)
+    packages+=(kcat jq openssl util-linux python3-pip)
 fi
 
 missing=()
