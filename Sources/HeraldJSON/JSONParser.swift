@@ -138,6 +138,9 @@ struct JSONCursor {
         if depth > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
         index += 1  // {
         var members: [JSONMember] = []
+        /// One bit per key length seen (mod 64): a key can repeat an earlier one only if its bit is set, so
+        /// objects with keys of distinct lengths (the common case) cost a few instructions per key.
+        var lengths: UInt64 = 0
         /// Keys seen, once an object has more members than a linear scan handles well.
         var seen: Set<String>?
         skipWhitespace()
@@ -152,13 +155,12 @@ struct JSONCursor {
             }
             let keyOffset = index
             let key = try parseString()
-            if members.count < 16 {
-                for m in members where m.key == key { throw duplicate(key, at: keyOffset, first: m.offset) }
+            if members.count < 32 {
+                let bit = UInt64(1) << (key.utf8.count & 63)
+                if lengths & bit != 0 { try checkDuplicate(key, in: members, at: keyOffset) }
+                lengths |= bit
             } else {
-                if seen == nil { seen = Set(members.map(\.key)) }
-                if !seen!.insert(key).inserted {
-                    throw duplicate(key, at: keyOffset, first: members.first { $0.key == key }?.offset ?? 0)
-                }
+                try checkDuplicate(key, in: members, at: keyOffset, seen: &seen)
             }
             skipWhitespace()
             guard index < end, base[index] == UInt8(ascii: ":") else {
@@ -174,6 +176,27 @@ struct JSONCursor {
             if c == UInt8(ascii: ",") { continue }
             if c == UInt8(ascii: "}") { return .object(members) }
             throw error("unexpected \(describeByte(at: index - 1)), expected ',' or '}' after an object member", at: index - 1)
+        }
+    }
+
+    /// `key` against the keys of a small object (one of them has its length).
+    @inline(never)
+    func checkDuplicate(_ key: String, in members: [JSONMember], at offset: Int) throws(JSONParseError) {
+        let count = key.utf8.count
+        for m in members where m.key.utf8.count == count && m.key == key {
+            throw duplicate(key, at: offset, first: m.offset)
+        }
+    }
+
+    /// `key` against the keys of a large object, through a set (a linear scan would make an object of n keys
+    /// cost n² comparisons).
+    @inline(never)
+    func checkDuplicate(_ key: String, in members: [JSONMember], at offset: Int, seen: inout Set<String>?)
+        throws(JSONParseError)
+    {
+        if seen == nil { seen = Set(members.map(\.key)) }
+        if !seen!.insert(key).inserted {
+            throw duplicate(key, at: offset, first: members.first { $0.key == key }?.offset ?? 0)
         }
     }
 

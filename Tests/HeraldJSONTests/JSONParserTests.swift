@@ -24,6 +24,9 @@ struct JSONParserTests {
     @Test func theSameKeyInDifferentObjectsIsFine() throws {
         let v = try JSONParser.parse(#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#)
         #expect(v["a"]?["a"] == .number("1"))
+        // Keys of one length that differ (the length check only narrows the comparison).
+        let same = try JSONParser.parse(#"{"ab": 1, "cd": 2, "ef": 3, "é": 4, "ab ": 5}"#)
+        #expect(same.objectValue?.count == 5)
     }
 
     @Test func echoCutsLongInputAtACharacterBoundary() {
