@@ -54,9 +54,16 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "herald")
         for w in configuration.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
 
+        let storeConfiguration = configuration.store
         let store = try HeraldStore(
-            directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)
-        let ingest = IngestService(store: store, tenants: configuration.tenants)
+            directory: configuration.dataDirectory, synchronous: storeConfiguration.synchronous,
+            memory: StoreMemory(
+                writerCacheMiB: storeConfiguration.writerCacheMiB, readerCacheMiB: storeConfiguration.readerCacheMiB,
+                readerCount: storeConfiguration.readerCount),
+            logger: logger)
+        let ingest = IngestService(
+            store: store, tenants: configuration.tenants,
+            profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
         let metrics = HeraldMetrics(logger: logger)
         let registry = PluginRegistry(directories: configuration.pluginDirectories)
         logPlugins(registry.scan(), logger: logger)
