@@ -105,11 +105,11 @@ public struct StoreConfiguration: Sendable {
     /// SQLite page cache of the writer connection, in MiB.
     public var writerCacheMiB: Int = 64
     /// SQLite page cache of each reader connection, in MiB.
-    public var readerCacheMiB: Int = 64
+    public var readerCacheMiB: Int = 8
     /// Reader connections open at most.
     public var readerCount: Int = 8
     /// Match profiles the writer keeps for candidate comparisons (0: none; each is read and computed again).
-    public var matchProfileCacheEntries: Int = 100_000
+    public var matchProfileCacheEntries: Int = 20_000
 
     public init() {}
 }

@@ -11,7 +11,7 @@ public struct StoreMemory: Sendable, Equatable {
     /// Reader connections open at most; opened on demand and kept open.
     public var readerCount: Int
 
-    public init(writerCacheMiB: Int = 64, readerCacheMiB: Int = 64, readerCount: Int = 8) {
+    public init(writerCacheMiB: Int = 64, readerCacheMiB: Int = 8, readerCount: Int = 8) {
         self.writerCacheMiB = writerCacheMiB
         self.readerCacheMiB = readerCacheMiB
         self.readerCount = readerCount

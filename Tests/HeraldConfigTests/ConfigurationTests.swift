@@ -74,9 +74,9 @@ struct ConfigurationTests {
     @Test func readsTheStoreMemoryKeys() throws {
         let defaults = try parse(#"{"dataDirectory": "d", "tenants": []}"#).store
         #expect(defaults.writerCacheMiB == 64)
-        #expect(defaults.readerCacheMiB == 64)
+        #expect(defaults.readerCacheMiB == 8)
         #expect(defaults.readerCount == 8)
-        #expect(defaults.matchProfileCacheEntries == 100_000)
+        #expect(defaults.matchProfileCacheEntries == 20_000)
         let set = try parse(
             #"{"dataDirectory": "d", "tenants": [], "store": {"writerCacheMiB": 16, "readerCacheMiB": 2, "readerCount": 3, "matchProfileCacheEntries": 0}}"#
         ).store

@@ -41,7 +41,7 @@ struct StoreMemoryTests {
         let writer = try await store.pool.write { try StoreMemoryTests.cacheKiB($0) }
         let reader = try await store.pool.read { try StoreMemoryTests.cacheKiB($0) }
         #expect(writer == -64 * 1024)
-        #expect(reader == -64 * 1024)
+        #expect(reader == -8 * 1024)
         #expect(store.pool.configuration.maximumReaderCount == 8)
     }
 }
