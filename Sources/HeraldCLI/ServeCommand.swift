@@ -100,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [
                     .init(service: delivery), .init(service: compactor), .init(service: app),
                     .init(service: ReloadOnHangup(reload: reload, logger: logger)),
+                    .init(service: MemoryTrimmer(interval: MemoryTrimmer.defaultInterval, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -45,3 +45,28 @@ struct StoreMemoryTests {
         #expect(store.pool.configuration.maximumReaderCount == 8)
     }
 }
+
+/// `ProcessMemory.trim` gives back what glibc keeps free below a live allocation.
+struct ProcessMemoryTests {
+    @Test func trimGivesBackFreedMemoryThatFreeAloneKeeps() throws {
+        let blockBytes = 1024, blocks = 256 * 1024  // 256 MiB in blocks under the mmap threshold
+        let start = ProcessMemory.residentBytes()
+        #expect(start > 0)
+        var pointers: [UnsafeMutableRawPointer] = []
+        pointers.reserveCapacity(blocks)
+        for _ in 0..<blocks {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: blockBytes, alignment: 16)
+            p.initializeMemory(as: UInt8.self, repeating: 1, count: blockBytes)
+            pointers.append(p)
+        }
+        // Free all but the last block: it pins the top of the heap, so free() alone returns nothing.
+        let pinned = pointers.removeLast()
+        defer { pinned.deallocate() }
+        for p in pointers { p.deallocate() }
+        pointers = []
+        let afterFree = ProcessMemory.residentBytes()
+        #expect(afterFree - start > 192 << 20, "free() kept the memory resident: the scenario is the one trim is for")
+        let released = ProcessMemory.trim()
+        #expect(released > 128 << 20, "trim released \(released >> 20) MiB of the 256 MiB freed")
+    }
+}
