@@ -73,7 +73,7 @@ struct HeraldBench: ParsableCommand {
                 try SoakScenario(
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 5_000 : 1_000_000),
                     connections: connections ?? (quick ? 10 : 50), synchronous: synchronous, storeOptions: store,
-                    idleSeconds: quick ? 1 : 5, sampleSeconds: quick ? 0.2 : 1
+                    idleSeconds: quick ? 1 : 15, sampleSeconds: quick ? 0.2 : 1
                 ).run(writer: writer)
             case "filter-render":
                 try FilterRenderScenario(entities: quick ? 200 : 2_000, seconds: quick ? 0.2 : 2, runs: runs ?? (quick ? 1 : 3))

@@ -15,7 +15,7 @@ struct SoakScenario {
     /// Extra `store` keys for the server under test (JSON members, e.g. `"readerCount": 2`).
     var storeOptions: String = ""
     /// Seconds the server sits idle after the load before the last RSS reading.
-    var idleSeconds: Double = 5
+    var idleSeconds: Double = 15
     /// Seconds between RSS readings.
     var sampleSeconds: Double = 1
 
