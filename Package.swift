@@ -31,10 +31,12 @@ let package = Package(
     targets: [
         .target(name: "HeraldJSON"),
         .target(name: "HeraldModel", dependencies: ["HeraldJSON"]),
+        // glibc's <malloc.h>: the daemon gives freed memory back (malloc_trim).
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "HeraldStore",
             dependencies: [
-                "HeraldModel", "HeraldJSON",
+                "HeraldModel", "HeraldJSON", "CMalloc",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -8,8 +8,8 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest (without, then with match rules), ingest-match (only with), filter-render, delivery, e2e, backlog, jq, kafka, sqs, cloud (the Pub/Sub and Service Bus sinks), file (the file sink).")
-    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,sqs,cloud,file"
+    @Option(help: "Scenarios to run (comma-separated): ingest (without, then with match rules), ingest-match (only with), filter-render, delivery, e2e, backlog, jq, kafka, sqs, cloud (the Pub/Sub and Service Bus sinks), file (the file sink), soak (the server's RSS while 1M entities are ingested with matching by 50 clients).")
+    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,sqs,cloud,file,soak"
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -23,11 +23,14 @@ struct HeraldBench: ParsableCommand {
     @Option(help: "Measured runs per scenario (the median is reported).")
     var runs: Int?
 
-    @Option(help: "Entities posted per ingest run.")
+    @Option(help: "Entities posted per ingest run (soak: in all).")
     var entities: Int?
 
-    @Option(help: "Concurrent HTTP connections for ingest.")
-    var connections: Int = 4
+    @Option(help: "Concurrent HTTP connections for ingest (default 4; soak: 50).")
+    var connections: Int?
+
+    @Option(help: "Extra members of the server's `store` configuration, as JSON members (e.g. '\"readerCount\": 2').")
+    var store: String = ""
 
     @Option(help: "SQLite synchronous mode of the server under test: FULL (durable, default) or NORMAL.")
     var synchronous: String = "FULL"
@@ -37,6 +40,7 @@ struct HeraldBench: ParsableCommand {
             throw ValidationError("--entities must be at least 100 (ingest posts batches of 100), not \(entities)")
         }
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, not \(runs)") }
+        if let connections, connections < 1 { throw ValidationError("--connections must be at least 1, not \(connections)") }
     }
 
     func run() throws {
@@ -60,11 +64,17 @@ struct HeraldBench: ParsableCommand {
             case "ingest", "ingest-match":
                 var plain = IngestScenario(
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 2_000 : 100_000), batch: 100,
-                    connections: connections, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous)
+                    connections: connections ?? 4, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous)
                 if scenario == "ingest" { try plain.run(writer: writer) }
                 plain.matching = true
                 plain.duplicateRate = 0.1
                 try plain.run(writer: writer)
+            case "soak":
+                try SoakScenario(
+                    herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 5_000 : 1_000_000),
+                    connections: connections ?? (quick ? 10 : 50), synchronous: synchronous, storeOptions: store,
+                    idleSeconds: quick ? 1 : 15, sampleSeconds: quick ? 0.2 : 1
+                ).run(writer: writer)
             case "filter-render":
                 try FilterRenderScenario(entities: quick ? 200 : 2_000, seconds: quick ? 0.2 : 2, runs: runs ?? (quick ? 1 : 3))
                     .run(packageRoot: root, writer: writer)

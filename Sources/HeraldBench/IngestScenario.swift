@@ -123,8 +123,12 @@ struct IngestScenario {
         }
     }
 
+    /// Posts `bodies` from `connections` threads (one connection each); `progress` gets the entity count of each
+    /// body once it is answered.
     @discardableResult
-    func post(_ bodies: [[UInt8]], to baseURL: String, connections: Int) throws -> LatencyRecorder {
+    func post(
+        _ bodies: [[UInt8]], to baseURL: String, connections: Int, progress: (@Sendable (Int) -> Void)? = nil
+    ) throws -> LatencyRecorder {
         let url = baseURL + "/api/demo/entities"
         final class Shared: @unchecked Sendable {
             let lock = NSLock()
@@ -157,6 +161,7 @@ struct IngestScenario {
                         shared.lock.withLock { shared.failure = "\(error)" }
                     }
                     local.record(monotonicSeconds() - t0)
+                    progress?(self.batch)
                 }
                 shared.lock.withLock { shared.merged.merge(local) }
                 group.leave()

@@ -14,14 +14,17 @@ final class ServerUnderTest: @unchecked Sendable {
     let synchronous: String
     let pluginDirectory: String?
     let matching: Bool
+    /// Extra members of the `store` object (e.g. `"readerCount": 2`), written after `synchronous`.
+    let storeOptions: String
 
     /// Starts herald with the demo tenant; `streaming` replaces its streamingConfig (nil: none).
     /// - Parameter matching: keep the demo tenant's match and survivorship groups (false: ingest without matching).
     init(
         herald: String, packageRoot: String, synchronous: String = "FULL", pluginDirectory: String? = nil,
-        streaming: String? = nil, matching: Bool = false
+        streaming: String? = nil, matching: Bool = false, storeOptions: String = ""
     ) throws {
         self.matching = matching
+        self.storeOptions = storeOptions
         directory = NSTemporaryDirectory() + "herald-bench-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         self.packageRoot = packageRoot
         self.synchronous = synchronous
@@ -67,10 +70,11 @@ final class ServerUnderTest: @unchecked Sendable {
             tenant[i].value = .array(types)
         }
         if let streaming { tenant.append(JSONMember(key: "streamingConfig", value: try JSONParser.parse(streaming))) }
+        let storeMembers = storeOptions.isEmpty ? "" : ", " + storeOptions
         let plugins = pluginDirectory.map { "\"pluginDirectories\": [\"\($0)\"]," } ?? ""
         let config = """
             {"server": {"host": "127.0.0.1", "port": 0, "maxRequestBytes": 67108864},
-             "dataDirectory": "\(directory)/data", "store": {"synchronous": "\(synchronous)"}, \(plugins)
+             "dataDirectory": "\(directory)/data", "store": {"synchronous": "\(synchronous)"\(storeMembers)}, \(plugins)
              "tenants": [\(JSONValue.object(tenant).serializedString())]}
             """
         try config.write(toFile: directory + "/herald.json", atomically: true, encoding: .utf8)

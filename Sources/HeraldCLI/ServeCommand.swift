@@ -73,9 +73,16 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
         }
 
+        let storeConfiguration = configuration.store
         let store = try HeraldStore(
-            directory: configuration.dataDirectory, synchronous: configuration.store.synchronous, logger: logger)
-        let ingest = IngestService(store: store, tenants: configuration.tenants)
+            directory: configuration.dataDirectory, synchronous: storeConfiguration.synchronous,
+            memory: StoreMemory(
+                writerCacheMiB: storeConfiguration.writerCacheMiB, readerCacheMiB: storeConfiguration.readerCacheMiB,
+                readerCount: storeConfiguration.readerCount),
+            logger: logger)
+        let ingest = IngestService(
+            store: store, tenants: configuration.tenants,
+            profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
         let metrics = HeraldMetrics(logger: logger)
         logPlugins(registry.statuses, logger: logger)
         let delivery = DeliveryService(
@@ -113,6 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [
                     .init(service: delivery), .init(service: compactor), .init(service: app),
                     .init(service: ReloadOnHangup(reload: reload, logger: logger)),
+                    .init(service: MemoryTrimmer(interval: MemoryTrimmer.defaultInterval, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -208,6 +208,10 @@ extension StoreConfiguration {
         if let sync = r.choice("synchronous", ["FULL", "NORMAL"]) { s.synchronous = sync }
         if let hours = r.int("queueRetentionHours", in: 0...87_600) { s.queueRetentionHours = Int(hours) }
         if let seconds = r.int("compactionIntervalSeconds", in: 1...86_400) { s.compactionIntervalSeconds = Int(seconds) }
+        if let mib = r.int("writerCacheMiB", in: 1...65_536) { s.writerCacheMiB = Int(mib) }
+        if let mib = r.int("readerCacheMiB", in: 1...65_536) { s.readerCacheMiB = Int(mib) }
+        if let count = r.int("readerCount", in: 1...64) { s.readerCount = Int(count) }
+        if let entries = r.int("matchProfileCacheEntries", in: 0...10_000_000) { s.matchProfileCacheEntries = Int(entries) }
         return s
     }
 }

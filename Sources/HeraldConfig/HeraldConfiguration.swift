@@ -117,6 +117,14 @@ public struct StoreConfiguration: Sendable {
     public var queueRetentionHours: Int = 168
     /// How often compaction runs.
     public var compactionIntervalSeconds: Int = 60
+    /// SQLite page cache of the writer connection, in MiB.
+    public var writerCacheMiB: Int = 64
+    /// SQLite page cache of each reader connection, in MiB.
+    public var readerCacheMiB: Int = 8
+    /// Reader connections open at most.
+    public var readerCount: Int = 8
+    /// Match profiles the writer keeps for candidate comparisons (0: none; each is read and computed again).
+    public var matchProfileCacheEntries: Int = 20_000
 
     public init() {}
 }

@@ -27,10 +27,15 @@ public enum RemoveResult: Sendable {
 public final class IngestService: Sendable {
     public let store: HeraldStore
     private let tenants: Mutex<[String: TenantConfiguration]>
-    let writerState = WriterState()
+    let writerState: WriterState
 
-    public init(store: HeraldStore, tenants: [TenantConfiguration]) {
+    /// - Parameter profileCacheEntries: match profiles the writer keeps for candidates (`store.matchProfileCacheEntries`).
+    public init(
+        store: HeraldStore, tenants: [TenantConfiguration],
+        profileCacheEntries: Int = StoreConfiguration().matchProfileCacheEntries
+    ) {
         self.store = store
+        self.writerState = WriterState(profileCacheEntries: profileCacheEntries)
         self.tenants = Mutex([:])
         update(tenants: tenants)
         let state = writerState
@@ -245,11 +250,14 @@ final class WriterState: @unchecked Sendable {
     let skippedTokens = Atomic<Int>(0)
     /// Match profiles by tenant and id, valid for the version they were read at. Emptied whenever the
     /// store rolls back (a rolled-back version number can be reused).
-    var profiles = ProfileCache(generation: WriterState.profileCacheGeneration)
+    var profiles: ProfileCache
     /// The entity the last applied item wrote (so matching need not read it back).
     var written: StoredEntity?
-    /// Profiles per cache generation: the cache holds the last one to two generations' worth.
-    static let profileCacheGeneration = 50_000
+
+    /// - Parameter profileCacheEntries: the most profiles the cache holds (two generations of half as many).
+    init(profileCacheEntries: Int) {
+        profiles = ProfileCache(generation: profileCacheEntries / 2)
+    }
 }
 
 /// What matching needs of a candidate: its match profile, and the state it was computed at (checked
@@ -279,12 +287,14 @@ typealias ProfileCache = GenerationalCache<CachedProfile>
 /// generation; when it is full it becomes the old one and the previous old one is dropped, so an
 /// entry lives until two generations' worth of other entries came after its last use.
 /// (A whole-cache wipe when full, as before, dropped the hot entries with the cold ones.)
+///
+/// A generation of 0 keeps nothing.
 struct GenerationalCache<Value> {
     let generation: Int
     private var young: [String: Value] = [:]
     private var old: [String: Value] = [:]
 
-    init(generation: Int) { self.generation = max(1, generation) }
+    init(generation: Int) { self.generation = max(0, generation) }
 
     var count: Int { young.count + old.count }
 
@@ -296,6 +306,7 @@ struct GenerationalCache<Value> {
     }
 
     mutating func put(_ key: String, _ value: Value) {
+        guard generation > 0 else { return }
         young[key] = value
         if young.count >= generation {
             old = young

@@ -25,9 +25,14 @@ public final class HeraldStore: Sendable {
 
     /// Opens (creating if needed) `herald.db` in `directory`.
     ///
-    /// - Parameter synchronous: `FULL` (default) fsyncs the WAL on every commit, so an
-    ///   acknowledged write survives power loss; `NORMAL` survives process crashes only.
-    public init(directory: String, synchronous: String = "FULL", logger: Logger = Logger(label: "herald.store")) throws {
+    /// - Parameters:
+    ///   - synchronous: `FULL` (default) fsyncs the WAL on every commit, so an acknowledged write survives
+    ///     power loss; `NORMAL` survives process crashes only.
+    ///   - memory: the page caches of the writer and of each reader, and how many readers may be open.
+    public init(
+        directory: String, synchronous: String = "FULL", memory: StoreMemory = StoreMemory(),
+        logger: Logger = Logger(label: "herald.store")
+    ) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -37,11 +42,12 @@ public final class HeraldStore: Sendable {
         var configuration = Configuration()
         configuration.label = "herald"
         configuration.busyMode = .timeout(10)
-        configuration.maximumReaderCount = 8
+        configuration.maximumReaderCount = memory.readerCount
         let sync = synchronous
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            // Negative: a budget in KiB, whatever the page size. Readers get theirs here; the writer's is set below.
+            try db.execute(sql: "PRAGMA cache_size = -\(memory.readerCacheMiB * 1024)")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
@@ -51,6 +57,7 @@ public final class HeraldStore: Sendable {
                 // writer checkpoints itself only as a backstop, when the WAL reaches this many pages
                 // (most of it is then already copied, and the WAL starts over from its beginning).
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
+                try db.execute(sql: "PRAGMA cache_size = -\(memory.writerCacheMiB * 1024)")
             }
             try HeraldStore.migrator(logger: logger).migrate(pool)
             checkpointer = try Checkpointer(path: path, signal: commits, logger: logger)

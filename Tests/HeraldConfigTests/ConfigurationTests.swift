@@ -58,12 +58,32 @@ struct ConfigurationTests {
         (#"{"dataDirectory": "d", "tenants": [], "server": {"tokens": [{"name": "a", "token": "0123456789abcdef", "role": "root"}]}}"#, "server.tokens[0].role: 'root' is not one of 'read', 'write', 'admin'"),
         (#"{"dataDirectory": "d", "tenants": [], "server": {"tokens": [{"name": "a", "tokenEnv": "NOPE", "role": "read"}]}}"#, "server.tokens[0].tokenEnv: environment variable 'NOPE' is not set"),
         (#"{"dataDirectory": "d", "tenants": [], "store": {"synchronous": "OFF"}}"#, "store.synchronous: 'OFF' is not one of 'FULL', 'NORMAL'"),
+        (#"{"dataDirectory": "d", "tenants": [], "store": {"writerCacheMiB": 0}}"#, "store.writerCacheMiB: 0 is out of range 1...65536"),
+        (#"{"dataDirectory": "d", "tenants": [], "store": {"readerCacheMiB": "8"}}"#, "store.readerCacheMiB: expected an integer, found a string"),
+        (#"{"dataDirectory": "d", "tenants": [], "store": {"readerCount": 0}}"#, "store.readerCount: 0 is out of range 1...64"),
+        (#"{"dataDirectory": "d", "tenants": [], "store": {"matchProfileCacheEntries": -1}}"#, "store.matchProfileCacheEntries: -1 is out of range 0...10000000"),
+        (#"{"dataDirectory": "d", "tenants": [], "store": {"readerCacheMb": 8}}"#, "store.readerCacheMb: unknown key 'readerCacheMb' (did you mean 'readerCacheMiB'?)"),
         (#"{"dataDirectory": "d", "tenants": [], "server": {"host": true}}"#, "server.host: expected a string, found a boolean"),
         (#"{"dataDirectory": "d", "dataDirectory": "e", "tenants": []}"#, "$: invalid JSON: duplicate key 'dataDirectory' (first at byte 1); a key may appear once per object at byte 23"),
     ])
     func namesThePathOfEveryError(text: String, expected: String) {
         let found = issues(text)
         #expect(found.contains { $0.hasPrefix(expected) }, "expected '\(expected)' in \(found)")
+    }
+
+    @Test func readsTheStoreMemoryKeys() throws {
+        let defaults = try parse(#"{"dataDirectory": "d", "tenants": []}"#).store
+        #expect(defaults.writerCacheMiB == 64)
+        #expect(defaults.readerCacheMiB == 8)
+        #expect(defaults.readerCount == 8)
+        #expect(defaults.matchProfileCacheEntries == 20_000)
+        let set = try parse(
+            #"{"dataDirectory": "d", "tenants": [], "store": {"writerCacheMiB": 16, "readerCacheMiB": 2, "readerCount": 3, "matchProfileCacheEntries": 0}}"#
+        ).store
+        #expect(set.writerCacheMiB == 16)
+        #expect(set.readerCacheMiB == 2)
+        #expect(set.readerCount == 3)
+        #expect(set.matchProfileCacheEntries == 0)
     }
 
     @Test func reportsAllErrorsAtOnce() {

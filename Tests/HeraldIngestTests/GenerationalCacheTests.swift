@@ -33,6 +33,14 @@ import Testing
         #expect(cache.get("once") == nil)
     }
 
+    @Test func aGenerationOfZeroKeepsNothing() {
+        // store.matchProfileCacheEntries = 0 (or 1): every profile is computed again when needed.
+        var cache = GenerationalCache<Int>(generation: 0)
+        cache.put("k", 1)
+        #expect(cache.count == 0)
+        #expect(cache.get("k") == nil)
+    }
+
     @Test func removeAllEmptiesBothGenerations() {
         var cache = GenerationalCache<Int>(generation: 3)
         for i in 0..<5 { cache.put("k\(i)", i) }
