@@ -29,11 +29,16 @@ struct StreamingSemanticsTests {
         }
         #expect(parked, "every message should wait in the retry schedule")
         Thread.sleep(forTimeInterval: 1.1)
+        // Full jitter draws each delay from 0 to 10 minutes: a message or two may have had its (successful)
+        // second attempt by now, so lag is compared with the schedule in the same status.
         let status = try #require(try StreamingTestSupport.destinationStatus(client, id: "q/down"))
-        #expect(status["lagEvents"] == .number("30"), "\(status.serializedString())")
+        let scheduled = status["retryBacklog"]?.doubleValue ?? 0
+        #expect(scheduled >= 25, "\(status.serializedString())")
+        #expect(status["lagEvents"]?.doubleValue == scheduled, "\(status.serializedString())")
         #expect((status["lagSeconds"]?.doubleValue ?? 0) >= 1, "\(status.serializedString())")
         let metrics = try client.get("/metrics").text
-        #expect(TenantIsolationTests.metric(metrics, "herald_destination_lag_events", tenant: "t1", destination: "q/down") == 30)
+        let lag = TenantIsolationTests.metric(metrics, "herald_destination_lag_events", tenant: "t1", destination: "q/down") ?? 0
+        #expect(lag >= 25 && lag <= 30, "herald_destination_lag_events \(lag)")
     }
 }
 
