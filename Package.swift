@@ -156,7 +156,11 @@ let package = Package(
         .testTarget(
             name: "HeraldPayloadTests", dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery"]),
         .testTarget(
-            name: "HeraldDeliveryTests", dependencies: ["HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldPayload"]),
+            name: "HeraldDeliveryTests",
+            dependencies: [
+                "HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldPayload", "HeraldDelivery", "HeraldConfig",
+                "HeraldModel", "HeraldPlugins", "HeraldStore",
+            ]),
         .testTarget(
             name: "HeraldIntegrationTests",
             dependencies: [

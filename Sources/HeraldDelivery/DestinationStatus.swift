@@ -1,5 +1,20 @@
+import HeraldConfig
 import HeraldJSON
 import HeraldModel
+
+/// Where a destination's worker is.
+public enum DestinationState: String, Sendable {
+    /// Enabled; its sink instance has not started yet.
+    case starting = "STARTING"
+    /// Delivering (healthy or not, as its sink reports).
+    case running = "RUNNING"
+    /// `enabled: false` in the configuration.
+    case disabled = "DISABLED"
+    /// Its sink instance does not start; retried with backoff.
+    case failed = "FAILED"
+    /// Stopped by a reload or shutdown.
+    case stopped = "STOPPED"
+}
 
 /// Counters and state of one destination, for `/streaming/status` and `/metrics`.
 public struct DestinationStatus: Sendable {
@@ -12,9 +27,8 @@ public struct DestinationStatus: Sendable {
     public var name: String
     public var enabled: Bool
     /// The ordering in effect: `perEntity` when the configuration or the sink asks for it, else `none`.
-    public var ordering: String = "none"
-    /// RUNNING, STARTING, DISABLED, FAILED, STOPPED.
-    public var state: String
+    public var ordering: Ordering = .none
+    public var state: DestinationState
     public var healthy: Bool
     public var reason: String
     public var cursor: Int64 = 0
@@ -45,9 +59,9 @@ public struct DestinationStatus: Sendable {
         w.key("enabled")
         w.bool(enabled)
         w.key("ordering")
-        w.string(ordering)
+        w.string(ordering.rawValue)
         w.key("state")
-        w.string(state)
+        w.string(state.rawValue)
         w.key("healthy")
         w.bool(healthy)
         w.key("reason")

@@ -36,12 +36,13 @@ final class DestinationWorker: @unchecked Sendable {
     /// The plugin code the instance runs (nil until it has started): a reload compares it with the registry's.
     private let runningPlugin = Mutex<LoadedPlugin?>(nil)
     private var task: Task<Void, Never>?
-    /// Per-key order: the destination's `ordering: perEntity`, or a sink that requires it
-    /// (`HERALD_SINK_LIMIT_KEY_ORDER`). Set when the instance is ready (worker task only).
-    private var ordered = false
+    /// The decisions, with per-key order set from the destination's `ordering: perEntity` or a sink
+    /// that requires it (`HERALD_SINK_LIMIT_KEY_ORDER`). Set when the instance is ready (worker task only).
+    private var decisions: DeliveryDecisions
+    private var ordered: Bool { decisions.ordered }
 
     /// Messages per key in the retry schedule (ordered destinations only; worker task only).
-    private var heldCounts: [String: Int] = [:]
+    private var held = HeldKeys()
     private var cursor: Int64 = 0
 
     init(
@@ -56,6 +57,7 @@ final class DestinationWorker: @unchecked Sendable {
         self.registry = registry
         self.predicate = predicate
         key = DestinationKey(tenant: tenant.id, destination: destination.id)
+        decisions = DeliveryDecisions(key: key, destination: destination, plugin: provider.plugin, ordered: false)
         var logger = logger
         logger[metadataKey: "tenant"] = "\(tenant.id)"
         logger[metadataKey: "destination"] = "\(destination.id)"
@@ -64,7 +66,7 @@ final class DestinationWorker: @unchecked Sendable {
         status = Mutex(
             DestinationStatus(
                 tenant: tenant.id, id: destination.id, provider: provider.alias, plugin: provider.plugin, pluginVersion: "",
-                name: destination.name, enabled: destination.enabled, state: destination.enabled ? "STARTING" : "DISABLED",
+                name: destination.name, enabled: destination.enabled, state: destination.enabled ? .starting : .disabled,
                 healthy: destination.enabled, reason: destination.enabled ? "" : "disabled in the configuration"))
     }
 
@@ -73,7 +75,7 @@ final class DestinationWorker: @unchecked Sendable {
         if let instance = instanceBox.withLock({ $0 }) {
             s.inFlight = instance.inFlight
             let h = instance.health
-            if s.state == "RUNNING" {
+            if s.state == .running {
                 s.healthy = h.healthy
                 s.reason = h.reason
             }
@@ -112,7 +114,7 @@ final class DestinationWorker: @unchecked Sendable {
         runningPlugin.withLock { $0 = plugin }
         update {
             $0.pluginVersion = plugin.version
-            $0.state = "RUNNING"
+            $0.state = .running
             $0.healthy = true
             $0.reason = ""
         }
@@ -141,7 +143,7 @@ final class DestinationWorker: @unchecked Sendable {
             instance.destroy()
         }
         instanceBox.withLock { $0 = nil }
-        update { $0.state = destination.enabled ? "STOPPED" : "DISABLED" }
+        update { $0.state = destination.enabled ? .stopped : .disabled }
     }
 
     private var stopping: Bool { stopRequested.load(ordering: .acquiring) }
@@ -155,7 +157,7 @@ final class DestinationWorker: @unchecked Sendable {
             } catch {
                 logger.error("destination disabled until its sink starts: \(error.message)")
                 update {
-                    $0.state = "FAILED"
+                    $0.state = .failed
                     $0.healthy = false
                     $0.reason = error.message
                 }
@@ -164,11 +166,12 @@ final class DestinationWorker: @unchecked Sendable {
             }
         }
         guard let instance = instanceBox.withLock({ $0 }) else { return }
-        ordered = destination.ordering == .perEntity || instance.limits.requiresKeyOrder
+        let ordered = destination.ordering == .perEntity || instance.limits.requiresKeyOrder
+        decisions = DeliveryDecisions(key: key, destination: destination, plugin: provider.plugin, ordered: ordered)
         if ordered && destination.ordering != .perEntity {
             logger.notice("the sink keeps each key's messages in order and needs them so: delivering as with ordering perEntity")
         }
-        update { $0.ordering = ordered ? Ordering.perEntity.rawValue : Ordering.none.rawValue }
+        update { $0.ordering = ordered ? .perEntity : .none }
         // One renderer per lane: rendering runs on every core (renderers reuse buffers and gzip streams).
         let lanes = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
         let renderers = (0..<lanes).map { _ in
@@ -218,10 +221,8 @@ final class DestinationWorker: @unchecked Sendable {
             try await store.write { tx in try tx.setCursor(key, seq: start, now: epochMilliseconds()) }
         }
         if ordered {
-            heldCounts = [:]
-            for entry in try await store.retries(key, limit: Int.max) {
-                heldCounts[entry.message.key, default: 0] += 1
-            }
+            held = HeldKeys()
+            for entry in try await store.retries(key, limit: Int.max) { held.add(entry.message.key) }
         }
         update { $0.cursor = cursor }
     }
@@ -242,65 +243,27 @@ final class DestinationWorker: @unchecked Sendable {
             records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
         }
 
-        // 1. Sequentially: the window's end (per-entity ordering cuts it before a second message of an
-        //    entity) and the events that pass the type filter.
-        var candidates: [EventRecord] = []
-        var keysInWindow = Set<String>()
-        var end = cursor
-        var filtered: Int64 = 0
-        for record in records {
-            if ordered && keysInWindow.contains(record.event.objectURI) { break }
-            end = record.seq
-            if let types = destination.typeFilter, !types.contains(record.type) {
-                filtered += 1
-                continue
-            }
-            if ordered { keysInWindow.insert(record.event.objectURI) }
-            candidates.append(record)
-        }
-
+        // 1. The window: its end, and the events that pass the type filter.
+        let window = decisions.window(records, after: cursor)
         // 2. In parallel lanes: decode, object filter, render (the CPU-heavy part).
-        let outcomes = await renderInLanes(candidates, renderers: renderers)
+        let outcomes = await renderInLanes(window.candidates, renderers: renderers)
+        // 3. In queue order: what to send, hold or dead-letter.
+        let sorted = decisions.sort(outcomes, held: held)
 
-        // 3. Sequentially, in queue order: what to send, hold or dead-letter.
-        var toSend: [DeliveryMessage] = []
-        var holds: [DeliveryMessage] = []
-        var dead: [(DeliveryMessage, String, String)] = []
-        for outcome in outcomes {
-            switch outcome {
-            case .filtered:
-                filtered += 1
-            case .corrupt(let m, let reason):
-                dead.append((m, "PERMANENT", reason))
-            case .rendered(.tooLarge(let m, let size, let limit)):
-                dead.append((m, "TOO_LARGE", "message is \(size) bytes (body and headers), the limit of \(provider.plugin) is \(limit); enable largeObjectsSupport to send it without the object"))
-            case .rendered(.message(let m)):
-                if ordered && heldCounts[m.key, default: 0] > 0 {
-                    holds.append(m)
-                    continue
-                }
-                toSend.append(m)
-            }
-        }
-
-        let outbound = toSend.map { OutboundMessage(message: $0, attempt: 1) }
-        let results = await send(outbound, through: instance)
+        let results = await send(sorted.toSend.map { OutboundMessage(message: $0, attempt: 1) }, through: instance)
         let now = epochMilliseconds()
-        var outcome = Outcome()
-        outcome.counts.filtered = filtered
-        for (m, r) in zip(toSend, results) {
-            outcome.add(dispose(m, attempts: 1, first: now, r, now: now), result: r)
+        let pluginVersion = status.withLock { $0.pluginVersion }
+        var outcome = RoundOutcome()
+        outcome.counts.filtered = window.filtered + sorted.filtered
+        for (m, r) in zip(sorted.toSend, results) {
+            outcome.add(decisions.dispose(m, attempts: 1, first: now, r, now: now, pluginVersion: pluginVersion), result: r)
         }
-        for (m, status, reason) in dead {
-            outcome.add(.dead(letter(m, status, reason, attempts: 0, first: now, last: now)))
+        for (m, status, reason) in sorted.dead {
+            outcome.add(.dead(decisions.letter(m, status, reason, attempts: 0, first: now, last: now, pluginVersion: pluginVersion)))
         }
-        let heldEntries = holds.map {
-            RetryEntry(
-                message: $0, attempts: 0, nextAttempt: 0, firstAttempt: now, lastAttempt: now, lastStatus: "HELD",
-                lastError: "waiting behind an earlier message of \($0.key)")
-        }
+        let heldEntries = sorted.held.map { decisions.heldEntry($0, now: now) }
         let key = self.key
-        let newCursor = end
+        let newCursor = window.end
         let recorded = await recordDurably(outcome) { [outcome] tx in
             for r in outcome.retries { try tx.scheduleRetry(key, r) }
             for h in heldEntries { try tx.scheduleRetry(key, h) }
@@ -310,8 +273,8 @@ final class DestinationWorker: @unchecked Sendable {
         // Not recorded (stopping while the store fails): the window is read again after a restart.
         guard recorded else { return true }
         if ordered {
-            for r in outcome.retries { heldCounts[r.message.key, default: 0] += 1 }
-            for h in holds { heldCounts[h.key, default: 0] += 1 }
+            for r in outcome.retries { held.add(r.message.key) }
+            for h in sorted.held { held.add(h.key) }
         }
         cursor = newCursor
         update { $0.cursor = newCursor }
@@ -319,16 +282,10 @@ final class DestinationWorker: @unchecked Sendable {
         return true
     }
 
-    enum LaneOutcome: Sendable {
-        case filtered
-        case corrupt(DeliveryMessage, String)
-        case rendered(RenderOutcome)
-    }
-
     /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
-    private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [LaneOutcome] {
+    private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [DeliveryDecisions.LaneOutcome] {
         let predicate = self.predicate
-        @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> LaneOutcome {
+        @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> DeliveryDecisions.LaneOutcome {
             let entity: Entity
             do {
                 entity = try record.event.entity()
@@ -346,7 +303,7 @@ final class DestinationWorker: @unchecked Sendable {
         if lanes == 1 { return records.map { one($0, renderers[0]) } }
         let chunk = (records.count + lanes - 1) / lanes
         let boxes = renderers.map { RendererBox(renderer: $0) }
-        return await withTaskGroup(of: (Int, [LaneOutcome]).self) { group in
+        return await withTaskGroup(of: (Int, [DeliveryDecisions.LaneOutcome]).self) { group in
             for lane in 0..<lanes {
                 let range = (lane * chunk)..<min(records.count, (lane + 1) * chunk)
                 if range.isEmpty { continue }
@@ -354,7 +311,7 @@ final class DestinationWorker: @unchecked Sendable {
                 let box = boxes[lane]
                 group.addTask { (lane, slice.map { one($0, box.renderer) }) }
             }
-            var parts = [[LaneOutcome]](repeating: [], count: lanes)
+            var parts = [[DeliveryDecisions.LaneOutcome]](repeating: [], count: lanes)
             for await (lane, outcomes) in group { parts[lane] = outcomes }
             return parts.flatMap { $0 }
         }
@@ -368,11 +325,13 @@ final class DestinationWorker: @unchecked Sendable {
         let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attemptBase + $0.attempts + 1)) }
         let results = await send(outbound, through: instance)
         let now = epochMilliseconds()
-        var outcome = Outcome()
+        let pluginVersion = status.withLock { $0.pluginVersion }
+        var outcome = RoundOutcome()
         var finished: [RetryEntry] = []
         for (entry, r) in zip(due, results) {
-            let disposition = dispose(
-                entry.message, attempts: entry.attempts + 1, before: entry.attemptBase, first: entry.firstAttempt, r, now: now)
+            let disposition = decisions.dispose(
+                entry.message, attempts: entry.attempts + 1, before: entry.attemptBase, first: entry.firstAttempt, r, now: now,
+                pluginVersion: pluginVersion)
             if case .retry = disposition {} else { finished.append(entry) }
             outcome.add(disposition, result: r)
         }
@@ -388,83 +347,18 @@ final class DestinationWorker: @unchecked Sendable {
         }
         guard recorded else { return true }
         if ordered {
-            for f in finished {
-                let left = heldCounts[f.message.key, default: 1] - 1
-                heldCounts[f.message.key] = left > 0 ? left : nil
-            }
+            for f in finished { held.release(f.message.key) }
         }
         if outcome.pauseMs > 0 { await sleepInterruptibly(seconds: Double(min(outcome.pauseMs, 30_000)) / 1000) }
         return true
     }
 
-    // MARK: outcomes
-
-    /// What becomes of one message after an attempt.
-    enum Disposition {
-        case delivered
-        case retry(RetryEntry)
-        case dead(DeadLetter)
-    }
-
-    /// The outcomes of one round (a window of new events, or a set of due retries), recorded in one transaction.
-    struct Outcome: Sendable {
-        var counts = DeliveryCounts()
-        var retries: [RetryEntry] = []
-        var deadLetters: [DeadLetter] = []
-        /// The longest `retry_after_ms` of a THROTTLED result.
-        var pauseMs = 0
-
-        mutating func add(_ disposition: Disposition, result: MessageResult? = nil) {
-            switch result?.status {
-            case .throttled?:
-                counts.throttled += 1
-                pauseMs = max(pauseMs, Int(result!.retryAfterMs))
-            case .retry?:
-                counts.retried += 1
-            default:
-                break
-            }
-            switch disposition {
-            case .delivered: counts.sent += 1
-            case .retry(let entry): retries.append(entry)
-            case .dead(let letter):
-                counts.deadLettered += 1
-                deadLetters.append(letter)
-            }
-        }
-    }
-
-    /// The plugin's result for a message on its `attempts`-th attempt of the current budget (after `before`
-    /// attempts made before a replay): delivered, scheduled again, or dead-lettered.
-    private func dispose(_ m: DeliveryMessage, attempts: Int, before: Int = 0, first: Int64, _ r: MessageResult, now: Int64)
-        -> Disposition
-    {
-        let total = before + attempts
-        switch r.status {
-        case .ok:
-            return .delivered
-        case .retry, .throttled:
-            let error = r.error ?? r.status.description
-            if attempts >= destination.retry.maxAttempts {
-                let tried = attempts == 1 ? "1 attempt allowed" : "\(attempts) attempts failed"
-                let replayed = before > 0 ? " (after a replay; \(total) attempts in all)" : ""
-                return .dead(
-                    letter(m, "RETRIES_EXHAUSTED", "\(tried)\(replayed); last error: \(error)", attempts: total, first: first, last: now))
-            }
-            let delay = destination.retry.delayMs(afterAttempt: attempts, floor: Int(r.retryAfterMs))
-            return .retry(
-                RetryEntry(
-                    message: m, attempts: attempts, attemptBase: before, nextAttempt: now + Int64(max(1, delay)),
-                    firstAttempt: first, lastAttempt: now, lastStatus: r.status.description, lastError: error))
-        case .permanent, .tooLarge:
-            return .dead(letter(m, r.status.description, r.error ?? r.status.description, attempts: total, first: first, last: now))
-        }
-    }
+    // MARK: recording
 
     /// Records a round's outcomes. The sink has already answered for these messages, so a failing store must not
     /// make the worker send them again: the same write is retried, backing off up to 30 s, until it commits.
     /// Counters and metrics move only once it has. Returns false when the worker stops before that.
-    private func recordDurably(_ outcome: Outcome, _ body: @escaping @Sendable (inout WriteTransaction) throws -> Void) async -> Bool {
+    private func recordDurably(_ outcome: RoundOutcome, _ body: @escaping @Sendable (inout WriteTransaction) throws -> Void) async -> Bool {
         var delay = 0.5
         while true {
             do {
@@ -490,15 +384,6 @@ final class DestinationWorker: @unchecked Sendable {
         return true
     }
 
-    private func letter(_ m: DeliveryMessage, _ outcome: String, _ reason: String, attempts: Int, first: Int64, last: Int64)
-        -> DeadLetter
-    {
-        DeadLetter(
-            key: key, message: m, status: outcome, reason: reason, attempts: attempts,
-            firstAttempt: first, lastAttempt: last, plugin: provider.plugin,
-            pluginVersion: status.withLock { $0.pluginVersion }, created: last)
-    }
-
     // MARK: sending
 
     /// Splits messages into batches within the plugin's and the destination's limits and sends up to
@@ -508,19 +393,11 @@ final class DestinationWorker: @unchecked Sendable {
         let limits = instance.limits
         let maxMessages = max(1, min(destination.batch.maxMessages, limits.maxBatchMessages))
         let maxBytes = limits.maxBatchBytes > 0 ? min(destination.batch.maxBytes, limits.maxBatchBytes) : destination.batch.maxBytes
-        var batches: [Range<Int>] = []
-        var start = 0
-        var bytes = 0
-        for (i, m) in messages.enumerated() {
-            let size = m.message.body.count + m.message.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
-            if i > start && (i - start >= maxMessages || bytes + size > maxBytes) {
-                batches.append(start..<i)
-                start = i
-                bytes = 0
-            }
-            bytes += size
-        }
-        batches.append(start..<messages.count)
+        let batches = DeliveryDecisions.batches(
+            sizes: messages.map { m in
+                m.message.body.count + m.message.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+            },
+            maxMessages: maxMessages, maxBytes: maxBytes)
         let inFlight = max(1, min(destination.batch.maxInFlight, limits.maxInFlight))
         let timeout = Duration.milliseconds(destination.sendTimeoutMs)
         let name = destination.name
