@@ -9,6 +9,10 @@ import Synchronization
 
 /// Runs one worker per enabled destination of every tenant with streaming enabled, and
 /// replaces them on reload.
+///
+/// Every worker runs as a child task of `run()` (`apply` hands new workers to it): on graceful
+/// shutdown each worker finishes and records its round and stops its sink; if `run()`'s task is
+/// cancelled, the cancellation reaches every worker's loop.
 public final class DeliveryService: Service, Sendable {
     public let store: HeraldStore
     public let registry: PluginRegistry
@@ -17,6 +21,11 @@ public final class DeliveryService: Service, Sendable {
     let metrics: any DeliveryMetrics
     private let workers = Mutex<[DestinationKey: DestinationWorker]>([:])
     private let reloadLock = AsyncMutex()
+    /// Workers `apply` created, for `run()` to run as child tasks.
+    private let starts: AsyncStream<DestinationWorker>
+    private let startsContinuation: AsyncStream<DestinationWorker>.Continuation
+    /// Set once every worker is stopped for good: a later `apply` starts nothing.
+    private let closed = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - makePredicate: builds a destination's object filter (nil: everything passes).
@@ -31,6 +40,7 @@ public final class DeliveryService: Service, Sendable {
         self.logger = logger
         self.makePredicate = makePredicate
         self.metrics = metrics
+        (starts, startsContinuation) = AsyncStream.makeStream(of: DestinationWorker.self)
     }
 
     /// Starts, replaces or stops workers so that they match `tenants`.
@@ -40,6 +50,7 @@ public final class DeliveryService: Service, Sendable {
     /// continues from the durable cursor. Unchanged destinations are not touched.
     public func apply(tenants: [TenantConfiguration]) async {
         await reloadLock.withLock {
+            if closed.load(ordering: .acquiring) { return }
             var wanted: [DestinationKey: (TenantConfiguration, DestinationConfiguration, ProviderConfiguration)] = [:]
             for tenant in tenants where tenant.streaming.streamingEnabled {
                 for d in tenant.streaming.destinations {
@@ -80,7 +91,7 @@ public final class DeliveryService: Service, Sendable {
                     await existing.stop()
                 }
                 workers.withLock { $0[key] = worker }
-                worker.start()
+                startsContinuation.yield(worker)
             }
         }
     }
@@ -101,6 +112,7 @@ public final class DeliveryService: Service, Sendable {
     /// Stops every worker (each finishes and records its window) and its sink instance.
     public func stopAll() async {
         await reloadLock.withLock {
+            closed.store(true, ordering: .releasing)
             let all = workers.withLock { w -> [DestinationWorker] in
                 let list = Array(w.values)
                 w.removeAll()
@@ -112,11 +124,19 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// Runs until graceful shutdown, then stops every worker.
+    /// Runs every worker as a child task until graceful shutdown (or cancellation), then stops them all.
     public func run() async throws {
-        try? await gracefulShutdown()
-        logger.info("delivery: graceful shutdown")
-        await stopAll()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                try? await gracefulShutdown()
+                self.logger.info("delivery: stopping every destination")
+                await self.stopAll()
+                self.startsContinuation.finish()
+            }
+            for await worker in starts {
+                group.addTask { await worker.run() }
+            }
+        }
     }
 
     /// Status of every destination of a tenant (nil: all tenants).
@@ -143,6 +163,46 @@ public final class DeliveryService: Service, Sendable {
     /// Whether `key` names a configured destination.
     public func hasDestination(_ key: DestinationKey) -> Bool {
         workers.withLock { $0[key] != nil }
+    }
+}
+
+/// A gate that opens once; `wait()` returns when it is open, or when the waiting task is cancelled.
+final class Latch: Sendable {
+    private struct State {
+        var open = false
+        var nextWaiter: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func open() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.open = true
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait() async {
+        let id = state.withLock { s -> UInt64 in
+            s.nextWaiter &+= 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                // Checked under the lock the cancellation handler takes (see CommitSignal.wait).
+                let now = state.withLock { s -> Bool in
+                    if s.open || Task.isCancelled { return true }
+                    s.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
     }
 }
 

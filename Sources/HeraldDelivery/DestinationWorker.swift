@@ -18,7 +18,12 @@ public typealias EventPredicate = @Sendable (Entity, EventDelta, EventRecord) ->
 /// or restart resumes exactly there (at-least-once; duplicates only from what was in flight).
 /// With `ordering: perEntity`, a window never holds two messages of one entity, and while an
 /// entity has a message in the retry schedule its later messages wait behind it.
-final class DestinationWorker: @unchecked Sendable {
+///
+/// `run()` is a child task of `DeliveryService.run()`. The delivery loop (`DeliveryLoop`, the state
+/// only that task touches) runs under it and is stopped by cancellation: by `stop()` (a reload or
+/// shutdown) or when the service's task is cancelled. What the worker shares with other tasks —
+/// its status and its sink instance — is behind locks, so the compiler checks it is `Sendable`.
+final class DestinationWorker: Sendable {
     let tenant: TenantConfiguration
     let destination: DestinationConfiguration
     let provider: ProviderConfiguration
@@ -31,19 +36,19 @@ final class DestinationWorker: @unchecked Sendable {
     let metrics: any DeliveryMetrics
 
     private let status: Mutex<DestinationStatus>
-    private let stopRequested = Atomic<Bool>(false)
     private let instanceBox = Mutex<SinkInstance?>(nil)
     /// The plugin code the instance runs (nil until it has started): a reload compares it with the registry's.
     private let runningPlugin = Mutex<LoadedPlugin?>(nil)
-    private var task: Task<Void, Never>?
-    /// The decisions, with per-key order set from the destination's `ordering: perEntity` or a sink
-    /// that requires it (`HERALD_SINK_LIMIT_KEY_ORDER`). Set when the instance is ready (worker task only).
-    private var decisions: DeliveryDecisions
-    private var ordered: Bool { decisions.ordered }
+    /// `Phase`: whether `run()` has started, or `stop()` came first.
+    private let phase = Atomic<UInt8>(Phase.pending.rawValue)
+    /// Opened by `stop()`: cancels the delivery loop.
+    private let stopRequest = Latch()
+    /// Opened when `run()` has stopped the loop and the sink instance.
+    private let finished = Latch()
 
-    /// Messages per key in the retry schedule (ordered destinations only; worker task only).
-    private var held = HeldKeys()
-    private var cursor: Int64 = 0
+    private enum Phase: UInt8 {
+        case pending, running, stoppedBeforeRunning
+    }
 
     init(
         tenant: TenantConfiguration, destination: DestinationConfiguration, provider: ProviderConfiguration,
@@ -57,7 +62,6 @@ final class DestinationWorker: @unchecked Sendable {
         self.registry = registry
         self.predicate = predicate
         key = DestinationKey(tenant: tenant.id, destination: destination.id)
-        decisions = DeliveryDecisions(key: key, destination: destination, plugin: provider.plugin, ordered: false)
         var logger = logger
         logger[metadataKey: "tenant"] = "\(tenant.id)"
         logger[metadataKey: "destination"] = "\(destination.id)"
@@ -87,7 +91,7 @@ final class DestinationWorker: @unchecked Sendable {
         return s
     }
 
-    private func update(_ body: (inout DestinationStatus) -> Void) { status.withLock { body(&$0) } }
+    func update(_ body: (inout DestinationStatus) -> Void) { status.withLock { body(&$0) } }
 
     /// Creates and starts the plugin instance now (so a reload can check it before stopping the old worker).
     func prepareInstance() throws(PluginLoadError) {
@@ -128,16 +132,39 @@ final class DestinationWorker: @unchecked Sendable {
         return (running.version, current.version)
     }
 
-    func start() {
-        guard destination.enabled else { return }
-        task = Task { await self.run() }
+    /// Delivers until stopped: the delivery loop runs as a child task, cancelled by `stop()`; then the
+    /// sink instance is stopped. Called once, by `DeliveryService.run()`.
+    func run() async {
+        guard phase.compareExchange(expected: Phase.pending.rawValue, desired: Phase.running.rawValue, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        if destination.enabled {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.deliver() }
+                group.addTask { await self.stopRequest.wait() }
+                // Whichever ends first (the stop request, or the loop when the service's task is
+                // cancelled) ends the other.
+                _ = await group.next()
+                group.cancelAll()
+            }
+        }
+        shutDownInstance()
+        finished.open()
     }
 
-    /// Stops after the window in flight is finished and recorded, then stops the plugin instance.
+    /// Stops after the round in flight is finished and recorded, then stops the plugin instance.
     func stop() async {
-        stopRequested.store(true, ordering: .releasing)
-        store.commits.signal()
-        await task?.value
+        stopRequest.open()
+        if phase.compareExchange(
+            expected: Phase.pending.rawValue, desired: Phase.stoppedBeforeRunning.rawValue, ordering: .acquiringAndReleasing
+        ).exchanged {
+            // `run()` never started (and now never will): only an instance a reload prepared is left.
+            shutDownInstance()
+            return
+        }
+        await finished.wait()
+    }
+
+    private func shutDownInstance() {
         if let instance = instanceBox.withLock({ $0 }) {
             instance.stop(deadlineMs: UInt32(min(destination.sendTimeoutMs, 10_000)))
             instance.destroy()
@@ -146,12 +173,11 @@ final class DestinationWorker: @unchecked Sendable {
         update { $0.state = destination.enabled ? .stopped : .disabled }
     }
 
-    private var stopping: Bool { stopRequested.load(ordering: .acquiring) }
-
-    private func run() async {
-        // 1. The plugin instance: retried with backoff until it starts (the rest of Herald keeps running).
+    /// Starts the sink instance (retried with backoff until it starts: the rest of Herald keeps running),
+    /// then runs the delivery loop until cancelled.
+    private func deliver() async {
         var delay = 1.0
-        while !stopping && instanceBox.withLock({ $0 }) == nil {
+        while !Task.isCancelled && instanceBox.withLock({ $0 }) == nil {
             do {
                 try prepareInstance()
             } catch {
@@ -161,283 +187,21 @@ final class DestinationWorker: @unchecked Sendable {
                     $0.healthy = false
                     $0.reason = error.message
                 }
-                await sleepInterruptibly(seconds: delay)
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                 delay = min(delay * 2, 30)
             }
         }
-        guard let instance = instanceBox.withLock({ $0 }) else { return }
+        guard !Task.isCancelled, let instance = instanceBox.withLock({ $0 }) else { return }
         let ordered = destination.ordering == .perEntity || instance.limits.requiresKeyOrder
-        decisions = DeliveryDecisions(key: key, destination: destination, plugin: provider.plugin, ordered: ordered)
         if ordered && destination.ordering != .perEntity {
             logger.notice("the sink keeps each key's messages in order and needs them so: delivering as with ordering perEntity")
         }
         update { $0.ordering = ordered ? .perEntity : .none }
-        // One renderer per lane: rendering runs on every core (renderers reuse buffers and gzip streams).
-        let lanes = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
-        let renderers = (0..<lanes).map { _ in
-            PayloadRenderer(
-                tenant: tenant.id, destination: destination, streaming: tenant.streaming,
-                maxMessageBytes: instance.limits.maxMessageBytes)
-        }
-
-        // 2. The durable cursor (created on first start: the queue's beginning, or its end with startFrom: now).
-        while !stopping {
-            do {
-                try await loadState()
-                break
-            } catch {
-                logger.error("cannot read the destination's state: \(error)")
-                await sleepInterruptibly(seconds: 1)
-            }
-        }
-        logger.info("delivering from seq \(cursor) through \(provider.plugin) (\(provider.alias))")
-
-        // 3. The loop.
-        while !stopping {
-            let generation = store.commits.generation
-            do {
-                var worked = try await processDueRetries(instance)
-                worked = try await processNewEvents(instance, renderers) || worked
-                if !worked {
-                    let next = try await store.nextRetryTime(key)
-                    let now = epochMilliseconds()
-                    let wait = next.map { max(1, min(1000, Int($0 - now))) } ?? 1000
-                    await store.commits.wait(since: generation, timeout: .milliseconds(wait))
-                }
-            } catch {
-                logger.error("delivery error (retrying in 1 s): \(error)")
-                update { $0.reason = "\(error)" }
-                await sleepInterruptibly(seconds: 1)
-            }
-        }
+        var loop = DeliveryLoop(
+            worker: self, instance: instance,
+            decisions: DeliveryDecisions(key: key, destination: destination, plugin: provider.plugin, ordered: ordered))
+        await loop.run()
     }
 
-    private func loadState() async throws {
-        if let stored = try await store.cursor(key) {
-            cursor = stored
-        } else {
-            cursor = destination.startFrom == .now ? try await store.lastSequence(tenant: tenant.id) : 0
-            let (key, start) = (self.key, cursor)
-            try await store.write { tx in try tx.setCursor(key, seq: start, now: epochMilliseconds()) }
-        }
-        if ordered {
-            held = HeldKeys()
-            for entry in try await store.retries(key, limit: Int.max) { held.add(entry.message.key) }
-        }
-        update { $0.cursor = cursor }
-    }
-
-    private var windowSize: Int {
-        max(destination.batch.maxMessages * destination.batch.maxInFlight, 256)
-    }
-
-    // MARK: new events
-
-    private func processNewEvents(_ instance: SinkInstance, _ renderers: [PayloadRenderer]) async throws -> Bool {
-        var records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
-        if records.isEmpty { return false }
-        if records.count < destination.batch.maxMessages && destination.batch.lingerMs > 0 {
-            // Give a partial batch a moment to fill.
-            let generation = store.commits.generation
-            await store.commits.wait(since: generation, timeout: .milliseconds(destination.batch.lingerMs))
-            records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
-        }
-
-        // 1. The window: its end, and the events that pass the type filter.
-        let window = decisions.window(records, after: cursor)
-        // 2. In parallel lanes: decode, object filter, render (the CPU-heavy part).
-        let outcomes = await renderInLanes(window.candidates, renderers: renderers)
-        // 3. In queue order: what to send, hold or dead-letter.
-        let sorted = decisions.sort(outcomes, held: held)
-
-        let results = await send(sorted.toSend.map { OutboundMessage(message: $0, attempt: 1) }, through: instance)
-        let now = epochMilliseconds()
-        let pluginVersion = status.withLock { $0.pluginVersion }
-        var outcome = RoundOutcome()
-        outcome.counts.filtered = window.filtered + sorted.filtered
-        for (m, r) in zip(sorted.toSend, results) {
-            outcome.add(decisions.dispose(m, attempts: 1, first: now, r, now: now, pluginVersion: pluginVersion), result: r)
-        }
-        for (m, status, reason) in sorted.dead {
-            outcome.add(.dead(decisions.letter(m, status, reason, attempts: 0, first: now, last: now, pluginVersion: pluginVersion)))
-        }
-        let heldEntries = sorted.held.map { decisions.heldEntry($0, now: now) }
-        let key = self.key
-        let newCursor = window.end
-        let recorded = await recordDurably(outcome) { [outcome] tx in
-            for r in outcome.retries { try tx.scheduleRetry(key, r) }
-            for h in heldEntries { try tx.scheduleRetry(key, h) }
-            for d in outcome.deadLetters { try tx.deadLetter(d) }
-            try tx.setCursor(key, seq: newCursor, now: now)
-        }
-        // Not recorded (stopping while the store fails): the window is read again after a restart.
-        guard recorded else { return true }
-        if ordered {
-            for r in outcome.retries { held.add(r.message.key) }
-            for h in sorted.held { held.add(h.key) }
-        }
-        cursor = newCursor
-        update { $0.cursor = newCursor }
-        if outcome.pauseMs > 0 { await sleepInterruptibly(seconds: Double(min(outcome.pauseMs, 30_000)) / 1000) }
-        return true
-    }
-
-    /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
-    private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [DeliveryDecisions.LaneOutcome] {
-        let predicate = self.predicate
-        @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> DeliveryDecisions.LaneOutcome {
-            let entity: Entity
-            do {
-                entity = try record.event.entity()
-            } catch {
-                let m = DeliveryMessage(
-                    seq: record.seq, id: renderer.messageId(seq: record.seq), key: record.event.objectURI,
-                    eventType: record.type.rawValue, objectURI: record.event.objectURI, headers: [], body: record.event.snapshot)
-                return .corrupt(m, "the queued event does not decode: \(error)")
-            }
-            let delta = record.event.delta(for: entity)
-            if let predicate, !predicate(entity, delta, record) { return .filtered }
-            return .rendered(renderer.render(record, entity: entity, delta: delta))
-        }
-        let lanes = records.count >= 64 ? renderers.count : 1
-        if lanes == 1 { return records.map { one($0, renderers[0]) } }
-        let chunk = (records.count + lanes - 1) / lanes
-        let boxes = renderers.map { RendererBox(renderer: $0) }
-        return await withTaskGroup(of: (Int, [DeliveryDecisions.LaneOutcome]).self) { group in
-            for lane in 0..<lanes {
-                let range = (lane * chunk)..<min(records.count, (lane + 1) * chunk)
-                if range.isEmpty { continue }
-                let slice = Array(records[range])
-                let box = boxes[lane]
-                group.addTask { (lane, slice.map { one($0, box.renderer) }) }
-            }
-            var parts = [[DeliveryDecisions.LaneOutcome]](repeating: [], count: lanes)
-            for await (lane, outcomes) in group { parts[lane] = outcomes }
-            return parts.flatMap { $0 }
-        }
-    }
-
-    // MARK: retries
-
-    private func processDueRetries(_ instance: SinkInstance) async throws -> Bool {
-        let due = try await store.dueRetries(key, now: epochMilliseconds(), headsOnly: ordered, limit: windowSize)
-        if due.isEmpty { return false }
-        let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attemptBase + $0.attempts + 1)) }
-        let results = await send(outbound, through: instance)
-        let now = epochMilliseconds()
-        let pluginVersion = status.withLock { $0.pluginVersion }
-        var outcome = RoundOutcome()
-        var finished: [RetryEntry] = []
-        for (entry, r) in zip(due, results) {
-            let disposition = decisions.dispose(
-                entry.message, attempts: entry.attempts + 1, before: entry.attemptBase, first: entry.firstAttempt, r, now: now,
-                pluginVersion: pluginVersion)
-            if case .retry = disposition {} else { finished.append(entry) }
-            outcome.add(disposition, result: r)
-        }
-        let key = self.key
-        let ordered = self.ordered
-        let recorded = await recordDurably(outcome) { [outcome, finished] tx in
-            for e in outcome.retries { try tx.scheduleRetry(key, e) }
-            for d in outcome.deadLetters { try tx.deadLetter(d) }
-            for f in finished {
-                try tx.deleteRetry(key, seq: f.message.seq)
-                if ordered { try tx.releaseHeld(key, messageKey: f.message.key, at: now) }
-            }
-        }
-        guard recorded else { return true }
-        if ordered {
-            for f in finished { held.release(f.message.key) }
-        }
-        if outcome.pauseMs > 0 { await sleepInterruptibly(seconds: Double(min(outcome.pauseMs, 30_000)) / 1000) }
-        return true
-    }
-
-    // MARK: recording
-
-    /// Records a round's outcomes. The sink has already answered for these messages, so a failing store must not
-    /// make the worker send them again: the same write is retried, backing off up to 30 s, until it commits.
-    /// Counters and metrics move only once it has. Returns false when the worker stops before that.
-    private func recordDurably(_ outcome: RoundOutcome, _ body: @escaping @Sendable (inout WriteTransaction) throws -> Void) async -> Bool {
-        var delay = 0.5
-        while true {
-            do {
-                try await store.write(body)
-                break
-            } catch {
-                if stopping {
-                    logger.error("stopping with delivery outcomes not recorded (they are sent again after a restart): \(error)")
-                    return false
-                }
-                logger.error("cannot record delivery outcomes (retrying in \(delay) s, nothing is sent meanwhile): \(error)")
-                update { $0.storeFailure = "cannot record delivery outcomes: \(error)" }
-                await sleepInterruptibly(seconds: delay)
-                delay = min(delay * 2, 30)
-            }
-        }
-        let counts = outcome.counts
-        update {
-            $0.counts.add(counts)
-            $0.storeFailure = nil
-        }
-        if !counts.isZero { metrics.recorded(key, counts) }
-        return true
-    }
-
-    // MARK: sending
-
-    /// Splits messages into batches within the plugin's and the destination's limits and sends up to
-    /// `maxInFlight` at once. Returns one result per message, in order.
-    private func send(_ messages: [OutboundMessage], through instance: SinkInstance) async -> [MessageResult] {
-        if messages.isEmpty { return [] }
-        let limits = instance.limits
-        let maxMessages = max(1, min(destination.batch.maxMessages, limits.maxBatchMessages))
-        let maxBytes = limits.maxBatchBytes > 0 ? min(destination.batch.maxBytes, limits.maxBatchBytes) : destination.batch.maxBytes
-        let batches = DeliveryDecisions.batches(
-            sizes: messages.map { m in
-                m.message.body.count + m.message.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
-            },
-            maxMessages: maxMessages, maxBytes: maxBytes)
-        let inFlight = max(1, min(destination.batch.maxInFlight, limits.maxInFlight))
-        let timeout = Duration.milliseconds(destination.sendTimeoutMs)
-        let name = destination.name
-        let ordered = self.ordered
-        var results = [MessageResult](repeating: MessageResult(status: .retry, error: "not sent"), count: messages.count)
-        await withTaskGroup(of: (Int, [MessageResult]).self) { group in
-            var next = 0
-            var running = 0
-            while next < batches.count || running > 0 {
-                while running < inFlight && next < batches.count {
-                    let index = next
-                    let range = batches[index]
-                    let slice = Array(messages[range])
-                    group.addTask {
-                        (index, await instance.send(destination: name, messages: slice, ordered: ordered, timeout: timeout))
-                    }
-                    next += 1
-                    running += 1
-                }
-                if let (index, batchResults) = await group.next() {
-                    running -= 1
-                    let range = batches[index]
-                    for (offset, r) in batchResults.enumerated() where offset < range.count {
-                        results[range.lowerBound + offset] = r
-                    }
-                }
-            }
-        }
-        return results
-    }
-
-    private func sleepInterruptibly(seconds: Double) async {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while !stopping && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(min(100, Int(seconds * 1000))))
-        }
-    }
-}
-
-/// A renderer handed to exactly one lane task at a time.
-private struct RendererBox: @unchecked Sendable {
-    let renderer: PayloadRenderer
+    var pluginVersion: String { status.withLock { $0.pluginVersion } }
 }

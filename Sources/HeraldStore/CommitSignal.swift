@@ -26,7 +26,7 @@ public final class CommitSignal: Sendable {
         for w in waiters { w.resume() }
     }
 
-    /// Returns when a commit happened after `since`, or after `timeout`.
+    /// Returns when a commit happened after `since`, after `timeout`, or when the task is cancelled.
     public func wait(since: UInt64, timeout: Duration) async {
         let id: UInt64 = state.withLock { s in
             s.nextWaiter &+= 1
@@ -36,13 +36,19 @@ public final class CommitSignal: Sendable {
             try? await Task.sleep(for: timeout)
             self.resume(id)
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { s -> Bool in
-                if s.generation != since { return true }
-                s.waiters[id] = continuation
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                // Checked under the lock the cancellation handler takes: a cancellation before the
+                // waiter is registered is seen here, one after finds the waiter.
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.generation != since || Task.isCancelled { return true }
+                    s.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            self.resume(id)
         }
         timer.cancel()
     }

@@ -1,0 +1,306 @@
+import Foundation
+import HeraldConfig
+import HeraldModel
+import HeraldPayload
+import HeraldPlugins
+import HeraldStore
+import Logging
+
+/// One destination's delivery loop: reads the queue after the cursor, renders in lanes, sends, and
+/// records each round. It lives on the worker's delivery task only (its cursor, held keys and
+/// decisions are that task's, not shared), and stops when the task is cancelled: a round already
+/// sent is still recorded (store writes do not observe cancellation), so a stop sends nothing twice.
+struct DeliveryLoop {
+    let worker: DestinationWorker
+    let instance: SinkInstance
+    /// The decisions, with per-key order set from the destination's `ordering: perEntity` or a sink
+    /// that requires it (`HERALD_SINK_LIMIT_KEY_ORDER`).
+    let decisions: DeliveryDecisions
+    /// Messages per key in the retry schedule (ordered destinations only).
+    private var held = HeldKeys()
+    private var cursor: Int64 = 0
+
+    init(worker: DestinationWorker, instance: SinkInstance, decisions: DeliveryDecisions) {
+        self.worker = worker
+        self.instance = instance
+        self.decisions = decisions
+    }
+
+    private var ordered: Bool { decisions.ordered }
+    private var store: HeraldStore { worker.store }
+    private var destination: DestinationConfiguration { worker.destination }
+    private var tenant: TenantConfiguration { worker.tenant }
+    private var provider: ProviderConfiguration { worker.provider }
+    private var key: DestinationKey { worker.key }
+    private var logger: Logger { worker.logger }
+    private var predicate: EventPredicate? { worker.predicate }
+    private func update(_ body: (inout DestinationStatus) -> Void) { worker.update(body) }
+
+    /// Runs until the task is cancelled.
+    mutating func run() async {
+        // One renderer per lane: rendering runs on every core (renderers reuse buffers and gzip streams).
+        let lanes = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+        let renderers = (0..<lanes).map { _ in
+            PayloadRenderer(
+                tenant: tenant.id, destination: destination, streaming: tenant.streaming,
+                maxMessageBytes: instance.limits.maxMessageBytes)
+        }
+
+        // 1. The durable cursor (created on first start: the queue's beginning, or its end with startFrom: now).
+        while !Task.isCancelled {
+            do {
+                try await loadState()
+                break
+            } catch {
+                if Task.isCancelled { return }
+                logger.error("cannot read the destination's state: \(error)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        if Task.isCancelled { return }
+        logger.info("delivering from seq \(cursor) through \(provider.plugin) (\(provider.alias))")
+
+        // 2. The loop.
+        while !Task.isCancelled {
+            let generation = store.commits.generation
+            do {
+                var worked = try await processDueRetries()
+                worked = try await processNewEvents(renderers) || worked
+                if !worked {
+                    let next = try await store.nextRetryTime(key)
+                    let now = epochMilliseconds()
+                    let wait = next.map { max(1, min(1000, Int($0 - now))) } ?? 1000
+                    await store.commits.wait(since: generation, timeout: .milliseconds(wait))
+                }
+            } catch {
+                // A read cut short by cancellation is the stop, not an error.
+                if Task.isCancelled { return }
+                logger.error("delivery error (retrying in 1 s): \(error)")
+                update { $0.reason = "\(error)" }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private mutating func loadState() async throws {
+        if let stored = try await store.cursor(key) {
+            cursor = stored
+        } else {
+            cursor = destination.startFrom == .now ? try await store.lastSequence(tenant: tenant.id) : 0
+            let (key, start) = (self.key, cursor)
+            try await store.write { tx in try tx.setCursor(key, seq: start, now: epochMilliseconds()) }
+        }
+        if ordered {
+            held = HeldKeys()
+            for entry in try await store.retries(key, limit: Int.max) { held.add(entry.message.key) }
+        }
+        update { $0.cursor = cursor }
+    }
+
+    private var windowSize: Int {
+        max(destination.batch.maxMessages * destination.batch.maxInFlight, 256)
+    }
+
+    // MARK: new events
+
+    private mutating func processNewEvents(_ renderers: [PayloadRenderer]) async throws -> Bool {
+        var records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
+        if records.isEmpty { return false }
+        if records.count < destination.batch.maxMessages && destination.batch.lingerMs > 0 {
+            // Give a partial batch a moment to fill.
+            let generation = store.commits.generation
+            await store.commits.wait(since: generation, timeout: .milliseconds(destination.batch.lingerMs))
+            records = try await store.events(tenant: tenant.id, after: cursor, limit: windowSize)
+        }
+
+        // 1. The window: its end, and the events that pass the type filter.
+        let window = decisions.window(records, after: cursor)
+        // 2. In parallel lanes: decode, object filter, render (the CPU-heavy part).
+        let outcomes = await renderInLanes(window.candidates, renderers: renderers)
+        // 3. In queue order: what to send, hold or dead-letter.
+        let sorted = decisions.sort(outcomes, held: held)
+
+        let results = await send(sorted.toSend.map { OutboundMessage(message: $0, attempt: 1) })
+        let now = epochMilliseconds()
+        let pluginVersion = worker.pluginVersion
+        var outcome = RoundOutcome()
+        outcome.counts.filtered = window.filtered + sorted.filtered
+        for (m, r) in zip(sorted.toSend, results) {
+            outcome.add(decisions.dispose(m, attempts: 1, first: now, r, now: now, pluginVersion: pluginVersion), result: r)
+        }
+        for (m, status, reason) in sorted.dead {
+            outcome.add(.dead(decisions.letter(m, status, reason, attempts: 0, first: now, last: now, pluginVersion: pluginVersion)))
+        }
+        let heldEntries = sorted.held.map { decisions.heldEntry($0, now: now) }
+        let key = self.key
+        let newCursor = window.end
+        let recorded = await recordDurably(outcome) { [outcome] tx in
+            for r in outcome.retries { try tx.scheduleRetry(key, r) }
+            for h in heldEntries { try tx.scheduleRetry(key, h) }
+            for d in outcome.deadLetters { try tx.deadLetter(d) }
+            try tx.setCursor(key, seq: newCursor, now: now)
+        }
+        // Not recorded (stopping while the store fails): the window is read again after a restart.
+        guard recorded else { return true }
+        if ordered {
+            for r in outcome.retries { held.add(r.message.key) }
+            for h in sorted.held { held.add(h.key) }
+        }
+        cursor = newCursor
+        update { $0.cursor = newCursor }
+        if outcome.pauseMs > 0 { try? await Task.sleep(for: .milliseconds(min(outcome.pauseMs, 30_000))) }
+        return true
+    }
+
+    /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
+    private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [DeliveryDecisions.LaneOutcome] {
+        let predicate = self.predicate
+        @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> DeliveryDecisions.LaneOutcome {
+            let entity: Entity
+            do {
+                entity = try record.event.entity()
+            } catch {
+                let m = DeliveryMessage(
+                    seq: record.seq, id: renderer.messageId(seq: record.seq), key: record.event.objectURI,
+                    eventType: record.type.rawValue, objectURI: record.event.objectURI, headers: [], body: record.event.snapshot)
+                return .corrupt(m, "the queued event does not decode: \(error)")
+            }
+            let delta = record.event.delta(for: entity)
+            if let predicate, !predicate(entity, delta, record) { return .filtered }
+            return .rendered(renderer.render(record, entity: entity, delta: delta))
+        }
+        let lanes = records.count >= 64 ? renderers.count : 1
+        if lanes == 1 { return records.map { one($0, renderers[0]) } }
+        let chunk = (records.count + lanes - 1) / lanes
+        let boxes = renderers.map { RendererBox(renderer: $0) }
+        return await withTaskGroup(of: (Int, [DeliveryDecisions.LaneOutcome]).self) { group in
+            for lane in 0..<lanes {
+                let range = (lane * chunk)..<min(records.count, (lane + 1) * chunk)
+                if range.isEmpty { continue }
+                let slice = Array(records[range])
+                let box = boxes[lane]
+                group.addTask { (lane, slice.map { one($0, box.renderer) }) }
+            }
+            var parts = [[DeliveryDecisions.LaneOutcome]](repeating: [], count: lanes)
+            for await (lane, outcomes) in group { parts[lane] = outcomes }
+            return parts.flatMap { $0 }
+        }
+    }
+
+    // MARK: retries
+
+    private mutating func processDueRetries() async throws -> Bool {
+        let due = try await store.dueRetries(key, now: epochMilliseconds(), headsOnly: ordered, limit: windowSize)
+        if due.isEmpty { return false }
+        let outbound = due.map { OutboundMessage(message: $0.message, attempt: UInt32($0.attemptBase + $0.attempts + 1)) }
+        let results = await send(outbound)
+        let now = epochMilliseconds()
+        let pluginVersion = worker.pluginVersion
+        var outcome = RoundOutcome()
+        var finished: [RetryEntry] = []
+        for (entry, r) in zip(due, results) {
+            let disposition = decisions.dispose(
+                entry.message, attempts: entry.attempts + 1, before: entry.attemptBase, first: entry.firstAttempt, r, now: now,
+                pluginVersion: pluginVersion)
+            if case .retry = disposition {} else { finished.append(entry) }
+            outcome.add(disposition, result: r)
+        }
+        let key = self.key
+        let ordered = decisions.ordered
+        let recorded = await recordDurably(outcome) { [outcome, finished] tx in
+            for e in outcome.retries { try tx.scheduleRetry(key, e) }
+            for d in outcome.deadLetters { try tx.deadLetter(d) }
+            for f in finished {
+                try tx.deleteRetry(key, seq: f.message.seq)
+                if ordered { try tx.releaseHeld(key, messageKey: f.message.key, at: now) }
+            }
+        }
+        guard recorded else { return true }
+        if ordered {
+            for f in finished { held.release(f.message.key) }
+        }
+        if outcome.pauseMs > 0 { try? await Task.sleep(for: .milliseconds(min(outcome.pauseMs, 30_000))) }
+        return true
+    }
+
+    // MARK: recording
+
+    /// Records a round's outcomes. The sink has already answered for these messages, so a failing store must not
+    /// make the worker send them again: the same write is retried, backing off up to 30 s, until it commits.
+    /// Counters and metrics move only once it has. Returns false when the worker stops before that.
+    private func recordDurably(_ outcome: RoundOutcome, _ body: @escaping @Sendable (inout WriteTransaction) throws -> Void) async -> Bool {
+        var delay = 0.5
+        while true {
+            do {
+                try await store.write(body)
+                break
+            } catch {
+                if Task.isCancelled {
+                    logger.error("stopping with delivery outcomes not recorded (they are sent again after a restart): \(error)")
+                    return false
+                }
+                logger.error("cannot record delivery outcomes (retrying in \(delay) s, nothing is sent meanwhile): \(error)")
+                update { $0.storeFailure = "cannot record delivery outcomes: \(error)" }
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(delay * 2, 30)
+            }
+        }
+        let counts = outcome.counts
+        update {
+            $0.counts.add(counts)
+            $0.storeFailure = nil
+        }
+        if !counts.isZero { worker.metrics.recorded(key, counts) }
+        return true
+    }
+
+    // MARK: sending
+
+    /// Splits messages into batches within the plugin's and the destination's limits and sends up to
+    /// `maxInFlight` at once. Returns one result per message, in order.
+    private func send(_ messages: [OutboundMessage]) async -> [MessageResult] {
+        if messages.isEmpty { return [] }
+        let limits = instance.limits
+        let maxMessages = max(1, min(destination.batch.maxMessages, limits.maxBatchMessages))
+        let maxBytes = limits.maxBatchBytes > 0 ? min(destination.batch.maxBytes, limits.maxBatchBytes) : destination.batch.maxBytes
+        let batches = DeliveryDecisions.batches(
+            sizes: messages.map { m in
+                m.message.body.count + m.message.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+            },
+            maxMessages: maxMessages, maxBytes: maxBytes)
+        let inFlight = max(1, min(destination.batch.maxInFlight, limits.maxInFlight))
+        let timeout = Duration.milliseconds(destination.sendTimeoutMs)
+        let name = destination.name
+        let ordered = decisions.ordered
+        var results = [MessageResult](repeating: MessageResult(status: .retry, error: "not sent"), count: messages.count)
+        await withTaskGroup(of: (Int, [MessageResult]).self) { group in
+            var next = 0
+            var running = 0
+            while next < batches.count || running > 0 {
+                while running < inFlight && next < batches.count {
+                    let index = next
+                    let range = batches[index]
+                    let slice = Array(messages[range])
+                    group.addTask {
+                        (index, await instance.send(destination: name, messages: slice, ordered: ordered, timeout: timeout))
+                    }
+                    next += 1
+                    running += 1
+                }
+                if let (index, batchResults) = await group.next() {
+                    running -= 1
+                    let range = batches[index]
+                    for (offset, r) in batchResults.enumerated() where offset < range.count {
+                        results[range.lowerBound + offset] = r
+                    }
+                }
+            }
+        }
+        return results
+    }
+}
+
+/// A renderer handed to exactly one lane task at a time.
+private struct RendererBox: @unchecked Sendable {
+    let renderer: PayloadRenderer
+}
