@@ -105,7 +105,7 @@ public final class ServiceAccountAuth: @unchecked Sendable {
             w.string(kid)
         }
         w.endObject()
-        let header = Base64Coding.encodeURL(w.bytes)
+        let header = Base64.string(w.bytes, alphabet: .url)
         w.reset()
         w.beginObject()
         w.key("iss")
@@ -119,7 +119,7 @@ public final class ServiceAccountAuth: @unchecked Sendable {
         w.key("exp")
         w.int(issuedAt + Self.assertionLifetime)
         w.endObject()
-        let claims = Base64Coding.encodeURL(w.bytes)
+        let claims = Base64.string(w.bytes, alphabet: .url)
         let signingInput = header + "." + claims
         let signature: [UInt8]
         do {
@@ -127,7 +127,7 @@ public final class ServiceAccountAuth: @unchecked Sendable {
         } catch {
             throw AuthError("cannot sign the token request with the key of \(key.clientEmail): \(error.description)")
         }
-        return signingInput + "." + Base64Coding.encodeURL(signature)
+        return signingInput + "." + Base64.string(signature, alphabet: .url)
     }
 
     /// A valid access token: the cached one, or a new one when it is within the refresh margin of

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldSinkSupport
+import HeraldJSON
 
 /// Shared Access Signature tokens for Service Bus:
 ///
@@ -18,7 +19,7 @@ public enum SASToken {
     /// base64(HMAC-SHA256(key bytes as written, formEncode(resource) + "\n" + expiry)), not URL-encoded.
     public static func signature(resource: String, key: String, expiry: Int64) -> String {
         let toSign = formEncode(resource) + "\n" + String(expiry)
-        return Base64Coding.encode(Crypto.hmacSHA256(key: Array(key.utf8), toSign))
+        return Base64.string(Crypto.hmacSHA256(key: Array(key.utf8), toSign))
     }
 
     /// The full `Authorization` header value.

@@ -86,25 +86,25 @@ import Testing
         let parts = jwt.split(separator: ".").map(String.init)
         try #require(parts.count == 3)
         #expect(!jwt.contains("=") && !jwt.contains("+") && !jwt.contains("/"), "base64url without padding")
-        let header = try JSONParser.parse(try #require(Base64Coding.decode(parts[0])))
+        let header = try JSONParser.parse(try #require(Base64.decode(parts[0])))
         #expect(header.objectValue?.map(\.key) == ["alg", "typ", "kid"])
         #expect(
             header["alg"] == .string("RS256") && header["typ"] == .string("JWT") && header["kid"] == .string("kid-42"))
-        let claims = try JSONParser.parse(try #require(Base64Coding.decode(parts[1])))
+        let claims = try JSONParser.parse(try #require(Base64.decode(parts[1])))
         #expect(claims["iss"] == .string("herald@herald-auth.iam.gserviceaccount.com"))
         #expect(claims["scope"] == .string("https://www.googleapis.com/auth/pubsub"))
         #expect(claims["aud"] == .string("https://oauth2.googleapis.com/token"))
         #expect(claims["iat"] == .number("1700000000"))
         #expect(claims["exp"] == .number("1700003600"))
         let publicPEM = try String(contentsOfFile: publicPath, encoding: .utf8)
-        let signature = try #require(Base64Coding.decode(parts[2]))
+        let signature = try #require(Base64.decode(parts[2]))
         #expect(signature.count == 256, "RSA-2048 signature")
         #expect(
             Crypto.rs256Verify(
                 pemPublicKey: publicPEM, data: Array((parts[0] + "." + parts[1]).utf8), signature: signature))
         // A different claim set does not verify with the same signature.
-        let forged = Base64Coding.encodeURL(
-            Array(#"{"iss":"evil@x","scope":"https://www.googleapis.com/auth/pubsub"}"#.utf8))
+        let forged = Base64.string(
+            Array(#"{"iss":"evil@x","scope":"https://www.googleapis.com/auth/pubsub"}"#.utf8), alphabet: .url)
         #expect(
             !Crypto.rs256Verify(
                 pemPublicKey: publicPEM, data: Array((parts[0] + "." + forged).utf8), signature: signature))

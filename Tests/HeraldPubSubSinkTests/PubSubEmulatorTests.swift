@@ -175,7 +175,7 @@ struct PubSubEmulatorTests {
                 let seq = try #require(Self.seq(attributes["messageId"]), "\(label): messageId attribute")
                 seen.insert(seq)
                 let ref = try #require(bySeq[seq], "\(label): event \(seq) is in the reference")
-                let data = try #require(Base64Coding.decode(m["data"]?.stringValue ?? ""))
+                let data = try #require(Base64.decode(m["data"]?.stringValue ?? ""))
                 #expect(
                     String(decoding: data, as: UTF8.self) == ref["body"]?.stringValue,
                     "\(label) \(seq): data is the rendered body")

@@ -35,7 +35,7 @@ import Testing
         let last = try Self.parsed(plan.requests[2])
         #expect(last.count == 500)
         let data = try #require(last[499]["data"]?.stringValue)
-        #expect(Base64Coding.decode(data) == messages[2499].body, "data is the body, base64")
+        #expect(Base64.decode(data) == messages[2499].body, "data is the body, base64")
         #expect(last[0]["attributes"]?["eventType"] == .string("ENTITY_CREATED"))
         #expect(last[0]["orderingKey"] == nil, "no ordering key when the destination is not ordered")
     }
@@ -156,7 +156,7 @@ import Testing
             [OwnedMessage(id: "1", key: "k", body: body, headers: odd)], ordered: false)
         let m = try #require(try Self.parsed(plan.requests[0]).first)
         for (name, value) in odd { #expect(m["attributes"]?[name] == .string(value)) }
-        #expect(Base64Coding.decode(m["data"]!.stringValue!) == body)
+        #expect(Base64.decode(m["data"]!.stringValue!) == body)
     }
 
     enum SinkStatusExpectation {

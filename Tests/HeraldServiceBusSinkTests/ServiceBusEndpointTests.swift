@@ -100,7 +100,7 @@ struct ServiceBusEndpointTests {
             ("audience in other case", try post(auth: token(resource: base.uppercased() + "/EVENTS")), 201),
             (
                 "key base64-decoded",
-                try post(auth: token(key: String(decoding: Base64Coding.decode(Self.key)!, as: UTF8.self))), 401
+                try post(auth: token(key: String(decoding: Base64.decode(Self.key)!, as: UTF8.self))), 401
             ),
             ("other key's secret", try post(auth: token(name: "other")), 401),
             ("unknown entity", try post("/nothere/messages", auth: token(resource: base)), 410),

@@ -1,0 +1,37 @@
+import HeraldJSON
+import Testing
+
+/// The one base64 of the daemon and the sinks, against RFC 4648's vectors.
+struct Base64Tests {
+    @Test(arguments: [
+        ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ])
+    func standardAlphabetMatchesRFC4648(_ plain: String, _ encoded: String) {
+        #expect(Base64.string(Array(plain.utf8)) == encoded)
+        #expect(Base64.decode(encoded) == Array(plain.utf8))
+    }
+
+    @Test func urlAlphabetHasNoPaddingAndDecodes() {
+        let bytes: [UInt8] = [0xFB, 0xFF, 0xBF, 0xFE]
+        #expect(Base64.string(bytes) == "+/+//g==")
+        #expect(Base64.string(bytes, alphabet: .url) == "-_-__g")
+        #expect(Base64.decode("-_-__g") == bytes)
+        #expect(Base64.decode("+/+//g==") == bytes)
+    }
+
+    @Test func everyLengthRoundTripsInBothAlphabets() {
+        var rng = SystemRandomNumberGenerator()
+        for n in 0..<200 {
+            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+            #expect(Base64.decode(Base64.encode(bytes, alphabet: .url)) == bytes)
+            #expect(Base64.encode(bytes).count == (n + 2) / 3 * 4)
+        }
+    }
+
+    @Test func invalidInputIsRefused() {
+        #expect(Base64.decode("Zm9v!") == nil)
+        #expect(Base64.decode("Zm 9v") == nil)
+    }
+}
