@@ -1,29 +1,16 @@
 import GRDB
+import HeraldModel
 
 /// Errors of the storage layer.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public struct Code: RawRepresentable, Sendable, Hashable {
-        public var rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public static let openFailed = Code(rawValue: "STORE_OPEN_FAILED")
-        public static let corruptRow = Code(rawValue: "STORE_CORRUPT_ROW")
-        public static let closed = Code(rawValue: "STORE_CLOSED")
-        public static let commitFailed = Code(rawValue: "STORE_COMMIT_FAILED")
-        /// The disk (or the database's size limit) is full: nothing more can be written until space is freed.
-        public static let storageFull = Code(rawValue: "STORAGE_FULL")
-        /// The database cannot be read or written (I/O error, read-only, locked, corrupt): an operator must look.
-        public static let unavailable = Code(rawValue: "STORE_UNAVAILABLE")
-    }
-
-    public var code: Code
+public struct StoreError: CodedError {
+    public var code: ErrorCode<StoreError>
     public var message: String
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: ErrorCode<StoreError>, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
 
     /// Whether the error is about the storage itself (full, unavailable) rather than about what was written.
     public var isStorageFailure: Bool { code == .storageFull || code == .unavailable }
@@ -49,4 +36,15 @@ public enum StoreHealth: Sendable, Equatable {
     case up
     /// Writes fail for this reason (since the given epoch ms); a successful commit 5 s after the last failure clears it.
     case failing(StoreError.Code, String, since: Int64)
+}
+
+extension ErrorCode where Domain == StoreError {
+    public static let openFailed = Self("STORE_OPEN_FAILED")
+    public static let corruptRow = Self("STORE_CORRUPT_ROW")
+    public static let closed = Self("STORE_CLOSED")
+    public static let commitFailed = Self("STORE_COMMIT_FAILED")
+    /// The disk (or the database's size limit) is full: nothing more can be written until space is freed.
+    public static let storageFull = Self("STORAGE_FULL")
+    /// The database cannot be read or written (I/O error, read-only, locked, corrupt): an operator must look.
+    public static let unavailable = Self("STORE_UNAVAILABLE")
 }
