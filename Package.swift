@@ -54,7 +54,7 @@ let package = Package(
             name: "HeraldServer",
             dependencies: [
                 "HeraldModel", "HeraldStore", "HeraldJSON", "HeraldConfig", "HeraldIngest", "HeraldDelivery",
-                "HeraldPlugins", "HeraldFilter", "HeraldPayload",
+                "HeraldPlugins", "HeraldFilter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -90,7 +90,7 @@ let package = Package(
             name: "HeraldCLI",
             dependencies: [
                 "HeraldModel", "HeraldStore", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
-                "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins", "HeraldFilter", "HeraldPayload",
+                "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins", "HeraldFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,7 +149,7 @@ let package = Package(
             name: "HeraldStoreTests",
             dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
-        .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
+        .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(name: "HeraldPubSubSinkTests", dependencies: ["HeraldPubSubSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(
             name: "HeraldServiceBusSinkTests", dependencies: ["HeraldServiceBusSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "HeraldDeliveryTests",
             dependencies: [
-                "HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldPayload", "HeraldDelivery", "HeraldConfig",
+                "HeraldTestSupport", "HeraldJSON", "HeraldPayload", "HeraldDelivery", "HeraldConfig",
                 "HeraldModel", "HeraldPlugins", "HeraldStore",
             ]),
         .testTarget(
