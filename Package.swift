@@ -45,7 +45,9 @@ let package = Package(
         .target(name: "CHeraldRE2", linkerSettings: [.linkedLibrary("re2")]),
         .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON", "CHeraldRE2"]),
         .target(name: "HeraldMatch", dependencies: ["HeraldModel", "HeraldJSON"]),
-        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldFilter", "HeraldMatch"]),
+        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldMatch"]),
+        // The configuration compiled for the stages (object filters parsed once).
+        .target(name: "HeraldSetup", dependencies: ["HeraldConfig", "HeraldFilter", "HeraldModel", "HeraldJSON"]),
         // The plugin ABI: one C header, the contract for plugin authors.
         .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
         .target(
@@ -90,7 +92,7 @@ let package = Package(
             name: "HeraldCLI",
             dependencies: [
                 "HeraldModel", "HeraldStore", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
-                "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins", "HeraldFilter",
+                "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins", "HeraldFilter", "HeraldSetup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -144,7 +146,7 @@ let package = Package(
         .testTarget(name: "HeraldIngestTests", dependencies: ["HeraldIngest"]),
         .testTarget(name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
-        .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldJSON", "HeraldModel"]),
+        .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldSetup", "HeraldJSON", "HeraldModel"]),
         .testTarget(
             name: "HeraldStoreTests",
             dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -22,11 +22,11 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration: HeraldConfiguration
             do {
-                (configuration, _) = try HeraldConfiguration.loadForRunning(path: HeraldConfiguration.absolute(file)) { c in
+                configuration = try HeraldConfiguration.loadForRunning(path: HeraldConfiguration.absolute(file)) { c in
                     let registry = PluginRegistry(directories: c.pluginDirectories)
                     registry.scan()
                     return registry
-                }
+                }.0.configuration
             } catch let error as ConfigurationError {
                 printError(error.description)
                 throw ExitCode(1)

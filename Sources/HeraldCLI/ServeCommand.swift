@@ -5,6 +5,7 @@ import HeraldDelivery
 import HeraldIngest
 import HeraldPlugins
 import HeraldServer
+import HeraldSetup
 import HeraldStore
 import Hummingbird
 import Logging
@@ -32,10 +33,10 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // Refused here is exactly what `herald config check` refuses (the file, then every provider's plugin).
         let configPath = HeraldConfiguration.absolute(config)
-        var configuration: HeraldConfiguration
+        let compiled: CompiledConfiguration
         let registry: PluginRegistry
         do {
-            (configuration, registry) = try HeraldConfiguration.loadForRunning(path: configPath) { c in
+            (compiled, registry) = try HeraldConfiguration.loadForRunning(path: configPath) { c in
                 let registry = PluginRegistry(directories: c.pluginDirectories)
                 registry.scan()
                 return registry
@@ -44,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
             printError(error.description)
             throw ExitCode(2)
         }
+        var configuration = compiled.configuration
         if let host { configuration.server.host = host }
         if let port { configuration.server.port = port }
         do {
@@ -85,23 +87,21 @@ struct ServeCommand: AsyncParsableCommand {
             profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
         let metrics = HeraldMetrics(logger: logger)
         logPlugins(registry.statuses, logger: logger)
-        let delivery = DeliveryService(
-            store: store, registry: registry, logger: logger,
-            makePredicate: { tenant, destination in DestinationFilters.predicate(tenant: tenant, destination: destination) },
-            metrics: metrics)
-        await delivery.apply(tenants: configuration.tenants)
+        let delivery = DeliveryService(store: store, registry: registry, logger: logger, metrics: metrics)
+        await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
         let compactor = QueueCompactor(
             store: store, delivery: delivery, logger: logger,
             interval: .seconds(configuration.store.compactionIntervalSeconds))
         compactor.configure(tenants: configuration.tenants, retentionHours: configuration.store.queueRetentionHours)
         let reload: @Sendable () async throws -> String = {
-            let fresh = try HeraldConfiguration.load(path: configPath)
+            let freshCompiled = try CompiledConfiguration(try HeraldConfiguration.load(path: configPath), file: configPath)
+            let fresh = freshCompiled.configuration
             for w in fresh.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
             logPlugins(registry.scan(), logger: logger)
             let issues = fresh.providerIssues(registry)
             if !issues.isEmpty { throw ConfigurationError(file: configPath, issues: issues) }
             ingest.update(tenants: fresh.tenants)
-            await delivery.apply(tenants: fresh.tenants)
+            await delivery.apply(tenants: fresh.tenants, filters: freshCompiled.filters)
             compactor.configure(tenants: fresh.tenants, retentionHours: fresh.store.queueRetentionHours)
             logger.info("configuration reloaded from \(configPath)")
             return fresh.summary

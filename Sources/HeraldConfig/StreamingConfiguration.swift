@@ -1,5 +1,4 @@
 import Foundation
-import HeraldFilter
 import HeraldJSON
 import HeraldModel
 
@@ -201,14 +200,8 @@ extension DestinationConfiguration {
             d.typeFilter = types.isEmpty ? nil : set
         }
         if let filter = r.string("objectFilter"), !filter.trimmingCharacters(in: .whitespaces).isEmpty {
+            // Kept as text: `CompiledConfiguration` (HeraldSetup) parses it once and checks it against the schema.
             d.objectFilter = filter
-            do {
-                for problem in try ObjectFilter.parse(filter).schemaProblems(schema) {
-                    r.report("objectFilter", "at position \(problem.position): \(problem.message)")
-                }
-            } catch {
-                r.report("objectFilter", "does not parse: \(error.message)")
-            }
         }
         if let v = r.choice("payloadType", PayloadType.allCases.map(\.rawValue)) { d.payloadType = PayloadType(rawValue: v)! }
         if let fields = r.stringArray("payloadFields") {

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldConfig
+import HeraldFilter
 import HeraldModel
 import HeraldPlugins
 import HeraldStore
@@ -17,7 +18,6 @@ public final class DeliveryService: Service, Sendable {
     public let store: HeraldStore
     public let registry: PluginRegistry
     let logger: Logger
-    let makePredicate: @Sendable (TenantConfiguration, DestinationConfiguration) -> EventPredicate?
     let metrics: any DeliveryMetrics
     private let workers = Mutex<[DestinationKey: DestinationWorker]>([:])
     private let reloadLock = AsyncMutex()
@@ -28,27 +28,24 @@ public final class DeliveryService: Service, Sendable {
     private let closed = Atomic<Bool>(false)
 
     /// - Parameters:
-    ///   - makePredicate: builds a destination's object filter (nil: everything passes).
     ///   - metrics: receives the workers' outcome counters and the metrics their plugins register.
     public init(
-        store: HeraldStore, registry: PluginRegistry, logger: Logger,
-        makePredicate: @escaping @Sendable (TenantConfiguration, DestinationConfiguration) -> EventPredicate? = { _, _ in nil },
-        metrics: any DeliveryMetrics = NoDeliveryMetrics()
+        store: HeraldStore, registry: PluginRegistry, logger: Logger, metrics: any DeliveryMetrics = NoDeliveryMetrics()
     ) {
         self.store = store
         self.registry = registry
         self.logger = logger
-        self.makePredicate = makePredicate
         self.metrics = metrics
         (starts, startsContinuation) = AsyncStream.makeStream(of: DestinationWorker.self)
     }
 
-    /// Starts, replaces or stops workers so that they match `tenants`.
+    /// Starts, replaces or stops workers so that they match `tenants`; `filters` are the destinations'
+    /// compiled object filters (a destination without one sends every event its type filter lets through).
     ///
     /// A destination whose configuration (or provider configuration, or plugin code) changed gets a new sink
     /// instance first; the old worker then finishes and records its window, and the new one
     /// continues from the durable cursor. Unchanged destinations are not touched.
-    public func apply(tenants: [TenantConfiguration]) async {
+    public func apply(tenants: [TenantConfiguration], filters: [DestinationKey: ObjectFilter] = [:]) async {
         await reloadLock.withLock {
             if closed.load(ordering: .acquiring) { return }
             var wanted: [DestinationKey: (TenantConfiguration, DestinationConfiguration, ProviderConfiguration)] = [:]
@@ -76,7 +73,7 @@ public final class DeliveryService: Service, Sendable {
                     logger.info(
                         "destination \(destination.id) of \(tenant.id): plugin \(provider.plugin) changed (\(upgrade.from) → \(upgrade.to))")
                 }
-                let worker = makeWorker(tenant, destination, provider)
+                let worker = makeWorker(tenant, destination, provider, filter: filters[key])
                 if let existing = current[key] {
                     if destination.enabled {
                         do {
@@ -102,11 +99,13 @@ public final class DeliveryService: Service, Sendable {
     }
 
     private func makeWorker(
-        _ tenant: TenantConfiguration, _ destination: DestinationConfiguration, _ provider: ProviderConfiguration
+        _ tenant: TenantConfiguration, _ destination: DestinationConfiguration, _ provider: ProviderConfiguration,
+        filter: ObjectFilter?
     ) -> DestinationWorker {
         DestinationWorker(
             tenant: tenant, destination: destination, provider: provider, store: store, registry: registry,
-            predicate: makePredicate(tenant, destination), logger: logger, metrics: metrics)
+            predicate: filter.map { DestinationFilters.predicate($0, destination: destination) }, logger: logger,
+            metrics: metrics)
     }
 
     /// Stops every worker (each finishes and records its window) and its sink instance.
