@@ -44,14 +44,20 @@ let package = Package(
         // RE2 behind a plain C interface, for the filter's regexp (C++ stays out of the Swift modules).
         .target(name: "CHeraldRE2", linkerSettings: [.linkedLibrary("re2")]),
         .target(name: "HeraldFilter", dependencies: ["HeraldModel", "HeraldJSON", "CHeraldRE2"]),
-        .target(name: "HeraldMatch", dependencies: ["HeraldModel", "HeraldJSON"]),
-        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldMatch"]),
-        // The configuration compiled for the stages (object filters parsed once).
-        .target(name: "HeraldSetup", dependencies: ["HeraldConfig", "HeraldFilter", "HeraldModel", "HeraldJSON"]),
+        // Match rules as configured (plain values and their readers) and survivorship; the engine that
+        // compiles them (tokens, comparators) is HeraldMatch, which the configuration does not need.
+        .target(name: "HeraldMatchRules", dependencies: ["HeraldModel", "HeraldJSON"]),
+        .target(name: "HeraldMatch", dependencies: ["HeraldMatchRules", "HeraldModel", "HeraldJSON"]),
+        .target(name: "HeraldConfig", dependencies: ["HeraldModel", "HeraldJSON", "HeraldMatchRules"]),
+        // The configuration compiled for the stages (object filters parsed, match engines built, once per load).
+        .target(
+            name: "HeraldSetup",
+            dependencies: ["HeraldConfig", "HeraldFilter", "HeraldMatch", "HeraldMatchRules", "HeraldModel", "HeraldJSON"]),
         // The plugin ABI: one C header, the contract for plugin authors.
         .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
         .target(
-            name: "HeraldIngest", dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig", "HeraldMatch"]),
+            name: "HeraldIngest",
+            dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig", "HeraldMatch", "HeraldMatchRules"]),
         .target(
             name: "HeraldServer",
             dependencies: [
@@ -144,7 +150,8 @@ let package = Package(
         .testTarget(name: "HeraldJSONTests", dependencies: ["HeraldJSON"]),
         .testTarget(name: "HeraldModelTests", dependencies: ["HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldIngestTests", dependencies: ["HeraldIngest"]),
-        .testTarget(name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
+        .testTarget(
+            name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldMatchRules", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldSetup", "HeraldJSON", "HeraldModel"]),
         .testTarget(

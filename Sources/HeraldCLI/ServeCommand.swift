@@ -83,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
                 readerCount: storeConfiguration.readerCount),
             logger: logger)
         let ingest = IngestService(
-            store: store, tenants: configuration.tenants,
+            store: store, tenants: configuration.tenants, matching: compiled.matching,
             profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
         let metrics = HeraldMetrics(logger: logger)
         logPlugins(registry.statuses, logger: logger)
@@ -100,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
             logPlugins(registry.scan(), logger: logger)
             let issues = fresh.providerIssues(registry)
             if !issues.isEmpty { throw ConfigurationError(file: configPath, issues: issues) }
-            ingest.update(tenants: fresh.tenants)
+            ingest.update(tenants: fresh.tenants, matching: freshCompiled.matching)
             await delivery.apply(tenants: fresh.tenants, filters: freshCompiled.filters)
             compactor.configure(tenants: fresh.tenants, retentionHours: fresh.store.queueRetentionHours)
             logger.info("configuration reloaded from \(configPath)")

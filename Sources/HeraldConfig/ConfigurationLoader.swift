@@ -1,6 +1,6 @@
 import Foundation
 import HeraldJSON
-import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 
 /// Why a configuration file was refused: every problem, each with its JSON path.

@@ -1,5 +1,5 @@
 import HeraldJSON
-import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 
 /// The whole daemon configuration: one JSON file (see `docs/configuration.md`).

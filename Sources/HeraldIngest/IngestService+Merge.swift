@@ -1,14 +1,16 @@
 import HeraldConfig
 import HeraldJSON
 import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 import HeraldStore
 
 extension IngestService {
     func coordinator(_ tenant: TenantConfiguration, type: String, user: String) -> MatchCoordinator {
         let matching =
-            tenant.matching[type]
-            ?? EntityMatching(entityType: tenant.schema.entityType(type) ?? EntityTypeDefinition(uri: type, attributes: []))
+            matcher(tenant.id, type)
+            ?? CompiledMatching(
+                EntityMatching(), entityType: tenant.schema.entityType(type) ?? EntityTypeDefinition(uri: type, attributes: []))
         return MatchCoordinator(
             tenant: tenant.id, matching: matching, tokenCap: tenant.schema.limits.maxEntitiesPerToken,
             coarseTokenCap: tenant.schema.limits.maxEntitiesPerCoarseToken, user: user,

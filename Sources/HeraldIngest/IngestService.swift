@@ -1,6 +1,7 @@
 import HeraldConfig
 import HeraldJSON
 import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 import HeraldStore
 import Synchronization
@@ -27,17 +28,22 @@ public enum RemoveResult: Sendable {
 public final class IngestService: Sendable {
     public let store: HeraldStore
     private let tenants: Mutex<[String: TenantConfiguration]>
+    /// Each tenant's match engines by entity type, compiled once per configuration load.
+    private let matchers: Mutex<[String: [String: CompiledMatching]]>
     let writerState: WriterState
 
-    /// - Parameter profileCacheEntries: match profiles the writer keeps for candidates (`store.matchProfileCacheEntries`).
+    /// - Parameters:
+    ///   - matching: the tenants' compiled match rules, tenant id → entity type URI (`CompiledConfiguration.matching`).
+    ///   - profileCacheEntries: match profiles the writer keeps for candidates (`store.matchProfileCacheEntries`).
     public init(
-        store: HeraldStore, tenants: [TenantConfiguration],
+        store: HeraldStore, tenants: [TenantConfiguration], matching: [String: [String: CompiledMatching]],
         profileCacheEntries: Int = StoreConfiguration().matchProfileCacheEntries
     ) {
         self.store = store
         self.writerState = WriterState(profileCacheEntries: profileCacheEntries)
         self.tenants = Mutex([:])
-        update(tenants: tenants)
+        self.matchers = Mutex([:])
+        update(tenants: tenants, matching: matching)
         let state = writerState
         store.onRollback { state.profiles.removeAll() }
     }
@@ -47,11 +53,18 @@ public final class IngestService: Sendable {
 
     public func tenant(_ id: String) -> TenantConfiguration? { tenants.withLock { $0[id] } }
 
-    /// Replaces the tenants' configuration (on reload); requests in flight keep the one they started with.
-    public func update(tenants list: [TenantConfiguration]) {
+    /// Replaces the tenants' configuration and compiled match rules (on reload); requests in flight keep
+    /// the configuration they started with.
+    public func update(tenants list: [TenantConfiguration], matching: [String: [String: CompiledMatching]]) {
         var map: [String: TenantConfiguration] = [:]
         for t in list { map[t.id] = t }
         tenants.withLock { $0 = map }
+        matchers.withLock { $0 = matching }
+    }
+
+    /// The compiled match rules of `type` in `tenant`; nil when the type has none.
+    func matcher(_ tenant: String, _ type: String) -> CompiledMatching? {
+        matchers.withLock { $0[tenant]?[type] }
     }
 
     /// Validates and applies a batch of posted entities.
@@ -75,6 +88,7 @@ public final class IngestService: Sendable {
         let ingestor = IngestService.ingestor(for: tenant)
         let state = writerState
         let inputs = prepared
+        let matchers = matchers.withLock { $0[tenantId] ?? [:] }
         return try await store.write { tx in
             var results: [ItemResult] = []
             results.reserveCapacity(inputs.count)
@@ -88,7 +102,7 @@ public final class IngestService: Sendable {
                     do {
                         let result = try IngestService.applyOne(
                             input, index: index, tenant: tenantId, ingestor: ingestor, user: user, tx: &tx, state: state)
-                        if let matching = tenant.matching[input.type], !matching.engine.isEmpty {
+                        if let matching = matchers[input.type], !matching.engine.isEmpty {
                             results.append(
                                 try IngestService.matchAfterWrite(
                                     result, tenant: tenant, matching: matching, user: user, tx: &tx, state: state))
@@ -187,7 +201,7 @@ public final class IngestService: Sendable {
     /// Runs the match stage after an entity was created or updated (same transaction); the item's URI
     /// becomes the winner's when it merged.
     static func matchAfterWrite(
-        _ result: ItemResult, tenant: TenantConfiguration, matching: EntityMatching, user: String,
+        _ result: ItemResult, tenant: TenantConfiguration, matching: CompiledMatching, user: String,
         tx: inout WriteTransaction, state: WriterState
     ) throws -> ItemResult {
         let uri: String

@@ -1,5 +1,6 @@
 import HeraldJSON
 import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 import HeraldStore
 
@@ -10,7 +11,7 @@ import HeraldStore
 /// half-done: either the winner, the losers and all events commit, or nothing does.
 struct MatchCoordinator {
     let tenant: String
-    let matching: EntityMatching
+    let matching: CompiledMatching
     /// A token shared by more entities than this is skipped (and counted).
     let tokenCap: Int
     /// The same for a coarse token when the entity also has finer tokens of the same group.

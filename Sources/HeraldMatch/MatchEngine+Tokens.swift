@@ -1,3 +1,4 @@
+import HeraldMatchRules
 import HeraldModel
 
 /// Match tokens: the blocking keys under which the store indexes an entity.

@@ -1,3 +1,4 @@
+import HeraldMatchRules
 import HeraldModel
 
 /// Evaluates an entity type's match groups on pairs of entities and derives their match tokens.

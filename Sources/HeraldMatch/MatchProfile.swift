@@ -1,3 +1,4 @@
+import HeraldMatchRules
 import HeraldModel
 
 /// The normalised values of one entity for the attributes an engine's rules read.

@@ -1,3 +1,5 @@
+import HeraldMatchRules
+
 /// Lawrence Philips' original Metaphone (1990), for the `fuzzy` comparator and fuzzy match tokens.
 ///
 /// The rules are the ones in Philips' article as most implementations carry them (Perl's

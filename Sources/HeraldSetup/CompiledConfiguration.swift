@@ -1,19 +1,22 @@
 import HeraldConfig
 import HeraldFilter
 import HeraldJSON
+import HeraldMatch
 import HeraldModel
 
 /// The configuration with what the stages run compiled once: every destination's object filter,
-/// parsed and checked against its tenant's data model.
+/// parsed and checked against its tenant's data model, and every entity type's match engine.
 ///
-/// `HeraldConfig` reads the file into plain values (filters stay text); this step turns the text
-/// into the forms the stages use and refuses what does not compile, with the JSON path of each
-/// problem. `herald config check`, `serve` and a reload all go through it, so what one refuses the
+/// `HeraldConfig` reads the file into plain values (filters stay text, match rules stay rules); this
+/// step turns them into the forms the stages use — filters for delivery, engines for ingest — and
+/// refuses what does not compile, with the JSON path of each problem. `herald config check`, `serve` and a reload all go through it, so what one refuses the
 /// others refuse, and a filter is parsed once per load, not once to check and again to run.
 public struct CompiledConfiguration: Sendable {
     public let configuration: HeraldConfiguration
     /// The object filter of every destination that has one.
     public let filters: [DestinationKey: ObjectFilter]
+    /// The match engine of every entity type with match rules: tenant id → entity type URI.
+    public let matching: [String: [String: CompiledMatching]]
 
     /// Compiles `configuration` (read from `file`).
     ///
@@ -40,7 +43,15 @@ public struct CompiledConfiguration: Sendable {
             }
         }
         if !issues.isEmpty { throw ConfigurationError(file: file, issues: issues) }
+        var matching: [String: [String: CompiledMatching]] = [:]
+        for tenant in configuration.tenants {
+            for (type, rules) in tenant.matching {
+                let entityType = tenant.schema.entityType(type) ?? EntityTypeDefinition(uri: type, attributes: [])
+                matching[tenant.id, default: [:]][type] = CompiledMatching(rules, entityType: entityType)
+            }
+        }
         self.configuration = configuration
         self.filters = filters
+        self.matching = matching
     }
 }

@@ -1,5 +1,6 @@
 import HeraldJSON
 import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 import Testing
 
@@ -7,13 +8,13 @@ struct ConfigurationReaderTests {
     static let groupURI = "configuration/entityTypes/Individual/matchGroups/G"
 
     /// Reads `{"matchGroups": [group]}` (or any entity-type fragment) against the demo Individual type.
-    func read(_ json: String) -> (EntityMatching, [JSONShapeIssue]) {
+    func read(_ json: String) -> (CompiledMatching, [JSONShapeIssue]) {
         let value = try! JSONParser.parse(json)
         let issues = JSONShapeIssues()
         var r = JSONObjectReader(value, at: JSONPath.root + "entityTypes" + 0, issues: issues)!
         let m = MatchConfigurationReader.read(&r, entityType: Demo.individual, sources: Demo.schema.sources)
         r.finish()
-        return (m, issues.issues)
+        return (CompiledMatching(m, entityType: Demo.individual), issues.issues)
     }
 
     func group(_ rule: String, type: String = "automatic", extra: String = "") -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldJSON
 import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 import HeraldSampleData
 
@@ -53,12 +54,12 @@ enum Demo {
     }()
 
     /// The demo rules read as the configuration loader reads them.
-    static func matching(_ rules: JSONValue = rulesJSON) -> (EntityMatching, [JSONShapeIssue]) {
+    static func matching(_ rules: JSONValue = rulesJSON) -> (CompiledMatching, [JSONShapeIssue]) {
         let issues = JSONShapeIssues()
         var r = JSONObjectReader(rules, at: .root, issues: issues)!
         let matching = MatchConfigurationReader.read(&r, entityType: individual, sources: schema.sources)
         r.finish()
-        return (matching, issues.issues)
+        return (CompiledMatching(matching, entityType: individual), issues.issues)
     }
 }
 

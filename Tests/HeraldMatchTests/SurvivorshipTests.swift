@@ -1,5 +1,6 @@
 import HeraldJSON
 import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 import Testing
 

@@ -1,4 +1,5 @@
 import HeraldMatch
+import HeraldMatchRules
 import HeraldModel
 import Testing
 

@@ -6,10 +6,10 @@
 /// "letter X with …" are listed (`ß` → `ss`, `æ` → `ae`, `œ` → `oe`, `ð` → `d`, `þ` → `th`, `ı` → `i`).
 /// Combining marks are dropped (decomposed input folds like composed input). Letters of other scripts
 /// are only lower-cased.
-enum TextFolding {
+package enum TextFolding {
     /// Appends the folded form of `scalar` to `out`.
     @inline(__always)
-    static func fold(_ scalar: Unicode.Scalar, into out: inout String) {
+    package static func fold(_ scalar: Unicode.Scalar, into out: inout String) {
         let v = scalar.value
         if v < 0x80 {
             out.unicodeScalars.append(v &- 65 < 26 ? Unicode.Scalar(UInt8(v) | 0x20) : scalar)
@@ -19,7 +19,7 @@ enum TextFolding {
     }
 
     /// The folded form of `text`: diacritics removed, lower-cased; punctuation and spaces kept.
-    static func fold(_ text: String) -> String {
+    package static func fold(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for s in text.unicodeScalars { fold(s, into: &out) }

@@ -38,7 +38,7 @@ public indirect enum MatchRule: Sendable {
     }
 
     /// The attributes compared with `fuzzy` somewhere in the rule.
-    var fuzzyAttributes: Set<AttributeReference> {
+    package var fuzzyAttributes: Set<AttributeReference> {
         switch self {
         case .and(let rules), .or(let rules):
             return rules.reduce(into: Set()) { $0.formUnion($1.fuzzyAttributes) }

@@ -26,7 +26,7 @@ public enum MatchConfigurationReader {
                 return group
             } ?? []
         let survivorship = readSurvivorshipGroups(&r, entityType: entityType, sources: sources)
-        return EntityMatching(entityType: entityType, groups: groups, survivorship: survivorship)
+        return EntityMatching(groups: groups, survivorship: survivorship)
     }
 
     static func readGroup(_ g: inout JSONObjectReader, entityType: EntityTypeDefinition) -> MatchGroup? {
