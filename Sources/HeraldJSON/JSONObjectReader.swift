@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One problem found while reading a JSON document against an expected shape.
 public struct JSONShapeIssue: Sendable, Equatable, CustomStringConvertible {
     public var path: JSONPath
@@ -15,16 +17,18 @@ public struct JSONShapeIssue: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Used for the configuration file (`herald config check` prints them all) and
 /// for request bodies (each item's errors name the path inside the item).
-public final class JSONShapeIssues: @unchecked Sendable {
-    public private(set) var issues: [JSONShapeIssue] = []
+public final class JSONShapeIssues: Sendable {
+    private let reported = Mutex<[JSONShapeIssue]>([])
 
     public init() {}
 
+    public var issues: [JSONShapeIssue] { reported.withLock { $0 } }
+
     public func report(_ path: JSONPath, _ message: String) {
-        issues.append(JSONShapeIssue(path: path, message: message))
+        reported.withLock { $0.append(JSONShapeIssue(path: path, message: message)) }
     }
 
-    public var isEmpty: Bool { issues.isEmpty }
+    public var isEmpty: Bool { reported.withLock { $0.isEmpty } }
 }
 
 /// Reads the members of one JSON object, tracking which keys were used.

@@ -116,7 +116,7 @@ public final class HeraldStore: Sendable {
 /// A storage failure makes it `failing` at once. It is `up` again after a write succeeds with no storage failure
 /// for `quietMs`: when a disk is nearly full, small writes (a cursor) still succeed while large ones (a batch of
 /// entities) fail, and the state must not flap with them.
-final class HealthMonitor: @unchecked Sendable {
+final class HealthMonitor: Sendable {
     static let quietMs: Int64 = 5000
     private struct State {
         var health = StoreHealth.up
@@ -128,7 +128,11 @@ final class HealthMonitor: @unchecked Sendable {
     let logger: Logger
     /// A small write that allocates space; run every `quietMs` while writes fail, so that the state recovers
     /// even when nothing else writes. Set once, before the first write.
-    var probe: (@Sendable () async -> Void)?
+    var probe: (@Sendable () async -> Void)? {
+        get { probeBox.withLock { $0 } }
+        set { probeBox.withLock { $0 = newValue } }
+    }
+    private let probeBox = Mutex<(@Sendable () async -> Void)?>(nil)
 
     init(logger: Logger) { self.logger = logger }
 
