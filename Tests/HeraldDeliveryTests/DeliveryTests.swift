@@ -90,29 +90,37 @@ struct DeliveryTests {
         #expect(status?["cursor"] == .number("8"))
     }
 
-    @Test func killDuringDeliveryLosesNothingAndDuplicatesStayBounded() throws {
+    /// Posts 600 people to a sink that takes `completionDelayMs` per batch, waits until 50 arrived, stops the
+    /// server with `stop` (kill -9 or SIGTERM), restarts it on the same data and waits for all 600.
+    /// Returns every delivered seq (duplicates included), the restarted server and its client.
+    func interruptMidDelivery(
+        completionDelayMs: Int, prefix: String, stop: (HeraldProcess, TemporaryDirectory) -> Void
+    ) throws -> (seqs: [Int64], server: HeraldProcess, client: TestClient) {
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
         let config = StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
-            streaming: streaming(sink: #"{"output": "\#(output)", "completionDelayMs": 15}"#))
-        var server = try HeraldProcess(configPath: config, logPath: dir.file("serve1.log"))
-        var client = TestClient(baseURL: server.baseURL)
-        try StreamingTestSupport.postPeople(client, count: 600, prefix: "k")
-        // Let delivery get going, then kill it mid-stream.
+            streaming: streaming(sink: #"{"output": "\#(output)", "completionDelayMs": \#(completionDelayMs)}"#))
+        let first = try HeraldProcess(configPath: config, logPath: dir.file("serve1.log"))
+        try StreamingTestSupport.postPeople(TestClient(baseURL: first.baseURL), count: 600, prefix: prefix)
         #expect(StreamingTestSupport.eventually(timeout: 30) { StreamingTestSupport.readLines(output).count >= 50 })
-        server.kill9()
-        let beforeRestart = StreamingTestSupport.readLines(output).count
-        #expect(beforeRestart < 600, "the kill landed mid-delivery")
+        stop(first, dir)
+        #expect(StreamingTestSupport.readLines(output).count < 600, "the stop landed mid-delivery")
 
-        server = try HeraldProcess(configPath: config, logPath: dir.file("serve2.log"))
-        client = TestClient(baseURL: server.baseURL)
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve2.log"))
         let done = StreamingTestSupport.eventually(timeout: 90) {
             Set(StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)).count == 600
         }
-        let lines = StreamingTestSupport.readLines(output)
-        let seqs = lines.compactMap(DeliveryTests.seq)
+        let seqs = StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)
         #expect(done, "every event delivered after the restart (\(Set(seqs).count) of 600)")
+        return (seqs, server, TestClient(baseURL: server.baseURL))
+    }
+
+    @Test func killDuringDeliveryLosesNothingAndDuplicatesStayBounded() throws {
+        let (seqs, server, client) = try interruptMidDelivery(completionDelayMs: 15, prefix: "k") { server, _ in
+            server.kill9()
+        }
+        defer { withExtendedLifetime(server) {} }
         let duplicates = seqs.count - Set(seqs).count
         // At most one window (maxMessages × maxInFlight, at least 256 events) was in flight when killed.
         #expect(duplicates <= 256, "\(duplicates) duplicates")
@@ -123,32 +131,16 @@ struct DeliveryTests {
     /// A graceful stop (SIGTERM) cancels every destination's loop: the round in flight is still sent and
     /// recorded, so after a restart nothing is sent twice and nothing is missing.
     @Test func aGracefulStopMidDeliveryRecordsTheRoundInFlightAndSendsNothingTwice() throws {
-        let dir = TemporaryDirectory()
-        let output = dir.file("out.ndjson")
-        let config = StreamingTestSupport.writeConfig(
-            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
-            streaming: streaming(sink: #"{"output": "\#(output)", "completionDelayMs": 40}"#))
-        var server = try HeraldProcess(configPath: config, logPath: dir.file("serve1.log"))
-        var client = TestClient(baseURL: server.baseURL)
-        try StreamingTestSupport.postPeople(client, count: 600, prefix: "g")
-        #expect(StreamingTestSupport.eventually(timeout: 30) { StreamingTestSupport.readLines(output).count >= 50 })
-        let started = ContinuousClock.now
-        #expect(server.stop() == 0, "graceful exit")
-        let stopTime = ContinuousClock.now - started
-        // The longest wait is one round: a few batches of 10 at 40 ms each (and the sink's stop).
-        #expect(stopTime < .seconds(5), "stopping took \(stopTime)")
-        let beforeRestart = StreamingTestSupport.readLines(output).count
-        #expect(beforeRestart < 600, "the stop landed mid-delivery")
-        let log = (try? String(contentsOfFile: dir.file("serve1.log"), encoding: .utf8)) ?? ""
-        #expect(!log.contains("not recorded"), "a stop must not leave a sent round unrecorded")
-
-        server = try HeraldProcess(configPath: config, logPath: dir.file("serve2.log"))
-        client = TestClient(baseURL: server.baseURL)
-        let done = StreamingTestSupport.eventually(timeout: 90) {
-            Set(StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)).count == 600
+        let (seqs, server, _) = try interruptMidDelivery(completionDelayMs: 40, prefix: "g") { server, dir in
+            let started = ContinuousClock.now
+            #expect(server.stop() == 0, "graceful exit")
+            let stopTime = ContinuousClock.now - started
+            // The longest wait is one round: a few batches of 10 at 40 ms each (and the sink's stop).
+            #expect(stopTime < .seconds(5), "stopping took \(stopTime)")
+            let log = (try? String(contentsOfFile: dir.file("serve1.log"), encoding: .utf8)) ?? ""
+            #expect(!log.contains("not recorded"), "a stop must not leave a sent round unrecorded")
         }
-        let seqs = StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)
-        #expect(done, "every event delivered after the restart (\(Set(seqs).count) of 600)")
+        defer { withExtendedLifetime(server) {} }
         #expect(seqs.count == Set(seqs).count, "\(seqs.count - Set(seqs).count) sent twice")
     }
 
