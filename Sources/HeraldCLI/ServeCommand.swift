@@ -76,7 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let storeConfiguration = configuration.store
-        let store = try HeraldStore(
+        let store = try SQLiteStore(
             directory: configuration.dataDirectory, synchronous: storeConfiguration.synchronous,
             memory: StoreMemory(
                 writerCacheMiB: storeConfiguration.writerCacheMiB, readerCacheMiB: storeConfiguration.readerCacheMiB,

@@ -27,7 +27,7 @@ struct DeliveryLoop {
     }
 
     private var ordered: Bool { decisions.ordered }
-    private var store: HeraldStore { worker.store }
+    private var store: SQLiteStore { worker.store }
     private var destination: DestinationConfiguration { worker.destination }
     private var tenant: TenantConfiguration { worker.tenant }
     private var provider: ProviderConfiguration { worker.provider }

@@ -26,7 +26,7 @@ public enum RemoveResult: Sendable {
 /// Validation runs on the caller's task (in parallel across requests); applying
 /// and writing run on the store's writer, group-committed with other requests.
 public final class IngestService: Sendable {
-    public let store: HeraldStore
+    public let store: SQLiteStore
     private let tenants: Mutex<[String: TenantConfiguration]>
     /// Each tenant's match engines by entity type, compiled once per configuration load.
     private let matchers: Mutex<[String: [String: CompiledMatching]]>
@@ -36,7 +36,7 @@ public final class IngestService: Sendable {
     ///   - matching: the tenants' compiled match rules, tenant id → entity type URI (`CompiledConfiguration.matching`).
     ///   - profileCacheEntries: match profiles the writer keeps for candidates (`store.matchProfileCacheEntries`).
     public init(
-        store: HeraldStore, tenants: [TenantConfiguration], matching: [String: [String: CompiledMatching]],
+        store: SQLiteStore, tenants: [TenantConfiguration], matching: [String: [String: CompiledMatching]],
         profileCacheEntries: Int = StoreConfiguration().matchProfileCacheEntries
     ) {
         self.store = store

@@ -163,7 +163,7 @@ extension WriteTransaction {
     @discardableResult
     public func replayDeadLetters(_ scope: DeliveryScope, ids: [Int64]?, now: Int64) throws -> Int {
         let (sql, arguments) = DeadLetterQuery.select(scope, ids: ids)
-        let letters = try Row.fetchAll(db, sql: sql, arguments: arguments).map(HeraldStore.decodeDeadLetter)
+        let letters = try Row.fetchAll(db, sql: sql, arguments: arguments).map(SQLiteStore.decodeDeadLetter)
         for letter in letters {
             try scheduleRetry(
                 letter.key,
@@ -222,7 +222,7 @@ enum DeadLetterQuery {
     }
 }
 
-extension HeraldStore {
+extension SQLiteStore {
     static func decodeDeadLetter(_ row: Row) -> DeadLetter {
         let body: Data = row["body"]
         return DeadLetter(
@@ -273,7 +273,7 @@ extension HeraldStore {
                 ORDER BY seq LIMIT ?
                 """
             return try Row.fetchAll(db, sql: sql, arguments: [key.tenant, key.destination, now, limit])
-                .map(HeraldStore.decodeRetry)
+                .map(SQLiteStore.decodeRetry)
         }
     }
 
@@ -293,7 +293,7 @@ extension HeraldStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM delivery_retries WHERE tenant = ? AND destination = ? ORDER BY seq LIMIT ?",
                 arguments: [key.tenant, key.destination, limit]
-            ).map(HeraldStore.decodeRetry)
+            ).map(SQLiteStore.decodeRetry)
         }
     }
 
@@ -301,7 +301,7 @@ extension HeraldStore {
     public func deadLetters(_ scope: DeliveryScope, afterId: Int64, limit: Int) async throws -> [DeadLetter] {
         try await pool.read { db in
             let (sql, arguments) = DeadLetterQuery.select(scope, ids: nil, afterId: afterId, limit: limit)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(HeraldStore.decodeDeadLetter)
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(SQLiteStore.decodeDeadLetter)
         }
     }
 
@@ -309,7 +309,7 @@ extension HeraldStore {
     public func deadLetter(_ scope: DeliveryScope, id: Int64) async throws -> DeadLetter? {
         try await pool.read { db in
             let (sql, arguments) = DeadLetterQuery.select(scope, ids: [id])
-            return try Row.fetchOne(db, sql: sql, arguments: arguments).map(HeraldStore.decodeDeadLetter)
+            return try Row.fetchOne(db, sql: sql, arguments: arguments).map(SQLiteStore.decodeDeadLetter)
         }
     }
 

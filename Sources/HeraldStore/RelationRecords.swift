@@ -7,7 +7,7 @@ extension WriteTransaction {
     public func relation(tenant: String, id: String) throws -> StoredEntity? {
         let statement = try db.cachedStatement(sql: "SELECT version, removed, body FROM relations WHERE tenant = ? AND id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [tenant, id]) else { return nil }
-        return try HeraldStore.decodeStoredEntity(row)
+        return try SQLiteStore.decodeStoredEntity(row)
     }
 
     public func relationExists(tenant: String, id: String) throws -> Bool {
@@ -63,11 +63,11 @@ extension WriteTransaction {
     }
 }
 
-extension HeraldStore {
+extension SQLiteStore {
     public func relation(tenant: String, id: String) async throws -> StoredEntity? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT version, removed, body FROM relations WHERE tenant = ? AND id = ?", arguments: [tenant, id])
-                .map(HeraldStore.decodeStoredEntity)
+                .map(SQLiteStore.decodeStoredEntity)
         }
     }
 }

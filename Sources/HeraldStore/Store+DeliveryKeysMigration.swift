@@ -1,7 +1,7 @@
 import GRDB
 import Logging
 
-extension HeraldStore {
+extension SQLiteStore {
     /// Schema v5: every piece of delivery state is keyed by (tenant, destination id).
     ///
     /// Before v5 the retry schedule was keyed by destination id alone, and destination ids are unique only

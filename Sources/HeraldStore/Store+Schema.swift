@@ -1,7 +1,7 @@
 import GRDB
 import Logging
 
-extension HeraldStore {
+extension SQLiteStore {
     /// The tables, created or upgraded when the store opens.
     ///
     /// - `entities`: the current snapshot of each entity (JSON), its version, and a tombstone flag.

@@ -24,7 +24,7 @@ public struct StoredEntity: Sendable {
 
 /// Typed operations on the store inside one write transaction.
 ///
-/// Only valid inside `HeraldStore.write`; it runs on the writer thread.
+/// Only valid inside `SQLiteStore.write`; it runs on the writer thread.
 public struct WriteTransaction {
     let db: Database
 
@@ -40,7 +40,7 @@ public struct WriteTransaction {
         let statement = try db.cachedStatement(
             sql: "SELECT version, removed, body, merged_into FROM entities WHERE tenant = ? AND id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [tenant, id]) else { return nil }
-        return try HeraldStore.decodeStoredEntity(row)
+        return try SQLiteStore.decodeStoredEntity(row)
     }
 
     /// An entity's version and state without decoding it (nil when it does not exist).

@@ -82,7 +82,7 @@ struct CrashRecoveryTests {
 
     /// Every acknowledged line is stored with its events; versions are contiguous; every event's entity exists.
     func verifyInvariants(dataDirectory: String, input: String, committedThrough: Int) async throws {
-        let store = try HeraldStore(directory: dataDirectory)
+        let store = try SQLiteStore(directory: dataDirectory)
         defer { store.close() }
         let entities = try await store.entityVersions(tenant: "demo")
         let events = try await store.events(tenant: "demo", after: 0, limit: 10_000_000)

@@ -16,7 +16,7 @@ struct UpgradeTests {
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         do {
             let queue = try DatabaseQueue(path: data + "/herald.db")
-            try HeraldStore.migrator().migrate(queue, upTo: "v4-match-keys")
+            try SQLiteStore.migrator().migrate(queue, upTo: "v4-match-keys")
             try await queue.write { db in
                 // Events 1-4 exist (the cursors are past them); event 5's row was compacted away.
                 for (seq, tenant) in [(1, "alpha"), (2, "beta"), (3, "alpha"), (4, "beta")] {

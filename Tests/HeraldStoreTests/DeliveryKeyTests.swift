@@ -23,7 +23,7 @@ struct DeliveryKeyTests {
 
     @Test func theSameDestinationIdInTwoTenantsHasTwoRetrySchedules() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         let (alpha, beta) = (self.alpha, self.beta)
         try await store.write { tx in
@@ -53,7 +53,7 @@ struct DeliveryKeyTests {
     /// with another tenant's) and its retry schedule, and dates it by the oldest of them.
     @Test func theBacklogCountsTheTenantsEventsAndItsRetries() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         let alpha = self.alpha
         try await store.write { tx in
@@ -77,7 +77,7 @@ struct DeliveryKeyTests {
 
     @Test func deadLetterScopesAlwaysCarryTheTenant() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         let (alpha, beta) = (self.alpha, self.beta)
         func letter(_ key: DestinationKey, _ seq: Int64) -> DeadLetter {
@@ -110,7 +110,7 @@ struct DeliveryKeyTests {
         let dir = TemporaryDirectory()
         do {
             let queue = try DatabaseQueue(path: dir.path + "/herald.db")
-            try HeraldStore.migrator().migrate(queue, upTo: "v4-match-keys")
+            try SQLiteStore.migrator().migrate(queue, upTo: "v4-match-keys")
             try await queue.write { db in
                 for (seq, tenant) in [(1, "alpha"), (2, "beta"), (3, "alpha")] {
                     try db.execute(
@@ -140,7 +140,7 @@ struct DeliveryKeyTests {
             }
             try queue.close()
         }
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         #expect(try await store.retries(alpha, limit: 10).map(\.message.seq) == [1, 3])
         #expect(try await store.retries(beta, limit: 10).map(\.message.seq) == [0, 2])

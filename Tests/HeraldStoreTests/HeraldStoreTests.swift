@@ -11,7 +11,7 @@ struct HeraldStoreTests {
 
     @Test func concurrentWritesAreGroupCommittedAndAllDurable() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         try await withThrowingTaskGroup(of: Int64.self) { group in
             for i in 0..<200 {
                 group.addTask {
@@ -36,7 +36,7 @@ struct HeraldStoreTests {
         store.close()
 
         // Reopen: everything acknowledged is there, in sequence order.
-        let reopened = try HeraldStore(directory: dir.path)
+        let reopened = try SQLiteStore(directory: dir.path)
         let events = try await reopened.events(tenant: "t", after: 0, limit: 1000)
         #expect(events.count == 200)
         #expect(events.map(\.seq) == events.map(\.seq).sorted())
@@ -48,7 +48,7 @@ struct HeraldStoreTests {
 
     @Test func aFailingJobRollsBackOnlyItsOwnChanges() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         async let good: Void = store.write { tx in
             try tx.insertEntity(tenant: "t", entity: self.entity("good"), body: self.entity("x").storedBytes())
         }
@@ -71,7 +71,7 @@ struct HeraldStoreTests {
 
     @Test func savepointsInsideAJobAreIndependent() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         try await store.write { tx in
             try tx.inSavepoint { try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: self.entity("x").storedBytes()) }
             _ = try? tx.inSavepoint {
@@ -86,7 +86,7 @@ struct HeraldStoreTests {
 
     @Test func crosswalksAndCursorsRoundTrip() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         let key = CrosswalkKey(type: "configuration/sources/CRM", value: "42")
         try await store.write { tx in
             try tx.insertCrosswalk(tenant: "t", key: key, entityId: "e1")
@@ -103,7 +103,7 @@ struct HeraldStoreTests {
 
     @Test func aClosedStoreRefusesWrites() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         store.close()
         await #expect(throws: StoreError.self) {
             try await store.write { _ in 1 }

@@ -8,7 +8,7 @@ import Testing
 struct MatchKeyTests {
     @Test func replacingTokensKeepsTheIndexExact() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         try await store.write { tx in
             try tx.replaceTokens(tenant: "t", entityId: "a", tokens: ["G|Email=x", "G|Phone=1"])
@@ -38,7 +38,7 @@ struct MatchKeyTests {
 
     @Test func aFailedWriteLeavesNoTokens() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         struct Boom: Error {}
         await #expect(throws: Boom.self) {
@@ -64,7 +64,7 @@ struct MatchKeyTests {
         let path = dir.path + "/herald.db"
         do {
             let queue = try DatabaseQueue(path: path)
-            try HeraldStore.migrator().migrate(queue, upTo: "v3-match-merge")
+            try SQLiteStore.migrator().migrate(queue, upTo: "v3-match-merge")
             try await queue.write { db in
                 for (entity, token) in [("a", "G|Email=x"), ("a", "G|Phone=1"), ("b", "G|Email=x")] {
                     try db.execute(
@@ -73,7 +73,7 @@ struct MatchKeyTests {
             }
             try queue.close()
         }
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         let found = try await store.write { tx in
             (try tx.entitiesSharing(tenant: "t", token: "G|Email=x", limit: 10).sorted(),

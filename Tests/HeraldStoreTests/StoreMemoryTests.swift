@@ -13,7 +13,7 @@ struct StoreMemoryTests {
 
     @Test func theWriterAndEveryReaderGetTheirPageCacheBudget() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(
+        let store = try SQLiteStore(
             directory: dir.path, memory: StoreMemory(writerCacheMiB: 24, readerCacheMiB: 3, readerCount: 3))
         defer { store.close() }
         let writer = try await store.pool.write { try StoreMemoryTests.cacheKiB($0) }
@@ -36,7 +36,7 @@ struct StoreMemoryTests {
 
     @Test func theDefaultsAreTheDocumentedOnes() async throws {
         let dir = TemporaryDirectory()
-        let store = try HeraldStore(directory: dir.path)
+        let store = try SQLiteStore(directory: dir.path)
         defer { store.close() }
         let writer = try await store.pool.write { try StoreMemoryTests.cacheKiB($0) }
         let reader = try await store.pool.read { try StoreMemoryTests.cacheKiB($0) }

@@ -3,7 +3,7 @@ import GRDB
 import HeraldJSON
 import HeraldModel
 
-extension HeraldStore {
+extension SQLiteStore {
     static func decodeStoredEntity(_ row: Row) throws -> StoredEntity {
         let version: Int64 = row[0]
         let removed: Bool = row[1]
@@ -23,21 +23,21 @@ extension HeraldStore {
             let row = try Row.fetchOne(
                 db, sql: "SELECT version, removed, body, merged_into FROM entities WHERE tenant = ? AND id = ?",
                 arguments: [tenant, id])
-            return try row.map(HeraldStore.decodeStoredEntity)
+            return try row.map(SQLiteStore.decodeStoredEntity)
         }
     }
 
     /// Events of `tenant` with `seq > after`, oldest first.
     public func events(tenant: String, after: Int64, limit: Int) async throws -> [EventRecord] {
         try await pool.read { db in
-            try HeraldStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
+            try SQLiteStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
         }
     }
 
     /// Synchronous variant of `events(tenant:after:limit:)` for worker threads.
     public func eventsSync(tenant: String, after: Int64, limit: Int) throws -> [EventRecord] {
         try pool.read { db in
-            try HeraldStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
+            try SQLiteStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
         }
     }
 
@@ -95,7 +95,7 @@ extension HeraldStore {
     }
 }
 
-extension HeraldStore {
+extension SQLiteStore {
     /// Every entity id of a tenant with its version and removed flag (consistency checks and tests).
     public func entityVersions(tenant: String) async throws -> [String: (version: Int64, removed: Bool)] {
         try await pool.read { db in
@@ -132,7 +132,7 @@ extension HeraldStore {
     }
 }
 
-extension HeraldStore {
+extension SQLiteStore {
     /// Deletes events of `tenant` with `seq <= upTo` and `time < olderThan` (queue compaction).
     /// - Returns: how many were deleted.
     @discardableResult

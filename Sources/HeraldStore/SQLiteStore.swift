@@ -11,7 +11,7 @@ import Synchronization
 /// one transaction and one fsync, and each caller resumes only after its
 /// changes are durable. Reads use a pool of reader connections and never wait
 /// for the writer (WAL snapshots).
-public final class HeraldStore: Sendable {
+public final class SQLiteStore: Sendable {
     public let path: String
     let pool: DatabasePool
     private let committer: GroupCommitter
@@ -59,7 +59,7 @@ public final class HeraldStore: Sendable {
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
                 try db.execute(sql: "PRAGMA cache_size = -\(memory.writerCacheMiB * 1024)")
             }
-            try HeraldStore.migrator(logger: logger).migrate(pool)
+            try SQLiteStore.migrator(logger: logger).migrate(pool)
             checkpointer = try Checkpointer(path: path, signal: commits, logger: logger)
         } catch {
             throw StoreError(.openFailed, "cannot open SQLite database '\(path)': \(error)")
