@@ -170,6 +170,17 @@ let package = Package(
                 "HeraldTestSupport", "HeraldJSON", "HeraldPayload", "HeraldDelivery", "HeraldConfig",
                 "HeraldModel", "HeraldPlugins", "HeraldStore",
             ]),
+        // The REST routes in process (HummingbirdTesting's router framework), against a real SQLite store.
+        .testTarget(
+            name: "HeraldServerTests",
+            dependencies: [
+                "HeraldServer", "HeraldTestSupport", "HeraldJSON", "HeraldConfig", "HeraldStore", "HeraldModel",
+                "HeraldIngest", "HeraldDelivery", "HeraldPlugins", "HeraldSetup",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "HeraldIntegrationTests",
             dependencies: [

@@ -11,6 +11,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public var offset: Int?
     public var line: Int?
     public var column: Int?
+    /// Headers besides `Content-Type` (those of a Hummingbird `HTTPError` it was made from, e.g. `Allow`).
+    public var extraHeaders: HTTPFields = [:]
 
     public init(
         _ status: HTTPResponse.Status, _ code: String, _ message: String, path: String? = nil, offset: Int? = nil,
@@ -25,7 +27,11 @@ public struct APIError: HTTPResponseError, Sendable {
         self.column = column
     }
 
-    public var headers: HTTPFields { [.contentType: "application/json"] }
+    public var headers: HTTPFields {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extraHeaders)
+        return headers
+    }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBody)))
@@ -70,10 +76,11 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(.notFound, "UNKNOWN_TENANT", "tenant '\(Echo.cut(tenant))' is not configured on this server")
     }
 
-    static func bodyTooLarge(_ limit: Int) -> APIError {
+    static func bodyTooLarge(_ limit: Int?) -> APIError {
         APIError(
             .contentTooLarge, "REQUEST_TOO_LARGE",
-            "the request body is over the limit of \(limit) bytes (server.maxRequestBytes); send smaller batches")
+            "the request body is over the limit\(limit.map { " of \($0) bytes" } ?? "") (server.maxRequestBytes); "
+                + "send smaller batches")
     }
 }
 

@@ -5,11 +5,14 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Turns every error a route throws into a JSON answer: API errors as they are, Hummingbird's own (no route
-/// matched) as 404 `NOT_FOUND` naming the method and path, storage failures as 507 `STORAGE_FULL` or 503
-/// `STORE_UNAVAILABLE`, anything else as 500 `INTERNAL_ERROR` (logged with its detail, which the client does
-/// not see). Errors of the connection itself (a malformed body, a closed channel) pass through: there is no
-/// one to answer, or Hummingbird closes the connection.
+/// The one path by which errors become answers: every error a route, a group's authorization or the router
+/// (no route matched) throws becomes an `APIError`, rendered as Herald's JSON. API errors stay as they are;
+/// Hummingbird's `HTTPError` (the router's 404, a decoding failure) becomes the same shape, the router's 404 as
+/// `NOT_FOUND` naming the method and path; any other error that carries a status (`NIOTooManyBytesError`, …)
+/// keeps its status with a code made of its reason phrase; storage failures become 507 `STORAGE_FULL` or 503
+/// `STORE_UNAVAILABLE`; anything else 500 `INTERNAL_ERROR` (logged with its detail, which the client does not
+/// see). Errors of the connection itself (a malformed body, a closed channel) pass through: there is no one to
+/// answer, or Hummingbird closes the connection.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
@@ -18,10 +21,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         do {
             return try await next(request, context)
+        } catch let error as APIError {
+            throw error
         } catch let error as HTTPError {
             throw APIError.from(error, request: request)
+        } catch let error as NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(error.maxBytes)
         } catch let error as any HTTPResponseError {
-            throw error
+            throw APIError(error.status, APIError.code(error.status), error.status.reasonPhrase)
         } catch let error as HTTPParserError {
             throw error
         } catch let error as ChannelError {
@@ -36,16 +43,24 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 extension APIError {
     /// Herald's JSON for one of Hummingbird's errors: the router's empty 404 becomes `NOT_FOUND`; others keep
-    /// their status, with a code made of its reason phrase ("Payload Too Large" → `PAYLOAD_TOO_LARGE`).
+    /// their status and headers, with a code made of the reason phrase ("Payload Too Large" → `PAYLOAD_TOO_LARGE`).
     static func from(_ error: HTTPError, request: Request) -> APIError {
         if error.status == .notFound && error.body == nil {
             return APIError(
                 .notFound, "NOT_FOUND",
                 "no route for \(request.method) \(Echo.cut(request.uri.path)); the routes are listed in docs/api.md")
         }
-        let code = String(error.status.reasonPhrase.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
-        return APIError(
-            error.status, code.isEmpty ? "HTTP_\(error.status.code)" : code, error.body ?? error.status.reasonPhrase)
+        var api = APIError(error.status, code(error.status), error.body ?? error.status.reasonPhrase)
+        api.extraHeaders = error.headers
+        api.extraHeaders[.contentType] = nil
+        api.extraHeaders[.contentLength] = nil
+        return api
+    }
+
+    /// An error code made of a status's reason phrase: "Payload Too Large" → `PAYLOAD_TOO_LARGE`.
+    static func code(_ status: HTTPResponse.Status) -> String {
+        let code = String(status.reasonPhrase.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        return code.isEmpty ? "HTTP_\(status.code)" : code
     }
 
     static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")

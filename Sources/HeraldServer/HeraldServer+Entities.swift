@@ -6,13 +6,13 @@ import Hummingbird
 import NIOCore
 
 extension HeraldServer {
-    func addEntityRoutes(to router: Router<BasicRequestContext>) {
+    func addEntityRoutes(to routes: RouteGroups) {
         let maxBytes = configuration.server.maxRequestBytes
         let maxItems = configuration.server.maxEntitiesPerRequest
 
-        tenantRoute(router, .post, "/entities", .write) { request, context, caller -> Response in
-            let user = caller.user
-            let tenant = caller.tenant
+        routes.tenant(.write).post("/entities") { request, context -> Response in
+            let user = context.user
+            let tenant = context.tenant
             let json = try await readJSON(request, maxBytes: maxBytes)
             guard case .array(let items) = json else {
                 throw APIError(
@@ -29,8 +29,8 @@ extension HeraldServer {
             return jsonResponse(renderResults(results, tenant: tenant.id))
         }
 
-        tenantRoute(router, .get, "/entities/:id", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.read).get("/entities/:id") { request, context -> Response in
+            let tenant = context.tenant
             let id = try objectId(context)
             guard var stored = try await ingest.store.entity(tenant: tenant.id, id: id) else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist in tenant '\(tenant.id)'")
@@ -58,9 +58,9 @@ extension HeraldServer {
             return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
         }
 
-        tenantRoute(router, .delete, "/entities/:id", .write) { request, context, caller -> Response in
-            let user = caller.user
-            let tenant = caller.tenant
+        routes.tenant(.write).delete("/entities/:id") { request, context -> Response in
+            let user = context.user
+            let tenant = context.tenant
             let id = try objectId(context)
             switch try await ingest.remove(tenant: tenant, id: id, user: user) {
             case .notFound:

@@ -3,9 +3,9 @@ import HeraldModel
 import Hummingbird
 
 extension HeraldServer {
-    func addEventRoutes(to router: Router<BasicRequestContext>) {
-        tenantRoute(router, .get, "/events", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+    func addEventRoutes(to routes: RouteGroups) {
+        routes.tenant(.read).get("/events") { request, context -> Response in
+            let tenant = context.tenant
             let after = try queryInt(request, "after", default: 0, range: 0...Int64.max)
             let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
             let events = try await ingest.store.events(tenant: tenant.id, after: after, limit: Int(limit))

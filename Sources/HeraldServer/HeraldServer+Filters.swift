@@ -9,10 +9,10 @@ extension HeraldServer {
     /// `POST /api/{tenant}/objectFilter/validate` with
     /// `{"objectFilter", "typeFilter"?, "ovOnly"?, "event"}` or `{…, "sourceObjectUri": "entities/ID"}`:
     /// whether the filter is valid, whether the event passes, and the tree of sub-expressions.
-    func addFilterRoutes(to router: Router<BasicRequestContext>) {
+    func addFilterRoutes(to routes: RouteGroups) {
         let maxBytes = configuration.server.maxRequestBytes
-        tenantRoute(router, .post, "/objectFilter/validate", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.read).post("/objectFilter/validate") { request, context -> Response in
+            let tenant = context.tenant
             let json = try await readJSON(request, maxBytes: maxBytes)
             let issues = JSONShapeIssues()
             guard var r = JSONObjectReader(json, at: .root, issues: issues) else {

@@ -2,8 +2,8 @@ import HeraldJSON
 import Hummingbird
 
 extension HeraldServer {
-    func addHealthRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/health") { _, _ -> Response in
+    func addHealthRoutes(to routes: RouteGroups) {
+        routes.open.get("/health") { _, _ -> Response in
             var w = JSONWriter(capacity: 64)
             w.beginObject()
             w.key("status")
@@ -28,7 +28,7 @@ extension HeraldServer {
             return jsonResponse(w.bytes, status: down == nil ? .ok : .serviceUnavailable)
         }
 
-        globalRoute(router, .get, "/metrics", .read) { request, _, _ -> Response in
+        routes.global(.read).get("/metrics") { request, _ -> Response in
             for tenant in configuration.tenants {
                 let length = try await ingest.store.queueLength(tenant: tenant.id)
                 metrics.queueLength(tenant: tenant.id).set(Int64(length))

@@ -7,9 +7,9 @@ import Hummingbird
 import NIOCore
 
 extension HeraldServer {
-    func addMergeRoutes(to router: Router<BasicRequestContext>) {
-        tenantRoute(router, .get, "/entities/:id/_potentialMatches", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+    func addMergeRoutes(to routes: RouteGroups) {
+        routes.tenant(.read).get("/entities/:id/_potentialMatches") { request, context -> Response in
+            let tenant = context.tenant
             let id = try objectId(context)
             guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id), stored.isLive else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist, or was merged or removed")
@@ -18,18 +18,18 @@ extension HeraldServer {
             return jsonResponse(IngestService.potentialMatchesJSON(matches))
         }
 
-        tenantRoute(router, .post, "/entities/:id/_notMatch", .write) { request, context, caller -> Response in
-            let user = caller.user
-            let tenant = caller.tenant
+        routes.tenant(.write).post("/entities/:id/_notMatch") { request, context -> Response in
+            let user = context.user
+            let tenant = context.tenant
             let id = try objectId(context)
             let other = try entityParameter(request, "uri")
             try await mergeCall { try await ingest.notMatch(tenant: tenant, id: id, other: other, user: user) }
             return jsonResponse(Array("{\"status\":\"success\"}".utf8))
         }
 
-        tenantRoute(router, .post, "/entities/:id/_sameAs", .write) { request, context, caller -> Response in
-            let user = caller.user
-            let tenant = caller.tenant
+        routes.tenant(.write).post("/entities/:id/_sameAs") { request, context -> Response in
+            let user = context.user
+            let tenant = context.tenant
             let id = try objectId(context)
             let other = try entityParameter(request, "uri")
             let explicit = request.uri.queryParameters["explicitWinner"].map { $0 == "true" } ?? false
@@ -53,9 +53,9 @@ extension HeraldServer {
             return jsonResponse(Array("{\"status\":\"success\",\"uri\":\"entities/\(winner)\"}".utf8))
         }
 
-        tenantRoute(router, .post, "/entities/:id/_unmerge", .write) { request, context, caller -> Response in
-            let user = caller.user
-            let tenant = caller.tenant
+        routes.tenant(.write).post("/entities/:id/_unmerge") { request, context -> Response in
+            let user = context.user
+            let tenant = context.tenant
             let id = try objectId(context)
             let spawn = try entityParameter(request, "contributorURI")
             try await mergeCall { try await ingest.unmerge(tenant: tenant, id: id, spawn: spawn, user: user) }
@@ -63,16 +63,16 @@ extension HeraldServer {
         }
 
         let maxBytes = configuration.server.maxRequestBytes
-        tenantRoute(router, .post, "/relations", .write) { request, context, caller -> Response in
-            let user = caller.user
-            let tenant = caller.tenant
+        routes.tenant(.write).post("/relations") { request, context -> Response in
+            let user = context.user
+            let tenant = context.tenant
             let items = try await readArray(request, maxBytes: maxBytes)
             let results = try await ingest.postRelations(tenant: tenant, items: items, user: user)
             return jsonResponse(renderResults(results, tenant: tenant.id))
         }
 
-        tenantRoute(router, .get, "/relations/:id", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.read).get("/relations/:id") { request, context -> Response in
+            let tenant = context.tenant
             let id = try objectId(context)
             guard let stored = try await ingest.store.relation(tenant: tenant.id, id: id), !stored.removed else {
                 throw APIError(.notFound, "RELATION_NOT_FOUND", "relations/\(id) does not exist in tenant '\(tenant.id)'")
@@ -82,9 +82,9 @@ extension HeraldServer {
             return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
         }
 
-        tenantRoute(router, .delete, "/relations/:id", .write) { request, context, caller -> Response in
-            let user = caller.user
-            let tenant = caller.tenant
+        routes.tenant(.write).delete("/relations/:id") { request, context -> Response in
+            let user = context.user
+            let tenant = context.tenant
             let id = try objectId(context)
             switch try await ingest.removeRelation(tenant: tenant, id: id, user: user) {
             case .notFound:

@@ -2,44 +2,63 @@ import HeraldConfig
 import HeraldModel
 import Hummingbird
 
-/// A request that passed authorization for one tenant: who made it, and the tenant it acts on.
-struct TenantCaller: Sendable {
-    let user: String
-    let tenant: TenantConfiguration
+/// Where routes are added. There is no other way to reach the router: a route is added to a group, and the
+/// group decides who may call it (its role and scope), so no route can be added without that decision.
+struct RouteGroups {
+    private let router: Router<HeraldRequestContext>
+    private let access: AccessControl
+    private let lookup: @Sendable (String) -> TenantConfiguration?
+
+    init(
+        router: Router<HeraldRequestContext>, access: AccessControl,
+        lookup: @escaping @Sendable (String) -> TenantConfiguration?
+    ) {
+        self.router = router
+        self.access = access
+        self.lookup = lookup
+    }
+
+    /// Routes that need no token: `/health` only.
+    var open: RouterGroup<HeraldRequestContext> { router.group() }
+
+    /// `/api/{tenant}` + the route's path, for tokens with `role` (or above) on that tenant.
+    func tenant(_ role: AccessToken.Role) -> RouterGroup<TenantRequestContext> {
+        router.group("/api/:tenant")
+            .add(middleware: AuthorizationMiddleware(access: access, role: role, scope: .tenant(lookup: lookup)))
+            .group(context: TenantRequestContext.self)
+    }
+
+    /// Routes that span tenants, for tokens with `role` (or above) and `"tenants": "*"`.
+    func global(_ role: AccessToken.Role) -> RouterGroup<GlobalRequestContext> {
+        router.group()
+            .add(middleware: AuthorizationMiddleware(access: access, role: role, scope: .global))
+            .group(context: GlobalRequestContext.self)
+    }
 }
 
 extension HeraldServer {
-    /// Registers `/api/{tenant}` + `path`. Before `handler` runs, the token is checked for `role` and for the
-    /// tenant (a token scoped to other tenants gets 403 whether or not the tenant exists), then the tenant is
-    /// resolved (404 when it is not configured). Handlers get the tenant only from here.
-    func tenantRoute(
-        _ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: String, _ role: AccessToken.Role,
-        _ handler: @escaping @Sendable (Request, BasicRequestContext, TenantCaller) async throws -> Response
-    ) {
-        let access = self.access
+    /// The router: the middleware every request passes (metrics, the one JSON error path, path parameters),
+    /// then every route in its group.
+    func makeRouter() -> Router<HeraldRequestContext> {
+        let router = Router(context: HeraldRequestContext.self)
+        // Router middleware wraps the routes added after it, and the answer for unknown routes.
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: RouteParameterMiddleware())
         let ingest = self.ingest
-        router.on(RouterPath("/api/:tenant" + path), method: method) { request, context -> Response in
-            let id = context.parameters.get("tenant") ?? ""
-            let user = try access.authorize(request, role, tenant: id)
-            guard let tenant = ingest.tenant(id) else { throw APIError.unknownTenant(id) }
-            return try await handler(request, context, TenantCaller(user: user, tenant: tenant))
-        }
-    }
-
-    /// Registers a route that spans tenants: its token needs `role` and `"tenants": "*"`.
-    func globalRoute(
-        _ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: String, _ role: AccessToken.Role,
-        _ handler: @escaping @Sendable (Request, BasicRequestContext, String) async throws -> Response
-    ) {
-        let access = self.access
-        router.on(RouterPath(path), method: method) { request, context -> Response in
-            let user = try access.authorize(request, role, tenant: nil)
-            return try await handler(request, context, user)
-        }
+        let routes = RouteGroups(router: router, access: access, lookup: { ingest.tenant($0) })
+        addHealthRoutes(to: routes)
+        addEntityRoutes(to: routes)
+        addEventRoutes(to: routes)
+        addStreamingRoutes(to: routes)
+        addFilterRoutes(to: routes)
+        addMergeRoutes(to: routes)
+        addAdminRoutes(to: routes)
+        return router
     }
 
     /// The `:id` path parameter of an entity or relation route: 400 `INVALID_PARAMETER` unless it can be an id.
-    func objectId(_ context: BasicRequestContext) throws -> String {
+    func objectId(_ context: TenantRequestContext) throws -> String {
         let id = context.parameters.get("id") ?? ""
         if let problem = ObjectID.problem(id) { throw APIError(.badRequest, "INVALID_PARAMETER", problem) }
         return id

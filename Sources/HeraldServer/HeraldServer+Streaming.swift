@@ -8,11 +8,11 @@ import HeraldStore
 import Hummingbird
 
 extension HeraldServer {
-    func addStreamingRoutes(to router: Router<BasicRequestContext>) {
+    func addStreamingRoutes(to routes: RouteGroups) {
         guard let delivery else { return }
 
-        tenantRoute(router, .get, "/streaming/status", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.read).get("/streaming/status") { request, context -> Response in
+            let tenant = context.tenant
             let statuses = await delivery.status(tenant: tenant.id)
             var w = JSONWriter(capacity: 1024)
             w.beginObject()
@@ -28,12 +28,12 @@ extension HeraldServer {
             return jsonResponse(w.bytes)
         }
 
-        tenantRoute(router, .get, "/streaming/dlq", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.read).get("/streaming/dlq") { request, context -> Response in
+            let tenant = context.tenant
             let scope = try dlqScope(request, tenant: tenant.id)
             let after = try queryInt(request, "after", default: 0, range: 0...Int64.max)
             let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
-            let letters = try await delivery.store.deadLetters(scope, afterId: after, limit: Int(limit))
+            let letters = try await delivery.deadLetters(scope, afterId: after, limit: Int(limit))
             var w = JSONWriter(capacity: 4096)
             w.beginObject()
             w.key("deadLetters")
@@ -46,10 +46,10 @@ extension HeraldServer {
             return jsonResponse(w.bytes)
         }
 
-        tenantRoute(router, .get, "/streaming/dlq/:id", .read) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.read).get("/streaming/dlq/:id") { request, context -> Response in
+            let tenant = context.tenant
             guard let id = context.parameters.get("id").flatMap({ Int64($0) }),
-                let letter = try await delivery.store.deadLetter(.tenant(tenant.id), id: id)
+                let letter = try await delivery.deadLetter(.tenant(tenant.id), id: id)
             else {
                 throw APIError(.notFound, "DEAD_LETTER_NOT_FOUND", "no dead letter with that id in tenant '\(tenant.id)'")
             }
@@ -58,22 +58,21 @@ extension HeraldServer {
             return jsonResponse(w.bytes)
         }
 
-        tenantRoute(router, .post, "/streaming/dlq/_replay", .admin) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.admin).post("/streaming/dlq/_replay") { request, context -> Response in
+            let tenant = context.tenant
             let (scope, ids) = try dlqSelection(request, tenant: tenant.id)
-            let now = epochMilliseconds()
-            let count = try await delivery.store.write { tx in try tx.replayDeadLetters(scope, ids: ids, now: now) }
+            let count = try await delivery.replayDeadLetters(scope, ids: ids)
             return jsonResponse(Array("{\"replayed\":\(count)}".utf8))
         }
 
-        tenantRoute(router, .post, "/streaming/dlq/_purge", .admin) { request, context, caller -> Response in
-            let tenant = caller.tenant
+        routes.tenant(.admin).post("/streaming/dlq/_purge") { request, context -> Response in
+            let tenant = context.tenant
             let (scope, ids) = try dlqSelection(request, tenant: tenant.id)
-            let count = try await delivery.store.write { tx in try tx.purgeDeadLetters(scope, ids: ids) }
+            let count = try await delivery.purgeDeadLetters(scope, ids: ids)
             return jsonResponse(Array("{\"purged\":\(count)}".utf8))
         }
 
-        globalRoute(router, .get, "/api/plugins", .read) { request, _, _ -> Response in
+        routes.global(.read).get("/api/plugins") { request, _ -> Response in
             var w = JSONWriter(capacity: 1024)
             w.beginObject()
             w.key("directories")

@@ -48,17 +48,7 @@ public struct HeraldServer: Sendable {
     public func makeApplication(
         host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
-        router.add(middleware: ErrorMiddleware(logger: logger))
-        router.add(middleware: RouteParameterMiddleware())
-        addHealthRoutes(to: router)
-        addEntityRoutes(to: router)
-        addEventRoutes(to: router)
-        addStreamingRoutes(to: router)
-        addFilterRoutes(to: router)
-        addMergeRoutes(to: router)
-        addAdminRoutes(to: router)
+        let router = makeRouter()
         let tls = try configuration.server.tls.map(HeraldServer.tlsConfiguration)
         return Application(
             router: router,
@@ -94,8 +84,8 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension HeraldServer {
-    func addAdminRoutes(to router: Router<BasicRequestContext>) {
-        globalRoute(router, .post, "/api/admin/_reload", .admin) { request, _, _ -> Response in
+    func addAdminRoutes(to routes: RouteGroups) {
+        routes.global(.admin).post("/api/admin/_reload") { request, _ -> Response in
             guard let reload else {
                 throw APIError(.notImplemented, "RELOAD_UNAVAILABLE", "this server was started without a configuration file")
             }
