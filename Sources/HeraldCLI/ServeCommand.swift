@@ -49,14 +49,14 @@ struct ServeCommand: AsyncParsableCommand {
         if let host { configuration.server.host = host }
         if let port { configuration.server.port = port }
         do {
-            try HeraldServer.checkExposure(configuration.server)
+            try APIServer.checkExposure(configuration.server)
         } catch let error as APIError {
             printError("herald: \(error.message)")
             throw ExitCode(2)
         }
         do {
-            try HeraldServer.checkTransport(configuration.server)
-            if let files = configuration.server.tls { _ = try HeraldServer.tlsConfiguration(files) }
+            try APIServer.checkTransport(configuration.server)
+            if let files = configuration.server.tls { _ = try APIServer.tlsConfiguration(files) }
         } catch let error as ServerSetupError {
             printError("herald: \(error.message)")
             throw ExitCode(2)
@@ -106,13 +106,13 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("configuration reloaded from \(configPath)")
             return fresh.summary
         }
-        let server = HeraldServer(
+        let server = APIServer(
             configuration: configuration, ingest: ingest, metrics: metrics, delivery: delivery, reload: reload,
             logger: logger)
         let serverConfiguration = configuration.server
         let app = try server.makeApplication(host: serverConfiguration.host, port: serverConfiguration.port) { port in
             // Tests and scripts wait for this line to learn the port.
-            let url = HeraldServer.listeningURL(serverConfiguration, port: port)
+            let url = APIServer.listeningURL(serverConfiguration, port: port)
             FileHandle.standardOutput.write("herald listening on \(url)\n".data(using: .utf8)!)
         }
         let group = ServiceGroup(

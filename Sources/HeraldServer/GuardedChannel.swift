@@ -80,7 +80,7 @@ struct ConnectionLimits: Sendable {
     let answersPlaintext: Bool
 }
 
-extension HeraldServer {
+extension APIServer {
     /// Connections the kernel completes and queues before the server accepts them (Linux caps it at
     /// net.core.somaxconn). Hummingbird's 256 overflows under a burst of connections: the kernel then drops new
     /// SYNs, and a client (a `/health` probe too) waits a second or more for its retransmission.

@@ -41,7 +41,7 @@ final class RouteHarness: Sendable {
     let delivery: DeliveryService
     /// Runs `delivery` (its workers are child tasks of `run()`); cancelled by `close()`.
     let deliveryTask: Task<Void, Never>
-    let server: HeraldServer
+    let server: APIServer
 
     /// - Parameters:
     ///   - dataDirectory: where the store lives (default: in the temporary directory).
@@ -74,7 +74,7 @@ final class RouteHarness: Sendable {
         await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
         self.delivery = delivery
         deliveryTask = Task { try? await delivery.run() }
-        server = HeraldServer(
+        server = APIServer(
             configuration: configuration, ingest: ingest, metrics: metrics, delivery: delivery, reload: reload,
             logger: logger)
     }

@@ -2,7 +2,7 @@ import HeraldJSON
 import HeraldModel
 import Hummingbird
 
-extension HeraldServer {
+extension APIServer {
     func addEventRoutes(to routes: RouteGroups) {
         routes.tenant(.read).get("/events") { request, context -> Response in
             let tenant = context.tenant
@@ -13,7 +13,7 @@ extension HeraldServer {
             w.beginObject()
             w.key("events")
             w.beginArray()
-            for record in events { try HeraldServer.renderEvent(record, into: &w) }
+            for record in events { try APIServer.renderEvent(record, into: &w) }
             w.endArray()
             w.key("next")
             w.int(events.last?.seq ?? after)

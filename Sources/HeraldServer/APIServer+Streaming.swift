@@ -7,7 +7,7 @@ import HeraldPlugins
 import HeraldStore
 import Hummingbird
 
-extension HeraldServer {
+extension APIServer {
     func addStreamingRoutes(to routes: RouteGroups) {
         guard let delivery else { return }
 
@@ -38,7 +38,7 @@ extension HeraldServer {
             w.beginObject()
             w.key("deadLetters")
             w.beginArray()
-            for l in letters { HeraldServer.renderDeadLetter(l, withBody: false, into: &w) }
+            for l in letters { APIServer.renderDeadLetter(l, withBody: false, into: &w) }
             w.endArray()
             w.key("next")
             w.int(letters.last?.id ?? after)
@@ -54,7 +54,7 @@ extension HeraldServer {
                 throw APIError(.notFound, "DEAD_LETTER_NOT_FOUND", "no dead letter with that id in tenant '\(tenant.id)'")
             }
             var w = JSONWriter(capacity: 4096)
-            HeraldServer.renderDeadLetter(letter, withBody: true, into: &w)
+            APIServer.renderDeadLetter(letter, withBody: true, into: &w)
             return jsonResponse(w.bytes)
         }
 
@@ -81,7 +81,7 @@ extension HeraldServer {
             w.endArray()
             w.key("plugins")
             w.beginArray()
-            for s in delivery.registry.statuses { HeraldServer.renderPluginStatus(s, into: &w) }
+            for s in delivery.registry.statuses { APIServer.renderPluginStatus(s, into: &w) }
             w.endArray()
             w.endObject()
             return jsonResponse(w.bytes)

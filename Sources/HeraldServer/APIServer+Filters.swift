@@ -5,7 +5,7 @@ import HeraldModel
 import Hummingbird
 import NIOCore
 
-extension HeraldServer {
+extension APIServer {
     /// `POST /api/{tenant}/objectFilter/validate` with
     /// `{"objectFilter", "typeFilter"?, "ovOnly"?, "event"}` or `{…, "sourceObjectUri": "entities/ID"}`:
     /// whether the filter is valid, whether the event passes, and the tree of sub-expressions.
@@ -32,7 +32,7 @@ extension HeraldServer {
             // The filter first, against the tenant's data model (as the configuration loader checks it): a bad
             // event must not hide the filter's own error.
             if let invalid = FilterCheck.validate(objectFilter: filter, typeFilter: types, schema: tenant.schema) {
-                return jsonResponse(HeraldServer.renderCheck(invalid))
+                return jsonResponse(APIServer.renderCheck(invalid))
             }
             let event: FilterCheck.SampleEvent
             if let eventJSON {
@@ -58,7 +58,7 @@ extension HeraldServer {
             }
             let outcome = FilterCheck.evaluate(
                 objectFilter: filter, typeFilter: types, ovOnly: ovOnly, event: event, schema: tenant.schema)
-            return jsonResponse(HeraldServer.renderCheck(outcome))
+            return jsonResponse(APIServer.renderCheck(outcome))
         }
     }
 

@@ -13,7 +13,7 @@ public struct ServerSetupError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-extension HeraldServer {
+extension APIServer {
     /// Refuses plain HTTP off loopback, where bearer tokens would cross the network in clear text, unless
     /// `server.allowPlaintext` says a proxy in front terminates TLS.
     public static func checkTransport(_ server: ServerConfiguration) throws {

@@ -6,7 +6,7 @@ import HeraldModel
 import Hummingbird
 import NIOCore
 
-extension HeraldServer {
+extension APIServer {
     func addMergeRoutes(to routes: RouteGroups) {
         routes.tenant(.read).get("/entities/:id/_potentialMatches") { request, context -> Response in
             let tenant = context.tenant

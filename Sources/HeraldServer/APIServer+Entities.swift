@@ -5,7 +5,7 @@ import HeraldModel
 import Hummingbird
 import NIOCore
 
-extension HeraldServer {
+extension APIServer {
     func addEntityRoutes(to routes: RouteGroups) {
         let maxBytes = configuration.server.maxRequestBytes
         let maxItems = configuration.server.maxEntitiesPerRequest

@@ -1,7 +1,7 @@
 import HeraldJSON
 import Hummingbird
 
-extension HeraldServer {
+extension APIServer {
     func addHealthRoutes(to routes: RouteGroups) {
         routes.open.get("/health") { _, _ -> Response in
             var w = JSONWriter(capacity: 64)

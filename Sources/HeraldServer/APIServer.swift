@@ -8,7 +8,7 @@ import Logging
 import NIOCore
 
 /// The REST server (`herald serve`): routes, access control and error rendering.
-public struct HeraldServer: Sendable {
+public struct APIServer: Sendable {
     public let configuration: HeraldConfiguration
     public let ingest: IngestService
     public let metrics: HeraldMetrics
@@ -49,12 +49,12 @@ public struct HeraldServer: Sendable {
         host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let router = makeRouter()
-        let tls = try configuration.server.tls.map(HeraldServer.tlsConfiguration)
+        let tls = try configuration.server.tls.map(APIServer.tlsConfiguration)
         return Application(
             router: router,
-            server: HeraldServer.serverBuilder(configuration.server, tls: tls, metrics: metrics),
+            server: APIServer.serverBuilder(configuration.server, tls: tls, metrics: metrics),
             configuration: ApplicationConfiguration(
-                address: .hostname(host, port: port), serverName: "herald", backlog: HeraldServer.listenBacklog),
+                address: .hostname(host, port: port), serverName: "herald", backlog: APIServer.listenBacklog),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? port)
             },
@@ -83,7 +83,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-extension HeraldServer {
+extension APIServer {
     func addAdminRoutes(to routes: RouteGroups) {
         routes.global(.admin).post("/api/admin/_reload") { request, _ -> Response in
             guard let reload else {

@@ -36,7 +36,7 @@ struct RouteGroups {
     }
 }
 
-extension HeraldServer {
+extension APIServer {
     /// The router: the middleware every request passes (metrics, the one JSON error path, path parameters),
     /// then every route in its group.
     func makeRouter() -> Router<HeraldRequestContext> {
