@@ -107,7 +107,7 @@ let package = Package(
             ]),
 
         // Plugins: each is a shared library built against the ABI (and, for Swift, the SDK) only.
-        .target(name: "HeraldSinkSDK", dependencies: ["CHeraldSink"]),
+        .target(name: "HeraldSinkSDK", dependencies: ["CHeraldSink", "HeraldJSON"]),
         .target(name: "HeraldFileSink", dependencies: ["HeraldSinkSDK", "HeraldJSON"], path: "Plugins/file"),
         .target(
             name: "HeraldSinkSupport",
@@ -148,6 +148,7 @@ let package = Package(
         .testTarget(
             name: "HeraldStoreTests",
             dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "HeraldSinkSDKTests", dependencies: ["HeraldSinkSDK", "CHeraldSink", "HeraldJSON"]),
         .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(name: "HeraldPubSubSinkTests", dependencies: ["HeraldPubSubSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
