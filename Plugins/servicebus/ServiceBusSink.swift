@@ -5,14 +5,14 @@ import HeraldSinkSupport
 /// Sends to Azure Service Bus queues and topics over its REST API (batch send, SAS auth).
 ///
 /// Asynchronous: `send` plans a batch into requests within the size limit and queues them on
-/// `concurrency` worker threads, each with its own connection; the last request completes the
+/// `maxInFlight` worker threads, each with its own connection; the last request completes the
 /// batch. See `BatchRequestBuilder` and `ServiceBusSender`.
 public final class ServiceBusSink: SinkPlugin {
     public static let name = "servicebus"
     public static let version = "1.0.0"
     public static let summary = "Sends to Azure Service Bus queues and topics (REST batch send, SAS tokens)"
     public static let capabilities: SinkCapabilities = [.async, .orderingKey]
-    public static let configSchema: String? = ServiceBusConfig.schema
+    public static var configSchema: String? { ServiceBusConfig.schema }
 
     public let config: ServiceBusConfig
     let host: SinkHost
@@ -26,7 +26,7 @@ public final class ServiceBusSink: SinkPlugin {
     }
 
     public init(config: String, host: SinkHost) throws {
-        self.config = try ServiceBusConfig.parse(config)
+        self.config = try ServiceBusConfig.read(config) { host.log(.warning, $0) }
         self.host = host
         gate = HostGate(host: host)
         dispatcher = RequestDispatcher(sinkName: "servicebus", gate: gate)
@@ -38,13 +38,13 @@ public final class ServiceBusSink: SinkPlugin {
     public var limits: SinkPluginLimits {
         SinkPluginLimits(
             maxMessageBytes: UInt64(sender.builder.declaredMaxMessageBytes), maxBatchMessages: 1000,
-            maxBatchBytes: UInt64(config.maxMessageBytes * 4), maxInFlight: UInt32(config.concurrency))
+            maxBatchBytes: UInt64(config.maxMessageBytes * 4), maxInFlight: UInt32(config.maxInFlight))
     }
 
     public func start() throws {
         let config = self.config
         let tokens = self.tokens
-        dispatcher.start(count: config.concurrency) {
+        dispatcher.start(count: config.maxInFlight) {
             ServiceBusClient(config: config, tokens: tokens)
         }
         gate.log(
