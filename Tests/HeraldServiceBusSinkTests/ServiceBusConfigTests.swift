@@ -141,9 +141,9 @@ import Testing
         }
         #expect(old.maxInFlight == 3 && warnings.count == 1)
         #expect(old.baseURL == "https://ns.servicebus.windows.net")
-        let schema = ServiceBusConfig.schema
-        #expect(schema == ServiceBusSink.configSchema)
-        #expect(schema.contains(#""maxInFlight": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4"#))
-        #expect(schema.contains(#""concurrency": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4, "deprecated": true"#))
+        let schema = ServiceBusSink.Configuration.schema
+        #expect(schema == AsyncSinkAdapter<ServiceBusSink>.configSchema)
+        #expect(schema.contains(#""maxInFlight":{"type":"integer","minimum":1,"maximum":64,"default":4,"#))
+        #expect(schema.contains(#""concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"deprecated":true"#))
     }
 }
