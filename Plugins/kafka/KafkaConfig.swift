@@ -101,7 +101,7 @@ public struct KafkaConfig: SinkConfiguration, Equatable {
             .bool("keyOrder", \.keyOrder, "each key's messages reach the topic in Herald's order"),
             SinkConfigKey(
                 "properties",
-                schema: #"{"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}"#,
+                schema: #"{"type":"object","additionalProperties":{"type":["string","number","boolean"]}}"#,
                 "any other librdkafka property (security.protocol, sasl.*, ssl.*, client.id, …)", read: readProperties),
         ]
     }

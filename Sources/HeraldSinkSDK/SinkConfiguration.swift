@@ -215,7 +215,7 @@ extension SinkConfigKey {
     ) -> Self {
         Self(
             name: name, deprecatedNames: deprecatedNames, required: required, summary: summary,
-            fragment: #"{"type": "string"}"#, defaultValue: { .string($0[keyPath: path]) },
+            fragment: #"{"type":"string"}"#, defaultValue: { .string($0[keyPath: path]) },
             readValue: { r, key, c in if let v = r.string(key, required: required) { c[keyPath: path] = v } })
     }
 
@@ -225,7 +225,7 @@ extension SinkConfigKey {
     ) -> Self {
         Self(
             name: name, deprecatedNames: deprecatedNames, required: false, summary: summary,
-            fragment: #"{"type": "string"}"#, defaultValue: { $0[keyPath: path].map { .string($0) } },
+            fragment: #"{"type":"string"}"#, defaultValue: { $0[keyPath: path].map { .string($0) } },
             readValue: { r, key, c in if let v = r.string(key) { c[keyPath: path] = v } })
     }
 
@@ -234,7 +234,7 @@ extension SinkConfigKey {
     ) -> Self {
         Self(
             name: name, deprecatedNames: deprecatedNames, required: false, summary: summary,
-            fragment: #"{"type": "boolean"}"#, defaultValue: { .bool($0[keyPath: path]) },
+            fragment: #"{"type":"boolean"}"#, defaultValue: { .bool($0[keyPath: path]) },
             readValue: { r, key, c in if let v = r.bool(key) { c[keyPath: path] = v } })
     }
 
@@ -295,7 +295,7 @@ extension SinkConfigKey {
 }
 
 private func integerSchema(_ range: ClosedRange<Int64>) -> String {
-    #"{"type": "integer", "minimum": \#(range.lowerBound), "maximum": \#(range.upperBound)}"#
+    #"{"type":"integer","minimum":\#(range.lowerBound),"maximum":\#(range.upperBound)}"#
 }
 
 private func enumSchema(_ allowed: [String]) -> String {
@@ -303,7 +303,7 @@ private func enumSchema(_ allowed: [String]) -> String {
     w.beginArray()
     for a in allowed { w.string(a) }
     w.endArray()
-    return #"{"type": "string", "enum": \#(String(decoding: w.bytes, as: UTF8.self))}"#
+    return #"{"type":"string","enum":\#(String(decoding: w.bytes, as: UTF8.self))}"#
 }
 
 /// Any decoder's value as a JSON value, for `SinkConfiguration.init(from:)`.

@@ -124,8 +124,8 @@ import Testing
         #expect(KafkaSink.name == "kafka")
         let schema = try #require(KafkaSink.configSchema)
         #expect((try? HeraldJSONCheck.parses(schema)) == true)
-        #expect(schema.contains(#""maxInFlight": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 16"#))
-        #expect(schema.contains(#""maxInFlightBatches": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 16, "deprecated": true"#))
+        #expect(schema.contains(#""maxInFlight":{"type":"integer","minimum":1,"maximum":1024,"default":16,"#))
+        #expect(schema.contains(#""maxInFlightBatches":{"type":"integer","minimum":1,"maximum":1024,"default":16,"deprecated":true"#))
     }
 
     @Test func maxInFlightBatchesIsTheDeprecatedNameOfMaxInFlight() throws {
