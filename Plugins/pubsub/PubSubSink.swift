@@ -6,7 +6,7 @@ import HeraldSinkSupport
 ///
 /// Asynchronous: `send` plans a batch into publish requests and queues them on `maxInFlight`
 /// worker threads, each with its own connection; the last request of a batch completes it. See
-/// `PublishRequestBuilder` for the limits and `PubSubPublisher` for how answers become results.
+/// `PubSubRequestBuilder` for the limits and `PubSubPublisher` for how answers become results.
 public final class PubSubSink: SinkPlugin {
     public static let name = "pubsub"
     public static let version = "1.0.0"

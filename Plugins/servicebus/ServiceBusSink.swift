@@ -8,7 +8,7 @@ import HeraldSinkSupport
 /// awaits them on `maxInFlight` worker threads (each with its own connection: libcurl blocks, so the requests never
 /// run on Swift's shared pool) and returns one result per message. The SDK runs each batch in a task of its own,
 /// keeps at most `maxInFlight` of them running, and cancels them when the instance stops: requests not started
-/// then complete RETRY without sending. See `BatchRequestBuilder` and `ServiceBusSender`.
+/// then complete RETRY without sending. See `ServiceBusRequestBuilder` and `ServiceBusSender`.
 public final class ServiceBusSink: AsyncSinkPlugin {
     public static let name = "servicebus"
     public static let version = "1.0.0"
