@@ -16,7 +16,7 @@ import Synchronization
 ///     #expect(test.waitForResults(batch.id)?.map(\.status) == [.ok])
 ///
 /// It also drives a plugin through its C descriptor (`create`), exactly as Herald calls it.
-public final class SinkTestHost: @unchecked Sendable {
+public final class SinkTestHost: Sendable {
     public struct Message: Sendable {
         public var id: String
         public var key: String
@@ -59,13 +59,15 @@ public final class SinkTestHost: @unchecked Sendable {
     }
 
     private let recorded = Mutex(Recorded())
-    private var allocations: [UnsafeMutableRawPointer] = []
-    private let allocationLock = Mutex(())
+    /// Addresses (as integers) of what this host allocated, freed with it.
+    private let allocations = Mutex<[UInt]>([])
     private let nextBatch = Atomic<UInt64>(1)
     public let destination: String
-    public let api: UnsafePointer<herald_sink_host_api>
+    private let apiAddress: UInt
+    /// The host table, as Herald passes it to `on_create`.
+    public var api: UnsafePointer<herald_sink_host_api> { UnsafePointer(bitPattern: apiAddress)! }
     /// The functions for a `SinkPlugin` created directly (not through its descriptor).
-    public private(set) var host: SinkHost!
+    public let host: SinkHost
 
     public init(destination: String = "test-destination") {
         self.destination = destination
@@ -78,20 +80,20 @@ public final class SinkTestHost: @unchecked Sendable {
                 callback_metric_counter: testCounter, callback_metric_gauge: testGauge,
                 callback_complete_batch: testComplete, callback_set_health: testHealth,
                 destination_name: UnsafePointer(name), destination_name_len: destination.utf8.count))
-        api = UnsafePointer(table)
-        allocations = [UnsafeMutableRawPointer(table), UnsafeMutableRawPointer(name)]
+        apiAddress = UInt(bitPattern: table)
+        host = SinkHost(api: UnsafePointer(table))
+        allocations.withLock { $0 = [UInt(bitPattern: table), UInt(bitPattern: name)] }
         table.pointee.host = Unmanaged.passUnretained(self).toOpaque()
-        host = SinkHost(api: api)
     }
 
     deinit {
-        for p in allocations { free(p) }
+        for p in allocations.withLock({ $0 }) { free(UnsafeMutableRawPointer(bitPattern: p)) }
     }
 
     private func keep(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
         let p = malloc(max(1, bytes.count))!.bindMemory(to: CChar.self, capacity: max(1, bytes.count))
         bytes.withUnsafeBytes { b in if let base = b.baseAddress { memcpy(p, base, b.count) } }
-        allocationLock.withLock { _ in allocations.append(UnsafeMutableRawPointer(p)) }
+        allocations.withLock { $0.append(UInt(bitPattern: p)) }
         return p
     }
 
@@ -112,7 +114,7 @@ public final class SinkTestHost: @unchecked Sendable {
                 key: keep(Array(m.key.utf8)), key_len: m.key.utf8.count,
                 body: UnsafeRawPointer(body).assumingMemoryBound(to: UInt8.self), body_len: m.body.count,
                 headers: headers, header_count: m.headers.count, attempt: m.attempt)
-            allocationLock.withLock { _ in allocations.append(UnsafeMutableRawPointer(headers)) }
+            allocations.withLock { $0.append(UInt(bitPattern: headers)) }
         }
         let name = destination ?? self.destination
         let b = UnsafeMutablePointer<herald_sink_batch>.allocate(capacity: 1)
@@ -121,10 +123,7 @@ public final class SinkTestHost: @unchecked Sendable {
                 struct_size: MemoryLayout<herald_sink_batch>.size, batch_id: id, destination: keep(Array(name.utf8)),
                 destination_len: name.utf8.count, messages: raw, message_count: messages.count,
                 flags: ordered ? UInt32(HERALD_SINK_BATCH_ORDERED) : 0))
-        allocationLock.withLock { _ in
-            allocations.append(UnsafeMutableRawPointer(raw))
-            allocations.append(UnsafeMutableRawPointer(b))
-        }
+        allocations.withLock { $0 += [UInt(bitPattern: raw), UInt(bitPattern: b)] }
         return Batch(
             id: id, batch: SinkBatch(raw: UnsafePointer(b)),
             completion: SinkCompletion(api: api, batchId: id, count: messages.count))

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldSinkSDK
+import Synchronization
 
 /// A part of a batch sent as one HTTP request: which messages (by index in the batch) it carries.
 public protocol BatchRequest: Sendable {
@@ -179,51 +180,51 @@ public final class RequestDispatcher<Client>: @unchecked Sendable {
 
 /// Resumes a continuation once; later calls are ignored (a batch's results can arrive from its last request and
 /// from the dispatcher stopping).
-final class ResumeOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<[SinkResult], Never>?
+final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<[SinkResult], Never>?>
     let count: Int
 
     init(_ continuation: CheckedContinuation<[SinkResult], Never>, count: Int) {
-        self.continuation = continuation
+        self.continuation = Mutex(continuation)
         self.count = count
     }
 
     func resume(_ results: [SinkResult]) {
-        lock.lock()
-        let c = continuation
-        continuation = nil
-        lock.unlock()
-        c?.resume(returning: results)
+        continuation.withLock { c in
+            let taken = c
+            c = nil
+            return taken
+        }?.resume(returning: results)
     }
 }
 
 /// The batches an async `send` waits for; closing resumes them all and refuses new ones.
-final class WaitingBatches: @unchecked Sendable {
-    private let lock = NSLock()
-    private var batches: [ObjectIdentifier: ResumeOnce] = [:]
-    private var closed = false
+final class WaitingBatches: Sendable {
+    private struct State {
+        var batches: [ObjectIdentifier: ResumeOnce] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
 
     func add(_ once: ResumeOnce) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if closed { return false }
-        batches[ObjectIdentifier(once)] = once
-        return true
+        state.withLock { s in
+            if s.closed { return false }
+            s.batches[ObjectIdentifier(once)] = once
+            return true
+        }
     }
 
     func remove(_ once: ResumeOnce) {
-        lock.lock()
-        batches[ObjectIdentifier(once)] = nil
-        lock.unlock()
+        _ = state.withLock { $0.batches.removeValue(forKey: ObjectIdentifier(once)) }
     }
 
     func close(_ result: SinkResult) {
-        lock.lock()
-        closed = true
-        let all = batches.values
-        batches.removeAll()
-        lock.unlock()
+        let all = state.withLock { s in
+            s.closed = true
+            defer { s.batches.removeAll() }
+            return Array(s.batches.values)
+        }
         for once in all { once.resume(Array(repeating: result, count: once.count)) }
     }
 }

@@ -55,6 +55,11 @@ final class TestAsyncSink: AsyncSinkPlugin {
     }
 }
 
+/// A NUL-terminated error buffer as text.
+func cText(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
 /// Runs `body` on a thread of its own: Herald calls a plugin from its own threads, never from Swift's shared pool,
 /// and the blocking calls of these tests (on_stop waits for sends) must leave the pool to the sends' tasks.
 func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -76,7 +81,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     func create(_ host: SinkTestHost, _ config: String) throws -> OpaquePointer {
         var error = [CChar](repeating: 0, count: 512)
         let instance = descriptor.pointee.on_create!(host.api, config, config.utf8.count, &error, error.count)
-        guard let instance else { throw SinkError(.permanent, String(cString: error)) }
+        guard let instance else { throw SinkError(.permanent, cText(error)) }
         #expect(descriptor.pointee.on_start!(instance, &error, error.count) == 0)
         return instance
     }
@@ -98,7 +103,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         #expect(descriptor.pointee.on_validate_config!(good, good.utf8.count, &error, error.count) == 0)
         let bad = #"{"mode": "fast"}"#
         #expect(descriptor.pointee.on_validate_config!(bad, bad.utf8.count, &error, error.count) != 0)
-        #expect(String(cString: error).contains("mode: 'fast' is not one of"))
+        #expect(cText(error).contains("mode: 'fast' is not one of"))
     }
 
     @Test func sendReturnsAtOnceAndTheBatchCompletesWhenTheTaskEnds() async throws {
