@@ -115,8 +115,9 @@ let package = Package(
             ]),
 
         // Plugins: each is a shared library built against the ABI (and, for Swift, the SDK) only.
-        .target(name: "HeraldSinkSDK", dependencies: ["CHeraldSink"]),
-        .target(name: "HeraldFileSink", dependencies: ["HeraldSinkSDK", "HeraldJSON"], path: "Plugins/file"),
+        .target(name: "HeraldSinkSDK", dependencies: ["CHeraldSink", "HeraldJSON"]),
+        .target(name: "HeraldFileSinkCore", dependencies: ["HeraldSinkSDK", "HeraldJSON"], path: "Plugins/file", exclude: ["Entry"]),
+        .target(name: "HeraldFileSink", dependencies: ["HeraldFileSinkCore", "HeraldSinkSDK"], path: "Plugins/file/Entry"),
         .target(
             name: "HeraldSinkSupport",
             dependencies: ["HeraldSinkSDK", "HeraldJSON", "HeraldHTTPClient", "CHeraldOpenSSL"]),
@@ -157,6 +158,8 @@ let package = Package(
         .testTarget(
             name: "HeraldStoreTests",
             dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "HeraldSinkSDKTests", dependencies: ["HeraldSinkSDK", "CHeraldSink", "HeraldJSON"]),
+        .testTarget(name: "HeraldFileSinkTests", dependencies: ["HeraldFileSinkCore", "HeraldSinkSDK", "HeraldTestSupport"]),
         .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(name: "HeraldPubSubSinkTests", dependencies: ["HeraldPubSubSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),

@@ -9,19 +9,14 @@ import HeraldSinkSDK
 /// instance of the process that writes to one file goes through one `SharedFile` (see `OpenFiles`):
 /// a batch's lines reach the file in one write, and a failed or short write is truncated back to
 /// the last whole line before the batch completes, its whole lines OK and the rest RETRY.
-final class FileSink: SinkPlugin {
-    static let name = "file"
-    static let version = "1.0.0"
-    static let summary = "Appends each message as one NDJSON line to a file (used by the demo)"
-    static let capabilities: SinkCapabilities = [.flush]
-    static let configSchema: String? = """
-        {"type": "object", "additionalProperties": false, "required": ["path"],
-         "properties": {"path": {"type": "string", "description": "file to append to; {destination} is replaced by the destination name"},
-                        "fsync": {"type": "boolean", "default": false},
-                        "maxMessageBytes": {"type": "integer", "minimum": 1, "default": 1048576}}}
-        """
+public final class FileSink: SinkPlugin {
+    public static let name = "file"
+    public static let version = "1.0.0"
+    public static let summary = "Appends each message as one NDJSON line to a file (used by the demo)"
+    public static let capabilities: SinkCapabilities = [.flush]
+    public static var configSchema: String? { FileConfig.schema }
 
-    let config: FileSinkConfig
+    public let config: FileConfig
     let host: SinkHost
     /// The files this instance holds, by path as spelled after `{destination}` is replaced.
     private var files: [String: SharedFile] = [:]
@@ -33,21 +28,21 @@ final class FileSink: SinkPlugin {
     private var failing = false
     private let lock = NSLock()
 
-    static func validate(config: String) throws {
-        _ = try FileSinkConfig.parse(config)
+    public static func validate(config: String) throws {
+        _ = try FileConfig.read(config)
     }
 
-    init(config: String, host: SinkHost) throws {
-        self.config = try FileSinkConfig.parse(config)
+    public init(config: String, host: SinkHost) throws {
+        self.config = try FileConfig.read(config) { host.log(.warning, $0) }
         self.host = host
     }
 
-    var limits: SinkPluginLimits {
+    public var limits: SinkPluginLimits {
         SinkPluginLimits(
             maxMessageBytes: config.maxMessageBytes, maxBatchMessages: 1000, maxBatchBytes: 16 << 20, maxInFlight: 1)
     }
 
-    func start() throws {
+    public func start() throws {
         lock.lock()
         defer { lock.unlock() }
         if !config.path.contains("{destination}") {
@@ -69,7 +64,7 @@ final class FileSink: SinkPlugin {
         }
     }
 
-    func send(_ batch: SinkBatch, completion: SinkCompletion) throws {
+    public func send(_ batch: SinkBatch, completion: SinkCompletion) throws {
         lock.lock()
         defer { lock.unlock() }
         let file = try file(for: batch.destination)
@@ -127,7 +122,7 @@ final class FileSink: SinkPlugin {
         completion.complete(results)
     }
 
-    func flush(timeoutMs: UInt32) -> Bool {
+    public func flush(timeoutMs: UInt32) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         // Lines are written unbuffered when their batch completes; only fsync is left to do.
@@ -135,13 +130,10 @@ final class FileSink: SinkPlugin {
         return files.values.map { $0.sync() }.allSatisfy { $0 }
     }
 
-    func stop(deadlineMs: UInt32) {
+    public func stop(deadlineMs: UInt32) {
         lock.lock()
         defer { lock.unlock() }
         for f in files.values { OpenFiles.release(f) }
         files.removeAll()
     }
 }
-
-@_cdecl("herald_sink_entry")
-public func heraldSinkEntry() -> UnsafeRawPointer { SinkExport.descriptor(for: FileSink.self) }

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldJSON
+import HeraldSinkSDK
 import HeraldSinkSupport
 
 /// Configuration of the Kafka sink (one librdkafka producer per instance):
@@ -7,13 +8,15 @@ import HeraldSinkSupport
 ///     {"bootstrapServers": "broker1:9092,broker2:9092",
 ///      "compression": "zstd", "lingerMs": 5, "batchSize": 1000000, "batchNumMessages": 10000,
 ///      "partitioner": "murmur2_random", "acks": "all", "idempotence": true,
-///      "messageMaxBytes": 1000000, "deliveryTimeoutMs": 25000, "maxInFlightBatches": 16,
+///      "messageMaxBytes": 1000000, "deliveryTimeoutMs": 25000, "maxInFlight": 16,
 ///      "properties": {"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", …}}
 ///
 /// Parsing is pure (JSON shape and types only). librdkafka itself judges property names and
 /// values when the instance is created (`rd_kafka_conf_set`), and its error text is what the
 /// user sees.
-public struct KafkaConfig: Sendable, Equatable {
+public struct KafkaConfig: SinkConfiguration, Equatable {
+    public static let pluginName = "kafka"
+
     public enum Compression: String, Sendable, CaseIterable {
         case none, gzip, snappy, lz4, zstd
     }
@@ -55,8 +58,9 @@ public struct KafkaConfig: Sendable, Equatable {
     /// retries included) before reporting it failed. Keep it below the destination's
     /// `sendTimeoutMs` (30 s by default) so that a report arrives before Herald gives up on the batch.
     public var deliveryTimeoutMs: Int = 25_000
-    /// Batches outstanding at once (the `max_in_flight` declared to Herald).
-    public var maxInFlightBatches: Int = 16
+    /// Batches outstanding at once (the `max_in_flight` declared to Herald). Formerly `maxInFlightBatches` (still
+    /// read, deprecated).
+    public var maxInFlight: Int = 16
     /// Each key's messages reach the topic in Herald's order (the sink declares HERALD_SINK_LIMIT_KEY_ORDER, so
     /// Herald delivers as with `ordering: perEntity`). Consumers of a keyed topic, and log compaction, rely on
     /// it; `false` trades it for throughput when a destination has many updates of few entities.
@@ -65,8 +69,41 @@ public struct KafkaConfig: Sendable, Equatable {
     /// client.id, queue.buffering.max.messages, test.mock.num.brokers, …), in the order written.
     public var properties: [(String, String)] = []
 
-    public init(bootstrapServers: String? = nil) {
+    public init() {}
+
+    public init(bootstrapServers: String?) {
         self.bootstrapServers = bootstrapServers
+    }
+
+    public static var keys: [SinkConfigKey<KafkaConfig>] {
+        [
+            .string(
+                "bootstrapServers", \.bootstrapServers,
+                "host:port[,host:port…] (bootstrap.servers); required unless properties sets bootstrap.servers"),
+            .choice("acks", \.acks, acksValues),
+            .bool("idempotence", \.idempotence, "enable.idempotence: retries without duplicates or reordering"),
+            .choice("compression", \.compression),
+            .int("lingerMs", \.lingerMs, in: 0...900_000, "linger.ms (the sink's default is 1; librdkafka's is 5)"),
+            .int("batchSize", \.batchSize, in: 1...2_147_483_647, "batch.size (bytes)"),
+            .int("batchNumMessages", \.batchNumMessages, in: 1...1_000_000, "batch.num.messages"),
+            .choice(
+                "partitioner", \.partitioner, partitioners,
+                "librdkafka's default is consistent_random (CRC32); murmur2_random places keys like Java clients"),
+            .int(
+                "messageMaxBytes", \.messageMaxBytes, in: 1000...1_000_000_000,
+                "message.max.bytes (librdkafka's default: 1000000)"),
+            .int(
+                "deliveryTimeoutMs", \.deliveryTimeoutMs, in: 1000...3_600_000,
+                "librdkafka's message.timeout.ms; keep it below the destination's sendTimeoutMs"),
+            .int(
+                "maxInFlight", \.maxInFlight, in: 1...1024, "batches outstanding at once",
+                deprecatedNames: ["maxInFlightBatches"]),
+            .bool("keyOrder", \.keyOrder, "each key's messages reach the topic in Herald's order"),
+            SinkConfigKey(
+                "properties",
+                schema: #"{"type":"object","additionalProperties":{"type":["string","number","boolean"]}}"#,
+                "any other librdkafka property (security.protocol, sasl.*, ssl.*, client.id, …)", read: readProperties),
+        ]
     }
 
     public static func == (a: KafkaConfig, b: KafkaConfig) -> Bool {
@@ -74,7 +111,7 @@ public struct KafkaConfig: Sendable, Equatable {
             && a.compression == b.compression && a.lingerMs == b.lingerMs && a.batchSize == b.batchSize
             && a.batchNumMessages == b.batchNumMessages && a.partitioner == b.partitioner
             && a.messageMaxBytes == b.messageMaxBytes && a.deliveryTimeoutMs == b.deliveryTimeoutMs
-            && a.maxInFlightBatches == b.maxInFlightBatches && a.keyOrder == b.keyOrder
+            && a.maxInFlight == b.maxInFlight && a.keyOrder == b.keyOrder
             && a.properties.elementsEqual(b.properties, by: { $0 == $1 })
     }
 
@@ -101,69 +138,57 @@ public struct KafkaConfig: Sendable, Equatable {
     ]
 
     /// Parses and type-checks a configuration; throws a `SinkError(.permanent, …)` naming every problem.
-    public static func parse(_ text: String) throws -> KafkaConfig {
-        try readPluginConfig(text, plugin: "kafka") { r -> KafkaConfig in
-            var c = KafkaConfig()
-            let rootKeys = Set(r.members.map(\.key))
-            c.bootstrapServers = r.string("bootstrapServers")
-            if let v = r.choice("acks", acksValues) { c.acks = v }
-            if let v = r.bool("idempotence") { c.idempotence = v }
-            if let v = r.choice("compression", Compression.allCases.map(\.rawValue)) {
-                c.compression = Compression(rawValue: v)
-            }
-            if let v = r.int("lingerMs", in: 0...900_000) { c.lingerMs = Int(v) }
-            if let v = r.int("batchSize", in: 1...2_147_483_647) { c.batchSize = Int(v) }
-            if let v = r.int("batchNumMessages", in: 1...1_000_000) { c.batchNumMessages = Int(v) }
-            if let v = r.choice("partitioner", partitioners) { c.partitioner = v }
-            if let v = r.int("messageMaxBytes", in: 1000...1_000_000_000) { c.messageMaxBytes = Int(v) }
-            if let v = r.int("deliveryTimeoutMs", in: 1000...3_600_000) { c.deliveryTimeoutMs = Int(v) }
-            if let v = r.int("maxInFlightBatches", in: 1...1024) { c.maxInFlightBatches = Int(v) }
-            if let v = r.bool("keyOrder") { c.keyOrder = v }
-            _ = r.object("properties") { p -> Bool in
-                for member in p.members {
-                    let name = member.key
-                    _ = p.value(name)
-                    let value: String
-                    switch member.value {
-                    case .string(let s): value = s
-                    case .number(let n): value = n
-                    case .bool(let b): value = b ? "true" : "false"
-                    default:
-                        p.report(
-                            name,
-                            "expected a string, a number or a boolean (a librdkafka property value), found \(member.value.kindDescription)"
-                        )
-                        continue
-                    }
-                    if name.isEmpty {
-                        p.report(name, "a property name must not be empty")
-                        continue
-                    }
-                    if reserved.contains(name) {
-                        p.report(name, "'\(name)' is set by the Kafka sink itself and cannot be configured")
-                        continue
-                    }
-                    let canonical = aliases[name] ?? name
-                    if let typed = typedKeys.first(where: { $0.property == canonical }), rootKeys.contains(typed.key) {
-                        p.report(name, "'\(name)' is also set by the key '\(typed.key)'; give only one of them")
-                        continue
-                    }
-                    c.properties.append((name, value))
+    public static func parse(_ text: String) throws(SinkError) -> KafkaConfig {
+        try read(text)
+    }
+
+    /// `properties`: names and values as text, in the order written; a property that a typed key given in the
+    /// same configuration also sets is refused.
+    static func readProperties(_ r: inout JSONObjectReader, _ key: String, _ c: inout KafkaConfig) {
+        let rootKeys = Set(r.members.map(\.key))
+        _ = r.object(key) { p -> Bool in
+            for member in p.members {
+                let name = member.key
+                _ = p.value(name)
+                let value: String
+                switch member.value {
+                case .string(let s): value = s
+                case .number(let n): value = n
+                case .bool(let b): value = b ? "true" : "false"
+                default:
+                    p.report(
+                        name,
+                        "expected a string, a number or a boolean (a librdkafka property value), found \(member.value.kindDescription)"
+                    )
+                    continue
                 }
-                return true
+                if name.isEmpty {
+                    p.report(name, "a property name must not be empty")
+                    continue
+                }
+                if reserved.contains(name) {
+                    p.report(name, "'\(name)' is set by the Kafka sink itself and cannot be configured")
+                    continue
+                }
+                let canonical = aliases[name] ?? name
+                if let typed = typedKeys.first(where: { $0.property == canonical }), rootKeys.contains(typed.key) {
+                    p.report(name, "'\(name)' is also set by the key '\(typed.key)'; give only one of them")
+                    continue
+                }
+                c.properties.append((name, value))
             }
-            let named = Set(c.properties.map { aliases[$0.0] ?? $0.0 })
-            if c.bootstrapServers == nil && !named.contains("bootstrap.servers")
-                && !named.contains("test.mock.num.brokers")
-            {
-                r.report(
-                    "bootstrapServers",
-                    "required key 'bootstrapServers' is missing (the brokers, e.g. \"localhost:9092\")")
-            }
-            if let b = c.bootstrapServers, b.trimmingCharacters(in: .whitespaces).isEmpty {
-                r.report("bootstrapServers", "must not be empty")
-            }
-            return c
+            return true
+        }
+    }
+
+    public mutating func check(_ problems: SinkConfigProblems) {
+        let named = Set(properties.map { KafkaConfig.aliases[$0.0] ?? $0.0 })
+        if bootstrapServers == nil && !named.contains("bootstrap.servers") && !named.contains("test.mock.num.brokers") {
+            problems.report(
+                "bootstrapServers", "required key 'bootstrapServers' is missing (the brokers, e.g. \"localhost:9092\")")
+        }
+        if let b = bootstrapServers, b.trimmingCharacters(in: .whitespaces).isEmpty {
+            problems.report("bootstrapServers", "must not be empty")
         }
     }
 

@@ -15,27 +15,7 @@ public final class KafkaSink: SinkPlugin {
     public static let summary =
         "Produces each message to a Kafka topic with librdkafka (key = entity URI, idempotent, headers)"
     public static let capabilities: SinkCapabilities = [.async, .orderingKey, .flush]
-    public static let configSchema: String? = """
-        {"type": "object", "additionalProperties": false,
-         "properties": {
-           "bootstrapServers": {"type": "string", "description": "host:port[,host:port…] (bootstrap.servers); required unless properties sets bootstrap.servers"},
-           "acks": {"type": "string", "enum": ["all", "-1", "0", "1"], "default": "all"},
-           "idempotence": {"type": "boolean", "default": true, "description": "enable.idempotence: retries without duplicates or reordering"},
-           "compression": {"type": "string", "enum": ["none", "gzip", "snappy", "lz4", "zstd"]},
-           "lingerMs": {"type": "integer", "minimum": 0, "default": 1, "description": "linger.ms (the sink's default is 1; librdkafka's is 5)"},
-           "batchSize": {"type": "integer", "minimum": 1, "description": "batch.size (bytes)"},
-           "batchNumMessages": {"type": "integer", "minimum": 1, "description": "batch.num.messages"},
-           "partitioner": {"type": "string", "enum": ["random", "consistent", "consistent_random", "murmur2", "murmur2_random", "fnv1a", "fnv1a_random"],
-                           "description": "librdkafka's default is consistent_random (CRC32); murmur2_random places keys like Java clients"},
-           "messageMaxBytes": {"type": "integer", "minimum": 1000, "maximum": 1000000000, "default": 1000000},
-           "deliveryTimeoutMs": {"type": "integer", "minimum": 1000, "maximum": 3600000, "default": 25000,
-                                 "description": "message.timeout.ms; keep it below the destination's sendTimeoutMs"},
-           "maxInFlightBatches": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 16},
-           "keyOrder": {"type": "boolean", "default": true},
-           "properties": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
-                          "description": "any other librdkafka property (security.protocol, sasl.*, ssl.*, client.id, …)"}
-         }}
-        """
+    public static var configSchema: String? { KafkaConfig.schema }
 
     public let config: KafkaConfig
     let host: SinkHost
@@ -46,7 +26,7 @@ public final class KafkaSink: SinkPlugin {
     }
 
     public init(config: String, host: SinkHost) throws {
-        self.config = try KafkaConfig.parse(config)
+        self.config = try KafkaConfig.read(config) { host.log(.warning, $0) }
         self.host = host
         let c = self.config
         producer = try ReplaceableProducer(make: { try KafkaSink.makeProducer(c, host) }, log: { host.log($0, $1) })
@@ -68,7 +48,7 @@ public final class KafkaSink: SinkPlugin {
         let max = producer.current().maxMessageBytes
         return SinkPluginLimits(
             maxMessageBytes: UInt64(max), maxBatchMessages: 10_000,
-            maxBatchBytes: 64 << 20, maxInFlight: UInt32(config.maxInFlightBatches), requiresKeyOrder: config.keyOrder)
+            maxBatchBytes: 64 << 20, maxInFlight: UInt32(config.maxInFlight), requiresKeyOrder: config.keyOrder)
     }
 
     public func start() throws {

@@ -68,13 +68,13 @@ extension String {
 /// into one result per message. Shared by the instance's worker threads (each with its own client).
 public final class PubSubPublisher: @unchecked Sendable {
     public let config: PubSubConfig
-    public let builder: PublishRequestBuilder
+    public let builder: PubSubRequestBuilder
     let reporter: SinkReporter?
 
     public init(config: PubSubConfig, reporter: SinkReporter?) {
         self.config = config
-        let declared = PublishRequestBuilder.declaredMessageLimit(maxRequestBytes: config.maxRequestBytes)
-        builder = PublishRequestBuilder(
+        let declared = PubSubRequestBuilder.declaredMessageLimit(maxRequestBytes: config.maxRequestBytes)
+        builder = PubSubRequestBuilder(
             maxMessages: config.maxMessagesPerRequest, maxRequestBytes: config.maxRequestBytes,
             declaredMaxMessageBytes: declared)
         self.reporter = reporter

@@ -13,8 +13,10 @@ import HeraldSinkSupport
 /// 2. `credentialsFile`: a service-account key file (JSON);
 /// 3. the `PUBSUB_EMULATOR_HOST` environment variable: the emulator;
 /// 4. the `GOOGLE_APPLICATION_CREDENTIALS` environment variable: a key file.
-public struct PubSubConfig: Sendable, Equatable {
-    public var project: String
+public struct PubSubConfig: SinkConfiguration, Equatable {
+    public static let pluginName = "pubsub"
+
+    public var project = ""
     public var credentialsFile: String?
     public var emulatorHost: String?
     /// Base URL of the Pub/Sub API (a regional endpoint such as https://europe-west1-pubsub.googleapis.com,
@@ -25,78 +27,68 @@ public struct PubSubConfig: Sendable, Equatable {
     /// Whole-request timeout of a publish or token call.
     public var timeoutMs = 10_000
     public var connectTimeoutMs = 5_000
-    /// Parallel publish requests (each on its own connection).
-    public var concurrency = 4
+    /// Batches in flight (the `max_in_flight` declared to Herald), and as many parallel publish requests, each on
+    /// its own connection. Formerly `concurrency` (still read, deprecated).
+    public var maxInFlight = 4
     public var maxMessagesPerRequest = PubSubLimits.maxMessagesPerRequest
     public var maxRequestBytes = PubSubLimits.maxRequestBytes
+
+    public init() {}
 
     public init(project: String) {
         self.project = project
     }
 
-    public static let schema = """
-        {"type": "object", "additionalProperties": false, "required": ["project"],
-         "properties": {
-           "project": {"type": "string", "description": "GCP project id of the topics"},
-           "credentialsFile": {"type": "string", "description": "service-account key file (JSON); default: GOOGLE_APPLICATION_CREDENTIALS"},
-           "emulatorHost": {"type": "string", "description": "host:port of the Pub/Sub emulator (plain HTTP, no credentials); default: PUBSUB_EMULATOR_HOST"},
-           "endpoint": {"type": "string", "default": "https://pubsub.googleapis.com"},
-           "allowPlainHTTP": {"type": "boolean", "default": false},
-           "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 600000, "default": 10000},
-           "connectTimeoutMs": {"type": "integer", "minimum": 100, "maximum": 600000, "default": 5000},
-           "concurrency": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4},
-           "maxMessagesPerRequest": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
-           "maxRequestBytes": {"type": "integer", "minimum": 65536, "maximum": 10000000, "default": 10000000}}}
-        """
-
-    public static func parse(_ text: String) throws -> PubSubConfig {
-        let config = try readPluginConfig(text, plugin: "pubsub") { r -> PubSubConfig in
-            var c = PubSubConfig(project: r.string("project", required: true) ?? "")
-            c.credentialsFile = r.string("credentialsFile")
-            c.emulatorHost = r.string("emulatorHost")
-            if let v = r.string("endpoint") { c.endpoint = v }
-            if let v = r.bool("allowPlainHTTP") { c.allowPlainHTTP = v }
-            if let v = r.int("timeoutMs", in: 100...600_000) { c.timeoutMs = Int(v) }
-            if let v = r.int("connectTimeoutMs", in: 100...600_000) { c.connectTimeoutMs = Int(v) }
-            if let v = r.int("concurrency", in: 1...64) { c.concurrency = Int(v) }
-            if let v = r.int("maxMessagesPerRequest", in: 1...Int64(PubSubLimits.maxMessagesPerRequest)) {
-                c.maxMessagesPerRequest = Int(v)
-            }
-            if let v = r.int("maxRequestBytes", in: 65_536...Int64(PubSubLimits.maxRequestBytes)) {
-                c.maxRequestBytes = Int(v)
-            }
-            return c
-        }
-        try config.check()
-        return config
+    public static var keys: [SinkConfigKey<PubSubConfig>] {
+        [
+            .string("project", \.project, required: true, "GCP project id of the topics"),
+            .string(
+                "credentialsFile", \.credentialsFile,
+                "service-account key file (JSON); default: GOOGLE_APPLICATION_CREDENTIALS"),
+            .string(
+                "emulatorHost", \.emulatorHost,
+                "host:port of the Pub/Sub emulator (plain HTTP, no credentials); default: PUBSUB_EMULATOR_HOST"),
+            .string("endpoint", \.endpoint, "base URL of the Pub/Sub API"),
+            .bool("allowPlainHTTP", \.allowPlainHTTP, "allow http:// endpoints and token URIs (tests only)"),
+            .int("timeoutMs", \.timeoutMs, in: 100...600_000, "whole-request timeout of a publish or token call"),
+            .int("connectTimeoutMs", \.connectTimeoutMs, in: 100...600_000),
+            .int(
+                "maxInFlight", \.maxInFlight, in: 1...64,
+                "batches in flight, and as many parallel publish requests (one connection each)",
+                deprecatedNames: ["concurrency"]),
+            .int(
+                "maxMessagesPerRequest", \.maxMessagesPerRequest, in: 1...Int64(PubSubLimits.maxMessagesPerRequest)),
+            .int("maxRequestBytes", \.maxRequestBytes, in: 65_536...Int64(PubSubLimits.maxRequestBytes)),
+        ]
     }
 
-    func check() throws {
+    public static func parse(_ text: String) throws(SinkError) -> PubSubConfig {
+        try read(text)
+    }
+
+    public mutating func check(_ problems: SinkConfigProblems) {
         if !Self.isProjectId(project) {
-            throw SinkError(
-                .permanent,
-                "pubsub sink configuration: project '\(project)' is not a GCP project id (6 to 30 lower-case letters, digits and hyphens, starting with a letter)"
+            problems.report(
+                "project",
+                "'\(project)' is not a GCP project id (6 to 30 lower-case letters, digits and hyphens, starting with a letter)"
             )
         }
         if let host = emulatorHost, !Self.isHostPort(host) {
-            throw SinkError(
-                .permanent,
-                "pubsub sink configuration: emulatorHost '\(host)' must be host:port, without a scheme (like 127.0.0.1:8085)"
-            )
+            problems.report(
+                "emulatorHost", "'\(host)' must be host:port, without a scheme (like 127.0.0.1:8085)")
         }
         if let file = credentialsFile, file.isEmpty {
-            throw SinkError(.permanent, "pubsub sink configuration: credentialsFile must not be empty")
+            problems.report("credentialsFile", "must not be empty")
         }
         let lower = endpoint.lowercased()
         if lower.hasPrefix("http://") {
             if !allowPlainHTTP {
-                throw SinkError(
-                    .permanent,
-                    "pubsub sink configuration: endpoint '\(endpoint)' is plain HTTP; use https:// or set \"allowPlainHTTP\": true (tests only)"
-                )
+                problems.report(
+                    "endpoint",
+                    "'\(endpoint)' is plain HTTP; use https:// or set \"allowPlainHTTP\": true (tests only)")
             }
         } else if !lower.hasPrefix("https://") {
-            throw SinkError(.permanent, "pubsub sink configuration: endpoint '\(endpoint)' must start with https://")
+            problems.report("endpoint", "'\(endpoint)' must start with https://")
         }
     }
 

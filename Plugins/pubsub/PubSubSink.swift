@@ -4,15 +4,15 @@ import HeraldSinkSupport
 
 /// Publishes to Google Cloud Pub/Sub over its REST API (`topics.publish`).
 ///
-/// Asynchronous: `send` plans a batch into publish requests and queues them on `concurrency`
+/// Asynchronous: `send` plans a batch into publish requests and queues them on `maxInFlight`
 /// worker threads, each with its own connection; the last request of a batch completes it. See
-/// `PublishRequestBuilder` for the limits and `PubSubPublisher` for how answers become results.
+/// `PubSubRequestBuilder` for the limits and `PubSubPublisher` for how answers become results.
 public final class PubSubSink: SinkPlugin {
     public static let name = "pubsub"
     public static let version = "1.0.0"
     public static let summary = "Publishes to Google Cloud Pub/Sub topics (REST; service-account key or the emulator)"
     public static let capabilities: SinkCapabilities = [.async, .orderingKey]
-    public static let configSchema: String? = PubSubConfig.schema
+    public static var configSchema: String? { PubSubConfig.schema }
 
     public let config: PubSubConfig
     let host: SinkHost
@@ -26,7 +26,7 @@ public final class PubSubSink: SinkPlugin {
     }
 
     public init(config: String, host: SinkHost) throws {
-        self.config = try PubSubConfig.parse(config)
+        self.config = try PubSubConfig.read(config) { host.log(.warning, $0) }
         self.host = host
         gate = HostGate(host: host)
         dispatcher = RequestDispatcher(sinkName: "pubsub", gate: gate)
@@ -38,7 +38,7 @@ public final class PubSubSink: SinkPlugin {
             maxMessageBytes: UInt64(publisher.builder.declaredMaxMessageBytes),
             maxBatchMessages: UInt32(PubSubLimits.maxMessagesPerRequest),
             maxBatchBytes: UInt64(config.maxRequestBytes),
-            maxInFlight: UInt32(config.concurrency))
+            maxInFlight: UInt32(config.maxInFlight))
     }
 
     public func start() throws {
@@ -74,7 +74,7 @@ public final class PubSubSink: SinkPlugin {
         let timeout = config.timeoutMs
         let connect = config.connectTimeoutMs
         let authority = auth
-        dispatcher.start(count: config.concurrency) {
+        dispatcher.start(count: config.maxInFlight) {
             PubSubClient(baseURL: baseURL, auth: authority, timeoutMs: timeout, connectTimeoutMs: connect)
         }
     }

@@ -31,12 +31,12 @@ public final class ServiceBusClient {
 /// result per message. Shared by the instance's worker threads (each with its own client).
 public final class ServiceBusSender: @unchecked Sendable {
     public let config: ServiceBusConfig
-    public let builder: BatchRequestBuilder
+    public let builder: ServiceBusRequestBuilder
     let reporter: SinkReporter?
 
     public init(config: ServiceBusConfig, reporter: SinkReporter?) {
         self.config = config
-        builder = BatchRequestBuilder(
+        builder = ServiceBusRequestBuilder(
             maxMessageBytes: config.maxMessageBytes, maxMessages: config.maxMessagesPerRequest,
             partitioned: config.partitionedEntity)
         self.reporter = reporter

@@ -13,12 +13,14 @@ import HeraldSinkSupport
 ///
 /// The queue or topic is the destination's `name`. `endpoint` replaces the namespace's URL (a
 /// local endpoint in tests; `http://` only with `"allowPlainHTTP": true`).
-public struct ServiceBusConfig: Sendable, Equatable {
+public struct ServiceBusConfig: SinkConfiguration, Equatable {
+    public static let pluginName = "servicebus"
+
     /// Where requests go and what SAS tokens are scoped to: `https://myns.servicebus.windows.net`.
-    public var baseURL: String
-    public var keyName: String
+    public var baseURL = ""
+    public var keyName = ""
     /// The shared access key exactly as Azure shows it (used as written, not base64-decoded).
-    public var key: String
+    public var key = ""
     /// `EntityPath` of an entity-scoped connection string: the only entity it can send to.
     public var entityPath: String?
     public var allowPlainHTTP = false
@@ -29,9 +31,20 @@ public struct ServiceBusConfig: Sendable, Equatable {
     public var maxMessagesPerRequest = 1000
     public var timeoutMs = 10_000
     public var connectTimeoutMs = 5_000
-    public var concurrency = 4
+    /// Batches in flight (the `max_in_flight` declared to Herald), and as many parallel requests, each on its own
+    /// connection. Formerly `concurrency` (still read, deprecated).
+    public var maxInFlight = 4
     /// The entity is partitioned: every request carries one SessionId (ordered destinations).
     public var partitionedEntity = false
+
+    /// The keys as given, from which `baseURL`, `keyName`, `key` and `entityPath` are resolved.
+    var connectionString: String?
+    var namespace: String?
+    var endpoint: String?
+    var givenKeyName: String?
+    var givenKey: String?
+
+    public init() {}
 
     public init(baseURL: String, keyName: String, key: String) {
         self.baseURL = baseURL
@@ -39,55 +52,54 @@ public struct ServiceBusConfig: Sendable, Equatable {
         self.key = key
     }
 
-    public static let schema = """
-        {"type": "object", "additionalProperties": false,
-         "properties": {
-           "connectionString": {"type": "string", "description": "Endpoint=sb://NS.servicebus.windows.net/;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…]"},
-           "namespace": {"type": "string", "description": "NS or NS.servicebus.windows.net (instead of a connection string)"},
-           "keyName": {"type": "string"},
-           "key": {"type": "string"},
-           "endpoint": {"type": "string", "description": "replaces the namespace URL (https://…; http:// with allowPlainHTTP)"},
-           "allowPlainHTTP": {"type": "boolean", "default": false},
-           "tokenTtlSeconds": {"type": "integer", "minimum": 120, "maximum": 604800, "default": 3600},
-           "maxMessageBytes": {"type": "integer", "minimum": 1024, "maximum": 1048576, "default": 262144},
-           "maxMessagesPerRequest": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
-           "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 600000, "default": 10000},
-           "connectTimeoutMs": {"type": "integer", "minimum": 100, "maximum": 600000, "default": 5000},
-           "concurrency": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4},
-           "partitionedEntity": {"type": "boolean", "default": false}}}
-        """
+    public static var keys: [SinkConfigKey<ServiceBusConfig>] {
+        [
+            .string(
+                "connectionString", \.connectionString,
+                "Endpoint=sb://NS.servicebus.windows.net/;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…]"),
+            .string(
+                "namespace", \.namespace, "NS or NS.servicebus.windows.net (instead of a connection string)"),
+            .string("keyName", \.givenKeyName, "the shared access key's name (with namespace)"),
+            .string("key", \.givenKey, "the shared access key (with namespace)"),
+            .string(
+                "endpoint", \.endpoint, "replaces the namespace URL (https://…; http:// with allowPlainHTTP)"),
+            .bool("allowPlainHTTP", \.allowPlainHTTP, "allow an http:// endpoint (tests only)"),
+            .int("tokenTtlSeconds", \.tokenTtlSeconds, in: 120...604_800, "lifetime of the SAS tokens the sink signs"),
+            .int(
+                "maxMessageBytes", \.maxMessageBytes, in: 1024...Int64(ServiceBusLimits.premiumRESTMessageBytes),
+                "the entity's message size limit (256 KB on Standard, up to 1 MB on Premium)"),
+            .int("maxMessagesPerRequest", \.maxMessagesPerRequest, in: 1...1000),
+            .int("timeoutMs", \.timeoutMs, in: 100...600_000, "whole-request timeout"),
+            .int("connectTimeoutMs", \.connectTimeoutMs, in: 100...600_000),
+            .int(
+                "maxInFlight", \.maxInFlight, in: 1...64,
+                "batches in flight, and as many parallel requests (one connection each)",
+                deprecatedNames: ["concurrency"]),
+            .bool(
+                "partitionedEntity", \.partitionedEntity,
+                "the entity is partitioned: every request carries one SessionId (ordered destinations)"),
+        ]
+    }
 
-    public static func parse(_ text: String) throws -> ServiceBusConfig {
-        struct Raw {
-            var connectionString, namespace, keyName, key, endpoint: String?
-            var allowPlainHTTP: Bool?
-            var ttl, maxMessageBytes, maxMessages, timeout, connect, concurrency: Int64?
-            var partitioned: Bool?
-        }
-        let raw = try readPluginConfig(text, plugin: "servicebus") { r -> Raw in
-            Raw(
-                connectionString: r.string("connectionString"), namespace: r.string("namespace"),
-                keyName: r.string("keyName"),
-                key: r.string("key"), endpoint: r.string("endpoint"), allowPlainHTTP: r.bool("allowPlainHTTP"),
-                ttl: r.int("tokenTtlSeconds", in: 120...604_800),
-                maxMessageBytes: r.int("maxMessageBytes", in: 1024...Int64(ServiceBusLimits.premiumRESTMessageBytes)),
-                maxMessages: r.int("maxMessagesPerRequest", in: 1...1000),
-                timeout: r.int("timeoutMs", in: 100...600_000),
-                connect: r.int("connectTimeoutMs", in: 100...600_000), concurrency: r.int("concurrency", in: 1...64),
-                partitioned: r.bool("partitionedEntity"))
-        }
+    public static func parse(_ text: String) throws(SinkError) -> ServiceBusConfig {
+        try read(text)
+    }
+
+    /// Resolves where requests go and the key from a connection string or namespace/keyName/key.
+    public mutating func check(_ problems: SinkConfigProblems) throws {
         func fail(_ message: String) -> SinkError { SinkError(.permanent, "servicebus sink configuration: \(message)") }
-        var config: ServiceBusConfig
-        if let cs = raw.connectionString {
-            if raw.namespace != nil || raw.keyName != nil || raw.key != nil {
+        if let cs = connectionString {
+            if namespace != nil || givenKeyName != nil || givenKey != nil {
                 throw fail("give either connectionString or namespace/keyName/key, not both")
             }
             let parsed = try ConnectionString.parse(cs)
-            config = ServiceBusConfig(baseURL: parsed.baseURL, keyName: parsed.keyName, key: parsed.key)
-            config.entityPath = parsed.entityPath
+            baseURL = parsed.baseURL
+            keyName = parsed.keyName
+            key = parsed.key
+            entityPath = parsed.entityPath
         } else {
-            guard let namespace = raw.namespace ?? (raw.endpoint != nil ? "" : nil), let keyName = raw.keyName,
-                let key = raw.key
+            guard let namespace = namespace ?? (endpoint != nil ? "" : nil), let keyName = givenKeyName,
+                let key = givenKey
             else {
                 throw fail(
                     "needs \"connectionString\" (Endpoint=sb://NS.servicebus.windows.net/;SharedAccessKeyName=…;SharedAccessKey=…) or \"namespace\", \"keyName\" and \"key\""
@@ -103,32 +115,25 @@ public struct ServiceBusConfig: Sendable, Equatable {
                 }
                 base = "https://" + (namespace.contains(".") ? namespace : namespace + ".servicebus.windows.net")
             }
-            config = ServiceBusConfig(baseURL: base, keyName: keyName, key: key)
+            baseURL = base
+            self.keyName = keyName
+            self.key = key
         }
-        if let endpoint = raw.endpoint { config.baseURL = endpoint }
-        while config.baseURL.hasSuffix("/") { config.baseURL.removeLast() }
-        if let v = raw.allowPlainHTTP { config.allowPlainHTTP = v }
-        if let v = raw.ttl { config.tokenTtlSeconds = Int(v) }
-        if let v = raw.maxMessageBytes { config.maxMessageBytes = Int(v) }
-        if let v = raw.maxMessages { config.maxMessagesPerRequest = Int(v) }
-        if let v = raw.timeout { config.timeoutMs = Int(v) }
-        if let v = raw.connect { config.connectTimeoutMs = Int(v) }
-        if let v = raw.concurrency { config.concurrency = Int(v) }
-        if let v = raw.partitioned { config.partitionedEntity = v }
-        let lower = config.baseURL.lowercased()
+        if let endpoint { baseURL = endpoint }
+        while baseURL.hasSuffix("/") { baseURL.removeLast() }
+        let lower = baseURL.lowercased()
         if lower.hasPrefix("http://") {
-            if !config.allowPlainHTTP {
+            if !allowPlainHTTP {
                 throw fail(
-                    "endpoint '\(config.baseURL)' is plain HTTP; use https:// or set \"allowPlainHTTP\": true (tests only)"
+                    "endpoint '\(baseURL)' is plain HTTP; use https:// or set \"allowPlainHTTP\": true (tests only)"
                 )
             }
         } else if !lower.hasPrefix("https://") || lower.count <= "https://".count {
-            throw fail("endpoint '\(config.baseURL)' must be an https:// URL")
+            throw fail("endpoint '\(baseURL)' must be an https:// URL")
         }
-        if config.baseURL.dropFirst(lower.hasPrefix("https://") ? 8 : 7).contains("/") {
-            throw fail("endpoint '\(config.baseURL)' must be the namespace's URL, without a path")
+        if baseURL.dropFirst(lower.hasPrefix("https://") ? 8 : 7).contains("/") {
+            throw fail("endpoint '\(baseURL)' must be the namespace's URL, without a path")
         }
-        return config
     }
 
     static func isNamespace(_ s: String) -> Bool {

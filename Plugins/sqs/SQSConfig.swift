@@ -13,11 +13,12 @@ import HeraldSinkSupport
 /// A destination's `name` is its queue name: the queue URL is `queueUrl` with `{destination}`
 /// (and `{region}`, `{accountId}`) replaced, or `endpoint/accountId/name`, or
 /// `https://sqs.{region}.amazonaws.com/{accountId}/{name}`.
-public struct SQSConfig: Sendable, Equatable {
+public struct SQSConfig: SinkConfiguration, Equatable {
+    public static let pluginName = "sqs"
     public static let largestMessageBytes = 1_048_576
     public static let smallestMessageBytes = 1_024
 
-    public var region: String
+    public var region = ""
     /// A queue URL, or a template with `{destination}`, `{region}`, `{accountId}`.
     public var queueUrl: String?
     /// Service endpoint (`http://127.0.0.1:5000` for moto or LocalStack); requests are POSTed here.
@@ -35,46 +36,56 @@ public struct SQSConfig: Sendable, Equatable {
     /// Total time for one HTTP request (connecting included).
     public var timeoutMs = 10_000
     public var verifyTLS = true
-    /// Requests sent at once (one thread and one HTTP connection each); also the host's batches in flight.
+    /// Batches in flight (the `max_in_flight` declared to Herald), and as many requests sent at once (one thread
+    /// and one HTTP connection each).
     public var maxInFlight = 4
+
+    public init() {}
 
     public init(region: String) {
         self.region = region
+    }
+
+    public static var keys: [SinkConfigKey<SQSConfig>] {
+        [
+            .string("region", \.region, required: true, "AWS region, such as us-east-1"),
+            .string(
+                "queueUrl", \.queueUrl, "queue URL, or a template with {destination}, {region}, {accountId}"),
+            .string("endpoint", \.endpoint, "service endpoint (moto, LocalStack); queue URL = endpoint/accountId/name"),
+            .string("accountId", \.accountId, "12-digit AWS account id (builds queue URLs from destination names)"),
+            .string("accessKeyId", \.accessKeyId),
+            .string("secretAccessKey", \.secretAccessKey),
+            .string("sessionToken", \.sessionToken),
+            .string(
+                "credentialsFile", \.credentialsFile,
+                "shared credentials file (absolute, or ~/…), re-read when it changes"),
+            .string(
+                "profile", \.profile, "profile of the credentials file (default: AWS_PROFILE, then default)"),
+            .int(
+                "maxMessageBytes", \.maxMessageBytes, in: Int64(smallestMessageBytes)...Int64(largestMessageBytes),
+                "the queue's MaximumMessageSize: body plus message attributes"),
+            .int("timeoutMs", \.timeoutMs, in: 100...300_000, "total time for one HTTP request"),
+            .bool("verifyTLS", \.verifyTLS),
+            .int(
+                "maxInFlight", \.maxInFlight, in: 1...64,
+                "batches in flight, and as many requests at once (one connection each)"),
+        ]
     }
 
     static let placeholders = ["{destination}", "{region}", "{accountId}"]
 
     /// Parses and checks a configuration. Pure: no environment, no network.
     public static func parse(_ text: String) throws(SinkError) -> SQSConfig {
-        do {
-            return try readPluginConfig(text, plugin: "sqs") { r in read(&r) }
-        } catch let error as SinkError {
-            throw error
-        } catch {
-            throw SinkError(.permanent, "sqs sink configuration: \(error)")
-        }
+        try read(text)
     }
 
-    private static func read(_ r: inout JSONObjectReader) -> SQSConfig {
-        var c = SQSConfig(region: r.string("region", required: true) ?? "")
+    public mutating func check(_ problems: SinkConfigProblems) {
+        let r = problems
+        var c = self
+        defer { self = c }
         if !c.region.isEmpty && !c.region.utf8.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }) {
             r.report("region", "'\(c.region)' is not an AWS region name such as 'us-east-1'")
         }
-        c.queueUrl = r.string("queueUrl")
-        c.endpoint = r.string("endpoint")
-        c.accountId = r.string("accountId")
-        c.accessKeyId = r.string("accessKeyId")
-        c.secretAccessKey = r.string("secretAccessKey")
-        c.sessionToken = r.string("sessionToken")
-        c.credentialsFile = r.string("credentialsFile")
-        c.profile = r.string("profile")
-        if let v = r.int("maxMessageBytes", in: Int64(smallestMessageBytes)...Int64(largestMessageBytes)) {
-            c.maxMessageBytes = Int(v)
-        }
-        if let v = r.int("timeoutMs", in: 100...300_000) { c.timeoutMs = Int(v) }
-        if let v = r.bool("verifyTLS") { c.verifyTLS = v }
-        if let v = r.int("maxInFlight", in: 1...64) { c.maxInFlight = Int(v) }
-
         if let id = c.accountId, id.utf8.count != 12 || !id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             r.report("accountId", "'\(id)' is not a 12-digit AWS account id")
         }
@@ -83,9 +94,9 @@ public struct SQSConfig: Sendable, Equatable {
                 r.report("queueUrl", "'\(url)' is not an http:// or https:// URL")
             }
             var rest = url
-            for p in placeholders { rest = rest.replacingAll(p, with: "") }
+            for p in SQSConfig.placeholders { rest = rest.replacingAll(p, with: "") }
             if rest.contains("{") || rest.contains("}") {
-                r.report("queueUrl", "unknown placeholder in '\(url)'; use \(placeholders.joined(separator: ", "))")
+                r.report("queueUrl", "unknown placeholder in '\(url)'; use \(SQSConfig.placeholders.joined(separator: ", "))")
             }
             if url.contains("{accountId}") && c.accountId == nil {
                 r.report("accountId", "required: queueUrl uses {accountId}")
@@ -125,7 +136,6 @@ public struct SQSConfig: Sendable, Equatable {
             if c.credentialsFile != nil { r.report("credentialsFile", both) }
             if c.profile != nil { r.report("profile", both) }
         }
-        return c
     }
 
     /// The queue URL of a destination (its `name` is the queue name).

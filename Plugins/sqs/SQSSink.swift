@@ -16,21 +16,7 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     public static let version = "1.0.0"
     public static let summary = "Sends messages to AWS SQS standard and FIFO queues (SendMessageBatch, SigV4)"
     public static let capabilities: SinkCapabilities = [.async, .orderingKey]
-    public static let configSchema: String? = """
-        {"type": "object", "additionalProperties": false, "required": ["region"],
-         "properties": {
-           "region": {"type": "string", "description": "AWS region, e.g. eu-west-1"},
-           "queueUrl": {"type": "string", "description": "queue URL or template with {destination}, {region}, {accountId}"},
-           "endpoint": {"type": "string", "description": "service endpoint (moto, LocalStack); queue URL = endpoint/accountId/name"},
-           "accountId": {"type": "string", "pattern": "^[0-9]{12}$"},
-           "accessKeyId": {"type": "string"}, "secretAccessKey": {"type": "string"}, "sessionToken": {"type": "string"},
-           "credentialsFile": {"type": "string", "description": "AWS shared credentials file, re-read when it changes"},
-           "profile": {"type": "string", "description": "profile of the credentials file (default: AWS_PROFILE, then default)"},
-           "maxMessageBytes": {"type": "integer", "minimum": 1024, "maximum": 1048576, "default": 1048576},
-           "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 300000, "default": 10000},
-           "verifyTLS": {"type": "boolean", "default": true},
-           "maxInFlight": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4}}}
-        """
+    public static var configSchema: String? { SQSConfig.schema }
 
     /// Host batches can be larger than one request: the sink splits them.
     public static let maxBatchMessages: UInt32 = 100
@@ -49,7 +35,7 @@ public final class SQSSink: SinkPlugin, @unchecked Sendable {
     }
 
     public init(config: String, host: SinkHost) throws {
-        self.config = try SQSConfig.parse(config)
+        self.config = try SQSConfig.read(config) { host.log(.warning, $0) }
         let (credentials, source) = try CredentialResolver.resolve(self.config)
         gate = HostGate(host: host)
         self.credentials = CredentialProvider(

@@ -18,7 +18,7 @@ import HeraldPlugins
 ///     the peer's pace, not the sink's.
 ///
 /// Host batches of `batchMessages` (the destination default `batch.maxMessages`), up to the sink's
-/// default `concurrency` outstanding (its `maxInFlight`), sent continuously. Every message must
+/// default `maxInFlight` outstanding, sent continuously. Every message must
 /// complete OK, and the endpoint/peer must have received exactly the messages sent (the emulator:
 /// counted by pulling a subscription created before the run; the Service Bus endpoint: its
 /// `/_test/received` list, one fresh endpoint per run).
@@ -109,7 +109,7 @@ struct CloudScenario {
         let emulatorScript = sink == .pubsub ? PubSubEmulatorPeer.script() : nil
         let peerName = sink == .pubsub && emulatorScript == nil ? "Pub/Sub emulator (not installed: skipped)" : sink.peerName
         say(
-            "  \(sink.rawValue): \(total) messages of ~\(bodyBytes) B body + \(pool[0].message.headers.count) headers to the endpoint at \(hostPort) (\(endpointThreads) threads), \(peerTotal) to the \(peerName); host batches of \(batch), \(inFlight) in flight (the sink's default concurrency)"
+            "  \(sink.rawValue): \(total) messages of ~\(bodyBytes) B body + \(pool[0].message.headers.count) headers to the endpoint at \(hostPort) (\(endpointThreads) threads), \(peerTotal) to the \(peerName); host batches of \(batch), \(inFlight) in flight (the sink's default maxInFlight)"
         )
 
         // (a) the endpoint that answers at once: the sink's own cost.
@@ -231,7 +231,7 @@ struct CloudScenario {
             figures: figures)
     }
 
-    /// The sink's default `maxInFlight` (its `concurrency`), read from an instance's limits.
+    /// The sink's default `maxInFlight`, read from an instance's limits.
     func defaultInFlight(_ plugin: LoadedPlugin, sink: Sink, config: String) throws -> Int {
         let instance = try SinkInstance(
             plugin: plugin, alias: "bench-\(sink.rawValue)-limits", config: config,

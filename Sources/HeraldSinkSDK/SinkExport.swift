@@ -150,5 +150,6 @@ private let sdkStop: @convention(c) (OpaquePointer?, UInt32) -> Void = { instanc
 
 private let sdkDestroy: @convention(c) (OpaquePointer?) -> Void = { instance in
     guard let instance else { return }
+    box(instance).plugin.destroy()
     Unmanaged<InstanceBox>.fromOpaque(UnsafeRawPointer(instance)).release()
 }

@@ -108,9 +108,13 @@ public protocol SinkPlugin: AnyObject {
 
     /// Finishes or fails what is in flight within the deadline; no completion afterwards.
     func stop(deadlineMs: UInt32)
+
+    /// Called by `on_destroy` before the instance is released: wait here for work that may still read a batch.
+    func destroy()
 }
 
 extension SinkPlugin {
     public static var configSchema: String? { nil }
     public func flush(timeoutMs: UInt32) -> Bool { true }
+    public func destroy() {}
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HeraldSinkSDK
+import Synchronization
 
 /// A part of a batch sent as one HTTP request: which messages (by index in the batch) it carries.
 public protocol BatchRequest: Sendable {
@@ -90,20 +91,59 @@ public final class RequestDispatcher<Client>: @unchecked Sendable {
         _ plan: RequestPlan<Request>, messageCount: Int, completion: SinkCompletion,
         send: @escaping @Sendable (Request, Client) -> RequestOutcome
     ) throws {
-        guard let workers else { throw SinkError(.retry, "the \(sinkName) sink is not started") }
+        guard workers != nil else { throw SinkError(.retry, "the \(sinkName) sink is not started") }
+        let gate = self.gate
+        submit(plan, messageCount: messageCount, cancelled: nil, send: send) { gate.complete(completion, $0) }
+    }
+
+    /// The async form of `dispatch` (for an `AsyncSinkPlugin`): returns the batch's results once its last request
+    /// finished. When the calling task is cancelled, requests not started yet take RETRY without sending; when the
+    /// dispatcher stops, a batch still waiting returns RETRY at once (its running requests end on their own).
+    public func send<Request: BatchRequest>(
+        _ plan: RequestPlan<Request>, messageCount: Int, send: @escaping @Sendable (Request, Client) -> RequestOutcome
+    ) async -> [SinkResult] {
+        guard workers != nil else {
+            return Array(repeating: SinkResult(.retry, error: "the \(sinkName) sink is not started"), count: messageCount)
+        }
+        let cancelled = StopFlag()
+        let stopped = Array(
+            repeating: SinkResult(.retry, error: "the \(sinkName) sink stopped before sending"), count: messageCount)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[SinkResult], Never>) in
+                let once = ResumeOnce(continuation, count: messageCount)
+                guard waiting.add(once) else {
+                    once.resume(stopped)
+                    return
+                }
+                submit(plan, messageCount: messageCount, cancelled: cancelled, send: send) { [waiting] results in
+                    waiting.remove(once)
+                    once.resume(results)
+                }
+            }
+        } onCancel: {
+            cancelled.raise()
+        }
+    }
+
+    /// The batches `send` waits for, resumed with RETRY when the dispatcher stops.
+    private let waiting = WaitingBatches()
+
+    private func submit<Request: BatchRequest>(
+        _ plan: RequestPlan<Request>, messageCount: Int, cancelled: StopFlag?,
+        send: @escaping @Sendable (Request, Client) -> RequestOutcome, finish: @escaping @Sendable ([SinkResult]) -> Void
+    ) {
         if plan.requests.isEmpty {
-            gate.complete(completion, plan.rejected.sorted { $0.index < $1.index }.map(\.result))
+            finish(plan.rejected.sorted { $0.index < $1.index }.map(\.result))
             return
         }
         let tracker = BatchTracker(count: messageCount, requests: plan.requests.count)
         for (i, r) in plan.rejected { tracker.set(i, r) }
-        let gate = self.gate
         let stopping = self.stopping
         let sinkName = self.sinkName
         let jobs: [RequestWorkers<Client>.Job] = plan.requests.map { request in
             { client in
                 let final: [SinkResult]?
-                if stopping.isSet {
+                if stopping.isSet || cancelled?.isSet == true {
                     let r = SinkResult(.retry, error: "the \(sinkName) sink stopped before sending")
                     final = tracker.finish(request.indices.map { ($0, r) })
                 } else if let skip = tracker.skipResult {
@@ -112,13 +152,11 @@ public final class RequestDispatcher<Client>: @unchecked Sendable {
                     let outcome = send(request, client)
                     final = tracker.finish(outcome.results, skipOthers: outcome.skipOthers)
                 }
-                if let final { gate.complete(completion, final) }
+                if let final { finish(final) }
             }
         }
-        if !workers.submit(jobs) {
-            gate.complete(
-                completion,
-                Array(repeating: SinkResult(.retry, error: "the \(sinkName) sink is stopping"), count: messageCount))
+        if workers?.submit(jobs) != true {
+            finish(Array(repeating: SinkResult(.retry, error: "the \(sinkName) sink is stopping"), count: messageCount))
         }
     }
 
@@ -128,6 +166,7 @@ public final class RequestDispatcher<Client>: @unchecked Sendable {
         stopping.raise()
         workers?.shutdown(deadline: Date().addingTimeInterval(Double(deadlineMs) / 1000))
         gate.close()
+        waiting.close(SinkResult(.retry, error: "the \(sinkName) sink stopped before the send finished"))
         workers = nil
     }
 
@@ -136,5 +175,56 @@ public final class RequestDispatcher<Client>: @unchecked Sendable {
         stopping.raise()
         gate.close()
         workers?.shutdown(deadline: Date())
+    }
+}
+
+/// Resumes a continuation once; later calls are ignored (a batch's results can arrive from its last request and
+/// from the dispatcher stopping).
+final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<[SinkResult], Never>?>
+    let count: Int
+
+    init(_ continuation: CheckedContinuation<[SinkResult], Never>, count: Int) {
+        self.continuation = Mutex(continuation)
+        self.count = count
+    }
+
+    func resume(_ results: [SinkResult]) {
+        continuation.withLock { c in
+            let taken = c
+            c = nil
+            return taken
+        }?.resume(returning: results)
+    }
+}
+
+/// The batches an async `send` waits for; closing resumes them all and refuses new ones.
+final class WaitingBatches: Sendable {
+    private struct State {
+        var batches: [ObjectIdentifier: ResumeOnce] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ once: ResumeOnce) -> Bool {
+        state.withLock { s in
+            if s.closed { return false }
+            s.batches[ObjectIdentifier(once)] = once
+            return true
+        }
+    }
+
+    func remove(_ once: ResumeOnce) {
+        _ = state.withLock { $0.batches.removeValue(forKey: ObjectIdentifier(once)) }
+    }
+
+    func close(_ result: SinkResult) {
+        let all = state.withLock { s in
+            s.closed = true
+            defer { s.batches.removeAll() }
+            return Array(s.batches.values)
+        }
+        for once in all { once.resume(Array(repeating: result, count: once.count)) }
     }
 }

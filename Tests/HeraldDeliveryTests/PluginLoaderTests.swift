@@ -219,6 +219,34 @@ struct PluginLoaderTests {
     }
 }
 
+extension ConfigCheckWithPluginsTests {
+    /// The older names of `maxInFlight` (`concurrency`, `maxInFlightBatches`) still pass `herald config check`, through
+    /// each real plugin's own validation; giving both names fails it.
+    @Test func olderNamesOfMaxInFlightStillPassConfigCheck() throws {
+        let dir = TemporaryDirectory()
+        let plugins = StreamingTestSupport.pluginDirectory(in: dir)
+        for name in ["servicebus", "pubsub", "kafka"] {
+            StreamingTestSupport.installManifest(
+                name: name, library: BuildProducts.directory + "/libherald-sink-\(name).so", in: plugins)
+        }
+        func check(_ providers: String) throws -> CommandResult {
+            let config = StreamingTestSupport.writeConfig(
+                in: dir, plugins: plugins,
+                streaming: #"{"messaging": {"providers": {\#(providers)}, "destinations": [{"provider": "sb", "name": "q"}]}}"#)
+            return try runCommand(BuildProducts.herald, ["config", "check", config])
+        }
+        let old = try check(
+            #""sb": {"plugin": "servicebus", "config": {"namespace": "ns", "keyName": "a", "key": "b", "concurrency": 2}},"#
+                + #""ps": {"plugin": "pubsub", "config": {"project": "my-project", "emulatorHost": "127.0.0.1:8085", "concurrency": 2}},"#
+                + #""k": {"plugin": "kafka", "config": {"bootstrapServers": "127.0.0.1:9092", "maxInFlightBatches": 8}}"#)
+        #expect(old.status == 0, "\(old.stderr)")
+        let both = try check(
+            #""sb": {"plugin": "servicebus", "config": {"namespace": "ns", "keyName": "a", "key": "b", "concurrency": 2, "maxInFlight": 2}}"#)
+        #expect(both.status == 1)
+        #expect(both.stderr.contains("'concurrency' is the older name of 'maxInFlight'"), "\(both.stderr)")
+    }
+}
+
 /// A plugin upgraded in place (a new library copied over the old file, its manifest re-pinned) runs as the new
 /// code after a reload, while events flow, without losing any.
 @Suite(.timeLimit(.minutes(3)))

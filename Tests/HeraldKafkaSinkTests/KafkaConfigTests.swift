@@ -124,6 +124,18 @@ import Testing
         #expect(KafkaSink.name == "kafka")
         let schema = try #require(KafkaSink.configSchema)
         #expect((try? HeraldJSONCheck.parses(schema)) == true)
+        #expect(schema.contains(#""maxInFlight":{"type":"integer","minimum":1,"maximum":1024,"default":16,"#))
+        #expect(schema.contains(#""maxInFlightBatches":{"type":"integer","minimum":1,"maximum":1024,"default":16,"deprecated":true"#))
+    }
+
+    @Test func maxInFlightBatchesIsTheDeprecatedNameOfMaxInFlight() throws {
+        var warnings: [String] = []
+        let old = try KafkaConfig.read(#"{"bootstrapServers": "b:9092", "maxInFlightBatches": 8}"#) { warnings.append($0) }
+        #expect(old.maxInFlight == 8 && warnings.count == 1 && warnings[0].contains("maxInFlightBatches"))
+        #expect(try KafkaConfig.parse(#"{"bootstrapServers": "b:9092", "maxInFlight": 9}"#).maxInFlight == 9)
+        #expect(throws: (any Error).self) {
+            try KafkaConfig.parse(#"{"bootstrapServers": "b:9092", "maxInFlight": 9, "maxInFlightBatches": 8}"#)
+        }
     }
 }
 

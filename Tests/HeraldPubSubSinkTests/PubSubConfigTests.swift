@@ -8,8 +8,8 @@ import Testing
 /// Configuration, key files and the JWT the sink signs.
 @Suite struct PubSubConfigTests {
     @Test func configurationIsCheckedWithClearMessages() throws {
-        let good = try PubSubConfig.parse(#"{"project": "my-project", "credentialsFile": "/k.json", "concurrency": 2}"#)
-        #expect(good.project == "my-project" && good.concurrency == 2 && good.maxRequestBytes == 10_000_000)
+        let good = try PubSubConfig.parse(#"{"project": "my-project", "credentialsFile": "/k.json", "maxInFlight": 2}"#)
+        #expect(good.project == "my-project" && good.maxInFlight == 2 && good.maxRequestBytes == 10_000_000)
         #expect(good.topicPath(for: "events") == "projects/my-project/topics/events")
         #expect(good.topicPath(for: "projects/other-proj/topics/x") == "projects/other-proj/topics/x")
         let bad: [(String, String)] = [
@@ -114,5 +114,21 @@ import Testing
                 clientEmail: "x", privateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
                 tokenURI: "https://x"))
         #expect(throws: AuthError.self) { try broken.checkKey() }
+    }
+}
+
+@Suite struct PubSubConfigKeyTests {
+    @Test func concurrencyIsTheDeprecatedNameOfMaxInFlight() throws {
+        var warnings: [String] = []
+        let old = try PubSubConfig.read(#"{"project": "my-project", "concurrency": 3}"#) { warnings.append($0) }
+        #expect(old.maxInFlight == 3 && warnings.count == 1)
+        #expect(try PubSubConfig.parse(#"{"project": "my-project", "maxInFlight": 5}"#).maxInFlight == 5)
+        #expect(throws: (any Error).self) { try PubSubConfig.parse(#"{"project": "my-project", "maxInFlight": 5, "concurrency": 3}"#) }
+        let schema = try #require(
+            try JSONSerialization.jsonObject(with: Data(PubSubSink.configSchema!.utf8)) as? [String: Any])
+        let properties = try #require(schema["properties"] as? [String: [String: Any]])
+        #expect(properties["maxInFlight"]?["default"] as? Int == 4)
+        #expect(properties["concurrency"]?["deprecated"] as? Bool == true)
+        #expect(schema["required"] as? [String] == ["project"])
     }
 }

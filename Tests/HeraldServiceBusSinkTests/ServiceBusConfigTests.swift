@@ -1,3 +1,4 @@
+import HeraldSinkSDK
 import HeraldServiceBusSinkCore
 import Testing
 
@@ -129,5 +130,20 @@ import Testing
         let sender = ServiceBusSender(config: config, reporter: nil)
         #expect(sender.entityProblem("orders") == nil, "entity names are case-insensitive")
         #expect(sender.entityProblem("events")?.contains("scoped to entity 'Orders'") == true)
+    }
+}
+
+@Suite struct ServiceBusConfigKeyTests {
+    @Test func concurrencyIsTheDeprecatedNameOfMaxInFlight() throws {
+        var warnings: [String] = []
+        let old = try ServiceBusConfig.read(#"{"namespace": "ns", "keyName": "a", "key": "b", "concurrency": 3}"#) {
+            warnings.append($0)
+        }
+        #expect(old.maxInFlight == 3 && warnings.count == 1)
+        #expect(old.baseURL == "https://ns.servicebus.windows.net")
+        let schema = ServiceBusSink.Configuration.schema
+        #expect(schema == AsyncSinkAdapter<ServiceBusSink>.configSchema)
+        #expect(schema.contains(#""maxInFlight":{"type":"integer","minimum":1,"maximum":64,"default":4,"#))
+        #expect(schema.contains(#""concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"deprecated":true"#))
     }
 }

@@ -8,7 +8,7 @@ public struct ServiceBusRequest: BatchRequest {
     public var indices: [Int]
     /// `{"Body": …, "BrokerProperties": {…}, "UserProperties": {…}}` per message, in `indices` order.
     public var entries: [[UInt8]]
-    /// Sum of the messages' sizes (see `BatchRequestBuilder.messageSize`).
+    /// Sum of the messages' sizes (see `ServiceBusRequestBuilder.messageSize`).
     public var size: Int
 
     /// The body: a JSON array of the entries (`application/vnd.microsoft.servicebus.json`).
@@ -45,7 +45,7 @@ public typealias ServiceBusPlan = RequestPlan<ServiceBusRequest>
 /// `maxMessageBytes` in all (Service Bus applies its message limit to a whole batch too) and
 /// `maxMessages` messages. On a partitioned entity, ordered batches are grouped by SessionId
 /// (one session per request).
-public struct BatchRequestBuilder: Sendable {
+public struct ServiceBusRequestBuilder: Sendable {
     public var maxMessageBytes: Int
     public var maxMessages: Int
     public var partitioned: Bool

@@ -4,7 +4,7 @@ import HeraldServiceBusSinkCore
 import HeraldSinkSDK
 import Testing
 
-@Suite struct BatchRequestBuilderTests {
+@Suite struct ServiceBusRequestBuilderTests {
     static let headers: [(name: String, value: String)] = [
         ("tenantId", "t1"), ("eventType", "ENTITY_CHANGED"), ("sourceObjectUri", "entities/x"), ("messageId", "7-abc"),
     ]
@@ -24,7 +24,7 @@ import Testing
             Self.message(2, key: "entities/b"),
         ]
         for ordered in [false, true] {
-            let plan = BatchRequestBuilder().plan(messages, ordered: ordered)
+            let plan = ServiceBusRequestBuilder().plan(messages, ordered: ordered)
             try #require(plan.requests.count == 1 && plan.rejected.isEmpty)
             let array = try #require(try JSONParser.parse(plan.requests[0].body).arrayValue)
             #expect(array.count == 2)
@@ -43,21 +43,21 @@ import Testing
 
     @Test func requestsStayWithinTheSizeLimit() throws {
         let messages = (0..<10).map { Self.message($0, size: 60_000) }
-        let plan = BatchRequestBuilder().plan(messages, ordered: false)
+        let plan = ServiceBusRequestBuilder().plan(messages, ordered: false)
         // Each message counts 60,000 + properties + 64: four fit in 262,144, five do not.
         #expect(plan.requests.map(\.indices) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
         for r in plan.requests {
-            let recount = r.indices.reduce(0) { $0 + BatchRequestBuilder.messageSize(messages[$1], sessionId: nil) }
+            let recount = r.indices.reduce(0) { $0 + ServiceBusRequestBuilder.messageSize(messages[$1], sessionId: nil) }
             #expect(r.size == recount && r.size <= 262_144)
         }
-        let premium = BatchRequestBuilder(maxMessageBytes: 1_048_576).plan(messages, ordered: false)
+        let premium = ServiceBusRequestBuilder(maxMessageBytes: 1_048_576).plan(messages, ordered: false)
         #expect(premium.requests.map(\.indices.count) == [10])
-        let capped = BatchRequestBuilder(maxMessages: 3).plan((0..<7).map { Self.message($0) }, ordered: false)
+        let capped = ServiceBusRequestBuilder(maxMessages: 3).plan((0..<7).map { Self.message($0) }, ordered: false)
         #expect(capped.requests.map(\.indices.count) == [3, 3, 1])
     }
 
     @Test func oversizedAndUnsendableMessagesAreRefusedAlone() throws {
-        let builder = BatchRequestBuilder()
+        let builder = ServiceBusRequestBuilder()
         #expect(builder.declaredMaxMessageBytes == 262_144 - 1024)
         let headerBytes = Self.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
         let atLimit = Self.message(1, size: builder.declaredMaxMessageBytes - headerBytes)
@@ -81,14 +81,14 @@ import Testing
     @Test func partitionedEntitiesGetOneSessionPerRequest() throws {
         let keys = ["entities/a", "entities/b", "entities/a", "entities/c"]
         let messages = keys.enumerated().map { Self.message($0.offset, key: $0.element) }
-        let partitioned = BatchRequestBuilder(partitioned: true).plan(messages, ordered: true)
+        let partitioned = ServiceBusRequestBuilder(partitioned: true).plan(messages, ordered: true)
         #expect(partitioned.requests.map(\.indices) == [[0, 2], [1], [3]])
         for r in partitioned.requests {
             let sessions = Set(
                 try JSONParser.parse(r.body).arrayValue!.map { $0["BrokerProperties"]?["SessionId"]?.stringValue })
             #expect(sessions.count == 1)
         }
-        #expect(BatchRequestBuilder().plan(messages, ordered: true).requests.map(\.indices) == [[0, 1, 2, 3]])
-        #expect(BatchRequestBuilder(partitioned: true).plan(messages, ordered: false).requests.count == 1)
+        #expect(ServiceBusRequestBuilder().plan(messages, ordered: true).requests.map(\.indices) == [[0, 1, 2, 3]])
+        #expect(ServiceBusRequestBuilder(partitioned: true).plan(messages, ordered: false).requests.count == 1)
     }
 }

@@ -4,7 +4,7 @@ import HeraldSinkSupport
 import Testing
 
 /// Request splitting, ordering keys and the limits the sink enforces itself (the emulator does not).
-@Suite struct PublishRequestBuilderTests {
+@Suite struct PubSubRequestBuilderTests {
     static let headers: [(name: String, value: String)] = [
         ("tenantId", "t1"), ("eventType", "ENTITY_CREATED"), ("sourceObjectUri", "entities/a1"), ("objectVersion", "1"),
     ]
@@ -28,7 +28,7 @@ import Testing
 
     @Test func splitsAtOneThousandMessagesPerRequest() throws {
         let messages = (0..<2500).map { Self.message($0) }
-        let plan = PublishRequestBuilder().plan(messages, ordered: false)
+        let plan = PubSubRequestBuilder().plan(messages, ordered: false)
         #expect(plan.rejected.isEmpty)
         #expect(plan.requests.map(\.indices.count) == [1000, 1000, 500])
         #expect(plan.requests.flatMap(\.indices) == Array(0..<2500), "every message once, in batch order")
@@ -42,7 +42,7 @@ import Testing
 
     @Test func splitsAtTenMegabytesPerRequest() throws {
         let messages = (0..<25).map { Self.message($0, size: 1_000_000) }
-        let plan = PublishRequestBuilder().plan(messages, ordered: false)
+        let plan = PubSubRequestBuilder().plan(messages, ordered: false)
         #expect(plan.rejected.isEmpty)
         // base64 makes each 1,000,000-byte body 1,333,336 bytes: 7 fit under 10,000,000, 8 do not.
         #expect(plan.requests.map(\.indices.count) == [7, 7, 7, 4])
@@ -52,12 +52,12 @@ import Testing
             #expect(body.count == r.bodyCount)
             #expect(try Self.parsed(r).count == r.indices.count)
         }
-        let smaller = PublishRequestBuilder(maxMessages: 3, maxRequestBytes: 3_000_000).plan(messages, ordered: false)
+        let smaller = PubSubRequestBuilder(maxMessages: 3, maxRequestBytes: 3_000_000).plan(messages, ordered: false)
         #expect(
             smaller.requests.map(\.indices.count).allSatisfy { $0 <= 2 },
             "two 1.33 MB entries fit in 3 MB, three do not")
         #expect(smaller.requests.allSatisfy { $0.body.count <= 3_000_000 })
-        let fewer = PublishRequestBuilder(maxMessages: 3).plan((0..<10).map { Self.message($0) }, ordered: false)
+        let fewer = PubSubRequestBuilder(maxMessages: 3).plan((0..<10).map { Self.message($0) }, ordered: false)
         #expect(fewer.requests.map(\.indices.count) == [3, 3, 3, 1])
     }
 
@@ -66,7 +66,7 @@ import Testing
             Self.message(0), Self.message(1, size: 7_600_000), Self.message(2), Self.message(3, size: 10_000_001),
         ]
         // Without a declared limit, the request limit decides: 7.6 MB is 10.1 MB of base64.
-        let plan = PublishRequestBuilder().plan(messages, ordered: false)
+        let plan = PubSubRequestBuilder().plan(messages, ordered: false)
         #expect(plan.requests.flatMap(\.indices) == [0, 2])
         let rejected = Dictionary(uniqueKeysWithValues: plan.rejected.map { ($0.index, $0.result) })
         #expect(rejected[1]?.status == .tooLarge)
@@ -74,9 +74,9 @@ import Testing
         #expect(rejected[3]?.status == .tooLarge)
         #expect(rejected[3]?.error?.contains("Pub/Sub's limit") == true)
         // The sink declares a limit to Herald and holds messages to it (conformance: over the limit → TOO_LARGE).
-        let declared = PublishRequestBuilder.declaredMessageLimit(maxRequestBytes: 10_000_000)
+        let declared = PubSubRequestBuilder.declaredMessageLimit(maxRequestBytes: 10_000_000)
         #expect(declared > 7_000_000 && declared < 7_500_000)
-        let strict = PublishRequestBuilder(declaredMaxMessageBytes: declared)
+        let strict = PubSubRequestBuilder(declaredMaxMessageBytes: declared)
         let headerBytes = Self.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
         let atLimit = strict.plan([Self.message(0, size: declared - headerBytes - 64)], ordered: false)
         #expect(atLimit.rejected.isEmpty && atLimit.requests.count == 1)
@@ -88,7 +88,7 @@ import Testing
     @Test func orderedBatchesCarryOneOrderingKeyPerRequest() throws {
         let keys = ["entities/a", "entities/b", "entities/a", "entities/c", "entities/b", "entities/a"]
         let messages = keys.enumerated().map { Self.message($0.offset, key: $0.element) }
-        let plan = PublishRequestBuilder().plan(messages, ordered: true)
+        let plan = PubSubRequestBuilder().plan(messages, ordered: true)
         #expect(
             plan.requests.map(\.indices) == [[0, 2, 5], [1, 4], [3]], "grouped by key, keys in order of appearance")
         for r in plan.requests {
@@ -100,10 +100,10 @@ import Testing
         }
         // A key group larger than a request is split and keeps its key and order.
         let many = (0..<5).map { Self.message($0, key: "entities/z") }
-        let split = PublishRequestBuilder(maxMessages: 2).plan(many, ordered: true)
+        let split = PubSubRequestBuilder(maxMessages: 2).plan(many, ordered: true)
         #expect(split.requests.map(\.indices) == [[0, 1], [2, 3], [4]])
         #expect(split.requests.allSatisfy { $0.orderingKey == "entities/z" })
-        let unordered = PublishRequestBuilder().plan(messages, ordered: false)
+        let unordered = PubSubRequestBuilder().plan(messages, ordered: false)
         #expect(unordered.requests.count == 1)
         #expect(unordered.requests[0].orderingKey == nil)
         #expect(!String(decoding: unordered.requests[0].body, as: UTF8.self).contains("orderingKey"))
@@ -123,7 +123,7 @@ import Testing
             ("empty key", [("", "x")], .permanent("0 bytes")),
             ("duplicate key", [("a", "1"), ("a", "2")], .permanent("appears twice")),
         ]
-        let builder = PublishRequestBuilder()
+        let builder = PubSubRequestBuilder()
         for (label, headers, expected) in cases {
             let batch = [Self.message(0), Self.message(1, headers: headers), Self.message(2)]
             let plan = builder.plan(batch, ordered: false)
@@ -152,7 +152,7 @@ import Testing
             ("quote\"key", "a \"b\" \\ c\nd\te"), ("unicode", "Zoë — 東京 🚀"), ("ctl", "\u{01}"),
         ]
         let body: [UInt8] = Array(0...255)  // bytes no JSON string could carry as they are
-        let plan = PublishRequestBuilder().plan(
+        let plan = PubSubRequestBuilder().plan(
             [OwnedMessage(id: "1", key: "k", body: body, headers: odd)], ordered: false)
         let m = try #require(try Self.parsed(plan.requests[0]).first)
         for (name, value) in odd { #expect(m["attributes"]?[name] == .string(value)) }

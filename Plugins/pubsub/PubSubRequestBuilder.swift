@@ -13,18 +13,18 @@ public struct PublishRequest: BatchRequest {
     /// The request body: `{"messages":[…]}`.
     public var body: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(PublishRequestBuilder.framingBytes + entries.reduce(0) { $0 + $1.count + 1 })
-        out.append(contentsOf: PublishRequestBuilder.prefix)
+        out.reserveCapacity(PubSubRequestBuilder.framingBytes + entries.reduce(0) { $0 + $1.count + 1 })
+        out.append(contentsOf: PubSubRequestBuilder.prefix)
         for (i, e) in entries.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: e)
         }
-        out.append(contentsOf: PublishRequestBuilder.suffix)
+        out.append(contentsOf: PubSubRequestBuilder.suffix)
         return out
     }
 
     public var bodyCount: Int {
-        PublishRequestBuilder.framingBytes + entries.reduce(0) { $0 + $1.count } + max(0, entries.count - 1)
+        PubSubRequestBuilder.framingBytes + entries.reduce(0) { $0 + $1.count } + max(0, entries.count - 1)
     }
 
     /// The request cut in two (to narrow down which message a refused request choked on).
@@ -52,7 +52,7 @@ public typealias PublishPlan = RequestPlan<PublishRequest>
 ///   most 1,024 bytes, ordering keys of at most 1,024 bytes, no empty message → PERMANENT;
 ///   data over 10 MB, a message that alone does not fit in a request, or over the limit declared
 ///   to Herald → TOO_LARGE.
-public struct PublishRequestBuilder: Sendable {
+public struct PubSubRequestBuilder: Sendable {
     public var maxMessages: Int
     public var maxRequestBytes: Int
     /// The `max_message_bytes` declared to Herald (body plus header names and values); 0: none.
