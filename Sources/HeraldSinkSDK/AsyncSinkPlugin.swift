@@ -18,8 +18,9 @@ import Synchronization
 ///   and from then on nothing reaches Herald (Herald counts batches still unfinished as RETRY);
 /// - `on_destroy` waits for cancelled sends still running to return, so no `send` reads a batch Herald freed.
 ///
-/// `send` must not block its thread (Swift's pool is shared by every task of the process): do blocking I/O on
-/// threads of your own and `await` it. Use `SinkPlugin` (the callback form) when a library calls back on its own
+/// The tasks run on the SDK's own threads (`SinkTaskExecutor`), not Swift's global pool, so a busy host does not
+/// delay a sink's sends and a sink does not take the host's threads. `send` should still not block: a blocked
+/// send holds one of those threads. Do blocking I/O on threads of your own and `await` it. Use `SinkPlugin` (the callback form) when a library calls back on its own
 /// threads and completing from there is simpler.
 public protocol AsyncSinkPlugin: AnyObject, Sendable {
     associatedtype Configuration: SinkConfiguration
@@ -107,7 +108,7 @@ public final class AsyncSinkAdapter<P: AsyncSinkPlugin>: SinkPlugin {
         _ = flights.waitIdle(until: deadline)
         let stopped = Atomic<Bool>(false)
         let plugin = self.plugin
-        Task {
+        Task(executorPreference: SinkTaskExecutor.shared) {
             await plugin.stop()
             stopped.store(true, ordering: .releasing)
         }
@@ -153,7 +154,7 @@ final class InFlightBatches: Sendable {
             let id = s.next
             s.next += 1
             s.flights[id] = Flight(
-                task: Task { [self] in
+                task: Task(executorPreference: SinkTaskExecutor.shared) { [self] in
                     let results = await send()
                     finish(id, results)
                 }, completion: completion)

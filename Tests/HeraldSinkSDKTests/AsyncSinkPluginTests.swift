@@ -2,6 +2,7 @@ import CHeraldSink
 import Dispatch
 import Foundation
 import HeraldSinkSDK
+import Synchronization
 import Testing
 
 struct TestAsyncConfig: SinkConfiguration {
@@ -121,6 +122,47 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         descriptor.pointee.on_stop!(instance, 1000)
         descriptor.pointee.on_destroy!(instance)
         #expect(host.completionCount(batch.id) == 1)
+    }
+
+    /// The sends run on the SDK's own threads: with every thread of Swift's global pool held (a busy host, or
+    /// this test process's synchronous tests), a batch still completes and a stop still cancels at once.
+    @Test func sendsDoNotWaitForSwiftsGlobalPool() async throws {
+        try await offPool { try self.sendsDoNotWaitForSwiftsGlobalPoolBody() }
+    }
+
+    func sendsDoNotWaitForSwiftsGlobalPoolBody() throws {
+        let width = ProcessInfo.processInfo.activeProcessorCount
+        let release = DispatchSemaphore(value: 0)
+        final class Counter: Sendable { let value = Atomic<Int>(0) }
+        let holding = Counter()
+        for _ in 0..<width {
+            Task.detached {
+                holding.value.add(1, ordering: .relaxed)
+                release.wait()  // holds a pool thread until the end of the test
+            }
+        }
+        var released = false
+        func releasePool() {
+            if released { return }
+            released = true
+            for _ in 0..<width { release.signal() }
+        }
+        defer { releasePool() }
+        let deadline = Date().addingTimeInterval(10)
+        while holding.value.load(ordering: .relaxed) < width && Date() < deadline { usleep(1000) }
+
+        let host = SinkTestHost()
+        let instance = try create(host, #"{"mode": "slow"}"#)
+        let (batch, _) = send(instance, host)
+        let results = host.waitForResults(batch.id, timeoutMs: 3000)
+        #expect(results?.map(\.status) == [.ok, .ok], "the send waited for the global pool")
+        let (hanging, _) = send(instance, host)
+        let start = Date()
+        descriptor.pointee.on_stop!(instance, 5000)
+        #expect(Date().timeIntervalSince(start) < 2, "the cancelled send waited for the global pool")
+        #expect(host.results(hanging.id) != nil)
+        releasePool()  // before on_destroy, which waits for every send to return
+        descriptor.pointee.on_destroy!(instance)
     }
 
     @Test func atMostMaxInFlightSendsRunAndStopCancelsThem() async throws {
