@@ -65,8 +65,10 @@ struct ProcessMemoryTests {
         for p in pointers { p.deallocate() }
         pointers = []
         let afterFree = ProcessMemory.residentBytes()
-        #expect(afterFree - start > 192 << 20, "free() kept the memory resident: the scenario is the one trim is for")
+        // Other suites run in this process at the same time and move its RSS by tens of MiB either way:
+        // the bounds leave room for that and still fail when free() returns the memory or trim does not.
+        #expect(afterFree - start > 128 << 20, "free() kept the memory resident: the scenario is the one trim is for")
         let released = ProcessMemory.trim()
-        #expect(released > 128 << 20, "trim released \(released >> 20) MiB of the 256 MiB freed")
+        #expect(released > 96 << 20, "trim released \(released >> 20) MiB of the 256 MiB freed")
     }
 }
