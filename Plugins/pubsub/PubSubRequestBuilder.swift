@@ -198,7 +198,9 @@ public struct PubSubRequestBuilder: Sendable {
         writer.reset()
         writer.beginObject()
         writer.key("data")
-        m.withBody { body in appendBase64String(body, to: &writer.bytes) }
+        writer.bytes.append(UInt8(ascii: "\""))
+        m.withBody { body in Base64.append(body, to: &writer.bytes) }
+        writer.bytes.append(UInt8(ascii: "\""))
         writer.raw(EmptyCollection<UInt8>())  // marks the value as written: the next key gets its comma
         let headers = m.headers
         if !headers.isEmpty {
@@ -219,36 +221,3 @@ public struct PubSubRequestBuilder: Sendable {
     }
 }
 
-private let base64Table: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-/// Appends `"` + standard padded base64 of `data` + `"`.
-func appendBase64String(_ data: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-    out.reserveCapacity(out.count + (data.count + 2) / 3 * 4 + 2)
-    out.append(UInt8(ascii: "\""))
-    base64Table.withUnsafeBufferPointer { table in
-        var i = 0
-        let n = data.count
-        while i + 3 <= n {
-            let v = UInt32(data[i]) << 16 | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2])
-            out.append(table[Int(v >> 18)])
-            out.append(table[Int((v >> 12) & 63)])
-            out.append(table[Int((v >> 6) & 63)])
-            out.append(table[Int(v & 63)])
-            i += 3
-        }
-        if n - i == 1 {
-            let v = UInt32(data[i]) << 16
-            out.append(table[Int(v >> 18)])
-            out.append(table[Int((v >> 12) & 63)])
-            out.append(UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        } else if n - i == 2 {
-            let v = UInt32(data[i]) << 16 | UInt32(data[i + 1]) << 8
-            out.append(table[Int(v >> 18)])
-            out.append(table[Int((v >> 12) & 63)])
-            out.append(table[Int((v >> 6) & 63)])
-            out.append(UInt8(ascii: "="))
-        }
-    }
-    out.append(UInt8(ascii: "\""))
-}

@@ -30,6 +30,16 @@ struct Base64Tests {
         }
     }
 
+    @Test func appendWritesAfterWhatIsThere() {
+        var out = Array("{\"data\":\"".utf8)
+        let bytes = Array("foobar!".utf8)
+        bytes.withUnsafeBytes { Base64.append($0, to: &out) }
+        #expect(String(decoding: out, as: UTF8.self) == "{\"data\":\"Zm9vYmFyIQ==")
+        var url: [UInt8] = [0x2A]
+        [UInt8]([0xFB, 0xFF]).withUnsafeBytes { Base64.append($0, to: &url, alphabet: .url) }
+        #expect(url == Array("*-_8".utf8))
+    }
+
     @Test func invalidInputIsRefused() {
         #expect(Base64.decode("Zm9v!") == nil)
         #expect(Base64.decode("Zm 9v") == nil)
