@@ -27,9 +27,10 @@ public enum RemoveResult: Sendable {
 /// and writing run on the store's writer, group-committed with other requests.
 public final class IngestService: Sendable {
     public let store: SQLiteStore
-    private let tenants: Mutex<[String: TenantConfiguration]>
-    /// Each tenant's match engines by entity type, compiled once per configuration load.
-    private let matchers: Mutex<[String: [String: CompiledMatching]]>
+    /// The tenants' configuration and, by tenant and entity type, their match engines compiled once per
+    /// configuration load, replaced together under one lock. (A request reads its tenant when it arrives and the
+    /// engines when it writes: a reload in between applies the new rules to it, as to every later request.)
+    private let loaded: Mutex<(tenants: [String: TenantConfiguration], matchers: [String: [String: CompiledMatching]])>
     let writerState: WriterState
 
     /// - Parameters:
@@ -41,8 +42,7 @@ public final class IngestService: Sendable {
     ) {
         self.store = store
         self.writerState = WriterState(profileCacheEntries: profileCacheEntries)
-        self.tenants = Mutex([:])
-        self.matchers = Mutex([:])
+        self.loaded = Mutex(([:], [:]))
         update(tenants: tenants, matching: matching)
         let state = writerState
         store.onRollback { state.profiles.removeAll() }
@@ -51,20 +51,19 @@ public final class IngestService: Sendable {
     /// Match-token lookups skipped since start because too many entities hold the token.
     public var skippedMatchTokens: Int { writerState.skippedTokens.load(ordering: .relaxed) }
 
-    public func tenant(_ id: String) -> TenantConfiguration? { tenants.withLock { $0[id] } }
+    public func tenant(_ id: String) -> TenantConfiguration? { loaded.withLock { $0.tenants[id] } }
 
     /// Replaces the tenants' configuration and compiled match rules (on reload); requests in flight keep
     /// the configuration they started with.
     public func update(tenants list: [TenantConfiguration], matching: [String: [String: CompiledMatching]]) {
         var map: [String: TenantConfiguration] = [:]
         for t in list { map[t.id] = t }
-        tenants.withLock { $0 = map }
-        matchers.withLock { $0 = matching }
+        loaded.withLock { $0 = (map, matching) }
     }
 
     /// The compiled match rules of `type` in `tenant`; nil when the type has none.
     func matcher(_ tenant: String, _ type: String) -> CompiledMatching? {
-        matchers.withLock { $0[tenant]?[type] }
+        loaded.withLock { $0.matchers[tenant]?[type] }
     }
 
     /// Validates and applies a batch of posted entities.
@@ -88,7 +87,7 @@ public final class IngestService: Sendable {
         let ingestor = IngestService.ingestor(for: tenant)
         let state = writerState
         let inputs = prepared
-        let matchers = matchers.withLock { $0[tenantId] ?? [:] }
+        let matchers = loaded.withLock { $0.matchers[tenantId] ?? [:] }
         return try await store.write { tx in
             var results: [ItemResult] = []
             results.reserveCapacity(inputs.count)
