@@ -171,7 +171,7 @@ let package = Package(
             name: "HeraldDeliveryTests",
             dependencies: [
                 "HeraldTestSupport", "HeraldJSON", "HeraldPayload", "HeraldDelivery", "HeraldConfig",
-                "HeraldModel", "HeraldPlugins", "HeraldStore",
+                "HeraldModel", "HeraldPlugins", "HeraldStore", .product(name: "Logging", package: "swift-log"),
             ]),
         // The REST routes in process (HummingbirdTesting's router framework), against a real SQLite store.
         .testTarget(
