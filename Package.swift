@@ -33,10 +33,16 @@ let package = Package(
         .target(name: "HeraldModel", dependencies: ["HeraldJSON"]),
         // glibc's <malloc.h>: the daemon gives freed memory back (malloc_trim).
         .systemLibrary(name: "CMalloc"),
+        // The store's interfaces (entity store, match index, event log, delivery ledger) and the types they
+        // share; the stages depend on these only. Implementations: HeraldSQLite (embedded default),
+        // HeraldPostgres (several nodes).
         .target(
-            name: "HeraldStore",
+            name: "HeraldStorage",
+            dependencies: ["HeraldModel", "HeraldJSON", "CMalloc", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "HeraldSQLite",
             dependencies: [
-                "HeraldModel", "HeraldJSON", "CMalloc",
+                "HeraldStorage", "HeraldModel", "HeraldJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -57,11 +63,11 @@ let package = Package(
         .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
         .target(
             name: "HeraldIngest",
-            dependencies: ["HeraldModel", "HeraldJSON", "HeraldStore", "HeraldConfig", "HeraldMatch", "HeraldMatchRules"]),
+            dependencies: ["HeraldModel", "HeraldJSON", "HeraldStorage", "HeraldConfig", "HeraldMatch", "HeraldMatchRules"]),
         .target(
             name: "HeraldServer",
             dependencies: [
-                "HeraldModel", "HeraldStore", "HeraldJSON", "HeraldConfig", "HeraldIngest", "HeraldDelivery",
+                "HeraldModel", "HeraldStorage", "HeraldJSON", "HeraldConfig", "HeraldIngest", "HeraldDelivery",
                 "HeraldPlugins", "HeraldFilter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -88,7 +94,7 @@ let package = Package(
         .target(
             name: "HeraldDelivery",
             dependencies: [
-                "HeraldModel", "HeraldStore", "HeraldConfig", "HeraldPayload", "HeraldPlugins", "HeraldFilter",
+                "HeraldModel", "HeraldStorage", "HeraldConfig", "HeraldPayload", "HeraldPlugins", "HeraldFilter",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -97,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "HeraldCLI",
             dependencies: [
-                "HeraldModel", "HeraldStore", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
+                "HeraldModel", "HeraldStorage", "HeraldSQLite", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
                 "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins", "HeraldFilter", "HeraldSetup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,8 +162,8 @@ let package = Package(
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
         .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldSetup", "HeraldJSON", "HeraldModel"]),
         .testTarget(
-            name: "HeraldStoreTests",
-            dependencies: ["HeraldStore", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            name: "HeraldSQLiteTests",
+            dependencies: ["HeraldSQLite", "HeraldStorage", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "HeraldSinkSDKTests", dependencies: ["HeraldSinkSDK", "CHeraldSink", "HeraldJSON"]),
         .testTarget(name: "HeraldFileSinkTests", dependencies: ["HeraldFileSinkCore", "HeraldSinkSDK", "HeraldTestSupport"]),
         .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
@@ -171,13 +177,13 @@ let package = Package(
             name: "HeraldDeliveryTests",
             dependencies: [
                 "HeraldTestSupport", "HeraldJSON", "HeraldPayload", "HeraldDelivery", "HeraldConfig",
-                "HeraldModel", "HeraldPlugins", "HeraldStore", .product(name: "Logging", package: "swift-log"),
+                "HeraldModel", "HeraldPlugins", "HeraldStorage", "HeraldSQLite", .product(name: "Logging", package: "swift-log"),
             ]),
         // The REST routes in process (HummingbirdTesting's router framework), against a real SQLite store.
         .testTarget(
             name: "HeraldServerTests",
             dependencies: [
-                "HeraldServer", "HeraldTestSupport", "HeraldJSON", "HeraldConfig", "HeraldStore", "HeraldModel",
+                "HeraldServer", "HeraldTestSupport", "HeraldJSON", "HeraldConfig", "HeraldStorage", "HeraldSQLite", "HeraldModel",
                 "HeraldIngest", "HeraldDelivery", "HeraldPlugins", "HeraldSetup",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -187,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "HeraldIntegrationTests",
             dependencies: [
-                "HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldStore", "HeraldModel",
+                "HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldSQLite", "HeraldStorage", "HeraldModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
     ]

@@ -1,4 +1,4 @@
-import HeraldStore
+import HeraldStorage
 import Logging
 import ServiceLifecycle
 

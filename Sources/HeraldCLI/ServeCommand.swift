@@ -6,7 +6,8 @@ import HeraldIngest
 import HeraldPlugins
 import HeraldServer
 import HeraldSetup
-import HeraldStore
+import HeraldSQLite
+import HeraldStorage
 import Hummingbird
 import Logging
 import ServiceLifecycle

@@ -2,7 +2,7 @@ import HeraldConfig
 import HeraldModel
 import HeraldPayload
 import HeraldPlugins
-import HeraldStore
+import HeraldStorage
 
 /// Every decision of one destination's delivery, without I/O: which events a window holds and where
 /// the cursor may move, which messages are sent, held or dead-lettered, what a sink's answer makes of

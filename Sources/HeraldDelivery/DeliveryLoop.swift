@@ -3,7 +3,7 @@ import HeraldConfig
 import HeraldModel
 import HeraldPayload
 import HeraldPlugins
-import HeraldStore
+import HeraldStorage
 import Logging
 
 /// One destination's delivery loop: reads the queue after the cursor, renders in lanes, sends, and
@@ -27,7 +27,7 @@ struct DeliveryLoop {
     }
 
     private var ordered: Bool { decisions.ordered }
-    private var store: SQLiteStore { worker.store }
+    private var store: any Store { worker.store }
     private var destination: DestinationConfiguration { worker.destination }
     private var tenant: TenantConfiguration { worker.tenant }
     private var provider: ProviderConfiguration { worker.provider }
@@ -228,7 +228,7 @@ struct DeliveryLoop {
     /// Records a round's outcomes. The sink has already answered for these messages, so a failing store must not
     /// make the worker send them again: the same write is retried, backing off up to 30 s, until it commits.
     /// Counters and metrics move only once it has. Returns false when the worker stops before that.
-    private func recordDurably(_ outcome: RoundOutcome, _ body: @escaping @Sendable (inout WriteTransaction) throws -> Void) async -> Bool {
+    private func recordDurably(_ outcome: RoundOutcome, _ body: @escaping @Sendable (inout any StoreTransaction) throws -> Void) async -> Bool {
         var delay = 0.5
         while true {
             do {

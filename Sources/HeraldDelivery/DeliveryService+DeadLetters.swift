@@ -1,5 +1,5 @@
 import HeraldModel
-import HeraldStore
+import HeraldStorage
 
 /// The dead-letter queue, as the REST API reaches it: through the delivery service, which owns the destinations'
 /// delivery state, rather than by writing to the store itself.

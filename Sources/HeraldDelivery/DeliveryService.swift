@@ -3,7 +3,7 @@ import HeraldConfig
 import HeraldFilter
 import HeraldModel
 import HeraldPlugins
-import HeraldStore
+import HeraldStorage
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -15,7 +15,7 @@ import Synchronization
 /// shutdown each worker finishes and records its round and stops its sink; if `run()`'s task is
 /// cancelled, the cancellation reaches every worker's loop.
 public final class DeliveryService: Service, Sendable {
-    public let store: SQLiteStore
+    public let store: any Store
     public let registry: PluginRegistry
     let logger: Logger
     let metrics: any DeliveryMetrics
@@ -30,7 +30,7 @@ public final class DeliveryService: Service, Sendable {
     /// - Parameters:
     ///   - metrics: receives the workers' outcome counters and the metrics their plugins register.
     public init(
-        store: SQLiteStore, registry: PluginRegistry, logger: Logger, metrics: any DeliveryMetrics = NoDeliveryMetrics()
+        store: any Store, registry: PluginRegistry, logger: Logger, metrics: any DeliveryMetrics = NoDeliveryMetrics()
     ) {
         self.store = store
         self.registry = registry

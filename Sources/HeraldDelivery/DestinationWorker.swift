@@ -3,7 +3,7 @@ import HeraldConfig
 import HeraldModel
 import HeraldPayload
 import HeraldPlugins
-import HeraldStore
+import HeraldStorage
 import Logging
 import Synchronization
 
@@ -27,7 +27,7 @@ final class DestinationWorker: Sendable {
     let tenant: TenantConfiguration
     let destination: DestinationConfiguration
     let provider: ProviderConfiguration
-    let store: SQLiteStore
+    let store: any Store
     let registry: PluginRegistry
     let predicate: EventPredicate?
     /// The tenant and destination this worker delivers: the key of all its state.
@@ -52,7 +52,7 @@ final class DestinationWorker: Sendable {
 
     init(
         tenant: TenantConfiguration, destination: DestinationConfiguration, provider: ProviderConfiguration,
-        store: SQLiteStore, registry: PluginRegistry, predicate: EventPredicate?, logger: Logger,
+        store: any Store, registry: PluginRegistry, predicate: EventPredicate?, logger: Logger,
         metrics: any DeliveryMetrics
     ) {
         self.tenant = tenant

@@ -1,6 +1,6 @@
 import HeraldConfig
 import HeraldModel
-import HeraldStore
+import HeraldStorage
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -11,14 +11,14 @@ import Synchronization
 /// Without destinations a tenant keeps its queue for the retention period (the events API and
 /// destinations added later with `startFrom: beginning` can still read it).
 public final class QueueCompactor: Service, Sendable {
-    let store: SQLiteStore
+    let store: any Store
     let delivery: DeliveryService
     let logger: Logger
     let interval: Duration
     private let tenants = Mutex<[TenantConfiguration]>([])
     private let retentionMs = Mutex<Int64>(7 * 86_400_000)
 
-    public init(store: SQLiteStore, delivery: DeliveryService, logger: Logger, interval: Duration = .seconds(60)) {
+    public init(store: any Store, delivery: DeliveryService, logger: Logger, interval: Duration = .seconds(60)) {
         self.store = store
         self.delivery = delivery
         self.logger = logger

@@ -3,7 +3,7 @@ import HeraldJSON
 import HeraldMatch
 import HeraldMatchRules
 import HeraldModel
-import HeraldStore
+import HeraldStorage
 
 extension IngestService {
     func coordinator(_ tenant: TenantConfiguration, type: String, user: String) -> MatchCoordinator {

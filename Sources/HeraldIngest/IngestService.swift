@@ -3,7 +3,7 @@ import HeraldJSON
 import HeraldMatch
 import HeraldMatchRules
 import HeraldModel
-import HeraldStore
+import HeraldStorage
 import Synchronization
 
 /// The answer for one posted item.
@@ -26,7 +26,7 @@ public enum RemoveResult: Sendable {
 /// Validation runs on the caller's task (in parallel across requests); applying
 /// and writing run on the store's writer, group-committed with other requests.
 public final class IngestService: Sendable {
-    public let store: SQLiteStore
+    public let store: any Store
     /// The tenants' configuration and, by tenant and entity type, their match engines compiled once per
     /// configuration load, replaced together under one lock. (A request reads its tenant when it arrives and the
     /// engines when it writes: a reload in between applies the new rules to it, as to every later request.)
@@ -37,7 +37,7 @@ public final class IngestService: Sendable {
     ///   - matching: the tenants' compiled match rules, tenant id → entity type URI (`CompiledConfiguration.matching`).
     ///   - profileCacheEntries: match profiles the writer keeps for candidates (`store.matchProfileCacheEntries`).
     public init(
-        store: SQLiteStore, tenants: [TenantConfiguration], matching: [String: [String: CompiledMatching]],
+        store: any Store, tenants: [TenantConfiguration], matching: [String: [String: CompiledMatching]],
         profileCacheEntries: Int = StoreConfiguration().matchProfileCacheEntries
     ) {
         self.store = store
@@ -119,7 +119,7 @@ public final class IngestService: Sendable {
 
     static func applyOne(
         _ input: EntityInput, index: Int, tenant: String, ingestor: EntityIngestor, user: String,
-        tx: inout WriteTransaction, state: WriterState
+        tx: inout any StoreTransaction, state: WriterState
     ) throws -> ItemResult {
         let path = JSONPath.root + index
         var ownerId: String?
@@ -201,7 +201,7 @@ public final class IngestService: Sendable {
     /// becomes the winner's when it merged.
     static func matchAfterWrite(
         _ result: ItemResult, tenant: TenantConfiguration, matching: CompiledMatching, user: String,
-        tx: inout WriteTransaction, state: WriterState
+        tx: inout any StoreTransaction, state: WriterState
     ) throws -> ItemResult {
         let uri: String
         switch result {

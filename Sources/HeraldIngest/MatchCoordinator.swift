@@ -2,7 +2,7 @@ import HeraldJSON
 import HeraldMatch
 import HeraldMatchRules
 import HeraldModel
-import HeraldStore
+import HeraldStorage
 
 /// Runs the match stage inside the write transaction: candidates by token, automatic merges,
 /// potential matches; and the explicit operations (merge, unmerge, not-a-match).
@@ -25,7 +25,7 @@ struct MatchCoordinator {
 
     /// An entity's match profile, from the writer's cache when the stored version is the cached one.
     /// `stored`, when the caller has the entity already, saves reading it.
-    func profile(_ id: String, stored: StoredEntity? = nil, tx: inout WriteTransaction) throws -> CachedProfile? {
+    func profile(_ id: String, stored: StoredEntity? = nil, tx: inout any StoreTransaction) throws -> CachedProfile? {
         let key = tenant + "\u{0}" + id
         guard let state = try tx.entityVersion(tenant: tenant, id: id) else { return nil }
         if let cached = self.state.profiles.get(key), cached.version == state.version,
@@ -49,7 +49,7 @@ struct MatchCoordinator {
     /// records potential matches.
     /// - Returns: the id of the live entity the written one ended in (itself, or the winner of its merges).
     @discardableResult
-    func match(_ entityId: String, written: StoredEntity? = nil, tx: inout WriteTransaction) throws -> String {
+    func match(_ entityId: String, written: StoredEntity? = nil, tx: inout any StoreTransaction) throws -> String {
         var currentId = entityId
         var known = written
         for _ in 0..<MatchCoordinator.maxRounds {
@@ -107,7 +107,7 @@ struct MatchCoordinator {
     /// ENTITY_CHANGED (winner), ENTITIES_MERGED (all participants), ENTITY_LOST_MERGE (each loser).
     /// - Returns: the winner's id.
     @discardableResult
-    func merge(_ participants: [StoredEntity], explicitWinner: String?, tx: inout WriteTransaction) throws -> String {
+    func merge(_ participants: [StoredEntity], explicitWinner: String?, tx: inout any StoreTransaction) throws -> String {
         let ordered = participants.sorted {
             ($0.entity.createdTime, $0.entity.id) < ($1.entity.createdTime, $1.entity.id)
         }
@@ -157,7 +157,7 @@ struct MatchCoordinator {
 
     /// Records what the latest match run found for an entity and emits POTENTIAL_MATCHES_FOUND /
     /// POTENTIAL_MATCHES_REMOVED for the difference.
-    func updatePotentialMatches(_ stored: StoredEntity, found: [(String, [String])], tx: inout WriteTransaction) throws {
+    func updatePotentialMatches(_ stored: StoredEntity, found: [(String, [String])], tx: inout any StoreTransaction) throws {
         let id = stored.entity.id
         let existing = try tx.potentialMatches(tenant: tenant, entityId: id)
         var added: [(String, [String])] = []
@@ -178,7 +178,7 @@ struct MatchCoordinator {
     /// Drops every potential match of `id` (removed, or lost a merge) and tells each other side: a
     /// POTENTIAL_MATCHES_REMOVED on that entity naming `id`. Entities in `except` (the merge's participants,
     /// whose own events say what happened) are not told.
-    func dropPotentialMatches(of id: String, except: Set<String> = [], tx: inout WriteTransaction) throws {
+    func dropPotentialMatches(of id: String, except: Set<String> = [], tx: inout any StoreTransaction) throws {
         for (other, rules) in try tx.potentialMatches(tenant: tenant, entityId: id).sorted(by: { $0.key < $1.key }) {
             try tx.removePotentialMatch(tenant: tenant, id, other)
             guard !except.contains(other), let stored = try tx.entity(tenant: tenant, id: other), stored.isLive else { continue }
@@ -186,7 +186,7 @@ struct MatchCoordinator {
         }
     }
 
-    func emitPotential(_ type: EventType, _ stored: StoredEntity, _ matches: [(String, [String])], tx: inout WriteTransaction)
+    func emitPotential(_ type: EventType, _ stored: StoredEntity, _ matches: [(String, [String])], tx: inout any StoreTransaction)
         throws
     {
         try tx.appendEvent(
@@ -199,7 +199,7 @@ struct MatchCoordinator {
 
     /// Splits `spawnId` out of `originId` again: ENTITY_CHANGED (origin), ENTITY_CREATED (spawn),
     /// ENTITIES_SPLITTED. The pair is then marked not-a-match so it does not merge again at once.
-    func unmerge(origin originId: String, spawn spawnId: String, tx: inout WriteTransaction) throws {
+    func unmerge(origin originId: String, spawn spawnId: String, tx: inout any StoreTransaction) throws {
         guard let origin = try tx.entity(tenant: tenant, id: originId), origin.isLive else {
             throw MergeError(.notFound, "ENTITY_NOT_FOUND", "entities/\(originId) does not exist or is not a live entity")
         }

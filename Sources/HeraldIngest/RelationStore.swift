@@ -1,13 +1,13 @@
 import HeraldJSON
 import HeraldModel
-import HeraldStore
+import HeraldStorage
 
 /// Writes relations: contributions by crosswalk like entities, RELATIONSHIP_* events, and moving
 /// relations to the winner when entities merge.
 enum RelationStore {
     static func applyOne(
         _ relation: RelationInput, index: Int, tenant: String, ingestor: EntityIngestor, schema: TenantSchema,
-        user: String, tx: inout WriteTransaction, state: WriterState
+        user: String, tx: inout any StoreTransaction, state: WriterState
     ) throws -> ItemResult {
         let path = JSONPath.root + index
         let start = try resolve(relation.start, tenant: tenant, at: path + "startObject", tx: &tx)
@@ -75,7 +75,7 @@ enum RelationStore {
     }
 
     /// The live entity an end names (following merges to the winner).
-    static func resolve(_ reference: RelationEndpointReference, tenant: String, at path: JSONPath, tx: inout WriteTransaction)
+    static func resolve(_ reference: RelationEndpointReference, tenant: String, at path: JSONPath, tx: inout any StoreTransaction)
         throws -> StoredEntity
     {
         var id: String?
@@ -103,7 +103,7 @@ enum RelationStore {
     }
 
     /// Removes a relation: RELATIONSHIP_REMOVED with its last snapshot.
-    static func remove(tenant: String, id: String, user: String, tx: inout WriteTransaction) throws -> RemoveResult {
+    static func remove(tenant: String, id: String, user: String, tx: inout any StoreTransaction) throws -> RemoveResult {
         guard let stored = try tx.relation(tenant: tenant, id: id), !stored.removed else { return .notFound }
         var r = stored.entity
         let now = epochMilliseconds()
@@ -120,7 +120,7 @@ enum RelationStore {
     }
 
     /// When `loser` merges into `winner`, its relations now start or end at the winner (RELATIONSHIP_CHANGED).
-    static func moveRelations(tenant: String, from loser: String, to winner: String, now: Int64, user: String, tx: inout WriteTransaction)
+    static func moveRelations(tenant: String, from loser: String, to winner: String, now: Int64, user: String, tx: inout any StoreTransaction)
         throws
     {
         for id in try tx.relationIds(tenant: tenant, touching: loser) {

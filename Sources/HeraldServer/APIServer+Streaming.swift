@@ -4,7 +4,7 @@ import HeraldIngest
 import HeraldJSON
 import HeraldModel
 import HeraldPlugins
-import HeraldStore
+import HeraldStorage
 import Hummingbird
 
 extension APIServer {

@@ -2,7 +2,7 @@ import HeraldConfig
 import HeraldDelivery
 import HeraldIngest
 import HeraldJSON
-import HeraldStore
+import HeraldStorage
 import Hummingbird
 import Logging
 import NIOCore

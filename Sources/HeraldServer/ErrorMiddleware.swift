@@ -1,5 +1,5 @@
 import HeraldJSON
-import HeraldStore
+import HeraldStorage
 import Hummingbird
 import Logging
 import NIOCore
@@ -67,7 +67,7 @@ extension APIError {
 
     /// The API error for an error that is not one.
     static func from(_ error: any Error, request: Request, logger: Logger) -> APIError {
-        if let store = StoreError.classify(error) as? StoreError {
+        if let store = error as? StoreError {
             switch store.code {
             case .storageFull:
                 return APIError(

@@ -3,7 +3,8 @@ import HeraldConfig
 import HeraldModel
 import HeraldPayload
 import HeraldPlugins
-import HeraldStore
+import HeraldSQLite
+import HeraldStorage
 import Testing
 
 /// The delivery decisions in process, without a server, a store or a sink: which events a window

@@ -3,7 +3,8 @@ import HeraldConfig
 @testable import HeraldDelivery
 import HeraldModel
 import HeraldPlugins
-import HeraldStore
+import HeraldSQLite
+import HeraldStorage
 import HeraldTestSupport
 import Logging
 import Testing

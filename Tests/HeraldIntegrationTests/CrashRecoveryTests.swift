@@ -1,7 +1,8 @@
 import Foundation
 import HeraldJSON
 import HeraldModel
-import HeraldStore
+import HeraldSQLite
+import HeraldStorage
 import HeraldTestSupport
 import Testing
 

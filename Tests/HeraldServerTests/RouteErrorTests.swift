@@ -1,7 +1,8 @@
 import Foundation
 import HeraldConfig
 import HeraldJSON
-import HeraldStore
+import HeraldSQLite
+import HeraldStorage
 import HeraldTestSupport
 import Hummingbird
 import HummingbirdTesting

@@ -5,7 +5,8 @@ import HeraldIngest
 import HeraldJSON
 import HeraldPlugins
 import HeraldSetup
-import HeraldStore
+import HeraldSQLite
+import HeraldStorage
 import HeraldTestSupport
 import Hummingbird
 import HummingbirdTesting

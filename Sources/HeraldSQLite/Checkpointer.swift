@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HeraldStorage
 import Logging
 
 /// Copies the WAL into the database file on a thread of its own, so that the writer (which

@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
+import HeraldStorage
 import HeraldModel
 
 /// Relations: stored like entities (compact form, version, removed flag) with their two ends indexed.
-extension WriteTransaction {
+extension SQLiteTransaction {
     public func relation(tenant: String, id: String) throws -> StoredEntity? {
         let statement = try db.cachedStatement(sql: "SELECT version, removed, body FROM relations WHERE tenant = ? AND id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [tenant, id]) else { return nil }
@@ -32,7 +33,7 @@ extension WriteTransaction {
         ).execute(arguments: [tenant, relation.id, relation.type, ends.startId, ends.endId, relation.updatedTime, Data(body)])
     }
 
-    public func updateRelation(tenant: String, relation: Entity, version: Int64, body: [UInt8], removed: Bool = false) throws {
+    public func updateRelation(tenant: String, relation: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
         guard let ends = relation.endpoints else { return }
         try db.cachedStatement(
             sql: """
@@ -65,7 +66,7 @@ extension WriteTransaction {
 
 extension SQLiteStore {
     public func relation(tenant: String, id: String) async throws -> StoredEntity? {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchOne(db, sql: "SELECT version, removed, body FROM relations WHERE tenant = ? AND id = ?", arguments: [tenant, id])
                 .map(SQLiteStore.decodeStoredEntity)
         }

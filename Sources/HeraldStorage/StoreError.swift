@@ -1,4 +1,3 @@
-import GRDB
 import HeraldModel
 
 /// Errors of the storage layer.
@@ -11,24 +10,8 @@ public struct StoreError: CodedError {
         self.message = message
     }
 
-
     /// Whether the error is about the storage itself (full, unavailable) rather than about what was written.
     public var isStorageFailure: Bool { code == .storageFull || code == .unavailable }
-
-    /// SQLite errors that say the storage cannot take writes become `storageFull` or `unavailable`; any other
-    /// error (a constraint, a bug, a domain error thrown by a write job) is returned unchanged.
-    public static func classify(_ error: any Error) -> any Error {
-        guard let db = error as? DatabaseError else { return error }
-        switch db.resultCode {
-        case .SQLITE_FULL:
-            return StoreError(.storageFull, "the disk holding the data directory is full (\(db.message ?? "SQLITE_FULL"))")
-        case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_BUSY,
-            .SQLITE_LOCKED, .SQLITE_NOMEM, .SQLITE_PROTOCOL:
-            return StoreError(.unavailable, "the database cannot be used: \(db.resultCode) (\(db.message ?? ""))")
-        default:
-            return error
-        }
-    }
 }
 
 /// Whether writes are going through, as the last write found.

@@ -1,16 +1,10 @@
 import Foundation
 import GRDB
+import HeraldStorage
 import HeraldModel
 
 /// Match tokens, potential matches, not-a-match pairs and merge history (the match-and-merge stage's tables).
-extension WriteTransaction {
-    /// Makes the entity's match tokens exactly `tokens` (stored as keys; only the difference is written).
-    public func replaceTokens(tenant: String, entityId: String, tokens: Set<String>) throws {
-        var keys = Set<Int64>(minimumCapacity: tokens.count)
-        for token in tokens { keys.insert(MatchKey.of(token)) }
-        try replaceMatchKeys(tenant: tenant, entityId: entityId, keys: keys)
-    }
-
+extension SQLiteTransaction {
     /// Makes the entity's match keys exactly `keys`.
     public func replaceMatchKeys(tenant: String, entityId: String, keys: Set<Int64>) throws {
         let read = try RawStatement(db, "SELECT keys FROM match_key_sets WHERE tenant = ? AND entity_id = ?")
@@ -45,13 +39,11 @@ extension WriteTransaction {
         }
     }
 
-    /// Entities holding `token`, at most `limit` (callers ask for one more than their cap to detect frequent tokens).
-    /// Two tokens can share a key (a 64-bit hash), so a few extra candidates are possible; the match rules decide.
-    public func entitiesSharing(tenant: String, token: String, limit: Int) throws -> [String] {
+    public func entitiesSharing(tenant: String, key: Int64, limit: Int) throws -> [String] {
         let select = try RawStatement(db, "SELECT entity_id FROM match_keys WHERE tenant = ? AND key = ? LIMIT ?")
         defer { select.reset() }
         select.bind(1, tenant)
-        select.bind(2, MatchKey.of(token))
+        select.bind(2, key)
         select.bind(3, Int64(limit))
         var ids: [String] = []
         while try select.step() {
@@ -168,42 +160,3 @@ extension WriteTransaction {
     }
 }
 
-/// Match tokens as stored: a 64-bit FNV-1a hash of the token's UTF-8 bytes (stable across versions
-/// and platforms: it is persisted).
-public enum MatchKey {
-    public static func of(_ token: String) -> Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in token.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return Int64(bitPattern: hash)
-    }
-
-    static func encode(_ keys: Set<Int64>) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(keys.count * 8)
-        for key in keys.sorted() {
-            withUnsafeBytes(of: key.littleEndian) { bytes.append(contentsOf: $0) }
-        }
-        return bytes
-    }
-
-    static func decode(_ raw: UnsafeRawBufferPointer) -> Set<Int64> {
-        var keys = Set<Int64>(minimumCapacity: raw.count / 8)
-        var offset = 0
-        while offset + 8 <= raw.count {
-            keys.insert(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
-            offset += 8
-        }
-        return keys
-    }
-
-    static func decode(_ data: Data) -> Set<Int64> {
-        data.withUnsafeBytes { decode($0) }
-    }
-
-    static func decode(_ bytes: [UInt8]) -> Set<Int64> {
-        bytes.withUnsafeBytes { decode($0) }
-    }
-}

@@ -1,98 +1,10 @@
 import Foundation
 import GRDB
+import HeraldStorage
 import HeraldJSON
 import HeraldModel
 
-/// A message waiting in the retry schedule.
-public struct RetryEntry: Sendable {
-    public var message: DeliveryMessage
-    /// Attempts made so far (since the message entered the schedule, or since its last replay).
-    public var attempts: Int
-    /// Attempts made before a replay from the dead-letter queue (0 otherwise): the plugin sees attempt
-    /// `attemptBase + attempts + 1`, while the retry budget (`maxAttempts`) counts `attempts` only.
-    public var attemptBase: Int
-    /// Epoch ms of the next attempt; 0 when held behind an earlier message with the same key.
-    public var nextAttempt: Int64
-    public var firstAttempt: Int64
-    public var lastAttempt: Int64
-    public var lastStatus: String
-    public var lastError: String
-
-    public init(
-        message: DeliveryMessage, attempts: Int, attemptBase: Int = 0, nextAttempt: Int64, firstAttempt: Int64,
-        lastAttempt: Int64, lastStatus: String, lastError: String
-    ) {
-        self.message = message
-        self.attempts = attempts
-        self.attemptBase = attemptBase
-        self.nextAttempt = nextAttempt
-        self.firstAttempt = firstAttempt
-        self.lastAttempt = lastAttempt
-        self.lastStatus = lastStatus
-        self.lastError = lastError
-    }
-}
-
-/// A dead-lettered message with why it failed.
-public struct DeadLetter: Sendable {
-    public var id: Int64
-    /// The tenant and destination the message was for.
-    public var key: DestinationKey
-    public var message: DeliveryMessage
-    /// PERMANENT, TOO_LARGE or RETRIES_EXHAUSTED.
-    public var status: String
-    public var reason: String
-    public var attempts: Int
-    public var firstAttempt: Int64
-    public var lastAttempt: Int64
-    public var plugin: String
-    public var pluginVersion: String
-    public var created: Int64
-
-    public init(
-        id: Int64 = 0, key: DestinationKey, message: DeliveryMessage, status: String, reason: String,
-        attempts: Int, firstAttempt: Int64, lastAttempt: Int64, plugin: String, pluginVersion: String, created: Int64
-    ) {
-        self.id = id
-        self.key = key
-        self.message = message
-        self.status = status
-        self.reason = reason
-        self.attempts = attempts
-        self.firstAttempt = firstAttempt
-        self.lastAttempt = lastAttempt
-        self.plugin = plugin
-        self.pluginVersion = pluginVersion
-        self.created = created
-    }
-}
-
-enum HeaderCoding {
-    static func encode(_ headers: [MessageHeader]) -> String {
-        var w = JSONWriter(capacity: 256)
-        w.beginArray()
-        for h in headers {
-            w.beginArray()
-            w.string(h.name)
-            w.string(h.value)
-            w.endArray()
-        }
-        w.endArray()
-        return String(decoding: w.bytes, as: UTF8.self)
-    }
-
-    static func decode(_ text: String) -> [MessageHeader] {
-        guard case .array(let pairs)? = try? JSONParser.parse(text) else { return [] }
-        return pairs.compactMap { pair in
-            guard let p = pair.arrayValue, p.count == 2, let n = p[0].stringValue, let v = p[1].stringValue else {
-                return nil
-            }
-            return MessageHeader(n, v)
-        }
-    }
-}
-
-extension WriteTransaction {
+extension SQLiteTransaction {
     /// Moves a destination's cursor (creating it if needed).
     public func setCursor(_ key: DestinationKey, seq: Int64, now: Int64) throws {
         let statement = try db.cachedStatement(
@@ -248,7 +160,7 @@ extension SQLiteStore {
 
     /// A destination's cursor, or nil when it has none yet.
     public func cursor(_ key: DestinationKey) async throws -> Int64? {
-        try await pool.read { db in
+        try await read { db in
             try Int64.fetchOne(
                 db, sql: "SELECT seq FROM delivery_cursors WHERE tenant = ? AND destination = ?",
                 arguments: [key.tenant, key.destination])
@@ -257,7 +169,7 @@ extension SQLiteStore {
 
     /// Retries due at `now`. With `headsOnly`, only the earliest entry of each message key (per-entity ordering).
     public func dueRetries(_ key: DestinationKey, now: Int64, headsOnly: Bool, limit: Int) async throws -> [RetryEntry] {
-        try await pool.read { db in
+        try await read { db in
             let sql =
                 headsOnly
                 ? """
@@ -279,7 +191,7 @@ extension SQLiteStore {
 
     /// The earliest next-attempt time in a destination's retry schedule (nil when empty).
     public func nextRetryTime(_ key: DestinationKey) async throws -> Int64? {
-        try await pool.read { db in
+        try await read { db in
             try Int64.fetchOne(
                 db,
                 sql: "SELECT MIN(next_attempt) FROM delivery_retries WHERE tenant = ? AND destination = ? AND next_attempt > 0",
@@ -289,7 +201,7 @@ extension SQLiteStore {
 
     /// Messages in a destination's retry schedule, oldest first.
     public func retries(_ key: DestinationKey, limit: Int) async throws -> [RetryEntry] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM delivery_retries WHERE tenant = ? AND destination = ? ORDER BY seq LIMIT ?",
                 arguments: [key.tenant, key.destination, limit]
@@ -299,7 +211,7 @@ extension SQLiteStore {
 
     /// Dead letters in `scope`, oldest first, after `afterId`.
     public func deadLetters(_ scope: DeliveryScope, afterId: Int64, limit: Int) async throws -> [DeadLetter] {
-        try await pool.read { db in
+        try await read { db in
             let (sql, arguments) = DeadLetterQuery.select(scope, ids: nil, afterId: afterId, limit: limit)
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map(SQLiteStore.decodeDeadLetter)
         }
@@ -307,14 +219,14 @@ extension SQLiteStore {
 
     /// One dead letter of a tenant.
     public func deadLetter(_ scope: DeliveryScope, id: Int64) async throws -> DeadLetter? {
-        try await pool.read { db in
+        try await read { db in
             let (sql, arguments) = DeadLetterQuery.select(scope, ids: [id])
             return try Row.fetchOne(db, sql: sql, arguments: arguments).map(SQLiteStore.decodeDeadLetter)
         }
     }
 
     public func deadLetterCount(_ key: DestinationKey) async throws -> Int {
-        try await pool.read { db in
+        try await read { db in
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM dead_letters WHERE tenant = ? AND destination = ?",
                 arguments: [key.tenant, key.destination]) ?? 0
@@ -327,7 +239,7 @@ extension SQLiteStore {
     public func backlog(_ key: DestinationKey, after cursor: Int64) async throws
         -> (queued: Int64, retrying: Int, oldestTime: Int64?)
     {
-        try await pool.read { db in
+        try await read { db in
             let queued = try Row.fetchOne(
                 db, sql: "SELECT COUNT(*), MIN(time) FROM events WHERE tenant = ? AND seq > ?",
                 arguments: [key.tenant, cursor])
@@ -345,7 +257,7 @@ extension SQLiteStore {
 
     /// The highest sequence number of a tenant (0 when it has no events).
     public func lastSequence(tenant: String) async throws -> Int64 {
-        try await pool.read { db in
+        try await read { db in
             try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant = ?", arguments: [tenant])
                 ?? 0
         }

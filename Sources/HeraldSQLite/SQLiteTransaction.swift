@@ -1,31 +1,12 @@
 import Foundation
 import GRDB
+import HeraldStorage
 import HeraldModel
 
-/// A stored entity with its version.
-public struct StoredEntity: Sendable {
-    public var entity: Entity
-    /// Current version (the `objectVersion` of its latest event).
-    public var version: Int64
-    public var removed: Bool
-    /// Set when the entity lost a merge: the winner's id.
-    public var mergedInto: String?
-
-    public init(entity: Entity, version: Int64, removed: Bool, mergedInto: String? = nil) {
-        self.entity = entity
-        self.version = version
-        self.removed = removed
-        self.mergedInto = mergedInto
-    }
-
-    /// Neither removed nor merged into another entity.
-    public var isLive: Bool { !removed && mergedInto == nil }
-}
-
-/// Typed operations on the store inside one write transaction.
+/// The store's operations inside one SQLite write transaction (`StoreTransaction`).
 ///
 /// Only valid inside `SQLiteStore.write`; it runs on the writer thread.
-public struct WriteTransaction {
+public struct SQLiteTransaction: StoreTransaction {
     let db: Database
 
     /// The entity a crosswalk belongs to.
@@ -67,7 +48,7 @@ public struct WriteTransaction {
     }
 
     /// Replaces an entity's snapshot and sets its version.
-    public func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8], removed: Bool = false) throws {
+    public func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
         let statement = try db.cachedStatement(
             sql: "UPDATE entities SET version = ?, removed = ?, updated_time = ?, body = ? WHERE tenant = ? AND id = ?")
         try statement.execute(arguments: [version, removed, entity.updatedTime, Data(body), tenant, entity.id])
@@ -85,9 +66,9 @@ public struct WriteTransaction {
         try statement.execute(arguments: [tenant, key.type, key.value, key.sourceTable])
     }
 
-    /// Appends an event to the CRUD queue; returns its sequence number.
-    @discardableResult
-    public func appendEvent(tenant: String, _ event: NewEvent) throws -> Int64 {
+    /// Appends an event to the CRUD queue. SQLite has one writer, so `AUTOINCREMENT` hands out sequence
+    /// numbers in commit order.
+    public func appendEvent(tenant: String, _ event: NewEvent) throws {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO events (tenant, type, object_uri, object_version, time, snapshot, delta, uris, details)
@@ -97,7 +78,6 @@ public struct WriteTransaction {
             tenant, event.type.rawValue, event.objectURI, event.objectVersion, event.time, Data(event.snapshot),
             Data(event.delta), event.uris.joined(separator: " "), Data(event.details),
         ])
-        return db.lastInsertedRowID
     }
 
     /// Runs raw SQL (tests and maintenance).
@@ -106,7 +86,7 @@ public struct WriteTransaction {
     }
 }
 
-extension WriteTransaction {
+extension SQLiteTransaction {
     /// Runs `body` in a nested savepoint: if it throws, only its changes are rolled back.
     public func inSavepoint<T>(_ body: () throws -> T) throws -> T {
         var result: T?

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HeraldStorage
 import HeraldModel
 import Logging
 import Synchronization
@@ -11,8 +12,9 @@ import Synchronization
 /// one transaction and one fsync, and each caller resumes only after its
 /// changes are durable. Reads use a pool of reader connections and never wait
 /// for the writer (WAL snapshots).
-public final class SQLiteStore: Sendable {
+public final class SQLiteStore: Store {
     public let path: String
+    public var location: String { path }
     let pool: DatabasePool
     private let committer: GroupCommitter
     private let checkpointer: Checkpointer
@@ -82,11 +84,20 @@ public final class SQLiteStore: Sendable {
     ///
     /// `body` runs on the writer thread in its own savepoint: if it throws, its changes are
     /// rolled back and the error is rethrown; other callers in the same group are unaffected.
-    public func write<T: Sendable>(_ body: @escaping (inout WriteTransaction) throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @escaping (inout any StoreTransaction) throws -> T) async throws -> T {
         try await committer.submit { db in
-            var tx = WriteTransaction(db: db)
+            var tx: any StoreTransaction = SQLiteTransaction(db: db)
             return try body(&tx)
         }
+    }
+
+    /// Reads from a WAL snapshot; SQLite errors that say the storage cannot be used become `StoreError`s.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.read(body) } catch { throw StoreError.classify(error) }
+    }
+
+    func readSync<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch { throw StoreError.classify(error) }
     }
 
     /// Registers a handler called on the writer thread whenever written work is rolled back.
@@ -111,74 +122,3 @@ public final class SQLiteStore: Sendable {
     }
 }
 
-/// The store's write health; logs each change of state once, not each failed write.
-///
-/// A storage failure makes it `failing` at once. It is `up` again after a write succeeds with no storage failure
-/// for `quietMs`: when a disk is nearly full, small writes (a cursor) still succeed while large ones (a batch of
-/// entities) fail, and the state must not flap with them.
-final class HealthMonitor: Sendable {
-    static let quietMs: Int64 = 5000
-    private struct State {
-        var health = StoreHealth.up
-        var lastFailure: Int64 = 0
-        var probing = false
-        var stopped = false
-    }
-    private let state = Mutex(State())
-    let logger: Logger
-    /// A small write that allocates space; run every `quietMs` while writes fail, so that the state recovers
-    /// even when nothing else writes. Set once, before the first write.
-    var probe: (@Sendable () async -> Void)? {
-        get { probeBox.withLock { $0 } }
-        set { probeBox.withLock { $0 = newValue } }
-    }
-    private let probeBox = Mutex<(@Sendable () async -> Void)?>(nil)
-
-    init(logger: Logger) { self.logger = logger }
-
-    var health: StoreHealth { state.withLock { $0.health } }
-
-    func stop() { state.withLock { $0.stopped = true } }
-
-    func record(_ outcome: Result<Void, StoreError>) {
-        let now = epochMilliseconds()
-        let (next, startProbe): (StoreHealth?, Bool) = state.withLock { s in
-            switch (outcome, s.health) {
-            case (.success, .up):
-                return (nil, false)
-            case (.success, .failing):
-                guard now - s.lastFailure >= HealthMonitor.quietMs else { return (nil, false) }
-                s.health = .up
-            case (.failure(let e), .failing(let code, _, _)) where code == e.code:
-                s.lastFailure = now
-                return (nil, false)
-            case (.failure(let e), _):
-                s.lastFailure = now
-                s.health = .failing(e.code, e.message, since: now)
-            }
-            let start = !s.probing && s.health != .up
-            if start { s.probing = true }
-            return (s.health, start)
-        }
-        switch next {
-        case nil: break
-        case .up?: logger.notice("store: writes succeed again")
-        case .failing(let code, let reason, _)?:
-            logger.error(
-                "store: writes fail (\(code.rawValue)): \(reason); write requests get \(code == .storageFull ? 507 : 503) until this clears")
-        }
-        if startProbe, let probe {
-            Task {
-                while true {
-                    try? await Task.sleep(for: .milliseconds(HealthMonitor.quietMs))
-                    let done = state.withLock { s in
-                        if s.stopped || s.health == .up { s.probing = false }
-                        return !s.probing
-                    }
-                    if done { return }
-                    await probe()
-                }
-            }
-        }
-    }
-}

@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
 import HeraldModel
-@testable import HeraldStore
+@testable import HeraldSQLite
+import HeraldStorage
 import HeraldTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-@testable import HeraldStore
+@testable import HeraldSQLite
+import HeraldStorage
 import HeraldTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Dispatch
 import GRDB
+import HeraldStorage
 import Synchronization
 
 /// Runs write jobs in shared transactions: one commit (one WAL fsync) for every job that was waiting.

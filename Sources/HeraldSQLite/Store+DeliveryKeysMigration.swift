@@ -1,4 +1,5 @@
 import GRDB
+import HeraldStorage
 import Logging
 
 extension SQLiteStore {

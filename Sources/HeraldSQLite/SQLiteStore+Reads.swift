@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HeraldStorage
 import HeraldJSON
 import HeraldModel
 
@@ -19,7 +20,7 @@ extension SQLiteStore {
 
     /// The stored entity `id` (removed ones included, flagged), read from a WAL snapshot.
     public func entity(tenant: String, id: String) async throws -> StoredEntity? {
-        try await pool.read { db in
+        try await read { db in
             let row = try Row.fetchOne(
                 db, sql: "SELECT version, removed, body, merged_into FROM entities WHERE tenant = ? AND id = ?",
                 arguments: [tenant, id])
@@ -29,14 +30,7 @@ extension SQLiteStore {
 
     /// Events of `tenant` with `seq > after`, oldest first.
     public func events(tenant: String, after: Int64, limit: Int) async throws -> [EventRecord] {
-        try await pool.read { db in
-            try SQLiteStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
-        }
-    }
-
-    /// Synchronous variant of `events(tenant:after:limit:)` for worker threads.
-    public func eventsSync(tenant: String, after: Int64, limit: Int) throws -> [EventRecord] {
-        try pool.read { db in
+        try await read { db in
             try SQLiteStore.fetchEvents(db, tenant: tenant, after: after, limit: limit)
         }
     }
@@ -71,14 +65,14 @@ extension SQLiteStore {
 
     /// The highest sequence number in the queue (0 when empty).
     public func lastSequence() async throws -> Int64 {
-        try await pool.read { db in
+        try await read { db in
             try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events") ?? 0
         }
     }
 
     /// Number of events in the queue for `tenant` (nil: all tenants).
-    public func queueLength(tenant: String? = nil) async throws -> Int {
-        try await pool.read { db in
+    public func queueLength(tenant: String?) async throws -> Int {
+        try await read { db in
             if let tenant {
                 return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE tenant = ?", arguments: [tenant]) ?? 0
             }
@@ -88,7 +82,7 @@ extension SQLiteStore {
 
     /// Count of live (not removed) entities of a tenant.
     public func entityCount(tenant: String) async throws -> Int {
-        try await pool.read { db in
+        try await read { db in
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM entities WHERE tenant = ? AND removed = 0", arguments: [tenant]) ?? 0
         }
@@ -98,7 +92,7 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// Every entity id of a tenant with its version and removed flag (consistency checks and tests).
     public func entityVersions(tenant: String) async throws -> [String: (version: Int64, removed: Bool)] {
-        try await pool.read { db in
+        try await read { db in
             var out: [String: (version: Int64, removed: Bool)] = [:]
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT id, version, removed FROM entities WHERE tenant = ?", arguments: [tenant])
@@ -109,7 +103,7 @@ extension SQLiteStore {
 
     /// Every live entity id of a tenant grouped by nothing: (id, merged into) for quality measurements and tests.
     public func entityMerges(tenant: String) async throws -> [String: String?] {
-        try await pool.read { db in
+        try await read { db in
             var out: [String: String?] = [:]
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT id, merged_into FROM entities WHERE tenant = ? AND removed = 0", arguments: [tenant])
@@ -120,7 +114,7 @@ extension SQLiteStore {
 
     /// The potential matches recorded for an entity: other id → match group URIs.
     public func potentialMatches(tenant: String, id: String) async throws -> [(String, [String])] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(
                 db, sql: "SELECT other_id, match_rules FROM potential_matches WHERE tenant = ? AND entity_id = ? ORDER BY other_id",
                 arguments: [tenant, id]
@@ -133,31 +127,16 @@ extension SQLiteStore {
 }
 
 extension SQLiteStore {
-    /// Deletes events of `tenant` with `seq <= upTo` and `time < olderThan` (queue compaction).
-    /// - Returns: how many were deleted.
-    @discardableResult
-    public func compactQueue(tenant: String, upTo seq: Int64, olderThan time: Int64, batch: Int = 10_000) async throws -> Int {
-        var total = 0
-        while true {
-            // Small transactions so that compaction never holds the writer for long.
-            let deleted = try await write { tx in
-                try tx.deleteEvents(tenant: tenant, upTo: seq, olderThan: time, limit: batch)
-            }
-            total += deleted
-            if deleted < batch { return total }
-        }
-    }
-
     /// The oldest sequence number still in the queue for `tenant` (nil when empty).
     public func firstSequence(tenant: String) async throws -> Int64? {
-        try await pool.read { db in
+        try await read { db in
             try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM events WHERE tenant = ?", arguments: [tenant])
         }
     }
 }
 
-extension WriteTransaction {
-    func deleteEvents(tenant: String, upTo seq: Int64, olderThan time: Int64, limit: Int) throws -> Int {
+extension SQLiteTransaction {
+    public func deleteEvents(tenant: String, upTo seq: Int64, olderThan time: Int64, limit: Int) throws -> Int {
         try db.execute(
             sql: """
                 DELETE FROM events WHERE seq IN (

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldModel
-import HeraldStore
+import HeraldSQLite
+import HeraldStorage
 import HeraldTestSupport
 import Testing
 
@@ -12,13 +13,13 @@ struct HeraldStoreTests {
     @Test func concurrentWritesAreGroupCommittedAndAllDurable() async throws {
         let dir = TemporaryDirectory()
         let store = try SQLiteStore(directory: dir.path)
-        try await withThrowingTaskGroup(of: Int64.self) { group in
+        try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<200 {
                 group.addTask {
                     try await store.write { tx in
                         let e = self.entity("e\(i)")
                         try tx.insertEntity(tenant: "t", entity: e, body: e.storedBytes())
-                        return try tx.appendEvent(
+                        try tx.appendEvent(
                             tenant: "t",
                             NewEvent(
                                 type: .entityCreated, objectURI: e.uri, objectVersion: 1, time: 1, snapshot: e.storedBytes(),
@@ -26,9 +27,7 @@ struct HeraldStoreTests {
                     }
                 }
             }
-            var seqs = Set<Int64>()
-            for try await seq in group { seqs.insert(seq) }
-            #expect(seqs.count == 200)
+            try await group.waitForAll()
         }
         let stats = store.commitStatistics
         #expect(stats.jobs == 200)
@@ -39,6 +38,7 @@ struct HeraldStoreTests {
         let reopened = try SQLiteStore(directory: dir.path)
         let events = try await reopened.events(tenant: "t", after: 0, limit: 1000)
         #expect(events.count == 200)
+        #expect(Set(events.map(\.seq)).count == 200, "every event has its own sequence number")
         #expect(events.map(\.seq) == events.map(\.seq).sorted())
         #expect(try await reopened.entityCount(tenant: "t") == 200)
         reopened.close()

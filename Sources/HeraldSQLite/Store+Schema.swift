@@ -1,4 +1,5 @@
 import GRDB
+import HeraldStorage
 import Logging
 
 extension SQLiteStore {
@@ -182,7 +183,7 @@ extension SQLiteStore {
                         PRIMARY KEY (tenant, entity_id)
                     ) WITHOUT ROWID;
                     """)
-            let tx = WriteTransaction(db: db)
+            let tx = SQLiteTransaction(db: db)
             var current: (tenant: String, entity: String)?
             var keys = Set<Int64>()
             let rows = try Row.fetchCursor(db, sql: "SELECT tenant, entity_id, token FROM match_tokens ORDER BY tenant, entity_id")
