@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "HeraldJSON"),
@@ -45,6 +46,16 @@ let package = Package(
                 "HeraldStorage", "HeraldModel", "HeraldJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The PostgreSQL store (several nodes on one database): postgres-nio's connections, no ORM.
+        .target(
+            name: "HeraldPostgres",
+            dependencies: [
+                "HeraldStorage", "HeraldModel", "HeraldJSON",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // RE2 behind a plain C interface, for the filter's regexp (C++ stays out of the Swift modules).
@@ -103,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "HeraldCLI",
             dependencies: [
-                "HeraldModel", "HeraldStorage", "HeraldSQLite", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
+                "HeraldModel", "HeraldStorage", "HeraldSQLite", "HeraldPostgres", "HeraldServer", "HeraldHTTPClient", "HeraldJSON", "HeraldConfig",
                 "HeraldIngest", "HeraldSampleData", "HeraldDelivery", "HeraldPlugins", "HeraldFilter", "HeraldSetup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
