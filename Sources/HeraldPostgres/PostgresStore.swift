@@ -1,23 +1,329 @@
 import HeraldModel
 import HeraldStorage
 import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
 
-/// The PostgreSQL store. See docs/storage.md and docs/decisions/0001-event-log-order.md.
-public final class PostgresStore: Sendable {
+/// The PostgreSQL store: the same tables as the embedded SQLite store, in the `herald` schema of one database.
+///
+/// - Writes go through one writer connection with group commit (`PostgresGroupCommitter`): concurrent requests
+///   share a transaction, each in its own savepoint, and resume once it has committed.
+/// - Events get their sequence numbers at commit, under the lock of one counter row, so a consumer reading
+///   `seq > cursor` never skips an event that committed late (docs/decisions/0001-event-log-order.md).
+/// - Reads use a pool of connections (`PostgresClient`); one of them LISTENs on `herald_events`, so delivery
+///   workers wake when any node commits (they poll every second as well).
+/// - A lost connection fails the requests that needed it with `STORE_UNAVAILABLE`; the next write or read
+///   connects again.
+public final class PostgresStore: Store {
     public let settings: PostgresSettings
     public var location: String { settings.location }
+    public let commits: CommitSignal
 
-    init(settings: PostgresSettings) {
+    let logger: Logger
+    private let client: PostgresClient
+    private let committer: PostgresGroupCommitter
+    private let healthMonitor: HealthMonitor
+    private let background = Mutex<[Task<Void, Never>]>([])
+
+    public var health: StoreHealth { healthMonitor.health }
+
+    private init(
+        settings: PostgresSettings, client: PostgresClient, committer: PostgresGroupCommitter, commits: CommitSignal,
+        health: HealthMonitor, logger: Logger
+    ) {
         self.settings = settings
+        self.commits = commits
+        self.client = client
+        self.committer = committer
+        self.healthMonitor = health
+        self.logger = logger
     }
 
-    /// Connects, runs the schema migrations, and starts the writer.
+    static func startupParameters() -> [(String, String)] {
+        [("search_path", PostgresSchema.name), ("application_name", "herald")]
+    }
+
+    static func connectionConfiguration(_ settings: PostgresSettings) -> PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
+            host: settings.host, port: settings.port, username: settings.user, password: settings.password,
+            database: settings.database, tls: .disable)
+        configuration.options.additionalStartupParameters = startupParameters()
+        configuration.options.connectTimeout = .seconds(10)
+        return configuration
+    }
+
+    /// Connects, runs the schema migrations, and starts the writer, the reader pool and the listener.
     public static func open(_ settings: PostgresSettings, logger: Logger = Logger(label: "herald.store")) async throws
         -> PostgresStore
     {
-        throw StoreError(.openFailed, "the PostgreSQL store is being built")
+        let group = MultiThreadedEventLoopGroup.singleton
+        let configuration = connectionConfiguration(settings)
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: group.next(), configuration: configuration, id: 0, logger: logger)
+            do {
+                try await PostgresSchema.migrate(connection, logger: logger)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try? await connection.close()
+        } catch let error as PostgresSchema.MigrationError {
+            throw StoreError(.openFailed, "cannot migrate the PostgreSQL schema at \(settings.location): \(error)")
+        } catch {
+            let reason = (StoreError.classifyPostgres(error) as? StoreError)?.message ?? "\(error)"
+            throw StoreError(.openFailed, "cannot open the PostgreSQL store at \(settings.location): \(reason)")
+        }
+
+        var clientConfiguration = PostgresClient.Configuration(
+            host: settings.host, port: settings.port, username: settings.user, password: settings.password,
+            database: settings.database, tls: .disable)
+        clientConfiguration.options.additionalStartupParameters = startupParameters()
+        // One more than the readers: the listener holds one connection.
+        clientConfiguration.options.maximumConnections = settings.poolSize + 1
+        clientConfiguration.options.connectTimeout = .seconds(5)
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+
+        let monitor = HealthMonitor(logger: logger)
+        let signal = CommitSignal()
+        let session = WriterSession(configuration: configuration, eventLoop: group.next(), logger: logger)
+        let committer = PostgresGroupCommitter(
+            session: session, signal: signal, synchronousCommit: settings.synchronousCommit,
+            observer: { monitor.record($0) })
+        let store = PostgresStore(
+            settings: settings, client: client, committer: committer, commits: signal, health: monitor, logger: logger)
+        let run = Task { await client.run() }
+        let listen = Task { await PostgresStore.listen(client: client, commits: signal, logger: logger) }
+        store.background.withLock { $0 = [run, listen] }
+        monitor.probe = {
+            _ = try? await committer.submit { tx in
+                try (tx as? PostgresTransaction)?.execute("INSERT INTO store_probe (id, filler) VALUES (1, '\\x00') ON CONFLICT (id) DO UPDATE SET filler = excluded.filler")
+                try (tx as? PostgresTransaction)?.execute("DELETE FROM store_probe")
+            }
+        }
+        logger.info("store opened", metadata: ["location": "\(settings.location)"])
+        return store
+    }
+
+    /// LISTENs on `herald_events` and signals `commits` for every notification (commits of any node); when the
+    /// connection drops, connects again after a second. Delivery workers poll every second meanwhile.
+    static func listen(client: PostgresClient, commits: CommitSignal, logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: "herald_events") { notifications in
+                        // Anything committed while we were not listening is found by this first wake-up.
+                        commits.signal()
+                        for try await _ in notifications { commits.signal() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("store: LISTEN connection lost (\(error)); listening again in 1 s")
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping (inout any StoreTransaction) throws -> T) async throws -> T {
+        try await committer.submit(body)
+    }
+
+    public func onRollback(_ handler: @escaping @Sendable () -> Void) {
+        committer.rollbackObservers.withLock { $0.append(handler) }
+    }
+
+    public var commitStatistics: (commits: Int, jobs: Int) {
+        committer.statistics.withLock { ($0.commits, $0.jobs) }
     }
 
     /// Waits for queued writes, then closes every connection.
-    public func close() async {}
+    public func close() async {
+        healthMonitor.stop()
+        committer.close()
+        for task in background.withLock({ $0 }) { task.cancel() }
+    }
+
+    // MARK: reads
+
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        do {
+            var out: [PostgresRow] = []
+            for try await row in try await client.query(query, logger: logger) { out.append(row) }
+            return out
+        } catch {
+            throw StoreError.classifyPostgres(error)
+        }
+    }
+
+    func value<V: PostgresDecodable>(_ query: PostgresQuery, as type: V.Type) async throws -> V? {
+        try await rows(query).first?.decode(V.self)
+    }
+}
+
+extension PostgresTransaction {
+    /// Runs a statement given as text (maintenance and the health probe).
+    func execute(_ sql: String) throws {
+        try session.query(PostgresQuery(unsafeSQL: sql))
+    }
+}
+
+extension PostgresStore {
+    public func entity(tenant: String, id: String) async throws -> StoredEntity? {
+        try await rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
+            .first.map(PostgresTransaction.storedEntity)
+    }
+
+    public func relation(tenant: String, id: String) async throws -> StoredEntity? {
+        try await rows("SELECT version, removed, body, NULL::text FROM relations WHERE tenant = \(tenant) AND id = \(id)")
+            .first.map(PostgresTransaction.storedEntity)
+    }
+
+    public func potentialMatches(tenant: String, id: String) async throws -> [(String, [String])] {
+        try await rows(
+            "SELECT other_id, match_rules FROM potential_matches WHERE tenant = \(tenant) AND entity_id = \(id) ORDER BY other_id"
+        ).map { row in
+            let (other, rules) = try row.decode((String, String).self)
+            return (other, rules.split(separator: " ").map(String.init))
+        }
+    }
+
+    public func entityCount(tenant: String) async throws -> Int {
+        Int(try await value("SELECT COUNT(*) FROM entities WHERE tenant = \(tenant) AND NOT removed", as: Int64.self) ?? 0)
+    }
+
+    public func entityVersions(tenant: String) async throws -> [String: (version: Int64, removed: Bool)] {
+        var out: [String: (version: Int64, removed: Bool)] = [:]
+        for row in try await rows("SELECT id, version, removed FROM entities WHERE tenant = \(tenant)") {
+            let (id, version, removed) = try row.decode((String, Int64, Bool).self)
+            out[id] = (version, removed)
+        }
+        return out
+    }
+
+    public func entityMerges(tenant: String) async throws -> [String: String?] {
+        var out: [String: String?] = [:]
+        for row in try await rows("SELECT id, merged_into FROM entities WHERE tenant = \(tenant) AND NOT removed") {
+            let (id, winner) = try row.decode((String, String?).self)
+            out[id] = winner
+        }
+        return out
+    }
+
+    // MARK: event log
+
+    public func events(tenant: String, after: Int64, limit: Int) async throws -> [EventRecord] {
+        try await rows(
+            """
+            SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris, details
+            FROM events WHERE tenant = \(tenant) AND seq > \(after) ORDER BY seq LIMIT \(limit)
+            """
+        ).map { row in
+            let (seq, typeName, uri, version, time, snapshot, delta, uris, details) = try row.decode(
+                (Int64, String, String, Int64, Int64, ByteBuffer, ByteBuffer, String, ByteBuffer).self)
+            guard let type = EventType(rawValue: typeName) else {
+                throw StoreError(.corruptRow, "unknown event type '\(typeName)' at seq \(seq)")
+            }
+            return EventRecord(
+                seq: seq, tenant: tenant,
+                event: NewEvent(
+                    type: type, objectURI: uri, objectVersion: version, time: time,
+                    snapshot: PostgresTransaction.bytes(snapshot), delta: PostgresTransaction.bytes(delta),
+                    uris: uris.isEmpty ? [] : uris.split(separator: " ").map(String.init),
+                    details: PostgresTransaction.bytes(details)))
+        }
+    }
+
+    public func lastSequence() async throws -> Int64 {
+        try await value("SELECT COALESCE(MAX(seq), 0)::int8 FROM events", as: Int64.self) ?? 0
+    }
+
+    public func lastSequence(tenant: String) async throws -> Int64 {
+        try await value("SELECT COALESCE(MAX(seq), 0)::int8 FROM events WHERE tenant = \(tenant)", as: Int64.self) ?? 0
+    }
+
+    public func firstSequence(tenant: String) async throws -> Int64? {
+        try await value("SELECT MIN(seq) FROM events WHERE tenant = \(tenant)", as: Int64?.self) ?? nil
+    }
+
+    public func queueLength(tenant: String?) async throws -> Int {
+        if let tenant {
+            return Int(try await value("SELECT COUNT(*) FROM events WHERE tenant = \(tenant)", as: Int64.self) ?? 0)
+        }
+        return Int(try await value("SELECT COUNT(*) FROM events", as: Int64.self) ?? 0)
+    }
+
+    // MARK: delivery ledger
+
+    public func cursor(_ key: DestinationKey) async throws -> Int64? {
+        try await value(
+            "SELECT seq FROM delivery_cursors WHERE tenant = \(key.tenant) AND destination = \(key.destination)", as: Int64.self)
+    }
+
+    public func dueRetries(_ key: DestinationKey, now: Int64, headsOnly: Bool, limit: Int) async throws -> [RetryEntry] {
+        let query: PostgresQuery =
+            headsOnly
+            ? """
+            SELECT r.* FROM delivery_retries r
+            WHERE r.tenant = \(key.tenant) AND r.destination = \(key.destination) AND r.next_attempt > 0
+            AND r.next_attempt <= \(now)
+            AND r.seq = (SELECT MIN(seq) FROM delivery_retries WHERE tenant = r.tenant AND destination = r.destination
+                         AND message_key = r.message_key)
+            ORDER BY r.seq LIMIT \(limit)
+            """
+            : """
+            SELECT * FROM delivery_retries
+            WHERE tenant = \(key.tenant) AND destination = \(key.destination) AND next_attempt > 0 AND next_attempt <= \(now)
+            ORDER BY seq LIMIT \(limit)
+            """
+        return try await rows(query).map(PostgresDeadLetterQuery.decodeRetry)
+    }
+
+    public func nextRetryTime(_ key: DestinationKey) async throws -> Int64? {
+        try await value(
+            """
+            SELECT MIN(next_attempt) FROM delivery_retries
+            WHERE tenant = \(key.tenant) AND destination = \(key.destination) AND next_attempt > 0
+            """, as: Int64?.self) ?? nil
+    }
+
+    public func retries(_ key: DestinationKey, limit: Int) async throws -> [RetryEntry] {
+        try await rows(
+            """
+            SELECT * FROM delivery_retries WHERE tenant = \(key.tenant) AND destination = \(key.destination)
+            ORDER BY seq LIMIT \(Int64(min(limit, Int(Int64.max))))
+            """
+        ).map(PostgresDeadLetterQuery.decodeRetry)
+    }
+
+    public func deadLetters(_ scope: DeliveryScope, afterId: Int64, limit: Int) async throws -> [DeadLetter] {
+        try await rows(PostgresDeadLetterQuery.select(scope, ids: nil, afterId: afterId, limit: limit))
+            .map(PostgresDeadLetterQuery.decode)
+    }
+
+    public func deadLetter(_ scope: DeliveryScope, id: Int64) async throws -> DeadLetter? {
+        try await rows(PostgresDeadLetterQuery.select(scope, ids: [id])).first.map(PostgresDeadLetterQuery.decode)
+    }
+
+    public func deadLetterCount(_ key: DestinationKey) async throws -> Int {
+        Int(
+            try await value(
+                "SELECT COUNT(*) FROM dead_letters WHERE tenant = \(key.tenant) AND destination = \(key.destination)",
+                as: Int64.self) ?? 0)
+    }
+
+    public func backlog(_ key: DestinationKey, after cursor: Int64) async throws -> (queued: Int64, retrying: Int, oldestTime: Int64?) {
+        let queued = try await rows("SELECT COUNT(*), MIN(time) FROM events WHERE tenant = \(key.tenant) AND seq > \(cursor)")
+            .first?.decode((Int64, Int64?).self)
+        let retrying = try await rows(
+            """
+            SELECT COUNT(*), MIN(COALESCE(e.time, r.first_attempt)) FROM delivery_retries r
+            LEFT JOIN events e ON e.seq = r.seq WHERE r.tenant = \(key.tenant) AND r.destination = \(key.destination)
+            """
+        ).first?.decode((Int64, Int64?).self)
+        let times = [queued?.1, retrying?.1].compactMap { $0 }
+        return (queued?.0 ?? 0, Int(retrying?.0 ?? 0), times.min())
+    }
 }

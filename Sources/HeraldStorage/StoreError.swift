@@ -26,6 +26,8 @@ extension ErrorCode where Domain == StoreError {
     public static let corruptRow = Self("STORE_CORRUPT_ROW")
     public static let closed = Self("STORE_CLOSED")
     public static let commitFailed = Self("STORE_COMMIT_FAILED")
+    /// The database refused a statement (a constraint, a bug): the request that sent it failed, nothing else.
+    public static let queryFailed = Self("STORE_QUERY_FAILED")
     /// The disk (or the database's size limit) is full: nothing more can be written until space is freed.
     public static let storageFull = Self("STORAGE_FULL")
     /// The database cannot be read or written (I/O error, read-only, locked, corrupt): an operator must look.

@@ -1,0 +1,454 @@
+import Foundation
+import HeraldJSON
+import HeraldModel
+import HeraldStorage
+import NIOCore
+import PostgresNIO
+
+/// The store's operations inside one PostgreSQL write transaction (`StoreTransaction`).
+///
+/// Runs on the writer thread, one statement at a time on the writer's connection (each waits for its answer).
+/// Events are kept in the session until commit, when they get their sequence numbers.
+struct PostgresTransaction: StoreTransaction {
+    let session: WriterSession
+
+    private func rows(_ query: PostgresQuery) throws -> PostgresQueryResult { try session.query(query) }
+    private func run(_ query: PostgresQuery) throws { try session.query(query) }
+    private func count(_ query: PostgresQuery) throws -> Int { try session.query(query).metadata.rows ?? 0 }
+
+    static func bytes(_ buffer: ByteBuffer) -> [UInt8] { Array(buffer.readableBytesView) }
+
+    static func storedEntity(_ row: PostgresRow) throws -> StoredEntity {
+        let (version, removed, body, mergedInto) = try row.decode((Int64, Bool, ByteBuffer, String?).self)
+        do {
+            return StoredEntity(
+                entity: try Entity(storedBytes: bytes(body)), version: version, removed: removed, mergedInto: mergedInto)
+        } catch {
+            throw StoreError(.corruptRow, "stored entity does not parse: \(error)")
+        }
+    }
+
+    // MARK: entities and crosswalks
+
+    func entityId(tenant: String, crosswalk key: CrosswalkKey) throws -> String? {
+        try rows(
+            "SELECT entity_id FROM crosswalks WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)"
+        ).first?.decode(String.self)
+    }
+
+    func entity(tenant: String, id: String) throws -> StoredEntity? {
+        try rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
+            .first.map(Self.storedEntity)
+    }
+
+    func entityVersion(tenant: String, id: String) throws -> (version: Int64, removed: Bool, mergedInto: String?)? {
+        guard
+            let row = try rows("SELECT version, removed, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)").first
+        else { return nil }
+        let (v, r, m) = try row.decode((Int64, Bool, String?).self)
+        return (v, r, m)
+    }
+
+    func entityExists(tenant: String, id: String) throws -> Bool {
+        try rows("SELECT 1 FROM entities WHERE tenant = \(tenant) AND id = \(id)").first != nil
+    }
+
+    func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws {
+        try run(
+            """
+            INSERT INTO entities (tenant, id, type, version, removed, updated_time, body)
+            VALUES (\(tenant), \(entity.id), \(entity.type), 1, false, \(entity.updatedTime), \(ByteBuffer(bytes: body)))
+            """)
+    }
+
+    func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
+        try run(
+            """
+            UPDATE entities SET version = \(version), removed = \(removed), updated_time = \(entity.updatedTime),
+                body = \(ByteBuffer(bytes: body)) WHERE tenant = \(tenant) AND id = \(entity.id)
+            """)
+    }
+
+    func insertCrosswalk(tenant: String, key: CrosswalkKey, entityId: String) throws {
+        try run(
+            """
+            INSERT INTO crosswalks (tenant, type, value, source_table, entity_id)
+            VALUES (\(tenant), \(key.type), \(key.value), \(key.sourceTable), \(entityId))
+            """)
+    }
+
+    func deleteCrosswalk(tenant: String, key: CrosswalkKey) throws {
+        try run(
+            "DELETE FROM crosswalks WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)"
+        )
+    }
+
+    func repointCrosswalk(tenant: String, key: CrosswalkKey, entityId: String) throws {
+        try run(
+            """
+            UPDATE crosswalks SET entity_id = \(entityId)
+            WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)
+            """)
+    }
+
+    // MARK: merges
+
+    func setMergedInto(tenant: String, id: String, winner: String?, version: Int64, body: [UInt8]) throws {
+        try run(
+            """
+            UPDATE entities SET merged_into = \(winner), version = \(version), body = \(ByteBuffer(bytes: body))
+            WHERE tenant = \(tenant) AND id = \(id)
+            """)
+    }
+
+    func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64) throws {
+        let keys = loser.crosswalks.map { "\($0.type)\u{1F}\($0.value)\u{1F}\($0.sourceTable ?? "")" }
+            .joined(separator: "\u{1E}")
+        try run(
+            """
+            INSERT INTO merges (tenant, loser, winner, loser_snapshot, crosswalk_keys, time)
+            VALUES (\(tenant), \(loser.id), \(winner), \(ByteBuffer(bytes: loser.storedBytes())), \(keys), \(time))
+            ON CONFLICT (tenant, loser) DO UPDATE SET winner = excluded.winner, loser_snapshot = excluded.loser_snapshot,
+                crosswalk_keys = excluded.crosswalk_keys, time = excluded.time
+            """)
+    }
+
+    func mergeRecord(tenant: String, loser: String) throws -> (winner: String, snapshot: Entity, crosswalks: Set<CrosswalkKey>)? {
+        guard
+            let row = try rows(
+                "SELECT winner, loser_snapshot, crosswalk_keys FROM merges WHERE tenant = \(tenant) AND loser = \(loser)"
+            ).first
+        else { return nil }
+        let (winner, body, text) = try row.decode((String, ByteBuffer, String).self)
+        var keys = Set<CrosswalkKey>()
+        for item in text.split(separator: "\u{1E}") {
+            let parts = item.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+            if parts.count == 3 { keys.insert(CrosswalkKey(type: parts[0], value: parts[1], sourceTable: parts[2])) }
+        }
+        return (winner, try Entity(storedBytes: Self.bytes(body)), keys)
+    }
+
+    func deleteMergeRecord(tenant: String, loser: String) throws {
+        try run("DELETE FROM merges WHERE tenant = \(tenant) AND loser = \(loser)")
+    }
+
+    func losers(tenant: String, winner: String) throws -> [String] {
+        try rows("SELECT loser FROM merges WHERE tenant = \(tenant) AND winner = \(winner)").map { try $0.decode(String.self) }
+    }
+
+    // MARK: relations
+
+    func relation(tenant: String, id: String) throws -> StoredEntity? {
+        try rows("SELECT version, removed, body, NULL::text FROM relations WHERE tenant = \(tenant) AND id = \(id)")
+            .first.map(Self.storedEntity)
+    }
+
+    func relationExists(tenant: String, id: String) throws -> Bool {
+        try rows("SELECT 1 FROM relations WHERE tenant = \(tenant) AND id = \(id)").first != nil
+    }
+
+    func relationId(tenant: String, crosswalk key: CrosswalkKey) throws -> String? {
+        try rows(
+            """
+            SELECT relation_id FROM relation_crosswalks
+            WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)
+            """
+        ).first?.decode(String.self)
+    }
+
+    func insertRelation(tenant: String, relation: Entity, body: [UInt8]) throws {
+        guard let ends = relation.endpoints else { return }
+        try run(
+            """
+            INSERT INTO relations (tenant, id, type, start_id, end_id, version, removed, updated_time, body)
+            VALUES (\(tenant), \(relation.id), \(relation.type), \(ends.startId), \(ends.endId), 1, false,
+                \(relation.updatedTime), \(ByteBuffer(bytes: body)))
+            """)
+    }
+
+    func updateRelation(tenant: String, relation: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
+        guard let ends = relation.endpoints else { return }
+        try run(
+            """
+            UPDATE relations SET start_id = \(ends.startId), end_id = \(ends.endId), version = \(version),
+                removed = \(removed), updated_time = \(relation.updatedTime), body = \(ByteBuffer(bytes: body))
+            WHERE tenant = \(tenant) AND id = \(relation.id)
+            """)
+    }
+
+    func insertRelationCrosswalk(tenant: String, key: CrosswalkKey, relationId: String) throws {
+        try run(
+            """
+            INSERT INTO relation_crosswalks (tenant, type, value, source_table, relation_id)
+            VALUES (\(tenant), \(key.type), \(key.value), \(key.sourceTable), \(relationId))
+            """)
+    }
+
+    func deleteRelationCrosswalk(tenant: String, key: CrosswalkKey) throws {
+        try run(
+            """
+            DELETE FROM relation_crosswalks
+            WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)
+            """)
+    }
+
+    func relationIds(tenant: String, touching entityId: String) throws -> [String] {
+        try rows(
+            """
+            SELECT id FROM relations WHERE tenant = \(tenant) AND NOT removed AND (start_id = \(entityId) OR end_id = \(entityId))
+            ORDER BY id
+            """
+        ).map { try $0.decode(String.self) }
+    }
+
+    // MARK: match index
+
+    func replaceMatchKeys(tenant: String, entityId: String, keys: Set<Int64>) throws {
+        let existing: Set<Int64> =
+            try rows("SELECT keys FROM match_key_sets WHERE tenant = \(tenant) AND entity_id = \(entityId)")
+            .first.map { MatchKey.decode(Self.bytes(try $0.decode(ByteBuffer.self))) } ?? []
+        if existing == keys { return }
+        let removed = Array(existing.subtracting(keys))
+        let added = Array(keys.subtracting(existing))
+        if !removed.isEmpty {
+            try run(
+                "DELETE FROM match_keys WHERE tenant = \(tenant) AND entity_id = \(entityId) AND key = ANY(\(removed)::int8[])")
+        }
+        if !added.isEmpty {
+            try run(
+                """
+                INSERT INTO match_keys (tenant, key, entity_id) SELECT \(tenant), k, \(entityId) FROM unnest(\(added)::int8[]) AS k
+                ON CONFLICT DO NOTHING
+                """)
+        }
+        if keys.isEmpty {
+            try run("DELETE FROM match_key_sets WHERE tenant = \(tenant) AND entity_id = \(entityId)")
+        } else {
+            try run(
+                """
+                INSERT INTO match_key_sets (tenant, entity_id, keys) VALUES (\(tenant), \(entityId), \(ByteBuffer(bytes: MatchKey.encode(keys))))
+                ON CONFLICT (tenant, entity_id) DO UPDATE SET keys = excluded.keys
+                """)
+        }
+    }
+
+    func entitiesSharing(tenant: String, key: Int64, limit: Int) throws -> [String] {
+        try rows("SELECT entity_id FROM match_keys WHERE tenant = \(tenant) AND key = \(key) LIMIT \(limit)")
+            .map { try $0.decode(String.self) }
+    }
+
+    func potentialMatches(tenant: String, entityId: String) throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for row in try rows("SELECT other_id, match_rules FROM potential_matches WHERE tenant = \(tenant) AND entity_id = \(entityId)") {
+            let (other, rules) = try row.decode((String, String).self)
+            out[other] = rules.split(separator: " ").map(String.init)
+        }
+        return out
+    }
+
+    func setPotentialMatch(tenant: String, _ a: String, _ b: String, rules: [String]) throws {
+        let text = rules.joined(separator: " ")
+        try run(
+            """
+            INSERT INTO potential_matches (tenant, entity_id, other_id, match_rules)
+            VALUES (\(tenant), \(a), \(b), \(text)), (\(tenant), \(b), \(a), \(text))
+            ON CONFLICT (tenant, entity_id, other_id) DO UPDATE SET match_rules = excluded.match_rules
+            """)
+    }
+
+    func removePotentialMatch(tenant: String, _ a: String, _ b: String) throws {
+        try run(
+            """
+            DELETE FROM potential_matches WHERE tenant = \(tenant)
+            AND ((entity_id = \(a) AND other_id = \(b)) OR (entity_id = \(b) AND other_id = \(a)))
+            """)
+    }
+
+    func isNotMatch(tenant: String, _ a: String, _ b: String) throws -> Bool {
+        let (x, y) = a < b ? (a, b) : (b, a)
+        return try rows("SELECT 1 FROM not_matches WHERE tenant = \(tenant) AND a = \(x) AND b = \(y)").first != nil
+    }
+
+    func addNotMatch(tenant: String, _ a: String, _ b: String) throws {
+        let (x, y) = a < b ? (a, b) : (b, a)
+        try run("INSERT INTO not_matches (tenant, a, b) VALUES (\(tenant), \(x), \(y)) ON CONFLICT DO NOTHING")
+    }
+
+    func removeNotMatch(tenant: String, _ a: String, _ b: String) throws {
+        let (x, y) = a < b ? (a, b) : (b, a)
+        try run("DELETE FROM not_matches WHERE tenant = \(tenant) AND a = \(x) AND b = \(y)")
+    }
+
+    // MARK: event log
+
+    func appendEvent(tenant: String, _ event: NewEvent) throws {
+        session.pendingEvents.append((tenant, event))
+    }
+
+    func deleteEvents(tenant: String, upTo seq: Int64, olderThan time: Int64, limit: Int) throws -> Int {
+        try count(
+            """
+            DELETE FROM events WHERE seq IN (
+                SELECT seq FROM events WHERE tenant = \(tenant) AND seq <= \(seq) AND time < \(time) ORDER BY seq LIMIT \(limit))
+            """)
+    }
+
+    // MARK: delivery ledger
+
+    func setCursor(_ key: DestinationKey, seq: Int64, now: Int64) throws {
+        try run(
+            """
+            INSERT INTO delivery_cursors (tenant, destination, seq, updated_time) VALUES (\(key.tenant), \(key.destination), \(seq), \(now))
+            ON CONFLICT (tenant, destination) DO UPDATE SET seq = excluded.seq, updated_time = excluded.updated_time
+            """)
+    }
+
+    func scheduleRetry(_ key: DestinationKey, _ entry: RetryEntry) throws {
+        let m = entry.message
+        try run(
+            """
+            INSERT INTO delivery_retries (tenant, destination, seq, message_id, message_key, event_type, object_uri,
+                headers, body, attempts, next_attempt, first_attempt, last_attempt, last_status, last_error, attempt_base)
+            VALUES (\(key.tenant), \(key.destination), \(m.seq), \(m.id), \(m.key), \(m.eventType), \(m.objectURI),
+                \(HeaderCoding.encode(m.headers)), \(ByteBuffer(bytes: m.body)), \(Int32(entry.attempts)), \(entry.nextAttempt),
+                \(entry.firstAttempt), \(entry.lastAttempt), \(entry.lastStatus), \(entry.lastError), \(Int32(entry.attemptBase)))
+            ON CONFLICT (tenant, destination, seq) DO UPDATE SET attempts = excluded.attempts,
+                next_attempt = excluded.next_attempt, last_attempt = excluded.last_attempt,
+                last_status = excluded.last_status, last_error = excluded.last_error
+            """)
+    }
+
+    func deleteRetry(_ key: DestinationKey, seq: Int64) throws {
+        try run(
+            "DELETE FROM delivery_retries WHERE tenant = \(key.tenant) AND destination = \(key.destination) AND seq = \(seq)")
+    }
+
+    func releaseHeld(_ key: DestinationKey, messageKey: String, at: Int64) throws {
+        try run(
+            """
+            UPDATE delivery_retries SET next_attempt = \(at)
+            WHERE tenant = \(key.tenant) AND destination = \(key.destination) AND next_attempt = 0 AND seq = (
+                SELECT MIN(seq) FROM delivery_retries
+                WHERE tenant = \(key.tenant) AND destination = \(key.destination) AND message_key = \(messageKey))
+            """)
+    }
+
+    @discardableResult
+    func deadLetter(_ letter: DeadLetter) throws -> Int64 {
+        let m = letter.message
+        return try rows(
+            """
+            INSERT INTO dead_letters (tenant, destination, seq, message_id, message_key, event_type, object_uri,
+                headers, body, status, reason, attempts, first_attempt, last_attempt, plugin, plugin_version, created)
+            VALUES (\(letter.key.tenant), \(letter.key.destination), \(m.seq), \(m.id), \(m.key), \(m.eventType),
+                \(m.objectURI), \(HeaderCoding.encode(m.headers)), \(ByteBuffer(bytes: m.body)), \(letter.status),
+                \(letter.reason), \(Int32(letter.attempts)), \(letter.firstAttempt), \(letter.lastAttempt), \(letter.plugin),
+                \(letter.pluginVersion), \(letter.created))
+            RETURNING id
+            """
+        ).first?.decode(Int64.self) ?? 0
+    }
+
+    @discardableResult
+    func replayDeadLetters(_ scope: DeliveryScope, ids: [Int64]?, now: Int64) throws -> Int {
+        let letters = try rows(PostgresDeadLetterQuery.select(scope, ids: ids)).map(PostgresDeadLetterQuery.decode)
+        for letter in letters {
+            try scheduleRetry(
+                letter.key,
+                RetryEntry(
+                    message: letter.message, attempts: 0, attemptBase: letter.attempts, nextAttempt: now,
+                    firstAttempt: now, lastAttempt: now,
+                    lastStatus: "REPLAYED", lastError: "replayed from the dead-letter queue (was: \(letter.reason))"))
+            try run("DELETE FROM dead_letters WHERE id = \(letter.id)")
+        }
+        return letters.count
+    }
+
+    @discardableResult
+    func purgeDeadLetters(_ scope: DeliveryScope, ids: [Int64]?) throws -> Int {
+        try count(PostgresDeadLetterQuery.delete(scope, ids: ids))
+    }
+
+    // MARK: savepoints
+
+    func inSavepoint<T>(_ body: () throws -> T) throws -> T {
+        try session.inSavepoint(body)
+    }
+}
+
+/// Every dead-letter selection: always the tenant, then the destination and ids if given.
+enum PostgresDeadLetterQuery {
+    static let columns = """
+        id, tenant, destination, seq, message_id, message_key, event_type, object_uri, headers, body, status, reason,
+        attempts, first_attempt, last_attempt, plugin, plugin_version, created
+        """
+
+    static func select(_ scope: DeliveryScope, ids: [Int64]?, afterId: Int64? = nil, limit: Int? = nil) -> PostgresQuery {
+        var q = filter("SELECT \(columns) FROM dead_letters", scope, ids: ids)
+        if let afterId { q.append(" AND id > ", afterId) }
+        q.append(" ORDER BY id")
+        if let limit { q.append(" LIMIT ", Int64(limit)) }
+        return q.query
+    }
+
+    static func delete(_ scope: DeliveryScope, ids: [Int64]?) -> PostgresQuery {
+        filter("DELETE FROM dead_letters", scope, ids: ids).query
+    }
+
+    private static func filter(_ head: String, _ scope: DeliveryScope, ids: [Int64]?) -> QueryBuilder {
+        var q = QueryBuilder(head)
+        q.append(" WHERE tenant = ", scope.tenant)
+        if let destination = scope.destination { q.append(" AND destination = ", destination) }
+        if let ids { q.append(" AND id = ANY(", ids, ")") }
+        return q
+    }
+
+    static func decode(_ row: PostgresRow) throws -> DeadLetter {
+        let r = row.makeRandomAccess()
+        let body = try r["body"].decode(ByteBuffer.self)
+        return DeadLetter(
+            id: try r["id"].decode(Int64.self),
+            key: DestinationKey(tenant: try r["tenant"].decode(String.self), destination: try r["destination"].decode(String.self)),
+            message: DeliveryMessage(
+                seq: try r["seq"].decode(Int64.self), id: try r["message_id"].decode(String.self),
+                key: try r["message_key"].decode(String.self), eventType: try r["event_type"].decode(String.self),
+                objectURI: try r["object_uri"].decode(String.self),
+                headers: HeaderCoding.decode(try r["headers"].decode(String.self)), body: PostgresTransaction.bytes(body)),
+            status: try r["status"].decode(String.self), reason: try r["reason"].decode(String.self),
+            attempts: Int(try r["attempts"].decode(Int32.self)), firstAttempt: try r["first_attempt"].decode(Int64.self),
+            lastAttempt: try r["last_attempt"].decode(Int64.self), plugin: try r["plugin"].decode(String.self),
+            pluginVersion: try r["plugin_version"].decode(String.self), created: try r["created"].decode(Int64.self))
+    }
+
+    static func decodeRetry(_ row: PostgresRow) throws -> RetryEntry {
+        let r = row.makeRandomAccess()
+        let body = try r["body"].decode(ByteBuffer.self)
+        return RetryEntry(
+            message: DeliveryMessage(
+                seq: try r["seq"].decode(Int64.self), id: try r["message_id"].decode(String.self),
+                key: try r["message_key"].decode(String.self), eventType: try r["event_type"].decode(String.self),
+                objectURI: try r["object_uri"].decode(String.self),
+                headers: HeaderCoding.decode(try r["headers"].decode(String.self)), body: PostgresTransaction.bytes(body)),
+            attempts: Int(try r["attempts"].decode(Int32.self)), attemptBase: Int(try r["attempt_base"].decode(Int32.self)),
+            nextAttempt: try r["next_attempt"].decode(Int64.self), firstAttempt: try r["first_attempt"].decode(Int64.self),
+            lastAttempt: try r["last_attempt"].decode(Int64.self), lastStatus: try r["last_status"].decode(String.self),
+            lastError: try r["last_error"].decode(String.self))
+    }
+}
+
+/// A statement built piece by piece, every value bound (never spliced into the SQL text).
+struct QueryBuilder {
+    private var sql: String
+    private var bindings = PostgresBindings()
+
+    init(_ head: String) { sql = head }
+
+    mutating func append(_ text: String) { sql += text }
+
+    mutating func append<V: PostgresNonThrowingEncodable>(_ text: String, _ value: V, _ tail: String = "") {
+        bindings.append(value, context: .default)
+        sql += text + "$\(bindings.count)" + tail
+    }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+}
