@@ -175,6 +175,14 @@ let package = Package(
         .testTarget(
             name: "HeraldSQLiteTests",
             dependencies: ["HeraldSQLite", "HeraldStorage", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The store contract, run on every backend (SQLite and a real PostgreSQL the tests start).
+        .testTarget(
+            name: "HeraldStoreContractTests",
+            dependencies: [
+                "HeraldStorage", "HeraldSQLite", "HeraldPostgres", "HeraldModel", "HeraldTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]),
         .testTarget(name: "HeraldSinkSDKTests", dependencies: ["HeraldSinkSDK", "CHeraldSink", "HeraldJSON"]),
         .testTarget(name: "HeraldFileSinkTests", dependencies: ["HeraldFileSinkCore", "HeraldSinkSDK", "HeraldTestSupport"]),
         .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),

@@ -146,6 +146,12 @@ public final class PostgresStore: Store {
         for task in background.withLock({ $0 }) { task.cancel() }
     }
 
+    /// Tests only: called on the writer thread after a group's events got their sequence numbers (the event
+    /// counter's lock is held) and before COMMIT. Set it before writing.
+    package func setBeforeCommitHook(_ hook: (@Sendable () -> Void)?) {
+        committer.onWriterQueue { $0.beforeCommit = hook }
+    }
+
     // MARK: reads
 
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {

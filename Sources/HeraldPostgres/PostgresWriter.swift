@@ -18,6 +18,8 @@ final class WriterSession: @unchecked Sendable {
     private var savepoints = 0
     /// Between BEGIN and COMMIT or ROLLBACK.
     private(set) var inTransaction = false
+    /// Tests only: runs on the writer thread after the events got their sequence numbers, before COMMIT.
+    nonisolated(unsafe) var beforeCommit: (@Sendable () -> Void)?
 
     init(configuration: PostgresConnection.Configuration, eventLoop: any EventLoop, logger: Logger) {
         self.configuration = configuration
@@ -67,7 +69,7 @@ final class WriterSession: @unchecked Sendable {
             return value
         } catch {
             pendingEvents.removeSubrange(mark...)
-            if connection != nil { try? query(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)")) }
+            if connection != nil { _ = try? query(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)")) }
             throw error
         }
     }
@@ -116,6 +118,7 @@ final class WriterSession: @unchecked Sendable {
     }
 
     func commit() throws {
+        beforeCommit?()
         inTransaction = false
         try query("COMMIT")
     }
@@ -124,7 +127,7 @@ final class WriterSession: @unchecked Sendable {
         pendingEvents.removeAll(keepingCapacity: true)
         guard inTransaction else { return }
         inTransaction = false
-        if connection != nil { try? query("ROLLBACK") }
+        if connection != nil { _ = try? query("ROLLBACK") }
     }
 
     func close() {
@@ -149,7 +152,7 @@ final class PostgresGroupCommitter: Sendable {
         var closed = false
     }
 
-    private let session: WriterSession
+    let session: WriterSession
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "herald.postgres.writer")
     private let maxJobsPerCommit: Int
@@ -262,6 +265,11 @@ final class PostgresGroupCommitter: Sendable {
                 for job in jobs[resumers.count...] { job.fail(error) }
             }
         }
+    }
+
+    /// Runs `change` on the writer's queue (between groups).
+    func onWriterQueue(_ change: @escaping (WriterSession) -> Void) {
+        queue.sync { change(session) }
     }
 
     /// Refuses new jobs, waits until queued ones have committed, and closes the writer's connection.

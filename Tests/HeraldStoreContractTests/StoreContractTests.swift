@@ -1,0 +1,273 @@
+import Foundation
+import HeraldModel
+import HeraldStorage
+import HeraldTestSupport
+import Testing
+
+/// What every store must do, run on SQLite and on PostgreSQL: the stages rely on exactly this.
+@Suite(.timeLimit(.minutes(2)))
+struct StoreContractTests {
+    func entity(_ id: String) -> Entity {
+        Entity(id: id, type: "configuration/entityTypes/Individual", createdBy: "t", createdTime: 1)
+    }
+
+    func event(_ uri: String, time: Int64 = 1) -> NewEvent {
+        NewEvent(type: .entityCreated, objectURI: uri, objectVersion: 1, time: time, snapshot: Array(uri.utf8), delta: [])
+    }
+
+    struct Boom: Error {}
+
+    @Test(arguments: Backend.allCases)
+    func concurrentWritesAreGroupCommittedDurableAndNumberedInOrder(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    try await store.write { tx in
+                        let e = self.entity("e\(i)")
+                        try tx.insertEntity(tenant: "t", entity: e, body: e.storedBytes())
+                        try tx.appendEvent(tenant: "t", self.event("entities/e\(i)"))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stats = store.commitStatistics
+        #expect(stats.jobs == 200)
+        #expect(stats.commits < 200, "concurrent writes share commits (\(stats.commits) commits for 200 jobs)")
+        await store.close()
+
+        let reopened = try await s.reopen()
+        let events = try await reopened.events(tenant: "t", after: 0, limit: 1000)
+        #expect(events.count == 200)
+        #expect(events.map(\.seq) == Array(1...200), "sequence numbers are 1...200 without gaps, in order")
+        #expect(Set(events.map(\.event.objectURI)).count == 200)
+        #expect(try await reopened.entityCount(tenant: "t") == 200)
+        #expect(try await reopened.lastSequence() == 200)
+        #expect(try await reopened.lastSequence(tenant: "t") == 200)
+        #expect(try await reopened.lastSequence(tenant: "other") == 0)
+        #expect(try await reopened.firstSequence(tenant: "t") == 1)
+        #expect(try await reopened.queueLength(tenant: "t") == 200)
+        await reopened.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aFailingJobRollsBackOnlyItsOwnChangesAndEvents(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        // Many at once, so that good and bad jobs share transactions.
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    do {
+                        try await store.write { tx in
+                            try tx.insertEntity(tenant: "t", entity: self.entity("e\(i)"), body: self.entity("e\(i)").storedBytes())
+                            try tx.appendEvent(tenant: "t", self.event("entities/e\(i)"))
+                            if i % 4 == 0 { throw Boom() }
+                        }
+                        return true
+                    } catch is Boom {
+                        return false
+                    }
+                }
+            }
+            var ok = 0
+            for try await success in group where success { ok += 1 }
+            return ok
+        }
+        #expect(outcomes == 30)
+        for i in 0..<40 {
+            let stored = try await store.entity(tenant: "t", id: "e\(i)")
+            #expect((stored != nil) == (i % 4 != 0), "e\(i)")
+        }
+        let events = try await store.events(tenant: "t", after: 0, limit: 100)
+        #expect(events.count == 30)
+        #expect(!events.contains { $0.event.objectURI.hasSuffix("e0") || $0.event.objectURI.hasSuffix("e4") })
+        #expect(events.map(\.seq) == Array(1...30), "a rolled-back job leaves no gap in the sequence")
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aStatementTheDatabaseRefusesFailsOnlyItsJob(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        try await store.write { tx in try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: []) }
+        let duplicate = Task {
+            try await store.write { tx in
+                try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: [])  // the primary key refuses it
+            }
+        }
+        let other = Task { try await store.write { tx in try tx.insertEntity(tenant: "t", entity: self.entity("b"), body: []) } }
+        await #expect(throws: (any Error).self) { try await duplicate.value }
+        try await other.value
+        #expect(try await store.entity(tenant: "t", id: "b") != nil)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func savepointsInsideAJobAreIndependent(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        try await store.write { tx in
+            try tx.inSavepoint { try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: self.entity("a").storedBytes()) }
+            _ = try? tx.inSavepoint {
+                try tx.insertEntity(tenant: "t", entity: self.entity("b"), body: self.entity("b").storedBytes())
+                try tx.appendEvent(tenant: "t", self.event("entities/b"))
+                throw Boom()
+            }
+            try tx.appendEvent(tenant: "t", self.event("entities/a"))
+        }
+        #expect(try await store.entity(tenant: "t", id: "a") != nil)
+        #expect(try await store.entity(tenant: "t", id: "b") == nil)
+        #expect(try await store.events(tenant: "t", after: 0, limit: 10).map(\.event.objectURI) == ["entities/a"])
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func entitiesCrosswalksAndMergesRoundTrip(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        let key = CrosswalkKey(type: "configuration/sources/CRM", value: "42")
+        var loser = entity("l")
+        loser.crosswalks = [Crosswalk(id: "c1", type: "configuration/sources/CRM", value: "7", createDate: 1, updateDate: 1)]
+        try await store.write { tx in
+            try tx.insertEntity(tenant: "t", entity: self.entity("w"), body: self.entity("w").storedBytes())
+            try tx.insertEntity(tenant: "t", entity: loser, body: loser.storedBytes())
+            try tx.insertCrosswalk(tenant: "t", key: key, entityId: "l")
+            try tx.updateEntity(tenant: "t", entity: self.entity("w"), version: 3, body: self.entity("w").storedBytes())
+            try tx.setMergedInto(tenant: "t", id: "l", winner: "w", version: 2, body: loser.storedBytes())
+            try tx.repointCrosswalk(tenant: "t", key: key, entityId: "w")
+            try tx.recordMerge(tenant: "t", loser: loser, winner: "w", time: 9)
+        }
+        let (found, other, version, record, losers) = try await store.write { tx in
+            (
+                try tx.entityId(tenant: "t", crosswalk: key), try tx.entityId(tenant: "u", crosswalk: key),
+                try tx.entityVersion(tenant: "t", id: "l"), try tx.mergeRecord(tenant: "t", loser: "l"),
+                try tx.losers(tenant: "t", winner: "w")
+            )
+        }
+        #expect(found == "w")
+        #expect(other == nil, "crosswalks are per tenant")
+        #expect(version?.version == 2 && version?.mergedInto == "w" && version?.removed == false)
+        #expect(record?.winner == "w" && record?.snapshot.id == "l")
+        #expect(record?.crosswalks == [CrosswalkKey(type: "configuration/sources/CRM", value: "7")])
+        #expect(losers == ["l"])
+        #expect(try await store.entity(tenant: "t", id: "w")?.version == 3)
+        #expect(try await store.entity(tenant: "u", id: "w") == nil, "entities are per tenant")
+        #expect(try await store.entityMerges(tenant: "t") == ["w": nil, "l": "w"])
+        #expect(try await store.entityVersions(tenant: "t").mapValues(\.version) == ["w": 3, "l": 2])
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theMatchIndexFindsSharedKeysPerTenant(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        try await store.write { tx in
+            try tx.replaceTokens(tenant: "t", entityId: "a", tokens: ["smith", "1970"])
+            try tx.replaceTokens(tenant: "t", entityId: "b", tokens: ["smith", "1980"])
+            try tx.replaceTokens(tenant: "u", entityId: "c", tokens: ["smith"])
+            try tx.setPotentialMatch(tenant: "t", "a", "b", rules: ["rule/1", "rule/2"])
+            try tx.addNotMatch(tenant: "t", "b", "a")
+        }
+        let (smith, y1970, potential, notMatch) = try await store.write { tx in
+            (
+                Set(try tx.entitiesSharing(tenant: "t", token: "smith", limit: 10)),
+                try tx.entitiesSharing(tenant: "t", token: "1970", limit: 10),
+                try tx.potentialMatches(tenant: "t", entityId: "b"), try tx.isNotMatch(tenant: "t", "a", "b")
+            )
+        }
+        #expect(smith == ["a", "b"])
+        #expect(y1970 == ["a"])
+        #expect(potential == ["a": ["rule/1", "rule/2"]])
+        #expect(notMatch)
+        #expect(try await store.potentialMatches(tenant: "t", id: "a").map(\.0) == ["b"])
+        try await store.write { tx in
+            try tx.replaceTokens(tenant: "t", entityId: "a", tokens: ["1970"])
+            try tx.removePotentialMatch(tenant: "t", "b", "a")
+            try tx.removeNotMatch(tenant: "t", "a", "b")
+        }
+        let (after, still, cleared) = try await store.write { tx in
+            (
+                try tx.entitiesSharing(tenant: "t", token: "smith", limit: 10),
+                try tx.potentialMatches(tenant: "t", entityId: "a"), try tx.isNotMatch(tenant: "t", "a", "b")
+            )
+        }
+        #expect(after == ["b"])
+        #expect(still.isEmpty)
+        #expect(!cleared)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func cursorsRetriesAndDeadLettersAreKeyedByTenantAndDestination(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        let mine = DestinationKey(tenant: "t", destination: "q")
+        let theirs = DestinationKey(tenant: "u", destination: "q")
+        func message(_ seq: Int64, key: String) -> DeliveryMessage {
+            DeliveryMessage(seq: seq, id: "m\(seq)", key: key, eventType: "ENTITY_CREATED", objectURI: "entities/\(seq)",
+                headers: [MessageHeader("tenantId", "t")], body: Array("body\(seq)".utf8))
+        }
+        func retry(_ seq: Int64, key: String, next: Int64) -> RetryEntry {
+            RetryEntry(message: message(seq, key: key), attempts: 1, nextAttempt: next, firstAttempt: 1, lastAttempt: 1,
+                lastStatus: "TRANSIENT", lastError: "boom")
+        }
+        try await store.write { tx in
+            try tx.setCursor(mine, seq: 17, now: 5)
+            try tx.scheduleRetry(mine, retry(3, key: "x", next: 100))
+            try tx.scheduleRetry(mine, retry(4, key: "x", next: 0))  // held behind 3
+            try tx.scheduleRetry(mine, retry(5, key: "y", next: 50))
+            try tx.scheduleRetry(theirs, retry(3, key: "x", next: 10))
+            try tx.deadLetter(DeadLetter(key: mine, message: message(1, key: "z"), status: "PERMANENT", reason: "no",
+                attempts: 2, firstAttempt: 1, lastAttempt: 2, plugin: "file", pluginVersion: "1", created: 3))
+            try tx.deadLetter(DeadLetter(key: theirs, message: message(1, key: "z"), status: "PERMANENT", reason: "no",
+                attempts: 2, firstAttempt: 1, lastAttempt: 2, plugin: "file", pluginVersion: "1", created: 3))
+        }
+        #expect(try await store.cursor(mine) == 17)
+        #expect(try await store.cursor(theirs) == nil)
+        #expect(try await store.dueRetries(mine, now: 200, headsOnly: true, limit: 10).map(\.message.seq) == [3, 5])
+        #expect(try await store.dueRetries(mine, now: 60, headsOnly: false, limit: 10).map(\.message.seq) == [5])
+        #expect(try await store.nextRetryTime(mine) == 50)
+        let all = try await store.retries(mine, limit: 10)
+        #expect(all.map(\.message.seq) == [3, 4, 5])
+        #expect(all.first?.message.headers == [MessageHeader("tenantId", "t")])
+        #expect(all.first?.message.body == Array("body3".utf8))
+        try await store.write { tx in
+            try tx.deleteRetry(mine, seq: 3)
+            try tx.releaseHeld(mine, messageKey: "x", at: 70)
+        }
+        #expect(try await store.retries(mine, limit: 10).map(\.nextAttempt) == [70, 50])
+        #expect(try await store.deadLetterCount(mine) == 1)
+        let letters = try await store.deadLetters(.tenant("t"), afterId: 0, limit: 10)
+        #expect(letters.count == 1 && letters[0].key == mine && letters[0].reason == "no")
+        #expect(try await store.deadLetter(.tenant("u"), id: letters[0].id) == nil, "another tenant's id")
+        let replayed = try await store.write { tx in try tx.replayDeadLetters(.tenant("t"), ids: nil, now: 90) }
+        #expect(replayed == 1)
+        let afterReplay = try await store.retries(mine, limit: 10)
+        #expect(afterReplay.first?.message.seq == 1 && afterReplay.first?.attemptBase == 2)
+        #expect(try await store.deadLetterCount(mine) == 0)
+        #expect(try await store.deadLetterCount(theirs) == 1, "the other tenant's dead letter stays")
+        let purged = try await store.write { tx in try tx.purgeDeadLetters(.destination(theirs), ids: nil) }
+        #expect(purged == 1)
+        let backlog = try await store.backlog(mine, after: 0)
+        #expect(backlog.retrying == 3 && backlog.queued == 0)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func compactionDeletesOnlyOldDeliveredEventsOfOneTenant(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        try await store.write { tx in
+            for i in 1...30 { try tx.appendEvent(tenant: i % 3 == 0 ? "u" : "t", self.event("entities/\(i)", time: Int64(i))) }
+        }
+        let deleted = try await store.compactQueue(tenant: "t", upTo: 20, olderThan: 15, batch: 4)
+        #expect(deleted == 10, "events 1...14 of t not divisible by 3")
+        let left = try await store.events(tenant: "t", after: 0, limit: 100).map(\.seq)
+        #expect(left.first == 16 && !left.contains(14))
+        #expect(try await store.queueLength(tenant: "u") == 10)
+        await store.close()
+    }
+}
