@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Herald needs on a Debian/Ubuntu machine that has Swift:
 #   scripts/setup.sh          system libraries to build and run Herald
-#   scripts/setup.sh --test   plus the peers and tools the tests use (kcat, moto, boto3, azure-servicebus)
+#   scripts/setup.sh --test   plus the peers and tools the tests use (kcat, moto, boto3, azure-servicebus,
+#                             PostgreSQL: the tests start their own clusters, see docs/testing.md)
 # Already-installed packages are skipped, so running it again is quick.
 set -euo pipefail
 
@@ -11,6 +12,10 @@ TEST=0
 packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libsqlite3-dev libre2-dev curl)
 if [[ $TEST == 1 ]]; then
     packages+=(kcat jq openssl util-linux python3-pip)
+    # The server binaries (initdb, pg_ctl, postgres, psql) for the tests' own clusters; not needed when
+    # HERALD_PG_BIN points at another installation. The package may start a cluster of its own on port
+    # 5432: the tests do not use it.
+    [[ -n "${HERALD_PG_BIN:-}" ]] || packages+=(postgresql)
 fi
 
 missing=()
@@ -33,6 +38,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 if [[ $TEST == 1 ]]; then
+    if [[ $(id -u) -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
+        echo "setup: running as root, the tests run PostgreSQL as the postgres user (initdb refuses root)," >&2
+        echo "       which does not exist: useradd --system --home /var/lib/postgresql postgres (see docs/testing.md)." >&2
+    fi
     pip=(python3 -m pip install -q --disable-pip-version-check)
     python3 -c "import moto, flask" 2>/dev/null || { echo "==> pip install moto[server]"; "${pip[@]}" 'moto[server]'; }
     python3 -c "import boto3" 2>/dev/null || { echo "==> pip install boto3"; "${pip[@]}" boto3; }
