@@ -61,15 +61,7 @@ enum StoreSetup {
         case .sqlite(let directory, let synchronous, let memory):
             return try SQLiteStore(directory: directory, synchronous: synchronous, memory: memory, logger: logger)
         case .postgres(let settings, _):
-            let opened = try await PostgresStore.open(settings, logger: logger)
-            // PostgresStore conforms to Store once HeraldPostgres is complete (issue 16); until then the cast
-            // fails and serve says so instead of not compiling. Replace with `return opened` then.
-            guard let store = (opened as Any) as? any Store else {
-                await opened.close()
-                throw StoreError(
-                    .openFailed, "this build's PostgreSQL store is not complete (PostgresStore is not a Store)")
-            }
-            return store
+            return try await PostgresStore.open(settings, logger: logger)
         }
     }
 }
