@@ -6,7 +6,6 @@ import HeraldIngest
 import HeraldPlugins
 import HeraldServer
 import HeraldSetup
-import HeraldSQLite
 import HeraldStorage
 import Hummingbird
 import Logging
@@ -62,6 +61,13 @@ struct ServeCommand: AsyncParsableCommand {
             printError("herald: \(error.message)")
             throw ExitCode(2)
         }
+        let storeSetup: StoreSetup
+        do {
+            storeSetup = try StoreSetup.make(configuration, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            printError("herald: \(error.message)")
+            throw ExitCode(2)
+        }
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -77,12 +83,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let storeConfiguration = configuration.store
-        let store = try SQLiteStore(
-            directory: configuration.dataDirectory, synchronous: storeConfiguration.synchronous,
-            memory: StoreMemory(
-                writerCacheMiB: storeConfiguration.writerCacheMiB, readerCacheMiB: storeConfiguration.readerCacheMiB,
-                readerCount: storeConfiguration.readerCount),
-            logger: logger)
+        let store: any Store
+        do {
+            store = try await storeSetup.open(logger: logger)
+        } catch {
+            logger.error("cannot open the store (\(storeSetup.location)): \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("store: \(storeConfiguration.backend.name) at \(store.location)")
         let ingest = IngestService(
             store: store, tenants: configuration.tenants, matching: compiled.matching,
             profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
@@ -94,10 +102,17 @@ struct ServeCommand: AsyncParsableCommand {
             store: store, delivery: delivery, logger: logger,
             interval: .seconds(configuration.store.compactionIntervalSeconds))
         compactor.configure(tenants: configuration.tenants, retentionHours: configuration.store.queueRetentionHours)
+        let runningBackend = configuration.store.backend
+        let runningDataDirectory = configuration.dataDirectory
         let reload: @Sendable () async throws -> String = {
             let freshCompiled = try CompiledConfiguration(try HeraldConfiguration.load(path: configPath), file: configPath)
             let fresh = freshCompiled.configuration
             for w in fresh.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
+            if fresh.store.backend != runningBackend
+                || (runningBackend == .sqlite && fresh.dataDirectory != runningDataDirectory)
+            {
+                logger.warning("configuration: the store's settings changed; they take effect at the next restart")
+            }
             logPlugins(registry.scan(), logger: logger)
             let issues = fresh.providerIssues(registry)
             if !issues.isEmpty { throw ConfigurationError(file: configPath, issues: issues) }
@@ -128,10 +143,10 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             logger.error("server stopped with an error: \(error)")
-            store.close()
+            await store.close()
             throw ExitCode(1)
         }
-        store.close()
+        await store.close()
         logger.info("herald stopped")
     }
 }

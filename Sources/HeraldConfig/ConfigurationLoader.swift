@@ -63,9 +63,25 @@ extension HeraldConfiguration {
                 s.readConnectionSettings(&r, baseDirectory: baseDirectory)
                 return s
             } ?? ServerConfiguration()
-        let dataDirectory = root.string("dataDirectory", required: true).map { resolve($0, against: baseDirectory) }
+        let dataDirectoryGiven = root.members.contains { $0.key == "dataDirectory" && $0.value != .null }
+        var dataDirectory = root.string("dataDirectory")
+        if dataDirectory?.isEmpty == true {
+            root.report("dataDirectory", "must not be empty")
+            dataDirectory = nil
+        }
         let pluginDirectories = (root.stringArray("pluginDirectories") ?? []).map { resolve($0, against: baseDirectory) }
-        let store = root.object("store") { r in StoreConfiguration.read(&r) } ?? StoreConfiguration()
+        var storeWarnings: [JSONShapeIssue] = []
+        var backendName: String? = "sqlite"
+        let store =
+            root.object("store") { r in
+                StoreConfiguration.read(&r, warnings: &storeWarnings, backendName: &backendName)
+            } ?? StoreConfiguration()
+        // The SQLite store lives in the data directory; the PostgreSQL store needs none. (A `backend` that was
+        // refused, and reported, does not make `dataDirectory` required as well.)
+        let needsDataDirectory = backendName == "sqlite"
+        if needsDataDirectory && !dataDirectoryGiven {
+            root.report("dataDirectory", "required key 'dataDirectory' is missing (the SQLite store lives there)")
+        }
         let tenants = root.objects("tenants", required: true) { r in TenantConfiguration.read(&r) } ?? []
         root.finish()
 
@@ -74,11 +90,11 @@ extension HeraldConfiguration {
             issues.report(JSONPath.root + "tenants" + i + "id", "duplicate tenant id '\(t.id)'")
         }
         let warnings = ServerConfiguration.checkTokenScopes(server.tokens, tenants: tenants, issues: issues)
-        guard let dataDirectory else { return nil }
+        if needsDataDirectory && dataDirectory == nil { return nil }
         var configuration = HeraldConfiguration(
-            server: server, dataDirectory: dataDirectory, pluginDirectories: pluginDirectories, store: store,
-            tenants: tenants)
-        configuration.warnings = warnings
+            server: server, dataDirectory: dataDirectory.map { resolve($0, against: baseDirectory) },
+            pluginDirectories: pluginDirectories, store: store, tenants: tenants)
+        configuration.warnings = storeWarnings + warnings
         return configuration
     }
 
@@ -97,7 +113,7 @@ extension HeraldConfiguration {
     public var summary: String {
         var lines = [
             "server: \(server.host):\(server.port), \(server.tokens.count) token(s)",
-            "data directory: \(dataDirectory)",
+            store.summary(dataDirectory: dataDirectory),
             "plugin directories: \(pluginDirectories.isEmpty ? "(none)" : pluginDirectories.joined(separator: ", "))",
         ]
         for t in tenants {
@@ -199,20 +215,6 @@ extension ServerConfiguration {
             }
         }
         return warnings
-    }
-}
-
-extension StoreConfiguration {
-    static func read(_ r: inout JSONObjectReader) -> StoreConfiguration {
-        var s = StoreConfiguration()
-        if let sync = r.choice("synchronous", ["FULL", "NORMAL"]) { s.synchronous = sync }
-        if let hours = r.int("queueRetentionHours", in: 0...87_600) { s.queueRetentionHours = Int(hours) }
-        if let seconds = r.int("compactionIntervalSeconds", in: 1...86_400) { s.compactionIntervalSeconds = Int(seconds) }
-        if let mib = r.int("writerCacheMiB", in: 1...65_536) { s.writerCacheMiB = Int(mib) }
-        if let mib = r.int("readerCacheMiB", in: 1...65_536) { s.readerCacheMiB = Int(mib) }
-        if let count = r.int("readerCount", in: 1...64) { s.readerCount = Int(count) }
-        if let entries = r.int("matchProfileCacheEntries", in: 0...10_000_000) { s.matchProfileCacheEntries = Int(entries) }
-        return s
     }
 }
 

@@ -5,8 +5,9 @@ import HeraldModel
 /// The whole daemon configuration: one JSON file (see `docs/configuration.md`).
 public struct HeraldConfiguration: Sendable {
     public var server: ServerConfiguration
-    /// Absolute path of the data directory (relative paths in the file are resolved against the file's folder).
-    public var dataDirectory: String
+    /// Absolute path of the data directory (relative paths in the file are resolved against the file's folder):
+    /// where the SQLite store lives. Required with the SQLite backend; optional (and unused) with PostgreSQL.
+    public var dataDirectory: String?
     /// Absolute paths of the plugin directories (`plugins.d`).
     public var pluginDirectories: [String]
     public var store: StoreConfiguration
@@ -15,7 +16,7 @@ public struct HeraldConfiguration: Sendable {
     public var warnings: [JSONShapeIssue] = []
 
     public init(
-        server: ServerConfiguration = ServerConfiguration(), dataDirectory: String, pluginDirectories: [String] = [],
+        server: ServerConfiguration = ServerConfiguration(), dataDirectory: String?, pluginDirectories: [String] = [],
         store: StoreConfiguration = StoreConfiguration(), tenants: [TenantConfiguration] = []
     ) {
         self.server = server
@@ -108,25 +109,6 @@ public struct AccessToken: Sendable {
         self.tenants = tenants
         self.tenantsGiven = tenantsGiven
     }
-}
-
-public struct StoreConfiguration: Sendable {
-    /// SQLite `synchronous`: `FULL` fsyncs every commit (durable across power loss), `NORMAL` only across crashes.
-    public var synchronous: String = "FULL"
-    /// Events every destination has passed are deleted once older than this.
-    public var queueRetentionHours: Int = 168
-    /// How often compaction runs.
-    public var compactionIntervalSeconds: Int = 60
-    /// SQLite page cache of the writer connection, in MiB.
-    public var writerCacheMiB: Int = 64
-    /// SQLite page cache of each reader connection, in MiB.
-    public var readerCacheMiB: Int = 8
-    /// Reader connections open at most.
-    public var readerCount: Int = 8
-    /// Match profiles the writer keeps for candidate comparisons (0: none; each is read and computed again).
-    public var matchProfileCacheEntries: Int = 20_000
-
-    public init() {}
 }
 
 /// One tenant: its data model and (in later stages) matching and streaming.

@@ -22,6 +22,29 @@ struct CLITests {
         #expect(result.stderr.contains("sever: unknown key 'sever' (did you mean 'server'?)"))
     }
 
+    @Test func configCheckShowsAPostgresStoreAndServeRequiresItsPasswordVariable() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("pg.json")
+        let variable = "HERALD_TEST_PG_PASSWORD_\(getpid())"
+        try #"{"tenants": [], "store": {"backend": "postgres", "url": "postgres://herald@127.0.0.1:5432/herald", "passwordEnv": "\#(variable)"}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let check = try runCommand(BuildProducts.herald, ["config", "check", path])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(
+            check.stdout.contains(
+                "store: postgres postgres://herald@127.0.0.1:5432/herald (pool 8, the server's synchronous_commit, "
+                    + "password from $\(variable))"), "\(check.stdout)")
+
+        // Before anything starts: no store is opened, no port bound.
+        let unset = try runCommand(BuildProducts.herald, ["serve", "--config", path, "--port", "0"])
+        #expect(unset.status == 2, "\(unset.stderr)")
+        #expect(unset.stderr.contains("environment variable '\(variable)', which is not set"), "\(unset.stderr)")
+        let empty = try runCommand(
+            BuildProducts.herald, ["serve", "--config", path, "--port", "0"], environment: [variable: ""])
+        #expect(empty.status == 2, "\(empty.stderr)")
+        #expect(empty.stderr.contains("environment variable '\(variable)', which is empty"), "\(empty.stderr)")
+    }
+
     @Test func sampleDataIsDeterministicWithDuplicates() throws {
         let dir = TemporaryDirectory()
         let a = try runCommand(BuildProducts.herald, ["sample-data", "--people", "1000", "--seed", "3", "-o", dir.file("a"), "--truth", dir.file("t")])

@@ -68,7 +68,7 @@ final class RouteHarness: Sendable {
         registry.scan()
         var logger = Logger(label: "herald.test")
         logger.logLevel = .critical
-        store = try SQLiteStore(directory: dataDirectory ?? configuration.dataDirectory, logger: logger)
+        store = try SQLiteStore(directory: dataDirectory ?? configuration.dataDirectory ?? dir.file("data"), logger: logger)
         let ingest = IngestService(store: store, tenants: configuration.tenants, matching: compiled.matching)
         let metrics = HeraldMetrics(logger: logger)
         let delivery = DeliveryService(store: store, registry: registry, logger: logger, metrics: metrics)
