@@ -92,13 +92,15 @@ struct StoreContractTests {
     func aStatementTheDatabaseRefusesFailsOnlyItsJob(_ backend: Backend) async throws {
         guard let s = try await StoreUnderTest.open(backend) else { return }
         let store = s.store
-        try await store.write { tx in try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: []) }
+        try await store.write { tx in try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: self.entity("a").storedBytes()) }
         let duplicate = Task {
             try await store.write { tx in
-                try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: [])  // the primary key refuses it
+                try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: self.entity("a").storedBytes())  // the key refuses it
             }
         }
-        let other = Task { try await store.write { tx in try tx.insertEntity(tenant: "t", entity: self.entity("b"), body: []) } }
+        let other = Task {
+            try await store.write { tx in try tx.insertEntity(tenant: "t", entity: self.entity("b"), body: self.entity("b").storedBytes()) }
+        }
         await #expect(throws: (any Error).self) { try await duplicate.value }
         try await other.value
         #expect(try await store.entity(tenant: "t", id: "b") != nil)
