@@ -127,6 +127,8 @@ let package = Package(
             dependencies: [
                 "HeraldSampleData", "HeraldHTTPClient", "HeraldJSON", "HeraldModel", "HeraldConfig", "HeraldFilter",
                 "HeraldPayload", "HeraldPlugins", "HeraldSQSSinkCore",
+                // PostgresCluster: `--store postgres` starts a cluster the way the tests do.
+                "HeraldTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

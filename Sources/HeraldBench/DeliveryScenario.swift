@@ -41,6 +41,7 @@ struct DeliveryScenario {
         for (label, fields) in [("full snapshot", nil as String?), ("selected fields", DeliveryScenario.selectedFields)] {
             var rates: [Double] = []
             var peaks: [Double] = []
+            var databaseMemory: [Double] = []
             var bytes = 0
             for runIndex in 0..<runs {
                 let latencyFile = NSTemporaryDirectory() + "herald-bench-latency-\(getpid())-\(runIndex)"
@@ -64,6 +65,7 @@ struct DeliveryScenario {
                 let elapsed = monotonicSeconds() - start
                 rates.append(Double(events) / elapsed)
                 peaks.append(ProcessMemory.read(pid: server.pid).peak)
+                databaseMemory.append(BenchStore.serverMemoryMiB())
                 bytes = averageBodyBytes(latencyFile)
                 say("  \(label) run \(runIndex + 1): \(Int(Double(events) / elapsed)) events/s")
             }
@@ -77,7 +79,8 @@ struct DeliveryScenario {
                 figures: [
                     ("events/s (median)", r.median, "events/s"), ("events/s (min)", r.min, "events/s"),
                     ("events/s (max)", r.max, "events/s"), ("server peak RSS", Summary(values: peaks).max, "MiB"),
-                ])
+                ] + (BenchStore.current == .postgres
+                    ? [("PostgreSQL PSS (all processes)", Summary(values: databaseMemory).max, "MiB")] : []))
         }
         try latency(writer: writer, plugins: plugins)
     }
@@ -117,7 +120,8 @@ struct DeliveryScenario {
                 ("latency p50", recorder.percentile(50), "ms"), ("latency p99", recorder.percentile(99), "ms"),
                 ("latency p99.9", recorder.percentile(99.9), "ms"),
                 ("server peak RSS", ProcessMemory.read(pid: server.pid).peak, "MiB"),
-            ])
+            ] + (BenchStore.current == .postgres
+                ? [("PostgreSQL PSS (all processes)", BenchStore.serverMemoryMiB(), "MiB")] : []))
     }
 
     func waitForCursor(_ baseURL: String, reaching target: Int64, timeout: Double) throws {

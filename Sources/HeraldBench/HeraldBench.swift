@@ -29,8 +29,11 @@ struct HeraldBench: ParsableCommand {
     @Option(help: "Concurrent HTTP connections for ingest (default 4; soak: 50).")
     var connections: Int?
 
-    @Option(help: "Extra members of the server's `store` configuration, as JSON members (e.g. '\"readerCount\": 2').")
-    var store: String = ""
+    @Option(help: "Extra members of the server's SQLite `store` configuration, as JSON members (e.g. '\"readerCount\": 2').")
+    var storeOptions: String = ""
+
+    @Option(help: "The store of the servers under test, comma-separated to run every scenario on each: sqlite (default), postgres (a cluster herald-bench starts; needs Debian's postgresql).")
+    var store: String = "sqlite"
 
     @Option(help: "SQLite synchronous mode of the server under test: FULL (durable, default) or NORMAL.")
     var synchronous: String = "FULL"
@@ -41,10 +44,16 @@ struct HeraldBench: ParsableCommand {
         }
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, not \(runs)") }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1, not \(connections)") }
+        for name in store.split(separator: ",") where BenchStore(rawValue: String(name)) == nil {
+            throw ValidationError("--store takes sqlite, postgres or both comma-separated, not '\(name)'")
+        }
     }
 
     func run() throws {
-        defer { removeBenchPluginDirectory() }
+        defer {
+            removeBenchPluginDirectory()
+            BenchStore.stop()
+        }
         var binDir = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
         if !binDir.hasPrefix("/") { binDir = FileManager.default.currentDirectoryPath + "/" + binDir }
         binDir = (binDir as NSString).standardizingPath
@@ -60,6 +69,8 @@ struct HeraldBench: ParsableCommand {
         try ReleaseSelfCheck.run()
         let writer = ResultWriter(jsonPath: json)
         for scenario in scenarios.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+          for backend in store.split(separator: ",").compactMap({ BenchStore(rawValue: String($0)) }) {
+            BenchStore.current = backend
             switch scenario {
             case "ingest", "ingest-match":
                 var plain = IngestScenario(
@@ -72,7 +83,7 @@ struct HeraldBench: ParsableCommand {
             case "soak":
                 try SoakScenario(
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 5_000 : 1_000_000),
-                    connections: connections ?? (quick ? 10 : 50), synchronous: synchronous, storeOptions: store,
+                    connections: connections ?? (quick ? 10 : 50), synchronous: synchronous, storeOptions: storeOptions,
                     idleSeconds: quick ? 1 : 15, sampleSeconds: quick ? 0.2 : 1
                 ).run(writer: writer)
             case "filter-render":
@@ -119,6 +130,7 @@ struct HeraldBench: ParsableCommand {
             default:
                 throw ValidationError("unknown scenario '\(scenario)'")
             }
+          }
         }
     }
 

@@ -32,6 +32,7 @@ struct IngestScenario {
         var p999s: [Double] = []
         var peaks: [Double] = []
         var merges: [Double] = []
+        var databaseMemory: [Double] = []
         for runIndex in 0..<runs {
             let server = try ServerUnderTest(
                 herald: herald, packageRoot: packageRoot, synchronous: synchronous, matching: matching)
@@ -49,6 +50,7 @@ struct IngestScenario {
             p99s.append(latencies.percentile(99))
             p999s.append(latencies.percentile(99.9))
             peaks.append(ProcessMemory.read(pid: server.pid).peak)
+            databaseMemory.append(BenchStore.serverMemoryMiB())
             let merged = try countMerges(server.baseURL)
             merges.append(Double(merged) / elapsed)
             say("  run \(runIndex + 1): \(Int(rate)) entities/s, p99 \(String(format: "%.1f", latencies.percentile(99))) ms, \(merged) merges")
@@ -68,7 +70,8 @@ struct IngestScenario {
                 ("request p99.9", Summary(values: p999s).median, "ms"),
                 ("merges/s (median)", Summary(values: merges).median, "merges/s"),
                 ("server peak RSS", Summary(values: peaks).max, "MiB"),
-            ])
+            ] + (BenchStore.current == .postgres
+                ? [("PostgreSQL PSS (all processes)", Summary(values: databaseMemory).max, "MiB")] : []))
     }
 
     /// ENTITIES_MERGED events in the queue (read through the events API).

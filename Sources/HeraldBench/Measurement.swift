@@ -82,6 +82,9 @@ struct ResultWriter {
     var jsonPath: String?
 
     func emit(scenario: String, parameters: [String: String], figures: [(String, Double, String)]) {
+        var parameters = parameters
+        parameters["store"] = BenchStore.current.rawValue
+        let scenario = BenchStore.current == .postgres ? scenario + " [PostgreSQL]" : scenario
         say("\n## \(scenario)")
         say("parameters: " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         for (name, value, unit) in figures {

@@ -16,6 +16,8 @@ final class ServerUnderTest: @unchecked Sendable {
     let matching: Bool
     /// Extra members of the `store` object (e.g. `"readerCount": 2`), written after `synchronous`.
     let storeOptions: String
+    /// The `store` object's members, chosen once (a PostgreSQL server keeps its database across reloads).
+    private var store: String?
 
     /// Starts herald with the demo tenant; `streaming` replaces its streamingConfig (nil: none).
     /// - Parameter matching: keep the demo tenant's match and survivorship groups (false: ingest without matching).
@@ -32,7 +34,9 @@ final class ServerUnderTest: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try writeConfig(streaming: streaming)
         process.executableURL = URL(fileURLWithPath: herald)
-        process.arguments = ["serve", "--config", directory + "/herald.json", "--log-level", "warning"]
+        // On PostgreSQL, info: the store logs its writer profile (statements, time waiting) when it closes.
+        let level = BenchStore.current == .postgres ? "info" : "warning"
+        process.arguments = ["serve", "--config", directory + "/herald.json", "--log-level", level]
         let out = Pipe()
         process.standardOutput = out
         FileManager.default.createFile(atPath: directory + "/serve.log", contents: nil)
@@ -71,10 +75,11 @@ final class ServerUnderTest: @unchecked Sendable {
         }
         if let streaming { tenant.append(JSONMember(key: "streamingConfig", value: try JSONParser.parse(streaming))) }
         let storeMembers = storeOptions.isEmpty ? "" : ", " + storeOptions
+        if store == nil { store = try BenchStore.configuration(sqliteMembers: "\"synchronous\": \"\(synchronous)\"\(storeMembers)") }
         let plugins = pluginDirectory.map { "\"pluginDirectories\": [\"\($0)\"]," } ?? ""
         let config = """
             {"server": {"host": "127.0.0.1", "port": 0, "maxRequestBytes": 67108864},
-             "dataDirectory": "\(directory)/data", "store": {"synchronous": "\(synchronous)"\(storeMembers)}, \(plugins)
+             "dataDirectory": "\(directory)/data", "store": {\(store!)}, \(plugins)
              "tenants": [\(JSONValue.object(tenant).serializedString())]}
             """
         try config.write(toFile: directory + "/herald.json", atomically: true, encoding: .utf8)
@@ -124,6 +129,12 @@ final class ServerUnderTest: @unchecked Sendable {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
+        }
+        let log = (try? String(contentsOfFile: directory + "/serve.log", encoding: .utf8)) ?? ""
+        if let line = log.split(separator: "\n").last(where: { $0.contains("writer profile:") }),
+            let range = line.range(of: "writer profile:")
+        {
+            say("  PostgreSQL writer:\(line[range.upperBound...])")
         }
         try? FileManager.default.removeItem(atPath: directory)
     }

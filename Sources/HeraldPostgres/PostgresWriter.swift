@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import HeraldModel
 import HeraldStorage
 import Logging
@@ -18,6 +19,9 @@ final class WriterSession: @unchecked Sendable {
     private var savepoints = 0
     /// Between BEGIN and COMMIT or ROLLBACK.
     private(set) var inTransaction = false
+    /// Where the writer's time goes: statements sent and the time spent waiting for their answers.
+    private(set) var statements = 0
+    private(set) var waitingNanoseconds: UInt64 = 0
     /// Tests only: runs on the writer thread after the events got their sequence numbers, before COMMIT.
     nonisolated(unsafe) var beforeCommit: (@Sendable () -> Void)?
 
@@ -45,6 +49,11 @@ final class WriterSession: @unchecked Sendable {
     @discardableResult
     func query(_ query: PostgresQuery) throws -> PostgresQueryResult {
         guard let connection else { throw StoreError(.unavailable, "PostgreSQL is not connected") }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            statements += 1
+            waitingNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+        }
         do {
             return try connection.query(query, logger: logger).wait()
         } catch {
@@ -276,5 +285,11 @@ final class PostgresGroupCommitter: Sendable {
     func close() {
         state.withLock { $0.closed = true }
         queue.sync { session.close() }
+        let (commits, jobs) = statistics.withLock { ($0.commits, $0.jobs) }
+        let (statements, waiting) = queue.sync { (session.statements, session.waitingNanoseconds) }
+        if commits > 0 {
+            session.logger.info(
+                "store: writer profile: \(jobs) jobs in \(commits) transactions, \(statements) statements, \(String(format: "%.1f", Double(waiting) / 1e9)) s waiting for PostgreSQL")
+        }
     }
 }
