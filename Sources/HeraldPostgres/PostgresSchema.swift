@@ -32,7 +32,7 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX crosswalks_entity ON crosswalks (tenant, entity_id)",
                 // The CRUD queue. `seq` is assigned at commit, under the row lock of `event_counter`: sequence
-                // numbers follow commit order (docs/decisions/0001-event-log-order.md).
+                // numbers follow commit order (docs/decisions/0009-event-log-order.md).
                 """
                 CREATE TABLE events (
                     seq bigint PRIMARY KEY, tenant text NOT NULL, type text NOT NULL, object_uri text NOT NULL,

@@ -11,7 +11,7 @@ import Synchronization
 /// - Writes go through one writer connection with group commit (`PostgresGroupCommitter`): concurrent requests
 ///   share a transaction, each in its own savepoint, and resume once it has committed.
 /// - Events get their sequence numbers at commit, under the lock of one counter row, so a consumer reading
-///   `seq > cursor` never skips an event that committed late (docs/decisions/0001-event-log-order.md).
+///   `seq > cursor` never skips an event that committed late (docs/decisions/0009-event-log-order.md).
 /// - Reads use a pool of connections (`PostgresClient`); one of them LISTENs on `herald_events`, so delivery
 ///   workers wake when any node commits (they poll every second as well).
 /// - A lost connection fails the requests that needed it with `STORE_UNAVAILABLE`; the next write or read

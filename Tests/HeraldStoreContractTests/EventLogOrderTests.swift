@@ -10,7 +10,7 @@ import Synchronization
 import Testing
 
 /// The event log's one hard promise on PostgreSQL: a consumer reading `seq > cursor` never skips an event whose
-/// transaction took its sequence number early and committed late (docs/decisions/0001-event-log-order.md).
+/// transaction took its sequence number early and committed late (docs/decisions/0009-event-log-order.md).
 @Suite(.timeLimit(.minutes(2)))
 struct EventLogOrderTests {
     static let logger = Logger(label: "test")
