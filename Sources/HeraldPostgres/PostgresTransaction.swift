@@ -12,11 +12,21 @@ import PostgresNIO
 struct PostgresTransaction: StoreTransaction {
     let session: WriterSession
 
+    /// A statement that only reads.
     private func rows(_ query: PostgresQuery) throws -> PostgresQueryResult { try session.query(query) }
-    private func run(_ query: PostgresQuery) throws { try session.query(query) }
-    private func count(_ query: PostgresQuery) throws -> Int { try session.query(query).metadata.rows ?? 0 }
+    /// A statement that writes (inside the job's savepoint).
+    private func run(_ query: PostgresQuery) throws { try session.writeStatement(query) }
+    private func count(_ query: PostgresQuery) throws -> Int { try session.writeStatement(query).metadata.rows ?? 0 }
 
     static func bytes(_ buffer: ByteBuffer) -> [UInt8] { Array(buffer.readableBytesView) }
+
+    static func decodeEntity(_ bytes: [UInt8]) throws -> Entity {
+        do { return try Entity(storedBytes: bytes) } catch {
+            throw StoreError(.corruptRow, "stored entity does not parse: \(error)")
+        }
+    }
+
+    private func key(_ tenant: String, _ id: String) -> WriteOverlay.EntityKey { .init(tenant: tenant, id: id) }
 
     static func storedEntity(_ row: PostgresRow) throws -> StoredEntity {
         let (version, removed, body, mergedInto) = try row.decode((Int64, Bool, ByteBuffer, String?).self)
@@ -31,74 +41,82 @@ struct PostgresTransaction: StoreTransaction {
     // MARK: entities and crosswalks
 
     func entityId(tenant: String, crosswalk key: CrosswalkKey) throws -> String? {
-        try rows(
+        if let written = session.overlay.crosswalk(.init(tenant: tenant, key: key)) { return written }
+        return try rows(
             "SELECT entity_id FROM crosswalks WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)"
         ).first?.decode(String.self)
     }
 
     func entity(tenant: String, id: String) throws -> StoredEntity? {
-        try rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
+        let written = session.overlay.entities[key(tenant, id)]
+        if let written, written.isInsert { return try WriteOverlay.stored(written) }
+        let stored = try rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
             .first.map(Self.storedEntity)
+        guard let stored, let written else { return stored }
+        return try WriteOverlay.apply(written, to: stored)
     }
 
     func entityVersion(tenant: String, id: String) throws -> (version: Int64, removed: Bool, mergedInto: String?)? {
+        let written = session.overlay.entities[key(tenant, id)]
+        if let written, written.isInsert {
+            return (written.version ?? 1, written.removed ?? false, written.mergedInto ?? nil)
+        }
         guard
             let row = try rows("SELECT version, removed, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)").first
         else { return nil }
-        let (v, r, m) = try row.decode((Int64, Bool, String?).self)
+        var (v, r, m) = try row.decode((Int64, Bool, String?).self)
+        if let written {
+            v = written.version ?? v
+            r = written.removed ?? r
+            if let merged = written.mergedInto { m = merged }
+        }
         return (v, r, m)
     }
 
     func entityExists(tenant: String, id: String) throws -> Bool {
-        try rows("SELECT 1 FROM entities WHERE tenant = \(tenant) AND id = \(id)").first != nil
+        if let written = session.overlay.entities[key(tenant, id)], written.isInsert { return true }
+        return try rows("SELECT 1 FROM entities WHERE tenant = \(tenant) AND id = \(id)").first != nil
     }
 
     func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws {
-        try run(
-            """
-            INSERT INTO entities (tenant, id, type, version, removed, updated_time, body)
-            VALUES (\(tenant), \(entity.id), \(entity.type), 1, false, \(entity.updatedTime), \(ByteBuffer(bytes: body)))
-            """)
+        session.overlay.change(key(tenant, entity.id), { w in
+            w.type = entity.type
+            w.version = 1
+            w.removed = false
+            w.updatedTime = entity.updatedTime
+            w.body = body
+        }, insert: true)
     }
 
     func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
-        try run(
-            """
-            UPDATE entities SET version = \(version), removed = \(removed), updated_time = \(entity.updatedTime),
-                body = \(ByteBuffer(bytes: body)) WHERE tenant = \(tenant) AND id = \(entity.id)
-            """)
+        session.overlay.change(key(tenant, entity.id)) { w in
+            w.version = version
+            w.removed = removed
+            w.updatedTime = entity.updatedTime
+            w.body = body
+        }
     }
 
     func insertCrosswalk(tenant: String, key: CrosswalkKey, entityId: String) throws {
-        try run(
-            """
-            INSERT INTO crosswalks (tenant, type, value, source_table, entity_id)
-            VALUES (\(tenant), \(key.type), \(key.value), \(key.sourceTable), \(entityId))
-            """)
+        session.overlay.setCrosswalk(.init(tenant: tenant, key: key), to: entityId)
     }
 
     func deleteCrosswalk(tenant: String, key: CrosswalkKey) throws {
-        try run(
-            "DELETE FROM crosswalks WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)"
-        )
+        session.overlay.setCrosswalk(.init(tenant: tenant, key: key), to: nil)
     }
 
     func repointCrosswalk(tenant: String, key: CrosswalkKey, entityId: String) throws {
-        try run(
-            """
-            UPDATE crosswalks SET entity_id = \(entityId)
-            WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)
-            """)
+        session.overlay.setCrosswalk(.init(tenant: tenant, key: key), to: entityId)
     }
 
     // MARK: merges
 
     func setMergedInto(tenant: String, id: String, winner: String?, version: Int64, body: [UInt8]) throws {
-        try run(
-            """
-            UPDATE entities SET merged_into = \(winner), version = \(version), body = \(ByteBuffer(bytes: body))
-            WHERE tenant = \(tenant) AND id = \(id)
-            """)
+        session.overlay.change(key(tenant, id)) { w in
+            w.mergedInto = .some(winner)
+            w.version = version
+            w.body = body
+        }
     }
 
     func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64) throws {
@@ -336,7 +354,7 @@ struct PostgresTransaction: StoreTransaction {
     @discardableResult
     func deadLetter(_ letter: DeadLetter) throws -> Int64 {
         let m = letter.message
-        return try rows(
+        return try session.writeStatement(
             """
             INSERT INTO dead_letters (tenant, destination, seq, message_id, message_key, event_type, object_uri,
                 headers, body, status, reason, attempts, first_attempt, last_attempt, plugin, plugin_version, created)

@@ -16,7 +16,12 @@ final class WriterSession: @unchecked Sendable {
     private(set) var connection: PostgresConnection?
     /// Events appended in the open transaction: they get their sequence numbers at commit (`flushEvents`).
     var pendingEvents: [(tenant: String, event: NewEvent)] = []
+    /// Entity and crosswalk writes of the open transaction, sent at commit (`flushWrites`).
+    var overlay = WriteOverlay()
     private var savepoints = 0
+    /// Open savepoints, outermost first. One is sent to PostgreSQL only before the first statement that
+    /// writes inside it: a job that only reads and writes through the overlay costs no round trip for it.
+    private var frames: [(name: String, overlayMark: Int, eventMark: Int, sent: Bool)] = []
     /// Between BEGIN and COMMIT or ROLLBACK.
     private(set) var inTransaction = false
     /// Where the writer's time goes: statements sent and the time spent waiting for their answers.
@@ -66,25 +71,41 @@ final class WriterSession: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a savepoint: if it throws, its statements and its pending events are undone.
+    /// Runs `body` in a savepoint: if it throws, its statements, its overlay writes and its pending events are
+    /// undone.
     func inSavepoint<T>(_ body: () throws -> T) throws -> T {
         savepoints += 1
-        let name = "s\(savepoints)"
-        let mark = pendingEvents.count
-        try query(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
+        frames.append((name: "s\(savepoints)", overlayMark: overlay.mark, eventMark: pendingEvents.count, sent: false))
         do {
             let value = try body()
-            try query(PostgresQuery(unsafeSQL: "RELEASE SAVEPOINT \(name)"))
+            // Not released: a savepoint that stays open costs nothing, and COMMIT ends them all.
+            frames.removeLast()
             return value
         } catch {
-            pendingEvents.removeSubrange(mark...)
-            if connection != nil { _ = try? query(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(name)")) }
+            let frame = frames.removeLast()
+            overlay.rollback(to: frame.overlayMark)
+            pendingEvents.removeSubrange(frame.eventMark...)
+            if frame.sent, connection != nil {
+                _ = try? query(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(frame.name)"))
+            }
             throw error
         }
     }
 
+    /// Runs a statement that writes: first sends the savepoints it is inside of that were not sent yet.
+    @discardableResult
+    func writeStatement(_ statement: PostgresQuery) throws -> PostgresQueryResult {
+        for i in frames.indices where !frames[i].sent {
+            try query(PostgresQuery(unsafeSQL: "SAVEPOINT \(frames[i].name)"))
+            frames[i].sent = true
+        }
+        return try query(statement)
+    }
+
     func begin(synchronousCommit: String?) throws {
         pendingEvents.removeAll(keepingCapacity: true)
+        overlay.removeAll()
+        frames.removeAll()
         savepoints = 0
         try query("BEGIN")
         inTransaction = true
@@ -134,6 +155,8 @@ final class WriterSession: @unchecked Sendable {
 
     func rollback() {
         pendingEvents.removeAll(keepingCapacity: true)
+        overlay.removeAll()
+        frames.removeAll()
         guard inTransaction else { return }
         inTransaction = false
         if connection != nil { _ = try? query("ROLLBACK") }
@@ -235,44 +258,61 @@ final class PostgresGroupCommitter: Sendable {
                 return taken
             }
             if jobs.isEmpty { return }
-            var resumers: [@Sendable (Result<Void, any Error>) -> Void] = []
-            resumers.reserveCapacity(jobs.count)
-            let outcome: Result<Void, any Error>
-            do {
-                try session.connect()
-                try session.begin(synchronousCommit: synchronousCommit)
-                let alone = jobs.count == 1
-                for job in jobs { resumers.append(job.run(session, alone)) }
-                // A job alone that failed has rolled the transaction back; its caller has its error already.
-                if session.inTransaction {
-                    try session.flushEvents()
-                    try session.commit()
+            let (outcome, resumers) = commit(jobs)
+            if case .failure(let error as StoreError) = outcome, error.code == .queryFailed, jobs.count > 1 {
+                // Entity and crosswalk writes reach PostgreSQL only at commit: one it refuses (a duplicate key)
+                // fails the whole group there. Commit each job on its own, so that only the job that wrote it fails.
+                for job in jobs {
+                    let (single, resumer) = commit([job])
+                    finish([job], single, resumer)
                 }
-                outcome = .success(())
-            } catch {
-                notifyRollback()
-                session.rollback()
-                let classified = StoreError.classifyPostgres(error)
-                if let storage = classified as? StoreError {
-                    outcome = .failure(storage.isStorageFailure ? storage : StoreError(.commitFailed, "the transaction did not commit: \(storage.message)"))
-                } else {
-                    outcome = .failure(StoreError(.commitFailed, "the transaction did not commit: \(error)"))
-                }
+            } else {
+                finish(jobs, outcome, resumers)
             }
-            switch outcome {
-            case .success: observer(.success(()))
-            case .failure(let error as StoreError) where error.isStorageFailure: observer(.failure(error))
-            case .failure: break
+        }
+    }
+
+    private typealias Resumer = @Sendable (Result<Void, any Error>) -> Void
+
+    /// Runs `jobs` in one transaction and commits it.
+    private func commit(_ jobs: [Job]) -> (Result<Void, any Error>, [Resumer]) {
+        var resumers: [Resumer] = []
+        resumers.reserveCapacity(jobs.count)
+        do {
+            try session.connect()
+            try session.begin(synchronousCommit: synchronousCommit)
+            let alone = jobs.count == 1
+            for job in jobs { resumers.append(job.run(session, alone)) }
+            // A job alone that failed has rolled the transaction back; its caller has its error already.
+            if session.inTransaction {
+                try session.flushWrites()
+                try session.flushEvents()
+                try session.commit()
             }
-            statistics.withLock {
-                $0.commits += 1
-                $0.jobs += jobs.count
-            }
-            if case .success = outcome { signal.signal() }
-            for resume in resumers { resume(outcome) }
-            if case .failure(let error) = outcome, resumers.count < jobs.count {
-                for job in jobs[resumers.count...] { job.fail(error) }
-            }
+            return (.success(()), resumers)
+        } catch {
+            notifyRollback()
+            session.rollback()
+            let classified = StoreError.classifyPostgres(error)
+            if let storeError = classified as? StoreError { return (.failure(storeError), resumers) }
+            return (.failure(StoreError(.commitFailed, "the transaction did not commit: \(error)")), resumers)
+        }
+    }
+
+    private func finish(_ jobs: [Job], _ outcome: Result<Void, any Error>, _ resumers: [Resumer]) {
+        switch outcome {
+        case .success: observer(.success(()))
+        case .failure(let error as StoreError) where error.isStorageFailure: observer(.failure(error))
+        case .failure: break
+        }
+        statistics.withLock {
+            $0.commits += 1
+            $0.jobs += jobs.count
+        }
+        if case .success = outcome { signal.signal() }
+        for resume in resumers { resume(outcome) }
+        if case .failure(let error) = outcome, resumers.count < jobs.count {
+            for job in jobs[resumers.count...] { job.fail(error) }
         }
     }
 

@@ -163,6 +163,36 @@ struct StoreContractTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func aTransactionReadsItsOwnWrites(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        let key = CrosswalkKey(type: "configuration/sources/CRM", value: "1")
+        let seen = try await store.write { tx -> [String] in
+            var seen: [String] = []
+            try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: self.entity("a").storedBytes())
+            try tx.insertCrosswalk(tenant: "t", key: key, entityId: "a")
+            seen.append("exists=\(try tx.entityExists(tenant: "t", id: "a"))")
+            seen.append("version=\(try tx.entityVersion(tenant: "t", id: "a")?.version ?? -1)")
+            seen.append("crosswalk=\(try tx.entityId(tenant: "t", crosswalk: key) ?? "-")")
+            try tx.updateEntity(tenant: "t", entity: self.entity("a"), version: 2, body: self.entity("a").storedBytes())
+            try tx.setMergedInto(tenant: "t", id: "a", winner: "w", version: 3, body: self.entity("a").storedBytes())
+            let stored = try tx.entity(tenant: "t", id: "a")
+            seen.append("entity=\(stored?.version ?? -1)/\(stored?.mergedInto ?? "-")")
+            try tx.deleteCrosswalk(tenant: "t", key: key)
+            seen.append("deleted=\(try tx.entityId(tenant: "t", crosswalk: key) ?? "-")")
+            return seen
+        }
+        #expect(seen == ["exists=true", "version=1", "crosswalk=a", "entity=3/w", "deleted=-"])
+        let committed = try await store.entity(tenant: "t", id: "a")
+        #expect(committed?.version == 3 && committed?.mergedInto == "w")
+        #expect(try await store.write { tx in try tx.entityId(tenant: "t", crosswalk: key) } == nil)
+        // Live again: merged_into back to NULL.
+        try await store.write { tx in try tx.setMergedInto(tenant: "t", id: "a", winner: nil, version: 4, body: self.entity("a").storedBytes()) }
+        #expect(try await store.entity(tenant: "t", id: "a")?.mergedInto == nil)
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
     func theMatchIndexFindsSharedKeysPerTenant(_ backend: Backend) async throws {
         guard let s = try await StoreUnderTest.open(backend) else { return }
         let store = s.store
