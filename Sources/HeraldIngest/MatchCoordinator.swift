@@ -68,9 +68,18 @@ struct MatchCoordinator {
             try tx.replaceTokens(tenant: tenant, entityId: currentId, tokens: tokens)
             var candidates = Set<String>()
             let coarse = MatchEngine.coarseTokens(in: tokens)
-            for token in tokens.sorted() {
+            let sortedTokens = tokens.sorted()
+            // One call for every token (one round trip on PostgreSQL), each key asked for one more than its cap.
+            var limits: [Int64: Int] = [:]
+            for token in sortedTokens {
+                let limit = (coarse.contains(token) ? coarseTokenCap : tokenCap) + 1
+                let key = MatchKey.of(token)
+                limits[key] = max(limits[key] ?? 0, limit)
+            }
+            let sharing = try tx.entitiesSharing(tenant: tenant, limits: limits)
+            for token in sortedTokens {
                 let cap = coarse.contains(token) ? coarseTokenCap : tokenCap
-                let ids = try tx.entitiesSharing(tenant: tenant, token: token, limit: cap + 1)
+                let ids = sharing[MatchKey.of(token)] ?? []
                 if ids.count > cap {
                     state.skippedTokens.add(1, ordering: .relaxed)
                     continue

@@ -222,37 +222,42 @@ struct PostgresTransaction: StoreTransaction {
     // MARK: match index
 
     func replaceMatchKeys(tenant: String, entityId: String, keys: Set<Int64>) throws {
-        let existing: Set<Int64> =
-            try rows("SELECT keys FROM match_key_sets WHERE tenant = \(tenant) AND entity_id = \(entityId)")
-            .first.map { MatchKey.decode(Self.bytes(try $0.decode(ByteBuffer.self))) } ?? []
-        if existing == keys { return }
-        let removed = Array(existing.subtracting(keys))
-        let added = Array(keys.subtracting(existing))
-        if !removed.isEmpty {
-            try run(
-                "DELETE FROM match_keys WHERE tenant = \(tenant) AND entity_id = \(entityId) AND key = ANY(\(removed)::int8[])")
-        }
-        if !added.isEmpty {
-            try run(
-                """
-                INSERT INTO match_keys (tenant, key, entity_id) SELECT \(tenant), k, \(entityId) FROM unnest(\(added)::int8[]) AS k
-                ON CONFLICT DO NOTHING
-                """)
-        }
-        if keys.isEmpty {
-            try run("DELETE FROM match_key_sets WHERE tenant = \(tenant) AND entity_id = \(entityId)")
+        let existing: Set<Int64>
+        if let written = session.overlay.keySets[key(tenant, entityId)] {
+            existing = written
         } else {
-            try run(
-                """
-                INSERT INTO match_key_sets (tenant, entity_id, keys) VALUES (\(tenant), \(entityId), \(ByteBuffer(bytes: MatchKey.encode(keys))))
-                ON CONFLICT (tenant, entity_id) DO UPDATE SET keys = excluded.keys
-                """)
+            existing =
+                try rows("SELECT keys FROM match_key_sets WHERE tenant = \(tenant) AND entity_id = \(entityId)")
+                .first.map { MatchKey.decode(Self.bytes(try $0.decode(ByteBuffer.self))) } ?? []
         }
+        if existing == keys { return }
+        session.overlay.replaceMatchKeys(tenant: tenant, entityId: entityId, existing: existing, keys: keys)
     }
 
     func entitiesSharing(tenant: String, key: Int64, limit: Int) throws -> [String] {
-        try rows("SELECT entity_id FROM match_keys WHERE tenant = \(tenant) AND key = \(key) LIMIT \(limit)")
-            .map { try $0.decode(String.self) }
+        try entitiesSharing(tenant: tenant, limits: [key: limit])[key] ?? []
+    }
+
+    func entitiesSharing(tenant: String, limits: [Int64: Int]) throws -> [Int64: [String]] {
+        guard !limits.isEmpty else { return [:] }
+        let keys = Array(limits.keys)
+        // Read as many more as this transaction removed, so that the limit is still filled after removing them.
+        let counts = keys.map { Int64(limits[$0]! + session.overlay.removals(tenant: tenant, key: $0)) }
+        var found: [Int64: [String]] = [:]
+        for row in try rows(
+            """
+            SELECT k.key, m.entity_id FROM unnest(\(keys)::int8[], \(counts)::int8[]) AS k(key, n)
+            CROSS JOIN LATERAL (SELECT entity_id FROM match_keys WHERE tenant = \(tenant) AND key = k.key LIMIT k.n) m
+            """)
+        {
+            let (k, id) = try row.decode((Int64, String).self)
+            found[k, default: []].append(id)
+        }
+        var out: [Int64: [String]] = [:]
+        for k in keys {
+            out[k] = Array(session.overlay.sharing(tenant: tenant, key: k, fromDatabase: found[k] ?? []).prefix(limits[k]!))
+        }
+        return out
     }
 
     func potentialMatches(tenant: String, entityId: String) throws -> [String: [String]] {

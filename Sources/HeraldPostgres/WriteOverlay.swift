@@ -31,22 +31,40 @@ struct WriteOverlay {
         var key: CrosswalkKey
     }
 
+    struct MatchEntry: Hashable {
+        var tenant: String
+        var key: Int64
+        var entityId: String
+    }
+
     private enum Undo {
         case entity(EntityKey, EntityWrite?)
         case crosswalk(CrosswalkRow, String??)
+        case keySet(EntityKey, Set<Int64>?)
+        case matchEntry(MatchEntry, Bool?)
     }
+
+    /// Each entity's match keys as this transaction left them (empty: none).
+    private(set) var keySets: [EntityKey: Set<Int64>] = [:]
+    /// Rows of `match_keys` this transaction added (true) or removed (false).
+    private(set) var matchEntries: [MatchEntry: Bool] = [:]
+    /// Per tenant and key: the entity ids added and removed here (for `entitiesSharing`).
+    private(set) var entriesByKey: [EntityKey: Set<String>] = [:]
 
     private(set) var entities: [EntityKey: EntityWrite] = [:]
     /// Crosswalk → entity id; nil: deleted in this transaction.
     private(set) var crosswalks: [CrosswalkRow: String?] = [:]
     private var journal: [Undo] = []
 
-    var isEmpty: Bool { entities.isEmpty && crosswalks.isEmpty }
+    var isEmpty: Bool { entities.isEmpty && crosswalks.isEmpty && keySets.isEmpty }
     var mark: Int { journal.count }
 
     mutating func removeAll() {
         entities.removeAll(keepingCapacity: true)
         crosswalks.removeAll(keepingCapacity: true)
+        keySets.removeAll(keepingCapacity: true)
+        matchEntries.removeAll(keepingCapacity: true)
+        entriesByKey.removeAll(keepingCapacity: true)
         journal.removeAll(keepingCapacity: true)
     }
 
@@ -57,6 +75,10 @@ struct WriteOverlay {
             case .entity(let key, let previous): entities[key] = previous
             case .crosswalk(let row, let previous):
                 if let previous { crosswalks[row] = previous } else { crosswalks.removeValue(forKey: row) }
+            case .keySet(let key, let previous): keySets[key] = previous
+            case .matchEntry(let entry, let previous):
+                matchEntries[entry] = previous
+                // entriesByKey only grows: an id listed there is looked up in matchEntries.
             }
         }
     }
@@ -72,6 +94,38 @@ struct WriteOverlay {
     mutating func setCrosswalk(_ row: CrosswalkRow, to entityId: String?) {
         journal.append(.crosswalk(row, crosswalks[row]))
         crosswalks[row] = .some(entityId)
+    }
+
+    /// Records that `entityId` now holds exactly `keys` (its earlier keys were `existing`).
+    mutating func replaceMatchKeys(tenant: String, entityId: String, existing: Set<Int64>, keys: Set<Int64>) {
+        let owner = EntityKey(tenant: tenant, id: entityId)
+        journal.append(.keySet(owner, keySets[owner]))
+        keySets[owner] = keys
+        for key in existing.subtracting(keys) { setEntry(MatchEntry(tenant: tenant, key: key, entityId: entityId), false) }
+        for key in keys.subtracting(existing) { setEntry(MatchEntry(tenant: tenant, key: key, entityId: entityId), true) }
+    }
+
+    private mutating func setEntry(_ entry: MatchEntry, _ added: Bool) {
+        journal.append(.matchEntry(entry, matchEntries[entry]))
+        matchEntries[entry] = added
+        entriesByKey[EntityKey(tenant: entry.tenant, id: String(entry.key)), default: []].insert(entry.entityId)
+    }
+
+    /// The ids of `key` as the database listed them, with this transaction's additions and removals applied.
+    func sharing(tenant: String, key: Int64, fromDatabase ids: [String]) -> [String] {
+        guard let touched = entriesByKey[EntityKey(tenant: tenant, id: String(key))] else { return ids }
+        var out = ids.filter { matchEntries[MatchEntry(tenant: tenant, key: key, entityId: $0)] != false }
+        let present = Set(out)
+        for id in touched.sorted() where !present.contains(id) {
+            if matchEntries[MatchEntry(tenant: tenant, key: key, entityId: id)] == true { out.append(id) }
+        }
+        return out
+    }
+
+    /// How many of `key`'s database rows this transaction removed (read that many more to fill a limit).
+    func removals(tenant: String, key: Int64) -> Int {
+        guard let touched = entriesByKey[EntityKey(tenant: tenant, id: String(key))] else { return 0 }
+        return touched.reduce(0) { $0 + (matchEntries[MatchEntry(tenant: tenant, key: key, entityId: $1)] == false ? 1 : 0) }
     }
 
     /// The overlay's answer for a crosswalk: `.some(id)` or `.some(nil)` (deleted) when it was written here.
@@ -135,6 +189,7 @@ extension WriterSession {
                 WHERE e.tenant = u.tenant AND e.id = u.id
                 """)
         }
+        try flushMatchKeys()
         var deleted = CrosswalkColumns(), upserted = CrosswalkColumns()
         for (row, entityId) in overlay.crosswalks {
             if let entityId { upserted.append(row, entityId) } else { deleted.append(row, "") }
@@ -198,5 +253,60 @@ struct CrosswalkColumns {
         values.append(row.key.value)
         tables.append(row.key.sourceTable)
         entityIds.append(entityId)
+    }
+}
+
+extension WriterSession {
+    /// Match keys: removed rows, added rows, and each written entity's key set (at most four statements).
+    func flushMatchKeys() throws {
+        var removed = (tenants: [String](), keys: [Int64](), ids: [String]())
+        var added = (tenants: [String](), keys: [Int64](), ids: [String]())
+        for (entry, isAdded) in overlay.matchEntries {
+            if isAdded {
+                added.tenants.append(entry.tenant); added.keys.append(entry.key); added.ids.append(entry.entityId)
+            } else {
+                removed.tenants.append(entry.tenant); removed.keys.append(entry.key); removed.ids.append(entry.entityId)
+            }
+        }
+        if !removed.tenants.isEmpty {
+            try writeStatement(
+                """
+                DELETE FROM match_keys m USING unnest(\(removed.tenants)::text[], \(removed.keys)::int8[], \(removed.ids)::text[])
+                    AS d(tenant, key, entity_id)
+                WHERE m.tenant = d.tenant AND m.key = d.key AND m.entity_id = d.entity_id
+                """)
+        }
+        if !added.tenants.isEmpty {
+            try writeStatement(
+                """
+                INSERT INTO match_keys (tenant, key, entity_id)
+                SELECT * FROM unnest(\(added.tenants)::text[], \(added.keys)::int8[], \(added.ids)::text[])
+                ON CONFLICT DO NOTHING
+                """)
+        }
+        var emptied = (tenants: [String](), ids: [String]())
+        var sets = (tenants: [String](), ids: [String](), keys: [ByteBuffer]())
+        for (owner, keys) in overlay.keySets {
+            if keys.isEmpty {
+                emptied.tenants.append(owner.tenant); emptied.ids.append(owner.id)
+            } else {
+                sets.tenants.append(owner.tenant); sets.ids.append(owner.id); sets.keys.append(ByteBuffer(bytes: MatchKey.encode(keys)))
+            }
+        }
+        if !emptied.tenants.isEmpty {
+            try writeStatement(
+                """
+                DELETE FROM match_key_sets s USING unnest(\(emptied.tenants)::text[], \(emptied.ids)::text[]) AS d(tenant, entity_id)
+                WHERE s.tenant = d.tenant AND s.entity_id = d.entity_id
+                """)
+        }
+        if !sets.tenants.isEmpty {
+            try writeStatement(
+                """
+                INSERT INTO match_key_sets (tenant, entity_id, keys)
+                SELECT * FROM unnest(\(sets.tenants)::text[], \(sets.ids)::text[], \(sets.keys)::bytea[])
+                ON CONFLICT (tenant, entity_id) DO UPDATE SET keys = excluded.keys
+                """)
+        }
     }
 }

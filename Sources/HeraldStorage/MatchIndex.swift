@@ -5,6 +5,9 @@ public protocol MatchIndexTransaction {
     func replaceMatchKeys(tenant: String, entityId: String, keys: Set<Int64>) throws
     /// Entities holding `key`, at most `limit`.
     func entitiesSharing(tenant: String, key: Int64, limit: Int) throws -> [String]
+    /// Entities holding each key, at most the key's limit, in one call (a store with round trips answers them
+    /// together; the default asks `entitiesSharing(tenant:key:limit:)` once per key).
+    func entitiesSharing(tenant: String, limits: [Int64: Int]) throws -> [Int64: [String]]
     /// The recorded potential matches of an entity: other id → match group URIs.
     func potentialMatches(tenant: String, entityId: String) throws -> [String: [String]]
     /// Records (or updates) a potential match in both directions.
@@ -16,6 +19,12 @@ public protocol MatchIndexTransaction {
 }
 
 extension MatchIndexTransaction {
+    public func entitiesSharing(tenant: String, limits: [Int64: Int]) throws -> [Int64: [String]] {
+        var out: [Int64: [String]] = [:]
+        for (key, limit) in limits { out[key] = try entitiesSharing(tenant: tenant, key: key, limit: limit) }
+        return out
+    }
+
     /// Makes the entity's match tokens exactly `tokens` (stored as 64-bit keys, `MatchKey.of`).
     public func replaceTokens(tenant: String, entityId: String, tokens: Set<String>) throws {
         var keys = Set<Int64>(minimumCapacity: tokens.count)

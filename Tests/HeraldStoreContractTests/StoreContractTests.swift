@@ -180,9 +180,22 @@ struct StoreContractTests {
             seen.append("entity=\(stored?.version ?? -1)/\(stored?.mergedInto ?? "-")")
             try tx.deleteCrosswalk(tenant: "t", key: key)
             seen.append("deleted=\(try tx.entityId(tenant: "t", crosswalk: key) ?? "-")")
+            try tx.replaceTokens(tenant: "t", entityId: "a", tokens: ["x", "y"])
+            try tx.replaceTokens(tenant: "t", entityId: "b", tokens: ["x"])
+            seen.append("x=\(try tx.entitiesSharing(tenant: "t", token: "x", limit: 10).sorted())")
+            try tx.replaceTokens(tenant: "t", entityId: "a", tokens: ["y"])
+            let both = try tx.entitiesSharing(tenant: "t", limits: [MatchKey.of("x"): 10, MatchKey.of("y"): 10])
+            seen.append("x=\(both[MatchKey.of("x")] ?? []) y=\(both[MatchKey.of("y")] ?? [])")
             return seen
         }
-        #expect(seen == ["exists=true", "version=1", "crosswalk=a", "entity=3/w", "deleted=-"])
+        #expect(seen == ["exists=true", "version=1", "crosswalk=a", "entity=3/w", "deleted=-", "x=[\"a\", \"b\"]", "x=[\"b\"] y=[\"a\"]"])
+        #expect(try await store.write { tx in try tx.entitiesSharing(tenant: "t", token: "y", limit: 10) } == ["a"])
+        // A later transaction removes a committed key: its own reads stop listing it.
+        let after = try await store.write { tx -> [String] in
+            try tx.replaceTokens(tenant: "t", entityId: "b", tokens: [])
+            return try tx.entitiesSharing(tenant: "t", token: "x", limit: 1)
+        }
+        #expect(after.isEmpty)
         let committed = try await store.entity(tenant: "t", id: "a")
         #expect(committed?.version == 3 && committed?.mergedInto == "w")
         #expect(try await store.write { tx in try tx.entityId(tenant: "t", crosswalk: key) } == nil)
