@@ -104,6 +104,29 @@ struct EventLogOrderTests {
         for s in [nodeA, nodeB, consumer] { await s.close() }
     }
 
+    /// A commit on one node wakes the delivery workers of another (LISTEN/NOTIFY), well before their 1 s poll.
+    @Test func aCommitOnOneNodeWakesTheOthers() async throws {
+        guard let (cluster, database) = try SharedCluster.database() else { return }
+        let writer = try await Self.open(cluster, database)
+        let listener = try await Self.open(cluster, database)
+        // The listener's first wake-up comes when its LISTEN is in place.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while listener.commits.generation == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(listener.commits.generation > 0, "the listener subscribed")
+        try await Task.sleep(for: .milliseconds(200))
+        let before = listener.commits.generation
+        let start = ContinuousClock.now
+        try await writer.write { tx in try tx.appendEvent(tenant: "t", self.event("entities/wake")) }
+        await listener.commits.wait(since: before, timeout: .seconds(5))
+        let waited = ContinuousClock.now - start
+        #expect(listener.commits.generation != before, "woken by the other node's commit")
+        #expect(waited < .milliseconds(900), "woken by NOTIFY (\(waited)), not by a timeout")
+        await writer.close()
+        await listener.close()
+    }
+
     /// Many writers on two nodes and a consumer polling all along: every event exactly once, in `seq` order,
     /// and `seq` without gaps.
     @Test func concurrentNodesAndAPollingConsumerSeeEveryEventOnceInOrder() async throws {
