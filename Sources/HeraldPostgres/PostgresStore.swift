@@ -88,7 +88,13 @@ public final class PostgresStore: Store {
 
         let monitor = HealthMonitor(logger: logger)
         let signal = CommitSignal()
-        let session = WriterSession(configuration: configuration, eventLoop: group.next(), logger: logger)
+        // The writer holds the event counter's lock from its events statement to COMMIT: if this process stalls
+        // there (stopped, partitioned), PostgreSQL ends the transaction after a minute and the lock with it.
+        var writerConfiguration = configuration
+        writerConfiguration.options.additionalStartupParameters += [
+            ("idle_in_transaction_session_timeout", "60s"), ("statement_timeout", "60s"),
+        ]
+        let session = WriterSession(configuration: writerConfiguration, eventLoop: group.next(), logger: logger)
         let committer = PostgresGroupCommitter(
             session: session, signal: signal, synchronousCommit: settings.synchronousCommit,
             observer: { monitor.record($0) })
