@@ -88,7 +88,12 @@ public final class IngestService: Sendable {
         let state = writerState
         let inputs = prepared
         let matchers = loaded.withLock { $0.matchers[tenantId] ?? [:] }
+        let crosswalks = inputs.flatMap { item -> [CrosswalkKey] in
+            if case .success(let input) = item { return input.crosswalks.map(\.key) } else { return [] }
+        }
         return try await store.write { tx in
+            // Every item's crosswalks and their entities in one read where that saves round trips (PostgreSQL).
+            try tx.prefetch(tenant: tenantId, crosswalks: crosswalks)
             var results: [ItemResult] = []
             results.reserveCapacity(inputs.count)
             for (index, item) in inputs.enumerated() {

@@ -40,8 +40,36 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: entities and crosswalks
 
+    func prefetch(tenant: String, crosswalks keys: [CrosswalkKey]) throws {
+        let wanted = keys.filter { session.prefetchedCrosswalks[.init(tenant: tenant, key: $0)] == nil }
+        guard !wanted.isEmpty else { return }
+        for key in wanted { session.prefetchedCrosswalks[.init(tenant: tenant, key: key)] = .some(nil) }
+        let types = wanted.map(\.type), values = wanted.map(\.value), tables = wanted.map(\.sourceTable)
+        for row in try rows(
+            """
+            SELECT c.type, c.value, c.source_table, c.entity_id, e.version, e.removed, e.body, e.merged_into
+            FROM unnest(\(types)::text[], \(values)::text[], \(tables)::text[]) AS k(type, value, source_table)
+            JOIN crosswalks c ON c.tenant = \(tenant) AND c.type = k.type AND c.value = k.value
+                AND c.source_table = k.source_table
+            LEFT JOIN entities e ON e.tenant = c.tenant AND e.id = c.entity_id
+            """)
+        {
+            let (type, value, table, entityId, version, removed, body, mergedInto) = try row.decode(
+                (String, String, String, String, Int64?, Bool?, ByteBuffer?, String?).self)
+            session.prefetchedCrosswalks[.init(tenant: tenant, key: CrosswalkKey(type: type, value: value, sourceTable: table))] =
+                .some(entityId)
+            if let version, let removed, let body {
+                session.prefetchedEntities[key(tenant, entityId)] = StoredEntity(
+                    entity: try Self.decodeEntity(Self.bytes(body)), version: version, removed: removed,
+                    mergedInto: mergedInto)
+            }
+        }
+    }
+
     func entityId(tenant: String, crosswalk key: CrosswalkKey) throws -> String? {
-        if let written = session.overlay.crosswalk(.init(tenant: tenant, key: key)) { return written }
+        let row = WriteOverlay.CrosswalkRow(tenant: tenant, key: key)
+        if let written = session.overlay.crosswalk(row) { return written }
+        if let prefetched = session.prefetchedCrosswalks[row] { return prefetched }
         return try rows(
             "SELECT entity_id FROM crosswalks WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)"
         ).first?.decode(String.self)
@@ -50,7 +78,9 @@ struct PostgresTransaction: StoreTransaction {
     func entity(tenant: String, id: String) throws -> StoredEntity? {
         let written = session.overlay.entities[key(tenant, id)]
         if let written, written.isInsert { return try WriteOverlay.stored(written) }
-        let stored = try rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
+        let stored =
+            try session.prefetchedEntities[key(tenant, id)]
+            ?? rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
             .first.map(Self.storedEntity)
         guard let stored, let written else { return stored }
         return try WriteOverlay.apply(written, to: stored)
@@ -61,10 +91,15 @@ struct PostgresTransaction: StoreTransaction {
         if let written, written.isInsert {
             return (written.version ?? 1, written.removed ?? false, written.mergedInto ?? nil)
         }
-        guard
-            let row = try rows("SELECT version, removed, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)").first
-        else { return nil }
-        var (v, r, m) = try row.decode((Int64, Bool, String?).self)
+        var (v, r, m): (Int64, Bool, String?)
+        if let prefetched = session.prefetchedEntities[key(tenant, id)] {
+            (v, r, m) = (prefetched.version, prefetched.removed, prefetched.mergedInto)
+        } else {
+            guard
+                let row = try rows("SELECT version, removed, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)").first
+            else { return nil }
+            (v, r, m) = try row.decode((Int64, Bool, String?).self)
+        }
         if let written {
             v = written.version ?? v
             r = written.removed ?? r
@@ -75,6 +110,7 @@ struct PostgresTransaction: StoreTransaction {
 
     func entityExists(tenant: String, id: String) throws -> Bool {
         if let written = session.overlay.entities[key(tenant, id)], written.isInsert { return true }
+        if session.prefetchedEntities[key(tenant, id)] != nil { return true }
         return try rows("SELECT 1 FROM entities WHERE tenant = \(tenant) AND id = \(id)").first != nil
     }
 

@@ -18,6 +18,10 @@ final class WriterSession: @unchecked Sendable {
     var pendingEvents: [(tenant: String, event: NewEvent)] = []
     /// Entity and crosswalk writes of the open transaction, sent at commit (`flushWrites`).
     var overlay = WriteOverlay()
+    /// Crosswalks and entities read ahead in this transaction (`PostgresTransaction.prefetch`): the database's
+    /// rows as they were then; the overlay's writes apply on top.
+    var prefetchedCrosswalks: [WriteOverlay.CrosswalkRow: String?] = [:]
+    var prefetchedEntities: [WriteOverlay.EntityKey: StoredEntity] = [:]
     private var savepoints = 0
     /// Open savepoints, outermost first. One is sent to PostgreSQL only before the first statement that
     /// writes inside it: a job that only reads and writes through the overlay costs no round trip for it.
@@ -105,6 +109,8 @@ final class WriterSession: @unchecked Sendable {
     func begin(synchronousCommit: String?) throws {
         pendingEvents.removeAll(keepingCapacity: true)
         overlay.removeAll()
+        prefetchedCrosswalks.removeAll(keepingCapacity: true)
+        prefetchedEntities.removeAll(keepingCapacity: true)
         frames.removeAll()
         savepoints = 0
         try query("BEGIN")
@@ -156,6 +162,8 @@ final class WriterSession: @unchecked Sendable {
     func rollback() {
         pendingEvents.removeAll(keepingCapacity: true)
         overlay.removeAll()
+        prefetchedCrosswalks.removeAll(keepingCapacity: true)
+        prefetchedEntities.removeAll(keepingCapacity: true)
         frames.removeAll()
         guard inTransaction else { return }
         inTransaction = false

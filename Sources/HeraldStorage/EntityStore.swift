@@ -7,6 +7,9 @@ import HeraldModel
 public protocol EntityTransaction {
     /// The entity a crosswalk belongs to.
     func entityId(tenant: String, crosswalk key: CrosswalkKey) throws -> String?
+    /// Says that `entityId(tenant:crosswalk:)` and `entity(tenant:id:)` are about to be asked for these
+    /// crosswalks and their entities: a store with round trips reads them all at once (the default does nothing).
+    func prefetch(tenant: String, crosswalks keys: [CrosswalkKey]) throws
     /// Loads an entity (including removed ones, flagged).
     func entity(tenant: String, id: String) throws -> StoredEntity?
     /// An entity's version and state without decoding it (nil when it does not exist).
@@ -44,6 +47,8 @@ public protocol EntityTransaction {
 }
 
 extension EntityTransaction {
+    public func prefetch(tenant: String, crosswalks keys: [CrosswalkKey]) throws {}
+
     public func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8]) throws {
         try updateEntity(tenant: tenant, entity: entity, version: version, body: body, removed: false)
     }

@@ -206,6 +206,36 @@ struct StoreContractTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func prefetchedCrosswalksAnswerLikeReadsAndYieldToLaterWrites(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        let known = CrosswalkKey(type: "configuration/sources/CRM", value: "1")
+        let missing = CrosswalkKey(type: "configuration/sources/CRM", value: "2")
+        try await store.write { tx in
+            try tx.insertEntity(tenant: "t", entity: self.entity("a"), body: self.entity("a").storedBytes())
+            try tx.insertCrosswalk(tenant: "t", key: known, entityId: "a")
+            try tx.insertCrosswalk(tenant: "u", key: missing, entityId: "other-tenant")
+        }
+        let seen = try await store.write { tx -> [String] in
+            try tx.prefetch(tenant: "t", crosswalks: [known, missing])
+            var seen = [
+                try tx.entityId(tenant: "t", crosswalk: known) ?? "-", try tx.entityId(tenant: "t", crosswalk: missing) ?? "-",
+                "\(try tx.entity(tenant: "t", id: "a")?.version ?? -1)", "\(try tx.entityExists(tenant: "t", id: "a"))",
+            ]
+            try tx.updateEntity(tenant: "t", entity: self.entity("a"), version: 5, body: self.entity("a").storedBytes())
+            try tx.repointCrosswalk(tenant: "t", key: known, entityId: "b")
+            try tx.insertCrosswalk(tenant: "t", key: missing, entityId: "c")
+            seen += [
+                try tx.entityId(tenant: "t", crosswalk: known) ?? "-", try tx.entityId(tenant: "t", crosswalk: missing) ?? "-",
+                "\(try tx.entityVersion(tenant: "t", id: "a")?.version ?? -1)",
+            ]
+            return seen
+        }
+        #expect(seen == ["a", "-", "1", "true", "b", "c", "5"])
+        await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
     func theMatchIndexFindsSharedKeysPerTenant(_ backend: Backend) async throws {
         guard let s = try await StoreUnderTest.open(backend) else { return }
         let store = s.store
