@@ -69,7 +69,9 @@ struct StoreCommand: ParsableCommand {
             let url: PostgresURL
             switch PostgresURL.parse(to) {
             case .success(let parsed): url = parsed
-            case .failure(let problem): throw refuse("--to \(problem.message)")
+            case .failure(let problem):
+                throw refuse(
+                    "--to " + problem.message.replacingOccurrences(of: "name it in 'passwordEnv'", with: "name it with --password-env"))
             }
             var password: String?
             if let variable = passwordEnv {
@@ -185,7 +187,7 @@ final class StoreMigration: ProgressSource, @unchecked Sendable {
                     .joined(separator: ", ")
             }
             throw Refusal(
-                message: "the target database already holds Herald data (\(what)) at \(settings.location); "
+                message: "the target database \(settings.location) already holds Herald data (\(what)); "
                     + "migrate into an empty database")
         }
 

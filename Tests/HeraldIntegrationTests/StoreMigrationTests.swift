@@ -308,7 +308,8 @@ struct StoreMigrationTests {
         #expect(twice.status == 2, "\(twice.stderr)")
         #expect(
             twice.stderr.contains(
-                "the target database already holds Herald data (\(entityCount) entities, \(eventsBefore.count) events)"),
+                "already holds Herald data (\(entityCount) entities, \(eventsBefore.count) events); migrate into an "
+                    + "empty database"),
             "\(twice.stderr)")
 
         // 5. PostgreSQL, streaming on; the test sink no longer fails (POISON still does).
