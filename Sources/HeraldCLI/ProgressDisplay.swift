@@ -1,10 +1,29 @@
 import Foundation
 
-/// Shows a load's progress: a bar redrawn in place on a terminal, plain lines otherwise.
+/// What a `ProgressDisplay` shows: how much of how much is done, in which unit.
+protocol ProgressSource: AnyObject, Sendable {
+    var total: Int { get }
+    /// Done so far, rejected of those, and seconds since the start.
+    var progress: (done: Int, rejected: Int, seconds: Double) { get }
+    /// What is counted, plural ("records") and in rates ("rec" for "rec/s").
+    var unit: (plural: String, rate: String) { get }
+    /// Shown after the numbers (e.g. the table being copied); empty for nothing.
+    var detail: String { get }
+}
+
+extension ProgressSource {
+    var unit: (plural: String, rate: String) { ("records", "rec") }
+    var detail: String { "" }
+}
+
+extension LoadJob: ProgressSource {}
+
+/// Shows a long job's progress (a load, a store migration): a bar redrawn in place on a terminal, plain lines
+/// otherwise.
 final class ProgressDisplay: @unchecked Sendable {
     enum Mode { case bar, lines, none }
 
-    private let job: LoadJob
+    private let job: any ProgressSource
     private let mode: Mode
     private let interval: Double
     private let lock = NSLock()
@@ -13,7 +32,7 @@ final class ProgressDisplay: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let wake = DispatchSemaphore(value: 0)
 
-    init(job: LoadJob, mode: Mode, interval: Double) {
+    init(job: any ProgressSource, mode: Mode, interval: Double) {
         self.job = job
         self.mode = mode
         self.interval = interval
@@ -48,9 +67,12 @@ final class ProgressDisplay: @unchecked Sendable {
         let rate = seconds > 0 ? Double(done) / seconds : 0
         let remaining = rate > 0 && total > done ? Double(total - done) / rate : 0
         let percent = total > 0 ? min(100, done * 100 / total) : 100
+        let unit = job.unit
+        let detail = job.detail
         let stats =
-            "\(format(done))/\(format(total)) records  \(format(Int(rate))) rec/s  "
+            "\(format(done))/\(format(total)) \(unit.plural)  \(format(Int(rate))) \(unit.rate)/s  "
             + "ETA \(duration(remaining))\(rejected > 0 ? "  \(rejected) rejected" : "")"
+            + (detail.isEmpty ? "" : "  \(detail)")
         switch mode {
         case .bar:
             let width = 30
