@@ -214,8 +214,10 @@ let package = Package(
         .testTarget(
             name: "HeraldIntegrationTests",
             dependencies: [
-                "HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldSQLite", "HeraldStorage", "HeraldModel",
+                "HeraldTestSupport", "HeraldJSON", "HeraldHTTPClient", "HeraldSQLite", "HeraldPostgres", "HeraldStorage",
+                "HeraldModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
     ]
 )

@@ -160,19 +160,62 @@ public final class PostgresStore: Store {
 
     // MARK: reads
 
+    /// How long a read waits for a connection of the pool. While PostgreSQL is down, `PostgresClient` keeps a
+    /// request waiting until its circuit breaker trips a minute later, and then fails it with a
+    /// `ConnectionPoolError`, not a `PSQLError`: the request hung for a minute and got 500. It fails with
+    /// `STORE_UNAVAILABLE` after this instead (the pool's connect timeout: a connection that can be had comes sooner).
+    static let leaseTimeout: Duration = .seconds(5)
+
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        let leased = LeaseFlag()
         do {
-            var out: [PostgresRow] = []
-            for try await row in try await client.query(query, logger: logger) { out.append(row) }
-            return out
-        } catch {
+            return try await withThrowingTaskGroup(of: [PostgresRow]?.self) { group in
+                group.addTask {
+                    try await self.client.withConnection { connection in
+                        leased.value.store(true, ordering: .relaxed)
+                        var out: [PostgresRow] = []
+                        for try await row in try await connection.query(query, logger: self.logger) { out.append(row) }
+                        return out
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: PostgresStore.leaseTimeout)
+                    return nil
+                }
+                // The rows, or the timer: then give up only if no connection was had (a query that runs may take long).
+                while let next = try await group.next() {
+                    if let rows = next {
+                        group.cancelAll()
+                        return rows
+                    }
+                    if !leased.value.load(ordering: .relaxed) {
+                        group.cancelAll()
+                        throw StoreError(
+                            .unavailable, "PostgreSQL cannot be reached: no connection within \(PostgresStore.leaseTimeout)")
+                    }
+                }
+                throw StoreError(.unavailable, "PostgreSQL cannot be reached: the read ended without an answer")
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as PSQLError {
             throw StoreError.classifyPostgres(error)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            // The pool's own errors (its circuit breaker tripped: no connection could be made for a while).
+            throw StoreError(.unavailable, "PostgreSQL cannot be reached: \(error)")
         }
     }
 
     func value<V: PostgresDecodable>(_ query: PostgresQuery, as type: V.Type) async throws -> V? {
         try await rows(query).first?.decode(V.self)
     }
+}
+
+/// Whether a read got its connection (set from the task that runs it, read by the one that times it).
+private final class LeaseFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }
 
 extension PostgresTransaction {

@@ -33,6 +33,8 @@ final class WriterSession: @unchecked Sendable {
     private(set) var waitingNanoseconds: UInt64 = 0
     /// Tests only: runs on the writer thread after the events got their sequence numbers, before COMMIT.
     nonisolated(unsafe) var beforeCommit: (@Sendable () -> Void)?
+    /// The statement the writer waits for, and its connection; failed when that connection closes (see `query`).
+    private let waiting = Mutex<(connection: ObjectIdentifier, answer: EventLoopPromise<PostgresQueryResult>)?>(nil)
 
     init(configuration: PostgresConnection.Configuration, eventLoop: any EventLoop, logger: Logger) {
         self.configuration = configuration
@@ -45,9 +47,15 @@ final class WriterSession: @unchecked Sendable {
         if let connection, !connection.isClosed { return }
         connection = nil
         do {
-            connection = try PostgresConnection.connect(
+            let connected = try PostgresConnection.connect(
                 on: eventLoop, configuration: configuration, id: 1, logger: logger
             ).wait()
+            let id = ObjectIdentifier(connected)
+            connected.closeFuture.whenComplete { [weak self] _ in
+                let answer = self?.waiting.withLock { $0?.connection == id ? $0?.answer : nil }
+                answer?.fail(StoreError(.unavailable, "PostgreSQL closed the connection"))
+            }
+            connection = connected
         } catch {
             throw StoreError.classifyPostgres(error)
         }
@@ -63,8 +71,16 @@ final class WriterSession: @unchecked Sendable {
             statements += 1
             waitingNanoseconds += DispatchTime.now().uptimeNanoseconds - start
         }
+        // postgres-nio never answers a statement written to a connection that closed a moment before (the server
+        // ended it: a restart) — the write fails and nobody is told, and the writer would wait forever with every
+        // write behind it. So the answer is also failed when the connection closes, or if it already has.
+        let answer = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+        waiting.withLock { $0 = (ObjectIdentifier(connection), answer) }
+        defer { waiting.withLock { $0 = nil } }
+        if connection.isClosed { answer.fail(StoreError(.unavailable, "PostgreSQL closed the connection")) }
+        connection.query(query, logger: logger).cascade(to: answer)
         do {
-            return try connection.query(query, logger: logger).wait()
+            return try answer.futureResult.wait()
         } catch {
             let classified = StoreError.classifyPostgres(error)
             if let e = classified as? StoreError, e.code == .unavailable {

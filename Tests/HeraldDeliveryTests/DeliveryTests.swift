@@ -3,7 +3,8 @@ import HeraldJSON
 import HeraldTestSupport
 import Testing
 
-/// The delivery engine with the real daemon and the C test sink (`Plugins/test-sink-c`).
+/// The delivery engine with the real daemon and the C test sink (`Plugins/test-sink-c`). The tests of cursors,
+/// retries and dead letters run on each store backend.
 @Suite(.timeLimit(.minutes(5)))
 struct DeliveryTests {
     static func seq(of line: JSONValue) -> Int64? {
@@ -21,13 +22,15 @@ struct DeliveryTests {
         """
     }
 
-    @Test func everyEventArrivesAtLeastOnceAndPoisonGoesToTheDeadLetterQueue() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func everyEventArrivesAtLeastOnceAndPoisonGoesToTheDeadLetterQueue(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
-        let config = StreamingTestSupport.writeConfig(
+        let config = try StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
             streaming: streaming(
-                sink: #"{"output": "\#(output)", "retryEveryNth": 5, "throttleEveryNth": 7, "retryAfterMs": 30, "permanentMarker": "POISON"}"#))
+                sink: #"{"output": "\#(output)", "retryEveryNth": 5, "throttleEveryNth": 7, "retryAfterMs": 30, "permanentMarker": "POISON"}"#),
+            store: TestStore(backend, name: "atleastonce"))
         let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         let client = TestClient(baseURL: server.baseURL)
         try StreamingTestSupport.postPeople(client, count: 120, prefix: "a", name: { $0 % 40 == 3 ? "POISON\($0)" : "P\($0)" })
@@ -91,16 +94,18 @@ struct DeliveryTests {
     }
 
     /// Posts 600 people to a sink that takes `completionDelayMs` per batch, waits until 50 arrived, stops the
-    /// server with `stop` (kill -9 or SIGTERM), restarts it on the same data and waits for all 600.
-    /// Returns every delivered seq (duplicates included), the restarted server and its client.
+    /// server with `stop` (kill -9 or SIGTERM), restarts it on the same data (the same `backend` store) and waits
+    /// for all 600. Returns every delivered seq (duplicates included), the restarted server and its client.
     func interruptMidDelivery(
-        completionDelayMs: Int, prefix: String, stop: (HeraldProcess, TemporaryDirectory) -> Void
+        completionDelayMs: Int, prefix: String, backend: TestStoreBackend = .sqlite,
+        stop: (HeraldProcess, TemporaryDirectory) -> Void
     ) throws -> (seqs: [Int64], server: HeraldProcess, client: TestClient) {
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
-        let config = StreamingTestSupport.writeConfig(
+        let config = try StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
-            streaming: streaming(sink: #"{"output": "\#(output)", "completionDelayMs": \#(completionDelayMs)}"#))
+            streaming: streaming(sink: #"{"output": "\#(output)", "completionDelayMs": \#(completionDelayMs)}"#),
+            store: TestStore(backend, name: "interrupt"))
         let first = try HeraldProcess(configPath: config, logPath: dir.file("serve1.log"))
         try StreamingTestSupport.postPeople(TestClient(baseURL: first.baseURL), count: 600, prefix: prefix)
         #expect(StreamingTestSupport.eventually(timeout: 30) { StreamingTestSupport.readLines(output).count >= 50 })
@@ -116,8 +121,9 @@ struct DeliveryTests {
         return (seqs, server, TestClient(baseURL: server.baseURL))
     }
 
-    @Test func killDuringDeliveryLosesNothingAndDuplicatesStayBounded() throws {
-        let (seqs, server, client) = try interruptMidDelivery(completionDelayMs: 15, prefix: "k") { server, _ in
+    @Test(arguments: TestStoreBackend.allCases)
+    func killDuringDeliveryLosesNothingAndDuplicatesStayBounded(_ backend: TestStoreBackend) throws {
+        let (seqs, server, client) = try interruptMidDelivery(completionDelayMs: 15, prefix: "k", backend: backend) { server, _ in
             server.kill9()
         }
         defer { withExtendedLifetime(server) {} }
@@ -130,12 +136,16 @@ struct DeliveryTests {
 
     /// A graceful stop (SIGTERM) cancels every destination's loop: the round in flight is still sent and
     /// recorded, so after a restart nothing is sent twice and nothing is missing.
-    @Test func aGracefulStopMidDeliveryRecordsTheRoundInFlightAndSendsNothingTwice() throws {
-        let (seqs, server, _) = try interruptMidDelivery(completionDelayMs: 40, prefix: "g") { server, dir in
+    @Test(arguments: TestStoreBackend.allCases)
+    func aGracefulStopMidDeliveryRecordsTheRoundInFlightAndSendsNothingTwice(_ backend: TestStoreBackend) throws {
+        // PostgreSQL takes the 600 people more slowly, and a 40 ms sink would have delivered nearly all of them by
+        // then: a slower sink keeps the stop in the middle of the delivery.
+        let delay = backend == .postgres ? 200 : 40
+        let (seqs, server, _) = try interruptMidDelivery(completionDelayMs: delay, prefix: "g", backend: backend) { server, dir in
             let started = ContinuousClock.now
             #expect(server.stop() == 0, "graceful exit")
             let stopTime = ContinuousClock.now - started
-            // The longest wait is one round: a few batches of 10 at 40 ms each (and the sink's stop).
+            // The longest wait is one round: a few batches of 10 at 40 (200) ms each (and the sink's stop).
             #expect(stopTime < .seconds(5), "stopping took \(stopTime)")
             let log = (try? String(contentsOfFile: dir.file("serve1.log"), encoding: .utf8)) ?? ""
             #expect(!log.contains("not recorded"), "a stop must not leave a sent round unrecorded")
@@ -144,15 +154,17 @@ struct DeliveryTests {
         #expect(seqs.count == Set(seqs).count, "\(seqs.count - Set(seqs).count) sent twice")
     }
 
-    @Test func perEntityOrderingHoldsLaterMessagesBehindARetry() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func perEntityOrderingHoldsLaterMessagesBehindARetry(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
         // Every 3rd message fails its first attempt; updates of one entity must still arrive in version order.
-        let config = StreamingTestSupport.writeConfig(
+        let config = try StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir),
             streaming: streaming(
                 sink: #"{"output": "\#(output)", "retryEveryNth": 3}"#, destination: #", "ordering": "perEntity""#,
-                retry: #"{"initialDelayMs": 30, "maxDelayMs": 60, "maxAttempts": 10}"#))
+                retry: #"{"initialDelayMs": 30, "maxDelayMs": 60, "maxAttempts": 10}"#),
+            store: TestStore(backend, name: "perentity"))
         let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         let client = TestClient(baseURL: server.baseURL)
         for round in 0..<6 {

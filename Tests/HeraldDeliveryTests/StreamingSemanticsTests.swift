@@ -4,18 +4,19 @@ import HeraldTestSupport
 import Testing
 
 /// Streaming behaviour a user of the platform relies on: lag that alerts can use, empty lists, what message
-/// bodies say.
+/// bodies say. The tests that go through the store's retry schedule and dead letters run on each store backend.
 @Suite(.timeLimit(.minutes(4)))
 struct StreamingSemanticsTests {
-    func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
-        try StreamingTestSupport.start(dir, streaming: streaming)
+    func start(_ dir: TemporaryDirectory, store: TestStore? = nil, streaming: String) throws -> (HeraldProcess, TestClient) {
+        try StreamingTestSupport.start(dir, streaming: streaming, store: store)
     }
 
     /// During an outage every message waits in the retry schedule while the cursor moves on: lag must show it.
-    @Test func lagCountsTheRetrySchedule() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func lagCountsTheRetrySchedule(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let (server, client) = try start(
-            dir,
+            dir, store: TestStore(backend, name: "lag"),
             streaming: """
                 {"messaging": {"providers": {"q": {"plugin": "test", "config": {"retryEveryNth": 1}}},
                   "destinations": [{"provider": "q", "name": "down", "retry": {"initialDelayMs": 600000, "maxDelayMs": 600000},
@@ -103,11 +104,12 @@ extension StreamingSemanticsTests {
 extension StreamingSemanticsTests {
     /// A replayed message is not a first attempt: the plugin's attempt number continues from the dead letter's
     /// attempts, and the replay gets a fresh retry budget.
-    @Test func replayedMessagesContinueTheirAttemptCount() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func replayedMessagesContinueTheirAttemptCount(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let out = dir.file("r.ndjson")
         let (server, client) = try start(
-            dir,
+            dir, store: TestStore(backend, name: "replay"),
             streaming: """
                 {"messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(out)", "retryEveryNth": 1}}},
                   "destinations": [{"provider": "q", "name": "once", "retry": {"maxAttempts": 1}, "batch": {"lingerMs": 0}}]}}
@@ -148,11 +150,12 @@ extension StreamingSemanticsTests {
 extension StreamingSemanticsTests {
     /// A sink that declares HERALD_SINK_LIMIT_KEY_ORDER gets per-entity order without `ordering: perEntity`:
     /// a retried message holds back the later versions of its entity.
-    @Test func aSinkThatNeedsKeyOrderGetsItWithoutConfiguration() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func aSinkThatNeedsKeyOrderGetsItWithoutConfiguration(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let out = dir.file("o.ndjson")
         let (server, client) = try start(
-            dir,
+            dir, store: TestStore(backend, name: "keyorder"),
             streaming: """
                 {"messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(out)", "keyOrder": true, "retryEveryNth": 3}}},
                   "destinations": [{"provider": "q", "name": "fifo", "retry": {"initialDelayMs": 30, "maxDelayMs": 60},

@@ -4,7 +4,8 @@ import HeraldPayload
 import HeraldTestSupport
 import Testing
 
-/// Streaming semantics end to end: the real daemon, the file sink, and what each destination receives.
+/// Streaming semantics end to end: the real daemon, the file sink, and what each destination receives. The tests
+/// that go through the store's queue, cursors and dead letters run on each store backend.
 @Suite(.timeLimit(.minutes(5)))
 struct StreamingTests {
     struct Message {
@@ -25,8 +26,8 @@ struct StreamingTests {
         }
     }
 
-    func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
-        try StreamingTestSupport.start(dir, streaming: streaming)
+    func start(_ dir: TemporaryDirectory, store: TestStore? = nil, streaming: String) throws -> (HeraldProcess, TestClient) {
+        try StreamingTestSupport.start(dir, streaming: streaming, store: store)
     }
 
     func drained(_ client: TestClient, _ ids: [String]) -> Bool {
@@ -38,11 +39,12 @@ struct StreamingTests {
         }
     }
 
-    @Test func twoDestinationsOnOneQueueReceiveExactlyWhatTheyAskFor() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func twoDestinationsOnOneQueueReceiveExactlyWhatTheyAskFor(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let out = dir.file("q.ndjson")
         let (server, client) = try start(
-            dir,
+            dir, store: TestStore(backend, name: "twodestinations"),
             streaming: """
                 {"analyzeOvChanges": true, "messaging": {
                   "providers": {"files": {"plugin": "file", "config": {"path": "\(out)"}}},
@@ -74,11 +76,12 @@ struct StreamingTests {
         #expect(change.headers["objectVersion"] == "2")
     }
 
-    @Test func changesFilterWithDeltasSendsOnlyChangesOfOneAttribute() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func changesFilterWithDeltasSendsOnlyChangesOfOneAttribute(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let out = dir.file("d.ndjson")
         let (server, client) = try start(
-            dir,
+            dir, store: TestStore(backend, name: "changesfilter"),
             streaming: """
                 {"messaging": {"providers": {"files": {"plugin": "file", "config": {"path": "\(out)"}}},
                   "destinations": [{"provider": "files", "name": "email-changes", "payloadType": "DELTAS",
@@ -145,12 +148,12 @@ struct StreamingTests {
         #expect(full.last?.body["object"]?["attributes"]?["FirstName"]?.arrayValue?.count == 2, "the full snapshot has both")
     }
 
-    @Test(arguments: [false, true])
-    func oversizedEntitiesAreDeadLetteredOrFlagged(largeObjects: Bool) throws {
+    @Test(arguments: [false, true], TestStoreBackend.allCases)
+    func oversizedEntitiesAreDeadLetteredOrFlagged(largeObjects: Bool, backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
         let out = dir.file("o.ndjson")
         let (server, client) = try start(
-            dir,
+            dir, store: TestStore(backend, name: "oversized"),
             streaming: """
                 {"largeObjectsSupport": \(largeObjects), "messaging": {
                   "providers": {"files": {"plugin": "file", "config": {"path": "\(out)", "maxMessageBytes": 1400}}},
@@ -222,8 +225,10 @@ struct StreamingTests {
 
 @Suite(.timeLimit(.minutes(3)))
 struct QueueCompactionTests {
-    @Test func eventsEveryDestinationPassedAreCompactedOthersStay() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func eventsEveryDestinationPassedAreCompactedOthersStay(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
+        let store = try TestStore(backend, name: "compaction")
         let out = dir.file("c.ndjson")
         let plugins = StreamingTestSupport.pluginDirectory(in: dir)
         func config(enabledSecond: Bool) -> String {
@@ -234,7 +239,8 @@ struct QueueCompactionTests {
                           "destinations": [{"provider": "files", "name": "a", "batch": {"lingerMs": 0}},
                                            {"provider": "files", "name": "b", "enabled": \(enabledSecond), "batch": {"lingerMs": 0}}]}}
                         """),
-                extra: "\"pluginDirectories\": [\"\(plugins)\"], \"store\": {\"queueRetentionHours\": 0, \"compactionIntervalSeconds\": 1},")
+                extra: "\"pluginDirectories\": [\"\(plugins)\"],", store: store,
+                storeKeys: "\"queueRetentionHours\": 0, \"compactionIntervalSeconds\": 1")
         }
         let path = config(enabledSecond: false)
         let server = try HeraldProcess(configPath: path, logPath: dir.file("serve.log"))

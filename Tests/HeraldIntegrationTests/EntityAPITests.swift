@@ -3,15 +3,56 @@ import HeraldJSON
 import HeraldTestSupport
 import Testing
 
-/// The REST API against the real `herald serve` binary.
+/// The REST API against the real `herald serve` binary, on each store backend (the scenarios are in
+/// `EntityAPIScenario`, one server per test).
 @Suite(.timeLimit(.minutes(5)))
 struct EntityAPITests {
+    @Test(arguments: TestStoreBackend.allCases)
+    func createUpdateUnchangedDeleteWithEventsAndVersions(_ backend: TestStoreBackend) throws {
+        try EntityAPIScenario(backend).createUpdateUnchangedDeleteWithEventsAndVersions()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func validItemsCommitWhenOthersInTheBatchFail(_ backend: TestStoreBackend) throws {
+        try EntityAPIScenario(backend).validItemsCommitWhenOthersInTheBatchFail()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func limitsAreItemErrors(_ backend: TestStoreBackend) throws {
+        try EntityAPIScenario(backend).limitsAreItemErrors()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func malformedRequestsGetClearErrorsAndLoseNothing(_ backend: TestStoreBackend) throws {
+        try EntityAPIScenario(backend).malformedRequestsGetClearErrorsAndLoseNothing()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func eventsArePagedBySequence(_ backend: TestStoreBackend) throws {
+        try EntityAPIScenario(backend).eventsArePagedBySequence()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func healthAndMetrics(_ backend: TestStoreBackend) throws {
+        try EntityAPIScenario(backend).healthAndMetrics()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func sigtermStopsGracefully(_ backend: TestStoreBackend) throws {
+        try EntityAPIScenario(backend).sigtermStopsGracefully()
+    }
+}
+
+/// A `herald serve` with the test tenant on a store of the given backend, its helpers, and the scenarios
+/// `EntityAPITests` runs.
+struct EntityAPIScenario {
     let dir = TemporaryDirectory()
     let server: HeraldProcess
     let client: TestClient
 
-    init() throws {
-        let config = TestConfiguration.write(in: dir.path)
+    init(_ backend: TestStoreBackend) throws {
+        let store = try TestStore(backend, name: "entityapi")
+        let config = TestConfiguration.write(in: dir.path, store: store)
         server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         client = TestClient(baseURL: server.baseURL)
     }
@@ -22,7 +63,7 @@ struct EntityAPITests {
         return r.json?.arrayValue?.first ?? .null
     }
 
-    @Test func createUpdateUnchangedDeleteWithEventsAndVersions() throws {
+    func createUpdateUnchangedDeleteWithEventsAndVersions() throws {
         let created = try postOne(TestConfiguration.person(id: "c1", first: "Jon", last: "Smith"))
         #expect(created["status"] == .string("created"))
         let uri = try #require(created["uri"]?.stringValue)
@@ -61,7 +102,7 @@ struct EntityAPITests {
         #expect(again["uri"]?.stringValue != uri)
     }
 
-    @Test func validItemsCommitWhenOthersInTheBatchFail() throws {
+    func validItemsCommitWhenOthersInTheBatchFail() throws {
         let body = """
             [\(TestConfiguration.person(id: "p1", first: "Ann")),
              \(TestConfiguration.person(id: "p2", first: "Bob", extra: "\"Nickname\": [\"B\"]")),
@@ -87,7 +128,7 @@ struct EntityAPITests {
         #expect(try client.events(tenant: "t1").count == 2)
     }
 
-    @Test func limitsAreItemErrors() throws {
+    func limitsAreItemErrors() throws {
         let big = String(repeating: "x", count: 65)
         let r = try postOne(TestConfiguration.person(id: "L1", first: big))
         #expect(r["errors"]?["errorCode"] == .string("LIMIT_EXCEEDED"))
@@ -97,7 +138,7 @@ struct EntityAPITests {
         #expect(many["errors"]?["errorCode"] == .string("LIMIT_EXCEEDED"))
     }
 
-    @Test func malformedRequestsGetClearErrorsAndLoseNothing() throws {
+    func malformedRequestsGetClearErrorsAndLoseNothing() throws {
         _ = try postOne(TestConfiguration.person(id: "keep", first: "Kept"))
 
         let broken = try client.post("/api/t1/entities", "[{\"type\": \"x\",\n \"attributes\": {]")
@@ -134,7 +175,7 @@ struct EntityAPITests {
         #expect(try client.get("/api/t1/\(uri)").json?["attributes"]?["FirstName"]?.arrayValue?.first?["value"] == .string("Kept"))
     }
 
-    @Test func eventsArePagedBySequence() throws {
+    func eventsArePagedBySequence() throws {
         var body: [String] = []
         for i in 0..<25 { body.append(TestConfiguration.person(id: "s\(i)", first: "N\(i)")) }
         #expect(try client.post("/api/t1/entities", "[\(body.joined(separator: ","))]").status == 200)
@@ -151,7 +192,7 @@ struct EntityAPITests {
         #expect(Set(all).count == 25)
     }
 
-    @Test func healthAndMetrics() throws {
+    func healthAndMetrics() throws {
         _ = try postOne(TestConfiguration.person(id: "m1", first: "M"))
         let health = try client.get("/health")
         #expect(health.status == 200)
@@ -163,7 +204,7 @@ struct EntityAPITests {
         #expect(metrics.text.contains("herald_http_requests_total"))
     }
 
-    @Test func sigtermStopsGracefully() throws {
+    func sigtermStopsGracefully() throws {
         _ = try postOne(TestConfiguration.person(id: "g1", first: "G"))
         #expect(server.stop() == 0)
         #expect(server.log.contains("herald stopped"))

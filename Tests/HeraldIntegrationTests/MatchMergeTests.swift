@@ -4,7 +4,8 @@ import HeraldTestSupport
 import Testing
 
 /// Match and merge through the real daemon: events, order, redirects, potential matches,
-/// manual merge, unmerge, not-a-match, relations.
+/// manual merge, unmerge, not-a-match, relations; on each store backend (the scenarios are in
+/// `MatchMergeScenario`, one server per test).
 @Suite(.timeLimit(.minutes(5)))
 struct MatchMergeTests {
     static let individual = "configuration/entityTypes/Individual"
@@ -35,13 +36,59 @@ struct MatchMergeTests {
         }
         """
 
+    @Test(arguments: TestStoreBackend.allCases)
+    func anAutomaticMatchMergesInTheSameTransactionWithEventsInOrder(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).anAutomaticMatchMergesInTheSameTransactionWithEventsInOrder()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func suspectMatchesArePotentialMatchesUntilTheyNoLongerMatch(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).suspectMatchesArePotentialMatchesUntilTheyNoLongerMatch()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func deletingOneSideOfAPotentialMatchTellsTheOther(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).deletingOneSideOfAPotentialMatchTellsTheOther()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func notAMatchIsNeverMergedOrSuggestedAgain(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).notAMatchIsNeverMergedOrSuggestedAgain()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func manualMergeAndUnmergeRoundTrip(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).manualMergeAndUnmergeRoundTrip()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func failedMergesSayWhyAndChangeNothing(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).failedMergesSayWhyAndChangeNothing()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func relationsAreVersionedAndMoveToTheWinner(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).relationsAreVersionedAndMoveToTheWinner()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
+    func concurrentPostsOfMatchingRecordsMergeOnce(_ backend: TestStoreBackend) async throws {
+        try await MatchMergeScenario(backend).concurrentPostsOfMatchingRecordsMergeOnce()
+    }
+}
+
+/// A `herald serve` with `MatchMergeTests.tenant` on a store of the given backend, its helpers, and the
+/// scenarios `MatchMergeTests` runs.
+struct MatchMergeScenario {
     let dir = TemporaryDirectory()
     let server: HeraldProcess
     let client: TestClient
 
-    init() throws {
+    init(_ backend: TestStoreBackend) throws {
+        let store = try TestStore(backend, name: "matchmerge")
         server = try HeraldProcess(
-            configPath: TestConfiguration.write(in: dir.path, tenants: MatchMergeTests.tenant), logPath: dir.file("serve.log"))
+            configPath: TestConfiguration.write(in: dir.path, tenants: MatchMergeTests.tenant, store: store),
+            logPath: dir.file("serve.log"))
         client = TestClient(baseURL: server.baseURL)
     }
 
@@ -64,7 +111,7 @@ struct MatchMergeTests {
     func uri(_ result: JSONValue) -> String { result["uri"]?.stringValue ?? "" }
     func id(_ uri: String) -> String { String(uri.dropFirst("entities/".count)) }
 
-    @Test func anAutomaticMatchMergesInTheSameTransactionWithEventsInOrder() throws {
+    func anAutomaticMatchMergesInTheSameTransactionWithEventsInOrder() throws {
         let first = try post(person("CRM", "c1", first: "Ada", last: "Lovelace", email: "ada@example.com"))
         let winner = uri(first[0])
         let after = try client.events(tenant: "t1").count
@@ -96,7 +143,7 @@ struct MatchMergeTests {
         #expect(update[0]["status"] == .string("updated"))
     }
 
-    @Test func suspectMatchesArePotentialMatchesUntilTheyNoLongerMatch() throws {
+    func suspectMatchesArePotentialMatchesUntilTheyNoLongerMatch() throws {
         let a = uri(try post(person("CRM", "s1", first: "Jonathan", last: "Smith", birth: "1980-05-01"))[0])
         let b = uri(try post(person("ERP", "s2", first: "Jonathon", last: "Smith", birth: "1980-05-01"))[0])
         #expect(a != b, "a suspect match does not merge")
@@ -118,7 +165,7 @@ struct MatchMergeTests {
 
     /// Deleting one side of a potential match tells the other side: POTENTIAL_MATCHES_REMOVED on it, naming
     /// the removed entity, after the ENTITY_REMOVED.
-    @Test func deletingOneSideOfAPotentialMatchTellsTheOther() throws {
+    func deletingOneSideOfAPotentialMatchTellsTheOther() throws {
         let b = uri(try post(person("CRM", "d1", first: "Jonathan", last: "Smyth", birth: "1970-02-03"))[0])
         let c = uri(try post(person("ERP", "d2", first: "Jonathon", last: "Smyth", birth: "1970-02-03"))[0])
         #expect(try client.get("/api/t1/\(b)/_potentialMatches").json?.arrayValue?.count == 1)
@@ -130,7 +177,7 @@ struct MatchMergeTests {
         #expect(events.last?["matches"]?.arrayValue?.first?["uri"]?.stringValue == c)
     }
 
-    @Test func notAMatchIsNeverMergedOrSuggestedAgain() throws {
+    func notAMatchIsNeverMergedOrSuggestedAgain() throws {
         let a = uri(try post(person("CRM", "n1", first: "Maria", last: "Garcia"))[0])
         let b = uri(try post(person("ERP", "n2", first: "Mariah", last: "Garcia"))[0])
         #expect(try client.get("/api/t1/\(a)/_potentialMatches").json?.arrayValue?.count == 1)
@@ -146,7 +193,7 @@ struct MatchMergeTests {
         #expect(try client.get("/api/t1/\(a)/_potentialMatches").json?.arrayValue?.isEmpty == true)
     }
 
-    @Test func manualMergeAndUnmergeRoundTrip() throws {
+    func manualMergeAndUnmergeRoundTrip() throws {
         let a = uri(try post(person("CRM", "m1", first: "Grace", last: "Hopper", email: "grace@navy.mil", birth: "1906-12-09"))[0])
         let b = uri(try post(person("WEB", "m2", first: "Amazing", last: "Grace", email: "amazing@example.com"))[0])
         let before = try #require(try client.get("/api/t1/\(b)").json)
@@ -188,7 +235,7 @@ struct MatchMergeTests {
         #expect(try client.get("/api/t1/\(a)").json?["redirectedFrom"] == nil)
     }
 
-    @Test func failedMergesSayWhyAndChangeNothing() throws {
+    func failedMergesSayWhyAndChangeNothing() throws {
         let person = uri(try post(person("CRM", "f1", first: "Alan", last: "Turing"))[0])
         let org = try client.post(
             "/api/t1/entities",
@@ -208,7 +255,7 @@ struct MatchMergeTests {
         #expect(try client.events(tenant: "t1").count == count, "nothing half-done")
     }
 
-    @Test func relationsAreVersionedAndMoveToTheWinner() throws {
+    func relationsAreVersionedAndMoveToTheWinner() throws {
         let a = uri(try post(person("CRM", "r1", first: "Linus", last: "T", email: "l@kernel.org"))[0])
         let org = try #require(
             try client.post(
@@ -251,7 +298,7 @@ struct MatchMergeTests {
         #expect(try client.get("/api/t1/\(rel)").status == 404)
     }
 
-    @Test func concurrentPostsOfMatchingRecordsMergeOnce() async throws {
+    func concurrentPostsOfMatchingRecordsMergeOnce() async throws {
         // Many pairs of records that match each other, posted at the same time from two connections.
         let pairs = 40
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -283,11 +330,13 @@ struct MatchMergeTests {
 }
 
 /// The scenario from the design talk users know: an entity is created, matches an existing one and
-/// merges; two destinations on one queue each receive exactly their share.
+/// merges; two destinations on one queue each receive exactly their share. On each store backend.
 @Suite(.timeLimit(.minutes(3)))
 struct MergeStreamingScenarioTests {
-    @Test func createdMatchedMergedStreamsToTwoDestinationsOnOneQueue() throws {
+    @Test(arguments: TestStoreBackend.allCases)
+    func createdMatchedMergedStreamsToTwoDestinationsOnOneQueue(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()
+        let store = try TestStore(backend, name: "mergestreaming")
         let out = dir.file("queue.ndjson")
         var tenant = MatchMergeTests.tenant
         tenant.removeLast()
@@ -304,7 +353,8 @@ struct MergeStreamingScenarioTests {
             }
             """
         let plugins = StreamingTestSupport.pluginDirectory(in: dir)
-        let config = TestConfiguration.write(in: dir.path, tenants: tenant, extra: "\"pluginDirectories\": [\"\(plugins)\"],")
+        let config = TestConfiguration.write(
+            in: dir.path, tenants: tenant, extra: "\"pluginDirectories\": [\"\(plugins)\"],", store: store)
         let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         let client = TestClient(baseURL: server.baseURL)
         func post(_ source: String, _ id: String, _ first: String, _ last: String, _ email: String) throws {

@@ -4,34 +4,16 @@ import HeraldSQLite
 import HeraldStorage
 import HeraldTestSupport
 import Logging
-import Synchronization
 import Testing
 
 /// The backends every contract test runs on.
-enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite, postgres
-    var testDescription: String { rawValue }
-}
+typealias Backend = TestStoreBackend
 
-/// One PostgreSQL cluster for the whole test process (initdb takes seconds); each test gets its own database.
+/// A fresh database on the test process's shared PostgreSQL cluster (`SharedPostgresCluster`); when PostgreSQL
+/// is missing the test is skipped (in CI it fails) before this returns.
 enum SharedCluster {
-    private static let state = Mutex<(cluster: PostgresCluster?, error: String?, databases: Int)>((nil, nil, 0))
-
-    /// A fresh database on the shared cluster, or nil with the reason PostgreSQL is not there.
     static func database() throws -> (cluster: PostgresCluster, name: String)? {
-        if let message = PostgresCluster.requireOrSkipMessage() {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record(Comment(rawValue: message)) }
-            else { print("skipped: \(message)") }
-            return nil
-        }
-        let (cluster, n) = try state.withLock { s -> (PostgresCluster, Int) in
-            if s.cluster == nil { s.cluster = try PostgresCluster.start() }
-            s.databases += 1
-            return (s.cluster!, s.databases)
-        }
-        let name = "contract_\(n)"
-        _ = try cluster.psql("CREATE DATABASE \(name)")
-        return (cluster, name)
+        try SharedPostgresCluster.database(prefix: "contract")
     }
 }
 

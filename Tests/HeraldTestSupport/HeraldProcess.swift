@@ -198,13 +198,15 @@ public struct HeraldProcessError: Error, CustomStringConvertible {
 
 /// Small synchronous helpers over `HTTPClient` that parse JSON answers.
 public final class TestClient: @unchecked Sendable {
-    let client = HTTPClient(timeout: 60)
+    let client: HTTPClient
     public let baseURL: String
     public var token: String?
 
-    public init(baseURL: String, token: String? = nil) {
+    /// `timeout`: seconds a request may take in all before it fails with an `HTTPTransportError`.
+    public init(baseURL: String, token: String? = nil, timeout: Double = 60) {
         self.baseURL = baseURL
         self.token = token
+        self.client = HTTPClient(timeout: timeout)
     }
 
     public func request(_ method: String, _ path: String, body: String? = nil, headers: [(String, String)] = [])

@@ -34,17 +34,23 @@ public enum StreamingTestSupport {
         tenant(streaming: streaming).replacingOccurrences(of: "\"id\": \"t1\"", with: "\"id\": \"\(id)\"")
     }
 
-    /// Writes a configuration with plugins and streaming; returns its path.
-    public static func writeConfig(in dir: TemporaryDirectory, plugins: String, streaming: String, tokens: String = "[]") -> String {
+    /// Writes a configuration with plugins and streaming; returns its path. `store`: see ``TestStore`` (default:
+    /// SQLite in `data`).
+    public static func writeConfig(
+        in dir: TemporaryDirectory, plugins: String, streaming: String, tokens: String = "[]", store: TestStore? = nil,
+        storeKeys: String = ""
+    ) -> String {
         TestConfiguration.write(
             in: dir.path, tokens: tokens, tenants: tenant(streaming: streaming),
-            extra: "\"pluginDirectories\": [\"\(plugins)\"],")
+            extra: "\"pluginDirectories\": [\"\(plugins)\"],", store: store, storeKeys: storeKeys)
     }
 
     /// Starts `herald serve` with the test tenant, `streaming` as its streamingConfig and the built test and file
-    /// sinks; returns the server and a client for it.
-    public static func start(_ dir: TemporaryDirectory, streaming: String) throws -> (HeraldProcess, TestClient) {
-        let config = writeConfig(in: dir, plugins: pluginDirectory(in: dir), streaming: streaming)
+    /// sinks, on `store` (default: SQLite in `data`); returns the server and a client for it.
+    public static func start(_ dir: TemporaryDirectory, streaming: String, store: TestStore? = nil) throws
+        -> (HeraldProcess, TestClient)
+    {
+        let config = writeConfig(in: dir, plugins: pluginDirectory(in: dir), streaming: streaming, store: store)
         let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         return (server, TestClient(baseURL: server.baseURL))
     }

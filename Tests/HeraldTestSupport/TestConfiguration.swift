@@ -32,18 +32,20 @@ public enum TestConfiguration {
         }
         """
 
-    /// Writes `herald.json` into `directory` with a data directory beside it; returns its path.
-    /// `server` holds more keys of the `server` object (`"headerTimeoutMs": 1000, …`).
+    /// Writes `herald.json` into `directory` with a data directory beside it (or, with `store`, the store it
+    /// says: see ``TestStore``); returns its path.
+    /// `server` holds more keys of the `server` object (`"headerTimeoutMs": 1000, …`); `storeKeys` more keys of the
+    /// `store` object (`"queueRetentionHours": 0`).
     public static func write(
         in directory: String, tokens: String = "[]", maxRequestBytes: Int = 1 << 20, tenants: String? = nil,
-        extra: String = "", server: String = ""
+        extra: String = "", server: String = "", store: TestStore? = nil, storeKeys: String = ""
     ) -> String {
         let path = directory + "/herald.json"
         let serverKeys = server.isEmpty ? "" : ", " + server
         let text = """
             {
               "server": {"host": "127.0.0.1", "port": 0, "maxRequestBytes": \(maxRequestBytes), "tokens": \(tokens)\(serverKeys)},
-              "dataDirectory": "data",
+              \((store ?? .sqlite).configurationMembers(storeKeys: storeKeys)),
               \(extra)
               "tenants": [\(tenants ?? tenantJSON)]
             }
