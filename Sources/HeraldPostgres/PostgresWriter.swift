@@ -31,6 +31,8 @@ final class WriterSession: @unchecked Sendable {
     /// Where the writer's time goes: statements sent and the time spent waiting for their answers.
     private(set) var statements = 0
     private(set) var waitingNanoseconds: UInt64 = 0
+    /// A storage failure a job of the current group hit (reported to the health monitor with the group).
+    var jobStorageFailure: StoreError?
     /// Tests only: runs on the writer thread after the events got their sequence numbers, before COMMIT.
     nonisolated(unsafe) var beforeCommit: (@Sendable () -> Void)?
     /// The statement the writer waits for, and its connection; failed when that connection closes (see `query`).
@@ -256,6 +258,9 @@ final class PostgresGroupCommitter: Sendable {
                     } catch {
                         self.notifyRollback()
                         let classified = StoreError.classifyPostgres(error)
+                        if let storage = classified as? StoreError, storage.isStorageFailure {
+                            session.jobStorageFailure = storage
+                        }
                         if alone { session.rollback() }
                         return { _ in continuation.resume(throwing: classified) }
                     }
@@ -324,7 +329,12 @@ final class PostgresGroupCommitter: Sendable {
     }
 
     private func finish(_ jobs: [Job], _ outcome: Result<Void, any Error>, _ resumers: [Resumer]) {
+        // A group that committed while one of its jobs lost the connection (a job alone rolls back on its own)
+        // does not count as healthy.
+        let jobFailure = session.jobStorageFailure
+        session.jobStorageFailure = nil
         switch outcome {
+        case .success where jobFailure != nil: observer(.failure(jobFailure!))
         case .success: observer(.success(()))
         case .failure(let error as StoreError) where error.isStorageFailure: observer(.failure(error))
         case .failure: break
