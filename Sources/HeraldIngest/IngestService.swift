@@ -147,7 +147,7 @@ public final class IngestService: Sendable {
         var newId = ""
         if existing == nil {
             newId = state.ids.entityId()
-            while try tx.entityExists(tenant: tenant, id: newId) { newId = state.ids.entityId() }
+            while try tx.isGeneratedEntityIdTaken(tenant: tenant, id: newId) { newId = state.ids.entityId() }
         }
         let outcome = try ingestor.apply(
             input, to: existing?.entity, newEntityId: newId, now: now, user: user, ids: &state.ids, at: path)

@@ -114,6 +114,13 @@ struct PostgresTransaction: StoreTransaction {
         return try rows("SELECT 1 FROM entities WHERE tenant = \(tenant) AND id = \(id)").first != nil
     }
 
+    /// Answered from the overlay and the prefetched rows only: the insert at commit verifies it (a random 8-character
+    /// id is taken by another entity about once in 10^14 / n tries), and a collision there re-runs the job.
+    func isGeneratedEntityIdTaken(tenant: String, id: String) throws -> Bool {
+        if let written = session.overlay.entities[key(tenant, id)], written.isInsert { return true }
+        return session.prefetchedEntities[key(tenant, id)] != nil
+    }
+
     func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws {
         session.overlay.change(key(tenant, entity.id), { w in
             w.type = entity.type

@@ -288,13 +288,14 @@ final class PostgresGroupCommitter: Sendable {
             }
             if jobs.isEmpty { return }
             let (outcome, resumers) = commit(jobs)
-            if case .failure(let error as StoreError) = outcome, error.code == .queryFailed, jobs.count > 1 {
+            if case .failure(let error as StoreError) = outcome, error.code == .queryFailed || error.code == .conflict,
+                jobs.count > 1
+            {
                 // Entity and crosswalk writes reach PostgreSQL only at commit: one it refuses (a duplicate key)
                 // fails the whole group there. Commit each job on its own, so that only the job that wrote it fails.
-                for job in jobs {
-                    let (single, resumer) = commit([job])
-                    finish([job], single, resumer)
-                }
+                for job in jobs { commitAlone(job) }
+            } else if case .failure(let error as StoreError) = outcome, error.code == .conflict {
+                commitAlone(jobs[0])
             } else {
                 finish(jobs, outcome, resumers)
             }
@@ -302,6 +303,18 @@ final class PostgresGroupCommitter: Sendable {
     }
 
     private typealias Resumer = @Sendable (Result<Void, any Error>) -> Void
+
+    /// Commits one job on its own; a conflict (a generated id taken meanwhile) runs it again, twice at most.
+    private func commitAlone(_ job: Job) {
+        var attempt = 0
+        while true {
+            let (outcome, resumers) = commit([job])
+            attempt += 1
+            if case .failure(let error as StoreError) = outcome, error.code == .conflict, attempt < 3 { continue }
+            finish([job], outcome, resumers)
+            return
+        }
+    }
 
     /// Runs `jobs` in one transaction and commits it.
     private func commit(_ jobs: [Job]) -> (Result<Void, any Error>, [Resumer]) {

@@ -160,7 +160,7 @@ extension WriterSession {
         }
         if !inserts.tenants.isEmpty {
             let c = inserts
-            try writeStatement(
+            let result = try writeStatement(
                 """
                 INSERT INTO entities (tenant, id, type, version, removed, updated_time, body, merged_into)
                 SELECT u.tenant, u.id, u.type, u.version, u.removed, u.updated_time, u.body,
@@ -169,7 +169,13 @@ extension WriterSession {
                     \(c.removed)::bool[], \(c.times)::int8[], \(c.bodies)::bytea[], \(c.setMerged)::bool[],
                     \(c.mergedInto)::text[])
                     AS u(tenant, id, type, version, removed, updated_time, body, set_merged, merged_into)
+                ON CONFLICT (tenant, id) DO NOTHING
                 """)
+            if let inserted = result.metadata.rows, inserted < c.tenants.count {
+                throw StoreError(
+                    .conflict,
+                    "\(c.tenants.count - inserted) new entity id(s) of this transaction were already taken; the jobs run again with new ids")
+            }
         }
         if !updates.tenants.isEmpty {
             let c = updates

@@ -16,6 +16,10 @@ public protocol EntityTransaction {
     func entityVersion(tenant: String, id: String) throws -> (version: Int64, removed: Bool, mergedInto: String?)?
     /// Whether an entity id is taken in `tenant`.
     func entityExists(tenant: String, id: String) throws -> Bool
+    /// Whether an id the caller just generated at random is taken. A store may answer from what it knows
+    /// without asking the database, and verify at commit instead: a collision then fails the commit with
+    /// `STORE_CONFLICT` and the store runs the job again (which generates another id). Default: `entityExists`.
+    func isGeneratedEntityIdTaken(tenant: String, id: String) throws -> Bool
     /// Inserts a new entity at version 1.
     func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws
     /// Replaces an entity's snapshot and sets its version and removed flag.
@@ -48,6 +52,10 @@ public protocol EntityTransaction {
 
 extension EntityTransaction {
     public func prefetch(tenant: String, crosswalks keys: [CrosswalkKey]) throws {}
+
+    public func isGeneratedEntityIdTaken(tenant: String, id: String) throws -> Bool {
+        try entityExists(tenant: tenant, id: id)
+    }
 
     public func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8]) throws {
         try updateEntity(tenant: tenant, entity: entity, version: version, body: body, removed: false)

@@ -28,6 +28,8 @@ extension ErrorCode where Domain == StoreError {
     public static let commitFailed = Self("STORE_COMMIT_FAILED")
     /// The database refused a statement (a constraint, a bug): the request that sent it failed, nothing else.
     public static let queryFailed = Self("STORE_QUERY_FAILED")
+    /// A write collided with a row committed meanwhile (a generated id taken): running the job again may succeed.
+    public static let conflict = Self("STORE_CONFLICT")
     /// The disk (or the database's size limit) is full: nothing more can be written until space is freed.
     public static let storageFull = Self("STORAGE_FULL")
     /// The database cannot be read or written (I/O error, read-only, locked, corrupt): an operator must look.

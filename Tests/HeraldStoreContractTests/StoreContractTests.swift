@@ -2,6 +2,7 @@ import Foundation
 import HeraldModel
 import HeraldStorage
 import HeraldTestSupport
+import Synchronization
 import Testing
 
 /// What every store must do, run on SQLite and on PostgreSQL: the stages rely on exactly this.
@@ -232,6 +233,32 @@ struct StoreContractTests {
             return seen
         }
         #expect(seen == ["a", "-", "1", "true", "b", "c", "5"])
+        await store.close()
+    }
+
+    /// A generated id that another entity already has: SQLite says so at once; PostgreSQL finds it at commit and
+    /// runs the job again, which draws the next id. Either way the new entity gets a free id and the old one is
+    /// untouched, with one event.
+    @Test(arguments: Backend.allCases)
+    func aGeneratedIdThatIsTakenIsNeverOverwritten(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        try await store.write { tx in try tx.insertEntity(tenant: "t", entity: self.entity("taken"), body: self.entity("taken").storedBytes()) }
+        let draws = Mutex(0)
+        let chosen = try await store.write { tx -> String in
+            func next() -> String { draws.withLock { $0 += 1; return $0 == 1 ? "taken" : "fresh\($0)" } }
+            var id = next()
+            while try tx.isGeneratedEntityIdTaken(tenant: "t", id: id) { id = next() }
+            var e = self.entity(id)
+            e.createdBy = "new"
+            try tx.insertEntity(tenant: "t", entity: e, body: e.storedBytes())
+            try tx.appendEvent(tenant: "t", self.event("entities/\(id)"))
+            return id
+        }
+        #expect(chosen == "fresh2")
+        #expect(try await store.entity(tenant: "t", id: "taken")?.entity.createdBy == "t", "the old entity is untouched")
+        #expect(try await store.entity(tenant: "t", id: "fresh2")?.entity.createdBy == "new")
+        #expect(try await store.events(tenant: "t", after: 0, limit: 10).map(\.event.objectURI) == ["entities/fresh2"])
         await store.close()
     }
 
