@@ -221,7 +221,7 @@ private final class LeaseFlag: Sendable {
 extension PostgresTransaction {
     /// Runs a statement given as text (maintenance and the health probe).
     func execute(_ sql: String) throws {
-        try session.query(PostgresQuery(unsafeSQL: sql))
+        try session.writeStatement(PostgresQuery(unsafeSQL: sql))
     }
 }
 
