@@ -94,9 +94,14 @@ public final class PostgresStore: Store {
         writerConfiguration.options.additionalStartupParameters += [
             ("idle_in_transaction_session_timeout", "60s"), ("statement_timeout", "60s"),
         ]
+        // Only the writer commits: its session setting covers every write transaction (no statement per commit,
+        // and the value goes as a startup parameter, never into SQL text).
+        if let synchronousCommit = settings.synchronousCommit {
+            writerConfiguration.options.additionalStartupParameters.append(("synchronous_commit", synchronousCommit))
+        }
         let session = WriterSession(configuration: writerConfiguration, eventLoop: group.next(), logger: logger)
         let committer = PostgresGroupCommitter(
-            session: session, signal: signal, synchronousCommit: settings.synchronousCommit,
+            session: session, signal: signal,
             observer: { monitor.record($0) })
         let store = PostgresStore(
             settings: settings, client: client, committer: committer, commits: signal, health: monitor, logger: logger)

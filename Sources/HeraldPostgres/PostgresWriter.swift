@@ -124,7 +124,7 @@ final class WriterSession: @unchecked Sendable {
         return try query(statement)
     }
 
-    func begin(synchronousCommit: String?) throws {
+    func begin() throws {
         pendingEvents.removeAll(keepingCapacity: true)
         overlay.removeAll()
         prefetchedCrosswalks.removeAll(keepingCapacity: true)
@@ -133,9 +133,6 @@ final class WriterSession: @unchecked Sendable {
         savepoints = 0
         try query("BEGIN")
         inTransaction = true
-        if let synchronousCommit {
-            try query(PostgresQuery(unsafeSQL: "SET LOCAL synchronous_commit TO \(synchronousCommit)"))
-        }
     }
 
     /// Gives the pending events their sequence numbers and inserts them, in one statement: the counter row's
@@ -214,19 +211,17 @@ final class PostgresGroupCommitter: Sendable {
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "herald.postgres.writer")
     private let maxJobsPerCommit: Int
-    private let synchronousCommit: String?
     private let signal: CommitSignal
     private let observer: @Sendable (Result<Void, StoreError>) -> Void
     let statistics = Mutex((commits: 0, jobs: 0))
     let rollbackObservers = Mutex<[@Sendable () -> Void]>([])
 
     init(
-        session: WriterSession, signal: CommitSignal, synchronousCommit: String?, maxJobsPerCommit: Int = 256,
+        session: WriterSession, signal: CommitSignal, maxJobsPerCommit: Int = 256,
         observer: @escaping @Sendable (Result<Void, StoreError>) -> Void
     ) {
         self.session = session
         self.signal = signal
-        self.synchronousCommit = synchronousCommit
         self.maxJobsPerCommit = maxJobsPerCommit
         self.observer = observer
     }
@@ -322,7 +317,7 @@ final class PostgresGroupCommitter: Sendable {
         resumers.reserveCapacity(jobs.count)
         do {
             try session.connect()
-            try session.begin(synchronousCommit: synchronousCommit)
+            try session.begin()
             let alone = jobs.count == 1
             for job in jobs { resumers.append(job.run(session, alone)) }
             // A job alone that failed has rolled the transaction back; its caller has its error already.

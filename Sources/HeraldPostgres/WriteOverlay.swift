@@ -48,8 +48,13 @@ struct WriteOverlay {
     private(set) var keySets: [EntityKey: Set<Int64>] = [:]
     /// Rows of `match_keys` this transaction added (true) or removed (false).
     private(set) var matchEntries: [MatchEntry: Bool] = [:]
+    struct TenantMatchKey: Hashable {
+        var tenant: String
+        var key: Int64
+    }
+
     /// Per tenant and key: the entity ids added and removed here (for `entitiesSharing`).
-    private(set) var entriesByKey: [EntityKey: Set<String>] = [:]
+    private(set) var entriesByKey: [TenantMatchKey: Set<String>] = [:]
 
     private(set) var entities: [EntityKey: EntityWrite] = [:]
     /// Crosswalk → entity id; nil: deleted in this transaction.
@@ -108,12 +113,12 @@ struct WriteOverlay {
     private mutating func setEntry(_ entry: MatchEntry, _ added: Bool) {
         journal.append(.matchEntry(entry, matchEntries[entry]))
         matchEntries[entry] = added
-        entriesByKey[EntityKey(tenant: entry.tenant, id: String(entry.key)), default: []].insert(entry.entityId)
+        entriesByKey[TenantMatchKey(tenant: entry.tenant, key: entry.key), default: []].insert(entry.entityId)
     }
 
     /// The ids of `key` as the database listed them, with this transaction's additions and removals applied.
     func sharing(tenant: String, key: Int64, fromDatabase ids: [String]) -> [String] {
-        guard let touched = entriesByKey[EntityKey(tenant: tenant, id: String(key))] else { return ids }
+        guard let touched = entriesByKey[TenantMatchKey(tenant: tenant, key: key)] else { return ids }
         var out = ids.filter { matchEntries[MatchEntry(tenant: tenant, key: key, entityId: $0)] != false }
         let present = Set(out)
         for id in touched.sorted() where !present.contains(id) {
@@ -124,7 +129,7 @@ struct WriteOverlay {
 
     /// How many of `key`'s database rows this transaction removed (read that many more to fill a limit).
     func removals(tenant: String, key: Int64) -> Int {
-        guard let touched = entriesByKey[EntityKey(tenant: tenant, id: String(key))] else { return 0 }
+        guard let touched = entriesByKey[TenantMatchKey(tenant: tenant, key: key)] else { return 0 }
         return touched.reduce(0) { $0 + (matchEntries[MatchEntry(tenant: tenant, key: key, entityId: $1)] == false ? 1 : 0) }
     }
 
