@@ -41,7 +41,7 @@ public final class IngestService: Sendable {
         profileCacheEntries: Int = StoreConfiguration().matchProfileCacheEntries
     ) {
         self.store = store
-        self.writerState = WriterState(profileCacheEntries: profileCacheEntries)
+        self.writerState = WriterState(profileCacheEntries: profileCacheEntries, readsAhead: store.readsAhead)
         self.loaded = Mutex(([:], [:]))
         update(tenants: tenants, matching: matching)
         let state = writerState
@@ -91,9 +91,19 @@ public final class IngestService: Sendable {
         let crosswalks = inputs.flatMap { item -> [CrosswalkKey] in
             if case .success(let input) = item { return input.crosswalks.map(\.key) } else { return [] }
         }
+        var likelyKeys: [Int64: Int] = [:]
+        if store.readsAhead {
+            likelyKeys = MatchCoordinator.likelyKeyLimits(
+                inputs.compactMap { if case .success(let input) = $0 { input } else { nil } }, ingestor: ingestor,
+                matchers: matchers, tokenCap: tenant.schema.limits.maxEntitiesPerToken,
+                coarseTokenCap: tenant.schema.limits.maxEntitiesPerCoarseToken)
+        }
+        let matchKeys = likelyKeys
         return try await store.write { tx in
-            // Every item's crosswalks and their entities in one read where that saves round trips (PostgreSQL).
+            // Where that saves round trips (PostgreSQL), one read each: every item's crosswalks and their entities,
+            // and the entities under the match keys the items will likely look up.
             try tx.prefetch(tenant: tenantId, crosswalks: crosswalks)
+            try tx.prefetch(tenant: tenantId, matchKeys: matchKeys)
             var results: [ItemResult] = []
             results.reserveCapacity(inputs.count)
             for (index, item) in inputs.enumerated() {
@@ -273,7 +283,11 @@ final class WriterState: @unchecked Sendable {
     var written: StoredEntity?
 
     /// - Parameter profileCacheEntries: the most profiles the cache holds (two generations of half as many).
-    init(profileCacheEntries: Int) {
+    /// Whether the store's reads cost a round trip (`Store.readsAhead`): matching then gives read-ahead hints.
+    let readsAhead: Bool
+
+    init(profileCacheEntries: Int, readsAhead: Bool = false) {
+        self.readsAhead = readsAhead
         profiles = ProfileCache(generation: profileCacheEntries / 2)
     }
 }

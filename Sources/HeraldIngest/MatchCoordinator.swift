@@ -20,19 +20,57 @@ struct MatchCoordinator {
     let now: Int64
     let state: WriterState
 
+    /// The match keys to look up for `tokens`, each with its limit: one more than its token's cap (a key with
+    /// more entities than its cap is skipped).
+    func keyLimits(_ tokens: Set<String>) -> [Int64: Int] {
+        MatchCoordinator.keyLimits(tokens, tokenCap: tokenCap, coarseTokenCap: coarseTokenCap)
+    }
+
+    static func keyLimits(_ tokens: Set<String>, tokenCap: Int, coarseTokenCap: Int, into limits: inout [Int64: Int]) {
+        let coarse = MatchEngine.coarseTokens(in: tokens)
+        for token in tokens {
+            let limit = (coarse.contains(token) ? coarseTokenCap : tokenCap) + 1
+            let key = MatchKey.of(token)
+            limits[key] = max(limits[key] ?? 0, limit)
+        }
+    }
+
+    static func keyLimits(_ tokens: Set<String>, tokenCap: Int, coarseTokenCap: Int) -> [Int64: Int] {
+        var limits: [Int64: Int] = [:]
+        keyLimits(tokens, tokenCap: tokenCap, coarseTokenCap: coarseTokenCap, into: &limits)
+        return limits
+    }
+
+    /// The match keys the match stage will likely look up for these inputs, computed away from the writer (on the
+    /// request's thread): the tokens each input would have as a new entity. A creation has exactly these; an update
+    /// usually shares most. For the store's read-ahead hint only: a wrong guess costs a read later, nothing else.
+    static func likelyKeyLimits(
+        _ inputs: [EntityInput], ingestor: EntityIngestor, matchers: [String: CompiledMatching], tokenCap: Int,
+        coarseTokenCap: Int
+    ) -> [Int64: Int] {
+        var limits: [Int64: Int] = [:]
+        var ids = IDGenerator()
+        for input in inputs {
+            guard let matching = matchers[input.type], !matching.engine.isEmpty,
+                case .created(let entity)? = try? ingestor.apply(
+                    input, to: nil, newEntityId: "0", now: 0, user: "", ids: &ids, at: JSONPath.root)
+            else { continue }
+            keyLimits(
+                matching.engine.tokens(for: matching.engine.profile(entity)), tokenCap: tokenCap,
+                coarseTokenCap: coarseTokenCap, into: &limits)
+        }
+        return limits
+    }
+
     /// How many rounds of automatic merging one write may cause (a merge can make the winner match more).
     static let maxRounds = 5
 
     /// An entity's match profile, from the writer's cache when the stored version is the cached one.
     /// `stored`, when the caller has the entity already, saves reading it.
     func profile(_ id: String, stored: StoredEntity? = nil, tx: inout any StoreTransaction) throws -> CachedProfile? {
-        let key = tenant + "\u{0}" + id
         guard let state = try tx.entityVersion(tenant: tenant, id: id) else { return nil }
-        if let cached = self.state.profiles.get(key), cached.version == state.version,
-            cached.removed == state.removed, cached.mergedInto == state.mergedInto
-        {
-            return cached
-        }
+        if let cached = cachedProfile(id, state) { return cached }
+        let key = tenant + "\u{0}" + id
         let entity: StoredEntity
         if let stored, stored.version == state.version, stored.removed == state.removed, stored.mergedInto == state.mergedInto {
             entity = stored
@@ -43,6 +81,27 @@ struct MatchCoordinator {
         let entry = CachedProfile(entity, profile: matching.engine.profile(entity.entity))
         self.state.profiles.put(key, entry)
         return entry
+    }
+
+    /// The cached profile of `id` if it was computed at `state`.
+    func cachedProfile(_ id: String, _ state: (version: Int64, removed: Bool, mergedInto: String?)) -> CachedProfile? {
+        guard let cached = self.state.profiles.get(tenant + "\u{0}" + id), cached.version == state.version,
+            cached.removed == state.removed, cached.mergedInto == state.mergedInto
+        else { return nil }
+        return cached
+    }
+
+    /// Where reads cost a round trip: reads the live candidates whose profile is not cached, in one.
+    private func prefetchUncached(_ candidates: [String], tx: inout any StoreTransaction) throws {
+        guard state.readsAhead else { return }
+        var missing: [String] = []
+        for id in candidates {
+            guard let s = try tx.entityVersion(tenant: tenant, id: id), !s.removed, s.mergedInto == nil,
+                cachedProfile(id, s) == nil
+            else { continue }
+            missing.append(id)
+        }
+        try tx.prefetch(tenant: tenant, entities: missing)
     }
 
     /// Matches an entity that was just written (`written`, when the caller has it); merges and
@@ -69,14 +128,8 @@ struct MatchCoordinator {
             var candidates = Set<String>()
             let coarse = MatchEngine.coarseTokens(in: tokens)
             let sortedTokens = tokens.sorted()
-            // One call for every token (one round trip on PostgreSQL), each key asked for one more than its cap.
-            var limits: [Int64: Int] = [:]
-            for token in sortedTokens {
-                let limit = (coarse.contains(token) ? coarseTokenCap : tokenCap) + 1
-                let key = MatchKey.of(token)
-                limits[key] = max(limits[key] ?? 0, limit)
-            }
-            let sharing = try tx.entitiesSharing(tenant: tenant, limits: limits)
+            // One call for every token (one round trip on PostgreSQL at most), each key asked for one more than its cap.
+            let sharing = try tx.entitiesSharing(tenant: tenant, limits: keyLimits(tokens))
             for token in sortedTokens {
                 let cap = coarse.contains(token) ? coarseTokenCap : tokenCap
                 let ids = sharing[MatchKey.of(token)] ?? []
@@ -87,21 +140,24 @@ struct MatchCoordinator {
                 candidates.formUnion(ids)
             }
             candidates.remove(currentId)
-            var automatic: [StoredEntity] = []
+            var merging: [String] = []
             var suspect: [(String, [String])] = []
-            for candidateId in candidates.sorted() {
+            let ordered = candidates.sorted()
+            try prefetchUncached(ordered, tx: &tx)
+            for candidateId in ordered {
                 if try tx.isNotMatch(tenant: tenant, currentId, candidateId) { continue }
                 guard let loaded = try self.profile(candidateId, tx: &tx), loaded.isLive, loaded.type == entity.type
                 else { continue }
                 let verdict = matching.engine.evaluate(profile, loaded.profile)
                 if verdict.negative { continue }
                 if verdict.merges {
-                    guard let candidate = try tx.entity(tenant: tenant, id: candidateId) else { continue }
-                    automatic.append(candidate)
+                    merging.append(candidateId)
                 } else if !verdict.suspect.isEmpty {
                     suspect.append((candidateId, verdict.suspect))
                 }
             }
+            if state.readsAhead { try tx.prefetch(tenant: tenant, entities: merging) }
+            let automatic = try merging.compactMap { try tx.entity(tenant: tenant, id: $0) }
             if !automatic.isEmpty {
                 currentId = try merge([stored] + automatic, explicitWinner: nil, tx: &tx)
                 continue

@@ -103,7 +103,11 @@ enum PostgresSchema {
                     relation_id text NOT NULL, PRIMARY KEY (tenant, type, value, source_table))
                 """,
                 "CREATE TABLE store_probe (id integer PRIMARY KEY, filler bytea NOT NULL)",
-            ])
+            ]),
+        // Matching asks whether an entity is in any not-a-match pair, on either side.
+        Migration(
+            version: 2, name: "not_matches_by_b",
+            statements: ["CREATE INDEX not_matches_b ON not_matches (tenant, b)"]),
     ]
 
     /// Creates the schema if needed and applies every migration not applied yet.

@@ -18,6 +18,9 @@ import Synchronization
 ///   connects again.
 public final class PostgresStore: Store {
     public let settings: PostgresSettings
+    /// Every read is a round trip: ingest gives the read-ahead hints.
+    public var readsAhead: Bool { true }
+
     public var location: String { settings.location }
     public let commits: CommitSignal
 

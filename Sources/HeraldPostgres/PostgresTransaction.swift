@@ -40,65 +40,115 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: entities and crosswalks
 
+    /// Whether an entity is in a not-a-match pair, and whether it has potential matches: two columns for the reads
+    /// that fill `ReadAhead` (`e` is the entity's row).
+    private static let pairFlags = """
+        EXISTS (SELECT 1 FROM not_matches n WHERE n.tenant = e.tenant AND n.a = e.id)
+            OR EXISTS (SELECT 1 FROM not_matches n WHERE n.tenant = e.tenant AND n.b = e.id),
+        EXISTS (SELECT 1 FROM potential_matches p WHERE p.tenant = e.tenant AND p.entity_id = e.id)
+        """
+
+    /// Remembers an entity row read with its key set and pair flags (the columns after `body` in the reads above).
+    private func learn(
+        _ k: WriteOverlay.EntityKey, version: Int64, removed: Bool, mergedInto: String?, body: ByteBuffer?,
+        keys: ByteBuffer?, hasNotMatches: Bool, hasPotentialMatches: Bool
+    ) {
+        let known = session.readAhead.entities[k]
+        session.readAhead.entities[k] = ReadAhead.EntityRow(
+            version: version, removed: removed, mergedInto: mergedInto, body: body.map(Self.bytes) ?? known?.body,
+            keys: keys.map { MatchKey.decode(Self.bytes($0)) } ?? [])
+        session.readAhead.learn(k, hasNotMatches: hasNotMatches, hasPotentialMatches: hasPotentialMatches)
+    }
+
     func prefetch(tenant: String, crosswalks keys: [CrosswalkKey]) throws {
-        let wanted = keys.filter { session.prefetchedCrosswalks[.init(tenant: tenant, key: $0)] == nil }
+        let wanted = keys.filter { session.readAhead.crosswalks[.init(tenant: tenant, key: $0)] == nil }
         guard !wanted.isEmpty else { return }
-        for key in wanted { session.prefetchedCrosswalks[.init(tenant: tenant, key: key)] = .some(nil) }
+        for key in wanted { session.readAhead.crosswalks[.init(tenant: tenant, key: key)] = .some(nil) }
         let types = wanted.map(\.type), values = wanted.map(\.value), tables = wanted.map(\.sourceTable)
         for row in try rows(
             """
-            SELECT c.type, c.value, c.source_table, c.entity_id, e.version, e.removed, e.body, e.merged_into
+            SELECT c.type, c.value, c.source_table, c.entity_id, e.version, e.removed, e.body, e.merged_into, ks.keys,
+                \(unescaped: Self.pairFlags)
             FROM unnest(\(types)::text[], \(values)::text[], \(tables)::text[]) AS k(type, value, source_table)
             JOIN crosswalks c ON c.tenant = \(tenant) AND c.type = k.type AND c.value = k.value
                 AND c.source_table = k.source_table
             LEFT JOIN entities e ON e.tenant = c.tenant AND e.id = c.entity_id
+            LEFT JOIN match_key_sets ks ON ks.tenant = c.tenant AND ks.entity_id = c.entity_id
             """)
         {
-            let (type, value, table, entityId, version, removed, body, mergedInto) = try row.decode(
-                (String, String, String, String, Int64?, Bool?, ByteBuffer?, String?).self)
-            session.prefetchedCrosswalks[.init(tenant: tenant, key: CrosswalkKey(type: type, value: value, sourceTable: table))] =
+            let (type, value, table, entityId, version, removed, body, mergedInto, keySet, notMatches, potential) =
+                try row.decode((String, String, String, String, Int64?, Bool?, ByteBuffer?, String?, ByteBuffer?, Bool?, Bool?).self)
+            session.readAhead.crosswalks[.init(tenant: tenant, key: CrosswalkKey(type: type, value: value, sourceTable: table))] =
                 .some(entityId)
             if let version, let removed, let body {
-                session.prefetchedEntities[key(tenant, entityId)] = StoredEntity(
-                    entity: try Self.decodeEntity(Self.bytes(body)), version: version, removed: removed,
-                    mergedInto: mergedInto)
+                learn(
+                    key(tenant, entityId), version: version, removed: removed, mergedInto: mergedInto, body: body,
+                    keys: keySet, hasNotMatches: notMatches ?? true, hasPotentialMatches: potential ?? true)
             }
+        }
+    }
+
+    func prefetch(tenant: String, entities ids: [String]) throws {
+        let wanted = ids.filter {
+            session.readAhead.entities[key(tenant, $0)]?.body == nil && session.overlay.entities[key(tenant, $0)]?.isInsert != true
+        }
+        guard !wanted.isEmpty else { return }
+        for row in try rows(
+            "SELECT id, version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = ANY(\(wanted))")
+        {
+            let (id, version, removed, body, mergedInto) = try row.decode((String, Int64, Bool, ByteBuffer, String?).self)
+            let k = key(tenant, id)
+            session.readAhead.entities[k] = ReadAhead.EntityRow(
+                version: version, removed: removed, mergedInto: mergedInto, body: Self.bytes(body),
+                keys: session.readAhead.entities[k]?.keys)
         }
     }
 
     func entityId(tenant: String, crosswalk key: CrosswalkKey) throws -> String? {
         let row = WriteOverlay.CrosswalkRow(tenant: tenant, key: key)
         if let written = session.overlay.crosswalk(row) { return written }
-        if let prefetched = session.prefetchedCrosswalks[row] { return prefetched }
+        if let known = session.readAhead.crosswalks[row] { return known }
         return try rows(
             "SELECT entity_id FROM crosswalks WHERE tenant = \(tenant) AND type = \(key.type) AND value = \(key.value) AND source_table = \(key.sourceTable)"
         ).first?.decode(String.self)
     }
 
     func entity(tenant: String, id: String) throws -> StoredEntity? {
-        let written = session.overlay.entities[key(tenant, id)]
+        let k = key(tenant, id)
+        let written = session.overlay.entities[k]
         if let written, written.isInsert { return try WriteOverlay.stored(written) }
-        let stored =
-            try session.prefetchedEntities[key(tenant, id)]
-            ?? rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
-            .first.map(Self.storedEntity)
+        var stored = try session.readAhead.storedEntity(k)
+        if stored == nil {
+            guard
+                let row = try rows("SELECT version, removed, body, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)")
+                    .first
+            else { return nil }
+            let (version, removed, body, mergedInto) = try row.decode((Int64, Bool, ByteBuffer, String?).self)
+            let bytes = Self.bytes(body)
+            stored = StoredEntity(entity: try Self.decodeEntity(bytes), version: version, removed: removed, mergedInto: mergedInto)
+            let known = session.readAhead.entities[k]
+            session.readAhead.entities[k] = ReadAhead.EntityRow(
+                version: version, removed: removed, mergedInto: mergedInto, body: bytes, keys: known?.keys)
+        }
         guard let stored, let written else { return stored }
         return try WriteOverlay.apply(written, to: stored)
     }
 
     func entityVersion(tenant: String, id: String) throws -> (version: Int64, removed: Bool, mergedInto: String?)? {
-        let written = session.overlay.entities[key(tenant, id)]
+        let k = key(tenant, id)
+        let written = session.overlay.entities[k]
         if let written, written.isInsert {
             return (written.version ?? 1, written.removed ?? false, written.mergedInto ?? nil)
         }
         var (v, r, m): (Int64, Bool, String?)
-        if let prefetched = session.prefetchedEntities[key(tenant, id)] {
-            (v, r, m) = (prefetched.version, prefetched.removed, prefetched.mergedInto)
+        if let known = session.readAhead.entities[k] {
+            (v, r, m) = (known.version, known.removed, known.mergedInto)
         } else {
             guard
                 let row = try rows("SELECT version, removed, merged_into FROM entities WHERE tenant = \(tenant) AND id = \(id)").first
             else { return nil }
             (v, r, m) = try row.decode((Int64, Bool, String?).self)
+            session.readAhead.entities[k] = ReadAhead.EntityRow(version: v, removed: r, mergedInto: m)
         }
         if let written {
             v = written.version ?? v
@@ -110,18 +160,20 @@ struct PostgresTransaction: StoreTransaction {
 
     func entityExists(tenant: String, id: String) throws -> Bool {
         if let written = session.overlay.entities[key(tenant, id)], written.isInsert { return true }
-        if session.prefetchedEntities[key(tenant, id)] != nil { return true }
+        if session.readAhead.entities[key(tenant, id)] != nil { return true }
         return try rows("SELECT 1 FROM entities WHERE tenant = \(tenant) AND id = \(id)").first != nil
     }
 
-    /// Answered from the overlay and the prefetched rows only: the insert at commit verifies it (a random 8-character
+    /// Answered from the overlay and the rows read ahead only: the insert at commit verifies it (a random 8-character
     /// id is taken by another entity about once in 10^14 / n tries), and a collision there re-runs the job.
     func isGeneratedEntityIdTaken(tenant: String, id: String) throws -> Bool {
         if let written = session.overlay.entities[key(tenant, id)], written.isInsert { return true }
-        return session.prefetchedEntities[key(tenant, id)] != nil
+        return session.readAhead.entities[key(tenant, id)] != nil
     }
 
     func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws {
+        // A new entity is in no pair and no relation yet (its generated id is verified at commit).
+        session.readAhead.created(key(tenant, entity.id))
         session.overlay.change(key(tenant, entity.id), { w in
             w.type = entity.type
             w.version = 1
@@ -219,6 +271,8 @@ struct PostgresTransaction: StoreTransaction {
 
     func insertRelation(tenant: String, relation: Entity, body: [UInt8]) throws {
         guard let ends = relation.endpoints else { return }
+        session.readAhead.relationsChanged(key(tenant, ends.startId))
+        session.readAhead.relationsChanged(key(tenant, ends.endId))
         try run(
             """
             INSERT INTO relations (tenant, id, type, start_id, end_id, version, removed, updated_time, body)
@@ -229,6 +283,8 @@ struct PostgresTransaction: StoreTransaction {
 
     func updateRelation(tenant: String, relation: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
         guard let ends = relation.endpoints else { return }
+        session.readAhead.relationsChanged(key(tenant, ends.startId))
+        session.readAhead.relationsChanged(key(tenant, ends.endId))
         try run(
             """
             UPDATE relations SET start_id = \(ends.startId), end_id = \(ends.endId), version = \(version),
@@ -254,7 +310,8 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     func relationIds(tenant: String, touching entityId: String) throws -> [String] {
-        try rows(
+        if session.readAhead.withoutRelations.contains(key(tenant, entityId)) { return [] }
+        return try rows(
             """
             SELECT id FROM relations WHERE tenant = \(tenant) AND NOT removed AND (start_id = \(entityId) OR end_id = \(entityId))
             ORDER BY id
@@ -265,9 +322,14 @@ struct PostgresTransaction: StoreTransaction {
     // MARK: match index
 
     func replaceMatchKeys(tenant: String, entityId: String, keys: Set<Int64>) throws {
+        let k = key(tenant, entityId)
         let existing: Set<Int64>
-        if let written = session.overlay.keySets[key(tenant, entityId)] {
+        if let written = session.overlay.keySets[k] {
             existing = written
+        } else if let known = session.readAhead.entities[k]?.keys {
+            existing = known
+        } else if session.overlay.entities[k]?.isInsert == true {
+            existing = []  // created in this transaction
         } else {
             existing =
                 try rows("SELECT keys FROM match_key_sets WHERE tenant = \(tenant) AND entity_id = \(entityId)")
@@ -281,29 +343,66 @@ struct PostgresTransaction: StoreTransaction {
         try entitiesSharing(tenant: tenant, limits: [key: limit])[key] ?? []
     }
 
+    /// The entities holding each key, from what this transaction read ahead, else in one statement.
     func entitiesSharing(tenant: String, limits: [Int64: Int]) throws -> [Int64: [String]] {
         guard !limits.isEmpty else { return [:] }
-        let keys = Array(limits.keys)
         // Read as many more as this transaction removed, so that the limit is still filled after removing them.
-        let counts = keys.map { Int64(limits[$0]! + session.overlay.removals(tenant: tenant, key: $0)) }
-        var found: [Int64: [String]] = [:]
-        for row in try rows(
-            """
-            SELECT k.key, m.entity_id FROM unnest(\(keys)::int8[], \(counts)::int8[]) AS k(key, n)
-            CROSS JOIN LATERAL (SELECT entity_id FROM match_keys WHERE tenant = \(tenant) AND key = k.key LIMIT k.n) m
-            """)
-        {
-            let (k, id) = try row.decode((Int64, String).self)
-            found[k, default: []].append(id)
+        var wanted: [Int64: Int] = [:]
+        for (k, limit) in limits {
+            let count = limit + session.overlay.removals(tenant: tenant, key: k)
+            if session.readAhead.matchKey(.init(tenant: tenant, key: k), count: count) == nil { wanted[k] = count }
         }
+        try readMatchKeys(tenant: tenant, counts: wanted)
         var out: [Int64: [String]] = [:]
-        for k in keys {
-            out[k] = Array(session.overlay.sharing(tenant: tenant, key: k, fromDatabase: found[k] ?? []).prefix(limits[k]!))
+        for (k, limit) in limits {
+            let fromDatabase = session.readAhead.matchKeys[.init(tenant: tenant, key: k)]?.ids ?? []
+            out[k] = Array(session.overlay.sharing(tenant: tenant, key: k, fromDatabase: fromDatabase).prefix(limit))
         }
         return out
     }
 
+    func prefetch(tenant: String, matchKeys limits: [Int64: Int]) throws {
+        var wanted: [Int64: Int] = [:]
+        for (k, limit) in limits {
+            let count = limit + session.overlay.removals(tenant: tenant, key: k)
+            if session.readAhead.matchKey(.init(tenant: tenant, key: k), count: count) == nil { wanted[k] = count }
+        }
+        try readMatchKeys(tenant: tenant, counts: wanted)
+    }
+
+    /// One statement: the database's entities under each key (at most its count), with the state of each
+    /// (version and merge, not the body): they are the match stage's candidates, and it asks for their state next.
+    /// The match keys in the database do not change until this transaction commits (the overlay holds its
+    /// changes), so what is read stays true.
+    private func readMatchKeys(tenant: String, counts: [Int64: Int]) throws {
+        guard !counts.isEmpty else { return }
+        let keys = Array(counts.keys)
+        let limits = keys.map { Int64(counts[$0]!) }
+        var found: [Int64: [String]] = [:]
+        for row in try rows(
+            """
+            SELECT k.key, m.entity_id, e.version, e.removed, e.merged_into, ks.keys
+            FROM unnest(\(keys)::int8[], \(limits)::int8[]) AS k(key, n)
+            CROSS JOIN LATERAL (SELECT entity_id FROM match_keys WHERE tenant = \(tenant) AND key = k.key LIMIT k.n) m
+            LEFT JOIN entities e ON e.tenant = \(tenant) AND e.id = m.entity_id
+            LEFT JOIN match_key_sets ks ON ks.tenant = \(tenant) AND ks.entity_id = m.entity_id
+            """)
+        {
+            let (k, id, version, removed, mergedInto, keySet) = try row.decode(
+                (Int64, String, Int64?, Bool?, String?, ByteBuffer?).self)
+            found[k, default: []].append(id)
+            let entityKey = key(tenant, id)
+            if let version, let removed, session.readAhead.entities[entityKey] == nil {
+                session.readAhead.entities[entityKey] = ReadAhead.EntityRow(
+                    version: version, removed: removed, mergedInto: mergedInto,
+                    keys: keySet.map { MatchKey.decode(Self.bytes($0)) } ?? [])
+            }
+        }
+        for k in keys { session.readAhead.matchKeys[.init(tenant: tenant, key: k)] = (counts[k]!, found[k] ?? []) }
+    }
+
     func potentialMatches(tenant: String, entityId: String) throws -> [String: [String]] {
+        if session.readAhead.withoutPotentialMatches.contains(key(tenant, entityId)) { return [:] }
         var out: [String: [String]] = [:]
         for row in try rows("SELECT other_id, match_rules FROM potential_matches WHERE tenant = \(tenant) AND entity_id = \(entityId)") {
             let (other, rules) = try row.decode((String, String).self)
@@ -314,6 +413,8 @@ struct PostgresTransaction: StoreTransaction {
 
     func setPotentialMatch(tenant: String, _ a: String, _ b: String, rules: [String]) throws {
         let text = rules.joined(separator: " ")
+        session.readAhead.potentialMatchesChanged(key(tenant, a))
+        session.readAhead.potentialMatchesChanged(key(tenant, b))
         try run(
             """
             INSERT INTO potential_matches (tenant, entity_id, other_id, match_rules)
@@ -330,17 +431,34 @@ struct PostgresTransaction: StoreTransaction {
             """)
     }
 
+    /// From the partners of `a` or `b` read in this transaction; else reads all of `a`'s (matching asks about one
+    /// entity against each of its candidates).
     func isNotMatch(tenant: String, _ a: String, _ b: String) throws -> Bool {
-        let (x, y) = a < b ? (a, b) : (b, a)
-        return try rows("SELECT 1 FROM not_matches WHERE tenant = \(tenant) AND a = \(x) AND b = \(y)").first != nil
+        if let partners = session.readAhead.notMatchPartners[key(tenant, a)] { return partners.contains(b) }
+        if let partners = session.readAhead.notMatchPartners[key(tenant, b)] { return partners.contains(a) }
+        var partners = Set<String>()
+        for row in try rows(
+            """
+            SELECT b FROM not_matches WHERE tenant = \(tenant) AND a = \(a)
+            UNION ALL SELECT a FROM not_matches WHERE tenant = \(tenant) AND b = \(a)
+            """)
+        {
+            partners.insert(try row.decode(String.self))
+        }
+        session.readAhead.notMatchPartners[key(tenant, a)] = partners
+        return partners.contains(b)
     }
 
     func addNotMatch(tenant: String, _ a: String, _ b: String) throws {
+        session.readAhead.notMatchesChanged(key(tenant, a))
+        session.readAhead.notMatchesChanged(key(tenant, b))
         let (x, y) = a < b ? (a, b) : (b, a)
         try run("INSERT INTO not_matches (tenant, a, b) VALUES (\(tenant), \(x), \(y)) ON CONFLICT DO NOTHING")
     }
 
     func removeNotMatch(tenant: String, _ a: String, _ b: String) throws {
+        session.readAhead.notMatchesChanged(key(tenant, a))
+        session.readAhead.notMatchesChanged(key(tenant, b))
         let (x, y) = a < b ? (a, b) : (b, a)
         try run("DELETE FROM not_matches WHERE tenant = \(tenant) AND a = \(x) AND b = \(y)")
     }

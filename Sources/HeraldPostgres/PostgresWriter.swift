@@ -18,10 +18,8 @@ final class WriterSession: @unchecked Sendable {
     var pendingEvents: [(tenant: String, event: NewEvent)] = []
     /// Entity and crosswalk writes of the open transaction, sent at commit (`flushWrites`).
     var overlay = WriteOverlay()
-    /// Crosswalks and entities read ahead in this transaction (`PostgresTransaction.prefetch`): the database's
-    /// rows as they were then; the overlay's writes apply on top.
-    var prefetchedCrosswalks: [WriteOverlay.CrosswalkRow: String?] = [:]
-    var prefetchedEntities: [WriteOverlay.EntityKey: StoredEntity] = [:]
+    /// Rows read ahead in this transaction (crosswalks, entities, candidates' states); the overlay applies on top.
+    var readAhead = ReadAhead()
     private var savepoints = 0
     /// Open savepoints, outermost first. One is sent to PostgreSQL only before the first statement that
     /// writes inside it: a job that only reads and writes through the overlay costs no round trip for it.
@@ -31,6 +29,8 @@ final class WriterSession: @unchecked Sendable {
     /// Where the writer's time goes: statements sent and the time spent waiting for their answers.
     private(set) var statements = 0
     private(set) var waitingNanoseconds: UInt64 = 0
+    /// The same by kind of statement (its first words), for the profile logged at close.
+    private(set) var byKind: [String: (count: Int, nanoseconds: UInt64)] = [:]
     /// A storage failure a job of the current group hit (reported to the health monitor with the group).
     var jobStorageFailure: StoreError?
     /// Tests only: runs on the writer thread after the events got their sequence numbers, before COMMIT.
@@ -70,8 +70,12 @@ final class WriterSession: @unchecked Sendable {
         guard let connection else { throw StoreError(.unavailable, "PostgreSQL is not connected") }
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
+            let waited = DispatchTime.now().uptimeNanoseconds - start
             statements += 1
-            waitingNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+            waitingNanoseconds += waited
+            let kind = WriterSession.kind(of: query.sql)
+            byKind[kind, default: (0, 0)].count += 1
+            byKind[kind, default: (0, 0)].nanoseconds += waited
         }
         // postgres-nio never answers a statement written to a connection that closed a moment before (the server
         // ended it: a restart) — the write fails and nobody is told, and the writer would wait forever with every
@@ -91,6 +95,18 @@ final class WriterSession: @unchecked Sendable {
             }
             throw classified
         }
+    }
+
+    /// A statement's first four words, e.g. "SELECT version, removed, merged_into".
+    static func kind(of sql: String) -> String {
+        sql.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(4).joined(separator: " ")
+    }
+
+    /// The kinds of statement that took the most waiting, most first: "kind: count× seconds".
+    func profileByKind(top: Int) -> String {
+        byKind.sorted { $0.value.nanoseconds > $1.value.nanoseconds }.prefix(top).map {
+            "\($0.key): \($0.value.count)× \(String(format: "%.1f", Double($0.value.nanoseconds) / 1e9)) s"
+        }.joined(separator: "; ")
     }
 
     /// Runs `body` in a savepoint: if it throws, its statements, its overlay writes and its pending events are
@@ -127,8 +143,7 @@ final class WriterSession: @unchecked Sendable {
     func begin() throws {
         pendingEvents.removeAll(keepingCapacity: true)
         overlay.removeAll()
-        prefetchedCrosswalks.removeAll(keepingCapacity: true)
-        prefetchedEntities.removeAll(keepingCapacity: true)
+        readAhead.removeAll()
         frames.removeAll()
         savepoints = 0
         try query("BEGIN")
@@ -177,8 +192,7 @@ final class WriterSession: @unchecked Sendable {
     func rollback() {
         pendingEvents.removeAll(keepingCapacity: true)
         overlay.removeAll()
-        prefetchedCrosswalks.removeAll(keepingCapacity: true)
-        prefetchedEntities.removeAll(keepingCapacity: true)
+        readAhead.removeAll()
         frames.removeAll()
         guard inTransaction else { return }
         inTransaction = false
@@ -368,10 +382,12 @@ final class PostgresGroupCommitter: Sendable {
         state.withLock { $0.closed = true }
         queue.sync { session.close() }
         let (commits, jobs) = statistics.withLock { ($0.commits, $0.jobs) }
-        let (statements, waiting) = queue.sync { (session.statements, session.waitingNanoseconds) }
+        let (statements, waiting, kinds) = queue.sync {
+            (session.statements, session.waitingNanoseconds, session.profileByKind(top: 12))
+        }
         if commits > 0 {
             session.logger.info(
-                "store: writer profile: \(jobs) jobs in \(commits) transactions, \(statements) statements, \(String(format: "%.1f", Double(waiting) / 1e9)) s waiting for PostgreSQL")
+                "store: writer profile: \(jobs) jobs in \(commits) transactions, \(statements) statements, \(String(format: "%.1f", Double(waiting) / 1e9)) s waiting for PostgreSQL (most: \(kinds))")
         }
     }
 }

@@ -10,6 +10,9 @@ public protocol EntityTransaction {
     /// Says that `entityId(tenant:crosswalk:)` and `entity(tenant:id:)` are about to be asked for these
     /// crosswalks and their entities: a store with round trips reads them all at once (the default does nothing).
     func prefetch(tenant: String, crosswalks keys: [CrosswalkKey]) throws
+    /// A hint that these entities will be loaded next: a store with round trips reads them all now, in one.
+    /// The default does nothing.
+    func prefetch(tenant: String, entities ids: [String]) throws
     /// Loads an entity (including removed ones, flagged).
     func entity(tenant: String, id: String) throws -> StoredEntity?
     /// An entity's version and state without decoding it (nil when it does not exist).
@@ -52,6 +55,7 @@ public protocol EntityTransaction {
 
 extension EntityTransaction {
     public func prefetch(tenant: String, crosswalks keys: [CrosswalkKey]) throws {}
+    public func prefetch(tenant: String, entities ids: [String]) throws {}
 
     public func isGeneratedEntityIdTaken(tenant: String, id: String) throws -> Bool {
         try entityExists(tenant: tenant, id: id)

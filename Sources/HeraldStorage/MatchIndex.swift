@@ -8,6 +8,10 @@ public protocol MatchIndexTransaction {
     /// Entities holding each key, at most the key's limit, in one call (a store with round trips answers them
     /// together; the default asks `entitiesSharing(tenant:key:limit:)` once per key).
     func entitiesSharing(tenant: String, limits: [Int64: Int]) throws -> [Int64: [String]]
+    /// A hint that `entitiesSharing` will be asked for these keys (with at most these limits) later in the
+    /// transaction: a store with round trips reads them all now, in one, and answers those calls from what it read.
+    /// The default does nothing.
+    func prefetch(tenant: String, matchKeys limits: [Int64: Int]) throws
     /// The recorded potential matches of an entity: other id → match group URIs.
     func potentialMatches(tenant: String, entityId: String) throws -> [String: [String]]
     /// Records (or updates) a potential match in both directions.
@@ -19,6 +23,8 @@ public protocol MatchIndexTransaction {
 }
 
 extension MatchIndexTransaction {
+    public func prefetch(tenant: String, matchKeys limits: [Int64: Int]) throws {}
+
     public func entitiesSharing(tenant: String, limits: [Int64: Int]) throws -> [Int64: [String]] {
         var out: [Int64: [String]] = [:]
         for (key, limit) in limits { out[key] = try entitiesSharing(tenant: tenant, key: key, limit: limit) }

@@ -27,6 +27,13 @@ public protocol TransactionalStore: Sendable {
     var commitStatistics: (commits: Int, jobs: Int) { get }
     /// Waits for queued writes, then releases the store's resources. Nothing can be written afterwards.
     func close() async
+    /// Whether this store's reads cost a round trip, so that callers should give the read-ahead hints
+    /// (`prefetch(tenant:crosswalks:)`, `prefetch(tenant:matchKeys:)`) even where preparing them costs some work.
+    var readsAhead: Bool { get }
+}
+
+extension TransactionalStore {
+    public var readsAhead: Bool { false }
 }
 
 /// A Herald store: the entity store, the match index (through transactions), the event log and the delivery

@@ -302,6 +302,70 @@ struct StoreContractTests {
         await store.close()
     }
 
+    /// The read-ahead hints (`prefetch`) and what a store infers from them must never hide a write of the same
+    /// transaction: a pair, a relation or a match key written after the read, or a write rolled back in a savepoint.
+    @Test(arguments: Backend.allCases)
+    func readAheadNeverHidesTheTransactionsOwnWrites(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        let key = MatchKey.of("smith")
+        try await store.write { tx in
+            let old = self.entity("old")
+            try tx.insertEntity(tenant: "t", entity: old, body: old.storedBytes())
+            try tx.replaceTokens(tenant: "t", entityId: "old", tokens: ["smith"])
+            try tx.insertCrosswalk(tenant: "t", key: CrosswalkKey(type: "CRM", value: "1", sourceTable: ""), entityId: "old")
+        }
+        let seen = try await store.write { tx in
+            // Everything read ahead first, as ingest does.
+            try tx.prefetch(tenant: "t", crosswalks: [CrosswalkKey(type: "CRM", value: "1", sourceTable: "")])
+            try tx.prefetch(tenant: "t", matchKeys: [key: 10])
+            try tx.prefetch(tenant: "t", entities: ["old"])
+            let fresh = self.entity("new")
+            try tx.insertEntity(tenant: "t", entity: fresh, body: fresh.storedBytes())
+            let before = (
+                try tx.isNotMatch(tenant: "t", "new", "old"), try tx.potentialMatches(tenant: "t", entityId: "new"),
+                try tx.relationIds(tenant: "t", touching: "new"), Set(try tx.entitiesSharing(tenant: "t", limits: [key: 10])[key] ?? [])
+            )
+            // Writes after the reads: each must show.
+            try tx.addNotMatch(tenant: "t", "old", "new")
+            try tx.setPotentialMatch(tenant: "t", "new", "old", rules: ["rule/1"])
+            var relation = Entity(id: "r1", type: "configuration/relationTypes/Knows", createdBy: "t", createdTime: 1)
+            relation.endpoints = RelationEndpoints(startId: "old", endId: "new")
+            try tx.insertRelation(tenant: "t", relation: relation, body: relation.storedBytes())
+            try tx.replaceTokens(tenant: "t", entityId: "new", tokens: ["smith"])
+            try tx.replaceTokens(tenant: "t", entityId: "old", tokens: ["jones"])
+            var moved = self.entity("old")
+            moved.updatedTime = 99
+            try tx.updateEntity(tenant: "t", entity: moved, version: 2, body: moved.storedBytes())
+            // A write rolled back in a savepoint: gone again.
+            _ = try? tx.inSavepoint { () throws -> Void in
+                try tx.addNotMatch(tenant: "t", "new", "other")
+                throw Boom()
+            }
+            return (
+                before: before,
+                after: (
+                    try tx.isNotMatch(tenant: "t", "new", "old"), try tx.isNotMatch(tenant: "t", "old", "new"),
+                    try tx.isNotMatch(tenant: "t", "new", "other"), try tx.potentialMatches(tenant: "t", entityId: "new"),
+                    try tx.relationIds(tenant: "t", touching: "new"), try tx.entitiesSharing(tenant: "t", limits: [key: 10])[key] ?? [],
+                    try tx.entity(tenant: "t", id: "old").map { ($0.version, $0.entity.updatedTime) }
+                )
+            )
+        }
+        #expect(seen.before.0 == false)
+        #expect(seen.before.1.isEmpty)
+        #expect(seen.before.2.isEmpty)
+        #expect(seen.before.3 == ["old"])
+        #expect(seen.after.0, "a not-a-match pair written after the read is seen from either side")
+        #expect(seen.after.1)
+        #expect(!seen.after.2, "a pair written in a rolled-back savepoint is gone")
+        #expect(seen.after.3 == ["old": ["rule/1"]])
+        #expect(seen.after.4 == ["r1"])
+        #expect(seen.after.5 == ["new"], "match keys changed after the read: the new holder in, the old one out")
+        #expect(seen.after.6?.0 == 2 && seen.after.6?.1 == 99, "an entity read ahead shows this transaction's update")
+        await store.close()
+    }
+
     @Test(arguments: Backend.allCases)
     func cursorsRetriesAndDeadLettersAreKeyedByTenantAndDestination(_ backend: Backend) async throws {
         guard let s = try await StoreUnderTest.open(backend) else { return }
