@@ -27,16 +27,20 @@ public final class PostgresStore: Store {
     let logger: Logger
     private let client: PostgresClient
     private let committer: PostgresGroupCommitter
+    /// The writer connection's own event loop: its answers are read at once, not behind HTTP connections on the
+    /// shared loops (which made a round trip take over a millisecond under load).
+    private let writerLoop: MultiThreadedEventLoopGroup
     private let healthMonitor: HealthMonitor
     private let background = Mutex<[Task<Void, Never>]>([])
 
     public var health: StoreHealth { healthMonitor.health }
 
     private init(
-        settings: PostgresSettings, client: PostgresClient, committer: PostgresGroupCommitter, commits: CommitSignal,
-        health: HealthMonitor, logger: Logger
+        settings: PostgresSettings, client: PostgresClient, committer: PostgresGroupCommitter,
+        writerLoop: MultiThreadedEventLoopGroup, commits: CommitSignal, health: HealthMonitor, logger: Logger
     ) {
         self.settings = settings
+        self.writerLoop = writerLoop
         self.commits = commits
         self.client = client
         self.committer = committer
@@ -102,12 +106,14 @@ public final class PostgresStore: Store {
         if let synchronousCommit = settings.synchronousCommit {
             writerConfiguration.options.additionalStartupParameters.append(("synchronous_commit", synchronousCommit))
         }
-        let session = WriterSession(configuration: writerConfiguration, eventLoop: group.next(), logger: logger)
+        let writerLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let session = WriterSession(configuration: writerConfiguration, eventLoop: writerLoop.next(), logger: logger)
         let committer = PostgresGroupCommitter(
             session: session, signal: signal,
             observer: { monitor.record($0) })
         let store = PostgresStore(
-            settings: settings, client: client, committer: committer, commits: signal, health: monitor, logger: logger)
+            settings: settings, client: client, committer: committer, writerLoop: writerLoop, commits: signal,
+            health: monitor, logger: logger)
         let run = Task { await client.run() }
         let listen = Task { await PostgresStore.listen(client: client, commits: signal, logger: logger) }
         store.background.withLock { $0 = [run, listen] }
@@ -158,6 +164,7 @@ public final class PostgresStore: Store {
         healthMonitor.stop()
         committer.close()
         for task in background.withLock({ $0 }) { task.cancel() }
+        try? await writerLoop.shutdownGracefully()
     }
 
     /// Tests only: called on the writer thread after a group's events got their sequence numbers (the event

@@ -151,7 +151,8 @@ final class WriterSession: @unchecked Sendable {
     }
 
     /// Gives the pending events their sequence numbers and inserts them, in one statement: the counter row's
-    /// lock, taken here, is held until COMMIT, so sequence numbers are handed out in commit order.
+    /// lock, taken here, is held until COMMIT, so sequence numbers are handed out in commit order. The same
+    /// statement NOTIFYs `herald_events` (delivered to listeners at COMMIT).
     func flushEvents() throws {
         guard !pendingEvents.isEmpty else { return }
         var tenants: [String] = [], types: [String] = [], uris: [String] = [], versions: [Int64] = []
@@ -171,15 +172,15 @@ final class WriterSession: @unchecked Sendable {
         }
         try query(
             """
-            WITH c AS (UPDATE event_counter SET last = last + \(Int64(n)) WHERE id = 1 RETURNING last - \(Int64(n)) AS base)
+            WITH c AS (UPDATE event_counter SET last = last + \(Int64(n)) WHERE id = 1 RETURNING last - \(Int64(n)) AS base),
+                notified AS MATERIALIZED (SELECT pg_notify('herald_events', ''))
             INSERT INTO events (seq, tenant, type, object_uri, object_version, time, snapshot, delta, uris, details)
             SELECT c.base + u.ord, u.tenant, u.type, u.object_uri, u.object_version, u.time, u.snapshot, u.delta, u.uris,
                 u.details
-            FROM c, unnest(\(tenants)::text[], \(types)::text[], \(uris)::text[], \(versions)::int8[], \(times)::int8[],
+            FROM c, notified, unnest(\(tenants)::text[], \(types)::text[], \(uris)::text[], \(versions)::int8[], \(times)::int8[],
                 \(snapshots)::bytea[], \(deltas)::bytea[], \(uriLists)::text[], \(details)::bytea[])
                 WITH ORDINALITY AS u(tenant, type, object_uri, object_version, time, snapshot, delta, uris, details, ord)
             """)
-        try query("SELECT pg_notify('herald_events', '')")
         pendingEvents.removeAll(keepingCapacity: true)
     }
 
