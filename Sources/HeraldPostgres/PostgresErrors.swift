@@ -13,6 +13,11 @@ extension StoreError {
             let state = psql.serverInfo?[.sqlState] ?? ""
             let message = psql.serverInfo?[.message] ?? "(no message)"
             let detail = psql.serverInfo?[.detail].map { " (\($0))" } ?? ""
+            // Another writer (node) got there first: a serialization failure, a deadlock between two writers'
+            // locks, or a unique key taken at once. The job runs again, alone (PostgresGroupCommitter).
+            if ["40001", "40P01", "23505"].contains(state) {
+                return StoreError(.conflict, "a concurrent writer changed the same rows: \(message)\(detail) (SQLSTATE \(state))")
+            }
             if state == "53100" {
                 return StoreError(.storageFull, "the PostgreSQL server's disk is full: \(message)")
             }

@@ -210,17 +210,21 @@ struct PostgresTransaction: StoreTransaction {
     func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws {
         // A new entity is in no pair and no relation yet (its generated id is verified at commit).
         session.readAhead.created(key(tenant, entity.id))
-        session.overlay.change(key(tenant, entity.id), { w in
+        session.overlay.change(key(tenant, entity.id), insert: true) { w in
             w.type = entity.type
             w.version = 1
             w.removed = false
             w.updatedTime = entity.updatedTime
             w.body = body
-        }, insert: true)
+        }
     }
 
+    /// The version the database row had when this transaction read it (checked by the update at commit).
+    private func baseVersion(_ k: WriteOverlay.EntityKey) -> Int64? { session.readAhead.entities[k]?.version }
+
     func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
-        session.overlay.change(key(tenant, entity.id)) { w in
+        let k = key(tenant, entity.id)
+        session.overlay.change(k, baseVersion: baseVersion(k)) { w in
             w.version = version
             w.removed = removed
             w.updatedTime = entity.updatedTime
@@ -229,7 +233,7 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     func insertCrosswalk(tenant: String, key: CrosswalkKey, entityId: String) throws {
-        session.overlay.setCrosswalk(.init(tenant: tenant, key: key), to: entityId)
+        session.overlay.setCrosswalk(.init(tenant: tenant, key: key), to: entityId, created: true)
     }
 
     func deleteCrosswalk(tenant: String, key: CrosswalkKey) throws {
@@ -243,7 +247,8 @@ struct PostgresTransaction: StoreTransaction {
     // MARK: merges
 
     func setMergedInto(tenant: String, id: String, winner: String?, version: Int64, body: [UInt8]) throws {
-        session.overlay.change(key(tenant, id)) { w in
+        let k = key(tenant, id)
+        session.overlay.change(k, baseVersion: baseVersion(k)) { w in
             w.mergedInto = .some(winner)
             w.version = version
             w.body = body
@@ -406,6 +411,22 @@ struct PostgresTransaction: StoreTransaction {
         try readMatchKeys(tenant: tenant, counts: wanted)
     }
 
+    /// Takes the transaction-level advisory lock of each match key before its entities are read, so that two
+    /// writers (nodes) matching entities that share a key do it one after the other: the second reads after the
+    /// first committed, sees its entity, and merges with it. Every key an entity gets is read by its own match
+    /// run in the same transaction, so the writer of a key holds its lock until commit. (A separate statement:
+    /// in READ COMMITTED a statement reads the snapshot from its start, before a lock wait inside it ended.)
+    /// Keys are locked in ascending order within a statement; two writers can still deadlock across statements,
+    /// which PostgreSQL detects (after `deadlock_timeout`) and the job runs again (a conflict).
+    private func lockMatchKeys(tenant: String, _ keys: [Int64]) throws {
+        let wanted = keys.filter { !session.lockedMatchKeys.contains(.init(tenant: tenant, key: $0)) }
+        guard !wanted.isEmpty else { return }
+        let salt = MatchKey.of("herald match key lock\u{0}" + tenant)
+        let ids = wanted.map { $0 ^ salt }.sorted()
+        try rows("SELECT pg_advisory_xact_lock(k) FROM unnest(\(ids)::int8[]) AS k")
+        for key in wanted { session.lockedMatchKeys.insert(.init(tenant: tenant, key: key)) }
+    }
+
     /// One statement: the database's entities under each key (at most its count), with the state of each
     /// (version and merge, not the body): they are the match stage's candidates, and it asks for their state next.
     /// The match keys in the database do not change until this transaction commits (the overlay holds its
@@ -413,6 +434,7 @@ struct PostgresTransaction: StoreTransaction {
     private func readMatchKeys(tenant: String, counts: [Int64: Int]) throws {
         guard !counts.isEmpty else { return }
         let keys = Array(counts.keys)
+        try lockMatchKeys(tenant: tenant, keys)
         let limits = keys.map { Int64(counts[$0]!) }
         var found: [Int64: [String]] = [:]
         let entity = Self.entityLaterals("m.entity_id", withBody: false)

@@ -20,6 +20,8 @@ final class WriterSession: @unchecked Sendable {
     var overlay = WriteOverlay()
     /// Rows read ahead in this transaction (crosswalks, entities, candidates' states); the overlay applies on top.
     var readAhead = ReadAhead()
+    /// Match keys whose advisory lock this transaction holds (`PostgresTransaction.lockMatchKeys`).
+    var lockedMatchKeys: Set<WriteOverlay.TenantMatchKey> = []
     private var savepoints = 0
     /// Open savepoints, outermost first. One is sent to PostgreSQL only before the first statement that
     /// writes inside it: a job that only reads and writes through the overlay costs no round trip for it.
@@ -122,6 +124,9 @@ final class WriterSession: @unchecked Sendable {
         } catch {
             let frame = frames.removeLast()
             overlay.rollback(to: frame.overlayMark)
+            // A lock taken inside a savepoint that rolls back is released with it: forget them all (taking one
+            // again is harmless).
+            lockedMatchKeys.removeAll()
             pendingEvents.removeSubrange(frame.eventMark...)
             if frame.sent, connection != nil {
                 _ = try? query(PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(frame.name)"))
@@ -144,6 +149,7 @@ final class WriterSession: @unchecked Sendable {
         pendingEvents.removeAll(keepingCapacity: true)
         overlay.removeAll()
         readAhead.removeAll()
+        lockedMatchKeys.removeAll()
         frames.removeAll()
         savepoints = 0
         try query("BEGIN")
@@ -194,6 +200,7 @@ final class WriterSession: @unchecked Sendable {
         pendingEvents.removeAll(keepingCapacity: true)
         overlay.removeAll()
         readAhead.removeAll()
+        lockedMatchKeys.removeAll()
         frames.removeAll()
         guard inTransaction else { return }
         inTransaction = false

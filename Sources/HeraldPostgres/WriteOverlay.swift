@@ -24,6 +24,10 @@ struct WriteOverlay {
         var body: [UInt8]?
         /// `.some(nil)`: set to live again.
         var mergedInto: String??
+        /// For an update: the version the row had when this transaction read it. The update applies only if the
+        /// row still has it, so a concurrent writer's change (another node's) is never overwritten: the commit
+        /// fails with a conflict and the job runs again on the new row.
+        var baseVersion: Int64?
     }
 
     struct CrosswalkRow: Hashable {
@@ -39,7 +43,7 @@ struct WriteOverlay {
 
     private enum Undo {
         case entity(EntityKey, EntityWrite?)
-        case crosswalk(CrosswalkRow, String??)
+        case crosswalk(CrosswalkRow, String??, wasNew: Bool)
         case keySet(EntityKey, Set<Int64>?)
         case matchEntry(MatchEntry, Bool?)
     }
@@ -59,6 +63,9 @@ struct WriteOverlay {
     private(set) var entities: [EntityKey: EntityWrite] = [:]
     /// Crosswalk → entity id; nil: deleted in this transaction.
     private(set) var crosswalks: [CrosswalkRow: String?] = [:]
+    /// Crosswalks this transaction created (the database had no row): inserted at commit only if still free, so
+    /// that two writers (nodes) creating the same crosswalk at once cannot both succeed.
+    private(set) var newCrosswalks: Set<CrosswalkRow> = []
     private var journal: [Undo] = []
 
     var isEmpty: Bool { entities.isEmpty && crosswalks.isEmpty && keySets.isEmpty }
@@ -67,6 +74,7 @@ struct WriteOverlay {
     mutating func removeAll() {
         entities.removeAll(keepingCapacity: true)
         crosswalks.removeAll(keepingCapacity: true)
+        newCrosswalks.removeAll(keepingCapacity: true)
         keySets.removeAll(keepingCapacity: true)
         matchEntries.removeAll(keepingCapacity: true)
         entriesByKey.removeAll(keepingCapacity: true)
@@ -78,8 +86,9 @@ struct WriteOverlay {
         while journal.count > mark {
             switch journal.removeLast() {
             case .entity(let key, let previous): entities[key] = previous
-            case .crosswalk(let row, let previous):
+            case .crosswalk(let row, let previous, let wasNew):
                 if let previous { crosswalks[row] = previous } else { crosswalks.removeValue(forKey: row) }
+                if wasNew { newCrosswalks.insert(row) } else { newCrosswalks.remove(row) }
             case .keySet(let key, let previous): keySets[key] = previous
             case .matchEntry(let entry, let previous):
                 matchEntries[entry] = previous
@@ -88,16 +97,23 @@ struct WriteOverlay {
         }
     }
 
-    mutating func change(_ key: EntityKey, _ apply: (inout EntityWrite) -> Void, insert: Bool = false) {
+    /// - Parameter baseVersion: for the first update of a row, the version it had when read (see `EntityWrite`).
+    mutating func change(
+        _ key: EntityKey, insert: Bool = false, baseVersion: Int64? = nil, _ apply: (inout EntityWrite) -> Void
+    ) {
         let previous = entities[key]
         journal.append(.entity(key, previous))
-        var write = insert ? EntityWrite(isInsert: true) : (previous ?? EntityWrite(isInsert: false))
+        var write = insert ? EntityWrite(isInsert: true) : (previous ?? EntityWrite(isInsert: false, baseVersion: baseVersion))
         apply(&write)
         entities[key] = write
     }
 
-    mutating func setCrosswalk(_ row: CrosswalkRow, to entityId: String?) {
-        journal.append(.crosswalk(row, crosswalks[row]))
+    /// - Parameter created: the row is new (this transaction found no owner and had not written it before); a
+    ///   row created earlier in this transaction stays new whatever is written to it later.
+    mutating func setCrosswalk(_ row: CrosswalkRow, to entityId: String?, created: Bool = false) {
+        let wasNew = newCrosswalks.contains(row)
+        journal.append(.crosswalk(row, crosswalks[row], wasNew: wasNew))
+        if created && crosswalks[row] == nil { newCrosswalks.insert(row) }
         crosswalks[row] = .some(entityId)
     }
 
@@ -184,7 +200,7 @@ extension WriterSession {
         }
         if !updates.tenants.isEmpty {
             let c = updates
-            try writeStatement(
+            let result = try writeStatement(
                 """
                 UPDATE entities e SET
                     version = CASE WHEN u.set_version THEN u.version ELSE e.version END,
@@ -194,16 +210,28 @@ extension WriterSession {
                     merged_into = CASE WHEN u.set_merged THEN NULLIF(u.merged_into, '') ELSE e.merged_into END
                 FROM unnest(\(c.tenants)::text[], \(c.ids)::text[], \(c.setVersion)::bool[], \(c.versions)::int8[],
                     \(c.setRemoved)::bool[], \(c.removed)::bool[], \(c.setTime)::bool[], \(c.times)::int8[],
-                    \(c.setBody)::bool[], \(c.bodies)::bytea[], \(c.setMerged)::bool[], \(c.mergedInto)::text[])
+                    \(c.setBody)::bool[], \(c.bodies)::bytea[], \(c.setMerged)::bool[], \(c.mergedInto)::text[],
+                    \(c.checkVersion)::bool[], \(c.baseVersions)::int8[])
                     AS u(tenant, id, set_version, version, set_removed, removed, set_time, updated_time, set_body, body,
-                         set_merged, merged_into)
-                WHERE e.tenant = u.tenant AND e.id = u.id
+                         set_merged, merged_into, check_version, base_version)
+                WHERE e.tenant = u.tenant AND e.id = u.id AND (NOT u.check_version OR e.version = u.base_version)
                 """)
+            if let updated = result.metadata.rows, updated < c.tenants.count {
+                throw StoreError(
+                    .conflict,
+                    "\(c.tenants.count - updated) entit\(c.tenants.count - updated == 1 ? "y" : "ies") of this transaction changed since it was read (another node wrote it); the jobs run again")
+            }
         }
         try flushMatchKeys()
-        var deleted = CrosswalkColumns(), upserted = CrosswalkColumns()
+        var deleted = CrosswalkColumns(), upserted = CrosswalkColumns(), created = CrosswalkColumns()
         for (row, entityId) in overlay.crosswalks {
-            if let entityId { upserted.append(row, entityId) } else { deleted.append(row, "") }
+            let isNew = overlay.newCrosswalks.contains(row)
+            switch (entityId, isNew) {
+            case (let id?, true): created.append(row, id)
+            case (let id?, false): upserted.append(row, id)
+            case (nil, false): deleted.append(row, "")
+            case (nil, true): break  // created and deleted here: the database never had it
+            }
         }
         if !deleted.tenants.isEmpty {
             let c = deleted
@@ -224,6 +252,21 @@ extension WriterSession {
                 ON CONFLICT (tenant, type, value, source_table) DO UPDATE SET entity_id = excluded.entity_id
                 """)
         }
+        if !created.tenants.isEmpty {
+            let c = created
+            let result = try writeStatement(
+                """
+                INSERT INTO crosswalks (tenant, type, value, source_table, entity_id)
+                SELECT * FROM unnest(\(c.tenants)::text[], \(c.types)::text[], \(c.values)::text[], \(c.tables)::text[],
+                    \(c.entityIds)::text[])
+                ON CONFLICT (tenant, type, value, source_table) DO NOTHING
+                """)
+            if let inserted = result.metadata.rows, inserted < c.tenants.count {
+                throw StoreError(
+                    .conflict,
+                    "\(c.tenants.count - inserted) new crosswalk(s) of this transaction were created meanwhile by another writer; the jobs run again")
+            }
+        }
     }
 }
 
@@ -235,6 +278,7 @@ struct EntityColumns {
     var setTime: [Bool] = [], times: [Int64] = []
     var setBody: [Bool] = [], bodies: [ByteBuffer] = []
     var setMerged: [Bool] = [], mergedInto: [String] = []
+    var checkVersion: [Bool] = [], baseVersions: [Int64] = []
 
     mutating func append(_ key: WriteOverlay.EntityKey, _ w: WriteOverlay.EntityWrite) {
         tenants.append(key.tenant)
@@ -251,6 +295,8 @@ struct EntityColumns {
         // Entity ids are never empty, so '' stands for "live again" (NULLIF in the UPDATE).
         setMerged.append(w.mergedInto != nil)
         mergedInto.append((w.mergedInto ?? nil) ?? "")
+        checkVersion.append(w.baseVersion != nil)
+        baseVersions.append(w.baseVersion ?? 0)
     }
 }
 

@@ -1,0 +1,109 @@
+import Foundation
+import HeraldJSON
+import HeraldTestSupport
+import Testing
+
+/// Several `herald serve` processes on one PostgreSQL database take writes at the same time (issue 17, shared
+/// ingest): a source record posted to two nodes at once creates one entity, duplicates posted to two nodes merge
+/// once, and concurrent updates of one entity keep its `objectVersion`s contiguous.
+@Suite(.timeLimit(.minutes(5)))
+struct SharedIngestTests {
+    /// Two nodes with the same configuration on one fresh database.
+    struct TwoNodes {
+        let dirs = [TemporaryDirectory(), TemporaryDirectory()]
+        let nodes: [HeraldProcess]
+
+        init() throws {
+            let store = try TestStore(.postgres, name: "shared")
+            nodes = try dirs.map { dir in
+                try HeraldProcess(
+                    configPath: TestConfiguration.write(in: dir.path, tenants: MatchMergeTests.tenant, store: store),
+                    logPath: dir.file("serve.log"))
+            }
+        }
+
+        /// Posts `bodies[i]` to node `i % 2`, all at once (one connection each).
+        func postAtOnce(_ bodies: [[String]]) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (i, list) in bodies.enumerated() {
+                    let client = TestClient(baseURL: nodes[i % 2].baseURL)
+                    group.addTask {
+                        for body in list {
+                            let r = try client.post("/api/t1/entities", body)
+                            if r.status != 200 { throw HeraldProcessError(message: "\(r.status) \(r.text)") }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        var events: [JSONValue] { get throws { try TestClient(baseURL: nodes[0].baseURL).events(tenant: "t1") } }
+    }
+
+    static func person(_ source: String, _ id: String, first: String, last: String, email: String) -> String {
+        """
+        {"type": "\(MatchMergeTests.individual)", "attributes": {"FirstName": ["\(first)"], "LastName": ["\(last)"],
+         "Email": ["\(email)"]}, "crosswalks": [{"type": "configuration/sources/\(source)", "value": "\(id)"}]}
+        """
+    }
+
+    /// Every entity's events carry versions 1, 2, 3, … in queue order: none lost, none twice.
+    static func expectContiguousVersions(_ events: [JSONValue], sourceLocation: SourceLocation = #_sourceLocation) {
+        var versions: [String: [Int64]] = [:]
+        for e in events {
+            guard let uri = e["objectUri"]?.stringValue, let v = e["objectVersion"]?.int64Value,
+                e["type"]?.stringValue?.hasPrefix("POTENTIAL_MATCHES") == false, e["type"] != .string("ENTITIES_MERGED")
+            else { continue }
+            versions[uri, default: []].append(v)
+        }
+        for (uri, list) in versions {
+            #expect(list == Array(1...Int64(list.count)), "\(uri): versions \(list)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func aRecordPostedToTwoNodesAtOnceCreatesOneEntity() async throws {
+        try SharedPostgresCluster.requirePostgres()
+        let cluster = try TwoNodes()
+        // Both nodes get the same 60 records in the same order, five per request.
+        let records = (0..<60).map { Self.person("CRM", "c\($0)", first: "First\($0)", last: "Last\($0)", email: "p\($0)@example.com") }
+        let bodies = stride(from: 0, to: records.count, by: 5).map { "[" + records[$0..<$0 + 5].joined(separator: ",") + "]" }
+        try await cluster.postAtOnce([bodies, bodies])
+        let events = try cluster.events
+        let created = events.filter { $0["type"] == .string("ENTITY_CREATED") }
+        #expect(created.count == 60, "one entity per source record, whichever node committed it first")
+        #expect(Set(created.compactMap { $0["objectUri"]?.stringValue }).count == 60)
+        Self.expectContiguousVersions(events)
+    }
+
+    @Test func duplicatesPostedToTwoNodesAtOnceMergeOnce() async throws {
+        try SharedPostgresCluster.requirePostgres()
+        let cluster = try TwoNodes()
+        let pairs = 40
+        // Record i from CRM to one node and its duplicate (same email) from ERP to the other, at the same time.
+        let sides = ["CRM", "ERP"].map { source in
+            (0..<pairs).map { "[" + Self.person(source, "d\($0)", first: "P\($0)", last: "Same", email: "d\($0)@example.com") + "]" }
+        }
+        try await cluster.postAtOnce(sides)
+        let events = try cluster.events
+        let merges = events.filter { $0["type"] == .string("ENTITIES_MERGED") }
+        #expect(merges.count == pairs, "each pair merged exactly once (\(merges.count) merges for \(pairs) pairs)")
+        #expect(events.filter { $0["type"] == .string("ENTITY_LOST_MERGE") }.count == pairs)
+        Self.expectContiguousVersions(events)
+    }
+
+    @Test func concurrentUpdatesOfOneEntityKeepItsVersionsContiguous() async throws {
+        try SharedPostgresCluster.requirePostgres()
+        let cluster = try TwoNodes()
+        // Both nodes update the same entity 25 times each, with different values every time.
+        let sides = (0..<2).map { side in
+            (0..<25).map { "[" + Self.person("CRM", "u1", first: "Name\(side)x\($0)", last: "Same", email: "u1@example.com") + "]" }
+        }
+        try await cluster.postAtOnce(sides)
+        let events = try cluster.events
+        #expect(events.filter { $0["type"] == .string("ENTITY_CREATED") }.count == 1)
+        let changes = events.filter { $0["type"] == .string("ENTITY_CHANGED") }
+        #expect(changes.count >= 40, "nearly every update is a change (\(changes.count))")
+        Self.expectContiguousVersions(events)
+    }
+}
