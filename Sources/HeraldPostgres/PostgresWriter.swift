@@ -321,13 +321,24 @@ final class PostgresGroupCommitter: Sendable {
 
     private typealias Resumer = @Sendable (Result<Void, any Error>) -> Void
 
-    /// Commits one job on its own; a conflict (a generated id taken meanwhile) runs it again, twice at most.
+    /// How often a job that conflicts runs on its own before its caller gets the conflict.
+    static let conflictAttempts = 6
+
+    /// Commits one job on its own. A conflict (another node wrote the same rows first, or a generated id was
+    /// taken meanwhile) runs it again after a short random pause (1–2, 2–4, … 16–32 ms), so that two nodes
+    /// contending for one entity do not retry in step; `conflictAttempts` runs in all.
     private func commitAlone(_ job: Job) {
         var attempt = 0
         while true {
             let (outcome, resumers) = commit([job])
             attempt += 1
-            if case .failure(let error as StoreError) = outcome, error.code == .conflict, attempt < 3 { continue }
+            if case .failure(let error as StoreError) = outcome, error.code == .conflict,
+                attempt < PostgresGroupCommitter.conflictAttempts
+            {
+                let base = 1 << (attempt - 1)
+                usleep(UInt32(1000 * Int.random(in: base...(2 * base))))
+                continue
+            }
             finish([job], outcome, resumers)
             return
         }

@@ -74,6 +74,12 @@ extension APIError {
                     insufficientStorage, "STORAGE_FULL",
                     "the store is full, nothing of this request was written: \(store.message); free space on the disk of "
                         + "the data directory and send it again")
+            case .conflict:
+                // Another node kept changing the same rows while this request ran again (PostgresGroupCommitter).
+                return APIError(
+                    .serviceUnavailable, "STORE_CONFLICT",
+                    "another writer changed the same entities at the same time, several times in a row; nothing of this "
+                        + "request was written: \(store.message); send it again")
             case .unavailable, .closed:
                 return APIError(
                     .serviceUnavailable, "STORE_UNAVAILABLE",

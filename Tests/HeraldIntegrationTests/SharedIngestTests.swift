@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HeraldJSON
 import HeraldTestSupport
 import Testing
@@ -8,12 +9,13 @@ import Testing
 /// once, and concurrent updates of one entity keep its `objectVersion`s contiguous.
 @Suite(.timeLimit(.minutes(5)))
 struct SharedIngestTests {
-    /// Two nodes with the same configuration on one fresh database.
+    /// Nodes (two by default) with the same configuration on one fresh database.
     struct TwoNodes {
-        let dirs = [TemporaryDirectory(), TemporaryDirectory()]
+        let dirs: [TemporaryDirectory]
         let nodes: [HeraldProcess]
 
-        init() throws {
+        init(count: Int = 2) throws {
+            dirs = (0..<count).map { _ in TemporaryDirectory() }
             let store = try TestStore(.postgres, name: "shared")
             nodes = try dirs.map { dir in
                 try HeraldProcess(
@@ -29,7 +31,12 @@ struct SharedIngestTests {
                     let client = TestClient(baseURL: nodes[i % 2].baseURL)
                     group.addTask {
                         for body in list {
-                            let r = try client.post("/api/t1/entities", body)
+                            // A client sends a request again when told to (503 STORE_CONFLICT: the other node kept
+                            // winning the same rows; nothing was written).
+                            var r = try client.post("/api/t1/entities", body)
+                            for _ in 0..<5 where r.status == 503 && r.text.contains("STORE_CONFLICT") {
+                                r = try client.post("/api/t1/entities", body)
+                            }
                             if r.status != 200 { throw HeraldProcessError(message: "\(r.status) \(r.text)") }
                         }
                     }
@@ -104,6 +111,58 @@ struct SharedIngestTests {
         #expect(events.filter { $0["type"] == .string("ENTITY_CREATED") }.count == 1)
         let changes = events.filter { $0["type"] == .string("ENTITY_CHANGED") }
         #expect(changes.count >= 40, "nearly every update is a change (\(changes.count))")
+        Self.expectContiguousVersions(events)
+    }
+
+    @Test func killingANodeMidIngestLosesNoAcknowledgedChange() async throws {
+        try SharedPostgresCluster.requirePostgres()
+        let cluster = try TwoNodes(count: 3)
+        final class Progress: Sendable {
+            let acknowledged = Mutex<Set<Int>>([])
+            let dead = Mutex(false)
+        }
+        let progress = Progress()
+        // Three clients post batches of 10 new records to the nodes in turn; node 2 is killed with -9 once
+        // 200 records are acknowledged, and the clients go on with the other two.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<3 {
+                group.addTask {
+                    for batch in 0..<20 {
+                        let first = (client * 20 + batch) * 10
+                        let body = "[" + (first..<first + 10).map {
+                            Self.person("CRM", "k\($0)", first: "Kim\($0)", last: "Node\($0 % 7)", email: "k\($0)@example.com")
+                        }.joined(separator: ",") + "]"
+                        var node = (client + batch) % 3
+                        if node == 2 && progress.dead.withLock({ $0 }) { node = batch % 2 }
+                        let r = try? TestClient(baseURL: cluster.nodes[node].baseURL).post("/api/t1/entities", body)
+                        if r?.status == 200 {
+                            let count = progress.acknowledged.withLock { ack in
+                                ack.formUnion(first..<first + 10)
+                                return ack.count
+                            }
+                            let kill = count >= 200 && progress.dead.withLock { dead in
+                                defer { dead = true }
+                                return !dead
+                            }
+                            if kill { cluster.nodes[2].kill9() }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(progress.dead.withLock { $0 }, "node 2 was killed during the load")
+        let ack = progress.acknowledged.withLock { $0 }
+        #expect(ack.count >= 400, "the two live nodes took the rest (\(ack.count) acknowledged)")
+        let events = try TestClient(baseURL: cluster.nodes[0].baseURL).events(tenant: "t1")
+        var created: [String: Int] = [:]
+        for e in events where e["type"] == .string("ENTITY_CREATED") {
+            for c in e["object"]?["crosswalks"]?.arrayValue ?? [] {
+                if let value = c["value"]?.stringValue { created[value, default: 0] += 1 }
+            }
+        }
+        for i in ack { #expect(created["k\(i)"] == 1, "acknowledged record k\(i) is in the queue once") }
+        #expect(created.values.allSatisfy { $0 == 1 }, "no record was created twice")
         Self.expectContiguousVersions(events)
     }
 }
