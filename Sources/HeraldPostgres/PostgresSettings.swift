@@ -26,5 +26,7 @@ public struct PostgresSettings: Sendable, Equatable {
     }
 
     /// The URL without a password, for logs.
-    public var location: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    public var location: String {
+        "postgres://\(user)@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+    }
 }

@@ -258,36 +258,45 @@ struct PostgresTransaction: StoreTransaction {
     func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64) throws {
         let keys = loser.crosswalks.map { "\($0.type)\u{1F}\($0.value)\u{1F}\($0.sourceTable ?? "")" }
             .joined(separator: "\u{1E}")
-        try run(
-            """
-            INSERT INTO merges (tenant, loser, winner, loser_snapshot, crosswalk_keys, time)
-            VALUES (\(tenant), \(loser.id), \(winner), \(ByteBuffer(bytes: loser.storedBytes())), \(keys), \(time))
-            ON CONFLICT (tenant, loser) DO UPDATE SET winner = excluded.winner, loser_snapshot = excluded.loser_snapshot,
-                crosswalk_keys = excluded.crosswalk_keys, time = excluded.time
-            """)
+        session.overlay.setMerge(
+            key(tenant, loser.id),
+            WriteOverlay.MergeWrite(winner: winner, snapshot: loser.storedBytes(), crosswalkKeys: keys, time: time))
+    }
+
+    static func crosswalkKeys(_ text: String) -> Set<CrosswalkKey> {
+        var keys = Set<CrosswalkKey>()
+        for item in text.split(separator: "\u{1E}") {
+            let parts = item.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+            if parts.count == 3 { keys.insert(CrosswalkKey(type: parts[0], value: parts[1], sourceTable: parts[2])) }
+        }
+        return keys
     }
 
     func mergeRecord(tenant: String, loser: String) throws -> (winner: String, snapshot: Entity, crosswalks: Set<CrosswalkKey>)? {
+        if let written = session.overlay.merges[key(tenant, loser)] {
+            guard let written else { return nil }
+            return (written.winner, try Self.decodeEntity(written.snapshot), Self.crosswalkKeys(written.crosswalkKeys))
+        }
         guard
             let row = try rows(
                 "SELECT winner, loser_snapshot, crosswalk_keys FROM merges WHERE tenant = \(tenant) AND loser = \(loser)"
             ).first
         else { return nil }
         let (winner, body, text) = try row.decode((String, ByteBuffer, String).self)
-        var keys = Set<CrosswalkKey>()
-        for item in text.split(separator: "\u{1E}") {
-            let parts = item.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
-            if parts.count == 3 { keys.insert(CrosswalkKey(type: parts[0], value: parts[1], sourceTable: parts[2])) }
-        }
-        return (winner, try Entity(storedBytes: Self.bytes(body)), keys)
+        return (winner, try Entity(storedBytes: Self.bytes(body)), Self.crosswalkKeys(text))
     }
 
     func deleteMergeRecord(tenant: String, loser: String) throws {
-        try run("DELETE FROM merges WHERE tenant = \(tenant) AND loser = \(loser)")
+        session.overlay.setMerge(key(tenant, loser), nil)
     }
 
     func losers(tenant: String, winner: String) throws -> [String] {
-        try rows("SELECT loser FROM merges WHERE tenant = \(tenant) AND winner = \(winner)").map { try $0.decode(String.self) }
+        var out = try rows("SELECT loser FROM merges WHERE tenant = \(tenant) AND winner = \(winner)").map { try $0.decode(String.self) }
+            .filter { session.overlay.merges[key(tenant, $0)] == nil }
+        for (loser, write) in session.overlay.merges where loser.tenant == tenant && write?.winner == winner {
+            out.append(loser.id)
+        }
+        return out.sorted()
     }
 
     // MARK: relations

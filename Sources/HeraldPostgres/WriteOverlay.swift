@@ -41,11 +41,21 @@ struct WriteOverlay {
         var entityId: String
     }
 
+    /// A merge record as this transaction wrote it (`merges` table).
+    struct MergeWrite {
+        var winner: String
+        var snapshot: [UInt8]
+        /// The loser's crosswalk keys, as the `crosswalk_keys` column stores them.
+        var crosswalkKeys: String
+        var time: Int64
+    }
+
     private enum Undo {
         case entity(EntityKey, EntityWrite?)
         case crosswalk(CrosswalkRow, String??, wasNew: Bool)
         case keySet(EntityKey, Set<Int64>?)
         case matchEntry(MatchEntry, Bool?)
+        case merge(EntityKey, MergeWrite??)
     }
 
     /// Each entity's match keys as this transaction left them (empty: none).
@@ -66,15 +76,18 @@ struct WriteOverlay {
     /// Crosswalks this transaction created (the database had no row): inserted at commit only if still free, so
     /// that two writers (nodes) creating the same crosswalk at once cannot both succeed.
     private(set) var newCrosswalks: Set<CrosswalkRow> = []
+    /// Merge records by loser; nil: deleted in this transaction.
+    private(set) var merges: [EntityKey: MergeWrite?] = [:]
     private var journal: [Undo] = []
 
-    var isEmpty: Bool { entities.isEmpty && crosswalks.isEmpty && keySets.isEmpty }
+    var isEmpty: Bool { entities.isEmpty && crosswalks.isEmpty && keySets.isEmpty && merges.isEmpty }
     var mark: Int { journal.count }
 
     mutating func removeAll() {
         entities.removeAll(keepingCapacity: true)
         crosswalks.removeAll(keepingCapacity: true)
         newCrosswalks.removeAll(keepingCapacity: true)
+        merges.removeAll(keepingCapacity: true)
         keySets.removeAll(keepingCapacity: true)
         matchEntries.removeAll(keepingCapacity: true)
         entriesByKey.removeAll(keepingCapacity: true)
@@ -90,6 +103,8 @@ struct WriteOverlay {
                 if let previous { crosswalks[row] = previous } else { crosswalks.removeValue(forKey: row) }
                 if wasNew { newCrosswalks.insert(row) } else { newCrosswalks.remove(row) }
             case .keySet(let key, let previous): keySets[key] = previous
+            case .merge(let loser, let previous):
+                if let previous { merges[loser] = previous } else { merges.removeValue(forKey: loser) }
             case .matchEntry(let entry, let previous):
                 matchEntries[entry] = previous
                 // entriesByKey only grows: an id listed there is looked up in matchEntries.
@@ -115,6 +130,12 @@ struct WriteOverlay {
         journal.append(.crosswalk(row, crosswalks[row], wasNew: wasNew))
         if created && crosswalks[row] == nil { newCrosswalks.insert(row) }
         crosswalks[row] = .some(entityId)
+    }
+
+    /// Records (a write) or deletes (nil) the merge record of `loser`.
+    mutating func setMerge(_ loser: EntityKey, _ write: MergeWrite?) {
+        journal.append(.merge(loser, merges[loser]))
+        merges[loser] = .some(write)
     }
 
     /// Records that `entityId` now holds exactly `keys` (its earlier keys were `existing`).
@@ -223,6 +244,7 @@ extension WriterSession {
             }
         }
         try flushMatchKeys()
+        try flushMerges()
         var deleted = CrosswalkColumns(), upserted = CrosswalkColumns(), created = CrosswalkColumns()
         for (row, entityId) in overlay.crosswalks {
             let isNew = overlay.newCrosswalks.contains(row)
@@ -363,6 +385,44 @@ extension WriterSession {
                 INSERT INTO match_key_sets (tenant, entity_id, keys)
                 SELECT * FROM unnest(\(sets.tenants)::text[], \(sets.ids)::text[], \(sets.keys)::bytea[])
                 ON CONFLICT (tenant, entity_id) DO UPDATE SET keys = excluded.keys
+                """)
+        }
+    }
+}
+
+extension WriterSession {
+    /// Merge records: deleted ones, then written ones (at most two statements).
+    func flushMerges() throws {
+        guard !overlay.merges.isEmpty else { return }
+        var deleted = (tenants: [String](), losers: [String]())
+        var written = (
+            tenants: [String](), losers: [String](), winners: [String](), snapshots: [ByteBuffer](), keys: [String](),
+            times: [Int64]()
+        )
+        for (loser, write) in overlay.merges {
+            if let write {
+                written.tenants.append(loser.tenant); written.losers.append(loser.id); written.winners.append(write.winner)
+                written.snapshots.append(ByteBuffer(bytes: write.snapshot)); written.keys.append(write.crosswalkKeys)
+                written.times.append(write.time)
+            } else {
+                deleted.tenants.append(loser.tenant); deleted.losers.append(loser.id)
+            }
+        }
+        if !deleted.tenants.isEmpty {
+            try writeStatement(
+                """
+                DELETE FROM merges m USING unnest(\(deleted.tenants)::text[], \(deleted.losers)::text[]) AS d(tenant, loser)
+                WHERE m.tenant = d.tenant AND m.loser = d.loser
+                """)
+        }
+        if !written.tenants.isEmpty {
+            try writeStatement(
+                """
+                INSERT INTO merges (tenant, loser, winner, loser_snapshot, crosswalk_keys, time)
+                SELECT * FROM unnest(\(written.tenants)::text[], \(written.losers)::text[], \(written.winners)::text[],
+                    \(written.snapshots)::bytea[], \(written.keys)::text[], \(written.times)::int8[])
+                ON CONFLICT (tenant, loser) DO UPDATE SET winner = excluded.winner, loser_snapshot = excluded.loser_snapshot,
+                    crosswalk_keys = excluded.crosswalk_keys, time = excluded.time
                 """)
         }
     }

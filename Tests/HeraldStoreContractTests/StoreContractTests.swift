@@ -337,6 +337,13 @@ struct StoreContractTests {
             var moved = self.entity("old")
             moved.updatedTime = 99
             try tx.updateEntity(tenant: "t", entity: moved, version: 2, body: moved.storedBytes())
+            // Merge records written, read and deleted in the same transaction.
+            try tx.recordMerge(tenant: "t", loser: self.entity("l1"), winner: "old", time: 5)
+            try tx.recordMerge(tenant: "t", loser: self.entity("l2"), winner: "old", time: 6)
+            try tx.deleteMergeRecord(tenant: "t", loser: "l2")
+            #expect(try tx.mergeRecord(tenant: "t", loser: "l1")?.winner == "old")
+            #expect(try tx.mergeRecord(tenant: "t", loser: "l2") == nil)
+            #expect(try tx.losers(tenant: "t", winner: "old") == ["l1"])
             // A write rolled back in a savepoint: gone again.
             _ = try? tx.inSavepoint { () throws -> Void in
                 try tx.addNotMatch(tenant: "t", "new", "other")
