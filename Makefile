@@ -5,7 +5,7 @@ BIN := $(shell $(SWIFT) build --show-bin-path 2>/dev/null || echo .build/debug)
 HERALD := $(BIN)/herald
 DEMO_DIR := .demo
 
-.PHONY: all setup setup-test build test demo clean bench bench-quick format
+.PHONY: all setup setup-test build test demo demo-cluster clean bench bench-quick format
 
 all: build
 
@@ -27,6 +27,10 @@ test: setup-test build
 ## Start Herald on the embedded default (SQLite) with the demo tenant and sample data loaded.
 demo: build
 	@scripts/demo.sh "$(HERALD)"
+
+## Three nodes on one PostgreSQL behind nginx, with the demo tenant and sample data (needs postgresql and nginx).
+demo-cluster: build
+	@scripts/demo-cluster.sh "$(HERALD)"
 
 ## Benchmarks (release build): every scenario prints throughput, latency percentiles and peak RSS.
 bench: setup-test

@@ -8,8 +8,13 @@ struct HeraldBench: ParsableCommand {
         abstract: "Herald's benchmarks: each scenario prints throughput, latency percentiles and peak RSS.",
         discussion: "Build in release mode first (make bench does). Results are also appended to --json as JSON lines.")
 
-    @Option(help: "Scenarios to run (comma-separated): ingest (without, then with match rules), ingest-match (only with), filter-render, delivery, e2e, backlog, jq, kafka, sqs, cloud (the Pub/Sub and Service Bus sinks), file (the file sink), soak (the server's RSS while 1M entities are ingested with matching by 50 clients).")
-    var scenarios: String = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,sqs,cloud,file,soak"
+    @Option(help: "Scenarios to run (comma-separated): ingest (without, then with match rules), ingest-match (only with), filter-render, delivery, e2e, backlog, jq, kafka, sqs, cloud (the Pub/Sub and Service Bus sinks), file (the file sink), soak (the server's RSS while 1M entities are ingested with matching by 50 clients), cluster (several nodes on one PostgreSQL: see --nodes).")
+    var scenarios: String = HeraldBench.defaultScenarios
+
+    static let defaultScenarios = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,sqs,cloud,file,soak"
+
+    @Option(help: "Node counts for the cluster scenario, comma-separated (default 1,2,3): ingest and delivery with each many herald serve processes on one PostgreSQL. Given alone, runs only that scenario.")
+    var nodes: String?
 
     @Flag(help: "A few seconds per scenario: keeps the benchmark code working in CI; figures are not meaningful.")
     var quick = false
@@ -68,8 +73,10 @@ struct HeraldBench: ParsableCommand {
         say("machine: \(machineSummary(configuration: build))")
         try ReleaseSelfCheck.run()
         let writer = ResultWriter(jsonPath: json)
-        for scenario in scenarios.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-          for backend in store.split(separator: ",").compactMap({ BenchStore(rawValue: String($0)) }) {
+        let chosen = nodes != nil && scenarios == HeraldBench.defaultScenarios ? "cluster" : scenarios
+        let backends = store.split(separator: ",").compactMap({ BenchStore(rawValue: String($0)) })
+        for scenario in chosen.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+          for backend in backends {
             BenchStore.current = backend
             switch scenario {
             case "ingest", "ingest-match":
@@ -121,6 +128,14 @@ struct HeraldBench: ParsableCommand {
                 try EndToEndScenario(
                     herald: heraldPath, packageRoot: root, binDirectory: binDir, entities: quick ? 5_000 : 100_000,
                     runs: runs ?? (quick ? 1 : 3), steadyRate: quick ? 1_000 : 2_000, steadySeconds: quick ? 2 : 15
+                ).run(writer: writer)
+            case "cluster":
+                // Always on PostgreSQL, once, whatever --store says.
+                guard backend == backends.last else { continue }
+                try ClusterScenario(
+                    herald: heraldPath, packageRoot: root, binDirectory: binDir,
+                    nodeCounts: (nodes ?? "1,2,3").split(separator: ",").compactMap { Int($0) },
+                    entities: entities ?? (quick ? 2_000 : 20_000)
                 ).run(writer: writer)
             case "backlog":
                 try BacklogScenario(

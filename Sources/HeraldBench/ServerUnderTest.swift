@@ -16,15 +16,18 @@ final class ServerUnderTest: @unchecked Sendable {
     let matching: Bool
     /// Extra members of the `store` object (e.g. `"readerCount": 2`), written after `synchronous`.
     let storeOptions: String
-    /// The `store` object's members, chosen once (a PostgreSQL server keeps its database across reloads).
+    /// The `store` object's members, chosen once (a PostgreSQL server keeps its database across reloads), or given
+    /// (several nodes on one database).
     private var store: String?
 
     /// Starts herald with the demo tenant; `streaming` replaces its streamingConfig (nil: none).
     /// - Parameter matching: keep the demo tenant's match and survivorship groups (false: ingest without matching).
     init(
         herald: String, packageRoot: String, synchronous: String = "FULL", pluginDirectory: String? = nil,
-        streaming: String? = nil, matching: Bool = false, storeOptions: String = ""
+        streaming: String? = nil, matching: Bool = false, storeOptions: String = "", store: String? = nil,
+        extraArguments: [String] = []
     ) throws {
+        self.store = store
         self.matching = matching
         self.storeOptions = storeOptions
         directory = NSTemporaryDirectory() + "herald-bench-\(getpid())-\(Int.random(in: 0..<1_000_000))"
@@ -36,7 +39,7 @@ final class ServerUnderTest: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: herald)
         // On PostgreSQL, info: the store logs its writer profile (statements, time waiting) when it closes.
         let level = BenchStore.current == .postgres ? "info" : "warning"
-        process.arguments = ["serve", "--config", directory + "/herald.json", "--log-level", level]
+        process.arguments = ["serve", "--config", directory + "/herald.json", "--log-level", level] + extraArguments
         let out = Pipe()
         process.standardOutput = out
         FileManager.default.createFile(atPath: directory + "/serve.log", contents: nil)
