@@ -19,23 +19,24 @@ struct LeaseContractTests {
         let store = s.store
         defer { Task { await store.close() } }
 
-        let first = try #require(try await store.acquireLease(key, node: a, durationMs: 600))
+        let first = try #require(try await store.acquireLease(key, node: a, durationMs: 60_000))
         #expect(first.holder == a)
         #expect(first.key == key)
-        #expect(first.expires - first.since == 600)
+        #expect(first.expires - first.since == 60_000)
         // Held: the other node cannot take it, and the holder renews it with the same token.
-        #expect(try await store.acquireLease(key, node: b, durationMs: 600) == nil)
-        let again = try #require(try await store.acquireLease(key, node: a, durationMs: 600))
+        #expect(try await store.acquireLease(key, node: b, durationMs: 60_000) == nil)
+        let again = try #require(try await store.acquireLease(key, node: a, durationMs: 60_000))
         #expect(again.token == first.token)
         #expect(again.since == first.since)
-        #expect(try await store.renewLeases([key], node: b, durationMs: 600).isEmpty, "b holds nothing to renew")
-        let renewed = try await store.renewLeases([key], node: a, durationMs: 600)
-        #expect(renewed.map(\.token) == [first.token])
+        #expect(try await store.renewLeases([key], node: b, durationMs: 60_000).isEmpty, "b holds nothing to renew")
         #expect(try await store.leases(tenant: "t").map(\.holder) == [a])
         #expect(try await store.leases(tenant: "other").isEmpty)
+        // The last renewal sets the expiry: 200 ms from now.
+        let renewed = try await store.renewLeases([key], node: a, durationMs: 200)
+        #expect(renewed.map(\.token) == [first.token])
 
         // Lapsed: b takes it over, with a larger token; a can no longer renew it.
-        try await Task.sleep(for: .milliseconds(800))
+        try await Task.sleep(for: .milliseconds(400))
         #expect(try await store.leases(tenant: nil).isEmpty, "a lapsed lease is not listed as held")
         let taken = try #require(try await store.acquireLease(key, node: b, durationMs: 60_000))
         #expect(taken.holder == b)
@@ -52,11 +53,12 @@ struct LeaseContractTests {
         defer { Task { await store.close() } }
         let key = self.key
 
-        let old = try #require(try await store.acquireLease(key, node: a, durationMs: 500)).fence
+        let old = try #require(try await store.acquireLease(key, node: a, durationMs: 60_000)).fence
         try await store.write { tx in try tx.setCursor(key, seq: 10, now: 1, lease: old) }
         #expect(try await store.cursor(key) == 10)
 
-        try await Task.sleep(for: .milliseconds(700))
+        #expect(try await store.renewLeases([key], node: a, durationMs: 200).count == 1)
+        try await Task.sleep(for: .milliseconds(400))
         // Lapsed and not yet taken: the old holder's write already fails.
         await #expect(throws: StoreError.self) {
             try await store.write { tx in try tx.setCursor(key, seq: 20, now: 2, lease: old) }
