@@ -72,4 +72,59 @@ struct DeliveryLeaseRebalanceTests {
         #expect(try await store.leases(tenant: nil).isEmpty, "a released everything when it stopped")
         store.close()
     }
+
+    /// A worker whose lease another node took stops at its next write: the round it had sent is not recorded, the
+    /// cursor stays where the lease's last holder left it, and nothing more is sent.
+    @Test func aWorkerWhoseLeaseWasTakenStopsWithoutMovingTheCursor() async throws {
+        let dir = TemporaryDirectory()
+        let output = dir.file("out.ndjson")
+        let text = """
+            {"dataDirectory": "d", "tenants": [{"id": "a",
+              "entityTypes": [{"uri": "configuration/entityTypes/I", "attributes": [{"name": "FirstName"}]}],
+              "streamingConfig": {"streamingEnabled": true,
+                "messaging": {"providers": {"q": {"plugin": "test", "config": {"output": "\(output)"}}},
+                              "destinations": [{"provider": "q", "name": "x", "batch": {"lingerMs": 0}}]}}}]}
+            """
+        let tenants = try HeraldConfiguration.parse(bytes: Array(text.utf8), baseDirectory: "/").tenants
+        let store = try SQLiteStore(directory: dir.file("data"))
+        let registry = PluginRegistry(directories: [StreamingTestSupport.pluginDirectory(in: dir)])
+        registry.scan()
+        let key = DestinationKey(tenant: "a", destination: "q/x")
+        // A long lease: the loop does not run again during the test.
+        let a = DeliveryService(store: store, registry: registry, logger: Logger(label: "a"), node: NodeID("a"), leaseMs: 60_000)
+        await a.apply(tenants: tenants)
+        let run = Task { try await a.run() }
+
+        func append(_ range: ClosedRange<Int>) async throws {
+            try await store.write { tx in
+                for i in range {
+                    let e = Entity(id: "e\(i)", type: "configuration/entityTypes/I", createdBy: "t", createdTime: 1)
+                    try tx.appendEvent(
+                        tenant: "a",
+                        NewEvent(
+                            type: .entityCreated, objectURI: "entities/e\(i)", objectVersion: 1, time: 1,
+                            snapshot: e.storedBytes(), delta: []))
+                }
+            }
+        }
+        try await append(1...5)
+        #expect(try await Self.eventually { try await store.cursor(key) == 5 })
+
+        // Another node takes the lease over (as after a lapse: the token grows).
+        try await store.resetLeases()
+        let thief = try #require(try await store.acquireLease(key, node: NodeID("thief"), durationMs: 60_000))
+        try await append(6...10)
+        #expect(try await Self.eventually { await a.status(tenant: "a").first?.state == .stopped })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await store.cursor(key) == 5, "the stale worker did not move the cursor")
+        let sent = StreamingTestSupport.readLines(output).count
+        #expect(sent <= 10, "the round sent before the failed write went out once at most (\(sent) lines)")
+        let status = try #require(await a.status(tenant: "a").first)
+        #expect(status.holder == "thief")
+        #expect(status.holderSince == thief.since)
+
+        run.cancel()
+        _ = try? await run.value
+        store.close()
+    }
 }
