@@ -259,7 +259,7 @@ struct DeliveryLoop {
                 break
             } catch {
                 if Self.isLeaseLost(error) {
-                    logger.error("delivery outcomes not recorded: the lease is lost (another node delivers this destination now)")
+                    logger.error("delivery outcomes not recorded: the lease is lost (it lapsed, or another node took it); the next holder sends them again")
                     throw error
                 }
                 if Task.isCancelled {

@@ -145,6 +145,66 @@ struct DeliveryLeaseTests {
     }
 }
 
+extension DeliveryLeaseTests {
+    /// PostgreSQL stops for longer than the lease: the node's lease lapses, and when PostgreSQL is back the node takes
+    /// it again (a new token) and delivers everything, without a restart.
+    @Test func aPostgresOutageLongerThanTheLeaseEndsWithTheLeaseTakenAgainAndNothingLost() throws {
+        try SharedPostgresCluster.requirePostgres()
+        // A cluster of its own: this test stops it, which the shared one must never be.
+        let pg = try PostgresCluster.start()
+        defer { pg.destroy() }
+        let dir = TemporaryDirectory()
+        let output = dir.file("out.ndjson")
+        let streaming = """
+            {"streamingEnabled": true,
+             "messaging": {
+               "providers": {"files": {"plugin": "file", "config": {"path": "\(output)"}}},
+               "destinations": [{"provider": "files", "name": "events", "batch": {"lingerMs": 0}}]}}
+            """
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming,
+            store: TestStore(cluster: pg, database: pg.database))
+        var text = try String(contentsOfFile: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"tenants\":", with: "\"cluster\": {\"leaseMs\": 1000},\n  \"tenants\":")
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let node = try HeraldProcess(configPath: config, logPath: dir.file("n1.log"), extraArguments: ["--node-id", "n1"])
+        defer { node.kill9() }
+        let client = TestClient(baseURL: node.baseURL, timeout: 30)
+
+        func token() -> Int64? {
+            try? client.get("/api/cluster").json?["leases"]?.arrayValue?.first?["token"]?.int64Value
+        }
+        try StreamingTestSupport.postPeople(client, count: 50, prefix: "a")
+        #expect(StreamingTestSupport.eventually(timeout: 20) { StreamingTestSupport.readLines(output).count >= 50 })
+        let before = try #require(token())
+
+        try pg.stop(mode: .fast)
+        Thread.sleep(forTimeInterval: 3)  // three leases
+        try pg.start()
+
+        // Back: posts go through again (the first may still meet the reconnect), and everything is delivered.
+        #expect(StreamingTestSupport.eventually(timeout: 30) {
+            (try? StreamingTestSupport.postPeople(client, count: 50, prefix: "b")) != nil
+        })
+        #expect(StreamingTestSupport.eventually(timeout: 30) {
+            Set(StreamingTestSupport.readLines(output).compactMap { $0["key"]?.stringValue }).count >= 100
+        }, "\(node.log.suffix(3000))")
+        // The lease lapsed during the outage: it is taken again, with a new token, and a new worker delivers.
+        var after: Int64?
+        let retaken = StreamingTestSupport.eventually(timeout: 30) {
+            after = token()
+            return (after ?? 0) > before
+        }
+        #expect(retaken, "the lapsed lease was taken again with a new token (\(before) → \(String(describing: after)))\n\(node.log.suffix(4000))")
+        #expect(StreamingTestSupport.eventually(timeout: 30) {
+            let status = try? StreamingTestSupport.destinationStatus(client, id: "files/events")
+            return status?["holder"]?.stringValue == "n1" && status?["state"]?.stringValue == "RUNNING"
+                && status?["lagEvents"]?.int64Value == 0
+        })
+        for line in node.log.split(separator: "\n") where line.contains("lease") { print(line) }
+    }
+}
+
 /// How far the load thread got.
 final class LoadProgress: Sendable {
     let posted = Atomic<Int>(0)
