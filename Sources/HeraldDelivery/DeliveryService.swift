@@ -209,6 +209,12 @@ public final class DeliveryService: Service, Sendable {
                 for key in extra { _ = held.withLock { $0.removeValue(forKey: key) } }
                 await startWorkers(all)
                 await releaseLeases(Array(extra))
+                // Draining may have taken a while: renew what stays (a lease that lapsed meanwhile is taken again,
+                // with a new token, on the next round).
+                let kept = try await store.renewLeases(held.withLock { Array($0.keys) }, node: node, durationMs: duration)
+                held.withLock { held in
+                    for lease in kept where held[lease.key] != nil { held[lease.key] = lease }
+                }
             }
         } catch {
             logger.warning("lease round failed (workers keep their leases until they lapse): \(error)")
@@ -217,12 +223,21 @@ public final class DeliveryService: Service, Sendable {
 
     /// Starts a worker for every lease held that has none (or one under an older token, or one that lost it), and
     /// stops enabled destinations' workers whose lease is not held.
+    /// Workers are drained together (each finishes and records its round), so one slow sink does not hold the others.
     private func startWorkers(_ all: [DestinationKey: Wanted]) async {
         let leases = held.withLock { $0 }
+        var stopping: [DestinationKey: DestinationWorker] = [:]
         for (key, worker) in workers.withLock({ $0 }) where worker.destination.enabled {
             if let lease = leases[key], lease.fence == worker.lease, !worker.hasLostLease { continue }
-            await worker.stop()
-            _ = workers.withLock { $0.removeValue(forKey: key) }
+            stopping[key] = worker
+        }
+        if !stopping.isEmpty {
+            await withTaskGroup(of: Void.self) { group in
+                for worker in stopping.values { group.addTask { await worker.stop() } }
+            }
+            workers.withLock { w in
+                for (key, worker) in stopping where w[key] === worker { w.removeValue(forKey: key) }
+            }
         }
         for (key, lease) in leases.sorted(by: { $0.key < $1.key }) {
             guard let want = all[key], workers.withLock({ $0[key] }) == nil else { continue }
