@@ -114,8 +114,11 @@ struct ServeCommand: AsyncParsableCommand {
             profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
         let node = ServeCommand.nodeID(
             option: nodeId, environment: ProcessInfo.processInfo.environment, server: configuration.server)
+        var exclusiveStore = false
         if case .sqlite = storeConfiguration.backend {
-            // One process serves a SQLite file: leases a previous process held are void (no wait for them to lapse).
+            // One process serves a SQLite file: leases a previous process held are void (no wait for them to lapse),
+            // and this one's never need to lapse.
+            exclusiveStore = true
             do { try await store.resetLeases() } catch { logger.warning("cannot reset delivery leases: \(error)") }
         }
         logger.info("node \(node), delivery leases of \(configuration.cluster.leaseMs) ms")
@@ -123,7 +126,7 @@ struct ServeCommand: AsyncParsableCommand {
         logPlugins(registry.statuses, logger: logger)
         let delivery = DeliveryService(
             store: store, registry: registry, logger: logger, metrics: metrics, node: node,
-            leaseMs: configuration.cluster.leaseMs)
+            leaseMs: configuration.cluster.leaseMs, exclusiveStore: exclusiveStore)
         await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
         let compactor = QueueCompactor(
             store: store, delivery: delivery, logger: logger,

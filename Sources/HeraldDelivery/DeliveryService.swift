@@ -28,8 +28,14 @@ public final class DeliveryService: Service, Sendable {
     let metrics: any DeliveryMetrics
     /// This node's id in the lease table.
     public let node: NodeID
-    /// How long a lease lasts without renewal (`cluster.leaseMs`).
+    /// How long a lease lasts without renewal (`cluster.leaseMs`); also the heartbeat age up to which a node is live.
     public let leaseMs: Int
+    /// Whether this process is the only one serving the store (SQLite).
+    public let exclusiveStore: Bool
+    /// How long a lease is taken or renewed for: `leaseMs`, or 30 days on a store only this process serves, so that a
+    /// store that cannot be written for a while (locked, full) never costs a lease — and a window sent again — when
+    /// no other node could take it anyway (`herald serve` voids them at its next start).
+    var leaseDurationMs: Int64 { exclusiveStore ? 30 * 24 * 3_600_000 : Int64(leaseMs) }
 
     /// What one configured destination needs to run.
     struct Wanted: Sendable {
@@ -57,9 +63,10 @@ public final class DeliveryService: Service, Sendable {
     /// - Parameters:
     ///   - metrics: receives the workers' outcome counters and the metrics their plugins register.
     ///   - node: this node's id in the lease table; `leaseMs`: how long a lease lasts without renewal.
+    ///   - exclusiveStore: no other process serves the store (SQLite): leases are taken for 30 days.
     public init(
         store: any Store, registry: PluginRegistry, logger: Logger, metrics: any DeliveryMetrics = NoDeliveryMetrics(),
-        node: NodeID = NodeID("local"), leaseMs: Int = 10_000
+        node: NodeID = NodeID("local"), leaseMs: Int = 10_000, exclusiveStore: Bool = false
     ) {
         self.store = store
         self.registry = registry
@@ -67,6 +74,7 @@ public final class DeliveryService: Service, Sendable {
         self.metrics = metrics
         self.node = node
         self.leaseMs = max(1, leaseMs)
+        self.exclusiveStore = exclusiveStore
         (starts, startsContinuation) = AsyncStream.makeStream(of: DestinationWorker.self)
     }
 
@@ -173,7 +181,7 @@ public final class DeliveryService: Service, Sendable {
         if closed.load(ordering: .acquiring) { return }
         let all = configured.withLock { c in c.filter { $0.value.destination.enabled } }
         let keys = all.keys.sorted()
-        let duration = Int64(leaseMs)
+        let duration = leaseDurationMs
         do {
             try await store.heartbeat(node)
             // 1. Renew what is held (first: draining a worker below can take a while).
