@@ -30,6 +30,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(
+        help: ArgumentHelp(
+            "This node's id among the nodes sharing one store (delivery leases, /api/cluster, the metrics' node label).",
+            discussion: "Default: HERALD_NODE_ID, else the host and port the server listens on."))
+    var nodeId: String?
+
+    /// `--node-id`, else `HERALD_NODE_ID`, else the listen address's host (the machine's name when it listens on
+    /// every address) and port (the process id as well with port 0, which is only known once listening).
+    static func nodeID(option: String?, environment: [String: String], server: ServerConfiguration) -> NodeID {
+        if let option, !option.isEmpty { return NodeID(option) }
+        if let env = environment["HERALD_NODE_ID"], !env.isEmpty { return NodeID(env) }
+        var host = server.host
+        if host == "0.0.0.0" || host == "::" || host.isEmpty { host = ProcessInfo.processInfo.hostName }
+        if host.contains(":") { host = "[\(host)]" }
+        if server.port == 0 { return NodeID("\(host):0-pid\(ProcessInfo.processInfo.processIdentifier)") }
+        return NodeID("\(host):\(server.port)")
+    }
+
     func run() async throws {
         // Refused here is exactly what `herald config check` refuses (the file, then every provider's plugin).
         let configPath = HeraldConfiguration.absolute(config)
@@ -94,9 +112,21 @@ struct ServeCommand: AsyncParsableCommand {
         let ingest = IngestService(
             store: store, tenants: configuration.tenants, matching: compiled.matching,
             profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
-        let metrics = HeraldMetrics(logger: logger)
+        let node = ServeCommand.nodeID(
+            option: nodeId, environment: ProcessInfo.processInfo.environment, server: configuration.server)
+        var exclusiveStore = false
+        if case .sqlite = storeConfiguration.backend {
+            // One process serves a SQLite file: leases a previous process held are void (no wait for them to lapse),
+            // and this one's never need to lapse.
+            exclusiveStore = true
+            do { try await store.resetLeases() } catch { logger.warning("cannot reset delivery leases: \(error)") }
+        }
+        logger.info("node \(node), delivery leases of \(configuration.cluster.leaseMs) ms")
+        let metrics = HeraldMetrics(logger: logger, node: node.rawValue)
         logPlugins(registry.statuses, logger: logger)
-        let delivery = DeliveryService(store: store, registry: registry, logger: logger, metrics: metrics)
+        let delivery = DeliveryService(
+            store: store, registry: registry, logger: logger, metrics: metrics, node: node,
+            leaseMs: configuration.cluster.leaseMs, exclusiveStore: exclusiveStore)
         await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
         let compactor = QueueCompactor(
             store: store, delivery: delivery, logger: logger,

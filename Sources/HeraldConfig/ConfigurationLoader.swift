@@ -78,6 +78,7 @@ extension HeraldConfiguration {
             } ?? StoreConfiguration()
         // The SQLite store lives in the data directory; the PostgreSQL store needs none. (A `backend` that was
         // refused, and reported, does not make `dataDirectory` required as well.)
+        let cluster = root.object("cluster") { r in ClusterConfiguration.read(&r) } ?? ClusterConfiguration()
         let needsDataDirectory = backendName == "sqlite"
         if needsDataDirectory && !dataDirectoryGiven {
             root.report("dataDirectory", "required key 'dataDirectory' is missing (the SQLite store lives there)")
@@ -94,6 +95,7 @@ extension HeraldConfiguration {
         var configuration = HeraldConfiguration(
             server: server, dataDirectory: dataDirectory.map { resolve($0, against: baseDirectory) },
             pluginDirectories: pluginDirectories, store: store, tenants: tenants)
+        configuration.cluster = cluster
         configuration.warnings = storeWarnings + warnings
         return configuration
     }

@@ -11,6 +11,8 @@ public struct HeraldConfiguration: Sendable {
     /// Absolute paths of the plugin directories (`plugins.d`).
     public var pluginDirectories: [String]
     public var store: StoreConfiguration
+    /// How nodes sharing one store divide delivery (`cluster`).
+    public var cluster = ClusterConfiguration()
     public var tenants: [TenantConfiguration]
     /// Accepted, but worth changing (`herald config check` prints them, `serve` logs them).
     public var warnings: [JSONShapeIssue] = []
@@ -28,6 +30,22 @@ public struct HeraldConfiguration: Sendable {
 
     public func tenant(_ id: String) -> TenantConfiguration? {
         tenants.first { $0.id == id }
+    }
+}
+
+/// The `cluster` object: how the nodes that share one store divide delivery between them (docs/scaling.md).
+public struct ClusterConfiguration: Sendable, Equatable {
+    /// How long a delivery lease lasts without renewal; nodes renew every third of it. A dead node's destinations
+    /// move to another node within about `leaseMs` plus a third of it.
+    public var leaseMs: Int = 10_000
+    public static let leaseMsRange: ClosedRange<Int64> = 1_000...3_600_000
+
+    public init() {}
+
+    static func read(_ r: inout JSONObjectReader) -> ClusterConfiguration {
+        var c = ClusterConfiguration()
+        if let ms = r.int("leaseMs", in: leaseMsRange) { c.leaseMs = Int(ms) }
+        return c
     }
 }
 

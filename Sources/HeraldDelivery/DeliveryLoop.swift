@@ -53,6 +53,10 @@ struct DeliveryLoop {
                 break
             } catch {
                 if Task.isCancelled { return }
+                if Self.isLeaseLost(error) {
+                    worker.leaseLost()
+                    return
+                }
                 logger.error("cannot read the destination's state: \(error)")
                 try? await Task.sleep(for: .seconds(1))
             }
@@ -75,6 +79,11 @@ struct DeliveryLoop {
             } catch {
                 // A read cut short by cancellation is the stop, not an error.
                 if Task.isCancelled { return }
+                // Another node has (or may take) this destination: not one more write from here.
+                if Self.isLeaseLost(error) {
+                    worker.leaseLost()
+                    return
+                }
                 logger.error("delivery error (retrying in 1 s): \(error)")
                 update { $0.reason = "\(error)" }
                 try? await Task.sleep(for: .seconds(1))
@@ -82,13 +91,20 @@ struct DeliveryLoop {
         }
     }
 
+    static func isLeaseLost(_ error: any Error) -> Bool {
+        (error as? StoreError)?.code == .leaseLost
+    }
+
     private mutating func loadState() async throws {
         if let stored = try await store.cursor(key) {
             cursor = stored
         } else {
             cursor = destination.startFrom == .now ? try await store.lastSequence(tenant: tenant.id) : 0
-            let (key, start) = (self.key, cursor)
-            try await store.write { tx in try tx.setCursor(key, seq: start, now: epochMilliseconds()) }
+            let (key, start, lease) = (self.key, cursor, worker.lease)
+            try await store.write { tx in
+                if let lease { try tx.verifyLease(key, lease) }
+                try tx.setCursor(key, seq: start, now: epochMilliseconds())
+            }
         }
         if ordered {
             held = HeldKeys()
@@ -134,7 +150,7 @@ struct DeliveryLoop {
         let heldEntries = sorted.held.map { decisions.heldEntry($0, now: now) }
         let key = self.key
         let newCursor = window.end
-        let recorded = await recordDurably(outcome) { [outcome] tx in
+        let recorded = try await recordDurably(outcome) { [outcome] tx in
             for r in outcome.retries { try tx.scheduleRetry(key, r) }
             for h in heldEntries { try tx.scheduleRetry(key, h) }
             for d in outcome.deadLetters { try tx.deadLetter(d) }
@@ -207,7 +223,7 @@ struct DeliveryLoop {
         }
         let key = self.key
         let ordered = decisions.ordered
-        let recorded = await recordDurably(outcome) { [outcome, finished] tx in
+        let recorded = try await recordDurably(outcome) { [outcome, finished] tx in
             for e in outcome.retries { try tx.scheduleRetry(key, e) }
             for d in outcome.deadLetters { try tx.deadLetter(d) }
             for f in finished {
@@ -228,13 +244,24 @@ struct DeliveryLoop {
     /// Records a round's outcomes. The sink has already answered for these messages, so a failing store must not
     /// make the worker send them again: the same write is retried, backing off up to 30 s, until it commits.
     /// Counters and metrics move only once it has. Returns false when the worker stops before that.
-    private func recordDurably(_ outcome: RoundOutcome, _ body: @escaping @Sendable (inout any StoreTransaction) throws -> Void) async -> Bool {
+    ///
+    /// The transaction first checks the worker's lease (the fencing check): if another node has taken it, or it
+    /// lapsed, nothing is written and `LEASE_LOST` is thrown; the loop then stops at once.
+    private func recordDurably(_ outcome: RoundOutcome, _ body: @escaping @Sendable (inout any StoreTransaction) throws -> Void) async throws -> Bool {
         var delay = 0.5
+        let (key, lease) = (self.key, worker.lease)
         while true {
             do {
-                try await store.write(body)
+                try await store.write { tx in
+                    if let lease { try tx.verifyLease(key, lease) }
+                    try body(&tx)
+                }
                 break
             } catch {
+                if Self.isLeaseLost(error) {
+                    logger.error("delivery outcomes not recorded: the lease is lost (it lapsed, or another node took it); the next holder sends them again")
+                    throw error
+                }
                 if Task.isCancelled {
                     logger.error("stopping with delivery outcomes not recorded (they are sent again after a restart): \(error)")
                     return false

@@ -12,8 +12,10 @@ public enum DestinationState: String, Sendable {
     case disabled = "DISABLED"
     /// Its sink instance does not start; retried with backoff.
     case failed = "FAILED"
-    /// Stopped by a reload or shutdown.
+    /// Stopped by a reload or shutdown, or because its lease was lost.
     case stopped = "STOPPED"
+    /// Enabled, and delivered by another node (`holder`), or waiting for its lease.
+    case standby = "STANDBY"
 }
 
 /// Counters and state of one destination, for `/streaming/status` and `/metrics`.
@@ -41,6 +43,10 @@ public struct DestinationStatus: Sendable {
     public var inFlight: Int = 0
     public var retryBacklog: Int = 0
     public var deadLetterCount: Int = 0
+    /// The node holding the destination's delivery lease (nil: none holds it now).
+    public var holder: String?
+    /// When `holder` took the lease (epoch ms, the database's clock).
+    public var holderSince: Int64?
     /// Set while the worker cannot record outcomes in the store: the destination is then unhealthy with this reason.
     var storeFailure: String?
 
@@ -88,6 +94,10 @@ public struct DestinationStatus: Sendable {
         w.int(retryBacklog)
         w.key("deadLetterCount")
         w.int(deadLetterCount)
+        w.key("holder")
+        if let holder { w.string(holder) } else { w.null() }
+        w.key("holderSince")
+        if let holderSince { w.int(holderSince) } else { w.null() }
         w.endObject()
     }
 }

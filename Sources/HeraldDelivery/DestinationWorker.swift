@@ -34,6 +34,11 @@ final class DestinationWorker: Sendable {
     let key: DestinationKey
     let logger: Logger
     let metrics: any DeliveryMetrics
+    /// The lease this worker delivers under: every delivery write checks it in its transaction (nil: a disabled
+    /// destination, which writes nothing).
+    let lease: LeaseFence?
+    /// Called once if a delivery write found the lease no longer this worker's; the worker has stopped delivering.
+    let onLeaseLost: @Sendable (DestinationKey, LeaseFence) -> Void
 
     private let status: Mutex<DestinationStatus>
     private let instanceBox = Mutex<SinkInstance?>(nil)
@@ -45,6 +50,22 @@ final class DestinationWorker: Sendable {
     private let stopRequest = Latch()
     /// Opened when `run()` has stopped the loop and the sink instance.
     private let finished = Latch()
+    /// Set when the delivery loop ended on its own because the lease was lost.
+    private let lostLease = Atomic<Bool>(false)
+
+    /// Whether the worker stopped delivering because its lease was lost (it must be replaced, not kept).
+    var hasLostLease: Bool { lostLease.load(ordering: .acquiring) }
+
+    /// The delivery loop found the lease gone: it has stopped; tell the service (once).
+    func leaseLost() {
+        guard let lease, !lostLease.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        logger.warning("lost the lease \(lease): stopped delivering this destination")
+        update {
+            $0.state = .stopped
+            $0.reason = "lease \(lease) lost"
+        }
+        onLeaseLost(key, lease)
+    }
 
     private enum Phase: UInt8 {
         case pending, running, stoppedBeforeRunning
@@ -53,7 +74,7 @@ final class DestinationWorker: Sendable {
     init(
         tenant: TenantConfiguration, destination: DestinationConfiguration, provider: ProviderConfiguration,
         store: any Store, registry: PluginRegistry, predicate: EventPredicate?, logger: Logger,
-        metrics: any DeliveryMetrics
+        metrics: any DeliveryMetrics, lease: LeaseFence?, onLeaseLost: @escaping @Sendable (DestinationKey, LeaseFence) -> Void = { _, _ in }
     ) {
         self.tenant = tenant
         self.destination = destination
@@ -67,6 +88,8 @@ final class DestinationWorker: Sendable {
         logger[metadataKey: "destination"] = "\(destination.id)"
         self.logger = logger
         self.metrics = metrics
+        self.lease = lease
+        self.onLeaseLost = onLeaseLost
         status = Mutex(
             DestinationStatus(
                 tenant: tenant.id, id: destination.id, provider: provider.alias, plugin: provider.plugin, pluginVersion: "",

@@ -108,6 +108,18 @@ enum PostgresSchema {
         Migration(
             version: 2, name: "not_matches_by_b",
             statements: ["CREATE INDEX not_matches_b ON not_matches (tenant, b)"]),
+        // Which node delivers which destination, and the nodes' heartbeats (docs/scaling.md). Times are epoch ms of
+        // the database's clock; a released lease keeps its row (expires = 0) so that its token keeps growing.
+        Migration(
+            version: 3, name: "delivery-leases",
+            statements: [
+                """
+                CREATE TABLE delivery_leases (
+                    tenant text NOT NULL, destination text NOT NULL, holder text NOT NULL, token bigint NOT NULL,
+                    since bigint NOT NULL, expires bigint NOT NULL, PRIMARY KEY (tenant, destination))
+                """,
+                "CREATE TABLE cluster_nodes (node text PRIMARY KEY, joined bigint NOT NULL, last_heartbeat bigint NOT NULL)",
+            ]),
     ]
 
     /// Creates the schema if needed and applies every migration not applied yet.

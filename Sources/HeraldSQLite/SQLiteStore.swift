@@ -16,7 +16,7 @@ public final class SQLiteStore: Store {
     public let path: String
     public var location: String { path }
     let pool: DatabasePool
-    private let committer: GroupCommitter
+    let committer: GroupCommitter
     private let checkpointer: Checkpointer
     /// Signalled after every commit (delivery workers wait on it for new events).
     public let commits = CommitSignal()

@@ -210,6 +210,27 @@ extension SQLiteStore {
             // Attempts a replayed message made before its replay: the plugin's attempt number continues from them.
             try db.execute(sql: "ALTER TABLE delivery_retries ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v8-delivery-leases") { db in
+            // Which node delivers which destination, and the nodes' heartbeats (docs/scaling.md). Times are epoch
+            // ms of the database's clock; a released lease keeps its row (expires = 0) so its token keeps growing.
+            try db.execute(
+                sql: """
+                    CREATE TABLE delivery_leases (
+                        tenant TEXT NOT NULL,
+                        destination TEXT NOT NULL,
+                        holder TEXT NOT NULL,
+                        token INTEGER NOT NULL,
+                        since INTEGER NOT NULL,
+                        expires INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, destination)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE cluster_nodes (
+                        node TEXT PRIMARY KEY,
+                        joined INTEGER NOT NULL,
+                        last_heartbeat INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

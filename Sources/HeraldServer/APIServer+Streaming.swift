@@ -72,6 +72,58 @@ extension APIServer {
             return jsonResponse(Array("{\"purged\":\(count)}".utf8))
         }
 
+        // The nodes sharing the store and the delivery leases: spans every tenant, so an admin token for "*".
+        routes.global(.admin).get("/api/cluster") { request, _ -> Response in
+            let (nodes, leases) = try await delivery.cluster()
+            let leaseMs = Int64(delivery.leaseMs)
+            var w = JSONWriter(capacity: 1024)
+            w.beginObject()
+            w.key("node")
+            w.string(delivery.node.rawValue)
+            w.key("leaseMs")
+            w.int(leaseMs)
+            w.key("nodes")
+            w.beginArray()
+            for n in nodes {
+                w.beginObject()
+                w.key("id")
+                w.string(n.id.rawValue)
+                w.key("joined")
+                w.int(n.joined)
+                w.key("lastHeartbeat")
+                w.int(n.lastHeartbeat)
+                w.key("silentMs")
+                w.int(n.silentMs)
+                w.key("live")
+                w.bool(n.silentMs < leaseMs)
+                w.key("leases")
+                w.int(leases.filter { $0.holder == n.id }.count)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("leases")
+            w.beginArray()
+            for l in leases {
+                w.beginObject()
+                w.key("tenant")
+                w.string(l.key.tenant)
+                w.key("destination")
+                w.string(l.key.destination)
+                w.key("holder")
+                w.string(l.holder.rawValue)
+                w.key("token")
+                w.int(l.token)
+                w.key("since")
+                w.int(l.since)
+                w.key("expires")
+                w.int(l.expires)
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+            return jsonResponse(w.bytes)
+        }
+
         routes.global(.read).get("/api/plugins") { request, _ -> Response in
             var w = JSONWriter(capacity: 1024)
             w.beginObject()

@@ -13,14 +13,24 @@ public final class HeraldMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let plugins: PluginMetricNames
     let logger: Logger
+    /// This node's id: a `node` label on every per-destination metric (several nodes may deliver one tenant).
+    public let node: String?
 
     public init(
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        logger: Logger = Logger(label: "herald.metrics")
+        logger: Logger = Logger(label: "herald.metrics"), node: String? = nil
     ) {
         self.registry = registry
         self.logger = logger
+        self.node = node
         plugins = PluginMetricNames()
+    }
+
+    /// The labels of a per-destination metric.
+    func labels(_ key: DestinationKey) -> [(String, String)] {
+        var labels = [("tenant", key.tenant), ("destination", key.destination)]
+        if let node { labels.append(("node", node)) }
+        return labels
     }
 
     func requests(route: String, status: Int) -> Counter {
@@ -43,7 +53,7 @@ public final class HeraldMetrics: Sendable {
     /// A per-destination counter: `herald_destination_<metric>_total`.
     func destinationCounter(_ metric: String, _ key: DestinationKey) -> Counter {
         registry.makeCounter(
-            name: "herald_destination_\(metric)_total", labels: [("tenant", key.tenant), ("destination", key.destination)],
+            name: "herald_destination_\(metric)_total", labels: labels(key),
             help: HeraldMetrics.destinationHelp[metric] ?? "")
     }
 
@@ -57,7 +67,7 @@ public final class HeraldMetrics: Sendable {
 
     func destinationGauge(_ metric: String, _ key: DestinationKey) -> Gauge {
         registry.makeGauge(
-            name: "herald_destination_\(metric)", labels: [("tenant", key.tenant), ("destination", key.destination)],
+            name: "herald_destination_\(metric)", labels: labels(key),
             help: "Per-destination delivery state, read when /metrics is scraped")
     }
 
@@ -94,10 +104,10 @@ extension HeraldMetrics: DeliveryMetrics {
         switch plugins.admit(plugin: plugin, name: name, isCounter: isCounter) {
         case .counter(let full):
             guard value.isFinite, value >= 0 else { return }
-            registry.makeCounter(name: full, labels: [("tenant", key.tenant), ("destination", key.destination)])
+            registry.makeCounter(name: full, labels: labels(key))
                 .increment(by: value)
         case .gauge(let full):
-            registry.makeGauge(name: full, labels: [("tenant", key.tenant), ("destination", key.destination)])
+            registry.makeGauge(name: full, labels: labels(key))
                 .set(value)
         case .refused(let reason, let firstTime):
             if firstTime { logger.error("plugin \(plugin): metric refused and dropped: \(reason)") }

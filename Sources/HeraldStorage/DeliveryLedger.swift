@@ -5,6 +5,10 @@ import HeraldModel
 public protocol DeliveryTransaction {
     /// Moves a destination's cursor (creating it if needed).
     func setCursor(_ key: DestinationKey, seq: Int64, now: Int64) throws
+    /// The fencing check: throws `LEASE_LOST` unless `lease` (its holder and token) still holds `key` and has not
+    /// lapsed by the database's clock. Until the transaction ends no other node can take the lease (PostgreSQL:
+    /// the lease row is share-locked), so the writes that follow in the transaction are the holder's.
+    func verifyLease(_ key: DestinationKey, _ lease: LeaseFence) throws
     /// Puts a message into a destination's retry schedule (or updates its entry).
     func scheduleRetry(_ key: DestinationKey, _ entry: RetryEntry) throws
     func deleteRetry(_ key: DestinationKey, seq: Int64) throws

@@ -59,6 +59,7 @@ struct RouteAuthorizationTests {
     static let globalRoutes: [Route] = [
         Route(method: .get, template: "/metrics", path: "/metrics", role: .read),
         Route(method: .get, template: "/api/plugins", path: "/api/plugins", role: .read),
+        Route(method: .get, template: "/api/cluster", path: "/api/cluster", role: .admin),
         Route(method: .post, template: "/api/admin/_reload", path: "/api/admin/_reload", role: .admin),
     ]
     /// The scoped token of each role for t1.
