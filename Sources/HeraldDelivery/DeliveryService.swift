@@ -64,9 +64,10 @@ public final class DeliveryService: Service, Sendable {
     ///   - metrics: receives the workers' outcome counters and the metrics their plugins register.
     ///   - node: this node's id in the lease table; `leaseMs`: how long a lease lasts without renewal.
     ///   - exclusiveStore: no other process serves the store (SQLite): leases are taken for 30 days.
+    ///   - renewIntervalMs: the lease loop's period (default `leaseMs / 3`; tests make it shorter).
     public init(
         store: any Store, registry: PluginRegistry, logger: Logger, metrics: any DeliveryMetrics = NoDeliveryMetrics(),
-        node: NodeID = NodeID("local"), leaseMs: Int = 10_000, exclusiveStore: Bool = false
+        node: NodeID = NodeID("local"), leaseMs: Int = 10_000, exclusiveStore: Bool = false, renewIntervalMs: Int? = nil
     ) {
         self.store = store
         self.registry = registry
@@ -75,11 +76,12 @@ public final class DeliveryService: Service, Sendable {
         self.node = node
         self.leaseMs = max(1, leaseMs)
         self.exclusiveStore = exclusiveStore
+        self.renewIntervalMs = max(1, renewIntervalMs ?? self.leaseMs / 3)
         (starts, startsContinuation) = AsyncStream.makeStream(of: DestinationWorker.self)
     }
 
-    /// The lease loop's period: a lease is renewed about three times in its life.
-    public var renewIntervalMs: Int { max(1, leaseMs / 3) }
+    /// The lease loop's period: `leaseMs / 3` (a lease is renewed about three times in its life) unless given.
+    public let renewIntervalMs: Int
 
     /// Starts, replaces or stops workers so that they match `tenants`; `filters` are the destinations'
     /// compiled object filters (a destination without one sends every event its type filter lets through).

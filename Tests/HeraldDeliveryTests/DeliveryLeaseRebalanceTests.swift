@@ -30,7 +30,8 @@ struct DeliveryLeaseRebalanceTests {
         return out
     }
 
-    /// Polls for up to 20 s (lease rounds run every second here; a loaded machine makes each write slow).
+    /// Polls for up to 20 s. The leases last a minute and the loop runs every 100 ms: nothing lapses even when the
+    /// test process is starved (other tests blocking the cooperative pool), and rebalancing is still quick.
     static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
         for _ in 0..<400 {
             if try await condition() { return true }
@@ -44,8 +45,10 @@ struct DeliveryLeaseRebalanceTests {
         let store = try SQLiteStore(directory: dir.path)
         let registry = PluginRegistry(directories: [])
         let tenants = try Self.tenants()
-        let a = DeliveryService(store: store, registry: registry, logger: Logger(label: "a"), node: NodeID("a"), leaseMs: 3_000)
-        let b = DeliveryService(store: store, registry: registry, logger: Logger(label: "b"), node: NodeID("b"), leaseMs: 3_000)
+        let a = DeliveryService(store: store, registry: registry, logger: Logger(label: "a"), node: NodeID("a"), leaseMs: 60_000,
+            renewIntervalMs: 100)
+        let b = DeliveryService(store: store, registry: registry, logger: Logger(label: "b"), node: NodeID("b"), leaseMs: 60_000,
+            renewIntervalMs: 100)
 
         // Alone: every lease at once (apply runs a round itself), before run() has started anything.
         await a.apply(tenants: tenants)
