@@ -27,7 +27,12 @@ struct DeliveryLeaseTests {
         (try? StreamingTestSupport.destinationStatus(client, id: "files/events"))?["holder"]?.stringValue
     }
 
-    @Test func killingTheLeaseHolderMovesDeliveryToTheOtherNodeWithinTheLease() throws {
+    // Long and blocking (processes, HTTP, sleeps): on a thread of its own, not the cooperative pool (`offPool`).
+    @Test func killingTheLeaseHolderMovesDeliveryToTheOtherNodeWithinTheLease() async throws {
+        try await offPool { try killingTheLeaseHolder() }
+    }
+
+    func killingTheLeaseHolder() throws {
         let store = try TestStore(.postgres, name: "leases")
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
@@ -148,7 +153,11 @@ struct DeliveryLeaseTests {
 extension DeliveryLeaseTests {
     /// PostgreSQL stops for longer than the lease: the node's lease lapses, and when PostgreSQL is back the node takes
     /// it again (a new token) and delivers everything, without a restart.
-    @Test func aPostgresOutageLongerThanTheLeaseEndsWithTheLeaseTakenAgainAndNothingLost() throws {
+    @Test func aPostgresOutageLongerThanTheLeaseEndsWithTheLeaseTakenAgainAndNothingLost() async throws {
+        try await offPool { try aPostgresOutage() }
+    }
+
+    func aPostgresOutage() throws {
         try SharedPostgresCluster.requirePostgres()
         // A cluster of its own: this test stops it, which the shared one must never be.
         let pg = try PostgresCluster.start()

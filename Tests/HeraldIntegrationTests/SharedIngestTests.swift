@@ -24,12 +24,12 @@ struct SharedIngestTests {
             }
         }
 
-        /// Posts `bodies[i]` to node `i % 2`, all at once (one connection each).
+        /// Posts `bodies[i]` to node `i % 2`, all at once (one connection each), on threads of their own.
         func postAtOnce(_ bodies: [[String]]) async throws {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (i, list) in bodies.enumerated() {
+            try await offPoolConcurrently(
+                bodies.enumerated().map { (i, list) in
                     let client = TestClient(baseURL: nodes[i % 2].baseURL)
-                    group.addTask {
+                    return {
                         for body in list {
                             // A client sends a request again when told to (503 STORE_CONFLICT: the other node kept
                             // winning the same rows; nothing was written).
@@ -40,9 +40,7 @@ struct SharedIngestTests {
                             if r.status != 200 { throw HeraldProcessError(message: "\(r.status) \(r.text)") }
                         }
                     }
-                }
-                try await group.waitForAll()
-            }
+                })
         }
 
         var events: [JSONValue] { get throws { try TestClient(baseURL: nodes[0].baseURL).events(tenant: "t1") } }
@@ -124,9 +122,9 @@ struct SharedIngestTests {
         let progress = Progress()
         // Three clients post batches of 10 new records to the nodes in turn; node 2 is killed with -9 once
         // 200 records are acknowledged, and the clients go on with the other two.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for client in 0..<3 {
-                group.addTask {
+        try await offPoolConcurrently(
+            (0..<3).map { client in
+                {
                     for batch in 0..<20 {
                         let first = (client * 20 + batch) * 10
                         let body = "[" + (first..<first + 10).map {
@@ -148,9 +146,7 @@ struct SharedIngestTests {
                         }
                     }
                 }
-            }
-            try await group.waitForAll()
-        }
+            })
         #expect(progress.dead.withLock { $0 }, "node 2 was killed during the load")
         let ack = progress.acknowledged.withLock { $0 }
         #expect(ack.count >= 400, "the two live nodes took the rest (\(ack.count) acknowledged)")
