@@ -11,7 +11,9 @@ import Testing
 
 /// Workers are child tasks of `DeliveryService.run()`: what happens to a worker that `apply` created but `run()`
 /// never started, and to workers when `run()`'s task is cancelled.
-@Suite(.timeLimit(.minutes(1)))
+// The limit only catches a hang: alone these take milliseconds, but in a full run they can wait minutes for a
+// thread of the cooperative pool (docs/testing.md).
+@Suite(.timeLimit(.minutes(4)))
 struct DeliveryServiceLifecycleTests {
     static func tenants() throws -> [TenantConfiguration] {
         let text = """

@@ -66,8 +66,12 @@ struct CrashRecoveryTests {
                 }
                 kills += 1
             }
-            let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            loader.waitUntilExit()
+            // Waiting for the loader blocks for the rest of the round: off the cooperative pool (`offPool`).
+            let stderr = try await offPool { () -> String in
+                let text = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                loader.waitUntilExit()
+                return text
+            }
             if loader.terminationStatus == 0 {
                 committedThrough = totalLines
                 startLine = totalLines + 1
