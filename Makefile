@@ -43,6 +43,7 @@ bench-quick: setup-test
 	$(SWIFT) build -c release
 	mkdir -p bench-results
 	.build/release/herald-bench --quick --json bench-results/quick.jsonl
+	.build/release/herald-bench --quick --scenarios ingest,delivery,cluster --store postgres --json bench-results/quick.jsonl
 
 clean:
 	rm -rf .build $(DEMO_DIR)

@@ -28,26 +28,30 @@ public final class HeraldMetrics: Sendable {
 
     /// The labels of a per-destination metric.
     func labels(_ key: DestinationKey) -> [(String, String)] {
-        var labels = [("tenant", key.tenant), ("destination", key.destination)]
-        if let node { labels.append(("node", node)) }
-        return labels
+        withNode([("tenant", key.tenant), ("destination", key.destination)])
+    }
+
+    /// `labels` and this node's id: every metric carries it when the node has one (several nodes on one store).
+    func withNode(_ labels: [(String, String)]) -> [(String, String)] {
+        guard let node else { return labels }
+        return labels + [("node", node)]
     }
 
     func requests(route: String, status: Int) -> Counter {
         registry.makeCounter(
-            name: "herald_http_requests_total", labels: [("route", route), ("status", String(status))],
+            name: "herald_http_requests_total", labels: withNode([("route", route), ("status", String(status))]),
             help: "HTTP requests by route and status")
     }
 
     func entities(tenant: String, outcome: String) -> Counter {
         registry.makeCounter(
-            name: "herald_entities_written_total", labels: [("tenant", tenant), ("outcome", outcome)],
+            name: "herald_entities_written_total", labels: withNode([("tenant", tenant), ("outcome", outcome)]),
             help: "Posted entities by outcome: created, updated, unchanged, failed")
     }
 
     func queueLength(tenant: String) -> Gauge {
         registry.makeGauge(
-            name: "herald_queue_events", labels: [("tenant", tenant)], help: "Events currently in the CRUD queue")
+            name: "herald_queue_events", labels: withNode([("tenant", tenant)]), help: "Events currently in the CRUD queue")
     }
 
     /// A per-destination counter: `herald_destination_<metric>_total`.
@@ -72,16 +76,16 @@ public final class HeraldMetrics: Sendable {
     }
 
     func storeCommits() -> Gauge {
-        registry.makeGauge(name: "herald_store_commits", help: "Group commits since start")
+        registry.makeGauge(name: "herald_store_commits", labels: withNode([]), help: "Group commits since start")
     }
 
     func skippedMatchTokens() -> Gauge {
         registry.makeGauge(
-            name: "herald_match_tokens_skipped", help: "Match-token lookups skipped since start: too many entities hold the token")
+            name: "herald_match_tokens_skipped", labels: withNode([]), help: "Match-token lookups skipped since start: too many entities hold the token")
     }
 
     func storeJobs() -> Gauge {
-        registry.makeGauge(name: "herald_store_write_jobs", help: "Write jobs (requests) committed since start")
+        registry.makeGauge(name: "herald_store_write_jobs", labels: withNode([]), help: "Write jobs (requests) committed since start")
     }
 }
 
