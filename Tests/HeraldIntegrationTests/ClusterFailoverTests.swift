@@ -57,9 +57,7 @@ struct ClusterFailoverTests {
         let config = StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming,
             store: TestStore(cluster: pg, database: pg.database))
-        var text = try String(contentsOfFile: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"tenants\":", with: "\"cluster\": {\"leaseMs\": \(Self.leaseMs)},\n  \"tenants\":")
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        try StreamingTestSupport.setLeaseMs(Self.leaseMs, in: config)
         func start(_ id: String) throws -> HeraldProcess {
             try HeraldProcess(configPath: config, logPath: dir.file("\(id)-\(Int.random(in: 0..<1_000_000)).log"), extraArguments: ["--node-id", id])
         }

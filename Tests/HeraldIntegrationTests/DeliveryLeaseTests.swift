@@ -46,9 +46,7 @@ struct DeliveryLeaseTests {
         let config = StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming, store: store)
         // One configuration file for both nodes; `cluster.leaseMs` added to it.
-        var text = try String(contentsOfFile: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"tenants\":", with: "\"cluster\": {\"leaseMs\": \(Self.leaseMs)},\n  \"tenants\":")
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        try StreamingTestSupport.setLeaseMs(Self.leaseMs, in: config)
 
         let n1 = try HeraldProcess(configPath: config, logPath: dir.file("n1.log"), extraArguments: ["--node-id", "n1"])
         let n2 = try HeraldProcess(configPath: config, logPath: dir.file("n2.log"), extraArguments: ["--node-id", "n2"])
@@ -173,9 +171,7 @@ extension DeliveryLeaseTests {
         let config = StreamingTestSupport.writeConfig(
             in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming,
             store: TestStore(cluster: pg, database: pg.database))
-        var text = try String(contentsOfFile: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"tenants\":", with: "\"cluster\": {\"leaseMs\": 1000},\n  \"tenants\":")
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        try StreamingTestSupport.setLeaseMs(1000, in: config)
         let node = try HeraldProcess(configPath: config, logPath: dir.file("n1.log"), extraArguments: ["--node-id", "n1"])
         defer { node.kill9() }
         let client = TestClient(baseURL: node.baseURL, timeout: 30)

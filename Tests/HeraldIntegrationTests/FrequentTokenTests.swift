@@ -47,7 +47,8 @@ struct FrequentTokenTests {
 
     func skippedLookups() throws -> Int {
         let text = try client.get("/metrics").text
-        let line = text.split(separator: "\n").first { $0.hasPrefix("herald_match_tokens_skipped ") }
+        // `herald_match_tokens_skipped{node="…"} N` (every metric carries the node's id).
+        let line = text.split(separator: "\n").first { $0.hasPrefix("herald_match_tokens_skipped ") || $0.hasPrefix("herald_match_tokens_skipped{") }
         return line.flatMap { Int(Double($0.split(separator: " ").last ?? "") ?? -1) } ?? -1
     }
 

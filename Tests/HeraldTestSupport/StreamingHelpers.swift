@@ -45,6 +45,13 @@ public enum StreamingTestSupport {
             extra: "\"pluginDirectories\": [\"\(plugins)\"],", store: store, storeKeys: storeKeys)
     }
 
+    /// Adds `"cluster": {"leaseMs": …}` to a configuration file that `writeConfig` wrote (several nodes share it).
+    public static func setLeaseMs(_ leaseMs: Int, in config: String) throws {
+        var text = try String(contentsOfFile: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"tenants\":", with: "\"cluster\": {\"leaseMs\": \(leaseMs)},\n  \"tenants\":")
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
     /// Starts `herald serve` with the test tenant, `streaming` as its streamingConfig and the built test and file
     /// sinks, on `store` (default: SQLite in `data`); returns the server and a client for it.
     public static func start(_ dir: TemporaryDirectory, streaming: String, store: TestStore? = nil) throws
