@@ -3,7 +3,7 @@ import HeraldJSON
 import HeraldTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(5)))
 struct CLITests {
     @Test func configCheckAcceptsTheDemoAndListsEveryError() throws {
         let good = try runCommand(BuildProducts.herald, ["config", "check", BuildProducts.packageRoot + "/examples/demo/herald.json"])

@@ -9,7 +9,7 @@ import Testing
 /// node, and PostgreSQL stopped for 10 s. Then: every acknowledged change is in the queue once, each destination
 /// received every event at least once, the per-entity destination in version order, duplicates stay within the
 /// windows in flight at the failures, and the takeover after the kill is measured and printed.
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct ClusterFailoverTests {
     static let leaseMs = 1_500
     /// The lease loop's interval (`leaseMs / 3`): renewals, heartbeats and takeovers happen on it.
@@ -34,12 +34,7 @@ struct ClusterFailoverTests {
         return uri + "@" + v
     }
 
-    // Long and blocking (processes, HTTP, sleeps): on a thread of its own, not the cooperative pool (`offPool`).
-    @Test func threeNodesSurviveKillsAndAPostgresOutageWithoutLosingAnEvent() async throws {
-        try await offPool { try failover() }
-    }
-
-    func failover() throws {
+    @Test func threeNodesSurviveKillsAndAPostgresOutageWithoutLosingAnEvent() throws {
         try SharedPostgresCluster.requirePostgres()
         let pg = try PostgresCluster.start()  // its own: this test stops it
         defer { pg.destroy() }

@@ -9,7 +9,7 @@ import Testing
 /// the sink ends with every event at least once, each entity's in `objectVersion` order.
 ///
 /// Without PostgreSQL this is skipped with the install hint, except in CI, where it fails with it.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(8)))
 struct DeliveryLeaseTests {
     static let leaseMs = 1_500
     /// The nodes' lease loop runs every leaseMs / 3.
@@ -27,12 +27,7 @@ struct DeliveryLeaseTests {
         (try? StreamingTestSupport.destinationStatus(client, id: "files/events"))?["holder"]?.stringValue
     }
 
-    // Long and blocking (processes, HTTP, sleeps): on a thread of its own, not the cooperative pool (`offPool`).
-    @Test func killingTheLeaseHolderMovesDeliveryToTheOtherNodeWithinTheLease() async throws {
-        try await offPool { try killingTheLeaseHolder() }
-    }
-
-    func killingTheLeaseHolder() throws {
+    @Test func killingTheLeaseHolderMovesDeliveryToTheOtherNodeWithinTheLease() throws {
         let store = try TestStore(.postgres, name: "leases")
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
@@ -151,11 +146,7 @@ struct DeliveryLeaseTests {
 extension DeliveryLeaseTests {
     /// PostgreSQL stops for longer than the lease: the node's lease lapses, and when PostgreSQL is back the node takes
     /// it again (a new token) and delivers everything, without a restart.
-    @Test func aPostgresOutageLongerThanTheLeaseEndsWithTheLeaseTakenAgainAndNothingLost() async throws {
-        try await offPool { try aPostgresOutage() }
-    }
-
-    func aPostgresOutage() throws {
+    @Test func aPostgresOutageLongerThanTheLeaseEndsWithTheLeaseTakenAgainAndNothingLost() throws {
         try SharedPostgresCluster.requirePostgres()
         // A cluster of its own: this test stops it, which the shared one must never be.
         let pg = try PostgresCluster.start()

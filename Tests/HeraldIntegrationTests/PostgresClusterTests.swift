@@ -8,6 +8,7 @@ import Testing
 /// Without PostgreSQL these tests are skipped with the install hint, except in CI (`CI` set), where they run and
 /// fail with it: CI must not pass by skipping the PostgreSQL tests.
 @Suite(
+    .blocking,
     .timeLimit(.minutes(3)),
     .enabled(
         if: PostgresCluster.isAvailable || PostgresCluster.isRequired,

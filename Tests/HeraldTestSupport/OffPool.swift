@@ -1,20 +1,28 @@
 import Foundation
+import Testing
 
-/// Runs blocking work (processes, HTTP calls to a server under test, sleeps) on a thread of its own and awaits it.
-/// Swift's cooperative pool has one thread per core, two on the CI machine: a test that blocks one of them for many
-/// seconds starves every other test of the run (store tests then hit their time limits, and leases in lease tests
-/// lapse between two statements).
-///
-/// `body` runs in the calling task, on a task executor with a dedicated thread, so `#expect` inside it is recorded
-/// for the test that called it.
-public func offPool<T: Sendable>(_ body: () throws -> T) async throws -> T {
-    let executor = DedicatedThreadExecutor()
-    defer { executor.stop() }
-    return try await withTaskExecutorPreference(executor) { try body() }
+// Swift's cooperative thread pool has one thread per core: two on the CI machine. A test that blocks one of them
+// for many seconds (processes, synchronous HTTP calls, sleeps) starves every other test of the run: store tests hit
+// their time limits and leases in lease tests lapse between two statements. Two tools keep the pool free:
+// - `offPool` / `offPoolConcurrently` run blocking work that reports by returning or throwing on threads of their
+//   own (not `#expect`: swift-testing attributes expectations through task-locals, which a raw thread lacks);
+// - the `.blocking` suite trait lets at most one test case of all `.blocking` suites run at a time, so at least one
+//   pool thread stays free for the rest of the run (the others wait without holding a thread).
+
+/// Runs `body` on a thread of its own and awaits its result. `body` reports by returning or throwing, not `#expect`.
+public func offPool<T>(_ body: @escaping () throws -> T) async throws -> T {
+    let work = UncheckedSendable(body)
+    let result: UncheckedSendable<Result<T, any Error>> = await withCheckedContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(returning: UncheckedSendable(Result { try work.value() }))
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+    return try result.value.get()
 }
 
-/// Runs each body on a thread of its own, all at once, and awaits them all; rethrows the first error. The bodies run
-/// outside the test's task: they report failures by throwing, not with `#expect`.
+/// Runs each body on a thread of its own, all at once, and awaits them all; rethrows the first error.
 public func offPoolConcurrently(_ bodies: [@Sendable () throws -> Void]) async throws {
     try await offPool {
         let group = DispatchGroup()
@@ -32,44 +40,58 @@ public func offPoolConcurrently(_ bodies: [@Sendable () throws -> Void]) async t
     }
 }
 
-/// A task executor that runs its jobs on one thread of its own, until stopped.
-final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
-    private let condition = NSCondition()
-    private var jobs: [UnownedJob] = []
-    private var stopped = false
+/// A value handed to another thread by the caller that created it and waits for it.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
 
-    init() {
-        let thread = Thread { [self] in run() }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
+/// The `.blocking` trait (see above): at most one test case of the suites that carry it runs at a time.
+public struct BlockingTrait: TestTrait, SuiteTrait, TestScoping {
+    public var isRecursive: Bool { true }
 
-    func enqueue(_ job: consuming ExecutorJob) {
-        let unowned = UnownedJob(job)
-        condition.lock()
-        jobs.append(unowned)
-        condition.signal()
-        condition.unlock()
-    }
+    /// One slot per core but one: on the 2-core CI machine, one blocking test at a time.
+    static let slots = TestSlots(max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+    @TaskLocal static var holding = false
 
-    func stop() {
-        condition.lock()
-        stopped = true
-        condition.signal()
-        condition.unlock()
-    }
-
-    private func run() {
-        while true {
-            condition.lock()
-            while jobs.isEmpty && !stopped { condition.wait() }
-            if jobs.isEmpty {
-                condition.unlock()
-                return
-            }
-            let job = jobs.removeFirst()
-            condition.unlock()
-            job.runSynchronously(on: asUnownedTaskExecutor())
+    public func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        // The suite itself runs its tests as usual; a test already holding a slot (scoped once for its function and
+        // again for its case) does not take a second one.
+        guard !test.isSuite, !BlockingTrait.holding else { return try await function() }
+        await Self.slots.acquire()
+        do {
+            try await BlockingTrait.$holding.withValue(true) { try await function() }
+        } catch {
+            await Self.slots.release()
+            throw error
         }
+        await Self.slots.release()
+    }
+}
+
+extension Trait where Self == BlockingTrait {
+    /// The suite's tests block a thread for seconds: at most one such test case runs at a time (see `BlockingTrait`).
+    public static var blocking: Self { BlockingTrait() }
+}
+
+/// A counting semaphore that tasks wait on without blocking a thread.
+actor TestSlots {
+    private var free: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { free += 1 } else { waiters.removeFirst().resume() }
     }
 }
