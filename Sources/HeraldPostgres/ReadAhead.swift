@@ -3,9 +3,11 @@ import HeraldStorage
 
 /// Rows the writer read ahead in the open transaction, so that the reads that follow need no round trip.
 ///
-/// It holds the database's rows as they were when read. That stays true until COMMIT for entities, crosswalks
-/// and match-key sets, because this transaction changes them only through the `WriteOverlay` (flushed at
-/// commit), and the overlay applies on top. Potential matches and not-a-match pairs are written directly, so
+/// It holds the database's rows as they were when read. This transaction changes entities, crosswalks and
+/// match-key sets only through the `WriteOverlay` (flushed at commit), and the overlay applies on top. Other nodes
+/// may commit meanwhile (READ COMMITTED): what matters of that is caught at commit or locked before the read
+/// (decision 0012) — an entity updated from a stale read fails its version check, a crosswalk created meanwhile
+/// fails its strict insert, and a match key's entities are read under the key's lock. Potential matches and not-a-match pairs are written directly, so
 /// what is known of them ("this entity has none") is dropped whenever this transaction writes one of them.
 struct ReadAhead {
     /// An entity's row; `body` is nil when only its state was read (matching's candidate states).
