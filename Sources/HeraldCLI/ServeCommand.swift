@@ -38,15 +38,31 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// `--node-id`, else `HERALD_NODE_ID`, else the listen address's host (the machine's name when it listens on
     /// every address) and port (the process id as well with port 0, which is only known once listening).
-    static func nodeID(option: String?, environment: [String: String], server: ServerConfiguration) -> NodeID {
-        if let option, !option.isEmpty { return NodeID(option) }
-        if let env = environment["HERALD_NODE_ID"], !env.isEmpty { return NodeID(env) }
+    static func nodeID(option: String?, environment: [String: String], server: ServerConfiguration) throws(NodeIDError)
+        -> NodeID
+    {
+        if let option, !option.isEmpty { return try checked(option, from: "--node-id") }
+        if let env = environment["HERALD_NODE_ID"], !env.isEmpty { return try checked(env, from: "HERALD_NODE_ID") }
         var host = server.host
         if host == "0.0.0.0" || host == "::" || host.isEmpty { host = ProcessInfo.processInfo.hostName }
         if host.contains(":") { host = "[\(host)]" }
         if server.port == 0 { return NodeID("\(host):0-pid\(ProcessInfo.processInfo.processIdentifier)") }
         return NodeID("\(host):\(server.port)")
     }
+
+    /// A node id given by the operator: it names the node in the lease table, in `/api/cluster` and in every metric's
+    /// labels, so it is short and plain.
+    static func checked(_ id: String, from source: String) throws(NodeIDError) -> NodeID {
+        let allowed = id.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" }
+        guard id.utf8.count <= 128, allowed else {
+            throw NodeIDError(
+                message: "\(source) must be 1-128 printable ASCII characters without spaces or quotes (such as node-1 or "
+                    + "host:8080), got '\(id.prefix(64).unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? String($0) : "?" }.joined())'")
+        }
+        return NodeID(id)
+    }
+
+    struct NodeIDError: Error { var message: String }
 
     func run() async throws {
         // Refused here is exactly what `herald config check` refuses (the file, then every provider's plugin).
@@ -66,6 +82,14 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = compiled.configuration
         if let host { configuration.server.host = host }
         if let port { configuration.server.port = port }
+        let node: NodeID
+        do {
+            node = try ServeCommand.nodeID(
+                option: nodeId, environment: ProcessInfo.processInfo.environment, server: configuration.server)
+        } catch {
+            printError("herald: \(error.message)")
+            throw ExitCode(2)
+        }
         do {
             try APIServer.checkExposure(configuration.server)
         } catch let error as APIError {
@@ -112,8 +136,6 @@ struct ServeCommand: AsyncParsableCommand {
         let ingest = IngestService(
             store: store, tenants: configuration.tenants, matching: compiled.matching,
             profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
-        let node = ServeCommand.nodeID(
-            option: nodeId, environment: ProcessInfo.processInfo.environment, server: configuration.server)
         var exclusiveStore = false
         if case .sqlite = storeConfiguration.backend {
             // One process serves a SQLite file: leases a previous process held are void (no wait for them to lapse),

@@ -5,6 +5,21 @@ import Testing
 
 @Suite(.blocking, .timeLimit(.minutes(5)))
 struct CLITests {
+    /// A node id names the node in the lease table, /api/cluster and every metric: a bad one is refused before
+    /// anything starts, naming where it came from.
+    @Test func aBadNodeIdIsRefusedWithWhereItCameFrom() throws {
+        let dir = TemporaryDirectory()
+        let config = TestConfiguration.write(in: dir.path)
+        let spaced = try runCommand(BuildProducts.herald, ["serve", "--config", config, "--port", "0", "--node-id", "node one"])
+        #expect(spaced.status == 2)
+        #expect(spaced.stderr.contains("--node-id must be 1-128 printable ASCII characters"), "\(spaced.stderr)")
+        let long = try runCommand(
+            BuildProducts.herald, ["serve", "--config", config, "--port", "0"],
+            environment: ProcessInfo.processInfo.environment.merging(["HERALD_NODE_ID": String(repeating: "n", count: 129)]) { $1 })
+        #expect(long.status == 2)
+        #expect(long.stderr.contains("HERALD_NODE_ID must be"), "\(long.stderr)")
+    }
+
     @Test func configCheckAcceptsTheDemoAndListsEveryError() throws {
         let good = try runCommand(BuildProducts.herald, ["config", "check", BuildProducts.packageRoot + "/examples/demo/herald.json"])
         #expect(good.status == 0)
