@@ -41,20 +41,13 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "First line to load (1-based), to resume an interrupted load.")
     var startLine: Int = 1
 
-    @Option(help: "Progress display: auto, bar, lines or none.")
-    var progress: String = "auto"
-
-    @Option(help: "Seconds between progress lines when not on a terminal.")
-    var progressInterval: Double = 5
+    @OptionGroup var progressOptions: ProgressOptions
 
     mutating func validate() throws {
         guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
         guard parallel >= 1 && parallel <= 64 else { throw ValidationError("--parallel must be between 1 and 64") }
         guard retries >= 0 && retries <= 100 else { throw ValidationError("--retries must be between 0 and 100") }
         guard startLine >= 1 else { throw ValidationError("--start-line is 1-based") }
-        guard ["auto", "bar", "lines", "none"].contains(progress) else {
-            throw ValidationError("--progress must be auto, bar, lines or none")
-        }
     }
 
     func run() throws {
@@ -64,15 +57,12 @@ struct LoadCommand: ParsableCommand {
         let totalRecords = LineReader.countRecords(path: file)
         let bearer = token ?? ProcessInfo.processInfo.environment["HERALD_TOKEN"]
         let endpoint = url.trimmingSuffix("/") + "/api/\(tenant)/entities"
-        let mode: ProgressDisplay.Mode =
-            progress == "none" ? .none
-            : progress == "bar" ? .bar
-            : progress == "lines" ? .lines : (isatty(STDERR_FILENO) != 0 ? .bar : .lines)
+        let (mode, interval) = progressOptions.display
 
         let job = LoadJob(
             reader: reader, endpoint: endpoint, token: bearer, batchSize: batch, retries: retries, startLine: startLine,
             total: startLine == 1 ? totalRecords : max(0, totalRecords - startLine + 1))
-        let display = ProgressDisplay(job: job, mode: mode, interval: mode == .bar ? 0.2 : progressInterval)
+        let display = ProgressDisplay(job: job, mode: mode, interval: interval)
         display.start()
         job.run(parallel: parallel)
         display.stop()

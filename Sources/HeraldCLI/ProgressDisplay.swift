@@ -1,4 +1,32 @@
+import ArgumentParser
 import Foundation
+
+/// `--progress` and `--progress-interval`, shared by the commands that show a progress display (load, store migrate).
+struct ProgressOptions: ParsableArguments {
+    @Option(help: "Progress display: auto, bar, lines or none.")
+    var progress: String = "auto"
+
+    @Option(help: "Seconds between progress lines when not on a terminal.")
+    var progressInterval: Double = 5
+
+    mutating func validate() throws {
+        guard ["auto", "bar", "lines", "none"].contains(progress) else {
+            throw ValidationError("--progress must be auto, bar, lines or none")
+        }
+        guard progressInterval > 0 && progressInterval <= 3600 else {
+            throw ValidationError("--progress-interval must be more than 0 and at most 3600 seconds")
+        }
+    }
+
+    /// The display mode (`auto`: a bar on a terminal, else lines) and its refresh interval.
+    var display: (mode: ProgressDisplay.Mode, interval: Double) {
+        let mode: ProgressDisplay.Mode =
+            progress == "none" ? .none
+            : progress == "bar" ? .bar
+            : progress == "lines" ? .lines : (isatty(STDERR_FILENO) != 0 ? .bar : .lines)
+        return (mode, mode == .bar ? 0.2 : progressInterval)
+    }
+}
 
 /// What a `ProgressDisplay` shows: how much of how much is done, in which unit.
 protocol ProgressSource: AnyObject, Sendable {

@@ -46,17 +46,10 @@ struct StoreCommand: ParsableCommand {
         @Option(help: "Rows per INSERT statement (fewer when the rows are large).")
         var batch: Int = 2000
 
-        @Option(help: "Progress display: auto, bar, lines or none.")
-        var progress: String = "auto"
-
-        @Option(help: "Seconds between progress lines when not on a terminal.")
-        var progressInterval: Double = 5
+        @OptionGroup var progressOptions: ProgressOptions
 
         mutating func validate() throws {
             guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
-            guard ["auto", "bar", "lines", "none"].contains(progress) else {
-                throw ValidationError("--progress must be auto, bar, lines or none")
-            }
         }
 
         func run() throws {
@@ -84,14 +77,11 @@ struct StoreCommand: ParsableCommand {
             }
             let settings = PostgresSettings(
                 host: url.host, port: url.port, user: url.user, database: url.database, password: password)
-            let mode: ProgressDisplay.Mode =
-                progress == "none" ? .none
-                : progress == "bar" ? .bar
-                : progress == "lines" ? .lines : (isatty(STDERR_FILENO) != 0 ? .bar : .lines)
+            let (mode, interval) = progressOptions.display
 
             let migration = StoreMigration(directory: from, settings: settings, logger: logger)
             do {
-                try migration.run(progress: mode, interval: mode == .bar ? 0.2 : progressInterval, batchRows: batch)
+                try migration.run(progress: mode, interval: interval, batchRows: batch)
             } catch let refusal as StoreMigration.Refusal {
                 throw refuse(refusal.message)
             } catch let failure as StoreMigration.Failure {
