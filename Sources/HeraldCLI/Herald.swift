@@ -12,7 +12,7 @@ struct Herald: AsyncParsableCommand {
         version: heraldVersion,
         subcommands: [
             ServeCommand.self, LoadCommand.self, ConfigCommand.self, PluginsCommand.self, DLQCommand.self, FilterCommand.self,
-            SampleDataCommand.self, StoreCommand.self,
+            SampleDataCommand.self, StoreCommand.self, SinkHostCommand.self,
         ])
 }
 

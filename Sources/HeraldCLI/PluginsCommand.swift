@@ -64,13 +64,19 @@ struct PluginsCommand: AsyncParsableCommand {
         @Option(help: "A JSON configuration under which the plugin can deliver.")
         var config: String = "{}"
 
+        @Option(help: "Where the instance runs: inProcess, or process (in herald sink-host, as isolation \"process\" runs it).")
+        var isolation: String = "inProcess"
+
         func run() async throws {
             LoggingSystem.bootstrap { label in
                 var h = StreamLogHandler.standardError(label: label)
                 h.logLevel = .warning
                 return h
             }
-            let checks = await ConformanceSuite(library: library, config: config).run()
+            guard let mode = SinkIsolationMode(rawValue: isolation) else {
+                throw ValidationError("--isolation must be inProcess or process, not '\(isolation)'")
+            }
+            let checks = await ConformanceSuite(library: library, config: config, isolation: mode).run()
             for c in checks {
                 print("\(c.passed ? "PASS" : "FAIL")  \(c.name): \(c.detail)")
             }

@@ -26,12 +26,50 @@ public struct ProviderConfiguration: Sendable, Equatable {
     public var plugin: String
     /// The plugin's configuration, serialized JSON (validated by the plugin itself).
     public var config: String
+    /// Where the provider's sink instances run, as configured (nil: `defaultIsolation(for:)`).
+    public var isolation: SinkIsolation?
+    /// The settings of `isolation: "process"`.
+    public var process = ProcessIsolationSettings()
 
-    public init(alias: String, plugin: String, config: String) {
+    public init(alias: String, plugin: String, config: String, isolation: SinkIsolation? = nil) {
         self.alias = alias
         self.plugin = plugin
         self.config = config
+        self.isolation = isolation
     }
+
+    /// The sinks shipped in this repository's `Plugins/`, which run in process unless configured otherwise.
+    public static let shippedPlugins: Set<String> = ["file", "sqs", "pubsub", "servicebus", "kafka"]
+
+    /// In process for the shipped sinks (reviewed with Herald, and fastest there), in a child process for every
+    /// other plugin: an operator cannot vet every library dropped into `plugins.d` (decision 0013).
+    public static func defaultIsolation(for plugin: String) -> SinkIsolation {
+        shippedPlugins.contains(plugin) ? .inProcess : .process
+    }
+
+    public var effectiveIsolation: SinkIsolation { isolation ?? Self.defaultIsolation(for: plugin) }
+}
+
+/// Where a provider's sink instances run: `inProcess` (inside the daemon) or `process` (`herald sink-host`, one
+/// child process per destination).
+public enum SinkIsolation: String, Sendable, Equatable, CaseIterable {
+    case inProcess
+    case process
+}
+
+/// A provider's `process` settings (used with `isolation: "process"`).
+public struct ProcessIsolationSettings: Sendable, Equatable {
+    /// The child's memory limit in MiB; 0: none.
+    public var memoryLimitMb = 0
+    /// `restartBackoffMs.initial` and `.max`: the wait before a new child after a fault, doubled per fault in a row.
+    public var restartBackoffInitialMs = 200
+    public var restartBackoffMaxMs = 30_000
+    public var heartbeatIntervalMs = 1_000
+    public var heartbeatTimeoutMs = 10_000
+    /// A message in flight at this many faults of the child is dead-lettered as `SINK_CRASHED`.
+    public var maxCrashesPerMessage = 3
+
+    public init() {}
 }
 
 public enum PayloadType: String, Sendable, CaseIterable {
@@ -129,9 +167,39 @@ extension StreamingConfiguration {
                         if let config, config.objectValue == nil {
                             provider.report("config", "expected an object (the plugin's configuration)")
                         }
+                        let isolation = provider.choice("isolation", SinkIsolation.allCases.map(\.rawValue)).flatMap(SinkIsolation.init)
+                        var settings = ProcessIsolationSettings()
+                        _ = provider.object("process") { p -> Bool in
+                            if let v = p.int("memoryLimitMb", in: 0...1_048_576) { settings.memoryLimitMb = Int(v) }
+                            _ = p.object("restartBackoffMs") { b -> Bool in
+                                if let v = b.int("initial", in: 10...3_600_000) { settings.restartBackoffInitialMs = Int(v) }
+                                if let v = b.int("max", in: 10...3_600_000) { settings.restartBackoffMaxMs = Int(v) }
+                                if settings.restartBackoffMaxMs < settings.restartBackoffInitialMs {
+                                    b.report("max", "\(settings.restartBackoffMaxMs) is below initial (\(settings.restartBackoffInitialMs))")
+                                }
+                                return true
+                            }
+                            if let v = p.int("heartbeatIntervalMs", in: 10...60_000) { settings.heartbeatIntervalMs = Int(v) }
+                            if let v = p.int("heartbeatTimeoutMs", in: 100...3_600_000) { settings.heartbeatTimeoutMs = Int(v) }
+                            if settings.heartbeatTimeoutMs < 2 * settings.heartbeatIntervalMs {
+                                p.report(
+                                    "heartbeatTimeoutMs",
+                                    "\(settings.heartbeatTimeoutMs) must be at least twice heartbeatIntervalMs (\(settings.heartbeatIntervalMs))")
+                            }
+                            if let v = p.int("maxCrashesPerMessage", in: 1...100) { settings.maxCrashesPerMessage = Int(v) }
+                            return true
+                        }
                         if let plugin {
-                            s.providers[member.key] = ProviderConfiguration(
-                                alias: member.key, plugin: plugin, config: (config ?? .object([])).serializedString())
+                            var p = ProviderConfiguration(
+                                alias: member.key, plugin: plugin, config: (config ?? .object([])).serializedString(),
+                                isolation: isolation)
+                            p.process = settings
+                            if p.effectiveIsolation == .inProcess && provider.members.contains(where: { $0.key == "process" }) {
+                                provider.report(
+                                    "process",
+                                    "applies to isolation \"process\" only, and this provider runs in process; set \"isolation\": \"process\" or remove it")
+                            }
+                            s.providers[member.key] = p
                         }
                         return true
                     }

@@ -127,11 +127,22 @@ struct DeliveryDecisions: Sendable {
     /// The sink's answer `r` for `m` on its `attempts`-th attempt of the current budget (after `before`
     /// attempts made before a replay): delivered, scheduled again after the policy's backoff (never
     /// sooner than the sink's `retryAfterMs`), or dead-lettered once the budget is spent.
+    ///
+    /// `crashes` counts the faults of the sink's process (`isolation: "process"`) while `m` was in flight, this one
+    /// included: at `maxCrashes` a message whose attempt ended in one more is dead-lettered as `SINK_CRASHED`, so
+    /// that one message cannot crash-loop its destination.
     func dispose(
         _ m: DeliveryMessage, attempts: Int, before: Int = 0, first: Int64, _ r: MessageResult, now: Int64,
-        pluginVersion: String, random: () -> Double = { Double.random(in: 0..<1) }
+        pluginVersion: String, crashes: Int = 0, maxCrashes: Int = Int.max, random: () -> Double = { Double.random(in: 0..<1) }
     ) -> Disposition {
         let total = before + attempts
+        if r.sinkFault && crashes >= maxCrashes {
+            return .dead(
+                letter(
+                    m, .sinkCrashed,
+                    "the sink process failed \(crashes) times while this message was in flight (maxCrashesPerMessage \(maxCrashes)); "
+                        + "last: \(r.error ?? "no reason")", attempts: total, first: first, last: now, pluginVersion: pluginVersion))
+        }
         switch r.status {
         case .ok:
             return .delivered
@@ -200,6 +211,8 @@ enum DeadLetterStatus: String, Sendable {
     case tooLarge = "TOO_LARGE"
     /// Every attempt of the retry budget failed.
     case retriesExhausted = "RETRIES_EXHAUSTED"
+    /// The sink's process crashed, exited or was killed `maxCrashesPerMessage` times with the message in flight.
+    case sinkCrashed = "SINK_CRASHED"
 }
 
 /// Messages per key in the retry schedule, for an ordered destination: a key with any is held, so its

@@ -12,18 +12,38 @@ import Logging
 /// sent is still recorded (store writes do not observe cancellation), so a stop sends nothing twice.
 struct DeliveryLoop {
     let worker: DestinationWorker
-    let instance: SinkInstance
+    let instance: any SinkHandle
     /// The decisions, with per-key order set from the destination's `ordering: perEntity` or a sink
     /// that requires it (`HERALD_SINK_LIMIT_KEY_ORDER`).
     let decisions: DeliveryDecisions
     /// Messages per key in the retry schedule (ordered destinations only).
     private var held = HeldKeys()
     private var cursor: Int64 = 0
+    /// Faults of the sink's process while a message was in flight, by message (`seq`), until it is delivered or
+    /// dead-lettered. In memory: a restart of the daemon starts the count again.
+    private var crashes: [Int64: Int] = [:]
+    /// `maxCrashesPerMessage` of the provider.
+    private let maxCrashes: Int
 
-    init(worker: DestinationWorker, instance: SinkInstance, decisions: DeliveryDecisions) {
+    init(worker: DestinationWorker, instance: any SinkHandle, decisions: DeliveryDecisions) {
         self.worker = worker
         self.instance = instance
         self.decisions = decisions
+        maxCrashes = worker.provider.process.maxCrashesPerMessage
+    }
+
+    /// The message's count of sink faults after result `r`.
+    private mutating func crashCount(_ m: DeliveryMessage, _ r: MessageResult) -> Int {
+        guard r.sinkFault else { return crashes[m.seq] ?? 0 }
+        crashes[m.seq, default: 0] += 1
+        return crashes[m.seq]!
+    }
+
+    /// Forgets the count of a message that is finished (delivered or dead-lettered).
+    private mutating func settle(_ m: DeliveryMessage, _ d: DeliveryDecisions.Disposition) {
+        if crashes.isEmpty { return }
+        if case .retry = d { return }
+        crashes[m.seq] = nil
     }
 
     private var ordered: Bool { decisions.ordered }
@@ -142,7 +162,10 @@ struct DeliveryLoop {
         var outcome = RoundOutcome()
         outcome.counts.filtered = window.filtered + sorted.filtered
         for (m, r) in zip(sorted.toSend, results) {
-            outcome.add(decisions.dispose(m, attempts: 1, first: now, r, now: now, pluginVersion: pluginVersion), result: r)
+            let d = decisions.dispose(
+                m, attempts: 1, first: now, r, now: now, pluginVersion: pluginVersion, crashes: crashCount(m, r), maxCrashes: maxCrashes)
+            settle(m, d)
+            outcome.add(d, result: r)
         }
         for (m, status, reason) in sorted.dead {
             outcome.add(.dead(decisions.letter(m, status, reason, attempts: 0, first: now, last: now, pluginVersion: pluginVersion)))
@@ -217,7 +240,8 @@ struct DeliveryLoop {
         for (entry, r) in zip(due, results) {
             let disposition = decisions.dispose(
                 entry.message, attempts: entry.attempts + 1, before: entry.attemptBase, first: entry.firstAttempt, r, now: now,
-                pluginVersion: pluginVersion)
+                pluginVersion: pluginVersion, crashes: crashCount(entry.message, r), maxCrashes: maxCrashes)
+            settle(entry.message, disposition)
             if case .retry = disposition {} else { finished.append(entry) }
             outcome.add(disposition, result: r)
         }
@@ -285,7 +309,25 @@ struct DeliveryLoop {
 
     /// Splits messages into batches within the plugin's and the destination's limits and sends up to
     /// `maxInFlight` at once. Returns one result per message, in order.
+    ///
+    /// Messages that were in flight when the sink's process failed go last, each alone with nothing else in
+    /// flight: a further fault then counts against that message only, so the one that crashes the sink reaches
+    /// `maxCrashesPerMessage` and the others, sent alone once, go through.
     private func send(_ messages: [OutboundMessage]) async -> [MessageResult] {
+        if crashes.isEmpty { return await sendBatched(messages) }
+        let suspects = messages.indices.filter { crashes[messages[$0].message.seq] != nil }
+        if suspects.isEmpty { return await sendBatched(messages) }
+        let others = messages.indices.filter { crashes[messages[$0].message.seq] == nil }
+        var results = [MessageResult](repeating: MessageResult(status: .retry, error: "not sent"), count: messages.count)
+        for (i, r) in zip(others, await sendBatched(others.map { messages[$0] })) { results[i] = r }
+        for i in suspects {
+            if Task.isCancelled { break }
+            results[i] = await sendBatched([messages[i]]).first ?? results[i]
+        }
+        return results
+    }
+
+    private func sendBatched(_ messages: [OutboundMessage]) async -> [MessageResult] {
         if messages.isEmpty { return [] }
         let limits = instance.limits
         let maxMessages = max(1, min(destination.batch.maxMessages, limits.maxBatchMessages))

@@ -41,7 +41,7 @@ final class DestinationWorker: Sendable {
     let onLeaseLost: @Sendable (DestinationKey, LeaseFence) -> Void
 
     private let status: Mutex<DestinationStatus>
-    private let instanceBox = Mutex<SinkInstance?>(nil)
+    private let instanceBox = Mutex<(any SinkHandle)?>(nil)
     /// The plugin code the instance runs (nil until it has started): a reload compares it with the registry's.
     private let runningPlugin = Mutex<LoadedPlugin?>(nil)
     /// `Phase`: whether `run()` has started, or `stop()` came first.
@@ -126,17 +126,19 @@ final class DestinationWorker: Sendable {
         let metrics = self.metrics
         let key = self.key
         let pluginName = plugin.name
-        let instance = try SinkInstance(
+        let settings = provider.process
+        var options = ProcessSinkOptions()
+        options.memoryLimitMb = settings.memoryLimitMb
+        options.restartBackoffInitialMs = settings.restartBackoffInitialMs
+        options.restartBackoffMaxMs = settings.restartBackoffMaxMs
+        options.heartbeatIntervalMs = settings.heartbeatIntervalMs
+        options.heartbeatTimeoutMs = settings.heartbeatTimeoutMs
+        let instance = try SinkFactory.make(
             plugin: plugin, alias: provider.alias, destination: destination.name, config: provider.config, logger: logger,
+            isolation: provider.effectiveIsolation == .process ? .process : .inProcess, options: options,
             metrics: { name, value, isCounter in
                 metrics.pluginMetric(key, plugin: pluginName, name: name, value: value, isCounter: isCounter)
             })
-        do {
-            try instance.start()
-        } catch {
-            instance.destroy()
-            throw error
-        }
         instanceBox.withLock { $0 = instance }
         runningPlugin.withLock { $0 = plugin }
         update {

@@ -71,6 +71,85 @@ final class BatchArena: @unchecked Sendable {
                 flags: ordered ? UInt32(HERALD_SINK_BATCH_ORDERED) : 0))
     }
 
+    /// The daemon's id of a batch read from a frame (the instance gives the plugin its own).
+    private(set) var frameBatchId: UInt64 = 0
+    var count: Int { messageCount }
+
+    /// A batch from a `batch` frame (`herald sink-host`): the plugin's pointers point into the frame's bytes, which
+    /// the arena owns from here on (freed with it; also when the frame does not parse).
+    init(frame: UnsafeMutableRawBufferPointer) throws(FrameError) {
+        // First pass: counts, and every length checked against the frame.
+        var r = FrameReader(UnsafeRawBufferPointer(frame))
+        var messageTotal = 0
+        var headerTotal = 0
+        do throws(FrameError) {
+            _ = try r.u64()
+            _ = try r.u32()
+            _ = try r.raw()
+            messageTotal = Int(try r.u32())
+            guard messageTotal <= frame.count / 16 else { throw FrameError(description: "\(messageTotal) messages cannot fit") }
+            for _ in 0..<messageTotal {
+                _ = try r.u32()
+                _ = try r.raw()
+                _ = try r.raw()
+                _ = try r.raw()
+                let headers = Int(try r.u32())
+                guard headers <= frame.count / 8 else { throw FrameError(description: "\(headers) headers cannot fit") }
+                for _ in 0..<headers {
+                    _ = try r.raw()
+                    _ = try r.raw()
+                }
+                headerTotal += headers
+            }
+        } catch {
+            frame.deallocate()
+            throw error
+        }
+        bytes = frame.baseAddress ?? UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 8)
+        messages = UnsafeMutablePointer<herald_sink_message>.allocate(capacity: max(1, messageTotal))
+        headers = UnsafeMutablePointer<herald_sink_header>.allocate(capacity: max(1, headerTotal))
+        batchPointer = UnsafeMutablePointer<herald_sink_batch>.allocate(capacity: 1)
+        messageCount = messageTotal
+        headerCount = headerTotal
+
+        // Second pass: the plugin's structs, pointing into the frame (cannot fail: the first pass read it all).
+        r = FrameReader(UnsafeRawBufferPointer(frame))
+        func text(_ b: UnsafeRawBufferPointer) -> UnsafePointer<CChar> {
+            UnsafePointer((b.baseAddress ?? UnsafeRawPointer(bytes)).assumingMemoryBound(to: CChar.self))
+        }
+        frameBatchId = try! r.u64()
+        let flags = try! r.u32()
+        let destination = try! r.raw()
+        _ = try! r.u32()
+        var headerIndex = 0
+        for i in 0..<messageTotal {
+            let attempt = try! r.u32()
+            let id = try! r.raw()
+            let key = try! r.raw()
+            let body = try! r.raw()
+            let count = Int(try! r.u32())
+            let first = headerIndex
+            for _ in 0..<count {
+                let name = try! r.raw()
+                let value = try! r.raw()
+                (headers + headerIndex).initialize(
+                    to: herald_sink_header(name: text(name), name_len: name.count, value: text(value), value_len: value.count))
+                headerIndex += 1
+            }
+            (messages + i).initialize(
+                to: herald_sink_message(
+                    struct_size: MemoryLayout<herald_sink_message>.size, id: text(id), id_len: id.count, key: text(key),
+                    key_len: key.count,
+                    body: UnsafePointer((body.baseAddress ?? UnsafeRawPointer(bytes)).assumingMemoryBound(to: UInt8.self)),
+                    body_len: body.count, headers: UnsafePointer(headers + first), header_count: count, attempt: attempt))
+        }
+        batchPointer.initialize(
+            to: herald_sink_batch(
+                struct_size: MemoryLayout<herald_sink_batch>.size, batch_id: 0, destination: text(destination),
+                destination_len: destination.count, messages: UnsafePointer(messages), message_count: messageTotal,
+                flags: flags & UInt32(HERALD_SINK_BATCH_ORDERED)))
+    }
+
     /// Releases the memory; safe to call more than once.
     func free() {
         if freed { return }

@@ -14,11 +14,17 @@ public struct ConformanceSuite {
     public let library: String
     /// A configuration under which the plugin can deliver (e.g. a writable path, a reachable endpoint).
     public let config: String
+    /// Where the instance runs: in this process, or in `herald sink-host` as `isolation: "process"` runs it.
+    public let isolation: SinkIsolationMode
     let logger: Logger
 
-    public init(library: String, config: String, logger: Logger = Logger(label: "herald.plugins.check")) {
+    public init(
+        library: String, config: String, isolation: SinkIsolationMode = .inProcess,
+        logger: Logger = Logger(label: "herald.plugins.check")
+    ) {
         self.library = library
         self.config = config
+        self.isolation = isolation
         self.logger = logger
     }
 
@@ -61,15 +67,19 @@ public struct ConformanceSuite {
         }
 
         // 3. Lifecycle.
-        let instance: SinkInstance
+        let instance: any SinkHandle
         do {
-            instance = try SinkInstance(plugin: plugin, alias: "check", config: config, logger: logger)
-            try instance.start()
+            var options = ProcessSinkOptions()
+            // The child reports its diagnostics half a second after on_destroy, so late completions are counted.
+            options.stopLingerMs = 500
+            instance = try SinkFactory.make(
+                plugin: plugin, alias: "check", destination: "herald-check", config: config, logger: logger, isolation: isolation,
+                options: options)
         } catch {
             record("create and start", false, error.message)
             return checks
         }
-        record("create and start", true, "started")
+        record("create and start", true, isolation == .process ? "started in its own process (herald sink-host)" : "started")
         let limits = instance.limits
         let limitsOK = limits.maxInFlight >= 1 && limits.maxBatchMessages >= 1
         record(

@@ -25,4 +25,6 @@ extension ErrorCode where Domain == PluginLoadError {
     public static let createFailed = Self("CREATE_FAILED")
     public static let startFailed = Self("START_FAILED")
     public static let unknownPlugin = Self("UNKNOWN_PLUGIN")
+    /// The sink's child process (`isolation: "process"`) could not be started, or died before its instance started.
+    public static let sinkProcessFailed = Self("SINK_PROCESS_FAILED")
 }

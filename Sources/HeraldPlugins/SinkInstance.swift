@@ -28,11 +28,15 @@ public struct MessageResult: Sendable, Equatable {
     public var status: SinkStatus
     public var retryAfterMs: UInt32
     public var error: String?
+    /// The message was in flight when its sink process crashed, exited or was killed (`isolation: "process"`):
+    /// the delivery loop counts these per message and dead-letters one that keeps doing it (`SINK_CRASHED`).
+    public var sinkFault: Bool
 
-    public init(status: SinkStatus, retryAfterMs: UInt32 = 0, error: String? = nil) {
+    public init(status: SinkStatus, retryAfterMs: UInt32 = 0, error: String? = nil, sinkFault: Bool = false) {
         self.status = status
         self.retryAfterMs = retryAfterMs
         self.error = error
+        self.sinkFault = sinkFault
     }
 }
 
@@ -59,8 +63,9 @@ public struct OutboundMessage: Sendable {
 }
 
 /// The host side of one plugin instance: the function table the plugin calls back into,
-/// batch memory that stays valid until completion, timeouts and health.
-public final class SinkInstance: @unchecked Sendable {
+/// batch memory that stays valid until completion, timeouts and health. It runs the plugin in this process
+/// (`isolation: "inProcess"`); `herald sink-host` runs one of these in a child process for `ProcessSink`.
+public final class SinkInstance: SinkHandle, @unchecked Sendable {
     public let plugin: LoadedPlugin
     /// The provider alias this instance serves (for logs and metrics).
     public let alias: String
@@ -71,6 +76,8 @@ public final class SinkInstance: @unchecked Sendable {
     public private(set) var limits = SinkLimits(maxMessageBytes: 0, maxBatchMessages: 100, maxBatchBytes: 0, maxInFlight: 1)
     let logger: Logger
     let metricsHandler: @Sendable (String, Double, Bool) -> Void
+    /// Told every health report that changes the health or its reason (the sink host forwards them).
+    let healthHandler: (@Sendable (Bool, String) -> Void)?
 
     private var instance: OpaquePointer?
     private let hostTable: UnsafeMutablePointer<herald_sink_host_api>
@@ -82,7 +89,8 @@ public final class SinkInstance: @unchecked Sendable {
     struct Pending {
         var arena: BatchArena
         var count: Int
-        var continuation: CheckedContinuation<[MessageResult], Never>?
+        /// Takes the results, once (nil after the timeout or the stop answered for the plugin).
+        var continuation: (@Sendable ([MessageResult]) -> Void)?
         var timedOut: Bool
     }
 
@@ -107,7 +115,8 @@ public final class SinkInstance: @unchecked Sendable {
     /// - Parameter destination: the destination's `name` (what batches carry), given to the plugin at create.
     public init(
         plugin: LoadedPlugin, alias: String, destination: String = "", config: String, logger: Logger,
-        metrics: @escaping @Sendable (String, Double, Bool) -> Void = { _, _, _ in }
+        metrics: @escaping @Sendable (String, Double, Bool) -> Void = { _, _, _ in },
+        health: (@Sendable (Bool, String) -> Void)? = nil
     ) throws(PluginLoadError) {
         self.plugin = plugin
         self.alias = alias
@@ -120,6 +129,7 @@ public final class SinkInstance: @unchecked Sendable {
         logger[metadataKey: "provider"] = "\(alias)"
         self.logger = logger
         self.metricsHandler = metrics
+        self.healthHandler = health
         callQueue = DispatchQueue(label: "herald.sink.\(alias)")
         hostTable = UnsafeMutablePointer<herald_sink_host_api>.allocate(capacity: 1)
         if let problem = plugin.validate(config: config) {
@@ -172,13 +182,14 @@ public final class SinkInstance: @unchecked Sendable {
     }
 
     func setHealth(_ healthy: Bool, _ reason: String) {
-        let changed = state.withLock { s -> Bool in
+        let (changed, reported) = state.withLock { s -> (Bool, Bool) in
             defer {
                 s.healthy = healthy
                 s.healthReason = reason
             }
-            return s.healthy != healthy
+            return (s.healthy != healthy, s.healthy != healthy || s.healthReason != reason)
         }
+        if reported { healthHandler?(healthy, reason) }
         if changed {
             if healthy {
                 logger.info("sink healthy again")
@@ -201,41 +212,57 @@ public final class SinkInstance: @unchecked Sendable {
     public func send(destination: String, messages: [OutboundMessage], ordered: Bool = false, timeout: Duration) async
         -> [MessageResult]
     {
-        guard let instance else {
-            return Array(repeating: MessageResult(status: .retry, error: "sink instance is destroyed"), count: messages.count)
-        }
         if messages.isEmpty { return [] }
+        let arena = BatchArena(batchId: 0, destination: destination, ordered: ordered, messages: messages)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<[MessageResult], Never>) in
+            send(arena: arena, count: messages.count, timeout: timeout) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Hands a batch whose memory is ready to the plugin: registered and queued for `on_send_batch` before this
+    /// returns, so batches reach the plugin in the order of these calls. `completion` gets one result per
+    /// message, once: the plugin's, or RETRY at the timeout (nil: none; `herald sink-host` leaves timeouts to the
+    /// daemon) or at the stop. The instance owns `arena` from here on.
+    func send(arena: BatchArena, count: Int, timeout: Duration?, completion: @escaping @Sendable ([MessageResult]) -> Void) {
+        guard let instance else {
+            arena.free()
+            return completion(Array(repeating: MessageResult(status: .retry, error: "sink instance is destroyed"), count: count))
+        }
         let batchId = nextBatchId.wrappingAdd(1, ordering: .relaxed).oldValue
-        let arena = BatchArena(batchId: batchId, destination: destination, ordered: ordered, messages: messages)
+        arena.batchPointer.pointee.batch_id = batchId
         let send = plugin.descriptor.pointee.on_send_batch!
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            self?.timeOut(batchId, after: timeout)
-        }
-        let results = await withCheckedContinuation { (continuation: CheckedContinuation<[MessageResult], Never>) in
-            let accepted = state.withLock { s -> Bool in
-                if s.stopped { return false }
-                s.pending[batchId] = Pending(arena: arena, count: messages.count, continuation: continuation, timedOut: false)
-                return true
-            }
-            guard accepted else {
-                continuation.resume(
-                    returning: Array(repeating: MessageResult(status: .retry, error: "sink instance is stopped"), count: messages.count))
-                return
-            }
-            let call = UnsafeCall(instance: instance, batch: arena.batch)
-            callQueue.async { [self] in
-                state.withLock { $0.sending[batchId] = currentThreadId() }
-                send(call.instance, call.batch)
-                state.withLock { _ = $0.sending.removeValue(forKey: batchId) }
+        let timer = timeout.map { timeout in
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled { self?.timeOut(batchId, after: timeout) }
             }
         }
-        timer.cancel()
-        return results
+        let accepted = state.withLock { s -> Bool in
+            if s.stopped { return false }
+            s.pending[batchId] = Pending(
+                arena: arena, count: count,
+                continuation: { results in
+                    timer?.cancel()
+                    completion(results)
+                }, timedOut: false)
+            return true
+        }
+        guard accepted else {
+            timer?.cancel()
+            arena.free()
+            completion(Array(repeating: MessageResult(status: .retry, error: "sink instance is stopped"), count: count))
+            return
+        }
+        let call = UnsafeCall(instance: instance, batch: arena.batch)
+        callQueue.async { [self] in
+            state.withLock { $0.sending[batchId] = currentThreadId() }
+            send(call.instance, call.batch)
+            state.withLock { _ = $0.sending.removeValue(forKey: batchId) }
+        }
     }
 
     private func timeOut(_ batchId: UInt64, after timeout: Duration) {
-        let continuation = state.withLock { s -> (CheckedContinuation<[MessageResult], Never>, Int)? in
+        let continuation = state.withLock { s -> (@Sendable ([MessageResult]) -> Void, Int)? in
             guard var pending = s.pending[batchId], !pending.timedOut, let c = pending.continuation else { return nil }
             pending.timedOut = true
             pending.continuation = nil
@@ -246,7 +273,7 @@ public final class SinkInstance: @unchecked Sendable {
         guard let (c, count) = continuation else { return }
         let reason = "plugin did not complete batch \(batchId) within \(timeout)"
         setHealth(false, reason)
-        c.resume(returning: Array(repeating: MessageResult(status: .retry, error: reason), count: count))
+        c(Array(repeating: MessageResult(status: .retry, error: reason), count: count))
     }
 
     /// Called by the plugin (any thread) through `callback_complete_batch`.
@@ -298,7 +325,7 @@ public final class SinkInstance: @unchecked Sendable {
                 out.append(MessageResult(status: status, retryAfterMs: r.retry_after_ms, error: error))
             }
         }
-        continuation.resume(returning: out)
+        continuation(out)
     }
 
     /// Pushes out buffered data (plugins with HERALD_SINK_CAP_FLUSH). Returns true when done in time.
@@ -316,9 +343,9 @@ public final class SinkInstance: @unchecked Sendable {
         }
         if alreadyStopped { return }
         callQueue.sync { plugin.descriptor.pointee.on_stop(instance, deadlineMs) }
-        let waiting = state.withLock { s -> [(CheckedContinuation<[MessageResult], Never>, Int)] in
+        let waiting = state.withLock { s -> [(@Sendable ([MessageResult]) -> Void, Int)] in
             s.stopReturned = true
-            var out: [(CheckedContinuation<[MessageResult], Never>, Int)] = []
+            var out: [(@Sendable ([MessageResult]) -> Void, Int)] = []
             for (id, p) in s.pending {
                 if let c = p.continuation { out.append((c, p.count)) }
                 s.pending[id]?.continuation = nil
@@ -327,7 +354,7 @@ public final class SinkInstance: @unchecked Sendable {
             return out
         }
         for (c, count) in waiting {
-            c.resume(returning: Array(repeating: MessageResult(status: .retry, error: "sink stopped before completing"), count: count))
+            c(Array(repeating: MessageResult(status: .retry, error: "sink stopped before completing"), count: count))
         }
     }
 

@@ -1,0 +1,238 @@
+import Foundation
+
+/// The frames the daemon and `herald sink-host` exchange over their Unix socket (decision 0013).
+///
+/// A frame is an 8-byte header, the payload's length and the frame's kind (both 32-bit little-endian), then
+/// the payload: fixed-size integers little-endian, byte strings as a 32-bit length and the bytes. The daemon
+/// trusts nothing the child sends: every frame is bounded (`maxChildFrameBytes`) and every read is checked, and
+/// a frame that does not parse ends the child as a protocol fault.
+enum SinkHostFrame: UInt32 {
+    // Daemon → child.
+    /// Library path, SHA-256, plugin name, alias, destination name, configuration, log level, heartbeat interval.
+    case hello = 1
+    /// Batch id, flags, destination, messages (attempt, id, key, body, headers).
+    case batch = 2
+    /// Timeout in ms.
+    case flush = 3
+    /// Deadline in ms: stop and destroy the instance, answer `stopped`, exit.
+    case stop = 4
+
+    // Child → daemon.
+    /// Plugin version, capabilities, limits.
+    case ready = 101
+    /// Error code and message: the plugin did not load, create or start.
+    case failed = 102
+    /// Batch id, results, and the instance's diagnostics.
+    case results = 103
+    case log = 104
+    case metric = 105
+    case health = 106
+    case heartbeat = 107
+    case flushed = 108
+    /// Diagnostics after on_stop and on_destroy returned.
+    case stopped = 109
+}
+
+/// The most the daemon reads in one frame from a child (results of a batch of at most 100,000 messages with
+/// error texts cut at 4 KiB each would not fit, so error texts are cut to 1 KiB by the child).
+let maxChildFrameBytes = 64 << 20
+/// The most a child reads in one frame from the daemon: a batch is at most the destination's `batch.maxBytes`
+/// plus its framing, which the configuration bounds far below this.
+let maxDaemonFrameBytes = 1 << 30
+/// Error texts and log lines crossing the socket are cut to this many bytes.
+let maxCrossingText = 1 << 10
+
+struct FrameWriter {
+    var bytes: [UInt8]
+
+    init(_ kind: SinkHostFrame, capacity: Int = 64) {
+        bytes = []
+        bytes.reserveCapacity(capacity + 8)
+        bytes.append(contentsOf: [0, 0, 0, 0])
+        u32(kind.rawValue)
+    }
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func f64(_ v: Double) { u64(v.bitPattern) }
+    mutating func raw(_ v: UnsafeRawBufferPointer) {
+        u32(UInt32(v.count))
+        bytes.append(contentsOf: v)
+    }
+    mutating func string(_ v: String, max: Int = Int(UInt32.max)) {
+        var v = v
+        v.withUTF8 { utf8 in raw(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8).prefix(max))) }
+    }
+    mutating func bytes(_ v: [UInt8]) { v.withUnsafeBytes { raw($0) } }
+
+    /// The frame with its length filled in.
+    mutating func finish() -> [UInt8] {
+        let length = UInt32(bytes.count - 8).littleEndian
+        withUnsafeBytes(of: length) { l in
+            for i in 0..<4 { bytes[i] = l[i] }
+        }
+        return bytes
+    }
+}
+
+struct FrameError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Reads a payload; every read is bounds-checked.
+struct FrameReader {
+    let base: UnsafeRawBufferPointer
+    var offset = 0
+
+    init(_ base: UnsafeRawBufferPointer) { self.base = base }
+
+    var atEnd: Bool { offset == base.count }
+
+    mutating func take(_ n: Int) throws(FrameError) -> UnsafeRawBufferPointer {
+        guard n >= 0, n <= base.count - offset else {
+            throw FrameError(description: "frame ends after \(base.count) bytes, \(n) more wanted at offset \(offset)")
+        }
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: base[offset..<(offset + n)])
+    }
+    mutating func u8() throws(FrameError) -> UInt8 { try take(1)[0] }
+    mutating func u32() throws(FrameError) -> UInt32 { UInt32(littleEndian: try take(4).loadUnaligned(as: UInt32.self)) }
+    mutating func u64() throws(FrameError) -> UInt64 { UInt64(littleEndian: try take(8).loadUnaligned(as: UInt64.self)) }
+    mutating func f64() throws(FrameError) -> Double { Double(bitPattern: try u64()) }
+    mutating func raw() throws(FrameError) -> UnsafeRawBufferPointer { try take(Int(try u32())) }
+    mutating func string() throws(FrameError) -> String { String(decoding: try raw(), as: UTF8.self) }
+}
+
+/// A blocking, whole-frame socket reader and writer over one file descriptor.
+final class FrameSocket: @unchecked Sendable {
+    let fd: Int32
+    private let writeLock = NSLock()
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// Writes every byte (MSG_NOSIGNAL: a closed peer is an error, not a SIGPIPE). False when the peer is gone.
+    @discardableResult
+    func write(_ frame: [UInt8]) -> Bool {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        return frame.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    /// Reads exactly `count` bytes into `into`. False at end of stream or on an error.
+    func readFully(_ into: UnsafeMutableRawPointer, _ count: Int) -> Bool {
+        var offset = 0
+        while offset < count {
+            let n = Glibc.read(fd, into + offset, count - offset)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+
+    enum Incoming {
+        case frame(SinkHostFrame, UnsafeMutableRawBufferPointer)
+        case end
+        case invalid(String)
+    }
+
+    /// The next frame; its payload is a fresh allocation the caller owns (deallocate it, or hand it on).
+    func next(maxBytes: Int) -> Incoming {
+        var header = (UInt32(0), UInt32(0))
+        guard withUnsafeMutableBytes(of: &header, { readFully($0.baseAddress!, 8) }) else { return .end }
+        let length = Int(UInt32(littleEndian: header.0))
+        guard let kind = SinkHostFrame(rawValue: UInt32(littleEndian: header.1)) else {
+            return .invalid("unknown frame kind \(UInt32(littleEndian: header.1))")
+        }
+        guard length <= maxBytes else { return .invalid("\(kind) frame of \(length) bytes is over the \(maxBytes) allowed") }
+        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, length), alignment: 8)
+        guard readFully(payload.baseAddress!, length) else {
+            payload.deallocate()
+            return .end
+        }
+        return .frame(kind, UnsafeMutableRawBufferPointer(rebasing: payload[0..<length]))
+    }
+}
+
+extension SinkLimits {
+    func write(to w: inout FrameWriter) {
+        w.u64(UInt64(maxMessageBytes))
+        w.u32(UInt32(clamping: maxBatchMessages))
+        w.u64(UInt64(maxBatchBytes))
+        w.u32(UInt32(clamping: maxInFlight))
+        w.u8(requiresKeyOrder ? 1 : 0)
+    }
+
+    static func read(from r: inout FrameReader) throws(FrameError) -> SinkLimits {
+        let maxMessage = Int(clamping: try r.u64())
+        let maxMessages = Int(try r.u32())
+        let maxBytes = Int(clamping: try r.u64())
+        let inFlight = Int(try r.u32())
+        let keyOrder = try r.u8() != 0
+        return SinkLimits(
+            maxMessageBytes: maxMessage, maxBatchMessages: max(1, maxMessages), maxBatchBytes: maxBytes,
+            maxInFlight: max(1, min(inFlight, 1024)), requiresKeyOrder: keyOrder)
+    }
+}
+
+extension SinkDiagnostics {
+    func write(to w: inout FrameWriter) {
+        for v in [
+            unknownCompletions, resultCountMismatches, completionsAfterStop, completedInsideSend, completedAfterSendReturned,
+            completedOnOtherThread,
+        ] {
+            w.u32(UInt32(clamping: v))
+        }
+    }
+
+    static func read(from r: inout FrameReader) throws(FrameError) -> SinkDiagnostics {
+        var d = SinkDiagnostics()
+        d.unknownCompletions = Int(try r.u32())
+        d.resultCountMismatches = Int(try r.u32())
+        d.completionsAfterStop = Int(try r.u32())
+        d.completedInsideSend = Int(try r.u32())
+        d.completedAfterSendReturned = Int(try r.u32())
+        d.completedOnOtherThread = Int(try r.u32())
+        return d
+    }
+}
+
+extension BatchArena {
+    /// The batch frame of `messages`: the same bytes an arena holds, in the order `init(frame:)` reads them back.
+    static func frame(batchId: UInt64, destination: String, ordered: Bool, messages: [OutboundMessage]) -> [UInt8] {
+        var total = destination.utf8.count + 32
+        for m in messages {
+            total += 24 + m.message.id.utf8.count + m.message.key.utf8.count + m.message.body.count
+            for h in m.message.headers { total += 8 + h.name.utf8.count + h.value.utf8.count }
+        }
+        var w = FrameWriter(.batch, capacity: total)
+        w.u64(batchId)
+        w.u32(ordered ? 1 : 0)
+        w.string(destination)
+        w.u32(UInt32(messages.count))
+        for m in messages {
+            w.u32(m.attempt)
+            w.string(m.message.id)
+            w.string(m.message.key)
+            w.bytes(m.message.body)
+            w.u32(UInt32(m.message.headers.count))
+            for h in m.message.headers {
+                w.string(h.name)
+                w.string(h.value)
+            }
+        }
+        return w.finish()
+    }
+}
