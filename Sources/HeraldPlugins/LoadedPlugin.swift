@@ -14,11 +14,15 @@ public final class LoadedPlugin: @unchecked Sendable {
     public let capabilities: UInt64
     /// SHA-256 of the library's bytes as loaded: what identifies this code (a new file, a new plugin).
     public let sha256: String
+    /// The library's bytes as loaded: a `herald sink-host` child gets these, so it runs the very code the daemon
+    /// checked, whatever has become of the file since.
+    let image: Data
 
-    init(manifest: PluginManifest, descriptor: UnsafePointer<herald_sink_descriptor>, sha256: String) {
+    init(manifest: PluginManifest, descriptor: UnsafePointer<herald_sink_descriptor>, sha256: String, image: Data) {
         self.manifest = manifest
         self.descriptor = descriptor
         self.sha256 = sha256
+        self.image = image
         let d = descriptor.pointee
         name = d.name.map { String(cString: $0) } ?? ""
         version = d.version.map { String(cString: $0) } ?? ""
@@ -93,6 +97,12 @@ public enum PluginLoader {
                     + "this Herald implements ABI \(hostABIMajor).\(hostABIMinor) (accepts \(hostABIMajor).0–\(hostABIMajor).\(hostABIMinor))")
         }
         let (bytes, actual) = try read(library: path)
+        return try load(manifest, image: bytes, sha256: actual)
+    }
+
+    /// Loads a library from its bytes (`herald sink-host` gets them from the daemon), checked as `load(_:)` checks.
+    static func load(_ manifest: PluginManifest, image bytes: Data, sha256 actual: String) throws(PluginLoadError) -> LoadedPlugin {
+        let path = manifest.library
         if let expected = manifest.sha256, actual != expected {
             throw PluginLoadError(
                 .hashMismatch,
@@ -104,7 +114,7 @@ public enum PluginLoader {
             throw PluginLoadError(.descriptorInvalid, "\(path): herald_sink_entry() returned NULL")
         }
         let descriptor = try check(descriptorPointer, path: path)
-        let plugin = LoadedPlugin(manifest: manifest, descriptor: descriptor, sha256: actual)
+        let plugin = LoadedPlugin(manifest: manifest, descriptor: descriptor, sha256: actual, image: bytes)
         if plugin.name != manifest.name {
             throw PluginLoadError(
                 .descriptorInvalid,
@@ -136,7 +146,7 @@ public enum PluginLoader {
         let manifest = PluginManifest(
             name: d.name.map { String(cString: $0) } ?? "?", library: absolute, abiMajor: Int(d.abi_major),
             abiMinor: Int(d.abi_minor), description: "", sha256: nil, manifestPath: "(none)")
-        return LoadedPlugin(manifest: manifest, descriptor: descriptor, sha256: sha)
+        return LoadedPlugin(manifest: manifest, descriptor: descriptor, sha256: sha, image: bytes)
     }
 
     /// A private folder for the copies being opened (mode 0700, one per process).

@@ -71,7 +71,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
         if let problem = plugin.validate(config: config) {
             throw PluginLoadError(.configInvalid, "plugin '\(plugin.name)' rejected the configuration of '\(alias)': \(problem)")
         }
-        let (child, limits) = try Self.launch(
+        let (child, limits, early) = try Self.launch(
             executable: executable, generation: 1, plugin: plugin, alias: alias, destination: destination, config: config,
             logger: logger, options: options)
         self.limits = limits
@@ -79,6 +79,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             $0.child = child
             $0.generation = 1
         }
+        replay(early, child)
         startWatching(child)
     }
 
@@ -103,12 +104,15 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
     private static func launch(
         executable: String, generation: UInt64, plugin: LoadedPlugin, alias: String, destination: String, config: String,
         logger: Logger, options: ProcessSinkOptions
-    ) throws(PluginLoadError) -> (SinkChildProcess, SinkLimits) {
+    ) throws(PluginLoadError) -> (SinkChildProcess, SinkLimits, [(SinkHostFrame, [UInt8])]) {
+        // Metrics and health the plugin reports while it starts, for the caller to apply.
+        var early: [(SinkHostFrame, [UInt8])] = []
         let child = try SinkChildProcess(
             executable: executable, generation: generation, memoryLimitMb: options.memoryLimitMb, label: "\(alias)/\(destination)")
         var hello = FrameWriter(.hello)
         hello.string(plugin.manifest.library)
         hello.string(plugin.sha256)
+        plugin.image.withUnsafeBytes { hello.raw($0) }
         hello.string(plugin.name)
         hello.string(alias)
         hello.string(destination)
@@ -142,7 +146,9 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
                 switch kind {
                 case .log:
                     Self.forwardLog(&r, to: logger)
-                case .metric, .health, .heartbeat:
+                case .metric, .health:
+                    early.append((kind, Array(UnsafeRawBufferPointer(payload))))
+                case .heartbeat:
                     continue
                 case .failed:
                     let code = (try? r.string()) ?? PluginLoadError.Code.createFailed.rawValue
@@ -154,7 +160,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
                     guard (try? r.string()) != nil, (try? r.u64()) != nil, let limits = try? SinkLimits.read(from: &r) else {
                         throw failed("sink process broke the protocol: ready frame does not parse")
                     }
-                    return (child, limits)
+                    return (child, limits, early)
                 default:
                     throw failed("sink process broke the protocol: \(kind) frame before ready")
                 }
@@ -228,6 +234,15 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             status = child.waitForExit()
         }
         died(child, status: status)
+    }
+
+    private func replay(_ frames: [(SinkHostFrame, [UInt8])], _ child: SinkChildProcess) {
+        for (kind, bytes) in frames {
+            bytes.withUnsafeBytes { raw in
+                var r = FrameReader(raw)
+                try? handle(kind, &r, child)
+            }
+        }
     }
 
     private func handle(_ kind: SinkHostFrame, _ r: inout FrameReader, _ child: SinkChildProcess) throws(FrameError) {
@@ -347,7 +362,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             }
             guard let generation else { return }
             do {
-                let (child, _) = try Self.launch(
+                let (child, _, early) = try Self.launch(
                     executable: executable, generation: generation, plugin: plugin, alias: alias, destination: destinationName,
                     config: config, logger: logger, options: options)
                 let (waiters, stopping) = state.withLock { s -> ([CheckedContinuation<Bool, Never>], Bool) in
@@ -362,6 +377,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
                     return
                 }
                 logger.notice("sink process restarted (pid \(child.pid)); healthy again once it completes a batch")
+                replay(early, child)
                 startWatching(child)
                 for w in waiters { w.resume(returning: true) }
                 return
@@ -436,7 +452,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             guard s.pending[id] != nil, let c = s.child, c.generation == generation else { return nil }
             return c
         }
-        child?.kill(because: "sink process was killed: batch \(id) was not completed within \(timeout) (sendTimeoutMs)")
+        child?.kill(because: "sink process was killed: it did not complete batch \(id) within \(timeout) (sendTimeoutMs)")
     }
 
     public func flush(timeoutMs: UInt32) -> Bool {

@@ -75,8 +75,19 @@ final class SinkChildProcess: @unchecked Sendable {
 
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), strdup("sink-host"), strdup(label), nil]
         defer { for a in argv { free(a) } }
+        // The daemon's environment, without Swift's backtracer: a plugin's crash must end the child at once (the
+        // backtracer would spend seconds symbolicating the plugin's frames, with the batch still in flight).
+        var environment: [UnsafeMutablePointer<CChar>?] = []
+        var e = environ
+        while let entry = e.pointee {
+            if strncmp(entry, "SWIFT_BACKTRACE=", 16) != 0 { environment.append(strdup(entry)) }
+            e += 1
+        }
+        environment.append(strdup("SWIFT_BACKTRACE=enable=no"))
+        environment.append(nil)
+        defer { for v in environment { free(v) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, environment)
         close(childEnd)
         guard rc == 0 else {
             close(fds[0])

@@ -24,7 +24,7 @@ public enum SinkHost {
             _exit(exitProtocolError)
         }
         var r = FrameReader(UnsafeRawBufferPointer(payload))
-        guard let library = try? r.string(), let sha = try? r.string(), let name = try? r.string(),
+        guard let library = try? r.string(), let sha = try? r.string(), let image = try? Data(r.raw()), let name = try? r.string(),
             let alias = try? r.string(), let destination = try? r.string(), let config = try? r.string(),
             let level = try? r.u8(), let heartbeatMs = try? r.u32()
         else { _exit(exitProtocolError) }
@@ -39,7 +39,7 @@ public enum SinkHost {
             let manifest = PluginManifest(
                 name: name, library: library, abiMajor: PluginLoader.hostABIMajor, abiMinor: 0, description: "", sha256: sha,
                 manifestPath: "(given by herald serve)")
-            let plugin = try PluginLoader.load(manifest)
+            let plugin = try PluginLoader.load(manifest, image: image, sha256: sha256Hex(of: image))
             instance = try SinkInstance(
                 plugin: plugin, alias: alias, destination: destination, config: config, logger: logger,
                 metrics: { name, value, isCounter in
