@@ -153,22 +153,25 @@ func loadSinkPlugin(name: String, library: String, scratch: String) throws -> Lo
     }
 }
 
-/// Times one sink plugin in process, as the daemon drives it: a `SinkInstance` from `config`,
-/// `total` messages (cycling through `pool`) sent in batches of `batch` (capped by the plugin's
-/// limits) with up to `inFlight` outstanding, continuously or in the delivery worker's windows
-/// (see `SinkDriver.send`). With `timeCreate` the clock starts before the instance is created
-/// (like a producer process timed from its start). Every message must complete OK.
+/// Times one sink plugin as the daemon drives it: a sink from `config` (in process, or in `herald sink-host` with
+/// `isolation: .process`), `total` messages (cycling through `pool`) sent in batches of `batch` (capped by the
+/// plugin's limits) with up to `inFlight` outstanding, continuously or in the delivery worker's windows (see
+/// `SinkDriver.send`). With `timeCreate` the clock starts before the instance is created (like a producer process
+/// timed from its start). Every message must complete OK. `childCPUSeconds`: the CPU time of the sink's child
+/// process (0 in process), counted once it has been reaped.
 func timeSinkInProcess(
     _ plugin: LoadedPlugin, sink: String, config: String, destination: String, pool: [OutboundMessage], total: Int,
-    batch: Int, inFlight: Int, windowed: Bool, timeCreate: Bool
-) throws -> (seconds: Double, cpuSeconds: Double) {
+    batch: Int, inFlight: Int, windowed: Bool, timeCreate: Bool, isolation: SinkIsolationMode = .inProcess
+) throws -> (seconds: Double, cpuSeconds: Double, childCPUSeconds: Double) {
     var logger = Logger(label: "herald-bench.\(sink)")
     logger.logLevel = .warning
     var cpu = processCPUSeconds()
+    let childCPU = childrenCPUSeconds()
     var start = monotonicSeconds()
-    let instance = try SinkInstance(plugin: plugin, alias: "bench-\(sink)", config: config, logger: logger)
-    defer { instance.destroy() }
-    try instance.start()
+    let instance = try SinkFactory.make(
+        plugin: plugin, alias: "bench-\(sink)", destination: destination, config: config, logger: logger, isolation: isolation)
+    var destroyed = false
+    defer { if !destroyed { instance.destroy() } }
     if !timeCreate {
         cpu = processCPUSeconds()
         start = monotonicSeconds()
@@ -183,12 +186,22 @@ func timeSinkInProcess(
     }
     let elapsed = monotonicSeconds() - start
     let used = processCPUSeconds() - cpu
+    instance.destroy()
+    destroyed = true
     guard tally.ok == total else {
         throw BenchError(
             "the \(sink) sink completed \(tally.ok) of \(total) messages OK; \(tally.failed) failed, first: \(tally.firstError ?? "?")"
         )
     }
-    return (elapsed, used)
+    return (elapsed, used, childrenCPUSeconds() - childCPU)
+}
+
+/// CPU time (user + system) of this process's children that have been reaped.
+func childrenCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
 /// Drives a sink instance in process the way the delivery worker does (shared by the sink scenarios).
@@ -203,7 +216,7 @@ enum SinkDriver {
     /// messages of each window are cut into batches, up to `inFlight` outstanding; the next window
     /// starts once every batch of this one has completed.
     static func send(
-        instance: SinkInstance, topic: String, pool: [OutboundMessage], total: Int, batch: Int, inFlight: Int,
+        instance: any SinkHandle, topic: String, pool: [OutboundMessage], total: Int, batch: Int, inFlight: Int,
         window: Int
     ) async -> Tally {
         var tally = Tally()

@@ -11,7 +11,7 @@ struct HeraldBench: ParsableCommand {
     @Option(help: "Scenarios to run (comma-separated): ingest (without, then with match rules), ingest-match (only with), filter-render, delivery, e2e, backlog, jq, kafka, sqs, cloud (the Pub/Sub and Service Bus sinks), file (the file sink), soak (the server's RSS while 1M entities are ingested with matching by 50 clients), cluster (several nodes on one PostgreSQL: see --nodes).")
     var scenarios: String = HeraldBench.defaultScenarios
 
-    static let defaultScenarios = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,sqs,cloud,file,soak"
+    static let defaultScenarios = "ingest,filter-render,delivery,e2e,backlog,jq,kafka,isolation,sqs,cloud,file,soak"
 
     @Option(help: "Node counts for the cluster scenario, comma-separated (default 1,2,3): ingest and delivery with each many herald serve processes on one PostgreSQL. Given alone, runs only that scenario.")
     var nodes: String?
@@ -108,6 +108,10 @@ struct HeraldBench: ParsableCommand {
             case "kafka":
                 try KafkaScenario(
                     packageRoot: root, binDirectory: binDir, messages: quick ? 5_000 : 200_000, runs: runs ?? (quick ? 1 : 3)
+                ).run(writer: writer)
+            case "isolation":
+                try IsolationScenario(
+                    packageRoot: root, binDirectory: binDir, messages: quick ? 20_000 : 200_000, runs: runs ?? (quick ? 1 : 3)
                 ).run(writer: writer)
             case "sqs":
                 try SQSScenario(
