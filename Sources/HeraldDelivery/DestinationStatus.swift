@@ -47,6 +47,11 @@ public struct DestinationStatus: Sendable {
     public var holder: String?
     /// When `holder` took the lease (epoch ms, the database's clock).
     public var holderSince: Int64?
+    /// Where the sink runs: `inProcess`, or `process` (`herald sink-host`).
+    public var isolation: String = "inProcess"
+    /// With `process`: the child's process id (nil while it restarts) and how many times it was restarted.
+    public var sinkPid: Int32?
+    public var sinkRestarts: Int = 0
     /// Set while the worker cannot record outcomes in the store: the destination is then unhealthy with this reason.
     var storeFailure: String?
 
@@ -98,6 +103,17 @@ public struct DestinationStatus: Sendable {
         if let holder { w.string(holder) } else { w.null() }
         w.key("holderSince")
         if let holderSince { w.int(holderSince) } else { w.null() }
+        w.key("isolation")
+        w.string(isolation)
+        if isolation == "process" {
+            w.key("sinkProcess")
+            w.beginObject()
+            w.key("pid")
+            if let sinkPid { w.int(Int(sinkPid)) } else { w.null() }
+            w.key("restarts")
+            w.int(sinkRestarts)
+            w.endObject()
+        }
         w.endObject()
     }
 }

@@ -99,8 +99,13 @@ final class DestinationWorker: Sendable {
 
     var snapshot: DestinationStatus {
         var s = status.withLock { $0 }
+        s.isolation = provider.effectiveIsolation.rawValue
         if let instance = instanceBox.withLock({ $0 }) {
             s.inFlight = instance.inFlight
+            if let child = instance as? ProcessSink {
+                s.sinkPid = child.childPID
+                s.sinkRestarts = child.restarts
+            }
             let h = instance.health
             if s.state == .running {
                 s.healthy = h.healthy

@@ -162,7 +162,7 @@ final class SinkChildProcess: @unchecked Sendable {
 }
 
 private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-nonisolated(unsafe) private let closeFromAction: CloseFrom? = dlsym(
+private let closeFromAction: CloseFrom? = dlsym(
     UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np"
 ).map { unsafeBitCast($0, to: CloseFrom.self) }
 
