@@ -2,7 +2,9 @@
  * test_sink.c — "test", the configurable sink used by Herald's integration tests and by the
  * conformance suite (`herald plugins check`). It delivers nowhere: it decides each message's
  * result from its configuration, optionally records delivered messages in a file, and can
- * misbehave on purpose (retries, throttling, permanent failures, a stuck batch, failing start).
+ * misbehave on purpose (retries, throttling, permanent failures, a stuck batch, failing start),
+ * up to faults that a sink host must survive (crash, abort, exit, a spinning call, a memory leak,
+ * callbacks after on_stop).
  *
  * Configuration (a JSON object; every key optional; unknown keys and wrong types are refused):
  *   "output"                 string   file where each message completed OK is appended as one
@@ -28,6 +30,20 @@
  *                                      ("injected unhealthy"), once; it never reports healthy again
  *   "keyOrder"               boolean  declare HERALD_SINK_LIMIT_KEY_ORDER (the destination needs each key's
  *                                      messages in order, as a FIFO queue does)
+ * Faults (see "Faults" below; for tests of sink isolation — they take the process down or break the ABI):
+ *   "crashOnBatch"           integer  K: on receiving the K-th batch, on_send_batch dereferences a NULL
+ *                                      pointer (the process dies of SIGSEGV)
+ *   "abortOnBatch"           integer  K: on receiving the K-th batch, on_send_batch calls abort() (SIGABRT)
+ *   "exitOnBatch"            integer  K: on receiving the K-th batch, on_send_batch calls _exit(7)
+ *   "spinOnBatch"            integer  K: on receiving the K-th batch, on_send_batch never returns: it busy-loops
+ *                                      on a volatile counter (burns a CPU, never sleeps, never completes)
+ *   "allocateMbPerBatch"     integer  M (at most 1024): on receiving each batch, malloc M MiB, write a non-zero
+ *                                      byte to every byte of it and never free it (a leak without bound)
+ *   "crashMarker"            string   a batch with a message body containing it makes on_send_batch dereference
+ *                                      a NULL pointer (SIGSEGV), each time such a batch is received: a poison
+ *                                      message
+ *   "callbacksAfterStop"     boolean  on_stop, before returning, starts a detached thread that keeps calling
+ *                                      the host's callbacks after on_stop returned (forbidden by the ABI)
  * An integer 0 switches the corresponding behaviour off (for the limits: "no limit of my own").
  * An empty configuration text counts as {}. Output lines escape JSON properly; bytes that are not
  * valid UTF-8 become U+FFFD so that every line stays valid JSON.
@@ -52,8 +68,34 @@
  * Stop. on_stop(deadline_ms) stops accepting batches, then waits up to deadline_ms for queued
  * batches to complete normally (each at its due time). At the deadline, the batches still waiting
  * complete RETRY "sink stopped before completion", from on_stop's thread; the worker is joined.
- * Nothing completes after on_stop returns; the never-completed batch stays uncompleted.
+ * Nothing completes after on_stop returns (unless callbacksAfterStop says otherwise, see Faults);
+ * the never-completed batch stays uncompleted.
  * on_destroy without on_stop stops silently (no callbacks) and frees everything.
+ *
+ * Faults. The batch-numbered faults use the numbering above (batches received before on_start
+ * succeeded or after on_stop began are not counted and trigger nothing). When a batch is counted,
+ * on_send_batch checks, in this order, before anything else it does with the batch (before
+ * unhealthyAfterBatches, neverCompleteBatch and the results):
+ *   1. crashOnBatch K and number == K             → writes through a volatile NULL pointer (SIGSEGV)
+ *   2. abortOnBatch K and number == K             → abort() (SIGABRT)
+ *   3. exitOnBatch K and number == K              → _exit(7): no atexit handlers, no stdio flush
+ *   4. crashMarker and some message body of the batch contains it → as crashOnBatch (any attempt,
+ *      so the batch crashes the process every time it is sent)
+ *   5. spinOnBatch K and number == K              → loops forever incrementing a volatile counter;
+ *      the batch stays counted as a send in progress, so on_flush and on_stop would wait for it
+ *   6. allocateMbPerBatch M                       → malloc(M MiB), memset to 0xA5 (every page
+ *      touched), kept on a chain that is never freed, not even by on_destroy; if malloc fails, an
+ *      error is logged and the batch goes on. Then the batch proceeds normally.
+ * Each of 1-5 first logs one WARNING line naming the key. callbacksAfterStop: on_stop does
+ * everything described under Stop, then (only on the first on_stop, not on on_destroy without
+ * on_stop) starts a detached thread that owns a copy of the host function table and of the id
+ * and message count of the last batch on_send_batch was given (counted or not). The thread sleeps
+ * 50 ms, then for about 200 ms, every ~10 ms, calls callback_log (WARNING "late callback after
+ * on_stop"), callback_metric_counter("late", 1), callback_set_health(0, "late health") and, if a
+ * batch was ever given, callback_complete_batch(that id, its message_count results, all OK). It
+ * reads no batch memory and nothing of the instance, and frees its own state when it ends, so
+ * on_destroy may run at any time meanwhile (the host keeps its callbacks callable for the life of
+ * the process).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -74,6 +116,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                               */
@@ -160,6 +203,15 @@ typedef struct ts_config {
     uint64_t unhealthy_after_batches;
     char *latency_file; /* NULL: none */
     bool key_order;
+    /* Faults */
+    uint64_t crash_on_batch;
+    uint64_t abort_on_batch;
+    uint64_t exit_on_batch;
+    uint64_t spin_on_batch;
+    uint64_t allocate_mb_per_batch;
+    char *crash_marker; /* NULL: none */
+    size_t crash_marker_len;
+    bool callbacks_after_stop;
 } ts_config;
 
 typedef enum ts_kind { TS_STRING, TS_UINT, TS_BOOL } ts_kind;
@@ -173,6 +225,7 @@ typedef struct ts_key {
 
 #define TS_U32 UINT64_C(4294967295)
 #define TS_U53 UINT64_C(9007199254740991) /* exact in a JSON double */
+#define TS_MAX_ALLOCATE_MB UINT64_C(1024)    /* allocateMbPerBatch */
 
 static const ts_key ts_keys[] = {
     {"output", TS_STRING, offsetof(ts_config, output), 0},
@@ -192,8 +245,17 @@ static const ts_key ts_keys[] = {
     {"unhealthyAfterBatches", TS_UINT, offsetof(ts_config, unhealthy_after_batches), TS_U53},
     {"latencyFile", TS_STRING, offsetof(ts_config, latency_file), 0},
     {"keyOrder", TS_BOOL, offsetof(ts_config, key_order), 0},
+    {"crashOnBatch", TS_UINT, offsetof(ts_config, crash_on_batch), TS_U53},
+    {"abortOnBatch", TS_UINT, offsetof(ts_config, abort_on_batch), TS_U53},
+    {"exitOnBatch", TS_UINT, offsetof(ts_config, exit_on_batch), TS_U53},
+    {"spinOnBatch", TS_UINT, offsetof(ts_config, spin_on_batch), TS_U53},
+    {"allocateMbPerBatch", TS_UINT, offsetof(ts_config, allocate_mb_per_batch), TS_MAX_ALLOCATE_MB},
+    {"crashMarker", TS_STRING, offsetof(ts_config, crash_marker), 0},
+    {"callbacksAfterStop", TS_BOOL, offsetof(ts_config, callbacks_after_stop), 0},
 };
 #define TS_KEY_COUNT (sizeof ts_keys / sizeof ts_keys[0])
+/* ts_parse_config tracks the keys seen in a uint32_t. */
+_Static_assert(sizeof ts_keys / sizeof ts_keys[0] <= 32, "too many configuration keys for the duplicate check");
 
 static void ts_config_defaults(ts_config *c) {
     memset(c, 0, sizeof *c);
@@ -207,9 +269,11 @@ static void ts_config_free(ts_config *c) {
     free(c->output);
     free(c->permanent_marker);
     free(c->latency_file);
+    free(c->crash_marker);
     c->output = NULL;
     c->permanent_marker = NULL;
     c->latency_file = NULL;
+    c->crash_marker = NULL;
 }
 
 /** A cursor over the configuration text; the first error wins. */
@@ -420,7 +484,8 @@ static int ts_parse_config(const char *json, size_t len, ts_config *c, char *err
                                "unknown key \"%s\" (known keys: output, retryEveryNth, throttleEveryNth, "
                                "retryAfterMs, permanentMarker, maxMessageBytes, maxBatchMessages, maxBatchBytes, "
                                "maxInFlight, neverCompleteBatch, async, completionDelayMs, failStart, failCreate, "
-                               "unhealthyAfterBatches, latencyFile, keyOrder)",
+                               "unhealthyAfterBatches, latencyFile, keyOrder, crashOnBatch, abortOnBatch, "
+                               "exitOnBatch, spinOnBatch, allocateMbPerBatch, crashMarker, callbacksAfterStop)",
                                shown);
             }
             if (seen & (UINT32_C(1) << k)) return ts_fail(&ps, "duplicate key \"%s\"", shown);
@@ -447,6 +512,7 @@ static int ts_parse_config(const char *json, size_t len, ts_config *c, char *err
                 if (strlen(value) != value_len && slot == &c->output)
                     return ts_fail(&ps, "\"%s\" must not contain NUL characters", shown);
                 if (slot == &c->permanent_marker) c->permanent_marker_len = value_len;
+                if (slot == &c->crash_marker) c->crash_marker_len = value_len;
                 break;
             }
             case TS_UINT:
@@ -652,6 +718,11 @@ struct herald_sink_instance {
     uint64_t messages_seen;
     uint64_t batches_completed;
     uint64_t batches_failed_at_stop;
+    bool have_last_batch;       /* callbacksAfterStop: the last batch on_send_batch was given */
+    uint64_t last_batch_id;
+    size_t last_batch_count;
+    bool late_thread_started;   /* callbacksAfterStop: only the first on_stop starts it */
+    void *leaked;               /* allocateMbPerBatch: the chain of blocks, never freed */
 
     pthread_mutex_t out_mu; /* guards `out` */
     FILE *out;
@@ -843,6 +914,159 @@ static void *ts_worker(void *arg) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Faults                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Writes through a NULL pointer the compiler cannot see through: the process dies of SIGSEGV. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void ts_crash_now(void) {
+    volatile int *volatile target = NULL;
+    *target = 42;
+    /* Not reached; should the write somehow not fault, do not go on as if nothing happened. */
+    abort();
+}
+
+/** Busy-loops forever on a volatile counter (accessing a volatile object: the loop cannot be removed). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void ts_spin_forever(void) {
+    volatile uint64_t counter = 0;
+    for (;;) counter = counter + 1;
+}
+
+/** Whether some message body of `batch` contains crashMarker. */
+static bool ts_has_crash_marker(const ts_config *c, const herald_sink_batch *batch) {
+    if (c->crash_marker == NULL) return false;
+    for (size_t i = 0; i < batch->message_count; i++) {
+        const herald_sink_message *m = &batch->messages[i];
+        if (ts_contains(m->body, m->body_len, c->crash_marker, c->crash_marker_len)) return true;
+    }
+    return false;
+}
+
+/**
+ * The faults checked when batch `number` is received and counted (see "Faults" in the header).
+ * Returns only when none of them ends the call (after leaking allocateMbPerBatch, if set).
+ */
+static void ts_inject_faults(herald_sink_instance *inst, const herald_sink_batch *batch, uint64_t number) {
+    const ts_config *c = &inst->cfg;
+    if (c->crash_on_batch > 0 && number == c->crash_on_batch) {
+        ts_log(inst, HERALD_SINK_LOG_WARNING, "batch %llu received: dereferencing NULL (crashOnBatch)",
+               (unsigned long long)number);
+        ts_crash_now();
+    }
+    if (c->abort_on_batch > 0 && number == c->abort_on_batch) {
+        ts_log(inst, HERALD_SINK_LOG_WARNING, "batch %llu received: calling abort() (abortOnBatch)",
+               (unsigned long long)number);
+        abort();
+    }
+    if (c->exit_on_batch > 0 && number == c->exit_on_batch) {
+        ts_log(inst, HERALD_SINK_LOG_WARNING, "batch %llu received: calling _exit(7) (exitOnBatch)",
+               (unsigned long long)number);
+        _exit(7);
+    }
+    if (ts_has_crash_marker(c, batch)) {
+        ts_log(inst, HERALD_SINK_LOG_WARNING,
+               "batch %llu (id %llu) has a body containing the crash marker: dereferencing NULL (crashMarker)",
+               (unsigned long long)number, (unsigned long long)batch->batch_id);
+        ts_crash_now();
+    }
+    if (c->spin_on_batch > 0 && number == c->spin_on_batch) {
+        ts_log(inst, HERALD_SINK_LOG_WARNING, "batch %llu received: spinning forever (spinOnBatch)",
+               (unsigned long long)number);
+        ts_spin_forever();
+    }
+    if (c->allocate_mb_per_batch > 0) {
+        size_t size = (size_t)c->allocate_mb_per_batch * (size_t)1048576u; /* at most 1 GiB */
+        void **block = malloc(size);
+        if (block == NULL) {
+            ts_log(inst, HERALD_SINK_LOG_ERROR, "batch %llu: cannot allocate %llu MiB (allocateMbPerBatch)",
+                   (unsigned long long)number, (unsigned long long)c->allocate_mb_per_batch);
+            return;
+        }
+        memset(block, 0xA5, size); /* every page touched: resident, not just reserved */
+        /* Chained from the instance so the allocation escapes and cannot be optimised away. */
+        pthread_mutex_lock(&inst->mu);
+        block[0] = inst->leaked;
+        inst->leaked = block;
+        pthread_mutex_unlock(&inst->mu);
+    }
+}
+
+/** callbacksAfterStop: what the late thread uses, all of it its own (copied at on_stop time). */
+typedef struct ts_late {
+    herald_sink_host_api host; /* a copy of the host's table (the fields this plugin knows) */
+    bool have_batch;
+    uint64_t batch_id;
+    size_t batch_count;
+} ts_late;
+
+static void ts_sleep_ms(unsigned ms) {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000u), .tv_nsec = (long)(ms % 1000u) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/** callbacksAfterStop: calls the host's callbacks after on_stop returned (forbidden by the ABI). */
+static void *ts_late_callbacks(void *arg) {
+    ts_late *late = arg;
+    const herald_sink_host_api *h = &late->host;
+    size_t n = late->batch_count ? late->batch_count : 1;
+    herald_sink_result *results = calloc(n, sizeof *results); /* all OK, no text */
+    static const char line[] = "late callback after on_stop (callbacksAfterStop)";
+    static const char health[] = "late health";
+    ts_sleep_ms(50);
+    uint64_t end = ts_now_ns() + UINT64_C(200) * 1000000u;
+    do {
+        if (h->callback_log != NULL) h->callback_log(h->host, HERALD_SINK_LOG_WARNING, line, sizeof line - 1);
+        if (h->callback_metric_counter != NULL) h->callback_metric_counter(h->host, "late", 4, 1);
+        if (h->callback_set_health != NULL) h->callback_set_health(h->host, 0, health, sizeof health - 1);
+        if (late->have_batch && results != NULL && h->callback_complete_batch != NULL)
+            h->callback_complete_batch(h->host, late->batch_id, results, late->batch_count);
+        ts_sleep_ms(10);
+    } while (ts_now_ns() < end);
+    free(results);
+    free(late);
+    return NULL;
+}
+
+/** callbacksAfterStop: starts the detached late thread (from on_stop, after the stop is done). */
+static void ts_start_late_callbacks(herald_sink_instance *inst) {
+    ts_late *late = calloc(1, sizeof *late);
+    if (late == NULL) {
+        ts_log(inst, HERALD_SINK_LOG_ERROR, "out of memory: no late callbacks (callbacksAfterStop)");
+        return;
+    }
+    const herald_sink_host_api *h = inst->host;
+    size_t copy = h->struct_size < sizeof late->host ? h->struct_size : sizeof late->host;
+    memcpy(&late->host, h, copy);
+    pthread_mutex_lock(&inst->mu);
+    late->have_batch = inst->have_last_batch;
+    late->batch_id = inst->last_batch_id;
+    late->batch_count = inst->last_batch_count;
+    pthread_mutex_unlock(&inst->mu);
+
+    pthread_attr_t attr;
+    pthread_t thread;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        rc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (rc == 0) rc = pthread_create(&thread, &attr, ts_late_callbacks, late);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        free(late);
+        ts_log(inst, HERALD_SINK_LOG_ERROR, "cannot start the late-callback thread (callbacksAfterStop)");
+        return;
+    }
+    ts_log(inst, HERALD_SINK_LOG_WARNING,
+           "on_stop: a detached thread will call host callbacks for ~250 ms after on_stop (callbacksAfterStop)");
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Entry points                                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -959,6 +1183,9 @@ static int ts_start(herald_sink_instance *inst, char *error, size_t error_size) 
 static void ts_send_batch(herald_sink_instance *inst, const herald_sink_batch *batch) {
     const ts_config *c = &inst->cfg;
     pthread_mutex_lock(&inst->mu);
+    inst->have_last_batch = true; /* callbacksAfterStop; on_send_batch never follows on_stop */
+    inst->last_batch_id = batch->batch_id;
+    inst->last_batch_count = batch->message_count;
     ts_state state = inst->state;
     if (state != TS_RUNNING) {
         pthread_mutex_unlock(&inst->mu);
@@ -971,6 +1198,8 @@ static void ts_send_batch(herald_sink_instance *inst, const herald_sink_batch *b
     inst->messages_seen += batch->message_count;
     inst->sends++;
     pthread_mutex_unlock(&inst->mu);
+
+    ts_inject_faults(inst, batch, number);
 
     if (c->unhealthy_after_batches > 0 && number == c->unhealthy_after_batches) {
         ts_log(inst, HERALD_SINK_LOG_WARNING, "batch %llu received: reporting unhealthy (unhealthyAfterBatches)",
@@ -1112,7 +1341,15 @@ static void ts_stop_internal(herald_sink_instance *inst, uint32_t deadline_ms, b
     }
 }
 
-static void ts_stop(herald_sink_instance *inst, uint32_t deadline_ms) { ts_stop_internal(inst, deadline_ms, false); }
+static void ts_stop(herald_sink_instance *inst, uint32_t deadline_ms) {
+    ts_stop_internal(inst, deadline_ms, false);
+    if (!inst->cfg.callbacks_after_stop) return;
+    pthread_mutex_lock(&inst->mu);
+    bool first = !inst->late_thread_started;
+    inst->late_thread_started = true;
+    pthread_mutex_unlock(&inst->mu);
+    if (first) ts_start_late_callbacks(inst);
+}
 
 static void ts_destroy(herald_sink_instance *inst) {
     if (inst == NULL) return;
@@ -1149,7 +1386,21 @@ static const char ts_schema[] =
     "\"failCreate\":{\"type\":\"boolean\",\"default\":false},"
     "\"unhealthyAfterBatches\":{\"type\":\"integer\",\"minimum\":0},"
     "\"latencyFile\":{\"type\":\"string\",\"minLength\":1},"
-    "\"keyOrder\":{\"type\":\"boolean\",\"default\":false}"
+    "\"keyOrder\":{\"type\":\"boolean\",\"default\":false},"
+    "\"crashOnBatch\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"fault: the K-th batch makes "
+    "on_send_batch dereference NULL (SIGSEGV)\"},"
+    "\"abortOnBatch\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"fault: the K-th batch makes "
+    "on_send_batch call abort()\"},"
+    "\"exitOnBatch\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"fault: the K-th batch makes "
+    "on_send_batch call _exit(7)\"},"
+    "\"spinOnBatch\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"fault: on the K-th batch "
+    "on_send_batch busy-loops forever\"},"
+    "\"allocateMbPerBatch\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1024,\"description\":\"fault: "
+    "every batch leaks M MiB of touched memory\"},"
+    "\"crashMarker\":{\"type\":\"string\",\"minLength\":1,\"description\":\"fault: a batch with a body "
+    "containing it makes on_send_batch dereference NULL (SIGSEGV)\"},"
+    "\"callbacksAfterStop\":{\"type\":\"boolean\",\"default\":false,\"description\":\"fault: a thread "
+    "started by on_stop calls host callbacks for ~250 ms after on_stop returns\"}"
     "}}";
 
 static const herald_sink_descriptor ts_descriptor = {
