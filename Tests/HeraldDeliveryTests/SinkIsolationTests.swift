@@ -117,6 +117,10 @@ struct SinkIsolationTests {
         let status = try StreamingTestSupport.destinationStatus(client, id: "bad/q")
         #expect(badDone, "every message of the faulty destination is delivered or dead-lettered: \(status?.serializedString() ?? "")\n\(server.log.suffix(3000))")
         #expect(sawReason || server.log.contains(fault.reason), "the reason was reported: \(fault.reason)\n\(server.log.suffix(2000))")
+        let restarts = status?["sinkProcess"]?["restarts"]?.int64Value ?? 0
+        #expect(restarts >= 1)
+        let reasons = server.log.split(separator: "\n").filter { $0.contains("messages in flight count as RETRY") }
+        print("SinkIsolationTests [\(fault)]: \(count - dead.count) delivered, \(dead.count) dead-lettered, \(restarts) restarts; first fault: \(reasons.first.map { String($0.suffix(200)) } ?? "none")")
         #expect(server.log.contains("sink process restarted"), "the child was restarted")
         if !dead.isEmpty {
             let letters = try client.get("/api/t1/streaming/dlq?destination=bad/q&limit=1000").json?["deadLetters"]?.arrayValue ?? []
