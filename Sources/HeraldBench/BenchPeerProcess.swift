@@ -161,7 +161,8 @@ func loadSinkPlugin(name: String, library: String, scratch: String) throws -> Lo
 /// process (0 in process), counted once it has been reaped.
 func timeSinkInProcess(
     _ plugin: LoadedPlugin, sink: String, config: String, destination: String, pool: [OutboundMessage], total: Int,
-    batch: Int, inFlight: Int, windowed: Bool, timeCreate: Bool, isolation: SinkIsolationMode = .inProcess
+    batch: Int, inFlight: Int, windowed: Bool, timeCreate: Bool, isolation: SinkIsolationMode = .inProcess,
+    afterSending: (any SinkHandle) -> Void = { _ in }
 ) throws -> (seconds: Double, cpuSeconds: Double, childCPUSeconds: Double) {
     var logger = Logger(label: "herald-bench.\(sink)")
     logger.logLevel = .warning
@@ -186,6 +187,7 @@ func timeSinkInProcess(
     }
     let elapsed = monotonicSeconds() - start
     let used = processCPUSeconds() - cpu
+    afterSending(instance)
     instance.destroy()
     destroyed = true
     guard tally.ok == total else {

@@ -17,11 +17,28 @@ struct IsolationScenario {
     var runs: Int
     var batchMessages = 500
     var maxInFlight = 4
+    /// Which sinks (HERALD_BENCH_ISOLATION_SINKS=test to profile the channel alone).
+    var sinks = (ProcessInfo.processInfo.environment["HERALD_BENCH_ISOLATION_SINKS"] ?? "test,kafka").split(separator: ",").map(String.init)
 
     struct Figures {
         var rates: [Double] = []
         var cpu: [Double] = []
         var childCPU: [Double] = []
+        /// The child's resident and virtual size (MiB) after the run, before it stops.
+        var childRSS: [Double] = []
+        var childVirtual: [Double] = []
+    }
+
+    /// VmRSS and VmSize of a process, in MiB.
+    static func memory(of pid: pid_t) -> (rss: Double, virtual: Double) {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+                let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+            else { return 0 }
+            return kb / 1024
+        }
+        return (field("VmRSS"), field("VmSize"))
     }
 
     func run(writer: ResultWriter) throws {
@@ -51,9 +68,13 @@ struct IsolationScenario {
         var topic = 0
         for runIndex in 0...runs {
             var line: [String] = []
-            for sink in ["test", "kafka"] {
+            for sink in sinks {
                 for isolation in [SinkIsolationMode.inProcess, .process] {
                     let t: (seconds: Double, cpuSeconds: Double, childCPUSeconds: Double)
+                    var childMemory = (rss: 0.0, virtual: 0.0)
+                    let probe: (any SinkHandle) -> Void = { sink in
+                        if let pid = (sink as? ProcessSink)?.childPID { childMemory = Self.memory(of: pid) }
+                    }
                     if sink == "kafka" {
                         topic += 1
                         let name = "bench-isolation-\(topic)"
@@ -61,7 +82,7 @@ struct IsolationScenario {
                         t = try timeSinkInProcess(
                             kafkaPlugin, sink: "kafka", config: #"{"bootstrapServers": "\#(cluster.bootstrap)"}"#, destination: name,
                             pool: pool, total: messages, batch: batchMessages, inFlight: maxInFlight, windowed: false,
-                            timeCreate: false, isolation: isolation)
+                            timeCreate: false, isolation: isolation, afterSending: probe)
                         let delivered = try kafka.endOffsets(tools.kcat, bootstrap: cluster.bootstrap, topic: name)
                         guard delivered == messages else {
                             throw BenchError("kafka \(isolation): topic \(name) holds \(delivered) records, expected \(messages)")
@@ -70,7 +91,7 @@ struct IsolationScenario {
                         t = try timeSinkInProcess(
                             testPlugin, sink: "test", config: #"{"maxBatchMessages": \#(batchMessages), "maxInFlight": \#(maxInFlight)}"#,
                             destination: "bench", pool: pool, total: messages, batch: batchMessages, inFlight: maxInFlight,
-                            windowed: false, timeCreate: false, isolation: isolation)
+                            windowed: false, timeCreate: false, isolation: isolation, afterSending: probe)
                     }
                     let rate = Double(messages) / t.seconds
                     line.append("\(sink) \(isolation.rawValue) \(Int(rate)) msg/s")
@@ -79,13 +100,15 @@ struct IsolationScenario {
                         figures[key, default: Figures()].rates.append(rate)
                         figures[key, default: Figures()].cpu.append(t.cpuSeconds / Double(messages) * 1e6)
                         figures[key, default: Figures()].childCPU.append(t.childCPUSeconds / Double(messages) * 1e6)
+                        figures[key, default: Figures()].childRSS.append(childMemory.rss)
+                        figures[key, default: Figures()].childVirtual.append(childMemory.virtual)
                     }
                 }
             }
             say("  \(runIndex == 0 ? "warm-up" : "run \(runIndex)"): " + line.joined(separator: ", "))
         }
         var out: [(String, Double, String)] = []
-        for sink in ["test", "kafka"] {
+        for sink in sinks {
             let inProcess = figures["\(sink) inProcess"] ?? Figures()
             let process = figures["\(sink) process"] ?? Figures()
             let a = Summary(values: inProcess.rates).median
@@ -98,6 +121,8 @@ struct IsolationScenario {
                 ("\(sink) in process CPU/msg", Summary(values: inProcess.cpu).median, "µs"),
                 ("\(sink) process CPU/msg, daemon", Summary(values: process.cpu).median, "µs"),
                 ("\(sink) process CPU/msg, child", Summary(values: process.childCPU).median, "µs"),
+                ("\(sink) child resident memory", Summary(values: process.childRSS).median, "MiB"),
+                ("\(sink) child virtual size", Summary(values: process.childVirtual).median, "MiB"),
             ]
         }
         writer.emit(
