@@ -18,6 +18,8 @@ struct IsolationScenario {
     var batchMessages = 500
     var maxInFlight = 4
     /// Which sinks (HERALD_BENCH_ISOLATION_SINKS=test to profile the channel alone).
+    /// The test sink is fast: five times the messages, so that a run lasts long enough to time.
+    var testMessages: Int { messages * 5 }
     var sinks = (ProcessInfo.processInfo.environment["HERALD_BENCH_ISOLATION_SINKS"] ?? "test,kafka").split(separator: ",").map(String.init)
 
     struct Figures {
@@ -90,16 +92,17 @@ struct IsolationScenario {
                     } else {
                         t = try timeSinkInProcess(
                             testPlugin, sink: "test", config: #"{"maxBatchMessages": \#(batchMessages), "maxInFlight": \#(maxInFlight)}"#,
-                            destination: "bench", pool: pool, total: messages, batch: batchMessages, inFlight: maxInFlight,
+                            destination: "bench", pool: pool, total: testMessages, batch: batchMessages, inFlight: maxInFlight,
                             windowed: false, timeCreate: false, isolation: isolation, afterSending: probe)
                     }
-                    let rate = Double(messages) / t.seconds
+                    let sent = sink == "test" ? testMessages : messages
+                    let rate = Double(sent) / t.seconds
                     line.append("\(sink) \(isolation.rawValue) \(Int(rate)) msg/s")
                     if runIndex > 0 {
                         let key = "\(sink) \(isolation.rawValue)"
                         figures[key, default: Figures()].rates.append(rate)
-                        figures[key, default: Figures()].cpu.append(t.cpuSeconds / Double(messages) * 1e6)
-                        figures[key, default: Figures()].childCPU.append(t.childCPUSeconds / Double(messages) * 1e6)
+                        figures[key, default: Figures()].cpu.append(t.cpuSeconds / Double(sent) * 1e6)
+                        figures[key, default: Figures()].childCPU.append(t.childCPUSeconds / Double(sent) * 1e6)
                         figures[key, default: Figures()].childRSS.append(childMemory.rss)
                         figures[key, default: Figures()].childVirtual.append(childMemory.virtual)
                     }
@@ -128,7 +131,7 @@ struct IsolationScenario {
         writer.emit(
             scenario: "Sink isolation: in process vs herald sink-host",
             parameters: [
-                "messages": String(messages), "runs": String(runs), "batch": String(batchMessages),
+                "messages": "\(messages) (test sink: \(testMessages))", "runs": String(runs), "batch": String(batchMessages),
                 "maxInFlight": String(maxInFlight), "bodyBytes": String(bodyBytes),
                 "sinks": "C test sink (completes at once); Kafka sink into librdkafka's mock cluster (1 broker, \(kafka.partitions) partitions)",
             ],

@@ -11,6 +11,8 @@ final class BatchArena: @unchecked Sendable {
     private let messageCount: Int
     private let headerCount: Int
     private var freed = false
+    /// Whether `bytes` is this arena's allocation (false: a frame in memory shared with the daemon).
+    private var ownsBytes = true
 
     var batch: UnsafePointer<herald_sink_batch> { UnsafePointer(batchPointer) }
 
@@ -29,40 +31,29 @@ final class BatchArena: @unchecked Sendable {
         messageCount = input.count
         headerCount = headerTotal
 
-        var offset = 0
-        func copy(_ string: String) -> (UnsafePointer<CChar>, Int) {
-            var s = string
-            return s.withUTF8 { utf8 in
-                let start = bytes + offset
-                if utf8.count > 0 { start.copyMemory(from: utf8.baseAddress!, byteCount: utf8.count) }
-                offset += utf8.count
-                return (UnsafePointer(start.assumingMemoryBound(to: CChar.self)), utf8.count)
-            }
-        }
-        let (destinationPointer, destinationLength) = copy(destination)
+        var w = RawWriter(bytes)
+        let (destinationPointer, destinationLength) = w.text(destination)
         var headerIndex = 0
-        for (i, m) in input.enumerated() {
-            let (idPointer, idLength) = copy(m.message.id)
-            let (keyPointer, keyLength) = copy(m.message.key)
-            let bodyStart = bytes + offset
-            m.message.body.withUnsafeBytes { raw in
-                if raw.count > 0 { bodyStart.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+        input.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                let (idPointer, idLength) = w.text(all[i].message.id)
+                let (keyPointer, keyLength) = w.text(all[i].message.key)
+                let (bodyStart, bodyLength) = w.bytes(all[i].message.body)
+                let firstHeader = headerIndex
+                for h in all[i].message.headers {
+                    let (namePointer, nameLength) = w.text(h.name)
+                    let (valuePointer, valueLength) = w.text(h.value)
+                    (headers + headerIndex).initialize(
+                        to: herald_sink_header(name: namePointer, name_len: nameLength, value: valuePointer, value_len: valueLength))
+                    headerIndex += 1
+                }
+                (messages + i).initialize(
+                    to: herald_sink_message(
+                        struct_size: MemoryLayout<herald_sink_message>.size, id: idPointer, id_len: idLength, key: keyPointer,
+                        key_len: keyLength, body: UnsafePointer(bodyStart.assumingMemoryBound(to: UInt8.self)),
+                        body_len: bodyLength, headers: UnsafePointer(headers + firstHeader),
+                        header_count: all[i].message.headers.count, attempt: all[i].attempt))
             }
-            offset += m.message.body.count
-            let firstHeader = headerIndex
-            for h in m.message.headers {
-                let (namePointer, nameLength) = copy(h.name)
-                let (valuePointer, valueLength) = copy(h.value)
-                (headers + headerIndex).initialize(
-                    to: herald_sink_header(name: namePointer, name_len: nameLength, value: valuePointer, value_len: valueLength))
-                headerIndex += 1
-            }
-            (messages + i).initialize(
-                to: herald_sink_message(
-                    struct_size: MemoryLayout<herald_sink_message>.size, id: idPointer, id_len: idLength, key: keyPointer,
-                    key_len: keyLength, body: UnsafePointer(bodyStart.assumingMemoryBound(to: UInt8.self)),
-                    body_len: m.message.body.count, headers: UnsafePointer(headers + firstHeader),
-                    header_count: m.message.headers.count, attempt: m.attempt))
         }
         batchPointer.initialize(
             to: herald_sink_batch(
@@ -75,9 +66,10 @@ final class BatchArena: @unchecked Sendable {
     private(set) var frameBatchId: UInt64 = 0
     var count: Int { messageCount }
 
-    /// A batch from a `batch` frame (`herald sink-host`): the plugin's pointers point into the frame's bytes, which
-    /// the arena owns from here on (freed with it; also when the frame does not parse).
-    init(frame: UnsafeMutableRawBufferPointer) throws(FrameError) {
+    /// A batch from a `batch` frame (`herald sink-host`): the plugin's pointers point into the frame's bytes. With
+    /// `owned` the arena owns them from here on (freed with it; also when the frame does not parse); without, they
+    /// are a slot of the memory the daemon shares, which the daemon reuses once the batch's results arrive.
+    init(frame: UnsafeMutableRawBufferPointer, owned: Bool = true) throws(FrameError) {
         // First pass: counts, and every length checked against the frame.
         var r = FrameReader(UnsafeRawBufferPointer(frame))
         var messageTotal = 0
@@ -102,9 +94,10 @@ final class BatchArena: @unchecked Sendable {
                 headerTotal += headers
             }
         } catch {
-            frame.deallocate()
+            if owned { frame.deallocate() }
             throw error
         }
+        ownsBytes = owned || frame.baseAddress == nil
         bytes = frame.baseAddress ?? UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 8)
         messages = UnsafeMutablePointer<herald_sink_message>.allocate(capacity: max(1, messageTotal))
         headers = UnsafeMutablePointer<herald_sink_header>.allocate(capacity: max(1, headerTotal))
@@ -160,6 +153,50 @@ final class BatchArena: @unchecked Sendable {
         messages.deallocate()
         headers.deallocate()
         batchPointer.deallocate()
-        bytes.deallocate()
+        if ownsBytes { bytes.deallocate() }
+    }
+}
+
+/// Writes values one after another at a raw pointer (no bounds: the caller sized the memory). A struct with mutating
+/// methods rather than local functions over a captured offset, which cost a dynamic exclusivity check per call.
+struct RawWriter {
+    var p: UnsafeMutableRawPointer
+
+    init(_ p: UnsafeMutableRawPointer) { self.p = p }
+
+    mutating func u32(_ v: UInt32) {
+        p.storeBytes(of: v.littleEndian, as: UInt32.self)
+        p += 4
+    }
+
+    mutating func u64(_ v: UInt64) {
+        p.storeBytes(of: v.littleEndian, as: UInt64.self)
+        p += 8
+    }
+
+    /// Copies the UTF-8 of `s`; returns where it starts and its length.
+    @discardableResult
+    mutating func text(_ s: String) -> (UnsafePointer<CChar>, Int) {
+        let start = p
+        let n = s.utf8.count
+        if n > 0,
+            s.utf8.withContiguousStorageIfAvailable({ p.copyMemory(from: $0.baseAddress!, byteCount: n) }) == nil
+        {
+            var copy = s
+            copy.withUTF8 { p.copyMemory(from: $0.baseAddress!, byteCount: n) }
+        }
+        p += n
+        return (UnsafePointer(start.assumingMemoryBound(to: CChar.self)), n)
+    }
+
+    /// Copies `b`; returns where it starts and its length.
+    @discardableResult
+    mutating func bytes(_ b: [UInt8]) -> (UnsafeMutableRawPointer, Int) {
+        let start = p
+        b.withUnsafeBytes { raw in
+            if raw.count > 0 { p.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+        }
+        p += b.count
+        return (start, b.count)
     }
 }

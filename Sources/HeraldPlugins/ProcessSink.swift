@@ -27,6 +27,8 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
         let generation: UInt64
         let count: Int
         let continuation: CheckedContinuation<[MessageResult], Never>
+        /// The shared slot holding the batch (nil: sent through the socket).
+        var slot: Int?
     }
 
     private struct State {
@@ -108,7 +110,8 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
         // Metrics and health the plugin reports while it starts, for the caller to apply.
         var early: [(SinkHostFrame, [UInt8])] = []
         let child = try SinkChildProcess(
-            executable: executable, generation: generation, memoryLimitMb: options.memoryLimitMb, label: "\(alias)/\(destination)")
+            executable: executable, generation: generation, memoryLimitMb: options.memoryLimitMb, label: "\(alias)/\(destination)",
+            slots: options.sharedSlots > 0 ? SharedBatchSlots(count: options.sharedSlots, slotSize: options.sharedSlotBytes) : nil)
         var hello = FrameWriter(.hello)
         hello.string(plugin.manifest.library)
         hello.string(plugin.sha256)
@@ -119,6 +122,8 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
         hello.string(config)
         hello.u8(UInt8(Logger.Level.allCases.firstIndex(of: logger.logLevel) ?? 2))
         hello.u32(UInt32(clamping: options.heartbeatIntervalMs))
+        hello.u32(UInt32(child.slots?.count ?? 0))
+        hello.u32(UInt32(child.slots?.slotSize ?? 0))
         child.socket.write(hello.finish())
 
         // Until the instance has started, reads time out (a child stuck in on_create or on_start is killed).
@@ -250,10 +255,12 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
         case .results:
             let id = try r.u64()
             let count = Int(try r.u32())
-            guard count <= r.base.count / 9 else { throw FrameError(description: "\(count) results cannot fit") }
             var results: [MessageResult] = []
+            let allOK = try r.u8() != 0
+            guard count <= (allOK ? 1 << 20 : r.base.count / 9) else { throw FrameError(description: "\(count) results cannot fit") }
+            if allOK { results = Array(repeating: MessageResult(status: .ok), count: count) }
             results.reserveCapacity(count)
-            for _ in 0..<count {
+            for _ in 0..<(allOK ? 0 : count) {
                 let raw = Int32(bitPattern: try r.u32())
                 let retryAfter = try r.u32()
                 let error = try r.u8() != 0 ? try r.string() : nil
@@ -272,6 +279,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
                 return p
             }
             guard let entry else { return }
+            if let slot = entry.slot { child.slots?.give(slot) }
             if results.count != entry.count {
                 let reason = "sink process returned \(results.count) results for \(entry.count) messages"
                 logger.error("\(reason)")
@@ -400,7 +408,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
     {
         if messages.isEmpty { return [] }
         let id = nextId.wrappingAdd(1, ordering: .relaxed).oldValue
-        let frame = BatchArena.frame(batchId: id, destination: destination, ordered: ordered, messages: messages)
+        let encoding = BatchEncoding(batchId: id, destination: destination, ordered: ordered, messages: messages)
         while true {
             // A live child, or wait for the next one.
             let child = state.withLock { s -> SinkChildProcess?? in s.stopping ? .some(nil) : .some(s.child) }
@@ -428,15 +436,28 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
                 try? await Task.sleep(for: timeout)
                 if !Task.isCancelled { self?.timedOut(id, generation: current.generation, after: timeout) }
             }
+            // Into a shared slot when one is free and the batch fits, else through the socket.
+            let slot = encoding.size <= (current.slots?.slotSize ?? 0) ? current.slots?.take() : nil
+            let frame: [UInt8]
+            if let slot, let slots = current.slots {
+                encoding.write(to: slots.address(slot))
+                var w = FrameWriter(.sharedBatch)
+                w.u32(UInt32(slot))
+                w.u32(UInt32(encoding.size))
+                frame = w.finish()
+            } else {
+                frame = encoding.frame()
+            }
             let results = await withCheckedContinuation { (c: CheckedContinuation<[MessageResult], Never>) in
                 let registered = state.withLock { s -> Bool in
                     guard s.child === current, !s.stopping else { return false }
-                    s.pending[id] = Pending(generation: current.generation, count: messages.count, continuation: c)
+                    s.pending[id] = Pending(generation: current.generation, count: messages.count, continuation: c, slot: slot)
                     return true
                 }
                 if registered {
                     current.send(frame)
                 } else {
+                    if let slot { current.slots?.give(slot) }
                     c.resume(returning: [])
                 }
             }

@@ -38,7 +38,10 @@ final class SinkChildProcess: @unchecked Sendable {
     private let reaped = Mutex<Int32?>(nil)
     let exited = DispatchSemaphore(value: 0)
 
-    init(executable: String, generation: UInt64, memoryLimitMb: Int, label: String) throws(PluginLoadError) {
+    /// Shared memory for batches (nil: batches go through the socket).
+    let slots: SharedBatchSlots?
+
+    init(executable: String, generation: UInt64, memoryLimitMb: Int, label: String, slots: SharedBatchSlots?) throws(PluginLoadError) {
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
             throw PluginLoadError(.sinkProcessFailed, "socketpair failed: \(String(cString: strerror(errno)))")
@@ -57,8 +60,9 @@ final class SinkChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, childEnd, 3)
+        if let slots { posix_spawn_file_actions_adddup2(&actions, slots.fd, 4) }
         // glibc 2.34+; not in the Swift overlay, so looked up.
-        if let closeFrom = closeFromAction { _ = closeFrom(&actions, 4) }
+        if let closeFrom = closeFromAction { _ = closeFrom(&actions, 5) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -94,6 +98,7 @@ final class SinkChildProcess: @unchecked Sendable {
             throw PluginLoadError(.sinkProcessFailed, "cannot start \(executable) sink-host: \(String(cString: strerror(rc)))")
         }
         pid = child
+        self.slots = slots
         socket = FrameSocket(fd: fds[0])
         self.generation = generation
         writer = DispatchQueue(label: "herald.sink-host.\(child).writer")

@@ -49,6 +49,10 @@ public struct ProcessSinkOptions: Sendable, Equatable {
     /// At a stop, the child waits this long after on_destroy before it reports its diagnostics and exits (the
     /// conformance suite's window for completions after stop).
     public var stopLingerMs: Int = 0
+    /// Batches that fit in a slot (`sharedSlotBytes`) are written into memory shared with the child; up to
+    /// `sharedSlots` at once (more in flight, or larger, go through the socket). 0: always the socket.
+    public var sharedSlots: Int = 8
+    public var sharedSlotBytes: Int = 2 << 20
 
     public init() {}
 }

@@ -26,9 +26,17 @@ public enum SinkHost {
         var r = FrameReader(UnsafeRawBufferPointer(payload))
         guard let library = try? r.string(), let sha = try? r.string(), let image = try? Data(r.raw()), let name = try? r.string(),
             let alias = try? r.string(), let destination = try? r.string(), let config = try? r.string(),
-            let level = try? r.u8(), let heartbeatMs = try? r.u32()
+            let level = try? r.u8(), let heartbeatMs = try? r.u32(), let slotCount = try? r.u32(), let slotSize = try? r.u32()
         else { _exit(exitProtocolError) }
         payload.deallocate()
+        // The daemon's batch slots, read-only here (the ABI's batches are const).
+        var shared: UnsafeMutableRawPointer?
+        if slotCount > 0 {
+            let size = Int(slotCount) * Int(slotSize)
+            guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, 4, 0), mapped != MAP_FAILED else { _exit(exitProtocolError) }
+            shared = mapped
+            close(4)
+        }
 
         let logLevel = Logger.Level.allCases[min(Int(level), Logger.Level.allCases.count - 1)]
         var logger = Logger(label: "herald.sink-host") { _ in ChannelLogHandler(socket: socket, logLevel: logLevel) }
@@ -107,6 +115,27 @@ public enum SinkHost {
                     instance.send(arena: arena, count: arena.count, timeout: nil) { results in
                         socket.write(resultsFrame(id, results, instance.diagnostics))
                     }
+                case .sharedBatch:
+                    var r = FrameReader(UnsafeRawBufferPointer(payload))
+                    let slot = (try? r.u32()).map(Int.init) ?? -1
+                    let length = (try? r.u32()).map(Int.init) ?? -1
+                    payload.deallocate()
+                    guard let shared, slot >= 0, slot < Int(slotCount), length >= 0, length <= Int(slotSize) else {
+                        logger.error("sink host: shared batch frame out of bounds (slot \(slot), \(length) bytes)")
+                        _exit(exitProtocolError)
+                    }
+                    let arena: BatchArena
+                    do {
+                        arena = try BatchArena(
+                            frame: UnsafeMutableRawBufferPointer(start: shared + slot * Int(slotSize), count: length), owned: false)
+                    } catch {
+                        logger.error("sink host: shared batch does not parse: \(error)")
+                        _exit(exitProtocolError)
+                    }
+                    let id = arena.frameBatchId
+                    instance.send(arena: arena, count: arena.count, timeout: nil) { results in
+                        socket.write(resultsFrame(id, results, instance.diagnostics))
+                    }
                 case .flush:
                     var r = FrameReader(UnsafeRawBufferPointer(payload))
                     let timeout = (try? r.u32()) ?? 0
@@ -144,7 +173,10 @@ public enum SinkHost {
         var w = FrameWriter(.results, capacity: 32 + results.count * 16)
         w.u64(id)
         w.u32(UInt32(results.count))
-        for r in results {
+        // The usual answer, every message OK without a text, in one byte.
+        let allOK = results.allSatisfy { $0.status == .ok && $0.error == nil && $0.retryAfterMs == 0 }
+        w.u8(allOK ? 1 : 0)
+        for r in results where !allOK {
             w.u32(UInt32(bitPattern: r.status.rawValue))
             w.u32(r.retryAfterMs)
             if let e = r.error {

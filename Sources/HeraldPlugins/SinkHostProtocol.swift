@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The frames the daemon and `herald sink-host` exchange over their Unix socket (decision 0013).
 ///
@@ -16,6 +17,8 @@ enum SinkHostFrame: UInt32 {
     case flush = 3
     /// Deadline in ms: stop and destroy the instance, answer `stopped`, exit.
     case stop = 4
+    /// A batch written into a slot of the shared memory: slot, length.
+    case sharedBatch = 5
 
     // Child → daemon.
     /// Plugin version, capabilities, limits.
@@ -209,30 +212,119 @@ extension SinkDiagnostics {
     }
 }
 
-extension BatchArena {
-    /// The batch frame of `messages`: the same bytes an arena holds, in the order `init(frame:)` reads them back.
-    static func frame(batchId: UInt64, destination: String, ordered: Bool, messages: [OutboundMessage]) -> [UInt8] {
-        var total = destination.utf8.count + 32
-        for m in messages {
-            total += 24 + m.message.id.utf8.count + m.message.key.utf8.count + m.message.body.count
-            for h in m.message.headers { total += 8 + h.name.utf8.count + h.value.utf8.count }
-        }
-        var w = FrameWriter(.batch, capacity: total)
-        w.u64(batchId)
-        w.u32(ordered ? 1 : 0)
-        w.string(destination)
-        w.u32(UInt32(messages.count))
-        for m in messages {
-            w.u32(m.attempt)
-            w.string(m.message.id)
-            w.string(m.message.key)
-            w.bytes(m.message.body)
-            w.u32(UInt32(m.message.headers.count))
-            for h in m.message.headers {
-                w.string(h.name)
-                w.string(h.value)
+/// A batch's frame: encoded straight into memory (a shared slot or a socket frame), the same bytes an arena holds,
+/// in the order `BatchArena(frame:)` reads them back.
+struct BatchEncoding {
+    let batchId: UInt64
+    let destination: String
+    let ordered: Bool
+    let messages: [OutboundMessage]
+    /// The payload's size (without the 8-byte frame header).
+    let size: Int
+
+    init(batchId: UInt64, destination: String, ordered: Bool, messages: [OutboundMessage]) {
+        self.batchId = batchId
+        self.destination = destination
+        self.ordered = ordered
+        self.messages = messages
+        var total = 8 + 4 + 4 + destination.utf8.count + 4
+        messages.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                total += 4 + 4 + all[i].message.id.utf8.count + 4 + all[i].message.key.utf8.count + 4 + all[i].message.body.count + 4
+                for h in all[i].message.headers { total += 8 + h.name.utf8.count + h.value.utf8.count }
             }
         }
-        return w.finish()
+        size = total
     }
+
+    /// Writes the payload at `base`, which has room for `size` bytes.
+    func write(to base: UnsafeMutableRawPointer) {
+        var w = RawWriter(base)
+        w.u64(batchId)
+        w.u32(ordered ? 1 : 0)
+        w.u32(UInt32(destination.utf8.count))
+        w.text(destination)
+        w.u32(UInt32(messages.count))
+        messages.withUnsafeBufferPointer { all in
+            for i in all.indices {
+                w.u32(all[i].attempt)
+                w.u32(UInt32(all[i].message.id.utf8.count))
+                w.text(all[i].message.id)
+                w.u32(UInt32(all[i].message.key.utf8.count))
+                w.text(all[i].message.key)
+                w.u32(UInt32(all[i].message.body.count))
+                w.bytes(all[i].message.body)
+                w.u32(UInt32(all[i].message.headers.count))
+                for h in all[i].message.headers {
+                    w.u32(UInt32(h.name.utf8.count))
+                    w.text(h.name)
+                    w.u32(UInt32(h.value.utf8.count))
+                    w.text(h.value)
+                }
+            }
+        }
+        assert(w.p - base == size)
+    }
+
+    /// The whole socket frame: header and payload.
+    func frame() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: 8 + size) { buffer, count in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            base.storeBytes(of: UInt32(size).littleEndian, as: UInt32.self)
+            (base + 4).storeBytes(of: SinkHostFrame.batch.rawValue.littleEndian, as: UInt32.self)
+            write(to: base + 8)
+            count = 8 + size
+        }
+    }
+}
+
+/// Memory shared with one child for batches (a memfd the child maps read-only as fd 4): `count` slots of `slotSize`
+/// bytes. A batch that fits is encoded into a free slot once, and the child's plugin reads it there: the socket then
+/// carries 16 bytes instead of the batch, which saves the kernel's copy in and out and the child's allocation. The
+/// slot is free again when the batch's results arrive (the plugin may not touch a batch after completing it) or
+/// with the child. The daemon only writes this memory, never reads it: what a child writes there reaches nothing.
+final class SharedBatchSlots: @unchecked Sendable {
+    let fd: Int32
+    let base: UnsafeMutableRawPointer
+    let slotSize: Int
+    let count: Int
+    private let free: Mutex<[Int]>
+
+    init?(count: Int, slotSize: Int) {
+        guard let create = memfdCreate else { return nil }
+        var fd = create("herald-sink-batches", UInt32(1))  // MFD_CLOEXEC
+        guard fd >= 0 else { return nil }
+        if fd < 5 {
+            // Not one of the numbers the child gets (3: the socket, 4: this), which spawning would overwrite.
+            let high = fcntl(fd, F_DUPFD_CLOEXEC, 10)
+            close(fd)
+            guard high >= 0 else { return nil }
+            fd = high
+        }
+        guard ftruncate(fd, off_t(count * slotSize)) == 0,
+            let mapped = mmap(nil, count * slotSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED
+        else {
+            close(fd)
+            return nil
+        }
+        self.fd = fd
+        base = mapped
+        self.slotSize = slotSize
+        self.count = count
+        free = Mutex(Array((0..<count).reversed()))
+    }
+
+    func take() -> Int? { free.withLock { $0.popLast() } }
+    func give(_ slot: Int) { free.withLock { $0.append(slot) } }
+    func address(_ slot: Int) -> UnsafeMutableRawPointer { base + slot * slotSize }
+
+    deinit {
+        munmap(base, count * slotSize)
+        close(fd)
+    }
+}
+
+private typealias MemfdCreate = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
+private let memfdCreate: MemfdCreate? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create").map {
+    unsafeBitCast($0, to: MemfdCreate.self)
 }
