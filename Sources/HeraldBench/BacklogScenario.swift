@@ -18,8 +18,8 @@ struct BacklogScenario {
     func streaming(slow: Bool) -> String {
         let provider =
             slow
-            ? #"{"plugin": "test", "config": {"async": true, "completionDelayMs": 200, "maxBatchMessages": 100, "maxInFlight": 1}}"#
-            : #"{"plugin": "test", "config": {"async": false, "maxBatchMessages": 1000}}"#
+            ? #"{"plugin": "test", "isolation": "inProcess", "config": {"async": true, "completionDelayMs": 200, "maxBatchMessages": 100, "maxInFlight": 1}}"#
+            : #"{"plugin": "test", "isolation": "inProcess", "config": {"async": false, "maxBatchMessages": 1000}}"#
         let batch = slow ? #"{"maxMessages": 100, "maxInFlight": 1, "lingerMs": 5}"# : #"{"maxMessages": 500, "maxInFlight": 4, "lingerMs": 5}"#
         return """
             {"messaging": {"providers": {"sink": \(provider)},

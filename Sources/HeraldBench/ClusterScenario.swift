@@ -24,7 +24,7 @@ struct ClusterScenario {
             """
         }
         return """
-            {"messaging": {"providers": {"null": {"plugin": "test", "config": {"async": false, "maxBatchMessages": 1000}}},
+            {"messaging": {"providers": {"null": {"plugin": "test", "isolation": "inProcess", "config": {"async": false, "maxBatchMessages": 1000}}},
              "destinations": [\(list.joined(separator: ","))]}}
             """
     }

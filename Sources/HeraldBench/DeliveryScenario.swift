@@ -23,7 +23,7 @@ struct DeliveryScenario {
     func streaming(enabled: Bool, fields: String?, latencyFile: String) -> String {
         let payload = fields.map { ", \"payloadFields\": \($0)" } ?? ""
         return """
-            {"messaging": {"providers": {"null": {"plugin": "test", "config": {"async": false, "maxBatchMessages": 1000, "latencyFile": "\(latencyFile)"}}},
+            {"messaging": {"providers": {"null": {"plugin": "test", "isolation": "inProcess", "config": {"async": false, "maxBatchMessages": 1000, "latencyFile": "\(latencyFile)"}}},
              "destinations": [{"provider": "null", "name": "bench", "enabled": \(enabled), "startFrom": "beginning",
                                "batch": {"maxMessages": 500, "maxInFlight": 4, "lingerMs": 5}\(payload)}]}}
             """

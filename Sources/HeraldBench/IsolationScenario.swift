@@ -1,4 +1,5 @@
 import Foundation
+import HeraldJSON
 import HeraldPlugins
 
 /// The cost of `isolation: "process"`: the same sink and load in process and in `herald sink-host`, in one run.
@@ -29,6 +30,56 @@ struct IsolationScenario {
         /// The child's resident and virtual size (MiB) after the run, before it stops.
         var childRSS: [Double] = []
         var childVirtual: [Double] = []
+    }
+
+    var neighbourEvents: Int { max(2_000, messages / 4) }
+
+    /// The healthy destination's drain rate in a `herald serve`, alone and beside a destination whose sink process
+    /// crashes on every second batch (restarting after 50 ms): what a crash loop costs the others.
+    func neighbourDrain() throws -> (alone: Double, beside: Double, restarts: Int) {
+        let plugins = try benchPluginDirectory(binDirectory: binDirectory)
+        let herald = binDirectory + "/herald"
+        let ingest = IngestScenario(
+            herald: herald, packageRoot: packageRoot, entities: neighbourEvents, batch: 100, connections: 4, runs: 1,
+            synchronous: "FULL")
+        let bodies = ingest.makeBodies(IngestScenario.people(neighbourEvents, seed: 7))
+        func streaming(enabled: Bool, neighbour: Bool) -> String {
+            let bad = #", "bad": {"plugin": "test", "isolation": "process", "process": {"restartBackoffMs": {"initial": 50, "max": 50}}, "config": {"crashOnBatch": 2}}"#
+            let badDestination =
+                #", {"provider": "bad", "name": "crashing", "enabled": \#(enabled), "batch": {"maxMessages": 100, "lingerMs": 5}, "retry": {"initialDelayMs": 10, "maxDelayMs": 100, "maxAttempts": 100000}}"#
+            return """
+                {"messaging": {"providers": {"null": {"plugin": "test", "isolation": "inProcess", "config": {"async": false, "maxBatchMessages": 1000}}}\(neighbour ? bad : "")},
+                 "destinations": [{"provider": "null", "name": "healthy", "enabled": \(enabled), "startFrom": "beginning",
+                                   "batch": {"maxMessages": 500, "maxInFlight": 4, "lingerMs": 5}}\(neighbour ? badDestination : "")]}}
+                """
+        }
+        let delivery = DeliveryScenario(
+            herald: herald, packageRoot: packageRoot, binDirectory: binDirectory, events: neighbourEvents, runs: 1, latencyRate: 0,
+            latencySeconds: 0)
+        var rates: [Double] = []
+        var restarts = 0
+        for neighbour in [false, true] {
+            let server = try ServerUnderTest(
+                herald: herald, packageRoot: packageRoot, pluginDirectory: plugins, streaming: streaming(enabled: false, neighbour: neighbour))
+            defer { server.stop() }
+            try ingest.post(bodies, to: server.baseURL, connections: 4)
+            try server.writeConfig(streaming: streaming(enabled: true, neighbour: neighbour))
+            let start = monotonicSeconds()
+            server.reload()
+            do {
+                // The healthy destination is the first one.
+                try delivery.waitForCursor(server.baseURL, reaching: Int64(neighbourEvents), timeout: 120)
+            } catch {
+                throw BenchError("\(error)\nserver log:\n\(server.logTail)")
+            }
+            rates.append(Double(neighbourEvents) / (monotonicSeconds() - start))
+            if neighbour {
+                let crashing = try server.streamingStatus().first { $0["name"]?.stringValue == "crashing" }
+                restarts = Int(crashing?["sinkProcess"]?["restarts"]?.int64Value ?? 0)
+                guard restarts > 0 else { throw BenchError("the crashing neighbour never restarted:\n\(server.logTail)") }
+            }
+        }
+        return (rates[0], rates[1], restarts)
     }
 
     /// VmRSS and VmSize of a process, in MiB.
@@ -110,7 +161,14 @@ struct IsolationScenario {
             }
             say("  \(runIndex == 0 ? "warm-up" : "run \(runIndex)"): " + line.joined(separator: ", "))
         }
-        var out: [(String, Double, String)] = []
+        // 3. A healthy destination beside a crash-looping one, in the daemon.
+        let neighbour = try neighbourDrain()
+        var out: [(String, Double, String)] = [
+            ("healthy drain alone", neighbour.alone, "events/s"),
+            ("healthy drain beside crash loop", neighbour.beside, "events/s"),
+            ("ratio beside/alone", neighbour.beside / max(1, neighbour.alone), "x"),
+            ("crash-looping child restarts", Double(neighbour.restarts), "restarts"),
+        ]
         for sink in sinks {
             let inProcess = figures["\(sink) inProcess"] ?? Figures()
             let process = figures["\(sink) process"] ?? Figures()
@@ -128,12 +186,14 @@ struct IsolationScenario {
                 ("\(sink) child virtual size", Summary(values: process.childVirtual).median, "MiB"),
             ]
         }
+        say("  healthy destination: \(Int(neighbour.alone)) events/s alone, \(Int(neighbour.beside)) events/s beside a child that segfaults on every 2nd batch (\(neighbour.restarts) restarts)")
         writer.emit(
             scenario: "Sink isolation: in process vs herald sink-host",
             parameters: [
                 "messages": "\(messages) (test sink: \(testMessages))", "runs": String(runs), "batch": String(batchMessages),
                 "maxInFlight": String(maxInFlight), "bodyBytes": String(bodyBytes),
                 "sinks": "C test sink (completes at once); Kafka sink into librdkafka's mock cluster (1 broker, \(kafka.partitions) partitions)",
+                "neighbour": "\(neighbourEvents) people queued, then a healthy destination (C test sink in process) drained alone and beside a destination whose child segfaults on every 2nd batch",
             ],
             figures: out)
     }

@@ -113,6 +113,15 @@ final class ServerUnderTest: @unchecked Sendable {
             sent: d["sent"]?.int64Value ?? 0, filtered: d["filtered"]?.int64Value ?? 0, state: d["state"]?.stringValue ?? "")
     }
 
+    /// Every destination's status object (from the streaming status API).
+    func streamingStatus() throws -> [JSONValue] {
+        let r = try statusClient.send(method: "GET", url: baseURL + "/api/demo/streaming/status")
+        guard r.status == 200, let list = (try? JSONParser.parse(r.body))?["destinations"]?.arrayValue else {
+            throw BenchError("streaming status: HTTP \(r.status) \(r.bodyText.prefix(300))")
+        }
+        return list
+    }
+
     /// Waits until the first destination has caught up with the queue (its lag is zero).
     func waitForDelivery(timeout: Double) throws {
         let deadline = monotonicSeconds() + timeout

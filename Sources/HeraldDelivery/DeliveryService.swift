@@ -138,7 +138,7 @@ public final class DeliveryService: Service, Sendable {
                 if let existing = current[key] {
                     if destination.enabled {
                         do {
-                            try worker.prepareInstance()
+                            try await worker.prepareInstanceOffPool()
                         } catch {
                             logger.error(
                                 "new configuration of destination \(destination.id) does not start (\(error)); keeping the running one")

@@ -154,6 +154,20 @@ final class DestinationWorker: Sendable {
         }
     }
 
+    /// `prepareInstance()` on a thread of its own: creating and starting a sink blocks (a plugin's on_create and
+    /// on_start, or a child process's spawn and start), and must not hold one of the few cooperative-pool threads.
+    func prepareInstanceOffPool() async throws(PluginLoadError) {
+        let outcome: Result<Void, PluginLoadError> = await onOwnThread("herald-sink-start") {
+            do throws(PluginLoadError) {
+                try self.prepareInstance()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try outcome.get()
+    }
+
     /// Whether the registry now has other code for this worker's plugin than the code its instance runs.
     var pluginChanged: (from: String, to: String)? {
         guard let running = runningPlugin.withLock({ $0 }), case .success(let current) = registry.plugin(named: provider.plugin),
@@ -177,7 +191,7 @@ final class DestinationWorker: Sendable {
                 group.cancelAll()
             }
         }
-        shutDownInstance()
+        await onOwnThread("herald-sink-stop") { self.shutDownInstance() }
         finished.open()
     }
 
@@ -188,7 +202,7 @@ final class DestinationWorker: Sendable {
             expected: Phase.pending.rawValue, desired: Phase.stoppedBeforeRunning.rawValue, ordering: .acquiringAndReleasing
         ).exchanged {
             // `run()` never started (and now never will): only an instance a reload prepared is left.
-            shutDownInstance()
+            await onOwnThread("herald-sink-stop") { self.shutDownInstance() }
             return
         }
         await finished.wait()
@@ -209,7 +223,7 @@ final class DestinationWorker: Sendable {
         var delay = 1.0
         while !Task.isCancelled && instanceBox.withLock({ $0 }) == nil {
             do {
-                try prepareInstance()
+                try await prepareInstanceOffPool()
             } catch {
                 logger.error("destination disabled until its sink starts: \(error.message)")
                 update {
@@ -234,4 +248,13 @@ final class DestinationWorker: Sendable {
     }
 
     var pluginVersion: String { status.withLock { $0.pluginVersion } }
+}
+
+/// Runs blocking work on a thread of its own and waits for it without holding a cooperative-pool thread.
+func onOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
+        let thread = Thread { c.resume(returning: body()) }
+        thread.name = name
+        thread.start()
+    }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Where `herald sink-host` is: the daemon's own executable when it runs as `herald`, or `HERALD_SINK_HOST`.
+/// Where `herald sink-host` is: set with `use(_:)`, else `HERALD_SINK_HOST`, else this program when it is `herald`,
+/// else a `herald` beside this program (herald-bench and the test bundle sit next to the one they were built with).
 public enum SinkHostExecutable {
     nonisolated(unsafe) private static var chosen: String?
     private static let lock = NSLock()
@@ -17,9 +18,13 @@ public enum SinkHostExecutable {
         {
             return own
         }
+        if let own = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            let beside = ((own as NSString).deletingLastPathComponent as NSString).appendingPathComponent("herald")
+            if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        }
         throw PluginLoadError(
             .sinkProcessFailed,
-            "isolation \"process\" runs sinks in `herald sink-host`, and this program is not herald: set HERALD_SINK_HOST to the herald executable")
+            "isolation \"process\" runs sinks in `herald sink-host`, and this program is not herald and has none beside it: set HERALD_SINK_HOST to the herald executable")
     }
 }
 

@@ -54,6 +54,30 @@ struct StreamingConfigurationTests {
         #expect(s.destinations[2].startFrom == .now)
     }
 
+    /// Shipped sinks run in process, any other plugin in a child process, unless the provider says otherwise.
+    @Test func isolationDefaultsByOriginAndReadsItsSettings() throws {
+        let c = try HeraldConfiguration.parse(
+            bytes: Array(
+                config(
+                    #"""
+                    {"messaging": {"providers": {
+                       "files": {"plugin": "file"}, "acme": {"plugin": "acme"},
+                       "trusted": {"plugin": "acme", "isolation": "inProcess"},
+                       "kafka": {"plugin": "kafka", "isolation": "process",
+                                 "process": {"memoryLimitMb": 512, "restartBackoffMs": {"initial": 100, "max": 5000},
+                                             "heartbeatIntervalMs": 500, "heartbeatTimeoutMs": 2000, "maxCrashesPerMessage": 5}}}}}
+                    """#).utf8), baseDirectory: "/")
+        let p = c.tenants[0].streaming.providers
+        #expect(p["files"]?.effectiveIsolation == .inProcess)
+        #expect(p["acme"]?.effectiveIsolation == .process)
+        #expect(p["trusted"]?.effectiveIsolation == .inProcess)
+        #expect(p["kafka"]?.effectiveIsolation == .process)
+        let k = try #require(p["kafka"]?.process)
+        #expect(k.memoryLimitMb == 512 && k.restartBackoffInitialMs == 100 && k.restartBackoffMaxMs == 5000)
+        #expect(k.heartbeatIntervalMs == 500 && k.heartbeatTimeoutMs == 2000 && k.maxCrashesPerMessage == 5)
+        #expect(p["acme"]?.process == ProcessIsolationSettings(), "defaults")
+    }
+
     /// The platform reads an empty list as "no restriction"; so does Herald (it never means "send nothing").
     @Test func emptyTypeFilterAndPayloadFieldsAreNoRestriction() throws {
         let c = try HeraldConfiguration.parse(
@@ -80,6 +104,12 @@ struct StreamingConfigurationTests {
         (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "retry": {"maxAttempts": 0}}]}}"#, "messaging.destinations[0].retry.maxAttempts: 0 is out of range"),
         (#"{"messaging": {PROVIDER, "destinations": [{"provider": "sqs1", "name": "q", "payloadType": "DELTAS", "payloadFields": ["uri"]}]}}"#, "messaging.destinations[0].payloadFields: payloadFields selects fields of the object"),
         (#"{"streamingEnabled": "yes"}"#, "streamingEnabled: expected true or false"),
+        (#"{"messaging": {"providers": {"p": {"plugin": "acme", "isolation": "thread"}}}}"#, "messaging.providers.p.isolation: 'thread' is not one of 'inProcess', 'process'"),
+        (#"{"messaging": {"providers": {"p": {"plugin": "file", "process": {"memoryLimitMb": 64}}}}}"#, "messaging.providers.p.process: applies to isolation \"process\" only"),
+        (#"{"messaging": {"providers": {"p": {"plugin": "acme", "process": {"memoryLimitMb": -1}}}}}"#, "messaging.providers.p.process.memoryLimitMb: -1 is out of range"),
+        (#"{"messaging": {"providers": {"p": {"plugin": "acme", "process": {"restartBackoffMs": {"initial": 500, "max": 100}}}}}}"#, "messaging.providers.p.process.restartBackoffMs.max: 100 is below initial (500)"),
+        (#"{"messaging": {"providers": {"p": {"plugin": "acme", "process": {"heartbeatIntervalMs": 1000, "heartbeatTimeoutMs": 1500}}}}}"#, "messaging.providers.p.process.heartbeatTimeoutMs: 1500 must be at least twice heartbeatIntervalMs (1000)"),
+        (#"{"messaging": {"providers": {"p": {"plugin": "acme", "process": {"maxCrashes": 3}}}}}"#, "messaging.providers.p.process.maxCrashes: unknown key 'maxCrashes'"),
     ])
     func rejectsMistakesWithTheirPath(streaming: String, expected: String) {
         let found = issues(streaming.replacingOccurrences(of: "PROVIDER", with: provider))

@@ -131,6 +131,24 @@ struct PluginLoaderTests {
         #expect(poisoned.status == 1)
         #expect(poisoned.stdout.contains("FAIL  batch of 1"), "\(poisoned.stdout)")
 
+        // Through `herald sink-host`, as isolation "process" runs it: the same checks pass, and a plugin that calls
+        // back after on_stop is caught there too (the child waits before it reports).
+        let isolated = try runCommand(
+            BuildProducts.herald,
+            ["plugins", "check", BuildProducts.directory + "/libherald-sink-test.so", "--isolation", "process", "--config",
+             "{\"output\": \"\(dir.file("i.ndjson"))\", \"maxMessageBytes\": 65536}"])
+        #expect(isolated.status == 0, "\(isolated.stdout)")
+        #expect(isolated.stdout.contains("PASS  create and start: started in its own process"), "\(isolated.stdout)")
+        #expect(isolated.stdout.contains("PASS  message over the size limit"), "\(isolated.stdout)")
+        let late = try runCommand(
+            BuildProducts.herald,
+            ["plugins", "check", BuildProducts.directory + "/libherald-sink-test.so", "--isolation", "process", "--config",
+             "{\"output\": \"\(dir.file("l.ndjson"))\", \"callbacksAfterStop\": true}"])
+        #expect(late.status == 1)
+        #expect(late.stdout.contains("FAIL  no completion after stop"), "\(late.stdout)")
+        let unknown = try runCommand(BuildProducts.herald, ["plugins", "check", BuildProducts.directory + "/libherald-sink-test.so", "--isolation", "thread"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--isolation must be inProcess or process"), "\(unknown.stderr)")
+
         let major = dir.file("libmajor.so")
         try PluginLoaderTests.compileBroken("BROKEN_MAJOR", into: major)
         let refused = try runCommand(BuildProducts.herald, ["plugins", "check", major])

@@ -11,10 +11,6 @@ import Testing
 struct ProcessSinkTests {
     static let library = BuildProducts.directory + "/libherald-sink-test.so"
 
-    init() {
-        setenv("HERALD_SINK_HOST", BuildProducts.directory + "/herald", 0)
-    }
-
     static func options(_ change: (inout ProcessSinkOptions) -> Void = { _ in }) -> ProcessSinkOptions {
         var o = ProcessSinkOptions()
         o.restartBackoffInitialMs = 50

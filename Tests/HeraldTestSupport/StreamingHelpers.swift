@@ -14,10 +14,11 @@ public enum StreamingTestSupport {
     }
 
     /// A plugin directory with the built test sink (`test`) and file sink (`file`).
-    /// Also names the built `herald` as the sink host: the `test` plugin is not one of the shipped sinks, so it runs
-    /// in `herald sink-host` (isolation "process") by default, also under a `DeliveryService` inside the test runner.
+    ///
+    /// The `test` plugin is not one of the shipped sinks, so it runs in `herald sink-host` (isolation "process") by
+    /// default, also under a `DeliveryService` inside the test runner: the sink host is then the `herald` built
+    /// beside the test bundle (see `SinkHostExecutable`).
     public static func pluginDirectory(in dir: TemporaryDirectory) -> String {
-        setenv("HERALD_SINK_HOST", BuildProducts.directory + "/herald", 0)
         let plugins = dir.file("plugins.d")
         installManifest(name: "test", library: BuildProducts.directory + "/libherald-sink-test.so", in: plugins)
         installManifest(name: "file", library: BuildProducts.directory + "/libherald-sink-file.so", in: plugins)
