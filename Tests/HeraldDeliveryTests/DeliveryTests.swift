@@ -5,7 +5,7 @@ import Testing
 
 /// The delivery engine with the real daemon and the C test sink (`Plugins/test-sink-c`). The tests of cursors,
 /// retries and dead letters run on each store backend.
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct DeliveryTests {
     static func seq(of line: JSONValue) -> Int64? {
         guard let id = line["id"]?.stringValue, let dash = id.firstIndex(of: "-") else { return nil }

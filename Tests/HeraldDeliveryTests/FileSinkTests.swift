@@ -5,7 +5,7 @@ import Testing
 
 /// The file sink's writes end to end (issue 13): the real daemon writing through the file sink
 /// onto a file system that fills up, and two destinations writing one file under load.
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct FileSinkTests {
     /// An NDJSON file read whole: its lines parsed, and whether it ends with a complete line.
     struct Contents {

@@ -4,7 +4,7 @@ import HeraldTestSupport
 import Testing
 
 /// Loader refusals, the conformance suite, drop-in plugins, reloads and dead-letter replay.
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct PluginLoaderTests {
     static let include = BuildProducts.packageRoot + "/Sources/CHeraldSink/include"
     static let fixture = BuildProducts.packageRoot + "/Tests/Fixtures/broken_sink.c"
@@ -267,7 +267,7 @@ extension ConfigCheckWithPluginsTests {
 
 /// A plugin upgraded in place (a new library copied over the old file, its manifest re-pinned) runs as the new
 /// code after a reload, while events flow, without losing any.
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct PluginUpgradeTests {
     static func compileTestSink(version: String, into path: String) throws {
         let root = BuildProducts.packageRoot

@@ -5,7 +5,7 @@ import Testing
 
 /// A plugin's metrics cannot stop Herald: they live under `herald_plugin_<plugin>_`, and a name or type clash
 /// is refused with one log line (the Prometheus registry would otherwise stop the process on a type mismatch).
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct PluginMetricsTests {
     @Test func aPluginThatTriesEveryClashIsRefusedNotFatal() throws {
         let dir = TemporaryDirectory()

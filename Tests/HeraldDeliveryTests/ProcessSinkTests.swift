@@ -7,7 +7,8 @@ import Testing
 
 /// `ProcessSink`: the C test sink in `herald sink-host`, faults made from outside (signals) or by the plugin's
 /// configuration, and what the daemon side makes of them.
-@Suite(.blocking, .timeLimit(.minutes(3)))
+/// Not `.blocking`: the sends are async, and what blocks (a child's start and stop) runs through `offPool`.
+@Suite(.timeLimit(.minutes(3)))
 struct ProcessSinkTests {
     static let library = BuildProducts.directory + "/libherald-sink-test.so"
 
@@ -19,14 +20,21 @@ struct ProcessSinkTests {
         return o
     }
 
+    /// Creates and starts the sink on a thread of its own (a child's start blocks until its instance started).
     static func make(
-        _ config: String, isolation: SinkIsolationMode = .process, options: ProcessSinkOptions = options(),
-        metrics: @escaping @Sendable (String, Double, Bool) -> Void = { _, _, _ in }
-    ) throws -> any SinkHandle {
+        _ config: String, isolation: SinkIsolationMode = .process, options: ProcessSinkOptions = options()
+    ) async throws -> any SinkHandle {
         let plugin = try PluginLoader.load(library: library)
-        return try SinkFactory.make(
-            plugin: plugin, alias: "p", destination: "q", config: config, logger: Logger(label: "test"), isolation: isolation,
-            options: options, metrics: metrics)
+        return try await offPool {
+            try SinkFactory.make(
+                plugin: plugin, alias: "p", destination: "q", config: config, logger: Logger(label: "test"), isolation: isolation,
+                options: options)
+        }
+    }
+
+    /// Stops and destroys the sink on a thread of its own.
+    static func destroy(_ sink: any SinkHandle) async {
+        _ = try? await offPool { sink.destroy() }
     }
 
     static func messages(_ range: Range<Int>, body: (Int) -> String = { "{\"n\":\($0)}" }) -> [OutboundMessage] {
@@ -50,7 +58,7 @@ struct ProcessSinkTests {
         var answers: [[MessageResult]] = []
         var limits: [SinkLimits] = []
         for isolation in [SinkIsolationMode.inProcess, .process] {
-            let sink = try Self.make(config, isolation: isolation)
+            let sink = try await Self.make(config, isolation: isolation)
             limits.append(sink.limits)
             var all: [MessageResult] = []
             for batch in [0..<7, 7..<14, 14..<16] {
@@ -60,7 +68,7 @@ struct ProcessSinkTests {
                     timeout: .seconds(10))
             }
             answers.append(all)
-            sink.destroy()
+            await Self.destroy(sink)
         }
         #expect(limits[0] == limits[1])
         #expect(limits[1].maxBatchMessages == 7 && limits[1].maxInFlight == 2 && limits[1].maxMessageBytes == 40)
@@ -78,8 +86,7 @@ struct ProcessSinkTests {
     /// fault, the sink is unhealthy with that reason, a new child takes over, and completing a batch makes it
     /// healthy again.
     @Test func aCrashAnswersEveryBatchInFlightAndANewChildTakesOver() async throws {
-        let sink = try Self.make(#"{"completionDelayMs": 3000}"#)
-        defer { sink.destroy() }
+        let sink = try await Self.make(#"{"completionDelayMs": 3000}"#)
         let first = try Self.childPID(sink)
         async let a = sink.send(destination: "q", messages: Self.messages(0..<3), timeout: .seconds(20))
         async let b = sink.send(destination: "q", messages: Self.messages(3..<5), timeout: .seconds(20))
@@ -101,13 +108,13 @@ struct ProcessSinkTests {
         #expect(sink.health.healthy, "healthy again once the new child completed a batch: \(sink.health)")
         #expect((sink as? ProcessSink)?.restarts == 1)
         #expect(try Self.childPID(sink) != first)
+        await Self.destroy(sink)
     }
 
     /// A batch not completed within the send timeout: the child is killed (it cannot be trusted with more), the
     /// batch is RETRY with the reason, and the next child carries on.
     @Test func aBatchNotCompletedInTimeKillsTheChild() async throws {
-        let sink = try Self.make(#"{"neverCompleteBatch": 2}"#)
-        defer { sink.destroy() }
+        let sink = try await Self.make(#"{"neverCompleteBatch": 2}"#)
         let first = try Self.childPID(sink)
         #expect(await sink.send(destination: "q", messages: Self.messages(0..<2), timeout: .seconds(5)).map(\.status) == [.ok, .ok])
         let stuck = await sink.send(destination: "q", messages: Self.messages(2..<4), timeout: .milliseconds(300))
@@ -115,27 +122,28 @@ struct ProcessSinkTests {
         #expect(await sink.send(destination: "q", messages: Self.messages(2..<4), timeout: .seconds(5)).map(\.status) == [.ok, .ok])
         #expect(try Self.childPID(sink) != first)
         #expect(kill(first, 0) != 0, "the stuck child is gone")
+        await Self.destroy(sink)
     }
 
     /// A child that stops answering altogether (stopped by a signal: no heartbeat) is killed and replaced.
     @Test func aChildWithoutHeartbeatIsKilledAndReplaced() async throws {
-        let sink = try Self.make(
+        let sink = try await Self.make(
             #"{}"#, options: Self.options { $0.heartbeatIntervalMs = 50; $0.heartbeatTimeoutMs = 400 })
-        defer { sink.destroy() }
         let first = try Self.childPID(sink)
         kill(first, SIGSTOP)
         let replaced = await eventuallyAsync(timeout: 10) { (sink as? ProcessSink)?.childPID.map { $0 != first } ?? false }
         #expect(replaced)
         #expect(sink.health.reason.contains("no heartbeat for"), "\(sink.health)")
         #expect(await sink.send(destination: "q", messages: Self.messages(0..<1), timeout: .seconds(5)).map(\.status) == [.ok])
+        await Self.destroy(sink)
     }
 
     /// A plugin that fails to start reads the same in a child as in process; the child is gone afterwards.
-    @Test func aStartFailureReadsAsInProcess() throws {
+    @Test func aStartFailureReadsAsInProcess() async throws {
         var messages: [String] = []
         for isolation in [SinkIsolationMode.inProcess, .process] {
             do {
-                _ = try Self.make(#"{"failStart": true}"#, isolation: isolation)
+                _ = try await Self.make(#"{"failStart": true}"#, isolation: isolation)
                 Issue.record("started")
             } catch let error as PluginLoadError {
                 #expect(error.code == .startFailed)
@@ -148,13 +156,13 @@ struct ProcessSinkTests {
     /// Health the plugin reports crosses the socket (metrics and logs: PluginMetricsTests and SinkIsolationTests,
     /// whose plugins run in a child by default).
     @Test func healthCrossesTheSocket() async throws {
-        let sink = try Self.make(#"{"unhealthyAfterBatches": 2}"#)
-        defer { sink.destroy() }
+        let sink = try await Self.make(#"{"unhealthyAfterBatches": 2}"#)
         _ = await sink.send(destination: "q", messages: Self.messages(0..<3), timeout: .seconds(5))
         #expect(sink.health.healthy)
         _ = await sink.send(destination: "q", messages: Self.messages(3..<4), timeout: .seconds(5))
         #expect(await eventuallyAsync(timeout: 5) { !sink.health.healthy })
         #expect(sink.health.reason == "injected unhealthy")
+        await Self.destroy(sink)
     }
 }
 

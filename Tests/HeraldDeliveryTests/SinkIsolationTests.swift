@@ -84,7 +84,7 @@ struct SinkIsolationTests {
         let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
         let client = TestClient(baseURL: server.baseURL)
         let daemon = server.process.processIdentifier
-        let count = 200
+        let count = 100
 
         // Load while the faults happen; watch for the reason meanwhile.
         var sawReason = false

@@ -5,7 +5,7 @@ import Testing
 
 /// Streaming behaviour a user of the platform relies on: lag that alerts can use, empty lists, what message
 /// bodies say. The tests that go through the store's retry schedule and dead letters run on each store backend.
-@Suite(.blocking, .timeLimit(.minutes(4)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct StreamingSemanticsTests {
     func start(_ dir: TemporaryDirectory, store: TestStore? = nil, streaming: String) throws -> (HeraldProcess, TestClient) {
         try StreamingTestSupport.start(dir, streaming: streaming, store: store)

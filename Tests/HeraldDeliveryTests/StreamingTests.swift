@@ -6,7 +6,7 @@ import Testing
 
 /// Streaming semantics end to end: the real daemon, the file sink, and what each destination receives. The tests
 /// that go through the store's queue, cursors and dead letters run on each store backend.
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct StreamingTests {
     struct Message {
         var headers: [String: String]
@@ -223,7 +223,7 @@ struct StreamingTests {
     }
 }
 
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct QueueCompactionTests {
     @Test(arguments: TestStoreBackend.allCases)
     func eventsEveryDestinationPassedAreCompactedOthersStay(_ backend: TestStoreBackend) throws {

@@ -6,7 +6,7 @@ import Testing
 /// Tenants that share every name that can be shared (provider aliases, destination names and ids, crosswalk
 /// values, entity types, filter texts) stay apart: each tenant's sinks get exactly that tenant's events, no API
 /// answer for one tenant shows another's data, and no action on one tenant touches another.
-@Suite(.blocking, .timeLimit(.minutes(8)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct TenantIsolationTests {
     static let names = ["alpha", "beta", "gamma"]
     static let rootToken = "root-admin-token-0123456789"

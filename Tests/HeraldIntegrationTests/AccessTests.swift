@@ -3,7 +3,7 @@ import HeraldJSON
 import HeraldTestSupport
 import Testing
 
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct AccessTests {
     static let tokens = """
         [{"name": "reader", "token": "read-token-0123456789", "role": "read"},

@@ -3,7 +3,7 @@ import HeraldJSON
 import HeraldTestSupport
 import Testing
 
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct CLITests {
     /// A node id names the node in the lease table, /api/cluster and every metric: a bad one is refused before
     /// anything starts, naming where it came from.

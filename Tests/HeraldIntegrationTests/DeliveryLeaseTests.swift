@@ -9,7 +9,7 @@ import Testing
 /// the sink ends with every event at least once, each entity's in `objectVersion` order.
 ///
 /// Without PostgreSQL this is skipped with the install hint, except in CI, where it fails with it.
-@Suite(.blocking, .timeLimit(.minutes(8)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct DeliveryLeaseTests {
     static let leaseMs = 1_500
     /// The nodes' lease loop runs every leaseMs / 3.

@@ -5,7 +5,7 @@ import Testing
 
 /// The REST API against the real `herald serve` binary, on each store backend (the scenarios are in
 /// `EntityAPIScenario`, one server per test).
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct EntityAPITests {
     @Test(arguments: TestStoreBackend.allCases)
     func createUpdateUnchangedDeleteWithEventsAndVersions(_ backend: TestStoreBackend) throws {

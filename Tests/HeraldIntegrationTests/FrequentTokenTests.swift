@@ -6,7 +6,7 @@ import Testing
 /// Frequent match tokens: a coarse token (a rule's exact parts without its fuzzy ones) held by more
 /// than `limits.maxEntitiesPerCoarseToken` entities is skipped and counted; the finer token (with
 /// the names' phonetic keys) still finds the candidates whose names sound alike.
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct FrequentTokenTests {
     static let tenant = """
         {

@@ -9,7 +9,7 @@ import Testing
 /// identifiers (crosswalk values and tables, ids in URLs and bodies) with control characters are refused as the
 /// item's error; attribute values, which are stored inside the entity's blob, keep them exactly. Duplicate keys
 /// are refused; answers quote at most 200 bytes of any input.
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct HostileInputTests {
     let dir = TemporaryDirectory()
     let server: HeraldProcess

@@ -6,7 +6,7 @@ import Testing
 /// Match and merge through the real daemon: events, order, redirects, potential matches,
 /// manual merge, unmerge, not-a-match, relations; on each store backend (the scenarios are in
 /// `MatchMergeScenario`, one server per test).
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct MatchMergeTests {
     static let individual = "configuration/entityTypes/Individual"
 
@@ -331,7 +331,7 @@ struct MatchMergeScenario {
 
 /// The scenario from the design talk users know: an entity is created, matches an existing one and
 /// merges; two destinations on one queue each receive exactly their share. On each store backend.
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct MergeStreamingScenarioTests {
     @Test(arguments: TestStoreBackend.allCases)
     func createdMatchedMergedStreamsToTwoDestinationsOnOneQueue(_ backend: TestStoreBackend) throws {

@@ -9,7 +9,7 @@ import Testing
 /// Herald reconnects on its own and loses nothing it acknowledged.
 ///
 /// Without PostgreSQL this is skipped with the install hint, except in CI, where it fails with it.
-@Suite(.blocking, .timeLimit(.minutes(5)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct PostgresFailureTests {
     /// How long one request may take, even while PostgreSQL is down: it must be answered, not left waiting.
     static let requestBound: Duration = .seconds(10)

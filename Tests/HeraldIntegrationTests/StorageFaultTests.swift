@@ -4,7 +4,7 @@ import HeraldTestSupport
 import Testing
 
 /// The data directory's disk fills up under load, then space comes back.
-@Suite(.blocking, .timeLimit(.minutes(4)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct StorageFaultTests {
     /// `herald serve` with one test-sink destination `q/events` (`sink`: the sink's configuration members) and
     /// its data directory at `data` (default: beside the configuration).

@@ -5,7 +5,7 @@ import Testing
 
 /// TLS (`server.tls`) with a self-signed certificate made by the `openssl` CLI and checked with `curl`,
 /// and the refusal to serve bearer tokens over plain HTTP off loopback.
-@Suite(.blocking, .timeLimit(.minutes(3)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct TransportTests {
     static let tokens = #"[{"name": "reader", "token": "read-token-0123456789", "role": "read"}]"#
 

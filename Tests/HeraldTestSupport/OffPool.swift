@@ -7,7 +7,9 @@ import Testing
 // - `offPool` / `offPoolConcurrently` run blocking work that reports by returning or throwing on threads of their
 //   own (not `#expect`: swift-testing attributes expectations through task-locals, which a raw thread lacks);
 // - the `.blocking` suite trait lets at most one test case of all `.blocking` suites run at a time, so at least one
-//   pool thread stays free for the rest of the run (the others wait without holding a thread).
+//   pool thread stays free for the rest of the run (the others wait without holding a thread). A test's time limit
+//   counts its wait for the slot too, so `.blocking` suites take 10 minutes: a limit there catches a hang, not a
+//   slow test behind a queue of others.
 
 /// Runs `body` on a thread of its own and awaits its result. `body` reports by returning or throwing, not `#expect`.
 public func offPool<T>(_ body: @escaping () throws -> T) async throws -> T {
