@@ -174,7 +174,12 @@ struct IsolationScenario {
             let process = figures["\(sink) process"] ?? Figures()
             let a = Summary(values: inProcess.rates).median
             let b = Summary(values: process.rates).median
+            // Each run's process rate against the in-process rate just before it (the same load from elsewhere).
+            let paired = Summary(values: zip(process.rates, inProcess.rates).map { $0 / max(1, $1) })
+            say(
+                "  \(sink): process/in process by run " + paired.values.map { String(format: "%.2f", $0) }.joined(separator: ", "))
             out += [
+                ("\(sink) paired ratio (median)", paired.median, "x"),
                 ("\(sink) in process msgs/s (median)", a, "msg/s"),
                 ("\(sink) process msgs/s (median)", b, "msg/s"),
                 ("\(sink) process msgs/s (min)", Summary(values: process.rates).min, "msg/s"),

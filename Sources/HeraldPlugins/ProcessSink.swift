@@ -272,10 +272,8 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
                 s.diagnostics = diagnostics
                 guard let p = s.pending[id], p.generation == child.generation else { return nil }
                 s.pending[id] = nil
-                if s.fault != nil {
-                    s.fault = nil
-                    s.faultsInARow = 0
-                }
+                // Healthy again; the backoff only resets once a child has lived a while (`died`).
+                s.fault = nil
                 return p
             }
             guard let entry else { return }
@@ -328,6 +326,11 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             let mine = s.pending.filter { $0.value.generation == child.generation }.sorted { $0.key < $1.key }
             for (id, _) in mine { s.pending[id] = nil }
             if !s.stopping {
+                // A child that ran for a while before its fault starts the backoff again; one that keeps failing
+                // soon after its start (even after completing a batch or two) backs off further each time.
+                if child.started.duration(to: .now) >= .milliseconds(max(10_000, options.restartBackoffMaxMs)) {
+                    s.faultsInARow = 0
+                }
                 s.faultsInARow += 1
                 s.restarts += 1
             }

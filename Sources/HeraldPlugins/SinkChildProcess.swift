@@ -35,6 +35,8 @@ final class SinkChildProcess: @unchecked Sendable {
     let socket: FrameSocket
     let generation: UInt64
     let memory: MemoryLimit?
+    /// When it was spawned.
+    let started = ContinuousClock.now
     /// Writes to the child happen here, off the caller: a child that stops reading blocks only this queue.
     let writer: DispatchQueue
     /// Why the daemon killed it, if it did (set before the signal).
