@@ -93,6 +93,22 @@ public enum SinkHost {
         beat.stackSize = 256 << 10
         beat.start()
 
+        /// Hands the batch in `frame` (a frame read from the socket, or a shared slot) to the instance; its results go
+        /// back under the daemon's batch id.
+        func send(_ frame: UnsafeMutableRawBufferPointer, owned: Bool) {
+            let arena: BatchArena
+            do {
+                arena = try BatchArena(frame: frame, owned: owned)
+            } catch {
+                logger.error("sink host: batch does not parse: \(error)")
+                _exit(exitProtocolError)
+            }
+            let id = arena.frameBatchId
+            instance.send(arena: arena, count: arena.count, timeout: nil) { results in
+                socket.write(resultsFrame(id, results, instance.diagnostics))
+            }
+        }
+
         while true {
             switch socket.next(maxBytes: maxDaemonFrameBytes) {
             case .end:
@@ -104,17 +120,7 @@ public enum SinkHost {
             case .frame(let kind, let payload):
                 switch kind {
                 case .batch:
-                    let arena: BatchArena
-                    do {
-                        arena = try BatchArena(frame: payload)
-                    } catch {
-                        logger.error("sink host: batch frame does not parse: \(error)")
-                        _exit(exitProtocolError)
-                    }
-                    let id = arena.frameBatchId
-                    instance.send(arena: arena, count: arena.count, timeout: nil) { results in
-                        socket.write(resultsFrame(id, results, instance.diagnostics))
-                    }
+                    send(payload, owned: true)
                 case .sharedBatch:
                     var r = FrameReader(UnsafeRawBufferPointer(payload))
                     let slot = (try? r.u32()).map(Int.init) ?? -1
@@ -124,18 +130,7 @@ public enum SinkHost {
                         logger.error("sink host: shared batch frame out of bounds (slot \(slot), \(length) bytes)")
                         _exit(exitProtocolError)
                     }
-                    let arena: BatchArena
-                    do {
-                        arena = try BatchArena(
-                            frame: UnsafeMutableRawBufferPointer(start: shared + slot * Int(slotSize), count: length), owned: false)
-                    } catch {
-                        logger.error("sink host: shared batch does not parse: \(error)")
-                        _exit(exitProtocolError)
-                    }
-                    let id = arena.frameBatchId
-                    instance.send(arena: arena, count: arena.count, timeout: nil) { results in
-                        socket.write(resultsFrame(id, results, instance.diagnostics))
-                    }
+                    send(UnsafeMutableRawBufferPointer(start: shared + slot * Int(slotSize), count: length), owned: false)
                 case .flush:
                     var r = FrameReader(UnsafeRawBufferPointer(payload))
                     let timeout = (try? r.u32()) ?? 0
