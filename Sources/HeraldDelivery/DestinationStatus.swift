@@ -52,6 +52,7 @@ public struct DestinationStatus: Sendable {
     /// With `process`: the child's process id (nil while it restarts) and how many times it was restarted.
     public var sinkPid: Int32?
     public var sinkRestarts: Int = 0
+    public var sinkLastFault: String?
     /// Set while the worker cannot record outcomes in the store: the destination is then unhealthy with this reason.
     var storeFailure: String?
 
@@ -112,6 +113,8 @@ public struct DestinationStatus: Sendable {
             if let sinkPid { w.int(Int(sinkPid)) } else { w.null() }
             w.key("restarts")
             w.int(sinkRestarts)
+            w.key("lastFault")
+            if let sinkLastFault { w.string(sinkLastFault) } else { w.null() }
             w.endObject()
         }
         w.endObject()

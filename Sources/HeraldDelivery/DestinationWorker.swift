@@ -105,6 +105,7 @@ final class DestinationWorker: Sendable {
             if let child = instance as? ProcessSink {
                 s.sinkPid = child.childPID
                 s.sinkRestarts = child.restarts
+                s.sinkLastFault = child.lastFault
             }
             let h = instance.health
             if s.state == .running {

@@ -44,6 +44,8 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
         var fault: String?
         var faultsInARow = 0
         var restarts = 0
+        /// The last fault's reason, kept after the destination is healthy again (status shows it).
+        var lastFault: String?
         var diagnostics = SinkDiagnostics()
         var lastHeartbeat = ContinuousClock.now
         var flushWaiter: FlushWait?
@@ -87,6 +89,8 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
 
     /// Counts of the child's life, for tests and status.
     public var restarts: Int { state.withLock { $0.restarts } }
+    /// The reason of the child's last fault (nil: none yet), also once healthy again.
+    public var lastFault: String? { state.withLock { $0.lastFault } }
     /// The live child's process id (nil while it restarts).
     public var childPID: pid_t? { state.withLock { $0.child?.pid } }
 
@@ -110,7 +114,8 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
         // Metrics and health the plugin reports while it starts, for the caller to apply.
         var early: [(SinkHostFrame, [UInt8])] = []
         let child = try SinkChildProcess(
-            executable: executable, generation: generation, memoryLimitMb: options.memoryLimitMb, label: "\(alias)/\(destination)",
+            executable: executable, generation: generation, memoryLimitMb: options.memoryLimitMb, memoryCgroup: options.memoryCgroup,
+            label: "\(alias)/\(destination)",
             slots: options.sharedSlots > 0 ? SharedBatchSlots(count: options.sharedSlots, slotSize: options.sharedSlotBytes) : nil)
         var hello = FrameWriter(.hello)
         hello.string(plugin.manifest.library)
@@ -347,7 +352,10 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             orphans.isEmpty
             ? "\(how) (no batch in flight)"
             : "\(how) while sending batch \(orphans[0].0)\(orphans.count > 1 ? " (and \(orphans.count - 1) more)" : "")"
-        state.withLock { $0.fault = reason }
+        state.withLock {
+            $0.fault = reason
+            $0.lastFault = reason
+        }
         logger.error("\(reason); \(orphans.reduce(0) { $0 + $1.1.count }) messages in flight count as RETRY")
         for (_, p) in orphans {
             p.continuation.resume(

@@ -48,7 +48,9 @@ final class SinkChildProcess: @unchecked Sendable {
     /// Shared memory for batches (nil: batches go through the socket).
     let slots: SharedBatchSlots?
 
-    init(executable: String, generation: UInt64, memoryLimitMb: Int, label: String, slots: SharedBatchSlots?) throws(PluginLoadError) {
+    init(
+        executable: String, generation: UInt64, memoryLimitMb: Int, memoryCgroup: Bool = true, label: String, slots: SharedBatchSlots?
+    ) throws(PluginLoadError) {
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
             throw PluginLoadError(.sinkProcessFailed, "socketpair failed: \(String(cString: strerror(errno)))")
@@ -109,7 +111,7 @@ final class SinkChildProcess: @unchecked Sendable {
         socket = FrameSocket(fd: fds[0])
         self.generation = generation
         writer = DispatchQueue(label: "herald.sink-host.\(child).writer")
-        memory = memoryLimitMb > 0 ? MemoryLimit.cgroup(for: child, limitMb: memoryLimitMb) : nil
+        memory = memoryLimitMb > 0 && memoryCgroup ? MemoryLimit.cgroup(for: child, limitMb: memoryLimitMb) : nil
         // Reap it on a thread of its own: the exit status names the fault.
         let t = Thread { [self] in
             var status: Int32 = 0

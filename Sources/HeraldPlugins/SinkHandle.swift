@@ -37,6 +37,9 @@ public struct ProcessSinkOptions: Sendable, Equatable {
     /// The child's memory limit in MiB (0: none). A cgroup's memory limit where one can be created, otherwise the
     /// daemon samples the child's resident memory and kills it past the limit.
     public var memoryLimitMb: Int = 0
+    /// Whether the memory limit may use a cgroup (false: always the daemon's watch of resident memory; tests use it to
+    /// exercise the fallback on a machine where cgroups can be made).
+    public var memoryCgroup = true
     /// The wait before the first restart after a fault; doubled after each fault in a row, up to `restartBackoffMaxMs`.
     public var restartBackoffInitialMs: Int = 200
     public var restartBackoffMaxMs: Int = 30_000

@@ -138,6 +138,25 @@ struct ProcessSinkTests {
         await Self.destroy(sink)
     }
 
+    /// The memory limit without a cgroup (where none can be made): the daemon watches the child's resident memory
+    /// and kills it past the limit. (With a cgroup: SinkIsolationTests, where this machine allows one.)
+    @Test func aChildPastItsMemoryLimitIsKilledWithoutACgroup() async throws {
+        let sink = try await Self.make(
+            #"{"allocateMbPerBatch": 64}"#, options: Self.options { $0.memoryLimitMb = 200; $0.memoryCgroup = false })
+        let first = try Self.childPID(sink)
+        var faults: [MessageResult] = []
+        for i in 0..<12 where faults.isEmpty {
+            let r = await sink.send(destination: "q", messages: Self.messages(i..<(i + 1)), timeout: .seconds(10))
+            faults = r.filter(\.sinkFault)
+            if faults.isEmpty { try await Task.sleep(for: .milliseconds(150)) }  // the watch samples every 100 ms
+        }
+        let reason = faults.first?.error ?? (sink as? ProcessSink)?.lastFault ?? "no fault"
+        #expect(reason.contains("resident memory") && reason.contains("passed memoryLimitMb 200"), "\(reason)")
+        #expect(((sink as? ProcessSink)?.restarts ?? 0) >= 1)
+        #expect(await eventuallyAsync(timeout: 10) { (sink as? ProcessSink)?.childPID.map { $0 != first } ?? false })
+        await Self.destroy(sink)
+    }
+
     /// A plugin that fails to start reads the same in a child as in process; the child is gone afterwards.
     @Test func aStartFailureReadsAsInProcess() async throws {
         var messages: [String] = []

@@ -119,6 +119,7 @@ struct SinkIsolationTests {
         #expect(sawReason || server.log.contains(fault.reason), "the reason was reported: \(fault.reason)\n\(server.log.suffix(2000))")
         let restarts = status?["sinkProcess"]?["restarts"]?.int64Value ?? 0
         #expect(restarts >= 1)
+        #expect(status?["sinkProcess"]?["lastFault"]?.stringValue?.hasPrefix("sink process") == true, "\(status?.serializedString() ?? "")")
         let reasons = server.log.split(separator: "\n").filter { $0.contains("messages in flight count as RETRY") }
         print("SinkIsolationTests [\(fault)]: \(count - dead.count) delivered, \(dead.count) dead-lettered, \(restarts) restarts; first fault: \(reasons.first.map { String($0.suffix(200)) } ?? "none")")
         #expect(server.log.contains("sink process restarted"), "the child was restarted")
