@@ -6,7 +6,7 @@ import Testing
 /// The real `herald serve` with the built kafka plugin (libherald-sink-kafka.so) against the mock
 /// cluster process, read back with kcat. A file destination on the same tenant renders the same
 /// events, so what Kafka received can be compared with what Herald rendered.
-@Suite(.serialized, .timeLimit(.minutes(4)))
+@Suite(.serialized, .blocking, .timeLimit(.minutes(10)))
 struct KafkaEndToEndTests {
     static let topic = "herald-events"
     static var library: String { BuildProducts.directory + "/libherald-sink-kafka.so" }

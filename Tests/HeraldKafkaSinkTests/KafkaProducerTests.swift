@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// The producer against librdkafka's mock cluster (a separate process on 127.0.0.1), read back with kcat.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .blocking, .timeLimit(.minutes(10)))
 struct KafkaProducerTests {
     func harness(_ cluster: MockKafkaCluster, _ extra: String = "") throws -> ProducerHarness {
         try ProducerHarness(KafkaConfig.parse(#"{"bootstrapServers": "\#(cluster.bootstrap)"\#(extra)}"#))

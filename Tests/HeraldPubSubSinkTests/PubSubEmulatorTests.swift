@@ -100,7 +100,7 @@ final class PubSubEmulator: @unchecked Sendable {
 
 /// End to end: the real `herald serve` with the pubsub plugin publishing to the official emulator.
 /// A file sink on the same events is the reference for what Herald rendered.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .blocking, .timeLimit(.minutes(10)))
 struct PubSubEmulatorTests {
     static let project = "herald-test"
 

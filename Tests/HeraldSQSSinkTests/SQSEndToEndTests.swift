@@ -4,7 +4,7 @@ import HeraldTestSupport
 import Testing
 
 /// The real `herald serve` with the built sqs plugin, against moto with signature checking on.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.blocking, .timeLimit(.minutes(10)))
 struct SQSEndToEndTests {
     /// A tenant with the default value limits (so a 300 KB entity can be posted) and a streamingConfig.
     static func tenant(_ id: String, streaming: String) -> String {

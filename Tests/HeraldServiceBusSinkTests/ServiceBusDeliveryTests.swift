@@ -5,7 +5,7 @@ import Testing
 
 /// End to end: the real `herald serve` with the servicebus plugin sending to the local endpoint.
 /// A file sink on the same events is the reference for what Herald rendered.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .blocking, .timeLimit(.minutes(10)))
 struct ServiceBusDeliveryTests {
     static let key = "c2VjcmV0LWtleS1iYXNlNjQ9PQ=="
 
