@@ -212,7 +212,7 @@ struct PluginLoaderTests {
     }
 }
 
-@Suite(.blocking) struct ConfigCheckWithPluginsTests {
+@Suite(.blocking, .timeLimit(.minutes(10))) struct ConfigCheckWithPluginsTests {
     @Test func configCheckRunsEachProvidersPluginValidation() throws {
         let dir = TemporaryDirectory()
         let plugins = StreamingTestSupport.pluginDirectory(in: dir)

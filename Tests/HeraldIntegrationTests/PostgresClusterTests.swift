@@ -9,7 +9,7 @@ import Testing
 /// fail with it: CI must not pass by skipping the PostgreSQL tests.
 @Suite(
     .blocking,
-    .timeLimit(.minutes(3)),
+    .timeLimit(.minutes(10)),
     .enabled(
         if: PostgresCluster.isAvailable || PostgresCluster.isRequired,
         Comment(rawValue: PostgresCluster.requireOrSkipMessage() ?? "")))

@@ -12,7 +12,7 @@ import Testing
 /// Without PostgreSQL the suite is skipped with the install hint, except in CI (`CI` set), where it fails.
 @Suite(
     .blocking,
-    .timeLimit(.minutes(5)),
+    .timeLimit(.minutes(10)),
     .enabled(
         if: PostgresCluster.isAvailable || PostgresCluster.isRequired,
         Comment(rawValue: PostgresCluster.requireOrSkipMessage() ?? "")))
