@@ -123,6 +123,10 @@ struct SinkIsolationTests {
         let reasons = server.log.split(separator: "\n").filter { $0.contains("messages in flight count as RETRY") }
         print("SinkIsolationTests [\(fault)]: \(count - dead.count) delivered, \(dead.count) dead-lettered, \(restarts) restarts; first fault: \(reasons.first.map { String($0.suffix(200)) } ?? "none")")
         #expect(server.log.contains("sink process restarted"), "the child was restarted")
+        // The plugin's own log lines cross the socket and carry the destination's labels in the daemon's log.
+        #expect(
+            server.log.split(separator: "\n").contains { $0.contains("destination=bad/q") && $0.contains("test sink started") },
+            "the child's log lines reach the daemon's log")
         if !dead.isEmpty {
             let letters = try client.get("/api/t1/streaming/dlq?destination=bad/q&limit=1000").json?["deadLetters"]?.arrayValue ?? []
             for l in letters {
