@@ -108,7 +108,7 @@ final class SinkChildProcess: @unchecked Sendable {
         }
         pid = child
         self.slots = slots
-        socket = FrameSocket(fd: fds[0])
+        socket = FrameSocket(fd: fds[0], owned: true)
         self.generation = generation
         writer = DispatchQueue(label: "herald.sink-host.\(child).writer")
         memory = memoryLimitMb > 0 && memoryCgroup ? MemoryLimit.cgroup(for: child, limitMb: memoryLimitMb) : nil
@@ -170,7 +170,6 @@ final class SinkChildProcess: @unchecked Sendable {
     ]
 
     deinit {
-        close(socket.fd)
         memory?.remove()
     }
 }

@@ -107,12 +107,21 @@ struct FrameReader {
     mutating func string() throws(FrameError) -> String { String(decoding: try raw(), as: UTF8.self) }
 }
 
-/// A blocking, whole-frame socket reader and writer over one file descriptor.
+/// A blocking, whole-frame socket reader and writer over one file descriptor, which it owns when `owned` (closed
+/// with the last reference: a write still queued keeps the descriptor, so it can never reach a number reused since).
 final class FrameSocket: @unchecked Sendable {
     let fd: Int32
+    private let owned: Bool
     private let writeLock = NSLock()
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, owned: Bool = false) {
+        self.fd = fd
+        self.owned = owned
+    }
+
+    deinit {
+        if owned { close(fd) }
+    }
 
     /// Writes every byte (MSG_NOSIGNAL: a closed peer is an error, not a SIGPIPE). False when the peer is gone.
     @discardableResult
