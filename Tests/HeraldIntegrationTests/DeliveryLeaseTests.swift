@@ -74,11 +74,14 @@ struct DeliveryLeaseTests {
         try StreamingTestSupport.postPeople(clients["n2"]!, count: 50, prefix: "q", batch: 25)
         // Then a load through the survivor while the holder is killed: delivery is under way at the kill.
         let progress = LoadProgress()
+        // A client of its own: one libcurl handle must not be used by two threads at once (the test's thread keeps
+        // asking `survivor` for the status meanwhile; sharing it crashed the test runner inside libcurl).
+        let loader = TestClient(baseURL: survivor.baseURL)
         let load = Thread {
             for round in 1...12 {
                 for prefix in ["p", "q"] {
                     _ = try? StreamingTestSupport.postPeople(
-                        survivor, count: 50, prefix: prefix, name: { "R\(round)x\($0)" }, batch: 25)
+                        loader, count: 50, prefix: prefix, name: { "R\(round)x\($0)" }, batch: 25)
                     progress.posted.add(1, ordering: .relaxed)
                 }
             }
