@@ -179,7 +179,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
     }
 
     static func forwardLog(_ r: inout FrameReader, to logger: Logger) {
-        guard let level = try? r.u8(), let text = try? r.string() else { return }
+        guard let level = try? r.u8(), let text = try? r.string(max: 8 * maxCrossingText) else { return }
         let l = Logger.Level.allCases[min(Int(level), Logger.Level.allCases.count - 1)]
         logger.log(level: l, "\(text)")
     }
@@ -268,7 +268,7 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             for _ in 0..<(allOK ? 0 : count) {
                 let raw = Int32(bitPattern: try r.u32())
                 let retryAfter = try r.u32()
-                let error = try r.u8() != 0 ? try r.string() : nil
+                let error = try r.u8() != 0 ? try r.string(max: maxCrossingText) : nil
                 guard let status = SinkStatus(rawValue: raw) else { throw FrameError(description: "status \(raw)") }
                 results.append(MessageResult(status: status, retryAfterMs: retryAfter, error: error))
             }
@@ -294,12 +294,12 @@ public final class ProcessSink: SinkHandle, @unchecked Sendable {
             Self.forwardLog(&r, to: logger)
         case .metric:
             let counter = try r.u8() != 0
-            let name = try r.string()
+            let name = try r.string(max: 256)
             let value = try r.f64()
             metricsHandler(name, value, counter)
         case .health:
             let healthy = try r.u8() != 0
-            let reason = try r.string()
+            let reason = try r.string(max: maxCrossingText)
             state.withLock {
                 $0.pluginHealthy = healthy
                 $0.pluginReason = reason

@@ -105,6 +105,10 @@ struct FrameReader {
     mutating func f64() throws(FrameError) -> Double { Double(bitPattern: try u64()) }
     mutating func raw() throws(FrameError) -> UnsafeRawBufferPointer { try take(Int(try u32())) }
     mutating func string() throws(FrameError) -> String { String(decoding: try raw(), as: UTF8.self) }
+    /// A string cut to `max` bytes: what a child sends is kept no longer than the daemon needs it.
+    mutating func string(max: Int) throws(FrameError) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: try raw().prefix(max)), as: UTF8.self)
+    }
 }
 
 /// A blocking, whole-frame socket reader and writer over one file descriptor, which it owns when `owned` (closed
