@@ -338,6 +338,8 @@ public final class DeliveryService: Service, Sendable {
             var s: DestinationStatus
             if let worker = running[key] {
                 s = worker.snapshot
+                // A paused or disabled destination's worker never reads its cursor: the store has it.
+                if !want.destination.delivers { s.cursor = (try? await store.cursor(key)) ?? 0 }
             } else {
                 s = DestinationStatus.idle(
                     tenant: key.tenant, destination: want.destination, provider: want.provider, standby: .standby)
