@@ -241,4 +241,56 @@ struct StreamingManagementTests {
             headers: [("X-Herald-Client", "script")], body: [])
         #expect(header.status == 200, "\(header.bodyText)")
     }
+
+    /// Two nodes on one PostgreSQL with one file: a destination created on one node is delivered by whichever node
+    /// takes its lease, a pause made on either node stops delivery wherever it runs, and a seek made on the node
+    /// that does not deliver it is fenced by the lease.
+    @Test func aChangeOnOneNodeReachesTheOther() throws {
+        let store = try TestStore(.postgres, name: "manage2")
+        let dir = TemporaryDirectory()
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: Self.streaming(dir),
+            tokens: Self.tokens, store: store)
+        try StreamingTestSupport.setLeaseMs(2_000, in: config)
+        let n1 = try HeraldProcess(configPath: config, logPath: dir.file("n1.log"), extraArguments: ["--node-id", "n1"])
+        let n2 = try HeraldProcess(configPath: config, logPath: dir.file("n2.log"), extraArguments: ["--node-id", "n2"])
+        defer {
+            n1.kill9()
+            n2.kill9()
+        }
+        let c1 = TestClient(baseURL: n1.baseURL, token: "admin-token-0123456789")
+        let c2 = TestClient(baseURL: n2.baseURL, token: "admin-token-0123456789")
+        let created = try c1.post("/api/t1/streaming/destinations", #"{"provider": "f", "name": "created", "batch": {"lingerMs": 0}}"#)
+        #expect(created.status == 201, "\(created.text)")
+        let seen = StreamingTestSupport.eventually(timeout: 10) {
+            (try? c2.get("/api/t1/streaming/destinations/f%2Fcreated"))?.status == 200
+        }
+        #expect(seen, "node 2 applies what node 1 stored within its poll")
+        try StreamingTestSupport.postPeople(c2, count: 5, prefix: "a")
+        #expect(StreamingTestSupport.eventually(timeout: 20) { Self.lines(dir, "created").count == 5 })
+
+        // Paused through the node that does not hold the lease, if that is where it runs.
+        let holder = try StreamingTestSupport.destinationStatus(c1, id: "f/created")?["holder"]?.stringValue
+        let other = holder == "n1" ? c2 : c1
+        #expect(try other.request("POST", "/api/t1/streaming/destinations/f%2Fcreated/_pause").status == 200)
+        let stopped = StreamingTestSupport.eventually(timeout: 10) {
+            (try? StreamingTestSupport.destinationStatus(c1, id: "f/created"))?["holder"] == .null
+                && (try? StreamingTestSupport.destinationStatus(c2, id: "f/created"))?["state"] == .string("PAUSED")
+        }
+        #expect(stopped, "the holder stops and releases the lease")
+        try StreamingTestSupport.postPeople(c1, count: 3, prefix: "b")
+        Thread.sleep(forTimeInterval: 1)
+        #expect(Self.lines(dir, "created").count == 5, "nothing is delivered while paused, on any node")
+        var seek = try other.post("/api/t1/streaming/destinations/f%2Fcreated/_seek", #"{"seq": 1}"#)
+        if seek.status == 409 {
+            // The other node has not applied the pause yet.
+            Thread.sleep(forTimeInterval: 3)
+            seek = try other.post("/api/t1/streaming/destinations/f%2Fcreated/_seek", #"{"seq": 1}"#)
+        }
+        #expect(seek.status == 200, "\(seek.text)")
+        #expect(try other.request("POST", "/api/t1/streaming/destinations/f%2Fcreated/_resume").status == 200)
+        #expect(StreamingTestSupport.eventually(timeout: 20) { Self.lines(dir, "created").count == 13 }, "5, then all 8 again from seq 1")
+        Thread.sleep(forTimeInterval: 1)
+        #expect(Self.lines(dir, "created").count == 13)
+    }
 }
