@@ -300,6 +300,11 @@ def create_destination(c):
            "the new destination's sent count to rise by 25")
     out = os.path.join(c.herald.dir, "out", "created.ndjson")
     c.wait(lambda: os.path.exists(out), 10, "created.ndjson")
+    # Pause and resume from the page.
+    c.find("#pause").click()
+    c.wait(lambda: c.first("#destination-status [data-field=state]").text == "PAUSED", 20, "state PAUSED")
+    c.find("#resume").click()
+    c.wait(lambda: c.first("#destination-status [data-field=state]").text == "RUNNING", 20, "state RUNNING again")
     c.find("#destination-form")
     # A refused change shows the server's issue next to its field.
     objectFilter = c.find("#destination-form textarea[name=objectFilter]")
@@ -308,6 +313,11 @@ def create_destination(c):
     c.wait(lambda: c.first("[data-field=objectFilter] .issue span") or c.first("#form-issues li"), 20,
            "the refusal of a filter naming an unknown attribute")
     c.shot("destination")
+    # The audit list names the operator's changes.
+    c.go("changes")
+    c.wait(lambda: len([r for r in c.all("#changes tr") if "files/created" in r.text]) >= 3, 20,
+           "create, pause and resume of files/created in the audit list")
+    c.shot("changes")
 
 
 def dead_letter(c):

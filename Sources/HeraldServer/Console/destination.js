@@ -49,12 +49,16 @@ export async function destinationPage(view, id) {
   page.every(2000, view, refresh);
 
   try {
-    const config = await api(destinationPath(id));
-    const object = config.destination || config;
+    const [object, list] = await Promise.all([api(destinationPath(id)),
+      api(tenantPath('/streaming/destinations')).catch(() => ({}))]);
+    const managed = (list.managed || {})[id];
+    const origin = managed ? el('p.muted#origin', managed.origin === 'api'
+      ? `Changed through the API by ${managed.updatedBy || '?'} at ${time(managed.updatedAt)}; it is kept in the store, over the configuration file.`
+      : 'As in the configuration file.') : null;
     if (session.can('admin')) {
-      fill(configBox, destinationForm(object, {editing: true}));
+      fill(configBox, origin, destinationForm(object, {editing: true}));
     } else {
-      fill(configBox, pre(object), el('p.muted', 'Editing needs an admin token.'));
+      fill(configBox, origin, pre(object), el('p.muted', 'Editing needs an admin token.'));
     }
   } catch (error) {
     fill(configBox, problem(error, 'Configuration'));

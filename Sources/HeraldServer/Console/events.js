@@ -138,11 +138,11 @@ export async function changesPage(view) {
     fill(view, el('h1', 'Changes'), problem(error, 'The audit list of streaming changes'));
     return;
   }
-  fill(view, el('h1', 'Changes'), el('p.muted', 'Who changed the streaming configuration, and what.'),
-    changes.length === 0 ? el('p.muted', 'No changes yet.') : table([
+  fill(view, el('h1', 'Changes'), el('p.muted', 'Who changed the streaming configuration, and what (newest first).'),
+    el('div#changes', changes.length === 0 ? el('p.muted', 'No changes yet.') : table([
       {title: 'At', cell: c => time(c.at)}, {title: 'Who', cell: c => c.actor}, {title: 'Action', cell: c => c.action},
       {title: 'Kind', cell: c => c.kind}, {title: 'Target', cell: c => c.target},
       {title: 'Before / after', cell: c => el('details', el('summary', 'show'),
         el('div.diff', el('div', el('h3', 'before'), pre(c.before ?? null)), el('div', el('h3', 'after'), pre(c.after ?? null))))},
-    ], changes));
+    ], changes)));
 }
