@@ -54,7 +54,7 @@ async function refreshChart(box) {
   fill(box, chart(data));
 }
 
-const W = 720, H = 200, PAD = {left: 48, right: 8, top: 10, bottom: 24};
+const W = 1000, H = 240, PAD = {left: 48, right: 12, top: 10, bottom: 24};
 
 /** Sent per interval for each destination (a line each), retried and dead-lettered summed (dashed). */
 export function chart(data) {
@@ -80,9 +80,11 @@ export function chart(data) {
     svg('line', {class: 'axis', x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: y(0)}),
     svg('text', {x: PAD.left - 4, y: y(max) + 4, 'text-anchor': 'end'}, num(max)),
     svg('text', {x: PAD.left - 4, y: y(0), 'text-anchor': 'end'}, '0'),
+    svg('line', {class: 'grid', x1: PAD.left, y1: y(max / 2), x2: W - PAD.right, y2: y(max / 2)}),
   ];
   for (let m = 15; m >= 0; m -= 5) {
-    axes.push(svg('text', {x: x(end - m * 60000), y: H - 6, 'text-anchor': 'middle'}, m ? `-${m} min` : 'now'));
+    const anchor = m === 15 ? 'start' : m ? 'middle' : 'end';
+    axes.push(svg('text', {x: x(end - m * 60000), y: H - 6, 'text-anchor': anchor}, m ? `-${m} min` : 'now'));
   }
   const lines = series.filter(s => s.points.length).map(s => svg('polyline', {
     class: s.cls, points: s.points.filter(p => p[0] >= start).map(p => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' '),
