@@ -313,10 +313,18 @@ def create_destination(c):
     c.wait(lambda: c.first("[data-field=objectFilter] .issue span") or c.first("#form-issues li"), 20,
            "the refusal of a filter naming an unknown attribute")
     c.shot("destination")
+    # An accepted edit: no filter, ENTITY_CHANGED too; the server holds what the form sent.
+    c.find("#destination-form textarea[name=objectFilter]").clear()
+    c.find("#destination-form input[name=typeFilter][value=ENTITY_CHANGED]").click()
+    c.find("#save").click()
+    c.wait(lambda: "Saved: files/created" in c.find("#flash").text, 20, "the edit to be saved")
+    status, saved = c.herald.api("GET", "/api/t1/streaming/destinations/files%2Fcreated")
+    check(status == 200 and saved.get("typeFilter") == ["ENTITY_CREATED", "ENTITY_CHANGED"]
+          and "objectFilter" not in saved, f"the saved destination: {status} {saved}")
     # The audit list names the operator's changes.
     c.go("changes")
-    c.wait(lambda: len([r for r in c.all("#changes tr") if "files/created" in r.text]) >= 3, 20,
-           "create, pause and resume of files/created in the audit list")
+    c.wait(lambda: len([r for r in c.all("#changes tr") if "files/created" in r.text]) >= 4, 20,
+           "create, pause, resume and replace of files/created in the audit list")
     c.shot("changes")
 
 

@@ -44,6 +44,14 @@ export async function playgroundPage(view) {
     if (mine !== asked) return;  // a newer keystroke answered after this one
     showVerdict(verdict, filter.value, answer);
   });
+  // A click on the error puts the text cursor at its position in the filter.
+  verdict.addEventListener('click', () => {
+    const box = verdict.querySelector('[data-position]');
+    if (!box) return;
+    const at = Array.from(filter.value).slice(0, Number(box.dataset.position)).join('').length;
+    filter.focus();
+    filter.setSelectionRange(at, at);
+  });
   filter.addEventListener('input', validate);
   types.forEach(b => b.addEventListener('change', validate));
   validate();
@@ -83,7 +91,7 @@ function showVerdict(box, text, answer) {
   fill(box, el('div.filter-error#filter-error', {'data-position': position},
     el('p.error', error.message || 'invalid filter'),
     error.expected ? el('p.hint', 'expected: ', error.expected) : null,
-    el('pre.caret', line + '\n', el('span.caret', ' '.repeat(column) + '^'))));
+    el('pre.caret', {title: 'click to put the cursor there'}, line + '\n', el('span.caret', ' '.repeat(column) + '^'))));
 }
 
 /** The explanation tree: each sub-expression with its result. */
