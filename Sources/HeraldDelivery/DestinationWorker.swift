@@ -125,6 +125,9 @@ final class DestinationWorker: Sendable {
         case .success(let p): plugin = p
         case .failure(let error): throw error
         }
+        // Known before the instance starts (starting a child can take a while): a reload meanwhile that finds other
+        // code in the registry must see that this worker is about to run the old one (`pluginChanged`).
+        runningPlugin.withLock { $0 = plugin }
         let metrics = self.metrics
         let key = self.key
         let pluginName = plugin.name
@@ -142,7 +145,6 @@ final class DestinationWorker: Sendable {
                 metrics.pluginMetric(key, plugin: pluginName, name: name, value: value, isCounter: isCounter)
             })
         instanceBox.withLock { $0 = instance }
-        runningPlugin.withLock { $0 = plugin }
         update {
             $0.pluginVersion = plugin.version
             $0.state = .running

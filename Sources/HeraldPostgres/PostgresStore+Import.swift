@@ -193,6 +193,11 @@ public final class PostgresImport {
             SELECT setval(pg_get_serial_sequence('\(schema).dead_letters', 'id'), GREATEST(v, 1), v > 0)
             FROM (SELECT GREATEST(\(sequences.lastDeadLetter), COALESCE(MAX(id), 0)) AS v FROM \(schema).dead_letters) m
             """)
+        try run(
+            """
+            SELECT setval(pg_get_serial_sequence('\(schema).streaming_changes', 'id'), GREATEST(v, 1), v > 0)
+            FROM (SELECT COALESCE(MAX(id), 0) AS v FROM \(schema).streaming_changes) m
+            """)
         let last = try run("SELECT last FROM \(schema).event_counter WHERE id = 1").rows.first?.decode(Int64.self) ?? 0
         return (try counts(), last)
     }

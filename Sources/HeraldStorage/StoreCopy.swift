@@ -140,5 +140,22 @@ public enum StoreCopy {
                 Column("last_attempt", .int64), Column("plugin", .text), Column("plugin_version", .text),
                 Column("created", .int64),
             ]),
+        // What the management API changed (decision 0014).
+        Table(
+            "streaming_overrides",
+            [
+                Column("tenant", .text), Column("kind", .text), Column("id", .text), Column("body", .nullableText),
+                Column("base", .nullableText), Column("updated_by", .text), Column("updated_at", .int64),
+            ]),
+        Table(
+            "destination_pauses",
+            [Column("tenant", .text), Column("destination", .text), Column("paused_by", .text), Column("paused_at", .int64)]),
+        Table(
+            "streaming_changes",
+            [
+                Column("id", .int64), Column("tenant", .text), Column("at", .int64), Column("actor", .text),
+                Column("action", .text), Column("kind", .text), Column("target", .text), Column("before", .nullableText),
+                Column("after", .nullableText),
+            ]),
     ]
 }

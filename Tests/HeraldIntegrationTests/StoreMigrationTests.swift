@@ -247,6 +247,11 @@ struct StoreMigrationTests {
             "/api/t1/streaming/dlq/_replay?ids=\(replayedIds.map(String.init).joined(separator: ","))", "")
         #expect(replay.json?["replayed"]?.int64Value == Int64(replayedIds.count), "\(replay.text)")
         let leftDead = try deadLetters(client)
+        // A destination created and paused through the management API (its settings live in the store).
+        let extra = try client.post(
+            "/api/t1/streaming/destinations", #"{"provider": "files", "name": "extra", "typeFilter": ["ENTITY_REMOVED"]}"#)
+        #expect(extra.status == 201, "\(extra.text)")
+        #expect(try client.request("POST", "/api/t1/streaming/destinations/files%2Fextra/_pause").status == 200)
 
         // While herald has the store open, the migration refuses.
         let busy = try migrate(pg.url)
@@ -272,7 +277,7 @@ struct StoreMigrationTests {
             TRUNCATE herald.entities, herald.crosswalks, herald.match_keys, herald.match_key_sets,
                 herald.potential_matches, herald.not_matches, herald.merges, herald.relations,
                 herald.relation_crosswalks, herald.events, herald.delivery_cursors, herald.delivery_retries,
-                herald.dead_letters;
+                herald.dead_letters, herald.streaming_overrides, herald.destination_pauses, herald.streaming_changes;
             CREATE FUNCTION herald.injected_failure() RETURNS trigger LANGUAGE plpgsql AS
                 $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
             CREATE TRIGGER fail BEFORE INSERT ON herald.delivery_cursors
@@ -327,6 +332,11 @@ struct StoreMigrationTests {
         #expect(try uris.map { try client.get("/api/t1/\($0)").json } == entitiesBefore)
         #expect(try client.get("/api/t1/\(relationURI)").json == relationBefore)
         #expect(try client.get("/api/t1/\(suspects[0])/_potentialMatches").json == potentialBefore)
+        let managed = try client.get("/api/t1/streaming/destinations").json?["managed"]?["files/extra"]
+        #expect(managed?["origin"] == .string("api") && managed?["paused"] == .bool(true), "\(managed?.serializedString() ?? "none")")
+        #expect(
+            try client.get("/api/t1/streaming/changes").json?["changes"]?.arrayValue?.compactMap { $0["action"]?.stringValue }
+                == ["pause", "create"])
         #expect(!leftDead.isEmpty)
         #expect(try deadLetters(client) == leftDead, "dead letters keep their ids")
 

@@ -55,6 +55,40 @@ struct RouteAuthorizationTests {
         Route(
             method: .post, template: "/api/{tenant}/streaming/dlq/_purge", path: "/api/{t}/streaming/dlq/_purge?all=true",
             role: .admin),
+        // The management API, on settings that do not exist (so every allowed role gets the same answer).
+        Route(method: .get, template: "/api/{tenant}/streaming/destinations", path: "/api/{t}/streaming/destinations", role: .read),
+        Route(
+            method: .post, template: "/api/{tenant}/streaming/destinations", path: "/api/{t}/streaming/destinations",
+            role: .admin, body: "{}"),
+        Route(
+            method: .get, template: "/api/{tenant}/streaming/destinations/{id}", path: "/api/{t}/streaming/destinations/no%2Fsuch",
+            role: .read),
+        Route(
+            method: .put, template: "/api/{tenant}/streaming/destinations/{id}", path: "/api/{t}/streaming/destinations/no%2Fsuch",
+            role: .admin, body: "{}"),
+        Route(
+            method: .patch, template: "/api/{tenant}/streaming/destinations/{id}", path: "/api/{t}/streaming/destinations/no%2Fsuch",
+            role: .admin, body: "{}"),
+        Route(
+            method: .delete, template: "/api/{tenant}/streaming/destinations/{id}", path: "/api/{t}/streaming/destinations/no%2Fsuch",
+            role: .admin),
+        Route(
+            method: .post, template: "/api/{tenant}/streaming/destinations/{id}/_pause",
+            path: "/api/{t}/streaming/destinations/no%2Fsuch/_pause", role: .write, body: "{}"),
+        Route(
+            method: .post, template: "/api/{tenant}/streaming/destinations/{id}/_resume",
+            path: "/api/{t}/streaming/destinations/no%2Fsuch/_resume", role: .write, body: "{}"),
+        Route(
+            method: .post, template: "/api/{tenant}/streaming/destinations/{id}/_seek",
+            path: "/api/{t}/streaming/destinations/no%2Fsuch/_seek", role: .admin, body: #"{"seq": 1}"#),
+        Route(method: .get, template: "/api/{tenant}/streaming/providers", path: "/api/{t}/streaming/providers", role: .read),
+        Route(
+            method: .get, template: "/api/{tenant}/streaming/providers/{id}", path: "/api/{t}/streaming/providers/nosuch",
+            role: .read),
+        Route(
+            method: .put, template: "/api/{tenant}/streaming/providers/{id}", path: "/api/{t}/streaming/providers/nosuch",
+            role: .admin, body: "{}"),
+        Route(method: .get, template: "/api/{tenant}/streaming/changes", path: "/api/{t}/streaming/changes", role: .read),
     ]
     static let globalRoutes: [Route] = [
         Route(method: .get, template: "/metrics", path: "/metrics", role: .read),

@@ -75,9 +75,15 @@ final class RouteHarness: Sendable {
         await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
         self.delivery = delivery
         deliveryTask = Task { try? await delivery.run() }
+        let settings = ConfigurationRuntime(path: path, environment: [:], store: store, registry: registry, logger: logger)
+        _ = try await settings.start()
+        settings.onApply { compiled in
+            ingest.update(tenants: compiled.configuration.tenants, matching: compiled.matching)
+            await delivery.apply(tenants: compiled.configuration.tenants, filters: compiled.filters)
+        }
         server = APIServer(
             configuration: configuration, ingest: ingest, metrics: metrics, delivery: delivery, reload: reload,
-            logger: logger)
+            settings: settings, logger: logger)
     }
 
     /// Stops the delivery workers and closes the store.
