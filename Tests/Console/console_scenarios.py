@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -181,7 +181,9 @@ class Console:
 
     def wait(self, condition, seconds=20, message="condition"):
         try:
-            return WebDriverWait(self.driver, seconds, poll_frequency=0.2).until(lambda d: condition())
+            # The pages refresh parts of themselves every few seconds: an element read as it is replaced is read again.
+            return WebDriverWait(self.driver, seconds, poll_frequency=0.2,
+                                 ignored_exceptions=[StaleElementReferenceException]).until(lambda d: condition())
         except TimeoutException:
             raise AssertionError(f"timed out after {seconds} s waiting for {message}")
 
@@ -230,9 +232,13 @@ class Console:
         except NoAlertPresentException:
             return None
 
+    def text(self, css):
+        """The text of the first element matching `css`, or None; read in one step (the page may replace it)."""
+        return self.driver.execute_script(
+            "const n = document.querySelector(arguments[0]); return n ? n.textContent : null", css)
+
     def cell(self, destination, field):
-        row = self.first(f'tr[data-destination="{destination}"] td[data-field="{field}"]')
-        return row.text if row else None
+        return self.text(f'tr[data-destination="{destination}"] td[data-field="{field}"]')
 
     def quit(self):
         self.driver.quit()
@@ -294,17 +300,17 @@ def create_destination(c):
     issues = [n.text for n in c.all("#form-issues li, .field .issue span")]
     check(not issues, f"the server refused the form: {issues}")
     c.find("#destination-status [data-field=sent]")
-    before = number(c.find("#destination-status [data-field=sent]").text) or 0
+    before = number(c.text("#destination-status [data-field=sent]")) or 0
     c.herald.post_people(25, "created")
-    c.wait(lambda: (number(c.first("#destination-status [data-field=sent]").text) or 0) >= before + 25, 60,
+    c.wait(lambda: (number(c.text("#destination-status [data-field=sent]")) or 0) >= before + 25, 60,
            "the new destination's sent count to rise by 25")
     out = os.path.join(c.herald.dir, "out", "created.ndjson")
     c.wait(lambda: os.path.exists(out), 10, "created.ndjson")
     # Pause and resume from the page.
     c.find("#pause").click()
-    c.wait(lambda: c.first("#destination-status [data-field=state]").text == "PAUSED", 20, "state PAUSED")
+    c.wait(lambda: c.text("#destination-status [data-field=state]") == "PAUSED", 20, "state PAUSED")
     c.find("#resume").click()
-    c.wait(lambda: c.first("#destination-status [data-field=state]").text == "RUNNING", 20, "state RUNNING again")
+    c.wait(lambda: c.text("#destination-status [data-field=state]") == "RUNNING", 20, "state RUNNING again")
     c.find("#destination-form")
     # A refused change shows the server's issue next to its field.
     objectFilter = c.find("#destination-form textarea[name=objectFilter]")
