@@ -34,6 +34,7 @@ export async function deadLettersPage(view) {
       fill(listBox, problem(error, 'Dead letters'));
       return;
     }
+    const capped = letters.length === 1000;
     if (status.value) letters = letters.filter(l => l.status === status.value);
     if (letters.length === 0) { fill(listBox, el('p.muted#dlq-empty', 'No dead letters.')); return; }
     const admin = session.can('admin');
@@ -54,6 +55,7 @@ export async function deadLettersPage(view) {
       load();
     };
     fill(listBox,
+      capped ? el('p.warning', 'The first 1,000 dead letters; replay or purge some to see the rest.') : null,
       admin ? el('div.actions', el('button#dlq-replay', {type: 'button', onclick: () => act('_replay', 'Replay')}, 'Replay selected'),
         ' ', el('button#dlq-purge.danger', {type: 'button', onclick: () => act('_purge', 'Purge')}, 'Purge selected')) : null,
       table([
