@@ -42,6 +42,9 @@ struct RouteAuthorizationTests {
         Route(method: .post, template: "/api/{tenant}/relations", path: "/api/{t}/relations", role: .write, body: "[]"),
         Route(method: .get, template: "/api/{tenant}/relations/{id}", path: "/api/{t}/relations/nosuch", role: .read),
         Route(method: .delete, template: "/api/{tenant}/relations/{id}", path: "/api/{t}/relations/nosuch", role: .write),
+        Route(
+            method: .get, template: "/api/{tenant}/entities/{id}/_merges", path: "/api/{t}/entities/nosuch/_merges",
+            role: .read),
         Route(method: .get, template: "/api/{tenant}/events", path: "/api/{t}/events", role: .read),
         Route(
             method: .post, template: "/api/{tenant}/objectFilter/validate", path: "/api/{t}/objectFilter/validate",
