@@ -49,7 +49,13 @@ struct RouteAuthorizationTests {
         Route(
             method: .post, template: "/api/{tenant}/objectFilter/validate", path: "/api/{t}/objectFilter/validate",
             role: .read, body: #"{"objectFilter": "exists(attributes.FirstName)", "event": {}}"#),
+        Route(
+            method: .post, template: "/api/{tenant}/objectFilter/_test", path: "/api/{t}/objectFilter/_test",
+            role: .read, body: #"{"objectFilter": "exists(attributes.FirstName)"}"#),
         Route(method: .get, template: "/api/{tenant}/streaming/status", path: "/api/{t}/streaming/status", role: .read),
+        Route(
+            method: .get, template: "/api/{tenant}/streaming/throughput", path: "/api/{t}/streaming/throughput",
+            role: .read),
         Route(method: .get, template: "/api/{tenant}/streaming/dlq", path: "/api/{t}/streaming/dlq", role: .read),
         Route(method: .get, template: "/api/{tenant}/streaming/dlq/{id}", path: "/api/{t}/streaming/dlq/1", role: .read),
         Route(
