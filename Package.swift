@@ -69,7 +69,10 @@ let package = Package(
         // The configuration compiled for the stages (object filters parsed, match engines built, once per load).
         .target(
             name: "HeraldSetup",
-            dependencies: ["HeraldConfig", "HeraldFilter", "HeraldMatch", "HeraldMatchRules", "HeraldModel", "HeraldJSON"]),
+            dependencies: [
+                "HeraldConfig", "HeraldFilter", "HeraldMatch", "HeraldMatchRules", "HeraldModel", "HeraldJSON", "HeraldPlugins",
+                "HeraldStorage", .product(name: "Logging", package: "swift-log"),
+            ]),
         // The plugin ABI: one C header, the contract for plugin authors.
         .target(name: "CHeraldSink", path: "Sources/CHeraldSink"),
         .target(
@@ -79,7 +82,7 @@ let package = Package(
             name: "HeraldServer",
             dependencies: [
                 "HeraldModel", "HeraldStorage", "HeraldJSON", "HeraldConfig", "HeraldIngest", "HeraldDelivery",
-                "HeraldPlugins", "HeraldFilter",
+                "HeraldPlugins", "HeraldFilter", "HeraldSetup",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

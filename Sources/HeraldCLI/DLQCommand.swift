@@ -21,7 +21,7 @@ struct DLQCommand: ParsableCommand {
 
         func call(_ method: String, _ path: String) throws -> JSONValue {
             let client = HTTPClient(timeout: 60)
-            var headers: [(String, String)] = []
+            var headers: [(String, String)] = [("X-Herald-Client", "herald-cli")]
             if let t = token ?? ProcessInfo.processInfo.environment["HERALD_TOKEN"] {
                 headers.append(("Authorization", "Bearer \(t)"))
             }

@@ -133,8 +133,25 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("store: \(storeConfiguration.backend.name) at \(store.location)")
+        // The file with the changes made through the management API layered over it (decision 0014).
+        let runtime = ConfigurationRuntime(
+            path: configPath, environment: ProcessInfo.processInfo.environment, store: store, registry: registry,
+            logger: logger)
+        let running: CompiledConfiguration
+        do {
+            running = try await runtime.start()
+        } catch let error as ConfigurationError {
+            logger.error("\(error.description)")
+            await store.close()
+            throw ExitCode(2)
+        } catch {
+            logger.error("cannot read the streaming settings changed through the API: \(error)")
+            await store.close()
+            throw ExitCode(1)
+        }
+        configuration.tenants = running.configuration.tenants
         let ingest = IngestService(
-            store: store, tenants: configuration.tenants, matching: compiled.matching,
+            store: store, tenants: configuration.tenants, matching: running.matching,
             profileCacheEntries: storeConfiguration.matchProfileCacheEntries)
         var exclusiveStore = false
         if case .sqlite = storeConfiguration.backend {
@@ -149,34 +166,34 @@ struct ServeCommand: AsyncParsableCommand {
         let delivery = DeliveryService(
             store: store, registry: registry, logger: logger, metrics: metrics, node: node,
             leaseMs: configuration.cluster.leaseMs, exclusiveStore: exclusiveStore)
-        await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
+        await delivery.apply(tenants: configuration.tenants, filters: running.filters)
         let compactor = QueueCompactor(
             store: store, delivery: delivery, logger: logger,
             interval: .seconds(configuration.store.compactionIntervalSeconds))
         compactor.configure(tenants: configuration.tenants, retentionHours: configuration.store.queueRetentionHours)
+        runtime.onApply { compiled in
+            let c = compiled.configuration
+            ingest.update(tenants: c.tenants, matching: compiled.matching)
+            await delivery.apply(tenants: c.tenants, filters: compiled.filters)
+            compactor.configure(tenants: c.tenants, retentionHours: c.store.queueRetentionHours)
+        }
         let runningBackend = configuration.store.backend
         let runningDataDirectory = configuration.dataDirectory
         let reload: @Sendable () async throws -> String = {
-            let freshCompiled = try CompiledConfiguration(try HeraldConfiguration.load(path: configPath), file: configPath)
-            let fresh = freshCompiled.configuration
+            logPlugins(registry.scan(), logger: logger)
+            let fresh = try await runtime.reload().configuration
             for w in fresh.warnings { logger.warning("configuration: \(w.path): \(w.message)") }
             if fresh.store.backend != runningBackend
                 || (runningBackend == .sqlite && fresh.dataDirectory != runningDataDirectory)
             {
                 logger.warning("configuration: the store's settings changed; they take effect at the next restart")
             }
-            logPlugins(registry.scan(), logger: logger)
-            let issues = fresh.providerIssues(registry)
-            if !issues.isEmpty { throw ConfigurationError(file: configPath, issues: issues) }
-            ingest.update(tenants: fresh.tenants, matching: freshCompiled.matching)
-            await delivery.apply(tenants: fresh.tenants, filters: freshCompiled.filters)
-            compactor.configure(tenants: fresh.tenants, retentionHours: fresh.store.queueRetentionHours)
             logger.info("configuration reloaded from \(configPath)")
             return fresh.summary
         }
         let server = APIServer(
             configuration: configuration, ingest: ingest, metrics: metrics, delivery: delivery, reload: reload,
-            logger: logger)
+            settings: runtime, logger: logger)
         let serverConfiguration = configuration.server
         let app = try server.makeApplication(host: serverConfiguration.host, port: serverConfiguration.port) { port in
             // Tests and scripts wait for this line to learn the port.
@@ -188,6 +205,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [
                     .init(service: delivery), .init(service: compactor), .init(service: app),
                     .init(service: ReloadOnHangup(reload: reload, logger: logger)),
+                    .init(service: SettingsSync(runtime: runtime)),
                     .init(service: MemoryTrimmer(interval: MemoryTrimmer.defaultInterval, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -230,6 +248,17 @@ struct ReloadOnHangup: Service {
             } catch {
                 logger.error("reload failed, the running configuration stays: \(error)")
             }
+        }
+    }
+}
+
+/// Applies the streaming changes other nodes made through the management API: polls the store every 2 s.
+struct SettingsSync: Service {
+    let runtime: ConfigurationRuntime
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await runtime.syncLoop(every: .seconds(2))
         }
     }
 }

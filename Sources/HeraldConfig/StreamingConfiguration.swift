@@ -139,12 +139,18 @@ public struct DestinationConfiguration: Sendable, Equatable {
     public var batch = BatchPolicy()
     public var retry = RetryPolicy()
     public var sendTimeoutMs: Int = 30_000
+    /// Paused through the management API (kept in the store, not in the file): nothing is delivered, and the
+    /// cursor stays where it is until it is resumed.
+    public var paused = false
 
     public init(id: String, provider: String, name: String) {
         self.id = id
         self.provider = provider
         self.name = name
     }
+
+    /// Whether this destination is delivered: enabled in the configuration and not paused.
+    public var delivers: Bool { enabled && !paused }
 }
 
 /// Top-level object fields that `payloadFields` may name (besides `attributes.X`).

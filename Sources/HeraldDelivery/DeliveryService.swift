@@ -116,7 +116,7 @@ public final class DeliveryService: Service, Sendable {
                 await worker.stop()
                 _ = workers.withLock { $0.removeValue(forKey: key) }
             }
-            for key in held.withLock({ Array($0.keys) }) where wanted[key].map({ !$0.destination.enabled }) ?? true {
+            for key in held.withLock({ Array($0.keys) }) where wanted[key].map({ !$0.destination.delivers }) ?? true {
                 release.append(key)
             }
             for (key, want) in wanted.sorted(by: { $0.key < $1.key }) {
@@ -127,8 +127,8 @@ public final class DeliveryService: Service, Sendable {
                 {
                     continue
                 }
-                let lease = destination.enabled ? held.withLock({ $0[key] })?.fence : nil
-                if destination.enabled && lease == nil {
+                let lease = destination.delivers ? held.withLock({ $0[key] })?.fence : nil
+                if destination.delivers && lease == nil {
                     // Not this node's (yet): the lease round below may take it.
                     if let existing = current[key] {
                         await existing.stop()
@@ -142,7 +142,7 @@ public final class DeliveryService: Service, Sendable {
                 }
                 let worker = makeWorker(want, lease: lease)
                 if let existing = current[key] {
-                    if destination.enabled {
+                    if destination.delivers {
                         do {
                             try await worker.prepareInstanceOffPool()
                         } catch {
@@ -187,7 +187,7 @@ public final class DeliveryService: Service, Sendable {
     /// everything as it is: workers keep delivering while their leases last (their writes check them).
     private func leaseRound() async {
         if closed.load(ordering: .acquiring) { return }
-        let all = configured.withLock { c in c.filter { $0.value.destination.enabled } }
+        let all = configured.withLock { c in c.filter { $0.value.destination.delivers } }
         let keys = all.keys.sorted()
         let duration = leaseDurationMs
         do {
@@ -243,7 +243,7 @@ public final class DeliveryService: Service, Sendable {
     private func startWorkers(_ all: [DestinationKey: Wanted]) async {
         let leases = held.withLock { $0 }
         var stopping: [DestinationKey: DestinationWorker] = [:]
-        for (key, worker) in workers.withLock({ $0 }) where worker.destination.enabled {
+        for (key, worker) in workers.withLock({ $0 }) where worker.destination.delivers {
             if let lease = leases[key], lease.fence == worker.lease, !worker.hasLostLease { continue }
             stopping[key] = worker
         }
@@ -344,15 +344,14 @@ public final class DeliveryService: Service, Sendable {
             var s: DestinationStatus
             if let worker = running[key] {
                 s = worker.snapshot
+                // A paused or disabled destination's worker never reads its cursor: the store has it.
+                if !want.destination.delivers { s.cursor = (try? await store.cursor(key)) ?? 0 }
             } else {
-                let d = want.destination
-                s = DestinationStatus(
-                    tenant: key.tenant, id: d.id, provider: want.provider.alias, plugin: want.provider.plugin, pluginVersion: "",
-                    name: d.name, enabled: d.enabled, state: d.enabled ? .standby : .disabled, healthy: d.enabled,
-                    reason: d.enabled ? "" : "disabled in the configuration")
+                s = DestinationStatus.idle(
+                    tenant: key.tenant, destination: want.destination, provider: want.provider, standby: .standby)
                 s.cursor = (try? await store.cursor(key)) ?? 0
             }
-            if s.enabled {
+            if want.destination.delivers {
                 if let lease = holders[key] {
                     s.holder = lease.holder.rawValue
                     s.holderSince = lease.since
@@ -385,6 +384,40 @@ public final class DeliveryService: Service, Sendable {
     /// Whether `key` names a configured destination.
     public func hasDestination(_ key: DestinationKey) -> Bool {
         configured.withLock { $0[key] != nil }
+    }
+
+    /// Why `seek` refused.
+    public enum SeekRefusal: Error, Sendable {
+        /// The destination is not configured (on this node's configuration).
+        case unknownDestination
+        /// It is not paused: a worker may be delivering it.
+        case notPaused
+        /// Another node still holds its delivery lease (it has not applied the pause yet).
+        case busy(holder: NodeID)
+    }
+
+    /// Moves a paused destination's cursor to `seq` (the next event delivered after resuming is the first one
+    /// above it) and empties its retry schedule; `change` is recorded with it.
+    ///
+    /// The move is fenced like a delivery write: this node takes the destination's lease (its token grows, so a
+    /// worker elsewhere that missed the pause can no longer move the cursor), writes under it, and releases it.
+    public func seek(_ key: DestinationKey, to seq: Int64, change: StreamingChange) async throws {
+        try await reloadLock.withLock {
+            guard let want = configured.withLock({ $0[key] }) else { throw SeekRefusal.unknownDestination }
+            guard want.destination.paused else { throw SeekRefusal.notPaused }
+            guard let lease = try await store.acquireLease(key, node: node, durationMs: Int64(leaseMs)) else {
+                let holder = try await store.leases(tenant: key.tenant).first { $0.key == key }?.holder
+                throw SeekRefusal.busy(holder: holder ?? NodeID("?"))
+            }
+            do {
+                try await store.seekCursor(key, to: seq, lease: lease.fence, change: change)
+            } catch {
+                try? await store.releaseLeases([key], node: node)
+                throw error
+            }
+            try? await store.releaseLeases([key], node: node)
+            logger.info("destination \(key): cursor set to \(seq) by \(change.actor)")
+        }
     }
 }
 
@@ -428,38 +461,3 @@ final class Latch: Sendable {
     }
 }
 
-/// A mutex for async code (reloads must not interleave).
-final class AsyncMutex: Sendable {
-    private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
-        await lock()
-        defer { unlock() }
-        return try await body()
-    }
-
-    private func lock() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { s -> Bool in
-                if !s.locked {
-                    s.locked = true
-                    return true
-                }
-                s.waiters.append(c)
-                return false
-            }
-            if acquired { c.resume() }
-        }
-    }
-
-    private func unlock() {
-        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if s.waiters.isEmpty {
-                s.locked = false
-                return nil
-            }
-            return s.waiters.removeFirst()
-        }
-        next?.resume()
-    }
-}

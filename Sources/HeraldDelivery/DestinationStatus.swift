@@ -10,6 +10,8 @@ public enum DestinationState: String, Sendable {
     case running = "RUNNING"
     /// `enabled: false` in the configuration.
     case disabled = "DISABLED"
+    /// Paused through the management API: its cursor stays where it is until it is resumed.
+    case paused = "PAUSED"
     /// Its sink instance does not start; retried with backoff.
     case failed = "FAILED"
     /// Stopped by a reload or shutdown, or because its lease was lost.
@@ -28,6 +30,8 @@ public struct DestinationStatus: Sendable {
     public var pluginVersion: String
     public var name: String
     public var enabled: Bool
+    /// Paused through the management API.
+    public var paused = false
     /// The ordering in effect: `perEntity` when the configuration or the sink asks for it, else `none`.
     public var ordering: Ordering = .none
     public var state: DestinationState
@@ -72,6 +76,8 @@ public struct DestinationStatus: Sendable {
         w.string(name)
         w.key("enabled")
         w.bool(enabled)
+        w.key("paused")
+        w.bool(paused)
         w.key("ordering")
         w.string(ordering.rawValue)
         w.key("state")
@@ -124,5 +130,23 @@ public struct DestinationStatus: Sendable {
         for e in recentErrors { e.render(into: &w) }
         w.endArray()
         w.endObject()
+    }
+}
+
+extension DestinationStatus {
+    /// The status of a destination no worker delivers here: disabled, paused, or (`standby`) delivered elsewhere.
+    public static func idle(
+        tenant: String, destination d: DestinationConfiguration, provider: ProviderConfiguration, standby: DestinationState
+    ) -> DestinationStatus {
+        var s = DestinationStatus(
+            tenant: tenant, id: d.id, provider: provider.alias, plugin: provider.plugin, pluginVersion: "", name: d.name,
+            enabled: d.enabled, state: standby, healthy: true, reason: "")
+        s.paused = d.paused
+        if !d.enabled {
+            (s.state, s.healthy, s.reason) = (.disabled, false, "disabled in the configuration")
+        } else if d.paused {
+            (s.state, s.reason) = (.paused, "paused through the API (POST …/_resume resumes it)")
+        }
+        return s
     }
 }

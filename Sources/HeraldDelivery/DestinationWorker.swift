@@ -94,11 +94,7 @@ final class DestinationWorker: Sendable {
         self.activity = activity
         self.lease = lease
         self.onLeaseLost = onLeaseLost
-        status = Mutex(
-            DestinationStatus(
-                tenant: tenant.id, id: destination.id, provider: provider.alias, plugin: provider.plugin, pluginVersion: "",
-                name: destination.name, enabled: destination.enabled, state: destination.enabled ? .starting : .disabled,
-                healthy: destination.enabled, reason: destination.enabled ? "" : "disabled in the configuration"))
+        status = Mutex(DestinationStatus.idle(tenant: tenant.id, destination: destination, provider: provider, standby: .starting))
     }
 
     var snapshot: DestinationStatus {
@@ -186,7 +182,7 @@ final class DestinationWorker: Sendable {
     func run() async {
         guard phase.compareExchange(expected: Phase.pending.rawValue, desired: Phase.running.rawValue, ordering: .acquiringAndReleasing).exchanged
         else { return }
-        if destination.enabled {
+        if destination.delivers {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.deliver() }
                 group.addTask { await self.stopRequest.wait() }
@@ -219,7 +215,7 @@ final class DestinationWorker: Sendable {
             instance.destroy()
         }
         instanceBox.withLock { $0 = nil }
-        update { $0.state = destination.enabled ? .stopped : .disabled }
+        update { $0.state = destination.delivers ? .stopped : (destination.enabled ? .paused : .disabled) }
     }
 
     /// Starts the sink instance (retried with backoff until it starts: the rest of Herald keeps running),

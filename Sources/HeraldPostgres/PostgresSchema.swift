@@ -120,10 +120,32 @@ enum PostgresSchema {
                 """,
                 "CREATE TABLE cluster_nodes (node text PRIMARY KEY, joined bigint NOT NULL, last_heartbeat bigint NOT NULL)",
             ]),
+        // What the management API changed, layered over the configuration file (decision 0014), the paused
+        // destinations, and the audit list of every change.
+        Migration(
+            version: 4, name: "streaming-settings",
+            statements: [
+                """
+                CREATE TABLE streaming_overrides (
+                    tenant text NOT NULL, kind text NOT NULL, id text NOT NULL, body text, base text,
+                    updated_by text NOT NULL, updated_at bigint NOT NULL, PRIMARY KEY (tenant, kind, id))
+                """,
+                """
+                CREATE TABLE destination_pauses (
+                    tenant text NOT NULL, destination text NOT NULL, paused_by text NOT NULL, paused_at bigint NOT NULL,
+                    PRIMARY KEY (tenant, destination))
+                """,
+                """
+                CREATE TABLE streaming_changes (
+                    id bigserial PRIMARY KEY, tenant text NOT NULL, at bigint NOT NULL, actor text NOT NULL,
+                    action text NOT NULL, kind text NOT NULL, target text NOT NULL, before text, after text)
+                """,
+                "CREATE INDEX streaming_changes_tenant ON streaming_changes (tenant, id)",
+            ]),
         // The events API's `type`, `tail` and `objectUri` (one entity's events, merge events by `uris`) read these
         // instead of the tenant's whole queue; merge records say who merged and by which rules (merge history).
         Migration(
-            version: 4, name: "event-lookups-merge-history",
+            version: 5, name: "event-lookups-merge-history",
             statements: [
                 "CREATE INDEX events_object ON events (tenant, object_uri, seq)",
                 "CREATE INDEX events_type ON events (tenant, type, seq) INCLUDE (uris)",

@@ -231,7 +231,43 @@ extension SQLiteStore {
                     ) WITHOUT ROWID;
                     """)
         }
-        migrator.registerMigration("v9-event-lookups-merge-history") { db in
+        migrator.registerMigration("v9-streaming-settings") { db in
+            // What the management API changed, layered over the configuration file (decision 0014), the paused
+            // destinations, and the audit list of every change.
+            try db.execute(
+                sql: """
+                    CREATE TABLE streaming_overrides (
+                        tenant TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        body TEXT,
+                        base TEXT,
+                        updated_by TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, kind, id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE destination_pauses (
+                        tenant TEXT NOT NULL,
+                        destination TEXT NOT NULL,
+                        paused_by TEXT NOT NULL,
+                        paused_at INTEGER NOT NULL,
+                        PRIMARY KEY (tenant, destination)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE streaming_changes (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tenant TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        before TEXT,
+                        after TEXT
+                    );
+                    CREATE INDEX streaming_changes_tenant ON streaming_changes(tenant, id);
+                    """)
+        }
+        migrator.registerMigration("v10-event-lookups-merge-history") { db in
             // The events API's `type`, `tail` and `objectUri` (one entity's events, merge events by `uris`) read these
             // instead of the tenant's whole queue (`events_type` covers `uris`); merge records say who merged and by
             // which rules, and are found by winner (merge history, unmerge).

@@ -2,7 +2,7 @@ import HeraldJSON
 import Hummingbird
 
 /// An API error, rendered as JSON with a stable `errorCode`:
-/// `{"errorCode", "errorMessage", "path"?, "offset"?, "line"?, "column"?}`.
+/// `{"errorCode", "errorMessage", "path"?, "offset"?, "line"?, "column"?, "issues"?}`.
 public struct APIError: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
@@ -13,6 +13,21 @@ public struct APIError: HTTPResponseError, Sendable {
     public var column: Int?
     /// Headers besides `Content-Type` (those of a Hummingbird `HTTPError` it was made from, e.g. `Allow`).
     public var extraHeaders: HTTPFields = [:]
+    /// Every problem of a refused configuration change: its path in the configuration (as `herald config check`
+    /// prints it) and, when inside the request body, its path there (`field`).
+    public var issues: [Issue] = []
+
+    public struct Issue: Sendable {
+        public var path: String
+        public var field: String?
+        public var message: String
+
+        public init(path: String, field: String?, message: String) {
+            self.path = path
+            self.field = field
+            self.message = message
+        }
+    }
 
     public init(
         _ status: HTTPResponse.Status, _ code: String, _ message: String, path: String? = nil, offset: Int? = nil,
@@ -60,6 +75,23 @@ public struct APIError: HTTPResponseError, Sendable {
         if let column {
             w.key("column")
             w.int(column)
+        }
+        if !issues.isEmpty {
+            w.key("issues")
+            w.beginArray()
+            for issue in issues {
+                w.beginObject()
+                w.key("path")
+                w.string(issue.path)
+                if let field = issue.field {
+                    w.key("field")
+                    w.string(field)
+                }
+                w.key("message")
+                w.string(issue.message)
+                w.endObject()
+            }
+            w.endArray()
         }
         w.endObject()
         return w.bytes

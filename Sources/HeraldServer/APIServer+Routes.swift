@@ -52,6 +52,7 @@ extension APIServer {
         addEventRoutes(to: routes)
         addStreamingRoutes(to: routes)
         addThroughputRoutes(to: routes)
+        addStreamingManagementRoutes(to: routes)
         addFilterRoutes(to: routes)
         addMergeRoutes(to: routes)
         addAdminRoutes(to: routes)

@@ -2,6 +2,7 @@ import HeraldConfig
 import HeraldDelivery
 import HeraldIngest
 import HeraldJSON
+import HeraldSetup
 import HeraldStorage
 import Hummingbird
 import Logging
@@ -15,18 +16,21 @@ public struct APIServer: Sendable {
     public let delivery: DeliveryService?
     /// Re-reads the configuration and plugin directories (POST /api/admin/_reload); returns a summary or throws.
     let reload: (@Sendable () async throws -> String)?
+    /// The running configuration and the management API's changes (nil: started without a configuration file).
+    let settings: ConfigurationRuntime?
     let access: AccessControl
     let logger: Logger
 
     public init(
         configuration: HeraldConfiguration, ingest: IngestService, metrics: HeraldMetrics, delivery: DeliveryService? = nil,
-        reload: (@Sendable () async throws -> String)? = nil, logger: Logger
+        reload: (@Sendable () async throws -> String)? = nil, settings: ConfigurationRuntime? = nil, logger: Logger
     ) {
         self.configuration = configuration
         self.ingest = ingest
         self.metrics = metrics
         self.delivery = delivery
         self.reload = reload
+        self.settings = settings
         self.access = AccessControl(tokens: configuration.server.tokens)
         self.logger = logger
     }

@@ -9,7 +9,8 @@ import Hummingbird
 ///   `UNKNOWN_TENANT` to callers allowed to know.
 /// - `.global` (what spans tenants): the token must hold `role` and `"tenants": "*"`.
 ///
-/// `AccessControl.authorize` orders the answers: 401 (no or unknown token) before 403 (tenant, then role).
+/// `AccessControl.authorize` orders the answers: 401 (no or unknown token) before 403 (tenant, then role). Before
+/// either, a write without tokens configured must pass `CrossOriginWriteCheck`.
 struct AuthorizationMiddleware: RouterMiddleware {
     typealias Context = HeraldRequestContext
 
@@ -28,6 +29,7 @@ struct AuthorizationMiddleware: RouterMiddleware {
         -> Response
     {
         var context = context
+        try CrossOriginWriteCheck.check(request, tokensConfigured: !access.tokens.isEmpty)
         switch scope {
         case .tenant(let lookup):
             let id = context.parameters.get("tenant") ?? ""

@@ -40,7 +40,7 @@ extension TransactionalStore {
 /// ledger, behind one transactional writer.
 ///
 /// `SQLiteStore` (HeraldSQLite) is the embedded default; `PostgresStore` (HeraldPostgres) serves several nodes.
-public protocol Store: TransactionalStore, EntityReader, EventLog, DeliveryLedger, DeliveryLeases {
+public protocol Store: TransactionalStore, EntityReader, EventLog, DeliveryLedger, DeliveryLeases, StreamingSettings {
     /// Where the data lives, for logs: a file path or a URL without its password.
     var location: String { get }
 }

@@ -215,6 +215,10 @@ public final class TestClient: @unchecked Sendable {
         var all = headers
         if let token { all.append(("Authorization", "Bearer \(token)")) }
         if body != nil { all.append(("Content-Type", "application/json")) }
+        // What a browser page on another site cannot send (CrossOriginWriteCheck); tests of that check send raw.
+        if !all.contains(where: { $0.0.lowercased() == "x-herald-client" || $0.0.lowercased() == "content-type" }) {
+            all.append(("X-Herald-Client", "herald-tests"))
+        }
         let response = try client.send(
             method: method, url: baseURL + path, headers: all, body: body.map { Array($0.utf8) })
         let json = try? JSONParser.parse(response.body)

@@ -52,7 +52,9 @@ public enum StreamingTestSupport {
     /// Adds `"cluster": {"leaseMs": …}` to a configuration file that `writeConfig` wrote (several nodes share it).
     public static func setLeaseMs(_ leaseMs: Int, in config: String) throws {
         var text = try String(contentsOfFile: config, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"tenants\":", with: "\"cluster\": {\"leaseMs\": \(leaseMs)},\n  \"tenants\":")
+        // The top-level "tenants" is the file's last (tokens before it may have their own "tenants").
+        guard let top = text.range(of: "\"tenants\":", options: .backwards) else { return }
+        text.replaceSubrange(top, with: "\"cluster\": {\"leaseMs\": \(leaseMs)},\n  \"tenants\":")
         try text.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
