@@ -51,6 +51,7 @@ extension APIServer {
         addEntityRoutes(to: routes)
         addEventRoutes(to: routes)
         addStreamingRoutes(to: routes)
+        addThroughputRoutes(to: routes)
         addStreamingManagementRoutes(to: routes)
         addFilterRoutes(to: routes)
         addMergeRoutes(to: routes)
