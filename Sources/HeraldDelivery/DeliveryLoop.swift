@@ -78,6 +78,7 @@ struct DeliveryLoop {
                     return
                 }
                 logger.error("cannot read the destination's state: \(error)")
+                worker.activity.error(key, code: "STATE_READ_FAILED", message: "\(error)")
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -105,6 +106,7 @@ struct DeliveryLoop {
                     return
                 }
                 logger.error("delivery error (retrying in 1 s): \(error)")
+                worker.activity.error(key, code: "DELIVERY_ERROR", message: "\(error)")
                 update { $0.reason = "\(error)" }
                 try? await Task.sleep(for: .seconds(1))
             }
@@ -291,6 +293,7 @@ struct DeliveryLoop {
                     return false
                 }
                 logger.error("cannot record delivery outcomes (retrying in \(delay) s, nothing is sent meanwhile): \(error)")
+                worker.activity.error(key, code: "RECORD_FAILED", message: "cannot record delivery outcomes: \(error)")
                 update { $0.storeFailure = "cannot record delivery outcomes: \(error)" }
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                 delay = min(delay * 2, 30)
@@ -302,6 +305,8 @@ struct DeliveryLoop {
             $0.storeFailure = nil
         }
         if !counts.isZero { worker.metrics.recorded(key, counts) }
+        worker.activity.recorded(key, counts)
+        worker.activity.errors(key, outcome.recentErrors(at: epochMilliseconds()))
         return true
     }
 

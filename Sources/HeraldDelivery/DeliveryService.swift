@@ -26,6 +26,8 @@ public final class DeliveryService: Service, Sendable {
     public let registry: PluginRegistry
     let logger: Logger
     let metrics: any DeliveryMetrics
+    /// What this node's workers did lately (throughput history, recent errors), in memory.
+    public let activity: DeliveryActivity
     /// This node's id in the lease table.
     public let node: NodeID
     /// How long a lease lasts without renewal (`cluster.leaseMs`); also the heartbeat age up to which a node is live.
@@ -65,14 +67,17 @@ public final class DeliveryService: Service, Sendable {
     ///   - node: this node's id in the lease table; `leaseMs`: how long a lease lasts without renewal.
     ///   - exclusiveStore: no other process serves the store (SQLite): leases are taken for 30 days.
     ///   - renewIntervalMs: the lease loop's period (default `leaseMs / 3`; tests make it shorter).
+    ///   - activity: where workers keep their throughput history and recent errors (tests give shorter buckets).
     public init(
         store: any Store, registry: PluginRegistry, logger: Logger, metrics: any DeliveryMetrics = NoDeliveryMetrics(),
-        node: NodeID = NodeID("local"), leaseMs: Int = 10_000, exclusiveStore: Bool = false, renewIntervalMs: Int? = nil
+        node: NodeID = NodeID("local"), leaseMs: Int = 10_000, exclusiveStore: Bool = false, renewIntervalMs: Int? = nil,
+        activity: DeliveryActivity = DeliveryActivity()
     ) {
         self.store = store
         self.registry = registry
         self.logger = logger
         self.metrics = metrics
+        self.activity = activity
         self.node = node
         self.leaseMs = max(1, leaseMs)
         self.exclusiveStore = exclusiveStore
@@ -102,6 +107,7 @@ public final class DeliveryService: Service, Sendable {
                 }
             }
             configured.withLock { $0 = wanted }
+            activity.track(Set(wanted.keys))
             let current = workers.withLock { $0 }
             var release: [DestinationKey] = []
             // Stop removed destinations.
@@ -165,7 +171,7 @@ public final class DeliveryService: Service, Sendable {
         DestinationWorker(
             tenant: want.tenant, destination: want.destination, provider: want.provider, store: store, registry: registry,
             predicate: want.filter.map { DestinationFilters.predicate($0, destination: want.destination) }, logger: logger,
-            metrics: metrics, lease: lease,
+            metrics: metrics, activity: activity, lease: lease,
             onLeaseLost: { [weak self] key, fence in
                 // Forget it unless it was taken again meanwhile: the next round decides.
                 self?.held.withLock { held in
@@ -364,6 +370,7 @@ public final class DeliveryService: Service, Sendable {
                 }
             }
             s.deadLetterCount = (try? await store.deadLetterCount(key)) ?? 0
+            s.recentErrors = activity.recentErrors(key)
             out.append(s)
         }
         return out.sorted { ($0.tenant, $0.id) < ($1.tenant, $1.id) }

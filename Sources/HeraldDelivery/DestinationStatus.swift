@@ -57,6 +57,8 @@ public struct DestinationStatus: Sendable {
     public var sinkPid: Int32?
     public var sinkRestarts: Int = 0
     public var sinkLastFault: String?
+    /// The latest errors of this node's workers for the destination, newest first (`DeliveryActivity`).
+    public var recentErrors: [DeliveryActivity.RecentError] = []
     /// Set while the worker cannot record outcomes in the store: the destination is then unhealthy with this reason.
     var storeFailure: String?
 
@@ -123,6 +125,10 @@ public struct DestinationStatus: Sendable {
             if let sinkLastFault { w.string(sinkLastFault) } else { w.null() }
             w.endObject()
         }
+        w.key("recentErrors")
+        w.beginArray()
+        for e in recentErrors { e.render(into: &w) }
+        w.endArray()
         w.endObject()
     }
 }

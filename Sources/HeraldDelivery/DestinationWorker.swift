@@ -34,6 +34,8 @@ final class DestinationWorker: Sendable {
     let key: DestinationKey
     let logger: Logger
     let metrics: any DeliveryMetrics
+    /// Where the worker keeps its throughput history and recent errors.
+    let activity: DeliveryActivity
     /// The lease this worker delivers under: every delivery write checks it in its transaction (nil: a disabled
     /// destination, which writes nothing).
     let lease: LeaseFence?
@@ -60,6 +62,7 @@ final class DestinationWorker: Sendable {
     func leaseLost() {
         guard let lease, !lostLease.exchange(true, ordering: .acquiringAndReleasing) else { return }
         logger.warning("lost the lease \(lease): stopped delivering this destination")
+        activity.error(key, code: "LEASE_LOST", message: "lease \(lease) lost (it lapsed, or another node took it): stopped delivering")
         update {
             $0.state = .stopped
             $0.reason = "lease \(lease) lost"
@@ -74,7 +77,7 @@ final class DestinationWorker: Sendable {
     init(
         tenant: TenantConfiguration, destination: DestinationConfiguration, provider: ProviderConfiguration,
         store: any Store, registry: PluginRegistry, predicate: EventPredicate?, logger: Logger,
-        metrics: any DeliveryMetrics, lease: LeaseFence?, onLeaseLost: @escaping @Sendable (DestinationKey, LeaseFence) -> Void = { _, _ in }
+        metrics: any DeliveryMetrics, activity: DeliveryActivity, lease: LeaseFence?, onLeaseLost: @escaping @Sendable (DestinationKey, LeaseFence) -> Void = { _, _ in }
     ) {
         self.tenant = tenant
         self.destination = destination
@@ -88,6 +91,7 @@ final class DestinationWorker: Sendable {
         logger[metadataKey: "destination"] = "\(destination.id)"
         self.logger = logger
         self.metrics = metrics
+        self.activity = activity
         self.lease = lease
         self.onLeaseLost = onLeaseLost
         status = Mutex(DestinationStatus.idle(tenant: tenant.id, destination: destination, provider: provider, standby: .starting))
@@ -225,6 +229,7 @@ final class DestinationWorker: Sendable {
                 try await prepareInstanceOffPool()
             } catch {
                 logger.error("destination disabled until its sink starts: \(error.message)")
+                activity.error(key, code: "SINK_START_FAILED", message: error.message)
                 update {
                     $0.state = .failed
                     $0.healthy = false

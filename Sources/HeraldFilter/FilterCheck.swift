@@ -60,25 +60,15 @@ public struct FilterCheck: Sendable {
     public static func evaluate(
         objectFilter: String?, typeFilter: [String]?, ovOnly: Bool, event: SampleEvent, schema: TenantSchema? = nil
     ) -> Outcome {
-        let types: Set<EventType>?
-        let filter: ObjectFilter?
-        switch prepare(objectFilter: objectFilter, typeFilter: typeFilter, schema: schema) {
-        case .failure(let invalid): return invalid.outcome
-        case .success(let prepared): (types, filter) = prepared
+        switch compile(objectFilter: objectFilter, typeFilter: typeFilter, schema: schema) {
+        case .failure(let failure): return failure.outcome
+        case .success(let compiled): return compiled.evaluate(event, ovOnly: ovOnly)
         }
-        let typePasses = types?.contains(event.type) ?? true
-        guard let filter else {
-            return .evaluated(passes: typePasses, typePasses: typePasses, objectPasses: true, explanation: nil)
-        }
-        let explanation = filter.explain(filter.subject(entity: event.entity, delta: event.delta, ovOnly: ovOnly))
-        return .evaluated(
-            passes: typePasses && explanation.result, typePasses: typePasses, objectPasses: explanation.result,
-            explanation: explanation)
     }
 
     /// The type filter as a set (nil: all types) and the parsed object filter (nil: none, for an absent, empty or
     /// blank one, as in a destination's configuration).
-    private static func prepare(objectFilter: String?, typeFilter: [String]?, schema: TenantSchema?)
+    static func prepare(objectFilter: String?, typeFilter: [String]?, schema: TenantSchema?)
         -> Result<(Set<EventType>?, ObjectFilter?), OutcomeBox>
     {
         var types: Set<EventType>?

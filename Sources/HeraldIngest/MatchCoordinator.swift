@@ -141,6 +141,7 @@ struct MatchCoordinator {
             }
             candidates.remove(currentId)
             var merging: [String] = []
+            var mergingRules: [String: [String]] = [:]
             var suspect: [(String, [String])] = []
             let ordered = candidates.sorted()
             try prefetchUncached(ordered, tx: &tx)
@@ -152,6 +153,7 @@ struct MatchCoordinator {
                 if verdict.negative { continue }
                 if verdict.merges {
                     merging.append(candidateId)
+                    mergingRules[candidateId] = verdict.automatic
                 } else if !verdict.suspect.isEmpty {
                     suspect.append((candidateId, verdict.suspect))
                 }
@@ -159,7 +161,7 @@ struct MatchCoordinator {
             if state.readsAhead { try tx.prefetch(tenant: tenant, entities: merging) }
             let automatic = try merging.compactMap { try tx.entity(tenant: tenant, id: $0) }
             if !automatic.isEmpty {
-                currentId = try merge([stored] + automatic, explicitWinner: nil, tx: &tx)
+                currentId = try merge([stored] + automatic, explicitWinner: nil, rules: mergingRules, tx: &tx)
                 continue
             }
             try updatePotentialMatches(stored, found: suspect, tx: &tx)
@@ -170,9 +172,13 @@ struct MatchCoordinator {
 
     /// Merges participants into one winner (the explicit one, else the oldest) and emits
     /// ENTITY_CHANGED (winner), ENTITIES_MERGED (all participants), ENTITY_LOST_MERGE (each loser).
+    /// - Parameter rules: for an automatic merge, the match groups that merged each candidate with the entity being
+    ///   matched (by candidate id); a loser's merge record keeps its own, or the winner's when the loser is that entity.
     /// - Returns: the winner's id.
     @discardableResult
-    func merge(_ participants: [StoredEntity], explicitWinner: String?, tx: inout any StoreTransaction) throws -> String {
+    func merge(
+        _ participants: [StoredEntity], explicitWinner: String?, rules: [String: [String]] = [:], tx: inout any StoreTransaction
+    ) throws -> String {
         let ordered = participants.sorted {
             ($0.entity.createdTime, $0.entity.id) < ($1.entity.createdTime, $1.entity.id)
         }
@@ -202,7 +208,9 @@ struct MatchCoordinator {
             for c in loser.entity.crosswalks { try tx.repointCrosswalk(tenant: tenant, key: c.key, entityId: merged.id) }
             try tx.replaceTokens(tenant: tenant, entityId: id, tokens: [])
             try dropPotentialMatches(of: id, except: Set(participants.map(\.entity.id)), tx: &tx)
-            try tx.recordMerge(tenant: tenant, loser: loser.entity, winner: merged.id, time: now)
+            try tx.recordMerge(
+                tenant: tenant, loser: loser.entity, winner: merged.id, time: now, user: user,
+                matchRules: rules[id] ?? rules[merged.id] ?? [])
             // Losing the merge is the loser's last change: its snapshot says when and by whom.
             var lost = loser.entity
             lost.updatedTime = now

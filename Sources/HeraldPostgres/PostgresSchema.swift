@@ -142,6 +142,16 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX streaming_changes_tenant ON streaming_changes (tenant, id)",
             ]),
+        // The events API's `type`, `tail` and `objectUri` (one entity's events, merge events by `uris`) read these
+        // instead of the tenant's whole queue; merge records say who merged and by which rules (merge history).
+        Migration(
+            version: 5, name: "event-lookups-merge-history",
+            statements: [
+                "CREATE INDEX events_object ON events (tenant, object_uri, seq)",
+                "CREATE INDEX events_type ON events (tenant, type, seq) INCLUDE (uris)",
+                "ALTER TABLE merges ADD COLUMN merged_by text NOT NULL DEFAULT ''",
+                "ALTER TABLE merges ADD COLUMN match_rules text NOT NULL DEFAULT ''",
+            ]),
     ]
 
     /// Creates the schema if needed and applies every migration not applied yet.

@@ -291,20 +291,23 @@ extension PostgresStore {
             SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris, details
             FROM events WHERE tenant = \(tenant) AND seq > \(after) ORDER BY seq LIMIT \(limit)
             """
-        ).map { row in
-            let (seq, typeName, uri, version, time, snapshot, delta, uris, details) = try row.decode(
-                (Int64, String, String, Int64, Int64, ByteBuffer, ByteBuffer, String, ByteBuffer).self)
-            guard let type = EventType(rawValue: typeName) else {
-                throw StoreError(.corruptRow, "unknown event type '\(typeName)' at seq \(seq)")
-            }
-            return EventRecord(
-                seq: seq, tenant: tenant,
-                event: NewEvent(
-                    type: type, objectURI: uri, objectVersion: version, time: time,
-                    snapshot: PostgresTransaction.bytes(snapshot), delta: PostgresTransaction.bytes(delta),
-                    uris: uris.isEmpty ? [] : uris.split(separator: " ").map(String.init),
-                    details: PostgresTransaction.bytes(details)))
+        ).map { try PostgresStore.decodeEvent($0, tenant: tenant) }
+    }
+
+    /// A row of `seq, type, object_uri, object_version, time, snapshot, delta, uris, details` as an event of `tenant`.
+    static func decodeEvent(_ row: PostgresRow, tenant: String) throws -> EventRecord {
+        let (seq, typeName, uri, version, time, snapshot, delta, uris, details) = try row.decode(
+            (Int64, String, String, Int64, Int64, ByteBuffer, ByteBuffer, String, ByteBuffer).self)
+        guard let type = EventType(rawValue: typeName) else {
+            throw StoreError(.corruptRow, "unknown event type '\(typeName)' at seq \(seq)")
         }
+        return EventRecord(
+            seq: seq, tenant: tenant,
+            event: NewEvent(
+                type: type, objectURI: uri, objectVersion: version, time: time,
+                snapshot: PostgresTransaction.bytes(snapshot), delta: PostgresTransaction.bytes(delta),
+                uris: uris.isEmpty ? [] : uris.split(separator: " ").map(String.init),
+                details: PostgresTransaction.bytes(details)))
     }
 
     public func lastSequence() async throws -> Int64 {

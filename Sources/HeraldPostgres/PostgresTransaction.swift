@@ -255,12 +255,14 @@ struct PostgresTransaction: StoreTransaction {
         }
     }
 
-    func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64) throws {
+    func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64, user: String, matchRules: [String]) throws {
         let keys = loser.crosswalks.map { "\($0.type)\u{1F}\($0.value)\u{1F}\($0.sourceTable ?? "")" }
             .joined(separator: "\u{1E}")
         session.overlay.setMerge(
             key(tenant, loser.id),
-            WriteOverlay.MergeWrite(winner: winner, snapshot: loser.storedBytes(), crosswalkKeys: keys, time: time))
+            WriteOverlay.MergeWrite(
+                winner: winner, snapshot: loser.storedBytes(), crosswalkKeys: keys, time: time, user: user,
+                matchRules: matchRules.joined(separator: " ")))
     }
 
     static func crosswalkKeys(_ text: String) -> Set<CrosswalkKey> {

@@ -48,6 +48,9 @@ struct WriteOverlay {
         /// The loser's crosswalk keys, as the `crosswalk_keys` column stores them.
         var crosswalkKeys: String
         var time: Int64
+        /// Who merged it, and the match groups that merged it (space-separated; "" for a manual merge).
+        var user: String = ""
+        var matchRules: String = ""
     }
 
     private enum Undo {
@@ -397,13 +400,13 @@ extension WriterSession {
         var deleted = (tenants: [String](), losers: [String]())
         var written = (
             tenants: [String](), losers: [String](), winners: [String](), snapshots: [ByteBuffer](), keys: [String](),
-            times: [Int64]()
+            times: [Int64](), users: [String](), rules: [String]()
         )
         for (loser, write) in overlay.merges {
             if let write {
                 written.tenants.append(loser.tenant); written.losers.append(loser.id); written.winners.append(write.winner)
                 written.snapshots.append(ByteBuffer(bytes: write.snapshot)); written.keys.append(write.crosswalkKeys)
-                written.times.append(write.time)
+                written.times.append(write.time); written.users.append(write.user); written.rules.append(write.matchRules)
             } else {
                 deleted.tenants.append(loser.tenant); deleted.losers.append(loser.id)
             }
@@ -418,11 +421,13 @@ extension WriterSession {
         if !written.tenants.isEmpty {
             try writeStatement(
                 """
-                INSERT INTO merges (tenant, loser, winner, loser_snapshot, crosswalk_keys, time)
+                INSERT INTO merges (tenant, loser, winner, loser_snapshot, crosswalk_keys, time, merged_by, match_rules)
                 SELECT * FROM unnest(\(written.tenants)::text[], \(written.losers)::text[], \(written.winners)::text[],
-                    \(written.snapshots)::bytea[], \(written.keys)::text[], \(written.times)::int8[])
+                    \(written.snapshots)::bytea[], \(written.keys)::text[], \(written.times)::int8[],
+                    \(written.users)::text[], \(written.rules)::text[])
                 ON CONFLICT (tenant, loser) DO UPDATE SET winner = excluded.winner, loser_snapshot = excluded.loser_snapshot,
-                    crosswalk_keys = excluded.crosswalk_keys, time = excluded.time
+                    crosswalk_keys = excluded.crosswalk_keys, time = excluded.time, merged_by = excluded.merged_by,
+                    match_rules = excluded.match_rules
                 """)
         }
     }

@@ -121,15 +121,19 @@ extension SQLiteTransaction {
     }
 
     /// Remembers what a loser was when it merged, so that unmerge can restore it.
-    public func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64) throws {
+    public func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64, user: String, matchRules: [String]) throws {
         let keys = loser.crosswalks.map { "\($0.type)\u{1F}\($0.value)\u{1F}\($0.sourceTable ?? "")" }.joined(separator: "\u{1E}")
         try db.cachedStatement(
             sql: """
-                INSERT INTO merges (tenant, loser, winner, loser_snapshot, crosswalk_keys, time) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO merges (tenant, loser, winner, loser_snapshot, crosswalk_keys, time, merged_by, match_rules)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(tenant, loser) DO UPDATE SET winner = excluded.winner, loser_snapshot = excluded.loser_snapshot,
-                    crosswalk_keys = excluded.crosswalk_keys, time = excluded.time
+                    crosswalk_keys = excluded.crosswalk_keys, time = excluded.time, merged_by = excluded.merged_by,
+                    match_rules = excluded.match_rules
                 """
-        ).execute(arguments: [tenant, loser.id, winner, Data(loser.storedBytes()), keys, time])
+        ).execute(arguments: [
+            tenant, loser.id, winner, Data(loser.storedBytes()), keys, time, user, matchRules.joined(separator: " "),
+        ])
     }
 
     /// The merge that made `loser` lose: its winner, its snapshot then, and its crosswalks then.

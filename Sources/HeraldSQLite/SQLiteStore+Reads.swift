@@ -41,8 +41,13 @@ extension SQLiteStore {
                 SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris, details
                 FROM events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
                 """)
+        return try decodeEvents(statement, arguments: [tenant, after, limit], tenant: tenant)
+    }
+
+    /// Rows of `seq, type, object_uri, object_version, time, snapshot, delta, uris, details` as events of `tenant`.
+    static func decodeEvents(_ statement: Statement, arguments: StatementArguments, tenant: String) throws -> [EventRecord] {
         var out: [EventRecord] = []
-        let rows = try Row.fetchCursor(statement, arguments: [tenant, after, limit])
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
         while let row = try rows.next() {
             let typeName: String = row[1]
             guard let type = EventType(rawValue: typeName) else {

@@ -267,6 +267,19 @@ extension SQLiteStore {
                     CREATE INDEX streaming_changes_tenant ON streaming_changes(tenant, id);
                     """)
         }
+        migrator.registerMigration("v10-event-lookups-merge-history") { db in
+            // The events API's `type`, `tail` and `objectUri` (one entity's events, merge events by `uris`) read these
+            // instead of the tenant's whole queue (`events_type` covers `uris`); merge records say who merged and by
+            // which rules, and are found by winner (merge history, unmerge).
+            try db.execute(
+                sql: """
+                    CREATE INDEX events_object ON events(tenant, object_uri, seq);
+                    CREATE INDEX events_type ON events(tenant, type, seq, uris);
+                    ALTER TABLE merges ADD COLUMN merged_by TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE merges ADD COLUMN match_rules TEXT NOT NULL DEFAULT '';
+                    CREATE INDEX merges_winner ON merges(tenant, winner);
+                    """)
+        }
         return migrator
     }
 }

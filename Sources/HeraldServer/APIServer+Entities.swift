@@ -58,6 +58,8 @@ extension APIServer {
             return jsonResponse(w.bytes, extraHeaders: [.eTag: "\"\(stored.version)\""])
         }
 
+        addMergeHistoryRoutes(to: routes)
+
         routes.tenant(.write).delete("/entities/:id") { request, context -> Response in
             let user = context.user
             let tenant = context.tenant

@@ -1,5 +1,6 @@
 import HeraldJSON
 import HeraldModel
+import HeraldStorage
 import Hummingbird
 
 extension APIServer {
@@ -7,8 +8,14 @@ extension APIServer {
         routes.tenant(.read).get("/events") { request, context -> Response in
             let tenant = context.tenant
             let after = try queryInt(request, "after", default: 0, range: 0...Int64.max)
-            let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
-            let events = try await ingest.store.events(tenant: tenant.id, after: after, limit: Int(limit))
+            let query = try APIServer.eventQuery(request, after: after)
+            let events: [EventRecord]
+            if let query {
+                events = try await ingest.store.events(tenant: tenant.id, query)
+            } else {
+                let limit = try queryInt(request, "limit", default: 100, range: 1...10_000)
+                events = try await ingest.store.events(tenant: tenant.id, after: after, limit: Int(limit))
+            }
             var w = JSONWriter(capacity: 2048 * events.count + 64)
             w.beginObject()
             w.key("events")

@@ -60,6 +60,7 @@ extension APIServer {
                 objectFilter: filter, typeFilter: types, ovOnly: ovOnly, event: event, schema: tenant.schema)
             return jsonResponse(APIServer.renderCheck(outcome))
         }
+        addFilterTestRoutes(to: routes)
     }
 
     /// `{"valid": false, "error": {"message", "position"?, "expected"?}}` or
@@ -67,6 +68,13 @@ extension APIServer {
     static func renderCheck(_ outcome: FilterCheck.Outcome) -> [UInt8] {
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
+        renderCheckFields(outcome, into: &w)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// The members of `renderCheck`'s object, into an object the caller opened.
+    static func renderCheckFields(_ outcome: FilterCheck.Outcome, into w: inout JSONWriter) {
         switch outcome {
         case .invalid(let message, let position, let expected):
             w.key("valid")
@@ -84,9 +92,20 @@ extension APIServer {
                 w.string(expected)
             }
             w.endObject()
-        case .evaluated(let passes, let typePasses, let objectPasses, let explanation):
+        case .evaluated:
             w.key("valid")
             w.bool(true)
+            renderEvaluation(outcome, into: &w)
+        }
+    }
+
+    /// `"passes", "typeFilterPasses", "objectFilterPasses", "explanation"?` of an evaluated outcome (nothing for an
+    /// invalid one), into an object the caller opened.
+    static func renderEvaluation(_ outcome: FilterCheck.Outcome, into w: inout JSONWriter) {
+        switch outcome {
+        case .invalid:
+            break
+        case .evaluated(let passes, let typePasses, let objectPasses, let explanation):
             w.key("passes")
             w.bool(passes)
             w.key("typeFilterPasses")
@@ -98,7 +117,5 @@ extension APIServer {
                 explanation.render(into: &w)
             }
         }
-        w.endObject()
-        return w.bytes
     }
 }

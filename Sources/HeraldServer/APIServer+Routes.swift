@@ -58,6 +58,7 @@ extension APIServer {
         addEntityRoutes(to: routes)
         addEventRoutes(to: routes)
         addStreamingRoutes(to: routes)
+        addThroughputRoutes(to: routes)
         addStreamingManagementRoutes(to: routes)
         addFilterRoutes(to: routes)
         addMergeRoutes(to: routes)

@@ -34,8 +34,9 @@ public protocol EntityTransaction {
 
     /// Marks `id` as merged into `winner` (nil: live again) and records its version.
     func setMergedInto(tenant: String, id: String, winner: String?, version: Int64, body: [UInt8]) throws
-    /// Remembers what a loser was when it merged, so that unmerge can restore it.
-    func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64) throws
+    /// Remembers what a loser was when it merged, so that unmerge can restore it, and who merged it and by which
+    /// match rules (empty: a manual merge), for the merge history.
+    func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64, user: String, matchRules: [String]) throws
     /// The merge that made `loser` lose: its winner, its snapshot then, and its crosswalks then.
     func mergeRecord(tenant: String, loser: String) throws -> (winner: String, snapshot: Entity, crosswalks: Set<CrosswalkKey>)?
     func deleteMergeRecord(tenant: String, loser: String) throws
@@ -65,6 +66,11 @@ extension EntityTransaction {
         try updateEntity(tenant: tenant, entity: entity, version: version, body: body, removed: false)
     }
 
+    /// A merge record without who merged it or why (tools and tests).
+    public func recordMerge(tenant: String, loser: Entity, winner: String, time: Int64) throws {
+        try recordMerge(tenant: tenant, loser: loser, winner: winner, time: time, user: "", matchRules: [])
+    }
+
     public func updateRelation(tenant: String, relation: Entity, version: Int64, body: [UInt8]) throws {
         try updateRelation(tenant: tenant, relation: relation, version: version, body: body, removed: false)
     }
@@ -83,4 +89,7 @@ public protocol EntityReader: Sendable {
     func entityVersions(tenant: String) async throws -> [String: (version: Int64, removed: Bool)]
     /// Every not-removed entity of a tenant: id → the winner it merged into (nil when live).
     func entityMerges(tenant: String) async throws -> [String: String?]
+    /// The merges in effect that involve entity `id`, oldest first (by time, then loser): the one it lost (if it
+    /// did), the losers merged into it, and theirs before them, `MergeRecord.maxDepth` merges deep; at most `limit`.
+    func mergeHistory(tenant: String, id: String, limit: Int) async throws -> [MergeRecord]
 }

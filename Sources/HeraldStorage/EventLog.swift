@@ -16,6 +16,9 @@ public protocol EventLog: Sendable {
     /// Committed events of `tenant` with `seq > after`, oldest first. Never returns an event while an event with
     /// a lower sequence number can still commit.
     func events(tenant: String, after: Int64, limit: Int) async throws -> [EventRecord]
+    /// Committed events of `tenant` that `query` selects, in ascending `seq` order: the oldest `query.limit` after
+    /// `query.after`, or with `query.newest` the newest `query.limit` of them. Answered from indexes.
+    func events(tenant: String, _ query: EventQuery) async throws -> [EventRecord]
     /// The highest sequence number in the queue (0 when empty).
     func lastSequence() async throws -> Int64
     /// The highest sequence number of a tenant (0 when it has no events).

@@ -96,7 +96,8 @@ public enum StoreCopy {
             "merges",
             [
                 Column("tenant", .text), Column("loser", .text), Column("winner", .text), Column("loser_snapshot", .bytes),
-                Column("crosswalk_keys", .text), Column("time", .int64),
+                Column("crosswalk_keys", .text), Column("time", .int64), Column("merged_by", .text),
+                Column("match_rules", .text),
             ]),
         Table(
             "relations",

@@ -66,6 +66,8 @@ struct AccessTests {
         ("POST", "/api/{t}/entities/nosuch/_sameAs?uri=entities/other", ""),
         ("POST", "/api/{t}/entities/nosuch/_unmerge?contributorURI=entities/other", ""), ("POST", "/api/{t}/relations", "[]"),
         ("GET", "/api/{t}/relations/nosuch", nil), ("DELETE", "/api/{t}/relations/nosuch", nil),
+        ("GET", "/api/{t}/entities/nosuch/_merges", nil), ("GET", "/api/{t}/streaming/throughput", nil),
+        ("POST", "/api/{t}/objectFilter/_test", "{}"),
     ]
     static let globalRoutes: [(String, String, String?)] = [
         ("GET", "/metrics", nil), ("GET", "/api/plugins", nil), ("POST", "/api/admin/_reload", ""),

@@ -62,6 +62,11 @@ struct MatchMergeTests {
     }
 
     @Test(arguments: TestStoreBackend.allCases)
+    func mergeHistoryAndAnEntitysEventsFollowMergesAndUnmerges(_ backend: TestStoreBackend) throws {
+        try MatchMergeScenario(backend).mergeHistoryAndAnEntitysEventsFollowMergesAndUnmerges()
+    }
+
+    @Test(arguments: TestStoreBackend.allCases)
     func failedMergesSayWhyAndChangeNothing(_ backend: TestStoreBackend) throws {
         try MatchMergeScenario(backend).failedMergesSayWhyAndChangeNothing()
     }
@@ -233,6 +238,91 @@ struct MatchMergeScenario {
         // The pair is now not-a-match: reposting the same data does not merge it back.
         _ = try post(person("CRM", "m1", first: "Grace", last: "Hopper", email: "amazing@example.com", birth: "1906-12-09"))
         #expect(try client.get("/api/t1/\(a)").json?["redirectedFrom"] == nil)
+    }
+
+    /// `_merges` lists the merge records (automatic with its rules, manual without), oldest first, from either side;
+    /// an unmerge takes its record away. The events API's `objectUri` gives an entity's own events and the merge
+    /// events naming it; `type` and `tail` narrow any read.
+    func mergeHistoryAndAnEntitysEventsFollowMergesAndUnmerges() throws {
+        let sameEmail = MatchMergeTests.individual + "/matchGroups/SameEmail"
+        let winner = uri(try post(person("CRM", "h1", first: "Ada", last: "Lovelace", email: "ada@example.com"))[0])
+        let loserResult = try post(person("ERP", "h2", first: "Augusta", last: "Byron", email: "ADA@example.com"))
+        #expect(uri(loserResult[0]) == winner)
+        let all = try client.events(tenant: "t1")
+        let loser = try #require(all.first { $0["type"] == .string("ENTITY_LOST_MERGE") }?["objectUri"]?.stringValue)
+        let other = uri(try post(person("WEB", "h3", first: "Someone", last: "Else", email: "else@example.com"))[0])
+
+        func merges(_ uri: String) throws -> [JSONValue] {
+            let r = try client.get("/api/t1/\(uri)/_merges")
+            #expect(r.status == 200, "\(r.text)")
+            return r.json?["merges"]?.arrayValue ?? []
+        }
+        let automatic = try merges(winner)
+        #expect(automatic.count == 1, "\(automatic)")
+        #expect(automatic.first?["winner"]?.stringValue == winner)
+        #expect(automatic.first?["loser"]?.stringValue == loser)
+        #expect(automatic.first?["matchRules"] == .array([.string(sameEmail)]))
+        #expect(automatic.first?["user"] == .string("anonymous"))
+        #expect((automatic.first?["time"]?.int64Value ?? 0) > 0)
+        #expect(try merges(loser) == automatic, "the loser's history is the merge it lost")
+        #expect(try merges(other).isEmpty)
+
+        // A manual merge: no match rules; oldest first.
+        #expect(try client.post("/api/t1/\(winner)/_sameAs?uri=\(other)&explicitWinner=true", "").status == 200)
+        let both = try merges(winner)
+        #expect(both.compactMap { $0["loser"]?.stringValue } == [loser, other], "\(both)")
+        #expect(both.last?["matchRules"] == nil)
+
+        // The entity's events: its own, and the merge events naming it.
+        func events(_ query: String) throws -> [JSONValue] {
+            let r = try client.get("/api/t1/events?\(query)")
+            #expect(r.status == 200, "\(query): \(r.text)")
+            return r.json?["events"]?.arrayValue ?? []
+        }
+        func types(_ events: [JSONValue]) -> [String] { events.map { $0["type"]?.stringValue ?? "" } }
+        let loserEvents = try events("objectUri=\(loser)")
+        #expect(types(loserEvents) == ["ENTITY_CREATED", "ENTITIES_MERGED", "ENTITY_LOST_MERGE"], "\(types(loserEvents))")
+        #expect(loserEvents[1]["objectUri"]?.stringValue == winner)
+        let seqs = loserEvents.compactMap { $0["seq"]?.int64Value }
+        #expect(seqs == seqs.sorted())
+        #expect(types(try events("objectUri=\(loser)&type=ENTITY_LOST_MERGE")) == ["ENTITY_LOST_MERGE"])
+        #expect(types(try events("objectUri=\(loser)&tail=1")) == ["ENTITY_LOST_MERGE"])
+        #expect(types(try events("objectUri=\(loser)&after=\(seqs[0])")) == ["ENTITIES_MERGED", "ENTITY_LOST_MERGE"])
+        let winnerEvents = try events("objectUri=\(winner)")
+        #expect(winnerEvents.allSatisfy {
+            $0["objectUri"]?.stringValue == winner
+                || ($0["uris"]?.arrayValue?.contains(.string(winner)) ?? false)
+        })
+        #expect(types(winnerEvents).filter { $0 == "ENTITIES_MERGED" }.count == 2)
+
+        // Tail and type over the whole queue.
+        let everything = try client.events(tenant: "t1")
+        let tail = try events("tail=3")
+        #expect(tail.compactMap { $0["seq"]?.int64Value } == everything.suffix(3).compactMap { $0["seq"]?.int64Value })
+        let mergedTail = try events("type=ENTITIES_MERGED,ENTITY_LOST_MERGE&tail=3")
+        #expect(mergedTail.compactMap { $0["seq"]?.int64Value }
+            == everything.filter { ["ENTITIES_MERGED", "ENTITY_LOST_MERGE"].contains($0["type"]?.stringValue ?? "") }
+            .suffix(3).compactMap { $0["seq"]?.int64Value })
+        #expect(types(try events("type=ENTITY_CREATED&limit=2")) == ["ENTITY_CREATED", "ENTITY_CREATED"])
+
+        // Unmerging the loser takes its record away.
+        #expect(try client.post("/api/t1/\(winner)/_unmerge?contributorURI=\(loser)", "").status == 200)
+        #expect(try merges(winner).compactMap { $0["loser"]?.stringValue } == [other])
+        #expect(try merges(loser).isEmpty)
+        #expect(types(try events("objectUri=\(loser)&tail=2")) == ["ENTITY_CREATED", "ENTITIES_SPLITTED"])
+
+        // Bad parameters and unknown entities.
+        for (query, needle) in [
+            ("type=ENTITY_CREATED,NOPE", "known: ENTITY_CREATED"), ("type=", "unknown event type ''"), ("tail=0", "tail"),
+            ("tail=1001", "tail"), ("tail=5&limit=5", "not both"), ("objectUri=relations/x", "entities/ID"),
+            ("objectUri=entities/a%20b", "objectUri"),
+        ] {
+            let r = try client.get("/api/t1/events?\(query)")
+            #expect(r.status == 400 && r.json?["errorCode"] == .string("INVALID_PARAMETER"), "\(query): \(r.status)")
+            #expect(r.json?["errorMessage"]?.stringValue?.contains(needle) == true, "\(query): \(r.text)")
+        }
+        let missing = try client.get("/api/t1/entities/nosuch1/_merges")
+        #expect(missing.status == 404 && missing.json?["errorCode"] == .string("ENTITY_NOT_FOUND"))
     }
 
     func failedMergesSayWhyAndChangeNothing() throws {

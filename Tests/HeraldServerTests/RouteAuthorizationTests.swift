@@ -42,11 +42,20 @@ struct RouteAuthorizationTests {
         Route(method: .post, template: "/api/{tenant}/relations", path: "/api/{t}/relations", role: .write, body: "[]"),
         Route(method: .get, template: "/api/{tenant}/relations/{id}", path: "/api/{t}/relations/nosuch", role: .read),
         Route(method: .delete, template: "/api/{tenant}/relations/{id}", path: "/api/{t}/relations/nosuch", role: .write),
+        Route(
+            method: .get, template: "/api/{tenant}/entities/{id}/_merges", path: "/api/{t}/entities/nosuch/_merges",
+            role: .read),
         Route(method: .get, template: "/api/{tenant}/events", path: "/api/{t}/events", role: .read),
         Route(
             method: .post, template: "/api/{tenant}/objectFilter/validate", path: "/api/{t}/objectFilter/validate",
             role: .read, body: #"{"objectFilter": "exists(attributes.FirstName)", "event": {}}"#),
+        Route(
+            method: .post, template: "/api/{tenant}/objectFilter/_test", path: "/api/{t}/objectFilter/_test",
+            role: .read, body: #"{"objectFilter": "exists(attributes.FirstName)"}"#),
         Route(method: .get, template: "/api/{tenant}/streaming/status", path: "/api/{t}/streaming/status", role: .read),
+        Route(
+            method: .get, template: "/api/{tenant}/streaming/throughput", path: "/api/{t}/streaming/throughput",
+            role: .read),
         Route(method: .get, template: "/api/{tenant}/streaming/dlq", path: "/api/{t}/streaming/dlq", role: .read),
         Route(method: .get, template: "/api/{tenant}/streaming/dlq/{id}", path: "/api/{t}/streaming/dlq/1", role: .read),
         Route(

@@ -47,15 +47,22 @@ final class RouteHarness: Sendable {
     /// - Parameters:
     ///   - dataDirectory: where the store lives (default: in the temporary directory).
     ///   - reload: what `POST /api/admin/_reload` runs.
+    ///   - extraDestinations: providers and destinations added to t1's `files/events` (`"providers"` members, then
+    ///     `"destinations"` items, as JSON text; `OUTPUT_DIR` stands for the temporary directory).
+    ///   - activity: the delivery service's throughput history and recent errors (tests give short buckets).
     init(
-        dataDirectory: String? = nil, reload: @escaping @Sendable () async throws -> String = { "reloaded" }
+        dataDirectory: String? = nil, reload: @escaping @Sendable () async throws -> String = { "reloaded" },
+        extraDestinations: (providers: String, destinations: String)? = nil, activity: DeliveryActivity = DeliveryActivity()
     ) async throws {
-        dir = TemporaryDirectory(prefix: "herald-routes")
+        let dir = TemporaryDirectory(prefix: "herald-routes")
+        self.dir = dir
         output = dir.file("events.ndjson")
+        let extraProviders = extraDestinations.map { ", " + $0.providers.replacingOccurrences(of: "OUTPUT_DIR", with: dir.path) } ?? ""
+        let extra = extraDestinations.map { ", " + $0.destinations } ?? ""
         let streaming = """
             {"messaging": {
-              "providers": {"files": {"plugin": "file", "config": {"path": "\(output)"}}},
-              "destinations": [{"provider": "files", "name": "events", "batch": {"lingerMs": 0}}]}}
+              "providers": {"files": {"plugin": "file", "config": {"path": "\(output)"}}\(extraProviders)},
+              "destinations": [{"provider": "files", "name": "events", "batch": {"lingerMs": 0}}\(extra)]}}
             """
         let t2 = TestConfiguration.tenantJSON.replacingOccurrences(of: "\"id\": \"t1\"", with: "\"id\": \"t2\"")
         let path = TestConfiguration.write(
@@ -71,7 +78,7 @@ final class RouteHarness: Sendable {
         store = try SQLiteStore(directory: dataDirectory ?? configuration.dataDirectory ?? dir.file("data"), logger: logger)
         let ingest = IngestService(store: store, tenants: configuration.tenants, matching: compiled.matching)
         let metrics = HeraldMetrics(logger: logger)
-        let delivery = DeliveryService(store: store, registry: registry, logger: logger, metrics: metrics)
+        let delivery = DeliveryService(store: store, registry: registry, logger: logger, metrics: metrics, activity: activity)
         await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
         self.delivery = delivery
         deliveryTask = Task { try? await delivery.run() }
