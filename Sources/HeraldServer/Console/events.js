@@ -30,7 +30,7 @@ function eventTable(events) {
 export async function eventsPage(view) {
   const saved = JSON.parse(sessionStorage.getItem('herald.events') || '{}');
   const boxes = EVENT_TYPES.map(t => el('input', {type: 'checkbox', value: t, checked: (saved.types || []).includes(t), onchange: load}));
-  const tail = el('input#tail', {type: 'number', min: 1, max: 10000, value: saved.tail || 50, size: 6, onchange: load});
+  const tail = el('input#tail', {type: 'number', min: 1, max: 1000, value: saved.tail || 50, size: 6, onchange: load});
   const listBox = el('div#events-list');
   fill(view, el('h1', 'Events'),
     el('details', el('summary', 'Event types (none checked: all)'), el('div.types', boxes.map(b => el('label.check', b, b.value)))),
@@ -39,7 +39,7 @@ export async function eventsPage(view) {
 
   async function load() {
     const types = boxes.filter(b => b.checked).map(b => b.value);
-    const n = Math.max(1, Math.min(10000, Number(tail.value) || 50));
+    const n = Math.max(1, Math.min(1000, Number(tail.value) || 50));
     sessionStorage.setItem('herald.events', JSON.stringify({types, tail: n}));
     const query = new URLSearchParams({tail: n});
     if (types.length) query.set('type', types.join(','));
@@ -106,7 +106,8 @@ export async function entityPage(view, id) {
     fill(mergesBox, merges.length === 0 ? el('p.muted', 'No merges.') : table([
       {title: 'Time', cell: m => time(m.time)}, {title: 'Winner', cell: m => entityLink(m.winner)},
       {title: 'Loser', cell: m => entityLink(m.loser)},
-      {title: 'How', cell: m => m.matchRules ? [].concat(m.matchRules).join(', ') : (m.manual ? 'manual' : m.reason || '')},
+      {title: 'How', cell: m => m.matchRules ? 'match rules: ' + [].concat(m.matchRules).join(', ') : 'manual (_sameAs)'},
+      {title: 'By', cell: m => m.user || ''},
     ], merges));
   }).catch(error => fill(mergesBox, problem(error, 'Merge history')));
 

@@ -67,10 +67,11 @@ export function chart(data) {
   const sums = {retried: new Map(), deadLettered: new Map()};
   for (const d of data.destinations || []) {
     for (const p of d.points || []) {
-      for (const k of Object.keys(sums)) sums[k].set(p.t, (sums[k].get(p.t) || 0) + (p[k] || 0));
+      sums.retried.set(p.t, (sums.retried.get(p.t) || 0) + (p.retried || 0) + (p.throttled || 0));
+      sums.deadLettered.set(p.t, (sums.deadLettered.get(p.t) || 0) + (p.deadLettered || 0));
     }
   }
-  series.push({label: 'retried (all)', cls: 'line retried', points: [...sums.retried].sort((a, b) => a[0] - b[0])});
+  series.push({label: 'retried or throttled (all)', cls: 'line retried', points: [...sums.retried].sort((a, b) => a[0] - b[0])});
   series.push({label: 'dead-lettered (all)', cls: 'line dead', points: [...sums.deadLettered].sort((a, b) => a[0] - b[0])});
   const max = Math.max(1, ...series.flatMap(s => s.points.map(p => p[1])));
   const x = t => PAD.left + (W - PAD.left - PAD.right) * (t - start) / (end - start);
@@ -78,7 +79,7 @@ export function chart(data) {
   const axes = [
     svg('line', {class: 'axis', x1: PAD.left, y1: y(0), x2: W - PAD.right, y2: y(0)}),
     svg('line', {class: 'axis', x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: y(0)}),
-    svg('text', {x: PAD.left - 4, y: y(max) + 4, 'text-anchor': 'end'}, num(max)),
+    svg('text', {class: 'max', x: PAD.left - 4, y: y(max) + 4, 'text-anchor': 'end'}, num(max)),
     svg('text', {x: PAD.left - 4, y: y(0), 'text-anchor': 'end'}, '0'),
     svg('line', {class: 'grid', x1: PAD.left, y1: y(max / 2), x2: W - PAD.right, y2: y(max / 2)}),
   ];
@@ -91,5 +92,5 @@ export function chart(data) {
   }, svg('title', {}, s.label)));
   return el('figure.chart',
     svg('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `messages per ${interval / 1000} s`}, axes, lines),
-    el('figcaption', `Messages per ${interval / 1000} s. `, series.map(s => el('span.key', el('i.' + s.cls.split(' ').join('.')), s.label))));
+    el('figcaption', `Messages per ${interval / 1000} s, as this node delivered them. `, series.map(s => el('span.key', el('i.' + s.cls.split(' ').join('.')), s.label))));
 }

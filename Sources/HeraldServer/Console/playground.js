@@ -11,7 +11,7 @@ export async function playgroundPage(view) {
     placeholder: "equals(type, 'Individual') and exists(attributes.Email)"}, saved.filter || '');
   const types = EVENT_TYPES.map(t => el('input', {type: 'checkbox', value: t, checked: (saved.types || []).includes(t)}));
   const ovOnly = el('input#ov-only', {type: 'checkbox', checked: !!saved.ovOnly});
-  const last = el('input#last', {type: 'number', min: 1, max: 1000, value: saved.last || 20, size: 5});
+  const last = el('input#last', {type: 'number', min: 1, max: 500, value: saved.last || 20, size: 5});
   const verdict = el('div#verdict', {'aria-live': 'polite'});
   const results = el('div#results');
   fill(view, el('h1', 'Filter playground'),
@@ -60,7 +60,7 @@ export async function playgroundPage(view) {
     fill(results, el('p.muted', 'Testing…'));
     let answer;
     try {
-      answer = await api(tenantPath('/objectFilter/_test'), {method: 'POST', body: {...body(), last: Number(last.value) || 20}});
+      answer = await api(tenantPath('/objectFilter/_test'), {method: 'POST', body: {...body(), last: Math.max(1, Math.min(500, Number(last.value) || 20))}});
     } catch (error) {
       fill(results, problem(error, 'Testing against recent events'));
       return;
