@@ -437,19 +437,31 @@ def hostile_name(c):
     """7: an entity named <img src=x onerror=alert(1)> renders as text everywhere."""
     answer = c.herald.post_people(1, "xss", first=XSS, last="Hostile")
     uri = answer[0]["uri"]
+    # A second record of the same person, merged by hand: the entity page shows the merge and its events.
+    other = c.herald.post_people(1, "xss-twin", first=XSS, last="Hostile")[0]["uri"]
+    status, merged = c.herald.api("POST", f"/api/t1/{uri}/_sameAs?uri={other}")
+    check(status == 200 and merged.get("uri") == uri, f"the merge: {status} {merged}")
     c.driver.execute_script("window.__alerts = []; window.alert = m => window.__alerts.push(String(m));")
     c.go("entity/" + uri.split("/", 1)[1])
     label = c.find("#entity-label")
     check(XSS in label.text, f"the name as text in the title: {label.text!r}")
     c.wait(lambda: c.first("#entity-events table"), 20, "the entity's events")
     check(XSS in c.find("dl.attributes").text, "the name as text in the attributes")
+    c.wait(lambda: c.first("#merges table"), 20, "the merge history")
+    check(other in c.text("#merges table") and "manual" in c.text("#merges table"), c.text("#merges"))
+    types = [r.find_elements(By.CSS_SELECTOR, "td")[2].text for r in c.all("#entity-events tr[data-seq]")]
+    check(types[0] == "ENTITY_CREATED" and "ENTITIES_MERGED" in types and "ENTITY_CHANGED" in types,
+          f"the entity's events in order: {types}")
     c.shot("entity")
     c.go("events")
     tail = c.find("#tail")
     tail.clear()
     tail.send_keys("8")
     c.find("#events-refresh").click()
-    c.wait(lambda: len(c.all("#events-list tr[data-seq]")) == 8, 20, "the newest 8 events")
+    status, queue = c.herald.api("GET", "/api/t1/events?tail=8")
+    c.wait(lambda: len(c.all("#events-list tr[data-seq]")) == len(queue["events"]), 20, "the newest 8 events")
+    shown = [int(r.get_attribute("data-seq")) for r in c.all("#events-list tr[data-seq]")]
+    check(shown == [e["seq"] for e in queue["events"]], f"the newest 8 events, oldest first: {shown}")
     c.wait(lambda: any(XSS in n.text for n in c.all("#events-list span.label")), 20, "the name as text in the events")
     check(c.driver.execute_script("return document.querySelectorAll('main img').length") == 0, "no img element")
     check(c.driver.execute_script("return window.__alerts.length") == 0, "no alert ran")
