@@ -102,6 +102,10 @@ async function render() {
     signInPage(root);
     return;
   }
+  if (session.who.tenants.length === 0) {
+    fill(root, el('p.warning', `Signed in as ${session.who.user}, whose token may act on none of this server's tenants.`));
+    return;
+  }
   const [name, ...args] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const handler = routes[name] || overviewPage;
   // Each visit renders into a view of its own: a page still loading when the route changes fills a detached one.

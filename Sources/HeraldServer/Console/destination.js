@@ -43,7 +43,7 @@ export async function destinationPage(view, id) {
         {title: 'At', cell: e => time(e.at)}, {title: 'Code', cell: e => e.code},
         {title: 'Message', cell: e => e.message}, {title: 'Event', cell: e => e.seq === undefined ? '' : num(e.seq)},
       ], d.recentErrors));
-    renderActions(actions, id, d.state === 'PAUSED');
+    renderActions(actions, id, d.state === 'PAUSED' || d.paused === true, refresh);
   };
   await refresh();
   page.every(2000, view, refresh);
@@ -69,17 +69,17 @@ function fact(term, value) {
   return [el('dt', term), el('dd', value)];
 }
 
-function renderActions(box, id, paused) {
+function renderActions(box, id, paused, refresh) {
   const buttons = [];
   if (session.can('write')) {
     buttons.push(paused
-      ? el('button#resume', {type: 'button', onclick: () => act(id, '_resume', 'Resumed')}, 'Resume')
-      : el('button#pause', {type: 'button', onclick: () => act(id, '_pause', 'Paused')}, 'Pause'));
+      ? el('button#resume', {type: 'button', onclick: () => act(id, '_resume', 'Resumed').then(refresh)}, 'Resume')
+      : el('button#pause', {type: 'button', onclick: () => act(id, '_pause', 'Paused').then(refresh)}, 'Pause'));
   }
   if (session.can('admin')) {
     const seq = el('input#seek-seq', {type: 'number', min: 0, placeholder: 'sequence number'});
     const at = el('input#seek-time', {type: 'text', placeholder: '2026-12-07T10:00:00Z'});
-    buttons.push(el('form.inline#seek', {onsubmit: e => { e.preventDefault(); seek(id, seq.value, at.value); }},
+    buttons.push(el('form.inline#seek', {onsubmit: e => { e.preventDefault(); seek(id, seq.value, at.value).then(refresh); }},
       el('label', 'Seek to ', seq), el('label', ' or time ', at), ' ',
       el('button', {type: 'submit', disabled: !paused, title: paused ? null : 'pause the destination first'}, 'Seek')));
     buttons.push(el('button#delete.danger', {type: 'button', onclick: () => remove(id)}, 'Delete'));
