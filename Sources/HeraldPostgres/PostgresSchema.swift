@@ -147,8 +147,7 @@ enum PostgresSchema {
         Migration(
             version: 5, name: "event-lookups-merge-history",
             statements: [
-                "CREATE INDEX events_object ON events (tenant, object_uri, seq)",
-                "CREATE INDEX events_type ON events (tenant, type, seq) INCLUDE (uris)",
+                "CREATE INDEX events_type ON events (tenant, type, seq)",
                 "ALTER TABLE merges ADD COLUMN merged_by text NOT NULL DEFAULT ''",
                 "ALTER TABLE merges ADD COLUMN match_rules text NOT NULL DEFAULT ''",
             ]),

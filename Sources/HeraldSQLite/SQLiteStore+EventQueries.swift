@@ -3,9 +3,8 @@ import HeraldModel
 import HeraldStorage
 
 extension SQLiteStore {
-    /// Events of `tenant` that `query` selects, in ascending `seq` order. Each shape reads an index
-    /// (`events_tenant_seq`, `events_type`, `events_object`) and stops after `limit` rows: a rare type's or one
-    /// entity's events cost what they return, not the tenant's queue.
+    /// Events of `tenant` that `query` selects, in ascending `seq` order. A type filter reads `events_type` and stops
+    /// after `limit` rows; one object's events scan at most `EventQuery.objectScanLimit` of the newest events.
     public func events(tenant: String, _ query: EventQuery) async throws -> [EventRecord] {
         try await read { db in
             let (sql, arguments) = SQLiteStore.eventQuerySQL(tenant: tenant, query)
@@ -29,8 +28,10 @@ extension SQLiteStore {
             return "?\(next)"
         }
         if let uri = query.objectURI {
-            // The object's own events, and merge events naming it in `uris` (read from the covering `events_type`).
+            // The object's own events, and merge events naming it in `uris`, among the tenant's newest
+            // `objectScanLimit` events after `after` (read backwards through `events_tenant_seq`).
             let u = parameter(uri)
+            let scan = parameter(EventQuery.objectScanLimit)
             let merges = EventQuery.mergeTypes.map { parameter($0.rawValue) }.joined(separator: ", ")
             var typeCondition = ""
             if query.types != nil {
@@ -40,10 +41,11 @@ extension SQLiteStore {
             return (
                 """
                 SELECT \(eventColumns) FROM events WHERE tenant = ?1 AND seq IN (
-                    SELECT seq FROM events INDEXED BY events_object WHERE tenant = ?1 AND object_uri = \(u) AND seq > ?2
-                    UNION ALL
-                    SELECT seq FROM events INDEXED BY events_type WHERE tenant = ?1 AND type IN (\(merges)) AND seq > ?2
-                        AND instr(' ' || uris || ' ', ' ' || \(u) || ' ') > 0)\(typeCondition)
+                    SELECT seq FROM (
+                        SELECT seq, type, object_uri, uris FROM events INDEXED BY events_tenant_seq
+                        WHERE tenant = ?1 AND seq > ?2 ORDER BY seq DESC LIMIT \(scan))
+                    WHERE object_uri = \(u)
+                        OR (type IN (\(merges)) AND instr(' ' || uris || ' ', ' ' || \(u) || ' ') > 0))\(typeCondition)
                 ORDER BY seq \(order) LIMIT ?3
                 """, arguments
             )

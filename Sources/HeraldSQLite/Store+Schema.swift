@@ -268,13 +268,14 @@ extension SQLiteStore {
                     """)
         }
         migrator.registerMigration("v10-event-lookups-merge-history") { db in
-            // The events API's `type`, `tail` and `objectUri` (one entity's events, merge events by `uris`) read these
-            // instead of the tenant's whole queue (`events_type` covers `uris`); merge records say who merged and by
-            // which rules, and are found by winner (merge history, unmerge).
+            // The events API's `type` and `tail` read `events_type` instead of the tenant's whole queue (its inserts
+            // append per type). There is no index by object: its inserts land at random places, and one cut raw event
+            // inserts from about 56,000/s to 13,000/s at 300,000 events (measured, decision 0014's note in
+            // docs/api.md); `objectUri` scans a bounded window instead (`EventQuery.objectScanLimit`). Merge records say
+            // who merged and by which rules, and are found by winner (merge history, unmerge).
             try db.execute(
                 sql: """
-                    CREATE INDEX events_object ON events(tenant, object_uri, seq);
-                    CREATE INDEX events_type ON events(tenant, type, seq, uris);
+                    CREATE INDEX events_type ON events(tenant, type, seq);
                     ALTER TABLE merges ADD COLUMN merged_by TEXT NOT NULL DEFAULT '';
                     ALTER TABLE merges ADD COLUMN match_rules TEXT NOT NULL DEFAULT '';
                     CREATE INDEX merges_winner ON merges(tenant, winner);

@@ -2,8 +2,10 @@ import HeraldModel
 
 /// Which events of a tenant's queue a reader wants: the events API's `type`, `objectUri`, `after`, `limit` and `tail`.
 ///
-/// Every store answers it from indexes (`events(tenant, type, seq)` and `events(tenant, object_uri, seq)`), never by
-/// scanning the tenant's queue, so a rare type or one entity's history costs what it returns.
+/// A type filter reads the index `events(tenant, type, seq)`, so a rare type costs what it returns. One object's
+/// events (`objectURI`) are found by scanning at most `objectScanLimit` of the tenant's newest events after `after`:
+/// an index by object would take random-place inserts on the queue's hot path (measured: raw event inserts from about
+/// 56,000/s to 13,000/s at 300,000 events), for a lookup only an operator's page makes.
 public struct EventQuery: Sendable, Equatable {
     /// Only these types (nil: every type). Never empty.
     public var types: Set<EventType>?
@@ -26,6 +28,9 @@ public struct EventQuery: Sendable, Equatable {
         self.limit = limit
         self.newest = newest
     }
+
+    /// How many of the tenant's newest events (after `after`) an `objectURI` query looks at: about 0.2 s of reading.
+    public static let objectScanLimit = 200_000
 
     /// The event types whose `uris` name every participant of a merge or split; `objectURI` finds these by `uris` too.
     public static let mergeTypes: [EventType] = [.entitiesMerged, .entityLostMerge, .entitiesSplitted]
