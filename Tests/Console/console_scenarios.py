@@ -358,7 +358,19 @@ def dead_letter(c):
     c.wait(lambda: os.path.exists(c.herald.faulty_out) and "Deadletter" in open(c.herald.faulty_out).read()
            or "Deadletter" in decoded_lines(c.herald.faulty_out), 30, "the replayed message in the sink's output")
     c.wait(lambda: (c.herald.destination("test/faulty") or {}).get("sent") == 1, 30, "test/faulty: sent 1")
-    # The destination's recent errors show the failed attempt.
+    # Another dead letter, purged from the list: selected, confirmed, gone, not delivered.
+    c.herald.post_people(1, "dl2", last="Deadletter", first="Ada")
+    c.wait(lambda: (c.herald.destination("test/faulty") or {}).get("deadLetterCount") == 1, 30,
+           "a second dead letter on test/faulty")
+    c.go("overview")
+    c.go("dlq")
+    c.find("#dlq-list input.pick").click()
+    c.find("#dlq-purge").click()
+    check("Purge 1 dead letter?" in c.accept_confirm(), "a confirmation before the purge")
+    c.wait(lambda: c.first("#dlq-empty"), 30, "the list to be empty after the purge")
+    after = c.herald.destination("test/faulty")
+    check(after["deadLetterCount"] == 0 and after["sent"] == 1, f"purged, not delivered: {after}")
+    # The destination's recent errors show the failed attempts.
     c.go("destination/test%2Ffaulty")
     c.wait(lambda: c.first("#recent-errors table, #recent-errors p"), 20, "the recent errors")
     check("injected retry" in c.text("#recent-errors table"), f"the recent errors: {c.text('#recent-errors')}")
