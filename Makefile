@@ -5,7 +5,7 @@ BIN := $(shell $(SWIFT) build --show-bin-path 2>/dev/null || echo .build/debug)
 HERALD := $(BIN)/herald
 DEMO_DIR := .demo
 
-.PHONY: all setup setup-test build test demo demo-cluster clean bench bench-quick format
+.PHONY: all setup setup-test build test console-screenshots demo demo-cluster clean bench bench-quick format
 
 all: build
 
@@ -28,6 +28,11 @@ test: setup-test build
 	$(SWIFT) build --build-tests
 	GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216 \
 	HERALD_BIN=$(abspath $(HERALD)) $(SWIFT) test --skip-build --parallel --num-workers 2
+
+## Run the console's browser scenarios alone and refresh the screenshots docs/console.md shows (Debian's
+# python3-selenium is for /usr/bin/python3).
+console-screenshots: setup-test build
+	HERALD_BIN=$(abspath $(HERALD)) /usr/bin/python3 Tests/Console/console_scenarios.py --screenshots docs/console
 
 ## Start Herald on the embedded default (SQLite) with the demo tenant and sample data loaded.
 demo: build

@@ -94,6 +94,15 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // The operator console (/console/): plain files compiled into the binary as byte arrays
+            // (PackageResources.index_html, …), no bundle to ship beside it and no build step.
+            resources: [
+                .embedInCode("Console/index.html"), .embedInCode("Console/console.css"),
+                .embedInCode("Console/core.js"), .embedInCode("Console/console.js"),
+                .embedInCode("Console/overview.js"), .embedInCode("Console/destination.js"),
+                .embedInCode("Console/deadletters.js"), .embedInCode("Console/playground.js"),
+                .embedInCode("Console/events.js"),
             ]),
         .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),

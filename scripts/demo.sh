@@ -41,7 +41,8 @@ for f in "$DEMO"/events/*.ndjson; do
 done
 cat <<EOT
 
-Herald is running at $URL (log: $DEMO/serve.log). Try:
+Herald is running at $URL (log: $DEMO/serve.log). Open the operator console at $URL/console/
+(no tokens in the demo: sign in with the token field empty; see docs/console.md). Or try:
   head -c 600 $DEMO/events/new-people.ndjson       # one message: headers, key, body
   curl -s '$URL/api/demo/streaming/status'         # per-destination delivery status
   curl -s '$URL/api/demo/events?limit=2'           # the CRUD queue itself

@@ -2,6 +2,7 @@
 # Installs what Herald needs on a Debian/Ubuntu machine that has Swift:
 #   scripts/setup.sh          system libraries to build and run Herald
 #   scripts/setup.sh --test   plus the peers and tools the tests use (kcat, moto, boto3, azure-servicebus,
+#                             Chromium, chromedriver and Selenium for the console's browser tests,
 #                             PostgreSQL: the tests start their own clusters, see docs/testing.md)
 # Already-installed packages are skipped, so running it again is quick.
 set -euo pipefail
@@ -12,6 +13,8 @@ TEST=0
 packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libsqlite3-dev libre2-dev curl)
 if [[ $TEST == 1 ]]; then
     packages+=(kcat jq openssl util-linux python3-pip)
+    # The console's browser tests (Tests/Console): headless Chromium driven by Selenium.
+    packages+=(chromium chromium-driver python3-selenium)
     # The server binaries (initdb, pg_ctl, postgres, psql) for the tests' own clusters; not needed when
     # HERALD_PG_BIN points at another installation. The package may start a cluster of its own on port
     # 5432: the tests do not use it.

@@ -18,7 +18,7 @@ struct RouteGroups {
         self.lookup = lookup
     }
 
-    /// Routes that need no token: `/health` only.
+    /// Routes that need no token: `/health` and the console's static files (they hold no data).
     var open: RouterGroup<HeraldRequestContext> { router.group() }
 
     /// `/api/{tenant}` + the route's path, for tokens with `role` (or above) on that tenant.
@@ -33,6 +33,13 @@ struct RouteGroups {
         router.group()
             .add(middleware: AuthorizationMiddleware(access: access, role: role, scope: .global))
             .group(context: GlobalRequestContext.self)
+    }
+
+    /// Routes for any valid token, whatever its role and tenants (`/api/whoami`).
+    var signedIn: RouterGroup<SignedInRequestContext> {
+        router.group()
+            .add(middleware: AuthorizationMiddleware(access: access, role: .read, scope: .signedIn))
+            .group(context: SignedInRequestContext.self)
     }
 }
 
@@ -56,6 +63,7 @@ extension APIServer {
         addFilterRoutes(to: routes)
         addMergeRoutes(to: routes)
         addAdminRoutes(to: routes)
+        addConsoleRoutes(to: routes)
         return router
     }
 

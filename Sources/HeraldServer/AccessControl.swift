@@ -24,12 +24,7 @@ struct AccessControl: Sendable {
     /// - Parameter tenant: the tenant the request acts on; nil for what spans tenants (needs `"*"`).
     func authorize(_ request: Request, _ needed: AccessToken.Role, tenant: String?) throws -> String {
         if tokens.isEmpty { return "anonymous" }
-        guard let header = request.headers[.authorization] else {
-            throw APIError(.unauthorized, "UNAUTHORIZED", "missing 'Authorization: Bearer <token>' header")
-        }
-        guard let presented = AccessControl.bearerToken(header), let token = match(presented) else {
-            throw APIError(.unauthorized, "UNAUTHORIZED", "the bearer token is not one of the configured tokens")
-        }
+        let token = try presentedToken(request)
         if let tenant {
             guard token.tenants.allows(tenant) else {
                 throw APIError(
@@ -45,6 +40,32 @@ struct AccessControl: Sendable {
                 .forbidden, "FORBIDDEN", "token '\(token.name)' has role '\(token.role.rawValue)'; this needs '\(needed.rawValue)'")
         }
         return token.name
+    }
+
+    /// Who is calling, with which role and tenants (`GET /api/whoami`): any configured token, or `anonymous` with
+    /// role `admin` on every tenant when no tokens are configured (loopback only). Throws 401 otherwise.
+    func identify(_ request: Request) throws -> Identity {
+        if tokens.isEmpty { return Identity(user: "anonymous", role: .admin, tenants: .all) }
+        let token = try presentedToken(request)
+        return Identity(user: token.name, role: token.role, tenants: token.tenants)
+    }
+
+    /// A caller as `identify` found it.
+    struct Identity: Sendable {
+        let user: String
+        let role: AccessToken.Role
+        let tenants: AccessToken.Tenants
+    }
+
+    /// The configured token the request presents, or 401 `UNAUTHORIZED`.
+    private func presentedToken(_ request: Request) throws -> AccessToken {
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, "UNAUTHORIZED", "missing 'Authorization: Bearer <token>' header")
+        }
+        guard let presented = AccessControl.bearerToken(header), let token = match(presented) else {
+            throw APIError(.unauthorized, "UNAUTHORIZED", "the bearer token is not one of the configured tokens")
+        }
+        return token
     }
 
     /// The credentials of `Authorization: Bearer <token>`, the scheme in any case; nil for another scheme.

@@ -8,6 +8,7 @@ import Hummingbird
 ///   tenants gets 403 whether or not the tenant exists. Only then is the tenant looked up: 404
 ///   `UNKNOWN_TENANT` to callers allowed to know.
 /// - `.global` (what spans tenants): the token must hold `role` and `"tenants": "*"`.
+/// - `.signedIn` (`/api/whoami`): any configured token; `role` is not checked.
 ///
 /// `AccessControl.authorize` orders the answers: 401 (no or unknown token) before 403 (tenant, then role). Before
 /// either, a write without tokens configured must pass `CrossOriginWriteCheck`.
@@ -19,6 +20,8 @@ struct AuthorizationMiddleware: RouterMiddleware {
         case tenant(lookup: @Sendable (String) -> TenantConfiguration?)
         /// The route spans tenants.
         case global
+        /// Any valid token (or anonymous without tokens); the route itself decides what the caller sees.
+        case signedIn
     }
 
     let access: AccessControl
@@ -38,6 +41,8 @@ struct AuthorizationMiddleware: RouterMiddleware {
             context.caller = Caller(user: user, tenant: tenant)
         case .global:
             context.caller = Caller(user: try access.authorize(request, role, tenant: nil), tenant: nil)
+        case .signedIn:
+            context.identity = try access.identify(request)
         }
         return try await next(request, context)
     }

@@ -17,6 +17,8 @@ struct HeraldRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     /// Nil until the group's authorization middleware ran, and on routes that need no token (`/health`).
     var caller: Caller?
+    /// Set by the middleware of `RouteGroups.signedIn` only.
+    var identity: AccessControl.Identity?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
@@ -52,6 +54,18 @@ struct GlobalRequestContext: ChildRequestContext {
         }
         coreContext = context.coreContext
         user = caller.user
+    }
+}
+
+/// The context of a route for any signed-in caller (`/api/whoami`): the token is valid, nothing more was checked.
+struct SignedInRequestContext: ChildRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let identity: AccessControl.Identity
+
+    init(context: HeraldRequestContext) throws {
+        guard let identity = context.identity else { throw APIError.unauthorizedGroup(context.endpointPath) }
+        coreContext = context.coreContext
+        self.identity = identity
     }
 }
 
