@@ -175,7 +175,7 @@ class Console:
         """Moves to `#/route` inside the page (no reload: the session and hooks stay)."""
         self.driver.execute_script("location.hash = arguments[0]", "#/" + route)
 
-    def wait(self, condition, seconds=20, message="condition"):
+    def wait(self, condition, seconds=45, message="condition"):
         try:
             # The pages refresh parts of themselves every few seconds: an element read as it is replaced is read again.
             return WebDriverWait(self.driver, seconds, poll_frequency=0.2,
@@ -183,7 +183,7 @@ class Console:
         except TimeoutException:
             raise AssertionError(f"timed out after {seconds} s waiting for {message}")
 
-    def find(self, css, seconds=20):
+    def find(self, css, seconds=45):
         return self.wait(lambda: self.first(css), seconds, f"'{css}'")
 
     def first(self, css):
@@ -217,7 +217,7 @@ class Console:
                 f.write(base64.b64decode(picture["data"]))
 
     def accept_confirm(self):
-        alert = self.wait(lambda: self.alert(), 10, "a confirmation dialog")
+        alert = self.wait(lambda: self.alert(), 30, "a confirmation dialog")
         text = alert.text
         alert.accept()
         return text

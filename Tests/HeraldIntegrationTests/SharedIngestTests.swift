@@ -131,8 +131,16 @@ struct SharedIngestTests {
                             Self.person("CRM", "k\($0)", first: "Kim\($0)", last: "Node\($0 % 7)", email: "k\($0)@example.com")
                         }.joined(separator: ",") + "]"
                         var node = (client + batch) % 3
-                        if node == 2 && progress.dead.withLock({ $0 }) { node = batch % 2 }
-                        let r = try? TestClient(baseURL: cluster.nodes[node].baseURL).post("/api/t1/entities", body)
+                        var r: (status: Int, json: JSONValue?, text: String)?
+                        // A client retries what was not acknowledged (a 503 on a loaded machine, the killed node's
+                        // connection) on a live node, as a real one would: records are found by crosswalk, so a
+                        // retry of a request that did commit changes nothing.
+                        for attempt in 0..<5 where r?.status != 200 {
+                            if attempt > 0 { Thread.sleep(forTimeInterval: 0.2) }
+                            if node == 2 && progress.dead.withLock({ $0 }) { node = (batch + attempt) % 2 }
+                            r = try? TestClient(baseURL: cluster.nodes[node].baseURL).post("/api/t1/entities", body)
+                            if r?.status != 200 { node = (node + 1) % 3 }
+                        }
                         if r?.status == 200 {
                             let count = progress.acknowledged.withLock { ack in
                                 ack.formUnion(first..<first + 10)
@@ -149,7 +157,7 @@ struct SharedIngestTests {
             })
         #expect(progress.dead.withLock { $0 }, "node 2 was killed during the load")
         let ack = progress.acknowledged.withLock { $0 }
-        #expect(ack.count >= 400, "the two live nodes took the rest (\(ack.count) acknowledged)")
+        #expect(ack.count >= 500, "the two live nodes took the rest (\(ack.count) acknowledged)")
         let events = try TestClient(baseURL: cluster.nodes[0].baseURL).events(tenant: "t1")
         var created: [String: Int] = [:]
         for e in events where e["type"] == .string("ENTITY_CREATED") {

@@ -78,7 +78,9 @@ final class RouteHarness: Sendable {
         store = try SQLiteStore(directory: dataDirectory ?? configuration.dataDirectory ?? dir.file("data"), logger: logger)
         let ingest = IngestService(store: store, tenants: configuration.tenants, matching: compiled.matching)
         let metrics = HeraldMetrics(logger: logger)
-        let delivery = DeliveryService(store: store, registry: registry, logger: logger, metrics: metrics, activity: activity)
+        // One process serves this SQLite store, as `herald serve` treats it: leases do not lapse on a loaded machine.
+        let delivery = DeliveryService(
+            store: store, registry: registry, logger: logger, metrics: metrics, exclusiveStore: true, activity: activity)
         await delivery.apply(tenants: configuration.tenants, filters: compiled.filters)
         self.delivery = delivery
         deliveryTask = Task { try? await delivery.run() }
