@@ -97,6 +97,8 @@ let package = Package(
             ]),
         .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // gzip for JSON_ZIP_BASE64: libdeflate compresses (whole buffers, faster than zlib), zlib inflates.
+        .systemLibrary(name: "CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(name: "HeraldPayload", dependencies: ["HeraldModel", "HeraldJSON", "HeraldConfig", "CZlib"]),
         .systemLibrary(name: "CHeraldOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(

@@ -9,7 +9,7 @@ set -euo pipefail
 TEST=0
 [[ "${1:-}" == "--test" ]] && TEST=1
 
-packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libsqlite3-dev libre2-dev curl)
+packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libdeflate-dev libsqlite3-dev libre2-dev curl)
 if [[ $TEST == 1 ]]; then
     packages+=(kcat jq openssl util-linux python3-pip)
     # The server binaries (initdb, pg_ctl, postgres, psql) for the tests' own clusters; not needed when
