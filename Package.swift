@@ -198,7 +198,8 @@ let package = Package(
         .testTarget(
             name: "HeraldServiceBusSinkTests", dependencies: ["HeraldServiceBusSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(
-            name: "HeraldPayloadTests", dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery"]),
+            name: "HeraldPayloadTests",
+            dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery", "HeraldTestSupport"]),
         .testTarget(
             name: "HeraldDeliveryTests",
             dependencies: [
