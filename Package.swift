@@ -106,7 +106,9 @@ let package = Package(
             ]),
         .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "HeraldPayload", dependencies: ["HeraldModel", "HeraldJSON", "HeraldConfig", "CZlib"]),
+        // gzip for JSON_ZIP_BASE64: libdeflate compresses (whole buffers, faster than zlib), zlib inflates.
+        .systemLibrary(name: "CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .target(name: "HeraldPayload", dependencies: ["HeraldModel", "HeraldJSON", "HeraldConfig", "CZlib", "CLibDeflate"]),
         .systemLibrary(name: "CHeraldOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "HeraldPlugins",
@@ -205,7 +207,8 @@ let package = Package(
         .testTarget(
             name: "HeraldServiceBusSinkTests", dependencies: ["HeraldServiceBusSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(
-            name: "HeraldPayloadTests", dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery"]),
+            name: "HeraldPayloadTests",
+            dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery", "HeraldTestSupport"]),
         .testTarget(
             name: "HeraldDeliveryTests",
             dependencies: [

@@ -58,7 +58,7 @@ struct DeliveryLoop {
 
     /// Runs until the task is cancelled.
     mutating func run() async {
-        // One renderer per lane: rendering runs on every core (renderers reuse buffers and gzip streams).
+        // One renderer per lane: rendering runs on every core (renderers reuse buffers and gzip compressors).
         let lanes = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
         let renderers = (0..<lanes).map { _ in
             PayloadRenderer(

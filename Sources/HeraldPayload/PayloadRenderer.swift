@@ -23,7 +23,7 @@ public enum RenderOutcome: Sendable {
 ///
 /// Headers on every message: `tenantId`, `eventType`, `sourceObjectUri`, `objectVersion`,
 /// `updatedTime`, `messageId`. Not thread-safe: one renderer per worker (it reuses its buffers
-/// and its gzip stream).
+/// and its gzip compressor).
 public final class PayloadRenderer {
     public let tenant: String
     public let destination: DestinationConfiguration
