@@ -351,6 +351,15 @@ public final class ConfigurationRuntime: Sendable {
                     before: currentJSON.map { Self.auditText($0, kind: key.kind) },
                     after: body.map { Self.auditText($0, kind: key.kind) }))
             logger.info("configuration: \(actor) did \(action) on \(key.kind.rawValue) \(key.id) of \(key.tenant) through the API")
+            // A removed destination takes its pause with it: one created again with the id starts as configured.
+            let destinationKey = DestinationKey(tenant: key.tenant, destination: key.id)
+            if key.kind == .destination, body == nil, stored.pauses.contains(where: { $0.key == destinationKey }) {
+                try await store.savePause(
+                    destinationKey, nil,
+                    change: StreamingChange(
+                        tenant: key.tenant, at: now, actor: actor, action: "resume", kind: "destination", target: key.id,
+                        before: nil, after: "{\"reason\":\"the destination was deleted\"}"))
+            }
             let layered = try await applyStored(fileBytes: r.fileBytes)
             switch key.kind {
             case .destination: return layered.destination(tenant: key.tenant, id: key.id)

@@ -85,13 +85,17 @@ struct StreamingManagementTests {
         Thread.sleep(forTimeInterval: 0.3)
         #expect(Self.lines(dir, "created").count == 7)
 
+        #expect(try client.request("POST", "/api/t1/streaming/destinations/f%2Fcreated/_pause").status == 200)
         let deleted = try client.request("DELETE", "/api/t1/streaming/destinations/f%2Fcreated")
         #expect(deleted.status == 204, "\(deleted.text)")
         #expect(try client.get("/api/t1/streaming/destinations/f%2Fcreated").status == 404)
         let actions = try client.get("/api/t1/streaming/changes").json?["changes"]?.arrayValue?.compactMap {
             $0["action"]?.stringValue
         }
-        #expect(actions == ["delete", "patch", "create"], "newest first; refused changes are not recorded")
+        #expect(actions == ["resume", "delete", "pause", "patch", "create"], "newest first; refused changes are not recorded")
+        // Created again with the same id: not paused (the pause went with the deleted destination).
+        #expect(try client.post("/api/t1/streaming/destinations", #"{"provider": "f", "name": "created"}"#).status == 201)
+        #expect(try client.get("/api/t1/streaming/destinations").json?["managed"]?["f/created"]?["paused"] == .bool(false))
     }
 
     /// A change made in the file after the API changed the same destination wins at the next reload, and the
