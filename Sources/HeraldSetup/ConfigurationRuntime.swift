@@ -32,6 +32,8 @@ public final class ConfigurationRuntime: Sendable {
     }
 
     private let running = Mutex<Running?>(nil)
+    /// Whether the last poll failed (its warning is logged once per outage).
+    private let syncFailing = Atomic<Bool>(false)
     private let applier = Mutex<(@Sendable (CompiledConfiguration) async -> Void)?>(nil)
 
     public init(
@@ -78,6 +80,9 @@ public final class ConfigurationRuntime: Sendable {
             guard let r = running.withLock({ $0 }) else { return }
             do {
                 let overrides = try await store.streamingOverrides()
+                if syncFailing.exchange(false, ordering: .relaxed) {
+                    logger.info("configuration: the streaming settings in the store can be read again")
+                }
                 if overrides == r.overrides { return }
                 let (layered, compiled) = try layer(r.fileBytes, overrides)
                 // Nothing is dropped from the store here: this node's file may be older than the node's that made
@@ -89,7 +94,10 @@ public final class ConfigurationRuntime: Sendable {
                 logger.info("configuration: applying streaming changes made through the API")
                 await applier.withLock({ $0 })?(compiled)
             } catch {
-                logger.warning("configuration: cannot apply the streaming changes made through the API: \(error)")
+                // Once per outage, not every poll.
+                if !syncFailing.exchange(true, ordering: .relaxed) {
+                    logger.warning("configuration: cannot read or apply the streaming changes made through the API (retried every poll): \(error)")
+                }
             }
         }
     }
