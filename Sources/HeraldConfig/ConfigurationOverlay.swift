@@ -12,28 +12,26 @@ import HeraldModel
 /// Either way the daemon starts with the file, and the caller records (and logs) what was dropped.
 public struct ConfigurationOverlay: Sendable, Equatable {
     public struct Item: Sendable, Equatable {
-        public enum Kind: String, Sendable, Equatable {
-            case destination
-            case provider
-        }
-
-        public var tenant: String
-        public var kind: Kind
-        public var id: String
+        /// Which setting of which tenant.
+        public var key: StreamingSettingKey
         /// The API's version (a destination with its `id`, or a provider); nil: removed through the API.
         public var body: JSONValue?
         /// The file's version (compact JSON) when the API changed it; nil: the file did not have it.
         public var base: String?
 
-        public init(tenant: String, kind: Kind, id: String, body: JSONValue?, base: String?) {
-            self.tenant = tenant
-            self.kind = kind
-            self.id = id
+        public init(key: StreamingSettingKey, body: JSONValue?, base: String?) {
+            self.key = key
             self.body = body
             self.base = base
         }
 
-        public var key: SettingKey { SettingKey(tenant: tenant, kind: kind, id: id) }
+        public init(tenant: String, kind: StreamingSettingKey.Kind, id: String, body: JSONValue?, base: String?) {
+            self.init(key: StreamingSettingKey(tenant: tenant, kind: kind, id: id), body: body, base: base)
+        }
+
+        public var tenant: String { key.tenant }
+        public var kind: StreamingSettingKey.Kind { key.kind }
+        public var id: String { key.id }
     }
 
     public var items: [Item]
@@ -89,44 +87,31 @@ public struct LayeredConfiguration: Sendable {
     }
 
     /// The JSON path of a setting in the document (where its problems are reported), if it is there.
-    public func path(of key: SettingKey) -> JSONPath? { HeraldConfiguration.path(of: key, in: document) }
-}
-
-/// One destination or provider of one tenant, as the overlay addresses it.
-public struct SettingKey: Hashable, Sendable {
-    public var tenant: String
-    public var kind: ConfigurationOverlay.Item.Kind
-    public var id: String
-
-    public init(tenant: String, kind: ConfigurationOverlay.Item.Kind, id: String) {
-        self.tenant = tenant
-        self.kind = kind
-        self.id = id
-    }
+    public func path(of key: StreamingSettingKey) -> JSONPath? { HeraldConfiguration.path(of: key, in: document) }
 }
 
 extension HeraldConfiguration {
     /// Every destination's and provider's JSON as the file has it (compact), by tenant, kind and id: the `base` of an
     /// API change. A destination's id is its `id`, or `provider/name` (`#2`… for further ones), as when read.
-    public static func fileSettings(_ json: JSONValue) -> [SettingKey: String] {
-        var out: [SettingKey: String] = [:]
+    public static func fileSettings(_ json: JSONValue) -> [StreamingSettingKey: String] {
+        var out: [StreamingSettingKey: String] = [:]
         for tenant in json["tenants"]?.arrayValue ?? [] {
             guard let id = tenant["id"]?.stringValue, let messaging = tenant["streamingConfig"]?["messaging"] else {
                 continue
             }
             for member in messaging["providers"]?.objectValue ?? [] {
-                out[SettingKey(tenant: id, kind: .provider, id: member.key)] = member.value.serializedString()
+                out[StreamingSettingKey(tenant: id, kind: .provider, id: member.key)] = member.value.serializedString()
             }
             let destinations = messaging["destinations"]?.arrayValue ?? []
             for (d, destinationId) in zip(destinations, destinationIds(destinations)) {
-                out[SettingKey(tenant: id, kind: .destination, id: destinationId)] = d.serializedString()
+                out[StreamingSettingKey(tenant: id, kind: .destination, id: destinationId)] = d.serializedString()
             }
         }
         return out
     }
 
     /// The JSON path of a setting in `document` (a configuration), if it is there.
-    public static func path(of key: SettingKey, in document: JSONValue) -> JSONPath? {
+    public static func path(of key: StreamingSettingKey, in document: JSONValue) -> JSONPath? {
         guard let tenants = document["tenants"]?.arrayValue,
             let t = tenants.firstIndex(where: { $0["id"]?.stringValue == key.tenant })
         else { return nil }

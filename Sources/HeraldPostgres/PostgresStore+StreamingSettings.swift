@@ -12,9 +12,9 @@ extension PostgresStore {
         ).compactMap { row -> StreamingOverride? in
             let (tenant, kind, id, body, base, by, at) = try row.decode(
                 (String, String, String, String?, String?, String, Int64).self)
-            guard let kind = StreamingItemKey.Kind(rawValue: kind) else { return nil }
+            guard let kind = StreamingSettingKey.Kind(rawValue: kind) else { return nil }
             return StreamingOverride(
-                key: StreamingItemKey(tenant: tenant, kind: kind, id: id), body: body, base: base, updatedBy: by,
+                key: StreamingSettingKey(tenant: tenant, kind: kind, id: id), body: body, base: base, updatedBy: by,
                 updatedAt: at)
         }
         let pauses = try await rows(
@@ -27,7 +27,7 @@ extension PostgresStore {
     }
 
     public func saveStreamingOverride(
-        _ key: StreamingItemKey, _ override: StreamingOverride?, change c: StreamingChange
+        _ key: StreamingSettingKey, _ override: StreamingOverride?, change c: StreamingChange
     ) async throws {
         precondition(override.map { $0.key == key } ?? true, "an override is saved under its own key")
         let (tenant, kind, id) = (key.tenant, key.kind.rawValue, key.id)

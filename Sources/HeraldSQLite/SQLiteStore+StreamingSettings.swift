@@ -14,9 +14,9 @@ extension SQLiteStore {
                     ORDER BY tenant, kind, id
                     """
             ).compactMap { row -> StreamingOverride? in
-                guard let kind = StreamingItemKey.Kind(rawValue: row[1]) else { return nil }
+                guard let kind = StreamingSettingKey.Kind(rawValue: row[1]) else { return nil }
                 return StreamingOverride(
-                    key: StreamingItemKey(tenant: row[0], kind: kind, id: row[2]), body: row[3], base: row[4],
+                    key: StreamingSettingKey(tenant: row[0], kind: kind, id: row[2]), body: row[3], base: row[4],
                     updatedBy: row[5], updatedAt: row[6])
             }
             let pauses = try Row.fetchAll(
@@ -31,7 +31,7 @@ extension SQLiteStore {
     }
 
     public func saveStreamingOverride(
-        _ key: StreamingItemKey, _ override: StreamingOverride?, change: StreamingChange
+        _ key: StreamingSettingKey, _ override: StreamingOverride?, change: StreamingChange
     ) async throws {
         precondition(override.map { $0.key == key } ?? true, "an override is saved under its own key")
         try await committer.submit { db in

@@ -29,7 +29,7 @@ extension APIServer {
             w.beginObject()
             for d in layered.destinations(tenant: tenant) {
                 guard let id = d["id"]?.stringValue else { continue }
-                let key = StreamingItemKey(tenant: tenant, kind: .destination, id: id)
+                let key = StreamingSettingKey(tenant: tenant, kind: .destination, id: id)
                 let o = overrides.overrides.first { $0.key == key && $0.body != nil }
                 let pause = overrides.pauses.first { $0.key == DestinationKey(tenant: tenant, destination: id) }
                 w.key(id)

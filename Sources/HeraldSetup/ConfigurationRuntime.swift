@@ -137,7 +137,7 @@ public final class ConfigurationRuntime: Sendable {
             logger.warning(
                 "configuration: \(item.kind.rawValue) \(item.id) of \(item.tenant) was changed in the file after the API changed it: the file's version is used, the API's is dropped (kept in the audit list)")
             try await store.saveStreamingOverride(
-                Self.storageKey(item), nil,
+                item.key, nil,
                 change: StreamingChange(
                     tenant: item.tenant, at: now, actor: "file", action: "superseded", kind: item.kind.rawValue,
                     target: item.id, before: item.body.map { Self.auditText($0, kind: item.kind) },
@@ -155,7 +155,7 @@ public final class ConfigurationRuntime: Sendable {
             why.endArray()
             why.endObject()
             try await store.saveStreamingOverride(
-                Self.storageKey(item), nil,
+                item.key, nil,
                 change: StreamingChange(
                     tenant: item.tenant, at: now, actor: "herald", action: "retired", kind: item.kind.rawValue,
                     target: item.id, before: item.body.map { Self.auditText($0, kind: item.kind) },
@@ -181,24 +181,17 @@ public final class ConfigurationRuntime: Sendable {
                 }
                 body = parsed
             }
-            items.append(
-                ConfigurationOverlay.Item(
-                    tenant: o.key.tenant, kind: o.key.kind == .provider ? .provider : .destination, id: o.key.id,
-                    body: body, base: o.base))
+            items.append(ConfigurationOverlay.Item(key: o.key, body: body, base: o.base))
         }
         return ConfigurationOverlay(items: items, paused: Set(overrides.pauses.map(\.key)))
     }
 
-    static func storageKey(_ item: ConfigurationOverlay.Item) -> StreamingItemKey {
-        StreamingItemKey(tenant: item.tenant, kind: item.kind == .provider ? .provider : .destination, id: item.id)
-    }
-
     /// What the audit list keeps of a setting: its JSON, providers with their secrets replaced.
-    static func auditText(_ json: JSONValue, kind: ConfigurationOverlay.Item.Kind) -> String {
+    static func auditText(_ json: JSONValue, kind: StreamingSettingKey.Kind) -> String {
         (kind == .provider ? ProviderSecrets.redact(json) : json).serializedString()
     }
 
-    static func auditText(json text: String, kind: ConfigurationOverlay.Item.Kind) -> String? {
+    static func auditText(json text: String, kind: StreamingSettingKey.Kind) -> String? {
         guard let json = try? JSONParser.parse(Array(text.utf8)) else { return nil }
         return auditText(json, kind: kind)
     }
@@ -236,7 +229,7 @@ public final class ConfigurationRuntime: Sendable {
             explicit?.stringValue
             ?? "\(body["provider"]?.stringValue ?? "")/\(body["name"]?.stringValue ?? "")"
         if explicit == nil { members.insert(JSONMember(key: "id", value: .string(id)), at: 0) }
-        let result = try await change(SettingKey(tenant: tenant, kind: .destination, id: id), action: "create", actor: actor) {
+        let result = try await change(StreamingSettingKey(tenant: tenant, kind: .destination, id: id), action: "create", actor: actor) {
             current in
             if current != nil { throw Refusal.exists(id) }
             return .object(members)
@@ -251,7 +244,7 @@ public final class ConfigurationRuntime: Sendable {
             throw Refusal.badRequest("'id' must be '\(id)' (the destination in the path) or absent", field: "id")
         }
         if body["id"] == nil { members.insert(JSONMember(key: "id", value: .string(id)), at: 0) }
-        let result = try await change(SettingKey(tenant: tenant, kind: .destination, id: id), action: "replace", actor: actor) {
+        let result = try await change(StreamingSettingKey(tenant: tenant, kind: .destination, id: id), action: "replace", actor: actor) {
             current in
             if current == nil { throw Refusal.notFound(id) }
             return .object(members)
@@ -265,7 +258,7 @@ public final class ConfigurationRuntime: Sendable {
         if let given = patch["id"], given != .string(id) {
             throw Refusal.badRequest("the id of a destination cannot be changed (delete it and create another)", field: "id")
         }
-        let result = try await change(SettingKey(tenant: tenant, kind: .destination, id: id), action: "patch", actor: actor) {
+        let result = try await change(StreamingSettingKey(tenant: tenant, kind: .destination, id: id), action: "patch", actor: actor) {
             current in
             guard let current else { throw Refusal.notFound(id) }
             return JSONMergePatch.apply(patch, to: current)
@@ -276,7 +269,7 @@ public final class ConfigurationRuntime: Sendable {
     /// Removes a destination (`DELETE …/destinations/{id}`). Its cursor, retry schedule and dead letters stay in
     /// the store: a destination created again with the same id continues from them.
     public func deleteDestination(tenant: String, id: String, actor: String) async throws {
-        _ = try await change(SettingKey(tenant: tenant, kind: .destination, id: id), action: "delete", actor: actor) {
+        _ = try await change(StreamingSettingKey(tenant: tenant, kind: .destination, id: id), action: "delete", actor: actor) {
             current in
             if current == nil { throw Refusal.notFound(id) }
             return nil
@@ -287,7 +280,7 @@ public final class ConfigurationRuntime: Sendable {
     /// keep their stored values. - Returns: the provider as now configured, secrets replaced.
     public func putProvider(tenant: String, alias: String, body: JSONValue, actor: String) async throws -> JSONValue {
         guard body.objectValue != nil else { throw Refusal.badRequest("expected a provider object", field: "$") }
-        let result = try await change(SettingKey(tenant: tenant, kind: .provider, id: alias), action: "put", actor: actor) {
+        let result = try await change(StreamingSettingKey(tenant: tenant, kind: .provider, id: alias), action: "put", actor: actor) {
             current in ProviderSecrets.restore(body, from: current)
         }
         return ProviderSecrets.redact(result ?? .null)
@@ -323,7 +316,7 @@ public final class ConfigurationRuntime: Sendable {
     /// One change: `make` gets the setting's JSON as configured now (nil: none) and returns the new one (nil:
     /// remove it). The result is validated as the file is, stored with its audit line, and applied.
     private func change(
-        _ key: SettingKey, action: String, actor: String, _ make: (JSONValue?) throws -> JSONValue?
+        _ key: StreamingSettingKey, action: String, actor: String, _ make: (JSONValue?) throws -> JSONValue?
     ) async throws -> JSONValue? {
         try await serial.withLock {
             guard let r = running.withLock({ $0 }) else { throw Refusal.notFound(key.id) }
@@ -341,19 +334,17 @@ public final class ConfigurationRuntime: Sendable {
             var overlay = self.overlay(stored)
             overlay.items.removeAll { $0.key == key }
             let forget = body == nil && base == nil
-            if !forget { overlay.items.append(ConfigurationOverlay.Item(tenant: key.tenant, kind: key.kind, id: key.id, body: body, base: base)) }
+            if !forget { overlay.items.append(ConfigurationOverlay.Item(key: key, body: body, base: base)) }
             try validate(r.fileBytes, overlay, changed: key)
 
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            let storageKey = StreamingItemKey(
-                tenant: key.tenant, kind: key.kind == .provider ? .provider : .destination, id: key.id)
             let override =
                 forget
                 ? nil
                 : StreamingOverride(
-                    key: storageKey, body: body?.serializedString(), base: base, updatedBy: actor, updatedAt: now)
+                    key: key, body: body?.serializedString(), base: base, updatedBy: actor, updatedAt: now)
             try await store.saveStreamingOverride(
-                storageKey, override,
+                key, override,
                 change: StreamingChange(
                     tenant: key.tenant, at: now, actor: actor, action: action, kind: key.kind.rawValue, target: key.id,
                     before: currentJSON.map { Self.auditText($0, kind: key.kind) },
@@ -377,7 +368,7 @@ public final class ConfigurationRuntime: Sendable {
     }
 
     /// Refuses an overlay under which the file does not validate, or under which any override would be dropped.
-    private func validate(_ bytes: [UInt8], _ overlay: ConfigurationOverlay, changed key: SettingKey) throws {
+    private func validate(_ bytes: [UInt8], _ overlay: ConfigurationOverlay, changed key: StreamingSettingKey) throws {
         let (document, _) = HeraldConfiguration.apply(overlay.items, to: (try? JSONParser.parse(bytes)) ?? .null)
         let place = HeraldConfiguration.path(of: key, in: document)
         func problems(_ issues: [JSONShapeIssue]) -> [Problem] {

@@ -1,38 +1,8 @@
 import HeraldModel
 
-/// One streaming setting of one tenant that the management API can change: a destination (by id) or a provider
-/// (by alias). The key of every row of the settings tables, so a bare id cannot reach another tenant's settings.
-public struct StreamingItemKey: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable, CaseIterable {
-        case destination
-        case provider
-    }
-
-    public let tenant: String
-    public let kind: Kind
-    /// The destination id or the provider alias, within the tenant.
-    public let id: String
-
-    public init(tenant: String, kind: Kind, id: String) {
-        self.tenant = tenant
-        self.kind = kind
-        self.id = id
-    }
-
-    public static func destination(_ key: DestinationKey) -> StreamingItemKey {
-        StreamingItemKey(tenant: key.tenant, kind: .destination, id: key.destination)
-    }
-
-    public var description: String { "\(tenant) \(kind.rawValue) \(id)" }
-
-    public static func < (a: StreamingItemKey, b: StreamingItemKey) -> Bool {
-        (a.tenant, a.kind.rawValue, a.id) < (b.tenant, b.kind.rawValue, b.id)
-    }
-}
-
 /// The management API's version of one streaming setting, layered over the configuration file (decision 0014).
 public struct StreamingOverride: Sendable, Equatable {
-    public var key: StreamingItemKey
+    public var key: StreamingSettingKey
     /// The setting's JSON, in the configuration file's shape (a destination with its `id`); nil: removed through
     /// the API.
     public var body: String?
@@ -43,7 +13,7 @@ public struct StreamingOverride: Sendable, Equatable {
     public var updatedBy: String
     public var updatedAt: Int64
 
-    public init(key: StreamingItemKey, body: String?, base: String?, updatedBy: String, updatedAt: Int64) {
+    public init(key: StreamingSettingKey, body: String?, base: String?, updatedBy: String, updatedAt: Int64) {
         self.key = key
         self.body = body
         self.base = base
@@ -120,7 +90,7 @@ public protocol StreamingSettings: Sendable {
     /// node's poll).
     func streamingOverrides() async throws -> StreamingOverrides
     /// Stores the API's version of `key` (`override`), or forgets it (nil), and records `change`.
-    func saveStreamingOverride(_ key: StreamingItemKey, _ override: StreamingOverride?, change: StreamingChange)
+    func saveStreamingOverride(_ key: StreamingSettingKey, _ override: StreamingOverride?, change: StreamingChange)
         async throws
     /// Pauses (`pause`) or resumes (nil) a destination, and records `change`.
     func savePause(_ key: DestinationKey, _ pause: DestinationPause?, change: StreamingChange) async throws

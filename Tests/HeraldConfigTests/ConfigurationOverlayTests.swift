@@ -17,7 +17,7 @@ struct ConfigurationOverlayTests {
 
     static func json(_ text: String) -> JSONValue { try! JSONParser.parse(Array(text.utf8)) }
 
-    static func item(_ kind: ConfigurationOverlay.Item.Kind, _ id: String, _ body: String?, base: String?)
+    static func item(_ kind: StreamingSettingKey.Kind, _ id: String, _ body: String?, base: String?)
         -> ConfigurationOverlay.Item
     {
         ConfigurationOverlay.Item(tenant: "t", kind: kind, id: id, body: body.map(json), base: base)
@@ -30,20 +30,20 @@ struct ConfigurationOverlayTests {
             bytes: Array(file.utf8), baseDirectory: "/", overlay: ConfigurationOverlay(items: items, paused: paused))
     }
 
-    static var versions: [SettingKey: String] { HeraldConfiguration.fileSettings(json(file)) }
+    static var versions: [StreamingSettingKey: String] { HeraldConfiguration.fileSettings(json(file)) }
 
     @Test func theFileVersionsAreKeyedByTheIdsTheReaderAssigns() {
         let keys = Set(Self.versions.keys.filter { $0.kind == .destination }.map(\.id))
         #expect(keys == ["f/a", "f/a#2", "mine"])
-        #expect(Self.versions[SettingKey(tenant: "t", kind: .provider, id: "g")] == #"{"plugin":"file"}"#)
+        #expect(Self.versions[StreamingSettingKey(tenant: "t", kind: .provider, id: "g")] == #"{"plugin":"file"}"#)
     }
 
     @Test func replacedAddedAndRemovedSettingsApplyWhileTheFileIsUnchanged() throws {
         let v = Self.versions
         let layered = try Self.layer(
             [
-                Self.item(.destination, "f/a#2", #"{"id": "f/a#2", "provider": "f", "name": "a", "ovOnly": true}"#, base: v[SettingKey(tenant: "t", kind: .destination, id: "f/a#2")]),
-                Self.item(.destination, "mine", nil, base: v[SettingKey(tenant: "t", kind: .destination, id: "mine")]),
+                Self.item(.destination, "f/a#2", #"{"id": "f/a#2", "provider": "f", "name": "a", "ovOnly": true}"#, base: v[StreamingSettingKey(tenant: "t", kind: .destination, id: "f/a#2")]),
+                Self.item(.destination, "mine", nil, base: v[StreamingSettingKey(tenant: "t", kind: .destination, id: "mine")]),
                 Self.item(.destination, "new", #"{"id": "new", "provider": "g", "name": "n"}"#, base: nil),
             ], paused: [DestinationKey(tenant: "t", destination: "new")])
         #expect(layered.outcome.isEmpty)
@@ -56,7 +56,7 @@ struct ConfigurationOverlayTests {
 
     @Test func aSettingTheFileChangedAfterTheAPIIsSuperseded() throws {
         let edited = Self.file.replacingOccurrences(of: #"{"id": "mine", "provider": "g", "name": "b"}"#, with: #"{"id": "mine", "provider": "g", "name": "b2"}"#)
-        let api = Self.item(.destination, "mine", #"{"id": "mine", "provider": "g", "name": "api"}"#, base: Self.versions[SettingKey(tenant: "t", kind: .destination, id: "mine")])
+        let api = Self.item(.destination, "mine", #"{"id": "mine", "provider": "g", "name": "api"}"#, base: Self.versions[StreamingSettingKey(tenant: "t", kind: .destination, id: "mine")])
         let layered = try Self.layer([api], file: edited)
         #expect(layered.outcome.superseded == [api])
         #expect(layered.configuration.tenants[0].streaming.destinations.last?.name == "b2")
@@ -75,7 +75,7 @@ struct ConfigurationOverlayTests {
         #expect(layered.outcome.retired.first?.issues.map(\.path.description) == ["tenants[0].streamingConfig.messaging.destinations[2].provider"])
         #expect(layered.configuration.tenants[0].streaming.destinations.map(\.id) == ["f/a", "f/a#2"])
         // A removal has no place: a problem elsewhere retires it (the file's destinations need provider f).
-        let removal = Self.item(.provider, "f", nil, base: Self.versions[SettingKey(tenant: "t", kind: .provider, id: "f")])
+        let removal = Self.item(.provider, "f", nil, base: Self.versions[StreamingSettingKey(tenant: "t", kind: .provider, id: "f")])
         let kept = try Self.layer([removal])
         #expect(kept.outcome.retired.map(\.item) == [removal])
         #expect(kept.configuration.tenants[0].streaming.providers["f"] != nil)

@@ -22,13 +22,13 @@ struct StreamingSettingsContractTests {
 
         // Two tenants with the same destination id.
         for tenant in ["alpha", "beta"] {
-            let key = StreamingItemKey(tenant: tenant, kind: .destination, id: "q/events")
+            let key = StreamingSettingKey(tenant: tenant, kind: .destination, id: "q/events")
             try await store.saveStreamingOverride(
                 key,
                 StreamingOverride(key: key, body: "{\"tenant\":\"\(tenant)\"}", base: nil, updatedBy: "alice", updatedAt: 5),
                 change: Self.change(tenant, "create", "q/events"))
         }
-        let provider = StreamingItemKey(tenant: "alpha", kind: .provider, id: "q")
+        let provider = StreamingSettingKey(tenant: "alpha", kind: .provider, id: "q")
         try await store.saveStreamingOverride(
             provider, StreamingOverride(key: provider, body: nil, base: "{\"plugin\":\"file\"}", updatedBy: "bob", updatedAt: 6),
             change: Self.change("alpha", "delete", "q"))
@@ -44,7 +44,7 @@ struct StreamingSettingsContractTests {
         #expect(all.pauses == [DestinationPause(key: DestinationKey(tenant: "beta", destination: "q/events"), pausedBy: "carol", pausedAt: 7)])
 
         // Replaced, then forgotten; resumed.
-        let alpha = StreamingItemKey(tenant: "alpha", kind: .destination, id: "q/events")
+        let alpha = StreamingSettingKey(tenant: "alpha", kind: .destination, id: "q/events")
         try await store.saveStreamingOverride(
             alpha, StreamingOverride(key: alpha, body: "{\"v\":2}", base: "{}", updatedBy: "dan", updatedAt: 8),
             change: Self.change("alpha", "replace", "q/events"))
