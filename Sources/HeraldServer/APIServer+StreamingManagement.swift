@@ -13,7 +13,8 @@ import Hummingbird
 extension APIServer {
     func addStreamingManagementRoutes(to routes: RouteGroups) {
         guard let settings, let delivery else { return }
-        let maxBytes = configuration.server.maxRequestBytes
+        // A destination or provider is a few hundred bytes of JSON: 1 MiB leaves room for long filters and field lists.
+        let maxBytes = min(configuration.server.maxRequestBytes, 1 << 20)
 
         routes.tenant(.read).get("/streaming/destinations") { _, context -> Response in
             let layered = try APIServer.layered(settings)
@@ -279,6 +280,8 @@ extension APIServer {
                 throw APIError(
                     .conflict, "DESTINATION_EXISTS",
                     "destination '\(Echo.cut(id))' exists; change it with PUT or PATCH …/destinations/{id}, or give another id")
+            case .limit(let message):
+                throw APIError(.conflict, "TOO_MANY_SETTINGS", message)
             case .badRequest(let message, let field):
                 throw APIError(.badRequest, "INVALID_REQUEST", message, path: field)
             case .invalid(let problems):

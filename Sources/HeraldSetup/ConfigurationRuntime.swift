@@ -209,7 +209,18 @@ public final class ConfigurationRuntime: Sendable {
         /// The configuration it would make does not validate: each problem with its configuration path and, when
         /// inside the changed setting, its path in the request body.
         case invalid([Problem])
+        /// The tenant has as many destinations or providers as the API may give it (`maxDestinationsPerTenant`,
+        /// `maxProvidersPerTenant`).
+        case limit(String)
     }
+
+    /// The most destinations a tenant may have for the API to add another: each runs a worker and a sink instance
+    /// (with `isolation: "process"`, a child process), so a token must not be able to create them without end.
+    public static let maxDestinationsPerTenant = 256
+    /// The most providers a tenant may have for the API to add another.
+    public static let maxProvidersPerTenant = 64
+    /// The longest destination id the API accepts (ids appear in paths, logs and metric labels).
+    public static let maxIdBytes = 256
 
     public struct Problem: Sendable {
         public var path: String
@@ -228,6 +239,11 @@ public final class ConfigurationRuntime: Sendable {
         let id =
             explicit?.stringValue
             ?? "\(body["provider"]?.stringValue ?? "")/\(body["name"]?.stringValue ?? "")"
+        if id.utf8.count > Self.maxIdBytes {
+            throw Refusal.badRequest(
+                "the destination id (\(explicit == nil ? "provider/name" : "id")) has \(id.utf8.count) bytes; at most \(Self.maxIdBytes)",
+                field: explicit == nil ? "name" : "id")
+        }
         if explicit == nil { members.insert(JSONMember(key: "id", value: .string(id)), at: 0) }
         let result = try await change(StreamingSettingKey(tenant: tenant, kind: .destination, id: id), action: "create", actor: actor) {
             current in
@@ -326,6 +342,16 @@ public final class ConfigurationRuntime: Sendable {
             case .provider: currentJSON = r.layered.providers(tenant: key.tenant).first { $0.alias == key.id }?.json
             }
             let body = try make(currentJSON)
+            if currentJSON == nil, body != nil {
+                let (count, limit) =
+                    key.kind == .destination
+                    ? (r.layered.destinations(tenant: key.tenant).count, Self.maxDestinationsPerTenant)
+                    : (r.layered.providers(tenant: key.tenant).count, Self.maxProvidersPerTenant)
+                if count >= limit {
+                    throw Refusal.limit(
+                        "tenant '\(key.tenant)' has \(count) \(key.kind.rawValue)s; the API adds no more than \(limit) (remove one first)")
+                }
+            }
             let fileVersions = HeraldConfiguration.fileSettings(r.layered.file)
             let base = fileVersions[key]
             // The store's overrides now (another node may have changed others), with this one in place. Removing

@@ -219,6 +219,33 @@ struct StreamingManagementTests {
         #expect(dump.contains("s3cr3t-value-1") && dump.contains("s3cr3t-value-2") && dump.contains("eu-central-1"), "\(dump)")
     }
 
+    /// What a token can add is bounded: providers per tenant (destinations share the same check), id length, body
+    /// size.
+    @Test func theAPIAddsABoundedNumberOfSettings() throws {
+        let dir = TemporaryDirectory()
+        let config = StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: Self.streaming(dir),
+            tokens: Self.tokens)
+        let (server, admin) = try Self.start(dir, config: config)
+        defer { withExtendedLifetime(server) {} }
+        let provider = #"{"plugin": "file", "config": {"path": "/tmp/unused-{destination}.ndjson"}}"#
+        // The file has one provider; the API may bring the tenant to 64.
+        for i in 1..<64 {
+            let r = try admin.request("PUT", "/api/t1/streaming/providers/p\(i)", body: provider)
+            #expect(r.status == 200, "provider \(i): \(r.text)")
+        }
+        let over = try admin.request("PUT", "/api/t1/streaming/providers/p64", body: provider)
+        #expect(over.status == 409 && over.json?["errorCode"] == .string("TOO_MANY_SETTINGS"), "\(over.text)")
+        #expect(try admin.request("PUT", "/api/t1/streaming/providers/p1", body: provider).status == 200, "replacing one is not adding")
+        #expect(try admin.get("/api/t1/streaming/providers").json?["providers"]?.arrayValue?.count == 64)
+
+        let longName = String(repeating: "n", count: 300)
+        let long = try admin.post("/api/t1/streaming/destinations", #"{"provider": "f", "name": "\#(longName)"}"#)
+        #expect(long.status == 400 && long.json?["path"] == .string("name"), "\(long.text)")
+        let huge = "{\"provider\": \"f\", \"name\": \"h\", \"objectFilter\": \"" + String(repeating: "x", count: 1 << 20) + "\"}"
+        #expect(try admin.post("/api/t1/streaming/destinations", huge).status == 413)
+    }
+
     /// Without tokens (loopback), a write needs a JSON body type or the X-Herald-Client header: what an HTML form
     /// or a simple cross-origin fetch sends is refused before anything runs.
     @Test func writesAPageOnAnotherSiteCouldForgeAreRefused() throws {
