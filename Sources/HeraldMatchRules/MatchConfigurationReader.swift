@@ -13,12 +13,13 @@ public enum MatchConfigurationReader {
     ///   - sources: the tenant's declared sources (`sourcesUriOrder` may name only these and the built-in
     ///     `configuration/sources/Herald`).
     public static func read(
-        _ r: inout JSONObjectReader, entityType: EntityTypeDefinition, sources: [SourceDefinition]
+        _ r: inout JSONObjectReader, entityType: EntityTypeDefinition, sources: [SourceDefinition],
+        aliasTables: AliasTables = .shipped
     ) -> EntityMatching {
         var seen = Set<String>()
         let groups =
             r.objects("matchGroups") { g -> MatchGroup? in
-                guard let group = readGroup(&g, entityType: entityType) else { return nil }
+                guard let group = readGroup(&g, entityType: entityType, aliasTables: aliasTables) else { return nil }
                 guard seen.insert(group.uri).inserted else {
                     g.report("uri", "duplicate match group '\(group.uri)'")
                     return nil
@@ -29,7 +30,9 @@ public enum MatchConfigurationReader {
         return EntityMatching(groups: groups, survivorship: survivorship)
     }
 
-    static func readGroup(_ g: inout JSONObjectReader, entityType: EntityTypeDefinition) -> MatchGroup? {
+    static func readGroup(
+        _ g: inout JSONObjectReader, entityType: EntityTypeDefinition, aliasTables: AliasTables = .shipped
+    ) -> MatchGroup? {
         let uri = g.string("uri", required: true)
         let groupPrefix = entityType.uri + "/matchGroups/"
         if let uri,
