@@ -66,6 +66,11 @@ public final class IngestService: Sendable {
         loaded.withLock { $0.matchers[tenant]?[type] }
     }
 
+    /// The comparison labels of `type`'s relevance groups in `tenant`, for showing recorded scores.
+    public func relevanceLabels(tenant: String, type: String) -> RecordedMatchGroups.Labels {
+        matcher(tenant, type).map { RecordedMatchGroups.labels($0.groups) } ?? [:]
+    }
+
     /// Validates and applies a batch of posted entities.
     ///
     /// Every valid item commits even when others fail; a failed item changes nothing.

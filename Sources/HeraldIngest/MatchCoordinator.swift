@@ -153,9 +153,9 @@ struct MatchCoordinator {
                 if verdict.negative { continue }
                 if verdict.merges {
                     merging.append(candidateId)
-                    mergingRules[candidateId] = verdict.automatic
+                    mergingRules[candidateId] = verdict.recorded(verdict.automatic)
                 } else if !verdict.suspect.isEmpty {
-                    suspect.append((candidateId, verdict.suspect))
+                    suspect.append((candidateId, verdict.recorded(verdict.suspect)))
                 }
             }
             if state.readsAhead { try tx.prefetch(tenant: tenant, entities: merging) }
@@ -267,7 +267,7 @@ struct MatchCoordinator {
             NewEvent(
                 type: type, objectURI: stored.entity.uri, objectVersion: stored.version, time: now,
                 snapshot: stored.entity.storedBytes(), delta: [], uris: matches.map { "entities/" + $0.0 },
-                details: IngestService.potentialMatchesJSON(matches)))
+                details: IngestService.potentialMatchesJSON(matches, labels: RecordedMatchGroups.labels(matching.groups))))
     }
 
     /// Splits `spawnId` out of `originId` again: ENTITY_CHANGED (origin), ENTITY_CREATED (spawn),
@@ -333,19 +333,19 @@ struct MatchCoordinator {
 }
 
 extension IngestService {
-    /// `[{"uri": "entities/…", "matchRules": [group URIs]}, …]`, in the order given: the details of
-    /// POTENTIAL_MATCHES_* events and the `_potentialMatches` API answer.
-    public static func potentialMatchesJSON(_ matches: [(String, [String])]) -> [UInt8] {
+    /// `[{"uri": "entities/…", "matchRules": [group URIs], "relevance"?: [scores]}, …]`, in the order given:
+    /// the details of POTENTIAL_MATCHES_* events and the `_potentialMatches` API answer (see
+    /// `RecordedMatchGroups`; `labels` names the comparisons of relevance groups).
+    public static func potentialMatchesJSON(
+        _ matches: [(String, [String])], labels: RecordedMatchGroups.Labels = [:]
+    ) -> [UInt8] {
         var w = JSONWriter(capacity: 64 + matches.count * 160)
         w.beginArray()
         for (other, rules) in matches {
             w.beginObject()
             w.key("uri")
             w.string("entities/" + other)
-            w.key("matchRules")
-            w.beginArray()
-            for r in rules { w.string(r) }
-            w.endArray()
+            RecordedMatchGroups.write(rules, labels: labels, into: &w)
             w.endObject()
         }
         w.endArray()

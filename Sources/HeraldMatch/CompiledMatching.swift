@@ -9,7 +9,7 @@ public struct CompiledMatching: Sendable {
 
     public init(_ rules: EntityMatching, entityType: EntityTypeDefinition) {
         self.rules = rules
-        engine = MatchEngine(entityType: entityType, groups: rules.groups)
+        engine = MatchEngine(entityType: entityType, groups: rules.groups, aliasTables: rules.aliasTables)
     }
 
     public var groups: [MatchGroup] { rules.groups }

@@ -22,7 +22,9 @@ extension MatchEngine {
     public func tokens(for profile: MatchProfile) -> Set<String> {
         var out = Set<String>()
         for (g, rule) in zip(groups, compiled) where g.type != .negative {
-            for t in groupTokens(rule, profile, prefix: g.tokenPrefix) { out.insert(t) }
+            for set in profile.contributors {
+                for t in groupTokens(rule, set, group: g) { out.insert(t) }
+            }
         }
         return out
     }
@@ -32,19 +34,23 @@ extension MatchEngine {
         let p = profile(entity)
         var out: [String: Set<String>] = [:]
         for (g, rule) in zip(groups, compiled) where g.type != .negative {
-            out[g.uri] = Set(groupTokens(rule, p, prefix: g.tokenPrefix))
+            var tokens = Set<String>()
+            for set in p.contributors { tokens.formUnion(groupTokens(rule, set, group: g)) }
+            out[g.uri] = tokens
         }
         return out
     }
 
-    func groupTokens(_ rule: CompiledRule, _ p: MatchProfile, prefix: String) -> [String] {
+    func groupTokens(_ rule: CompiledRule, _ p: ValueSet, group: MatchGroup) -> [String] {
+        let prefix = group.tokenPrefix
+        let cap = group.type == .relevance ? 3 * MatchEngine.maxTokensPerGroup : MatchEngine.maxTokensPerGroup
         guard let refined = keys(rule, p, includeFuzzy: true), !refined.isEmpty else { return [] }
         let coarse = keys(rule, p, includeFuzzy: false) ?? []
         var seen = Set<String>()
         var out: [String] = []
         for group in [coarse, refined] {
             for key in group.map({ prefix + "|" + $0.joined(separator: "|") }).sorted()
-            where out.count < MatchEngine.maxTokensPerGroup && seen.insert(key).inserted {
+            where out.count < cap && seen.insert(key).inserted {
                 out.append(key)
             }
         }
@@ -53,7 +59,7 @@ extension MatchEngine {
 
     /// The keys of `rule` for one entity: nil when the rule can hold without the two entities sharing
     /// anything (no restriction), empty when it cannot hold for this entity at all.
-    func keys(_ rule: CompiledRule, _ p: MatchProfile, includeFuzzy: Bool) -> [[String]]? {
+    func keys(_ rule: CompiledRule, _ p: ValueSet, includeFuzzy: Bool) -> [[String]]? {
         switch rule {
         case .exact(let refs):
             return product(refs.map { ref in p.normalizedValues(of: ref).map { part(ref, "=", $0) } })
@@ -76,6 +82,29 @@ extension MatchEngine {
                     return (p.fuzzy[ref] ?? []).map { part(ref, "~", $0.tokenKey) }.filter { seen.insert($0).inserted }
                         .sorted()
                 })
+        case .compare(let c):
+            if c.kind == .fuzzy && !includeFuzzy { return nil }
+            let perAttribute = c.attributes.map { compareKeys(c, $0, p) }
+            if perAttribute.contains(where: \.isEmpty) { return [] }
+            guard c.anyOrder else {
+                let op = c.kind == .fuzzy ? "~" : c.kind == .exact ? "=" : "^"
+                return product(zip(c.attributes, perAttribute).map { ref, keys in keys.map { part(ref, op, $0) } })
+            }
+            // Either order: each key combines one key per attribute, sorted, under the attributes' joint name.
+            let name = c.attributes.map(\.description).joined(separator: "+") + (c.kind == .fuzzy ? "~" : "^")
+            var combos: [[String]] = [[]]
+            for keys in perAttribute {
+                combos = combos.flatMap { prefix in keys.map { prefix + [$0] } }
+                if combos.count > MatchEngine.maxKeysPerProduct * 4 { break }
+            }
+            var seen = Set<String>()
+            var out: [[String]] = []
+            for combo in combos where combo.count == perAttribute.count {
+                let key = name + combo.map { String($0.unicodeScalars.prefix(MatchEngine.maxValueLengthInToken)) }
+                    .sorted().joined(separator: "/")
+                if seen.insert(key).inserted { out.append([key]) }
+            }
+            return out.sorted { $0[0] < $1[0] }.prefix(MatchEngine.maxKeysPerProduct).map { $0 }
         case .and(let rules):
             var lists: [[[String]]] = []
             for r in rules {
@@ -94,6 +123,28 @@ extension MatchEngine {
             }
             return union
         }
+    }
+
+    /// The keys one attribute's values give a comparison with options: values (`exact`), phonetic keys and
+    /// alias names as `@name` (`fuzzy`), code keys (`similarCode`) or date keys (`similarDate`). Distinct, sorted.
+    private func compareKeys(_ c: Comparison, _ ref: AttributeReference, _ p: ValueSet) -> [String] {
+        var keys = Set<String>()
+        switch c.kind {
+        case .exact:
+            keys.formUnion(p.normalizedValues(of: ref))
+        case .fuzzy:
+            for f in p.fuzzy[ref] ?? [] {
+                keys.insert(f.tokenKey)
+                if let table = c.aliases { for name in f.aliases[table] ?? [] { keys.insert("@" + name) } }
+            }
+        case .similarCode:
+            for v in p.normalizedValues(of: ref) { keys.formUnion(CodeSimilarity.keys(v, minLength: c.minLength)) }
+        case .similarDate:
+            for v in p.normalizedValues(of: ref) {
+                keys.formUnion(CodeSimilarity.dateKeys(v, sameYearAndMonth: c.sameYearAndMonth))
+            }
+        }
+        return keys.sorted()
     }
 
     private func part(_ ref: AttributeReference, _ op: String, _ value: String) -> String {

@@ -12,46 +12,72 @@ public struct MatchEngine: Sendable {
     public let entityType: String
     public let groups: [MatchGroup]
     let dataTypes: [AttributeReference: AttributeDataType]
+    /// Per group: the rule that gives its match tokens (a relevance group's `candidateRule`) and, for a
+    /// rule-based group, decides.
     let compiled: [CompiledRule]
+    /// Per group: the compiled scoring of a relevance group, nil for the others.
+    let scoring: [CompiledScoring?]
     let fuzzyAttributes: Set<AttributeReference>
     let attributes: [AttributeReference]
+    /// The alias tables the fuzzy comparisons use, per attribute.
+    let aliasUses: [AttributeReference: [AliasTable]]
 
     /// Most keys an `and` may multiply into before its most-valued comparison is left out of its tokens.
     public static let maxKeysPerProduct = 16
-    /// Most tokens one group yields for one entity.
+    /// Most tokens one group yields for one entity (per contributor; a relevance group three times as many).
     public static let maxTokensPerGroup = 16
     /// Values longer than this (in Unicode scalars) are cut in tokens (equal values still share the token).
     public static let maxValueLengthInToken = 64
+    /// Most contributor value sets compared per entity: an entity with more distinct contributors compares
+    /// its first ones (by crosswalk id) and its whole.
+    public static let maxContributorsCompared = 16
 
     /// An engine without a schema: every attribute is compared as text (use the other initialiser, or
     /// `MatchConfigurationReader`, to compare dates and numbers by their declared type).
     public init(entityType: String, groups: [MatchGroup]) {
-        self.init(entityType: entityType, groups: groups, dataTypes: [:])
+        self.init(entityType: entityType, groups: groups, dataTypes: [:], aliasTables: .shipped)
     }
 
     /// An engine that normalises each attribute by its declared data type.
-    public init(entityType: EntityTypeDefinition, groups: [MatchGroup]) {
+    public init(entityType: EntityTypeDefinition, groups: [MatchGroup], aliasTables: AliasTables = .shipped) {
         var types: [AttributeReference: AttributeDataType] = [:]
         for g in groups {
             for ref in g.rule.attributes { types[ref] = ref.dataType(in: entityType) ?? .string }
+            for c in g.relevance?.comparisons ?? [] {
+                for ref in c.rule.attributes { types[ref] = ref.dataType(in: entityType) ?? .string }
+            }
         }
-        self.init(entityType: entityType.uri, groups: groups, dataTypes: types)
+        self.init(entityType: entityType.uri, groups: groups, dataTypes: types, aliasTables: aliasTables)
     }
 
-    private init(entityType: String, groups: [MatchGroup], dataTypes: [AttributeReference: AttributeDataType]) {
+    private init(
+        entityType: String, groups: [MatchGroup], dataTypes: [AttributeReference: AttributeDataType],
+        aliasTables: AliasTables
+    ) {
         self.entityType = entityType
         self.groups = groups
         self.dataTypes = dataTypes
         self.compiled = groups.map { CompiledRule($0.rule, dataTypes: dataTypes) }
+        self.scoring = groups.map { g in g.relevance.map { CompiledScoring($0, dataTypes: dataTypes) } }
         var fuzzy = Set<AttributeReference>()
         var seen = Set<AttributeReference>()
         var attributes: [AttributeReference] = []
+        var aliasNames: [AttributeReference: Set<String>] = [:]
+        func visit(_ rule: MatchRule) {
+            fuzzy.formUnion(rule.fuzzyAttributes)
+            for ref in rule.attributes where seen.insert(ref).inserted { attributes.append(ref) }
+            rule.forEachComparison { c in
+                guard c.kind == .fuzzy, let table = c.aliases else { return }
+                for ref in c.attributes { aliasNames[ref, default: []].insert(table) }
+            }
+        }
         for g in groups {
-            fuzzy.formUnion(g.rule.fuzzyAttributes)
-            for ref in g.rule.attributes where seen.insert(ref).inserted { attributes.append(ref) }
+            visit(g.rule)
+            for c in g.relevance?.comparisons ?? [] { visit(c.rule) }
         }
         self.fuzzyAttributes = fuzzy
         self.attributes = attributes
+        self.aliasUses = aliasNames.mapValues { names in names.sorted().compactMap { aliasTables[$0] } }
     }
 
     /// No match groups: nothing is ever matched.
@@ -66,30 +92,69 @@ public struct MatchEngine: Sendable {
 
     func dataType(_ ref: AttributeReference) -> AttributeDataType { dataTypes[ref] ?? .string }
 
-    /// The normalised values of `entity` for every attribute the groups read.
+    /// One raw value of an attribute with the crosswalks that contributed it, normalised once.
+    private struct Contribution {
+        var normalized: String
+        var fuzzy: FuzzyValue?
+        var sources: [String]
+    }
+
+    /// The normalised values of `entity` for every attribute the groups read: the whole, and one value set
+    /// per contributing crosswalk when there are several.
     public func profile(_ entity: Entity) -> MatchProfile {
-        var values: [AttributeReference: [String]] = [:]
-        var fuzzy: [AttributeReference: [FuzzyValue]] = [:]
+        var perRef: [(AttributeReference, [Contribution])] = []
+        var crosswalks = Set<String>()
         for ref in attributes {
-            let raw = ref.values(in: entity)
             let type = dataType(ref)
-            var normalized = Set<String>()
-            for r in raw {
-                let n = Normalizer.normalize(r, dataType: type)
-                if !n.isEmpty { normalized.insert(n) }
-            }
-            values[ref] = normalized.sorted()
-            if fuzzyAttributes.contains(ref) {
-                var forms: [FuzzyValue] = []
-                var seenRaw = Set<String>()
-                for r in raw where seenRaw.insert(r).inserted {
-                    let f = FuzzyValue(raw: r, dataType: type)
-                    if !f.text.isEmpty { forms.append(f) }
+            let isFuzzy = fuzzyAttributes.contains(ref)
+            let tables = aliasUses[ref] ?? []
+            var list: [Contribution] = []
+            for (raw, sources) in ref.valuesWithSources(in: entity) {
+                let n = Normalizer.normalize(raw, dataType: type)
+                var f: FuzzyValue?
+                if isFuzzy {
+                    var v = FuzzyValue(raw: raw, dataType: type)
+                    for t in tables { v.aliases[t.name] = t.canonicalNames(of: v.text) }
+                    f = v
                 }
-                fuzzy[ref] = forms.sorted { $0.text < $1.text }
+                list.append(Contribution(normalized: n, fuzzy: f, sources: sources))
+                crosswalks.formUnion(sources)
             }
+            perRef.append((ref, list))
         }
-        return MatchProfile(entityType: entity.type, values: values, fuzzy: fuzzy)
+        func valueSet(_ include: (Contribution) -> Bool) -> ValueSet {
+            var set = ValueSet()
+            for (ref, list) in perRef {
+                var normalized = Set<String>()
+                var forms: [FuzzyValue] = []
+                var seenFuzzy = Set<String>()
+                for c in list where include(c) {
+                    if !c.normalized.isEmpty { normalized.insert(c.normalized) }
+                    if let f = c.fuzzy, !f.text.isEmpty, seenFuzzy.insert(f.text + "\u{0}" + f.phonetic).inserted {
+                        forms.append(f)
+                    }
+                }
+                set.values[ref] = normalized.sorted()
+                if fuzzyAttributes.contains(ref) { set.fuzzy[ref] = forms.sorted { $0.text < $1.text } }
+            }
+            return set
+        }
+        let whole = valueSet { _ in true }
+        guard crosswalks.count > 1 else {
+            return MatchProfile(entityType: entity.type, whole: whole, contributors: [whole])
+        }
+        var contributors: [ValueSet] = []
+        var distinct = Set<[AttributeReference: [String]]>()
+        for id in crosswalks.sorted() {
+            let set = valueSet { $0.sources.isEmpty || $0.sources.contains(id) }
+            guard distinct.insert(set.values).inserted else { continue }
+            if contributors.count == MatchEngine.maxContributorsCompared - 1 {
+                contributors.append(whole)
+                break
+            }
+            contributors.append(set)
+        }
+        return MatchProfile(entityType: entity.type, whole: whole, contributors: contributors)
     }
 
     /// Evaluates every group on the pair. Symmetric: `evaluate(a, b) == evaluate(b, a)`.
@@ -100,17 +165,91 @@ public struct MatchEngine: Sendable {
     }
 
     /// `evaluate` on profiles made by `profile(_:)`.
+    ///
+    /// Negative groups compare the two wholes. The automatic and suspect groups hold when they hold for
+    /// some pair of contributors (one of each entity), and a relevance group scores the best such pair.
     public func evaluate(_ a: MatchProfile, _ b: MatchProfile) -> MatchVerdict {
         var verdict = MatchVerdict()
         guard a.entityType == b.entityType else { return verdict }
-        for (g, rule) in zip(groups, compiled) where rule.holds(a, b, threshold: g.fuzzyThreshold) {
+        var holds = [Bool](repeating: false, count: groups.count)
+        var best: [GroupScore?] = Array(repeating: nil, count: groups.count)
+        for (i, g) in groups.enumerated() where g.type == .negative {
+            holds[i] = compiled[i].holds(a.whole, b.whole, group: g)
+        }
+        for x in a.contributors {
+            for y in b.contributors {
+                for (i, g) in groups.enumerated() where g.type != .negative {
+                    if let s = scoring[i] {
+                        let score = s.score(x, y, group: g)
+                        if best[i] == nil || score.score > best[i]!.score { best[i] = score }
+                    } else if !holds[i] {
+                        holds[i] = compiled[i].holds(x, y, group: g)
+                    }
+                }
+            }
+        }
+        for (i, g) in groups.enumerated() {
+            if let score = best[i], let s = g.relevance {
+                verdict.scores.append(score)
+                if let t = s.mergeThreshold, score.score >= t {
+                    verdict.automatic.append(g.uri)
+                } else if let t = s.potentialMatchThreshold, score.score >= t {
+                    verdict.suspect.append(g.uri)
+                }
+                continue
+            }
+            guard holds[i] else { continue }
             switch g.type {
             case .automatic: verdict.automatic.append(g.uri)
             case .suspect: verdict.suspect.append(g.uri)
             case .negative: verdict.negative = true
+            case .relevance: break
             }
         }
         return verdict
+    }
+}
+
+/// A relevance group's weighted comparisons, compiled.
+struct CompiledScoring: Sendable {
+    struct Weighted: Sendable {
+        var rule: CompiledRule
+        var attributes: [AttributeReference]
+        var weight: Double
+        var mismatchWeight: Double
+    }
+
+    var comparisons: [Weighted]
+    var total: Double
+
+    init(_ scoring: RelevanceScoring, dataTypes: [AttributeReference: AttributeDataType]) {
+        comparisons = scoring.comparisons.map {
+            Weighted(
+                rule: CompiledRule($0.rule, dataTypes: dataTypes), attributes: $0.rule.attributes, weight: $0.weight,
+                mismatchWeight: $0.mismatchWeight)
+        }
+        total = scoring.totalWeight
+    }
+
+    func score(_ a: ValueSet, _ b: ValueSet, group: MatchGroup) -> GroupScore {
+        var sum = 0.0
+        var contributions: [Double] = []
+        contributions.reserveCapacity(comparisons.count)
+        for c in comparisons {
+            if c.rule.holds(a, b, group: group) {
+                sum += c.weight
+                contributions.append(c.weight)
+            } else if c.mismatchWeight > 0, c.attributes.allSatisfy({ a.hasValues($0) || a.fuzzy[$0]?.isEmpty == false }),
+                c.attributes.allSatisfy({ b.hasValues($0) || b.fuzzy[$0]?.isEmpty == false })
+            {
+                sum -= c.mismatchWeight
+                contributions.append(-c.mismatchWeight)
+            } else {
+                contributions.append(0)
+            }
+        }
+        let score = total > 0 ? min(1, max(0, sum / total)) : 0
+        return GroupScore(uri: group.uri, score: score, contributions: contributions)
     }
 }
 
@@ -124,6 +263,7 @@ indirect enum CompiledRule: Sendable {
     case fuzzy([AttributeReference])
     case notExactSame([AttributeReference])
     case equals([(AttributeReference, String)])
+    case compare(Comparison)
 
     init(_ rule: MatchRule, dataTypes: [AttributeReference: AttributeDataType]) {
         switch rule {
@@ -136,15 +276,17 @@ indirect enum CompiledRule: Sendable {
         case .notExactSame(let refs): self = .notExactSame(refs)
         case .equals(let pairs):
             self = .equals(pairs.map { ($0.0, Normalizer.normalize($0.1, dataType: dataTypes[$0.0] ?? .string)) })
+        case .compare(let c): self = .compare(c)
         }
     }
 
-    func holds(_ a: MatchProfile, _ b: MatchProfile, threshold: Double) -> Bool {
+    func holds(_ a: ValueSet, _ b: ValueSet, group: MatchGroup) -> Bool {
+        let threshold = group.fuzzyThreshold
         switch self {
         case .and(let rules):
-            return rules.allSatisfy { $0.holds(a, b, threshold: threshold) }
+            return rules.allSatisfy { $0.holds(a, b, group: group) }
         case .or(let rules):
-            return rules.contains { $0.holds(a, b, threshold: threshold) }
+            return rules.contains { $0.holds(a, b, group: group) }
         case .exact(let refs):
             return refs.allSatisfy { shareValue(a.normalizedValues(of: $0), b.normalizedValues(of: $0)) }
         case .exactOrNull(let refs):
@@ -171,7 +313,46 @@ indirect enum CompiledRule: Sendable {
             return pairs.allSatisfy { ref, value in
                 a.normalizedValues(of: ref).contains(value) && b.normalizedValues(of: ref).contains(value)
             }
+        case .compare(let c):
+            let pair: (AttributeReference, AttributeReference) -> Bool
+            switch c.kind {
+            case .exact:
+                pair = { shareValue(a.normalizedValues(of: $0), b.normalizedValues(of: $1)) }
+            case .fuzzy:
+                pair = { l, r in
+                    let x = a.fuzzy[l] ?? [], y = b.fuzzy[r] ?? []
+                    return x.contains { fx in y.contains { fx.matches($0, threshold: threshold, aliases: c.aliases) } }
+                }
+            case .similarCode:
+                pair = { l, r in
+                    let y = b.normalizedValues(of: r)
+                    return a.normalizedValues(of: l).contains { v in
+                        y.contains { CodeSimilarity.similar(v, $0, minLength: c.minLength) }
+                    }
+                }
+            case .similarDate:
+                pair = { l, r in
+                    let y = b.normalizedValues(of: r)
+                    return a.normalizedValues(of: l).contains { v in
+                        y.contains { CodeSimilarity.similarDate(v, $0, sameYearAndMonth: c.sameYearAndMonth) }
+                    }
+                }
+            }
+            let refs = c.attributes
+            guard c.anyOrder else { return refs.allSatisfy { pair($0, $0) } }
+            return permutations(refs.count).contains { p in refs.indices.allSatisfy { pair(refs[$0], refs[p[$0]]) } }
         }
+    }
+}
+
+/// Every ordering of 0..<n (n ≤ 3: the attributes a comparison may list in any order).
+func permutations(_ n: Int) -> [[Int]] {
+    switch n {
+    case 0: return [[]]
+    case 1: return [[0]]
+    case 2: return [[0, 1], [1, 0]]
+    case 3: return [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+    default: return [Array(0..<n)]
     }
 }
 

@@ -5,17 +5,36 @@ import HeraldModel
 ///
 /// Computing it once per entity lets the store compare a new entity with many candidates without
 /// normalising its values again (`MatchEngine.profile(_:)`, `evaluate(_:_:)` on profiles).
+///
+/// An entity merged from several crosswalks has one value set per contributor (what that crosswalk said)
+/// besides the whole: the match and relevance groups compare contributors pairwise, so that the result of
+/// matching does not depend on the order in which the sources arrived; negative groups compare the wholes.
 public struct MatchProfile: Sendable {
     public let entityType: String
-    /// Distinct normalised values per attribute, sorted; empty normalised values are left out.
-    let values: [AttributeReference: [String]]
-    /// Fuzzy forms of the values of attributes compared with `fuzzy`.
-    let fuzzy: [AttributeReference: [FuzzyValue]]
+    /// Every value of the entity.
+    let whole: ValueSet
+    /// One value set per contributing crosswalk (values without a source belong to each); `[whole]` for an
+    /// entity with one crosswalk.
+    let contributors: [ValueSet]
 
     /// Distinct normalised values of `reference` (empty when the entity has none or the rules do not read it).
     public func normalizedValues(of reference: AttributeReference) -> [String] {
-        values[reference] ?? []
+        whole.values[reference] ?? []
     }
+
+    /// How many contributor value sets the groups compare.
+    public var contributorCount: Int { contributors.count }
+}
+
+/// The values of an entity (or of one of its contributors) as the comparisons see them.
+struct ValueSet: Sendable {
+    /// Distinct normalised values per attribute, sorted; empty normalised values are left out.
+    var values: [AttributeReference: [String]] = [:]
+    /// Fuzzy forms of the values of attributes compared with `fuzzy`.
+    var fuzzy: [AttributeReference: [FuzzyValue]] = [:]
+
+    func normalizedValues(of reference: AttributeReference) -> [String] { values[reference] ?? [] }
+    func hasValues(_ reference: AttributeReference) -> Bool { !(values[reference]?.isEmpty ?? true) }
 }
 
 /// One value as the `fuzzy` comparator sees it.
@@ -28,13 +47,20 @@ struct FuzzyValue: Sendable {
     /// attribute is not text (dates and numbers are compared exactly).
     var phonetic: String
     var isText: Bool
+    /// Per alias table the comparisons of this attribute use: the canonical names the value stands for.
+    var aliases: [String: [String]] = [:]
 
     /// Whether two values are fuzzy-equal: same cleansed text, or (for text) same phonetic key or
-    /// Jaro-Winkler similarity at or above `threshold`.
-    func matches(_ other: FuzzyValue, threshold: Double) -> Bool {
+    /// Jaro-Winkler similarity at or above `threshold`; with `aliases`, also aliases in that table.
+    func matches(_ other: FuzzyValue, threshold: Double, aliases table: String? = nil) -> Bool {
         if text == other.text { return true }
         guard isText && other.isText else { return false }
         if !phonetic.isEmpty && phonetic == other.phonetic { return true }
+        if let table, let x = aliases[table], let y = other.aliases[table], !x.isEmpty, !y.isEmpty,
+            shareValue(x, y)
+        {
+            return true
+        }
         return JaroWinkler.similarity(scalars, other.scalars) >= threshold
     }
 

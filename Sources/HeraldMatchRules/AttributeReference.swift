@@ -22,16 +22,21 @@ public struct AttributeReference: Hashable, Sendable, CustomStringConvertible {
     /// The simple values of this attribute in `entity`; for a sub-attribute, its values across all the
     /// nested values (every value, not only operational ones).
     public func values(in entity: Entity) -> [String] {
+        valuesWithSources(in: entity).map(\.0)
+    }
+
+    /// `values(in:)` with the crosswalk ids that contributed each value (a sub-value's are its nested value's).
+    public func valuesWithSources(in entity: Entity) -> [(String, [String])] {
         guard let values = entity.values(of: attribute) else { return [] }
-        var out: [String] = []
+        var out: [(String, [String])] = []
         for v in values {
             switch v.content {
             case .simple(let s):
-                if subAttribute == nil { out.append(s) }
+                if subAttribute == nil { out.append((s, v.sources)) }
             case .nested(let entries):
                 guard let sub = subAttribute else { continue }
                 for e in entries where e.name == sub {
-                    for sv in e.values { if let s = sv.content.simpleValue { out.append(s) } }
+                    for sv in e.values { if let s = sv.content.simpleValue { out.append((s, v.sources)) } }
                 }
             }
         }

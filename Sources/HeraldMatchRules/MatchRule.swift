@@ -17,6 +17,8 @@ public indirect enum MatchRule: Sendable {
     case notExactSame([AttributeReference])
     /// Both entities have the (normalised) value for every pair.
     case equals([(AttributeReference, String)])
+    /// A comparison with options, or a comparator for codes and dates (`similarCode`, `similarDate`).
+    case compare(Comparison)
 
     /// Every attribute the rule reads, in first-use order.
     public var attributes: [AttributeReference] {
@@ -31,10 +33,21 @@ public indirect enum MatchRule: Sendable {
                 for ref in refs where seen.insert(ref).inserted { out.append(ref) }
             case .equals(let pairs):
                 for (ref, _) in pairs where seen.insert(ref).inserted { out.append(ref) }
+            case .compare(let c):
+                for ref in c.attributes where seen.insert(ref).inserted { out.append(ref) }
             }
         }
         visit(self)
         return out
+    }
+
+    /// Calls `body` for every comparison written with options (`.compare`).
+    public func forEachComparison(_ body: (Comparison) -> Void) {
+        switch self {
+        case .and(let rules), .or(let rules): for r in rules { r.forEachComparison(body) }
+        case .compare(let c): body(c)
+        default: break
+        }
     }
 
     /// The attributes compared with `fuzzy` somewhere in the rule.
@@ -44,6 +57,8 @@ public indirect enum MatchRule: Sendable {
             return rules.reduce(into: Set()) { $0.formUnion($1.fuzzyAttributes) }
         case .fuzzy(let refs):
             return Set(refs)
+        case .compare(let c) where c.kind == .fuzzy:
+            return Set(c.attributes)
         default:
             return []
         }
@@ -58,6 +73,7 @@ public indirect enum MatchRule: Sendable {
         case .or(let rules): return !rules.isEmpty && rules.allSatisfy { $0.yieldsTokens }
         case .exact(let refs), .fuzzy(let refs): return !refs.isEmpty
         case .equals(let pairs): return !pairs.isEmpty
+        case .compare(let c): return !c.attributes.isEmpty
         case .exactOrNull, .exactOrAllNull, .notExactSame: return false
         }
     }
@@ -76,6 +92,7 @@ extension MatchRule: CustomStringConvertible {
         case .fuzzy(let refs): return "fuzzy(\(list(refs)))"
         case .notExactSame(let refs): return "notExactSame(\(list(refs)))"
         case .equals(let pairs): return "equals(\(pairs.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")))"
+        case .compare(let c): return c.description
         }
     }
 

@@ -11,8 +11,11 @@ struct ParsedRule {
 struct RuleReader {
     let entityType: EntityTypeDefinition
     let issues: JSONShapeIssues
+    var aliasTables: AliasTables = .shipped
 
-    static let comparisons = ["exact", "exactOrNull", "exactOrAllNull", "fuzzy", "notExactSame"]
+    static let comparisons = [
+        "exact", "exactOrNull", "exactOrAllNull", "fuzzy", "notExactSame", "similarCode", "similarDate",
+    ]
     static let operators = ["and", "or"] + comparisons + ["equals"]
 
     func readRoot(_ value: JSONValue, at path: JSONPath) -> ParsedRule? {
@@ -66,26 +69,46 @@ struct RuleReader {
                 } else {
                     failed = true
                 }
-            case "exact", "exactOrNull", "exactOrAllNull", "fuzzy", "notExactSame":
+            case "exact", "fuzzy", "similarCode", "similarDate":
+                let kind = Comparison.Kind(rawValue: m.key)!
+                guard let comparison = readComparison(kind, m.value, at: p) else {
+                    failed = true
+                    continue
+                }
+                if case .array = m.value, kind == .exact || kind == .fuzzy {
+                    // The plain form: today's operators.
+                    let groups: [[AttributeReference]] =
+                        combinedWithOr ? comparison.attributes.map { [$0] } : [comparison.attributes]
+                    for refs in groups {
+                        let rule: MatchRule = kind == .exact ? .exact(refs) : .fuzzy(refs)
+                        children.append(ParsedRule(rule: rule, untokenablePath: nil))
+                    }
+                } else if combinedWithOr && !comparison.anyOrder {
+                    for ref in comparison.attributes {
+                        var one = comparison
+                        one.attributes = [ref]
+                        children.append(ParsedRule(rule: .compare(one), untokenablePath: nil))
+                    }
+                } else {
+                    children.append(ParsedRule(rule: .compare(comparison), untokenablePath: nil))
+                }
+            case "exactOrNull", "exactOrAllNull", "notExactSame":
                 guard let refs = readReferences(m.value, at: p) else {
                     failed = true
                     continue
                 }
                 let make: ([AttributeReference]) -> MatchRule
                 switch m.key {
-                case "exact": make = MatchRule.exact
                 case "exactOrNull": make = MatchRule.exactOrNull
                 case "exactOrAllNull": make = MatchRule.exactOrAllNull
-                case "fuzzy": make = MatchRule.fuzzy
                 default: make = MatchRule.notExactSame
                 }
-                let tokenable = m.key == "exact" || m.key == "fuzzy"
                 if combinedWithOr {
                     for (i, ref) in refs.enumerated() {
-                        children.append(ParsedRule(rule: make([ref]), untokenablePath: tokenable ? nil : p + i))
+                        children.append(ParsedRule(rule: make([ref]), untokenablePath: p + i))
                     }
                 } else {
-                    children.append(ParsedRule(rule: make(refs), untokenablePath: tokenable ? nil : p))
+                    children.append(ParsedRule(rule: make(refs), untokenablePath: p))
                 }
             case "equals":
                 guard let pairs = readEquals(m.value, at: p) else {
@@ -118,6 +141,84 @@ struct RuleReader {
         }
         let tokenable = parts.contains { $0.untokenablePath == nil }
         return ParsedRule(rule: .and(parts.map(\.rule)), untokenablePath: tokenable ? nil : path)
+    }
+
+    /// A comparison of `kind`: an array of attribute references, or an object with `attributes` and options.
+    private func readComparison(_ kind: Comparison.Kind, _ value: JSONValue, at path: JSONPath) -> Comparison? {
+        if case .array = value {
+            guard let refs = readReferences(value, at: path) else { return nil }
+            let comparison = Comparison(kind, refs)
+            return checkTypes(comparison, at: path) ? comparison : nil
+        }
+        guard case .object = value else {
+            issues.report(
+                path,
+                "expected a non-empty array of attribute references, or an object with 'attributes' and options, found \(value.kindDescription)")
+            return nil
+        }
+        var o = JSONObjectReader(value, at: path, issues: issues)!
+        var failed = false
+        var refs: [AttributeReference]?
+        if let list = o.value("attributes", required: true) {
+            refs = readReferences(list, at: path + "attributes")
+        }
+        let anyOrder = o.bool("anyOrder") ?? false
+        var aliases: String?
+        var minLength = Comparison.defaultMinLength
+        var sameYearAndMonth = false
+        switch kind {
+        case .fuzzy:
+            if let name = o.string("aliases") {
+                if aliasTables[name] == nil {
+                    let known = aliasTables.tables.keys.sorted()
+                    o.report(
+                        "aliases",
+                        "no alias table '\(name)'"
+                            + (known.isEmpty
+                                ? "; define it in the tenant's 'aliasTables'"
+                                : suggestion(name, known)))
+                    failed = true
+                } else {
+                    aliases = name
+                }
+            }
+        case .similarCode:
+            if let n = o.int("minLength", in: 1...64) { minLength = Int(n) }
+        case .similarDate:
+            sameYearAndMonth = o.bool("sameYearAndMonth") ?? false
+        case .exact:
+            break
+        }
+        o.finish()
+        guard let refs, !failed else { return nil }
+        if anyOrder && !(2...Comparison.maxAnyOrderAttributes).contains(refs.count) {
+            o.report(
+                "anyOrder",
+                "'anyOrder' compares 2 or \(Comparison.maxAnyOrderAttributes) attributes in either order; this lists \(refs.count)")
+            return nil
+        }
+        let comparison = Comparison(
+            kind, refs, anyOrder: anyOrder, aliases: aliases, minLength: minLength, sameYearAndMonth: sameYearAndMonth)
+        return checkTypes(comparison, at: path) ? comparison : nil
+    }
+
+    /// `similarDate` needs dates; attributes compared in any order need the same data type.
+    private func checkTypes(_ c: Comparison, at path: JSONPath) -> Bool {
+        let types = c.attributes.map { $0.dataType(in: entityType) ?? .string }
+        if c.kind == .similarDate, let i = types.firstIndex(where: { $0 != .date }) {
+            issues.report(
+                path,
+                "similarDate compares dates; '\(c.attributes[i])' is \(types[i].rawValue): use similarCode or fuzzy for it")
+            return false
+        }
+        if c.anyOrder, Set(types).count > 1 {
+            issues.report(
+                path,
+                "attributes compared in any order need the same data type; found "
+                    + zip(c.attributes, types).map { "\($0.0) (\($0.1.rawValue))" }.joined(separator: ", "))
+            return false
+        }
+        return true
     }
 
     private func readReferences(_ value: JSONValue, at path: JSONPath) -> [AttributeReference]? {

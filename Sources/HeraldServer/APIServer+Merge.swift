@@ -2,6 +2,7 @@ import Foundation
 import HeraldConfig
 import HeraldIngest
 import HeraldJSON
+import HeraldMatchRules
 import HeraldModel
 import Hummingbird
 import NIOCore
@@ -15,7 +16,8 @@ extension APIServer {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist, or was merged or removed")
             }
             let matches = try await ingest.store.potentialMatches(tenant: tenant.id, id: id)
-            return jsonResponse(IngestService.potentialMatchesJSON(matches))
+            let labels = ingest.relevanceLabels(tenant: tenant.id, type: stored.entity.type)
+            return jsonResponse(IngestService.potentialMatchesJSON(matches, labels: labels))
         }
 
         routes.tenant(.write).post("/entities/:id/_notMatch") { request, context -> Response in

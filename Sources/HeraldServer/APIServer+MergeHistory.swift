@@ -1,4 +1,5 @@
 import HeraldJSON
+import HeraldMatchRules
 import HeraldModel
 import HeraldStorage
 import Hummingbird
@@ -12,7 +13,7 @@ extension APIServer {
         routes.tenant(.read).get("/entities/:id/_merges") { request, context -> Response in
             let tenant = context.tenant
             let id = try objectId(context)
-            guard try await ingest.store.entity(tenant: tenant.id, id: id) != nil else {
+            guard let stored = try await ingest.store.entity(tenant: tenant.id, id: id) else {
                 throw APIError(.notFound, "ENTITY_NOT_FOUND", "entities/\(id) does not exist in tenant '\(tenant.id)'")
             }
             let records = try await ingest.store.mergeHistory(
@@ -21,15 +22,16 @@ extension APIServer {
             w.beginObject()
             w.key("merges")
             w.beginArray()
-            for r in records { APIServer.renderMerge(r, into: &w) }
+            let labels = ingest.relevanceLabels(tenant: tenant.id, type: stored.entity.type)
+            for r in records { APIServer.renderMerge(r, labels: labels, into: &w) }
             w.endArray()
             w.endObject()
             return jsonResponse(w.bytes)
         }
     }
 
-    /// `{"winner": "entities/…", "loser": "entities/…", "time", "user"?, "matchRules"?}`.
-    static func renderMerge(_ r: MergeRecord, into w: inout JSONWriter) {
+    /// `{"winner": "entities/…", "loser": "entities/…", "time", "user"?, "matchRules"?, "relevance"?}`.
+    static func renderMerge(_ r: MergeRecord, labels: RecordedMatchGroups.Labels = [:], into w: inout JSONWriter) {
         w.beginObject()
         w.key("winner")
         w.string("entities/" + r.winner)
@@ -41,12 +43,7 @@ extension APIServer {
             w.key("user")
             w.string(r.user)
         }
-        if !r.matchRules.isEmpty {
-            w.key("matchRules")
-            w.beginArray()
-            for rule in r.matchRules { w.string(rule) }
-            w.endArray()
-        }
+        if !r.matchRules.isEmpty { RecordedMatchGroups.write(r.matchRules, labels: labels, into: &w) }
         w.endObject()
     }
 }
