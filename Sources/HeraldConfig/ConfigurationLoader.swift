@@ -221,17 +221,95 @@ extension ServerConfiguration {
 }
 
 extension TenantConfiguration {
+    /// Most alias tables a tenant may define, and most names in all of them.
+    static let maxAliasTables = 16
+    static let maxAliasNames = 200_000
+
+    /// `aliasTables`: the tenant's own name alias tables, `[{"name", "extends"?, "groups": [[canonical, alias…]]}]`,
+    /// added to the shipped ones (`englishGivenNames`).
+    static func readAliasTables(_ r: inout JSONObjectReader) -> AliasTables {
+        var tables = AliasTables.shipped
+        let shippedNames = Set(AliasTables.shipped.tables.keys)
+        var names = 0
+        let read =
+            r.objects("aliasTables") { t -> AliasTable? in
+                let name = t.string("name", required: true)
+                let base = t.string("extends")
+                var groups: [[String]] = []
+                if let list = t.value("groups", required: true) {
+                    if case .array(let elements) = list, !elements.isEmpty {
+                        for (i, e) in elements.enumerated() {
+                            guard case .array(let members) = e, !members.isEmpty, members.count <= 1_000 else {
+                                t.issues.report(
+                                    t.path + "groups" + i,
+                                    "expected an array of 1 to 1000 names, the canonical name first: [\"William\", \"Bill\", \"Will\"]")
+                                continue
+                            }
+                            var group: [String] = []
+                            for (j, m) in members.enumerated() {
+                                guard case .string(let text) = m, !text.isEmpty, text.utf8.count <= 128,
+                                    !Normalizer.cleanse(text).isEmpty
+                                else {
+                                    t.issues.report(
+                                        t.path + "groups" + i + j, "expected a name (1 to 128 bytes with a letter or digit)")
+                                    continue
+                                }
+                                group.append(text)
+                            }
+                            names += group.count
+                            groups.append(group)
+                        }
+                    } else {
+                        t.report("groups", "expected a non-empty array of name groups: [[\"William\", \"Bill\"], …]")
+                    }
+                }
+                guard let name else { return nil }
+                if !name.utf8.allSatisfy({ isIdentifierByte($0) }) || name.utf8.count > 64 {
+                    t.report("name", "'\(name)' may only contain letters, digits, '-' and '_' (at most 64)")
+                    return nil
+                }
+                if shippedNames.contains(name) {
+                    t.report(
+                        "name", "'\(name)' is a shipped table: give yours another name, with \"extends\": \"\(name)\" to add to it")
+                    return nil
+                }
+                if tables[name] != nil {
+                    t.report("name", "duplicate alias table '\(name)'")
+                    return nil
+                }
+                var table = AliasTable(name: name, groups: groups)
+                if let base {
+                    guard let b = tables[base] else {
+                        t.report("extends", "no alias table '\(base)' (shipped: \(shippedNames.sorted().joined(separator: ", ")))")
+                        return nil
+                    }
+                    table = b.adding(groups, name: name)
+                }
+                tables.add(table)
+                return table
+            } ?? []
+        if read.count > maxAliasTables {
+            r.report("aliasTables", "at most \(maxAliasTables) alias tables per tenant (found \(read.count))")
+        }
+        if names > maxAliasNames {
+            r.report("aliasTables", "at most \(maxAliasNames) names in all alias tables (found \(names))")
+        }
+        return tables
+    }
+
     static func read(_ r: inout JSONObjectReader) -> TenantConfiguration? {
         let id = r.string("id", required: true)
         if let id, !id.utf8.allSatisfy({ isIdentifierByte($0) }) {
             r.report("id", "'\(id)' may only contain letters, digits, '-' and '_' (it appears in URLs)")
         }
         let sources = r.objects("sources") { s in readSource(&s) } ?? []
+        let aliasTables = readAliasTables(&r)
         var matching: [String: EntityMatching] = [:]
         let entityTypes =
             r.objects("entityTypes", required: true) { t -> EntityTypeDefinition? in
                 guard let definition = readEntityType(&t) else { return nil }
-                let m = MatchConfigurationReader.read(&t, entityType: definition, sources: sources)
+                let m = MatchConfigurationReader.read(
+                    &t, entityType: definition, sources: sources, aliasTables: aliasTables)
                 if !m.groups.isEmpty || t.members.contains(where: { $0.key == "survivorshipGroups" }) {
                     matching[definition.uri] = m
                 }

@@ -62,7 +62,7 @@ public struct AliasTables: Sendable {
     public mutating func add(_ table: AliasTable) { tables[table.name] = table }
 
     /// The tables every tenant has without configuring anything.
-    public static var shipped: AliasTables { AliasTables([]) }
+    public static var shipped: AliasTables { AliasTables([.englishGivenNames]) }
 }
 
 /// Whether two sorted arrays have an element in common.
