@@ -105,13 +105,15 @@ public enum MatchConfigurationReader {
                 if c.members.first(where: { $0.key == "weight" }) == nil { c.report("weight", "required key 'weight' is missing") }
                 let mismatch = c.double("mismatchWeight", in: 0...1_000) ?? 0
                 let label = c.string("label")
+                let findsCandidates = c.bool("findsCandidates") ?? true
                 if let weight, weight == 0 { c.report("weight", "must be more than 0") }
                 guard let parsed, let weight, weight > 0 else {
                     failed = true
                     return nil
                 }
                 return RelevanceScoring.WeightedComparison(
-                    rule: parsed.rule, weight: weight, mismatchWeight: mismatch, label: label)
+                    rule: parsed.rule, weight: weight, mismatchWeight: mismatch, label: label,
+                    findsCandidates: findsCandidates)
             } ?? []
         if g.members.contains(where: { $0.key == "comparisons" }) && comparisons.isEmpty && !failed {
             g.report("comparisons", "a relevance group needs at least one comparison")
@@ -143,17 +145,19 @@ public enum MatchConfigurationReader {
         guard !failed, thresholdsGiven == true else { return nil }
         let scoring = RelevanceScoring(comparisons: comparisons, mergeThreshold: merge, potentialMatchThreshold: potential)
         // Candidates are found through the comparisons that yield tokens: the others must not reach a threshold alone.
-        let untokenable = comparisons.filter { !$0.rule.yieldsTokens }.reduce(0) { $0 + $1.weight }
-        if comparisons.allSatisfy({ !$0.rule.yieldsTokens }) {
+        let untokenable = comparisons.filter { !$0.givesTokens }.reduce(0) { $0 + $1.weight }
+        if comparisons.allSatisfy({ !$0.givesTokens }) {
             g.report(
                 "comparisons",
-                "no comparison yields match tokens (exact, fuzzy, similarCode, similarDate or equals): candidates could not be found")
+                "no comparison finds candidates (exact, fuzzy, similarCode, similarDate or equals, without "
+                    + "\"findsCandidates\": false): candidates could not be found")
             return nil
         }
         if untokenable >= scoring.lowestThreshold * scoring.totalWeight {
             g.report(
                 "comparisons",
-                "the comparisons that yield no match token (exactOrNull, exactOrAllNull, notExactSame) weigh "
+                "the comparisons that find no candidates (exactOrNull, exactOrAllNull, notExactSame, or "
+                    + "\"findsCandidates\": false) weigh "
                     + "\(GroupScore.format(untokenable)) of \(GroupScore.format(scoring.totalWeight)), enough to reach the "
                     + "threshold \(GroupScore.format(scoring.lowestThreshold)) alone: such a pair could not be found by token "
                     + "lookup; lower their weight or raise the threshold")

@@ -22,13 +22,22 @@ public struct RelevanceScoring: Sendable {
         /// not a gap).
         public var mismatchWeight: Double
         public var label: String
+        /// Whether the comparison's match tokens find candidates (`"findsCandidates": false` saves the index
+        /// entries of a coarse comparison, such as a postal code, that only adds to the score).
+        public var findsCandidates: Bool
 
-        public init(rule: MatchRule, weight: Double, mismatchWeight: Double = 0, label: String? = nil) {
+        public init(
+            rule: MatchRule, weight: Double, mismatchWeight: Double = 0, label: String? = nil, findsCandidates: Bool = true
+        ) {
             self.rule = rule
             self.weight = weight
             self.mismatchWeight = mismatchWeight
             self.label = label ?? rule.description
+            self.findsCandidates = findsCandidates
         }
+
+        /// Whether candidates are looked up through this comparison's tokens.
+        public var givesTokens: Bool { findsCandidates && rule.yieldsTokens }
     }
 
     public var comparisons: [WeightedComparison]
@@ -50,9 +59,9 @@ public struct RelevanceScoring: Sendable {
         [mergeThreshold, potentialMatchThreshold].compactMap { $0 }.min() ?? 1
     }
 
-    /// The rule whose match tokens find a relevance group's candidates: any comparison that yields tokens.
+    /// The rule whose match tokens find a relevance group's candidates: any comparison that gives tokens.
     public var candidateRule: MatchRule {
-        let tokenable = comparisons.map(\.rule).filter(\.yieldsTokens)
+        let tokenable = comparisons.filter(\.givesTokens).map(\.rule)
         return tokenable.count == 1 ? tokenable[0] : .or(tokenable)
     }
 }

@@ -86,6 +86,11 @@ struct RelevanceConfigurationTests {
         #expect(r.comparisons.map(\.weight) == [4, 3, 1] && r.comparisons[0].mismatchWeight == 2)
         #expect(r.mergeThreshold == 0.8 && r.potentialMatchThreshold == 0.5)
         #expect(g.rule.description == "fuzzy(FirstName, LastName; any order) or similarDate(BirthDate)", "tokens: the tokenable ones")
+        let (n, more) = reader.read(
+            relevance(
+                #"[{"rule": {"exact": ["Email"]}, "weight": 3}, {"rule": {"exact": ["Address.PostalCode"]}, "weight": 1, "findsCandidates": false}]"#))
+        #expect(more.isEmpty, "\(more)")
+        #expect(n.groups.first?.rule.description == "exact(Email)", "the postal code only scores")
     }
 
     @Test(arguments: [
@@ -102,6 +107,10 @@ struct RelevanceConfigurationTests {
         ),
         (#"[{"rule": {"exact": ["Email"]}, "weight": 1}]"#, #"{"merge": 1.5}"#, "entityTypes[0].matchGroups[0].thresholds.merge", "out of range"),
         (#"[]"#, #"{"merge": 0.8}"#, "entityTypes[0].matchGroups[0].comparisons", "at least one comparison"),
+        (
+            #"[{"rule": {"exact": ["Email"]}, "weight": 1}, {"rule": {"exact": ["Address.PostalCode"]}, "weight": 3, "findsCandidates": false}]"#,
+            #"{"merge": 0.7}"#, "entityTypes[0].matchGroups[0].comparisons", "\"findsCandidates\": false) weigh 3 of 4"
+        ),
     ])
     func relevanceErrors(comparisons: String, thresholds: String, path: String, message: String) {
         let (_, issues) = reader.read(relevance(comparisons, thresholds: thresholds))
