@@ -104,7 +104,8 @@ let package = Package(
                 .embedInCode("Console/deadletters.js"), .embedInCode("Console/playground.js"),
                 .embedInCode("Console/events.js"),
             ]),
-        .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON"]),
+        // Generated person data with a ground truth, and match quality per error kind (MatchQuality of HeraldMatch).
+        .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON", "HeraldMatch"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // gzip for JSON_ZIP_BASE64: libdeflate compresses (whole buffers, faster than zlib), zlib inflates.
         .systemLibrary(name: "CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),

@@ -48,6 +48,31 @@ enum Names {
         "Deborah": "Debbie", "Rebecca": "Becky", "Katherine": "Kate", "Catherine": "Cathy", "Samantha": "Sam",
         "Victoria": "Vicky", "Christina": "Tina", "Abigail": "Abby", "Dorothy": "Dot", "Pamela": "Pam",
     ]
+    /// The realistic profile's nicknames: every formal name of `firstMale` and `firstFemale` that has common
+    /// nicknames, the classic one (`nicknames`, which stays as it is: the classic output depends on it) first.
+    static let realisticNicknames: [String: [String]] = {
+        var table: [String: [String]] = [
+            "James": ["Jimmy", "Jamie"], "John": ["Johnny"], "Robert": ["Rob", "Bobby"], "Michael": ["Mick"],
+            "William": ["Will", "Billy"], "David": ["Dave"], "Richard": ["Rick", "Rich"], "Joseph": ["Joey"],
+            "Thomas": ["Tommy"], "Charles": ["Charlie"], "Daniel": ["Danny"], "Donald": ["Don"],
+            "Andrew": ["Drew"], "Joshua": ["Josh"], "Kenneth": ["Kenny"], "Ronald": ["Ron", "Ronnie"],
+            "Edward": ["Eddie", "Ted"], "Timothy": ["Tim"], "Jacob": ["Jake"], "Stephen": ["Steve"],
+            "Lawrence": ["Larry"], "Raymond": ["Ray"], "Gerald": ["Jerry"], "Zachary": ["Zach"], "Peter": ["Pete"],
+            "Walter": ["Walt"], "Harold": ["Harry", "Hal"], "Douglas": ["Doug"], "Nathan": ["Nate"],
+            "Henry": ["Hank"], "Arthur": ["Art"], "Dennis": ["Denny"], "Patricia": ["Pat", "Trish"],
+            "Jennifer": ["Jen"], "Elizabeth": ["Beth", "Betsy"], "Barbara": ["Barb"], "Susan": ["Suzy"],
+            "Margaret": ["Maggie", "Meg"], "Deborah": ["Deb"], "Katherine": ["Kathy"], "Catherine": ["Kate"],
+            "Christina": ["Chris"], "Dorothy": ["Dottie"], "Sandra": ["Sandy"], "Amanda": ["Mandy"],
+            "Cynthia": ["Cindy"], "Kathleen": ["Kathy"], "Angela": ["Angie"], "Carolyn": ["Carol"],
+            "Debra": ["Debbie", "Deb"], "Janet": ["Jan"], "Jacqueline": ["Jackie"], "Virginia": ["Ginny"],
+            "Judith": ["Judy"], "Teresa": ["Terri"], "Frances": ["Fran"], "Kathryn": ["Kathy", "Kate"],
+            "Stephanie": ["Steph"], "Melissa": ["Missy"], "Christine": ["Chris", "Tina"], "Victoria": ["Tori"],
+        ]
+        for (formal, nickname) in nicknames {
+            table[formal] = [nickname] + (table[formal] ?? []).filter { $0 != nickname }
+        }
+        return table
+    }()
     static let middle = ["A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "T", "W"]
     static let streets = [
         "Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Pine St", "Elm St", "Washington Blvd", "Lake View Rd",

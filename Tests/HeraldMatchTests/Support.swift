@@ -68,6 +68,10 @@ struct SampleSet: Sendable {
     var entities: [Entity]
     /// Entity id (the record's crosswalk value) → generated person.
     var truth: [String: Int]
+    /// Entity id → the error kinds the record carries (realistic profile; empty lists in the classic one).
+    var kinds: [String: [SampleErrorKind]] = [:]
+    /// A twin's entity id → the person it looks like (realistic profile).
+    var twinOf: [String: Int] = [:]
 
     static let `default` = SampleSet(options: SampleDataGenerator.Options())
 
@@ -76,6 +80,8 @@ struct SampleSet: Sendable {
         var ids = IDGenerator(seed: 1)
         var entities: [Entity] = []
         var truth: [String: Int] = [:]
+        var kinds: [String: [SampleErrorKind]] = [:]
+        var twinOf: [String: Int] = [:]
         var now: Int64 = 1_700_000_000_000
         SampleDataGenerator(options: options).generate { record in
             now += 1000
@@ -85,9 +91,13 @@ struct SampleSet: Sendable {
                 input, to: nil, newEntityId: record.crosswalkValue, now: now, user: "sample", ids: &ids, at: .root)
             entities.append(outcome.entity)
             truth[record.crosswalkValue] = record.personId
+            kinds[record.crosswalkValue] = record.errors
+            if let original = record.twinOf { twinOf[record.crosswalkValue] = original }
         }
         self.entities = entities
         self.truth = truth
+        self.kinds = kinds
+        self.twinOf = twinOf
     }
 }
 
