@@ -2,6 +2,7 @@ import Foundation
 import HeraldJSON
 import HeraldMatch
 import HeraldMatchRules
+import HeraldModel
 import HeraldSampleData
 import Testing
 
@@ -109,7 +110,7 @@ struct ErrorKindQualityTests {
     /// Clusters the realistic sample with `matching` and, with a title, prints the per-kind table.
     private func measure(_ matching: CompiledMatching, title: String?) -> QualityByErrorKind {
         let sample = Self.sample
-        let run = ClusterRun(sample.entities, engine: matching.engine)
+        let run = ClusterRun(sample.entities, engine: matching.engine, maxTokenFrequency: 300, maxCoarseTokenFrequency: ObjectLimits().maxEntitiesPerCoarseToken)
         let q = QualityByErrorKind(
             clusters: run.automaticClusters, truth: sample.truth, kinds: sample.kinds, twinOf: sample.twinOf)
         if let title {
