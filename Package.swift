@@ -184,7 +184,13 @@ let package = Package(
             name: "HeraldTestSupport", dependencies: ["HeraldHTTPClient", "HeraldJSON"], path: "Tests/HeraldTestSupport"),
         .testTarget(name: "HeraldJSONTests", dependencies: ["HeraldJSON"]),
         .testTarget(name: "HeraldModelTests", dependencies: ["HeraldModel", "HeraldJSON"]),
-        .testTarget(name: "HeraldIngestTests", dependencies: ["HeraldIngest"]),
+        // The ingest stage in process, on a real SQLite store (MatchOrderIndependenceTests).
+        .testTarget(
+            name: "HeraldIngestTests",
+            dependencies: [
+                "HeraldIngest", "HeraldSQLite", "HeraldStorage", "HeraldConfig", "HeraldMatch", "HeraldModel", "HeraldJSON",
+                "HeraldSampleData", "HeraldTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldMatchRules", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
