@@ -34,6 +34,15 @@ struct HeraldBench: ParsableCommand {
     @Option(help: "Concurrent HTTP connections for ingest (default 4; soak: 50).")
     var connections: Int?
 
+    @Option(
+        help: """
+            Match rules for the ingest scenario's runs with matching, comma-separated: demo (the demo tenant's) and/or \
+            rules files ({"matchGroups": [...]} for Individual, e.g. examples/matching/person-rules.json). The rule \
+            sets run alternately on the same data, the realistic sample data (tagged errors and twins) when a file \
+            is given, else the classic one; entities/s is printed for each. Default: demo, on the classic data.
+            """)
+    var matchRules: String?
+
     @Option(help: "Extra members of the server's SQLite `store` configuration, as JSON members (e.g. '\"readerCount\": 2').")
     var storeOptions: String = ""
 
@@ -49,6 +58,9 @@ struct HeraldBench: ParsableCommand {
         }
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, not \(runs)") }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1, not \(connections)") }
+        if let matchRules, matchRules.split(separator: ",").isEmpty {
+            throw ValidationError("--match-rules needs demo or a rules file")
+        }
         for name in store.split(separator: ",") where BenchStore(rawValue: String(name)) == nil {
             throw ValidationError("--store takes sqlite, postgres or both comma-separated, not '\(name)'")
         }
@@ -84,9 +96,18 @@ struct HeraldBench: ParsableCommand {
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 2_000 : 100_000), batch: 100,
                     connections: connections ?? 4, runs: runs ?? (quick ? 1 : 3), synchronous: synchronous)
                 if scenario == "ingest" { try plain.run(writer: writer) }
-                plain.matching = true
                 plain.duplicateRate = 0.1
-                try plain.run(writer: writer)
+                if let matchRules {
+                    let ruleSets = try matchRules.split(separator: ",").map {
+                        try IngestScenario.MatchRules.parse($0.trimmingCharacters(in: .whitespaces), packageRoot: root)
+                    }
+                    // Files are rules for the realistic data: every rule set gets that data, for a fair comparison.
+                    if ruleSets.contains(where: { $0.members != nil }) { plain.errorProfile = .realistic }
+                    try plain.runComparing(ruleSets, writer: writer)
+                } else {
+                    plain.matching = true
+                    try plain.run(writer: writer)
+                }
             case "soak":
                 try SoakScenario(
                     herald: heraldPath, packageRoot: root, entities: entities ?? (quick ? 5_000 : 1_000_000),

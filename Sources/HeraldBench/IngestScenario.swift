@@ -14,64 +14,159 @@ struct IngestScenario {
     var synchronous: String
     var matching: Bool = false
     var duplicateRate: Double = 0
+    /// The generated data's errors (`realistic`: tagged error kinds and twins, what richer match rules are for).
+    var errorProfile: SampleDataGenerator.ErrorProfile = .classic
 
-    func run(writer: ResultWriter) throws {
-        // Pre-render request bodies so that the client costs as little as possible.
+    /// Match rules a run uses: the demo tenant's, or a rules file's members (`{"matchGroups": [...]}`) in place of
+    /// the Individual type's.
+    struct MatchRules {
+        /// What the output calls them: `demo rules` or the file's path.
+        var name: String
+        /// nil: the demo tenant's own.
+        var members: JSONValue?
+
+        static let demo = MatchRules(name: "demo rules", members: nil)
+
+        /// `demo`, or the path of a rules file (relative to the package root or the working directory).
+        static func parse(_ spec: String, packageRoot: String) throws -> MatchRules {
+            if spec == "demo" { return .demo }
+            let candidates =
+                spec.hasPrefix("/")
+                ? [spec] : [FileManager.default.currentDirectoryPath + "/" + spec, packageRoot + "/" + spec]
+            guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }),
+                let data = FileManager.default.contents(atPath: path)
+            else { throw BenchError("--match-rules: no file '\(spec)' (tried \(candidates.joined(separator: ", ")))") }
+            let json: JSONValue
+            do { json = try JSONParser.parse(Array(data)) } catch {
+                throw BenchError("--match-rules: '\(spec)': \(error)")
+            }
+            guard case .object = json, json["matchGroups"] != nil else {
+                throw BenchError("--match-rules: '\(spec)' must be an object with matchGroups")
+            }
+            return MatchRules(name: spec, members: json)
+        }
+    }
+
+    /// The request lines (pre-rendered so that the client costs as little as possible): warm-up first, then
+    /// `entities` measured ones.
+    func makeLines() -> [[UInt8]] {
         var options = SampleDataGenerator.Options()
         options.people = max(1, (entities + entities / 10) * 100 / Int(100 + duplicateRate * 150))
         options.duplicateRate = duplicateRate
         options.seed = 99
+        options.errorProfile = errorProfile
         var lines: [[UInt8]] = []
         SampleDataGenerator(options: options).generate { lines.append($0.json) }
         while lines.count < entities + entities / 10 { lines.append(lines[lines.count % max(1, lines.count)]) }
-        let averageBytes = lines.reduce(0) { $0 + $1.count } / max(1, lines.count)
+        return lines
+    }
 
-        var rates: [Double] = []
-        var p50s: [Double] = []
-        var p99s: [Double] = []
-        var p999s: [Double] = []
-        var peaks: [Double] = []
-        var merges: [Double] = []
-        var databaseMemory: [Double] = []
+    /// What the output says about the data.
+    var dataDescription: String {
+        "\(errorProfile.rawValue) sample data, duplicateRate \(duplicateRate), seed 99"
+    }
+
+    /// The figures of one run.
+    struct RunFigures {
+        var rate: Double
+        var p50: Double
+        var p99: Double
+        var p999: Double
+        var peak: Double
+        var databaseMemory: Double
+        var mergesPerSecond: Double
+        var merges: Int
+    }
+
+    /// One run: a new server (with `rules` when matching), the warm-up lines, then the measured ones.
+    func measure(_ lines: [[UInt8]], rules: MatchRules?) throws -> RunFigures {
+        let server = try ServerUnderTest(
+            herald: herald, packageRoot: packageRoot, synchronous: synchronous, matching: matching || rules != nil,
+            matchRules: rules?.members)
+        defer { server.stop() }
+        let warmup = lines.count - entities
+        let bodies = makeBodies(Array(lines[warmup...]))
+        // Warm-up: connections, caches, SQLite pages.
+        try post(makeBodies(Array(lines[..<warmup])), to: server.baseURL, connections: connections)
+        let start = monotonicSeconds()
+        let latencies = try post(bodies, to: server.baseURL, connections: connections)
+        let elapsed = monotonicSeconds() - start
+        let merged = try countMerges(server.baseURL)
+        return RunFigures(
+            rate: Double(entities) / elapsed, p50: latencies.percentile(50), p99: latencies.percentile(99),
+            p999: latencies.percentile(99.9), peak: ProcessMemory.read(pid: server.pid).peak,
+            databaseMemory: BenchStore.serverMemoryMiB(), mergesPerSecond: Double(merged) / elapsed, merges: merged)
+    }
+
+    func run(writer: ResultWriter) throws {
+        let lines = makeLines()
+        var figures: [RunFigures] = []
         for runIndex in 0..<runs {
-            let server = try ServerUnderTest(
-                herald: herald, packageRoot: packageRoot, synchronous: synchronous, matching: matching)
-            defer { server.stop() }
-            let warmup = lines.count - entities
-            let bodies = makeBodies(Array(lines[warmup...]))
-            // Warm-up: connections, caches, SQLite pages.
-            try post(makeBodies(Array(lines[..<warmup])), to: server.baseURL, connections: connections)
-            let start = monotonicSeconds()
-            let latencies = try post(bodies, to: server.baseURL, connections: connections)
-            let elapsed = monotonicSeconds() - start
-            let rate = Double(entities) / elapsed
-            rates.append(rate)
-            p50s.append(latencies.percentile(50))
-            p99s.append(latencies.percentile(99))
-            p999s.append(latencies.percentile(99.9))
-            peaks.append(ProcessMemory.read(pid: server.pid).peak)
-            databaseMemory.append(BenchStore.serverMemoryMiB())
-            let merged = try countMerges(server.baseURL)
-            merges.append(Double(merged) / elapsed)
-            say("  run \(runIndex + 1): \(Int(rate)) entities/s, p99 \(String(format: "%.1f", latencies.percentile(99))) ms, \(merged) merges")
+            let f = try measure(lines, rules: matching ? .demo : nil)
+            figures.append(f)
+            say(
+                "  run \(runIndex + 1): \(Int(f.rate)) entities/s, p99 \(String(format: "%.1f", f.p99)) ms, \(f.merges) merges"
+            )
         }
-        let r = Summary(values: rates)
-        writer.emit(
+        emit(
+            figures, lines: lines,
             scenario: matching ? "ingest (REST, with the demo match rules)" : "ingest (REST, no match rules)",
+            writer: writer)
+    }
+
+    /// The same data with each of `ruleSets`, alternating per run (run 1 with each, then run 2 with each, …), so
+    /// that the machine's drift affects them alike; one result per rule set.
+    func runComparing(_ ruleSets: [MatchRules], writer: ResultWriter) throws {
+        let lines = makeLines()
+        say("  data: \(dataDescription); rules: \(ruleSets.map(\.name).joined(separator: " and "))")
+        var figures = Array(repeating: [RunFigures](), count: ruleSets.count)
+        for runIndex in 0..<runs {
+            for (i, rules) in ruleSets.enumerated() {
+                let f = try measure(lines, rules: rules)
+                figures[i].append(f)
+                say(
+                    "  run \(runIndex + 1), \(rules.name): \(Int(f.rate)) entities/s, "
+                        + "p99 \(String(format: "%.1f", f.p99)) ms, \(f.merges) merges")
+            }
+        }
+        for (i, rules) in ruleSets.enumerated() {
+            emit(
+                figures[i], lines: lines, scenario: "ingest (REST, with \(rules.name), \(errorProfile.rawValue) data)",
+                writer: writer, extra: ["matchRules": rules.name, "data": dataDescription])
+        }
+        if ruleSets.count > 1 {
+            let medians = figures.map { Summary(values: $0.map(\.rate)).median }
+            say(
+                "  entities/s (median): "
+                    + zip(ruleSets, medians).map { "\($0.name) \(Int($1))" }.joined(separator: ", ")
+                    + " (same \(dataDescription))")
+        }
+    }
+
+    private func emit(
+        _ runs: [RunFigures], lines: [[UInt8]], scenario: String, writer: ResultWriter, extra: [String: String] = [:]
+    ) {
+        let averageBytes = lines.reduce(0) { $0 + $1.count } / max(1, lines.count)
+        let r = Summary(values: runs.map(\.rate))
+        writer.emit(
+            scenario: scenario,
             parameters: [
                 "entities": String(entities), "batch": String(batch), "connections": String(connections),
-                "runs": String(runs), "entityBytes": String(averageBytes), "synchronous": synchronous,
-                "duplicateRate": String(duplicateRate),
-            ],
+                "runs": String(self.runs), "entityBytes": String(averageBytes), "synchronous": synchronous,
+                "duplicateRate": String(duplicateRate), "errorProfile": errorProfile.rawValue,
+            ].merging(extra) { _, b in b },
             figures: [
                 ("entities/s (median)", r.median, "entities/s"), ("entities/s (min)", r.min, "entities/s"),
                 ("entities/s (max)", r.max, "entities/s"),
-                ("request p50", Summary(values: p50s).median, "ms"), ("request p99", Summary(values: p99s).median, "ms"),
-                ("request p99.9", Summary(values: p999s).median, "ms"),
-                ("merges/s (median)", Summary(values: merges).median, "merges/s"),
-                ("server peak RSS", Summary(values: peaks).max, "MiB"),
-            ] + (BenchStore.current == .postgres
-                ? [("PostgreSQL PSS (all processes)", Summary(values: databaseMemory).max, "MiB")] : []))
+                ("request p50", Summary(values: runs.map(\.p50)).median, "ms"),
+                ("request p99", Summary(values: runs.map(\.p99)).median, "ms"),
+                ("request p99.9", Summary(values: runs.map(\.p999)).median, "ms"),
+                ("merges/s (median)", Summary(values: runs.map(\.mergesPerSecond)).median, "merges/s"),
+                ("server peak RSS", Summary(values: runs.map(\.peak)).max, "MiB"),
+            ]
+                + (BenchStore.current == .postgres
+                    ? [("PostgreSQL PSS (all processes)", Summary(values: runs.map(\.databaseMemory)).max, "MiB")] : [])
+        )
     }
 
     /// ENTITIES_MERGED events in the queue (read through the events API).

@@ -14,6 +14,8 @@ final class ServerUnderTest: @unchecked Sendable {
     let synchronous: String
     let pluginDirectory: String?
     let matching: Bool
+    /// Members that replace the Individual type's (`matchGroups`, `survivorshipGroups`) when matching.
+    let matchRules: JSONValue?
     /// Extra members of the `store` object (e.g. `"readerCount": 2`), written after `synchronous`.
     let storeOptions: String
     /// The `store` object's members, chosen once (a PostgreSQL server keeps its database across reloads), or given
@@ -21,14 +23,18 @@ final class ServerUnderTest: @unchecked Sendable {
     private var store: String?
 
     /// Starts herald with the demo tenant; `streaming` replaces its streamingConfig (nil: none).
-    /// - Parameter matching: keep the demo tenant's match and survivorship groups (false: ingest without matching).
+    /// - Parameters:
+    ///   - matching: keep the demo tenant's match and survivorship groups (false: ingest without matching).
+    ///   - matchRules: with `matching`, an object whose members replace the Individual type's (a rules file:
+    ///     `{"matchGroups": [...]}`, optionally `survivorshipGroups`).
     init(
         herald: String, packageRoot: String, synchronous: String = "FULL", pluginDirectory: String? = nil,
-        streaming: String? = nil, matching: Bool = false, storeOptions: String = "", store: String? = nil,
-        extraArguments: [String] = []
+        streaming: String? = nil, matching: Bool = false, matchRules: JSONValue? = nil, storeOptions: String = "",
+        store: String? = nil, extraArguments: [String] = []
     ) throws {
         self.store = store
         self.matching = matching
+        self.matchRules = matchRules
         self.storeOptions = storeOptions
         directory = NSTemporaryDirectory() + "herald-bench-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         self.packageRoot = packageRoot
@@ -73,6 +79,23 @@ final class ServerUnderTest: @unchecked Sendable {
                     members.removeAll { $0.key == "matchGroups" || $0.key == "survivorshipGroups" }
                     types[t] = .object(members)
                 }
+            }
+            tenant[i].value = .array(types)
+        }
+        if matching, case .object(let replacements) = matchRules,
+            let i = tenant.firstIndex(where: { $0.key == "entityTypes" }), case .array(var types) = tenant[i].value
+        {
+            for t in types.indices {
+                guard case .object(var members) = types[t],
+                    members.contains(where: {
+                        $0.key == "uri" && $0.value.stringValue == "configuration/entityTypes/Individual"
+                    })
+                else { continue }
+                for replacement in replacements {
+                    members.removeAll { $0.key == replacement.key }
+                    members.append(replacement)
+                }
+                types[t] = .object(members)
             }
             tenant[i].value = .array(types)
         }

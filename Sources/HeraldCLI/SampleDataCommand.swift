@@ -69,7 +69,8 @@ struct SampleDataCommand: ParsableCommand {
             if let truthFile {
                 let extra =
                     realistic
-                    ? ",\(record.errors.map(\.rawValue).joined(separator: ";")),\(record.twinOf.map(String.init) ?? "")" : ""
+                    ? ",\(record.errors.map(\.rawValue).joined(separator: ";")),\(record.twinOf.map(String.init) ?? "")"
+                    : ""
                 fputs("\(record.source),\(record.crosswalkValue),\(record.personId)\(extra)\n", truthFile)
             }
         }

@@ -53,7 +53,8 @@ public struct QualityByErrorKind: Sendable {
         // Pairs "with no kind" are the complement of pairs with any kind: count those and subtract.
         let anyKind = quality { !(kinds[$0] ?? []).isEmpty }
         clean = MatchQuality(
-            truePairs: overall.truePairs - anyKind.truePairs, predictedPairs: overall.predictedPairs - anyKind.predictedPairs,
+            truePairs: overall.truePairs - anyKind.truePairs,
+            predictedPairs: overall.predictedPairs - anyKind.predictedPairs,
             correctPairs: overall.correctPairs - anyKind.correctPairs)
         var byKind: [SampleErrorKind: MatchQuality] = [:]
         for kind in SampleErrorKind.allCases {

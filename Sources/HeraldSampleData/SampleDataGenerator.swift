@@ -401,7 +401,8 @@ public struct SampleDataGenerator {
             let parts = p.workStreet.split(separator: ",", maxSplits: 1).map { $0.trimmingSpaces }
             addresses.append([
                 ("AddressType", "Work"), ("AddressLine1", parts[0]), ("AddressLine2", parts.count > 1 ? parts[1] : ""),
-                ("City", p.city.0), ("StateProvince", p.city.1), ("PostalCode", p.workZip), ("Country", "United States"),
+                ("City", p.city.0), ("StateProvince", p.city.1), ("PostalCode", p.workZip),
+                ("Country", "United States"),
             ])
         }
         return Fields(

@@ -95,9 +95,11 @@ struct MatchOrderIndependenceTests {
             case .array(var types) = tenant[t].value
         {
             for i in types.indices {
-                guard case .object(var members) = types[i], members.contains(where: {
-                    $0.key == "uri" && $0.value.stringValue == "configuration/entityTypes/Individual"
-                }) else { continue }
+                guard case .object(var members) = types[i],
+                    members.contains(where: {
+                        $0.key == "uri" && $0.value.stringValue == "configuration/entityTypes/Individual"
+                    })
+                else { continue }
                 for replacement in replacements {
                     members.removeAll { $0.key == replacement.key }
                     members.append(replacement)
@@ -106,7 +108,8 @@ struct MatchOrderIndependenceTests {
             }
             tenant[t].value = .array(types)
         }
-        let text = "{\"dataDirectory\": \"/nonexistent\", \"tenants\": [\(JSONValue.object(tenant).serializedString())]}"
+        let text =
+            "{\"dataDirectory\": \"/nonexistent\", \"tenants\": [\(JSONValue.object(tenant).serializedString())]}"
         let configuration = try HeraldConfiguration.parse(bytes: Array(text.utf8), baseDirectory: "/")
         let loaded = configuration.tenants[0]
         var matching: [String: CompiledMatching] = [:]
@@ -120,7 +123,8 @@ struct MatchOrderIndependenceTests {
     /// Posts the records in `order` (batches of 50, one after another) into a new SQLite store and returns the
     /// crosswalk values of each live entity.
     static func load(
-        _ order: [Int], records: [SampleDataGenerator.Record], tenant: TenantConfiguration, matching: [String: [String: CompiledMatching]], directory: String
+        _ order: [Int], records: [SampleDataGenerator.Record], tenant: TenantConfiguration,
+        matching: [String: [String: CompiledMatching]], directory: String
     ) async throws -> Set<Set<String>> {
         var logger = Logger(label: "herald.test")
         logger.logLevel = .critical
@@ -155,25 +159,33 @@ struct MatchOrderIndependenceTests {
         func describe(_ set: Set<String>) -> String {
             "  an entity of \(set.count) records:\n"
                 + set.sorted().map { id -> String in
-                guard let r = byCrosswalk[id] else { return "    \(id)" }
-                let json = (try? JSONParser.parse(r.json))?["attributes"]
-                func value(_ name: String) -> String { json?[name]?.arrayValue?.first?["value"]?.stringValue ?? "-" }
-                func sub(_ name: String, _ sub: String) -> String {
-                    (json?[name]?.arrayValue ?? []).compactMap { $0["value"]?[sub]?.arrayValue?.first?["value"]?.stringValue }
+                    guard let r = byCrosswalk[id] else { return "    \(id)" }
+                    let json = (try? JSONParser.parse(r.json))?["attributes"]
+                    func value(_ name: String) -> String {
+                        json?[name]?.arrayValue?.first?["value"]?.stringValue ?? "-"
+                    }
+                    func sub(_ name: String, _ sub: String) -> String {
+                        (json?[name]?.arrayValue ?? []).compactMap {
+                            $0["value"]?[sub]?.arrayValue?.first?["value"]?.stringValue
+                        }
                         .joined(separator: "/")
-                }
-                let twin = r.twinOf.map { " twin of \($0)" } ?? ""
-                let (p, q) = positions[id] ?? (0, 0)
-                return "    \(id) (#\(p) in \(nameA), #\(q) in \(nameB)) person \(r.personId)\(twin) "
-                    + "\(r.errors.map(\.rawValue)): \(value("FirstName")) "
-                    + "\(value("LastName")), born \(value("BirthDate")), \(value("Email")), postal code "
-                    + "\(sub("Address", "PostalCode")), phones \(sub("Phone", "Number")), ids \(sub("Identifiers", "ID"))"
-            }.joined(separator: "\n")
+                    }
+                    let twin = r.twinOf.map { " twin of \($0)" } ?? ""
+                    let (p, q) = positions[id] ?? (0, 0)
+                    return "    \(id) (#\(p) in \(nameA), #\(q) in \(nameB)) person \(r.personId)\(twin) "
+                        + "\(r.errors.map(\.rawValue)): \(value("FirstName")) "
+                        + "\(value("LastName")), born \(value("BirthDate")), \(value("Email")), postal code "
+                        + "\(sub("Address", "PostalCode")), phones \(sub("Phone", "Number")), ids \(sub("Identifiers", "ID"))"
+                }.joined(separator: "\n")
         }
         var lines = ["entities of \(nameA) that \(nameB) does not have:"]
-        for set in a.subtracting(b).sorted(by: { $0.sorted().first! < $1.sorted().first! }) { lines.append(describe(set)) }
+        for set in a.subtracting(b).sorted(by: { $0.sorted().first! < $1.sorted().first! }) {
+            lines.append(describe(set))
+        }
         lines.append("entities of \(nameB) that \(nameA) does not have:")
-        for set in b.subtracting(a).sorted(by: { $0.sorted().first! < $1.sorted().first! }) { lines.append(describe(set)) }
+        for set in b.subtracting(a).sorted(by: { $0.sorted().first! < $1.sorted().first! }) {
+            lines.append(describe(set))
+        }
         return lines.joined(separator: "\n")
     }
 }

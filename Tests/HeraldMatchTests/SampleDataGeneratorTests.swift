@@ -76,7 +76,9 @@ struct SampleDataGeneratorTests {
                     twins += 1
                     if view.first == first[twinOf]?.first { twinsWithTheSameFirstName += 1 }
                     if let other = first[twinOf] {
-                        problems += twinProblems(view, other).map { "\(record.crosswalkValue) (twin of \(twinOf)): \($0)" }
+                        problems += twinProblems(view, other).map {
+                            "\(record.crosswalkValue) (twin of \(twinOf)): \($0)"
+                        }
                     } else {
                         problems.append("\(record.crosswalkValue): twin of \(twinOf), not generated before")
                     }
@@ -89,7 +91,9 @@ struct SampleDataGeneratorTests {
         }
         let problemCount = problems.count
         #expect(problemCount == 0, "\(problems.prefix(20).joined(separator: "\n"))")
-        for kind in SampleErrorKind.allCases { #expect(counts[kind, default: 0] >= 100, "\(kind): \(counts[kind] ?? 0)") }
+        for kind in SampleErrorKind.allCases {
+            #expect(counts[kind, default: 0] >= 100, "\(kind): \(counts[kind] ?? 0)")
+        }
         #expect(twins >= 100)
         // About 20% of twins keep the first name ("Jr.").
         #expect(Double(twinsWithTheSameFirstName) / Double(twins) > 0.1)
@@ -108,7 +112,8 @@ struct SampleDataGeneratorTests {
         case (false, false):
             check(first == o.first && last == o.last, "names \(r.first ?? "-") \(r.last ?? "-")")
         case (true, false):
-            check(nicknames.contains(first ?? "") && last == o.last, "no nickname of \(o.first ?? "-"): \(first ?? "-")")
+            check(
+                nicknames.contains(first ?? "") && last == o.last, "no nickname of \(o.first ?? "-"): \(first ?? "-")")
         case (false, true):
             let typos = [(first, o.first), (last, o.last)].map { DamerauLevenshtein.distance($0 ?? "", $1 ?? "") }
             check(typos.sorted() == [0, 1], "not one typo: \(first ?? "-") \(last ?? "-")")
@@ -128,8 +133,12 @@ struct SampleDataGeneratorTests {
         if !kinds.contains(.missingValues) { check(r.identifiers.isEmpty == (source == "WEB"), "identifiers") }
         if let birthDate = r.birthDate {
             if kinds.contains(.birthDateTypo) {
-                check(birthDate != o.birthDate && isValidDate(birthDate), "birth date \(birthDate) of \(o.birthDate ?? "-")")
-                check(isBirthDateTypo(birthDate, o.birthDate ?? ""), "not a birth date typo: \(birthDate) of \(o.birthDate ?? "-")")
+                check(
+                    birthDate != o.birthDate && isValidDate(birthDate),
+                    "birth date \(birthDate) of \(o.birthDate ?? "-")")
+                check(
+                    isBirthDateTypo(birthDate, o.birthDate ?? ""),
+                    "not a birth date typo: \(birthDate) of \(o.birthDate ?? "-")")
             } else {
                 check(birthDate == o.birthDate, "birth date \(birthDate)")
             }
@@ -201,7 +210,9 @@ struct SampleDataGeneratorTests {
     private func isBirthDateTypo(_ a: String, _ b: String) -> Bool {
         let x = a.filter(\.isNumber), y = b.filter(\.isNumber)
         // Day and month swapped.
-        if x.prefix(4) == y.prefix(4) && x.dropFirst(4).prefix(2) == y.suffix(2) && x.suffix(2) == y.dropFirst(4).prefix(2) {
+        if x.prefix(4) == y.prefix(4) && x.dropFirst(4).prefix(2) == y.suffix(2)
+            && x.suffix(2) == y.dropFirst(4).prefix(2)
+        {
             return true
         }
         let p = Array(x), q = Array(y)
@@ -213,7 +224,10 @@ struct SampleDataGeneratorTests {
     private func isValidDate(_ s: String) -> Bool {
         let parts = s.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3, (1...12).contains(parts[1]), parts[2] >= 1 else { return false }
-        let days = [31, parts[0] % 4 == 0 && (parts[0] % 100 != 0 || parts[0] % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        let days = [
+            31, parts[0] % 4 == 0 && (parts[0] % 100 != 0 || parts[0] % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30,
+            31, 30, 31,
+        ]
         return parts[2] <= days[parts[1] - 1]
     }
 }
