@@ -10,13 +10,22 @@ enum CodeSimilarity {
     /// Whether `a` and `b` (normalised) are equal or one substitution or adjacent transposition apart.
     static func similar(_ a: String, _ b: String, minLength: Int) -> Bool {
         if a == b { return true }
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count, x.count >= minLength else { return false }
-        return oneEditApart(x, y)
+        guard a.utf8.count == b.utf8.count, a.utf8.count >= minLength else { return false }
+        return withBytes(a, b) { x, y in oneEditApart(x, y) }
+    }
+
+    /// Calls `body` with the UTF-8 bytes of both strings (without copying native strings).
+    @inline(__always)
+    static func withBytes<R>(
+        _ a: String, _ b: String, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> R
+    ) -> R {
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in body(x, y) } }
     }
 
     /// Same length; exactly one position differs, or two adjacent positions are swapped.
-    static func oneEditApart(_ x: [UInt8], _ y: [UInt8]) -> Bool {
+    static func oneEditApart(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard x.count == y.count else { return false }
         var first = -1
         var second = -1
         for i in 0..<x.count where x[i] != y[i] {
@@ -28,9 +37,12 @@ enum CodeSimilarity {
                 return false
             }
         }
-        if first < 0 { return true }
-        if second < 0 { return true }
+        if first < 0 || second < 0 { return true }
         return second == first + 1 && x[first] == y[second] && x[second] == y[first]
+    }
+
+    static func oneEditApart(_ x: [UInt8], _ y: [UInt8]) -> Bool {
+        x.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { b in oneEditApart(a, b) } }
     }
 
     /// The token keys of a normalised code: itself when shorter than `minLength`, else its halves and its
@@ -61,12 +73,33 @@ enum CodeSimilarity {
     /// adjacent digits transposed (in `yyyyMMdd`), or — with `sameYearAndMonth` — share year and month.
     static func similarDate(_ a: String, _ b: String, sameYearAndMonth: Bool) -> Bool {
         if a == b { return true }
-        guard let x = dateDigits(a), let y = dateDigits(b) else { return false }
-        if x[0..<4] == y[0..<4] {
-            if sameYearAndMonth && x[4..<6] == y[4..<6] { return true }
-            if x[4..<6] == y[6..<8] && x[6..<8] == y[4..<6] { return true }
+        guard a.utf8.count == 10, b.utf8.count == 10 else { return false }
+        return withBytes(a, b) { x, y in
+            // yyyy-MM-dd: digits at 0...3, 5...6, 8...9.
+            let positions = [0, 1, 2, 3, 5, 6, 8, 9]
+            guard x[4] == UInt8(ascii: "-"), x[7] == UInt8(ascii: "-"), y[4] == UInt8(ascii: "-"),
+                y[7] == UInt8(ascii: "-"), positions.allSatisfy({ x[$0] &- 0x30 < 10 && y[$0] &- 0x30 < 10 })
+            else { return false }
+            let sameYear = x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3]
+            if sameYear {
+                if sameYearAndMonth && x[5] == y[5] && x[6] == y[6] { return true }
+                if x[5] == y[8] && x[6] == y[9] && x[8] == y[5] && x[9] == y[6] { return true }
+            }
+            var first = -1
+            var second = -1
+            for (k, i) in positions.enumerated() where x[i] != y[i] {
+                if first < 0 {
+                    first = k
+                } else if second < 0 {
+                    second = k
+                } else {
+                    return false
+                }
+            }
+            if first < 0 || second < 0 { return true }
+            let (p, q) = (positions[first], positions[second])
+            return second == first + 1 && x[p] == y[q] && x[q] == y[p]
         }
-        return oneEditApart(x, y)
     }
 
     /// The token keys of a normalised date: the code keys of `yyyyMMdd` (day and month swapped keep its

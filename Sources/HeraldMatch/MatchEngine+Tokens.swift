@@ -61,37 +61,35 @@ extension MatchEngine {
     /// anything (no restriction), empty when it cannot hold for this entity at all.
     func keys(_ rule: CompiledRule, _ p: ValueSet, includeFuzzy: Bool) -> [[String]]? {
         switch rule {
-        case .exact(let refs):
-            return product(refs.map { ref in p.normalizedValues(of: ref).map { part(ref, "=", $0) } })
-        case .exactOrAllNull(let refs):
+        case .exact(let slots):
+            return product(slots.map { i in p.values[i].map { part(i, "=", $0) } })
+        case .exactOrAllNull(let slots):
             return product(
-                refs.map { ref in
-                    let values = p.normalizedValues(of: ref)
-                    return values.isEmpty ? ["\(ref)#"] : values.map { part(ref, "=", $0) }
+                slots.map { i in
+                    let values = p.values[i]
+                    return values.isEmpty ? ["\(names[i])#"] : values.map { part(i, "=", $0) }
                 })
         case .exactOrNull, .notExactSame:
             return nil
         case .equals(let pairs):
-            return product(
-                pairs.map { ref, value in p.normalizedValues(of: ref).contains(value) ? [part(ref, "=", value)] : [] })
-        case .fuzzy(let refs):
+            return product(pairs.map { i, value in p.values[i].contains(value) ? [part(i, "=", value)] : [] })
+        case .fuzzy(let slots):
             guard includeFuzzy else { return nil }
             return product(
-                refs.map { ref in
+                slots.map { i in
                     var seen = Set<String>()
-                    return (p.fuzzy[ref] ?? []).map { part(ref, "~", $0.tokenKey) }.filter { seen.insert($0).inserted }
-                        .sorted()
+                    return p.fuzzy[i].map { part(i, "~", $0.tokenKey) }.filter { seen.insert($0).inserted }.sorted()
                 })
         case .compare(let c):
             if c.kind == .fuzzy && !includeFuzzy { return nil }
-            let perAttribute = c.attributes.map { compareKeys(c, $0, p) }
+            let perAttribute = c.slots.map { compareKeys(c, $0, p) }
             if perAttribute.contains(where: \.isEmpty) { return [] }
             guard c.anyOrder else {
                 let op = c.kind == .fuzzy ? "~" : c.kind == .exact ? "=" : "^"
-                return product(zip(c.attributes, perAttribute).map { ref, keys in keys.map { part(ref, op, $0) } })
+                return product(zip(c.slots, perAttribute).map { i, keys in keys.map { part(i, op, $0) } })
             }
             // Either order: each key combines one key per attribute, sorted, under the attributes' joint name.
-            let name = c.attributes.map(\.description).joined(separator: "+") + (c.kind == .fuzzy ? "~" : "^")
+            let name = c.slots.map { names[$0] }.joined(separator: "+") + (c.kind == .fuzzy ? "~" : "^")
             var combos: [[String]] = [[]]
             for keys in perAttribute {
                 combos = combos.flatMap { prefix in keys.map { prefix + [$0] } }
@@ -127,30 +125,30 @@ extension MatchEngine {
 
     /// The keys one attribute's values give a comparison with options: values (`exact`), phonetic keys and
     /// alias names as `@name` (`fuzzy`), code keys (`similarCode`) or date keys (`similarDate`). Distinct, sorted.
-    private func compareKeys(_ c: Comparison, _ ref: AttributeReference, _ p: ValueSet) -> [String] {
+    private func compareKeys(_ c: CompiledComparison, _ i: Int, _ p: ValueSet) -> [String] {
         var keys = Set<String>()
         switch c.kind {
         case .exact:
-            keys.formUnion(p.normalizedValues(of: ref))
+            keys.formUnion(p.values[i])
         case .fuzzy:
-            for f in p.fuzzy[ref] ?? [] {
+            for f in p.fuzzy[i] {
                 keys.insert(f.tokenKey)
                 if let table = c.aliases { for name in f.aliases[table] ?? [] { keys.insert("@" + name) } }
             }
         case .similarCode:
-            for v in p.normalizedValues(of: ref) { keys.formUnion(CodeSimilarity.keys(v, minLength: c.minLength)) }
+            for v in p.values[i] { keys.formUnion(CodeSimilarity.keys(v, minLength: c.minLength)) }
         case .similarDate:
-            for v in p.normalizedValues(of: ref) {
+            for v in p.values[i] {
                 keys.formUnion(CodeSimilarity.dateKeys(v, sameYearAndMonth: c.sameYearAndMonth))
             }
         }
         return keys.sorted()
     }
 
-    private func part(_ ref: AttributeReference, _ op: String, _ value: String) -> String {
+    private func part(_ slot: Int, _ op: String, _ value: String) -> String {
         let scalars = value.unicodeScalars
-        if scalars.count <= MatchEngine.maxValueLengthInToken { return "\(ref)\(op)\(value)" }
-        return "\(ref)\(op)" + String(String.UnicodeScalarView(scalars.prefix(MatchEngine.maxValueLengthInToken)))
+        if scalars.count <= MatchEngine.maxValueLengthInToken { return names[slot] + op + value }
+        return names[slot] + op + String(String.UnicodeScalarView(scalars.prefix(MatchEngine.maxValueLengthInToken)))
     }
 
     /// The cartesian product of single-part lists (one list per attribute of a comparison).

@@ -17,10 +17,18 @@ public struct MatchEngine: Sendable {
     let compiled: [CompiledRule]
     /// Per group: the compiled scoring of a relevance group, nil for the others.
     let scoring: [CompiledScoring?]
-    let fuzzyAttributes: Set<AttributeReference>
+    /// Every attribute the groups read, in first-use order: rules and value sets refer to them by index (slot).
     let attributes: [AttributeReference]
-    /// The alias tables the fuzzy comparisons use, per attribute.
-    let aliasUses: [AttributeReference: [AliasTable]]
+    /// Attribute → slot.
+    let slots: [AttributeReference: Int]
+    /// Per slot: the attribute's name in tokens (`Email`, `Address.PostalCode`).
+    let names: [String]
+    /// Per slot: the declared data type.
+    let types: [AttributeDataType]
+    /// Per slot: whether a fuzzy comparison reads it (its values get fuzzy forms).
+    let isFuzzy: [Bool]
+    /// Per slot: the alias tables the fuzzy comparisons of the attribute use.
+    let aliasUses: [[AliasTable]]
 
     /// Most keys an `and` may multiply into before its most-valued comparison is left out of its tokens.
     public static let maxKeysPerProduct = 16
@@ -57,8 +65,6 @@ public struct MatchEngine: Sendable {
         self.entityType = entityType
         self.groups = groups
         self.dataTypes = dataTypes
-        self.compiled = groups.map { CompiledRule($0.rule, dataTypes: dataTypes) }
-        self.scoring = groups.map { g in g.relevance.map { CompiledScoring($0, dataTypes: dataTypes) } }
         var fuzzy = Set<AttributeReference>()
         var seen = Set<AttributeReference>()
         var attributes: [AttributeReference] = []
@@ -75,9 +81,16 @@ public struct MatchEngine: Sendable {
             visit(g.rule)
             for c in g.relevance?.comparisons ?? [] { visit(c.rule) }
         }
-        self.fuzzyAttributes = fuzzy
+        var slots: [AttributeReference: Int] = [:]
+        for (i, ref) in attributes.enumerated() { slots[ref] = i }
         self.attributes = attributes
-        self.aliasUses = aliasNames.mapValues { names in names.sorted().compactMap { aliasTables[$0] } }
+        self.slots = slots
+        self.names = attributes.map(\.description)
+        self.types = attributes.map { dataTypes[$0] ?? .string }
+        self.isFuzzy = attributes.map { fuzzy.contains($0) }
+        self.aliasUses = attributes.map { ref in (aliasNames[ref] ?? []).sorted().compactMap { aliasTables[$0] } }
+        self.compiled = groups.map { CompiledRule($0.rule, dataTypes: dataTypes, slots: slots) }
+        self.scoring = groups.map { g in g.relevance.map { CompiledScoring($0, dataTypes: dataTypes, slots: slots) } }
     }
 
     /// No match groups: nothing is ever matched.
@@ -102,17 +115,17 @@ public struct MatchEngine: Sendable {
     /// The normalised values of `entity` for every attribute the groups read: the whole, and one value set
     /// per contributing crosswalk when there are several.
     public func profile(_ entity: Entity) -> MatchProfile {
-        var perRef: [(AttributeReference, [Contribution])] = []
+        var perSlot: [[Contribution]] = []
+        perSlot.reserveCapacity(attributes.count)
         var crosswalks = Set<String>()
-        for ref in attributes {
-            let type = dataType(ref)
-            let isFuzzy = fuzzyAttributes.contains(ref)
-            let tables = aliasUses[ref] ?? []
+        for (slot, ref) in attributes.enumerated() {
+            let type = types[slot]
+            let tables = aliasUses[slot]
             var list: [Contribution] = []
             for (raw, sources) in ref.valuesWithSources(in: entity) {
                 let n = Normalizer.normalize(raw, dataType: type)
                 var f: FuzzyValue?
-                if isFuzzy {
+                if isFuzzy[slot] {
                     var v = FuzzyValue(raw: raw, dataType: type)
                     for t in tables { v.aliases[t.name] = t.canonicalNames(of: v.text) }
                     f = v
@@ -120,31 +133,35 @@ public struct MatchEngine: Sendable {
                 list.append(Contribution(normalized: n, fuzzy: f, sources: sources))
                 crosswalks.formUnion(sources)
             }
-            perRef.append((ref, list))
+            perSlot.append(list)
         }
         func valueSet(_ include: (Contribution) -> Bool) -> ValueSet {
-            var set = ValueSet()
-            for (ref, list) in perRef {
-                var normalized = Set<String>()
+            var set = ValueSet(values: [], fuzzy: [])
+            set.values.reserveCapacity(perSlot.count)
+            set.fuzzy.reserveCapacity(perSlot.count)
+            for (slot, list) in perSlot.enumerated() {
+                var normalized: [String] = []
                 var forms: [FuzzyValue] = []
-                var seenFuzzy = Set<String>()
                 for c in list where include(c) {
-                    if !c.normalized.isEmpty { normalized.insert(c.normalized) }
-                    if let f = c.fuzzy, !f.text.isEmpty, seenFuzzy.insert(f.text + "\u{0}" + f.phonetic).inserted {
+                    if !c.normalized.isEmpty && !normalized.contains(c.normalized) { normalized.append(c.normalized) }
+                    if let f = c.fuzzy, !f.text.isEmpty,
+                        !forms.contains(where: { $0.text == f.text && $0.phonetic == f.phonetic })
+                    {
                         forms.append(f)
                     }
                 }
-                set.values[ref] = normalized.sorted()
-                if fuzzyAttributes.contains(ref) { set.fuzzy[ref] = forms.sorted { $0.text < $1.text } }
+                normalized.sort()
+                set.values.append(normalized)
+                set.fuzzy.append(isFuzzy[slot] ? forms.sorted { $0.text < $1.text } : [])
             }
             return set
         }
         let whole = valueSet { _ in true }
         guard crosswalks.count > 1 else {
-            return MatchProfile(entityType: entity.type, whole: whole, contributors: [whole])
+            return MatchProfile(entityType: entity.type, whole: whole, contributors: [whole], slots: slots)
         }
         var contributors: [ValueSet] = []
-        var distinct = Set<[AttributeReference: [String]]>()
+        var distinct = Set<[[String]]>()
         for id in crosswalks.sorted() {
             let set = valueSet { $0.sources.isEmpty || $0.sources.contains(id) }
             guard distinct.insert(set.values).inserted else { continue }
@@ -154,7 +171,7 @@ public struct MatchEngine: Sendable {
             }
             contributors.append(set)
         }
-        return MatchProfile(entityType: entity.type, whole: whole, contributors: contributors)
+        return MatchProfile(entityType: entity.type, whole: whole, contributors: contributors, slots: slots)
     }
 
     /// Evaluates every group on the pair. Symmetric: `evaluate(a, b) == evaluate(b, a)`.
@@ -174,7 +191,7 @@ public struct MatchEngine: Sendable {
         var holds = [Bool](repeating: false, count: groups.count)
         var best: [GroupScore?] = Array(repeating: nil, count: groups.count)
         for (i, g) in groups.enumerated() where g.type == .negative {
-            holds[i] = compiled[i].holds(a.whole, b.whole, group: g)
+            holds[i] = compiled[i].holds(a.whole, b.whole, threshold: g.fuzzyThreshold)
         }
         for x in a.contributors {
             for y in b.contributors {
@@ -183,7 +200,7 @@ public struct MatchEngine: Sendable {
                         let score = s.score(x, y, group: g)
                         if best[i] == nil || score.score > best[i]!.score { best[i] = score }
                     } else if !holds[i] {
-                        holds[i] = compiled[i].holds(x, y, group: g)
+                        holds[i] = compiled[i].holds(x, y, threshold: g.fuzzyThreshold)
                     }
                 }
             }
@@ -214,7 +231,8 @@ public struct MatchEngine: Sendable {
 struct CompiledScoring: Sendable {
     struct Weighted: Sendable {
         var rule: CompiledRule
-        var attributes: [AttributeReference]
+        /// The slots of the attributes the rule reads (a conflict needs values for each on both sides).
+        var slots: [Int]
         var weight: Double
         var mismatchWeight: Double
     }
@@ -222,11 +240,11 @@ struct CompiledScoring: Sendable {
     var comparisons: [Weighted]
     var total: Double
 
-    init(_ scoring: RelevanceScoring, dataTypes: [AttributeReference: AttributeDataType]) {
+    init(_ scoring: RelevanceScoring, dataTypes: [AttributeReference: AttributeDataType], slots: [AttributeReference: Int]) {
         comparisons = scoring.comparisons.map {
             Weighted(
-                rule: CompiledRule($0.rule, dataTypes: dataTypes), attributes: $0.rule.attributes, weight: $0.weight,
-                mismatchWeight: $0.mismatchWeight)
+                rule: CompiledRule($0.rule, dataTypes: dataTypes, slots: slots), slots: $0.rule.attributes.map { slots[$0]! },
+                weight: $0.weight, mismatchWeight: $0.mismatchWeight)
         }
         total = scoring.totalWeight
     }
@@ -236,12 +254,10 @@ struct CompiledScoring: Sendable {
         var contributions: [Double] = []
         contributions.reserveCapacity(comparisons.count)
         for c in comparisons {
-            if c.rule.holds(a, b, group: group) {
+            if c.rule.holds(a, b, threshold: group.fuzzyThreshold) {
                 sum += c.weight
                 contributions.append(c.weight)
-            } else if c.mismatchWeight > 0, c.attributes.allSatisfy({ a.hasValues($0) || a.fuzzy[$0]?.isEmpty == false }),
-                c.attributes.allSatisfy({ b.hasValues($0) || b.fuzzy[$0]?.isEmpty == false })
-            {
+            } else if c.mismatchWeight > 0, c.slots.allSatisfy({ a.hasValues($0) && b.hasValues($0) }) {
                 sum -= c.mismatchWeight
                 contributions.append(-c.mismatchWeight)
             } else {
@@ -253,94 +269,122 @@ struct CompiledScoring: Sendable {
     }
 }
 
-/// A rule with the constants of `equals` normalised once.
-indirect enum CompiledRule: Sendable {
-    case and([CompiledRule])
-    case or([CompiledRule])
-    case exact([AttributeReference])
-    case exactOrNull([AttributeReference])
-    case exactOrAllNull([AttributeReference])
-    case fuzzy([AttributeReference])
-    case notExactSame([AttributeReference])
-    case equals([(AttributeReference, String)])
-    case compare(Comparison)
+/// A comparison with options, its attributes as slots.
+struct CompiledComparison: Sendable {
+    var kind: Comparison.Kind
+    var slots: [Int]
+    var anyOrder: Bool
+    var aliases: String?
+    var minLength: Int
+    var sameYearAndMonth: Bool
 
-    init(_ rule: MatchRule, dataTypes: [AttributeReference: AttributeDataType]) {
-        switch rule {
-        case .and(let rules): self = .and(rules.map { CompiledRule($0, dataTypes: dataTypes) })
-        case .or(let rules): self = .or(rules.map { CompiledRule($0, dataTypes: dataTypes) })
-        case .exact(let refs): self = .exact(refs)
-        case .exactOrNull(let refs): self = .exactOrNull(refs)
-        case .exactOrAllNull(let refs): self = .exactOrAllNull(refs)
-        case .fuzzy(let refs): self = .fuzzy(refs)
-        case .notExactSame(let refs): self = .notExactSame(refs)
-        case .equals(let pairs):
-            self = .equals(pairs.map { ($0.0, Normalizer.normalize($0.1, dataType: dataTypes[$0.0] ?? .string)) })
-        case .compare(let c): self = .compare(c)
+    init(_ c: Comparison, slots: [AttributeReference: Int]) {
+        kind = c.kind
+        self.slots = c.attributes.map { slots[$0]! }
+        anyOrder = c.anyOrder
+        aliases = c.aliases
+        minLength = c.minLength
+        sameYearAndMonth = c.sameYearAndMonth
+    }
+
+    /// Whether attribute slot `l` of `a` and slot `r` of `b` compare equal under this comparison.
+    func pair(_ a: ValueSet, _ l: Int, _ b: ValueSet, _ r: Int, threshold: Double) -> Bool {
+        switch kind {
+        case .exact:
+            return shareValue(a.values[l], b.values[r])
+        case .fuzzy:
+            let y = b.fuzzy[r]
+            for fx in a.fuzzy[l] where y.contains(where: { fx.matches($0, threshold: threshold, aliases: aliases) }) {
+                return true
+            }
+            return false
+        case .similarCode:
+            let y = b.values[r]
+            for v in a.values[l] where y.contains(where: { CodeSimilarity.similar(v, $0, minLength: minLength) }) {
+                return true
+            }
+            return false
+        case .similarDate:
+            let y = b.values[r]
+            for v in a.values[l]
+            where y.contains(where: { CodeSimilarity.similarDate(v, $0, sameYearAndMonth: sameYearAndMonth) }) {
+                return true
+            }
+            return false
         }
     }
 
-    func holds(_ a: ValueSet, _ b: ValueSet, group: MatchGroup) -> Bool {
-        let threshold = group.fuzzyThreshold
+    func holds(_ a: ValueSet, _ b: ValueSet, threshold: Double) -> Bool {
+        guard anyOrder else { return slots.allSatisfy { pair(a, $0, b, $0, threshold: threshold) } }
+        for p in permutations(slots.count)
+        where slots.indices.allSatisfy({ pair(a, slots[$0], b, slots[p[$0]], threshold: threshold) }) {
+            return true
+        }
+        return false
+    }
+}
+
+/// A rule with its attributes as slots and the constants of `equals` normalised once.
+indirect enum CompiledRule: Sendable {
+    case and([CompiledRule])
+    case or([CompiledRule])
+    case exact([Int])
+    case exactOrNull([Int])
+    case exactOrAllNull([Int])
+    case fuzzy([Int])
+    case notExactSame([Int])
+    case equals([(Int, String)])
+    case compare(CompiledComparison)
+
+    init(_ rule: MatchRule, dataTypes: [AttributeReference: AttributeDataType], slots: [AttributeReference: Int]) {
+        func s(_ refs: [AttributeReference]) -> [Int] { refs.map { slots[$0]! } }
+        switch rule {
+        case .and(let rules): self = .and(rules.map { CompiledRule($0, dataTypes: dataTypes, slots: slots) })
+        case .or(let rules): self = .or(rules.map { CompiledRule($0, dataTypes: dataTypes, slots: slots) })
+        case .exact(let refs): self = .exact(s(refs))
+        case .exactOrNull(let refs): self = .exactOrNull(s(refs))
+        case .exactOrAllNull(let refs): self = .exactOrAllNull(s(refs))
+        case .fuzzy(let refs): self = .fuzzy(s(refs))
+        case .notExactSame(let refs): self = .notExactSame(s(refs))
+        case .equals(let pairs):
+            self = .equals(
+                pairs.map { (slots[$0.0]!, Normalizer.normalize($0.1, dataType: dataTypes[$0.0] ?? .string)) })
+        case .compare(let c): self = .compare(CompiledComparison(c, slots: slots))
+        }
+    }
+
+    func holds(_ a: ValueSet, _ b: ValueSet, threshold: Double) -> Bool {
         switch self {
         case .and(let rules):
-            return rules.allSatisfy { $0.holds(a, b, group: group) }
+            return rules.allSatisfy { $0.holds(a, b, threshold: threshold) }
         case .or(let rules):
-            return rules.contains { $0.holds(a, b, group: group) }
-        case .exact(let refs):
-            return refs.allSatisfy { shareValue(a.normalizedValues(of: $0), b.normalizedValues(of: $0)) }
-        case .exactOrNull(let refs):
-            return refs.allSatisfy { ref in
-                let x = a.normalizedValues(of: ref), y = b.normalizedValues(of: ref)
+            return rules.contains { $0.holds(a, b, threshold: threshold) }
+        case .exact(let slots):
+            return slots.allSatisfy { shareValue(a.values[$0], b.values[$0]) }
+        case .exactOrNull(let slots):
+            return slots.allSatisfy { i in
+                let x = a.values[i], y = b.values[i]
                 return x.isEmpty || y.isEmpty || shareValue(x, y)
             }
-        case .exactOrAllNull(let refs):
-            return refs.allSatisfy { ref in
-                let x = a.normalizedValues(of: ref), y = b.normalizedValues(of: ref)
+        case .exactOrAllNull(let slots):
+            return slots.allSatisfy { i in
+                let x = a.values[i], y = b.values[i]
                 return (x.isEmpty && y.isEmpty) || shareValue(x, y)
             }
-        case .fuzzy(let refs):
-            return refs.allSatisfy { ref in
-                let x = a.fuzzy[ref] ?? [], y = b.fuzzy[ref] ?? []
-                return x.contains { fx in y.contains { fx.matches($0, threshold: threshold) } }
+        case .fuzzy(let slots):
+            return slots.allSatisfy { i in
+                let y = b.fuzzy[i]
+                return a.fuzzy[i].contains { fx in y.contains { fx.matches($0, threshold: threshold) } }
             }
-        case .notExactSame(let refs):
-            return refs.allSatisfy { ref in
-                let x = a.normalizedValues(of: ref), y = b.normalizedValues(of: ref)
+        case .notExactSame(let slots):
+            return slots.allSatisfy { i in
+                let x = a.values[i], y = b.values[i]
                 return !x.isEmpty && !y.isEmpty && !shareValue(x, y)
             }
         case .equals(let pairs):
-            return pairs.allSatisfy { ref, value in
-                a.normalizedValues(of: ref).contains(value) && b.normalizedValues(of: ref).contains(value)
-            }
+            return pairs.allSatisfy { i, value in a.values[i].contains(value) && b.values[i].contains(value) }
         case .compare(let c):
-            let pair: (AttributeReference, AttributeReference) -> Bool
-            switch c.kind {
-            case .exact:
-                pair = { shareValue(a.normalizedValues(of: $0), b.normalizedValues(of: $1)) }
-            case .fuzzy:
-                pair = { l, r in
-                    let x = a.fuzzy[l] ?? [], y = b.fuzzy[r] ?? []
-                    return x.contains { fx in y.contains { fx.matches($0, threshold: threshold, aliases: c.aliases) } }
-                }
-            case .similarCode:
-                pair = { l, r in
-                    let y = b.normalizedValues(of: r)
-                    return a.normalizedValues(of: l).contains { v in
-                        y.contains { CodeSimilarity.similar(v, $0, minLength: c.minLength) }
-                    }
-                }
-            case .similarDate:
-                pair = { l, r in
-                    let y = b.normalizedValues(of: r)
-                    return a.normalizedValues(of: l).contains { v in
-                        y.contains { CodeSimilarity.similarDate(v, $0, sameYearAndMonth: c.sameYearAndMonth) }
-                    }
-                }
-            }
-            let refs = c.attributes
-            guard c.anyOrder else { return refs.allSatisfy { pair($0, $0) } }
-            return permutations(refs.count).contains { p in refs.indices.allSatisfy { pair(refs[$0], refs[p[$0]]) } }
+            return c.holds(a, b, threshold: threshold)
         }
     }
 }

@@ -16,25 +16,27 @@ public struct MatchProfile: Sendable {
     /// One value set per contributing crosswalk (values without a source belong to each); `[whole]` for an
     /// entity with one crosswalk.
     let contributors: [ValueSet]
+    /// The engine's attribute slots.
+    let slots: [AttributeReference: Int]
 
     /// Distinct normalised values of `reference` (empty when the entity has none or the rules do not read it).
     public func normalizedValues(of reference: AttributeReference) -> [String] {
-        whole.values[reference] ?? []
+        slots[reference].map { whole.values[$0] } ?? []
     }
 
     /// How many contributor value sets the groups compare.
     public var contributorCount: Int { contributors.count }
 }
 
-/// The values of an entity (or of one of its contributors) as the comparisons see them.
+/// The values of an entity (or of one of its contributors) as the comparisons see them, per attribute slot
+/// of the engine.
 struct ValueSet: Sendable {
-    /// Distinct normalised values per attribute, sorted; empty normalised values are left out.
-    var values: [AttributeReference: [String]] = [:]
-    /// Fuzzy forms of the values of attributes compared with `fuzzy`.
-    var fuzzy: [AttributeReference: [FuzzyValue]] = [:]
+    /// Distinct normalised values per slot, sorted; empty normalised values are left out.
+    var values: [[String]]
+    /// Fuzzy forms of the values per slot (empty for attributes no fuzzy comparison reads).
+    var fuzzy: [[FuzzyValue]]
 
-    func normalizedValues(of reference: AttributeReference) -> [String] { values[reference] ?? [] }
-    func hasValues(_ reference: AttributeReference) -> Bool { !(values[reference]?.isEmpty ?? true) }
+    func hasValues(_ slot: Int) -> Bool { !values[slot].isEmpty || !fuzzy[slot].isEmpty }
 }
 
 /// One value as the `fuzzy` comparator sees it.

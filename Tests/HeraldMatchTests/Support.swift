@@ -117,7 +117,7 @@ struct ClusterRun {
     ///   tokens have the same cap as the others). A batch sees every bucket at its final size, so this
     ///   skips more than the store does, which uses a token until it passes the cap.
     init(_ entities: [Entity], engine: MatchEngine, maxTokenFrequency: Int = 100, maxCoarseTokenFrequency: Int? = nil) {
-        let profiles = entities.map(engine.profile)
+        let profiles = entities.map { engine.profile($0) }
         var index: [String: [Int]] = [:]
         for (i, p) in profiles.enumerated() {
             let tokens = engine.tokens(for: p)

@@ -125,7 +125,7 @@ struct SymmetryTests {
         var rng = SplitMix(seed: 11)
         let n = sample.entities.count
         for engine in engines {
-            let profiles = sample.entities.map(engine.profile)
+            let profiles = sample.entities.map { engine.profile($0) }
             for _ in 0..<5000 {
                 let i = Int(rng.next() % UInt64(n)), j = Int(rng.next() % UInt64(n))
                 #expect(engine.evaluate(profiles[i], profiles[j]) == engine.evaluate(profiles[j], profiles[i]))
