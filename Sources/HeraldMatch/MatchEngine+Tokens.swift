@@ -21,9 +21,9 @@ extension MatchEngine {
 
     public func tokens(for profile: MatchProfile) -> Set<String> {
         var out = Set<String>()
-        for (g, rule) in zip(groups, compiled) where g.type != .negative {
+        for (i, g) in groups.enumerated() where g.type != .negative {
             for set in profile.contributors {
-                for t in groupTokens(rule, set, group: g) { out.insert(t) }
+                for t in groupTokens(compiled[i], set, group: g, prefix: tokenPrefixes[i]) { out.insert(t) }
             }
         }
         return out
@@ -33,16 +33,15 @@ extension MatchEngine {
     public func tokensByGroup(for entity: Entity) -> [String: Set<String>] {
         let p = profile(entity)
         var out: [String: Set<String>] = [:]
-        for (g, rule) in zip(groups, compiled) where g.type != .negative {
+        for (i, g) in groups.enumerated() where g.type != .negative {
             var tokens = Set<String>()
-            for set in p.contributors { tokens.formUnion(groupTokens(rule, set, group: g)) }
+            for set in p.contributors { tokens.formUnion(groupTokens(compiled[i], set, group: g, prefix: tokenPrefixes[i])) }
             out[g.uri] = tokens
         }
         return out
     }
 
-    func groupTokens(_ rule: CompiledRule, _ p: ValueSet, group: MatchGroup) -> [String] {
-        let prefix = group.tokenPrefix
+    func groupTokens(_ rule: CompiledRule, _ p: ValueSet, group: MatchGroup, prefix: String) -> [String] {
         let cap = group.type == .relevance ? 3 * MatchEngine.maxTokensPerGroup : MatchEngine.maxTokensPerGroup
         guard let refined = keys(rule, p, includeFuzzy: true), !refined.isEmpty else { return [] }
         let coarse = keys(rule, p, includeFuzzy: false) ?? []

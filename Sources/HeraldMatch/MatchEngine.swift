@@ -17,6 +17,8 @@ public struct MatchEngine: Sendable {
     let compiled: [CompiledRule]
     /// Per group: the compiled scoring of a relevance group, nil for the others.
     let scoring: [CompiledScoring?]
+    /// Per group: `MatchGroup.tokenPrefix`, computed once.
+    let tokenPrefixes: [String]
     /// Every attribute the groups read, in first-use order: rules and value sets refer to them by index (slot).
     let attributes: [AttributeReference]
     /// Attribute → slot.
@@ -91,6 +93,7 @@ public struct MatchEngine: Sendable {
         self.aliasUses = attributes.map { ref in (aliasNames[ref] ?? []).sorted().compactMap { aliasTables[$0] } }
         self.compiled = groups.map { CompiledRule($0.rule, dataTypes: dataTypes, slots: slots) }
         self.scoring = groups.map { g in g.relevance.map { CompiledScoring($0, dataTypes: dataTypes, slots: slots) } }
+        self.tokenPrefixes = groups.map(\.tokenPrefix)
     }
 
     /// No match groups: nothing is ever matched.
@@ -239,30 +242,41 @@ struct CompiledScoring: Sendable {
 
     var comparisons: [Weighted]
     var total: Double
+    /// The comparisons' indexes by weight, heaviest first: the order they are evaluated in.
+    var order: [Int]
+    /// The raw sum below which a pair reaches no threshold.
+    var lowest: Double
 
     init(_ scoring: RelevanceScoring, dataTypes: [AttributeReference: AttributeDataType], slots: [AttributeReference: Int]) {
-        comparisons = scoring.comparisons.map {
+        let compiled = scoring.comparisons.map {
             Weighted(
                 rule: CompiledRule($0.rule, dataTypes: dataTypes, slots: slots), slots: $0.rule.attributes.map { slots[$0]! },
                 weight: $0.weight, mismatchWeight: $0.mismatchWeight)
         }
+        comparisons = compiled
         total = scoring.totalWeight
+        order = compiled.indices.sorted { (-compiled[$0].weight, $0) < (-compiled[$1].weight, $1) }
+        lowest = scoring.lowestThreshold * total
     }
 
+    /// The pair's score. The comparisons are evaluated heaviest first, and a pair stops being scored as soon as
+    /// the weights left cannot lift it to the lowest threshold: such a pair is neither merged nor suggested, and its
+    /// score is the sum up to that point (the comparisons left contribute 0).
     func score(_ a: ValueSet, _ b: ValueSet, group: MatchGroup) -> GroupScore {
         var sum = 0.0
-        var contributions: [Double] = []
-        contributions.reserveCapacity(comparisons.count)
-        for c in comparisons {
+        var remaining = total
+        var contributions = [Double](repeating: 0, count: comparisons.count)
+        for i in order {
+            let c = comparisons[i]
+            remaining -= c.weight
             if c.rule.holds(a, b, threshold: group.fuzzyThreshold) {
                 sum += c.weight
-                contributions.append(c.weight)
+                contributions[i] = c.weight
             } else if c.mismatchWeight > 0, c.slots.allSatisfy({ a.hasValues($0) && b.hasValues($0) }) {
                 sum -= c.mismatchWeight
-                contributions.append(-c.mismatchWeight)
-            } else {
-                contributions.append(0)
+                contributions[i] = -c.mismatchWeight
             }
+            if sum + remaining < lowest { break }
         }
         let score = total > 0 ? min(1, max(0, sum / total)) : 0
         return GroupScore(uri: group.uri, score: score, contributions: contributions)
