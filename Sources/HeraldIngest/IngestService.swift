@@ -314,6 +314,15 @@ struct CachedProfile {
         self.profile = profile
     }
 
+    /// A live entity's profile at `version` (a merge's winner, just written).
+    init(live entity: Entity, version: Int64, profile: MatchProfile) {
+        self.version = version
+        removed = false
+        mergedInto = nil
+        type = entity.type
+        self.profile = profile
+    }
+
     var isLive: Bool { !removed && mergedInto == nil }
 }
 

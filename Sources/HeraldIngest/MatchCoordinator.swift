@@ -22,12 +22,19 @@ struct MatchCoordinator {
 
     /// The match keys to look up for `tokens`, each with its limit: one more than its token's cap (a key with
     /// more entities than its cap is skipped).
-    func keyLimits(_ tokens: Set<String>) -> [Int64: Int] {
-        MatchCoordinator.keyLimits(tokens, tokenCap: tokenCap, coarseTokenCap: coarseTokenCap)
+    /// `coarse`: `MatchEngine.coarseTokens(in: tokens)` when the caller has it.
+    func keyLimits(_ tokens: Set<String>, coarse: Set<String>? = nil) -> [Int64: Int] {
+        var limits: [Int64: Int] = [:]
+        MatchCoordinator.keyLimits(
+            tokens, tokenCap: tokenCap, coarseTokenCap: coarseTokenCap, coarse: coarse, into: &limits)
+        return limits
     }
 
-    static func keyLimits(_ tokens: Set<String>, tokenCap: Int, coarseTokenCap: Int, into limits: inout [Int64: Int]) {
-        let coarse = MatchEngine.coarseTokens(in: tokens)
+    static func keyLimits(
+        _ tokens: Set<String>, tokenCap: Int, coarseTokenCap: Int, coarse known: Set<String>? = nil,
+        into limits: inout [Int64: Int]
+    ) {
+        let coarse = known ?? MatchEngine.coarseTokens(in: tokens)
         for token in tokens {
             let limit = (coarse.contains(token) ? coarseTokenCap : tokenCap) + 1
             let key = MatchKey.of(token)
@@ -129,7 +136,7 @@ struct MatchCoordinator {
             let coarse = MatchEngine.coarseTokens(in: tokens)
             let sortedTokens = tokens.sorted()
             // One call for every token (one round trip on PostgreSQL at most), each key asked for one more than its cap.
-            let sharing = try tx.entitiesSharing(tenant: tenant, limits: keyLimits(tokens))
+            let sharing = try tx.entitiesSharing(tenant: tenant, limits: keyLimits(tokens, coarse: coarse))
             for token in sortedTokens {
                 let cap = coarse.contains(token) ? coarseTokenCap : tokenCap
                 let ids = sharing[MatchKey.of(token)] ?? []
@@ -224,7 +231,10 @@ struct MatchCoordinator {
                     snapshot: loserBody, delta: [], uris: [merged.uri, loser.entity.uri]))
             try RelationStore.moveRelations(tenant: tenant, from: id, to: merged.id, now: now, user: user, tx: &tx)
         }
-        try tx.replaceTokens(tenant: tenant, entityId: merged.id, tokens: matching.engine.tokens(for: merged))
+        // The next match round reads the winner at this version: its profile is cached for it.
+        let profile = matching.engine.profile(merged)
+        state.profiles.put(tenant + "\u{0}" + merged.id, CachedProfile(live: merged, version: version, profile: profile))
+        try tx.replaceTokens(tenant: tenant, entityId: merged.id, tokens: matching.engine.tokens(for: profile))
         return merged.id
     }
 
