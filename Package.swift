@@ -194,7 +194,9 @@ let package = Package(
         .testTarget(
             name: "HeraldMatchTests", dependencies: ["HeraldMatch", "HeraldMatchRules", "HeraldModel", "HeraldJSON", "HeraldSampleData"]),
         .testTarget(name: "HeraldFilterTests", dependencies: ["HeraldFilter", "HeraldModel", "HeraldJSON"]),
-        .testTarget(name: "HeraldConfigTests", dependencies: ["HeraldConfig", "HeraldSetup", "HeraldJSON", "HeraldModel"]),
+        .testTarget(
+            name: "HeraldConfigTests",
+            dependencies: ["HeraldConfig", "HeraldSetup", "HeraldJSON", "HeraldModel", "HeraldMatch", "HeraldMatchRules"]),
         .testTarget(
             name: "HeraldSQLiteTests",
             dependencies: ["HeraldSQLite", "HeraldStorage", "HeraldModel", "HeraldTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
