@@ -1,6 +1,7 @@
 import Foundation
 import HeraldHTTPClient
 import HeraldJSON
+import HeraldSampleData
 
 /// A `herald serve` child process with a temporary data directory.
 final class ServerUnderTest: @unchecked Sendable {
@@ -82,23 +83,7 @@ final class ServerUnderTest: @unchecked Sendable {
             }
             tenant[i].value = .array(types)
         }
-        if matching, case .object(let replacements) = matchRules,
-            let i = tenant.firstIndex(where: { $0.key == "entityTypes" }), case .array(var types) = tenant[i].value
-        {
-            for t in types.indices {
-                guard case .object(var members) = types[t],
-                    members.contains(where: {
-                        $0.key == "uri" && $0.value.stringValue == "configuration/entityTypes/Individual"
-                    })
-                else { continue }
-                for replacement in replacements {
-                    members.removeAll { $0.key == replacement.key }
-                    members.append(replacement)
-                }
-                types[t] = .object(members)
-            }
-            tenant[i].value = .array(types)
-        }
+        if matching, case .object(let replacements) = matchRules { IndividualRules.apply(replacements, to: &tenant) }
         if let streaming { tenant.append(JSONMember(key: "streamingConfig", value: try JSONParser.parse(streaming))) }
         let storeMembers = storeOptions.isEmpty ? "" : ", " + storeOptions
         if store == nil { store = try BenchStore.configuration(sqliteMembers: "\"synchronous\": \"\(synchronous)\"\(storeMembers)") }

@@ -415,11 +415,5 @@ func permutations(_ n: Int) -> [[Int]] {
 }
 
 /// Whether two sorted arrays have an element in common.
-func shareValue(_ x: [String], _ y: [String]) -> Bool {
-    var i = 0, j = 0
-    while i < x.count && j < y.count {
-        if x[i] == y[j] { return true }
-        if x[i] < y[j] { i += 1 } else { j += 1 }
-    }
-    return false
-}
+@inline(__always)
+func shareValue(_ x: [String], _ y: [String]) -> Bool { shareSorted(x, y) }

@@ -66,7 +66,7 @@ public struct AliasTables: Sendable {
 }
 
 /// Whether two sorted arrays have an element in common.
-func shareSorted(_ x: [String], _ y: [String]) -> Bool {
+public func shareSorted(_ x: [String], _ y: [String]) -> Bool {
     var i = 0, j = 0
     while i < x.count && j < y.count {
         if x[i] == y[j] { return true }

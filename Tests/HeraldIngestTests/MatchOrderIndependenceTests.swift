@@ -91,23 +91,7 @@ struct MatchOrderIndependenceTests {
             [UInt8](try Data(contentsOf: root.appendingPathComponent("examples/demo/herald.json"))))
         guard case .object(var tenant) = demo["tenants"]!.arrayValue![0] else { throw TestError("demo tenant") }
         tenant.removeAll { $0.key == "streamingConfig" }
-        if case .object(let replacements) = rules, let t = tenant.firstIndex(where: { $0.key == "entityTypes" }),
-            case .array(var types) = tenant[t].value
-        {
-            for i in types.indices {
-                guard case .object(var members) = types[i],
-                    members.contains(where: {
-                        $0.key == "uri" && $0.value.stringValue == "configuration/entityTypes/Individual"
-                    })
-                else { continue }
-                for replacement in replacements {
-                    members.removeAll { $0.key == replacement.key }
-                    members.append(replacement)
-                }
-                types[i] = .object(members)
-            }
-            tenant[t].value = .array(types)
-        }
+        if case .object(let replacements) = rules { IndividualRules.apply(replacements, to: &tenant) }
         let text =
             "{\"dataDirectory\": \"/nonexistent\", \"tenants\": [\(JSONValue.object(tenant).serializedString())]}"
         let configuration = try HeraldConfiguration.parse(bytes: Array(text.utf8), baseDirectory: "/")

@@ -9,6 +9,9 @@ import Testing
 /// Match quality per error kind (issue 21) on the realistic sample data: 3,000 people, duplicate rate 0.3,
 /// seed 21, with the demo rules (docs/matching.md) and with examples/matching/person-rules.json, clustered as the
 /// store does it (`ClusterRun`). The tables are printed in markdown.
+/// Serialized: each test clusters thousands of records on a pool thread; run together they starved the suites
+/// that time work on the shared pool (AsyncSinkPluginTests).
+@Suite(.serialized)
 struct ErrorKindQualityTests {
     static let options: SampleDataGenerator.Options = {
         var options = SampleDataGenerator.Options()
