@@ -210,18 +210,28 @@ let package = Package(
             ]),
         .testTarget(name: "HeraldSinkSDKTests", dependencies: ["HeraldSinkSDK", "CHeraldSink", "HeraldJSON"]),
         .testTarget(name: "HeraldFileSinkTests", dependencies: ["HeraldFileSinkCore", "HeraldSinkSDK", "HeraldTestSupport"]),
-        .testTarget(name: "HeraldSQSSinkTests", dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
-        .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldTestSupport", "HeraldJSON"]),
-        .testTarget(name: "HeraldPubSubSinkTests", dependencies: ["HeraldPubSubSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
         .testTarget(
-            name: "HeraldServiceBusSinkTests", dependencies: ["HeraldServiceBusSinkCore", "HeraldSinkSupport", "HeraldTestSupport", "HeraldJSON"]),
+            name: "HeraldSQSSinkTests",
+            dependencies: ["HeraldSQSSinkCore", "HeraldSinkSupport", "HeraldSinkSDK", "HeraldTestSupport", "HeraldJSON"]),
+        .testTarget(name: "HeraldKafkaSinkTests", dependencies: ["HeraldKafkaSinkCore", "HeraldSinkSDK", "HeraldTestSupport", "HeraldJSON"]),
+        .testTarget(
+            name: "HeraldPubSubSinkTests",
+            dependencies: [
+                "HeraldPubSubSinkCore", "HeraldSinkSupport", "HeraldSinkSDK", "HeraldHTTPClient", "HeraldTestSupport", "HeraldJSON",
+            ]),
+        .testTarget(
+            name: "HeraldServiceBusSinkTests",
+            dependencies: [
+                "HeraldServiceBusSinkCore", "HeraldSinkSupport", "HeraldSinkSDK", "HeraldHTTPClient", "HeraldTestSupport",
+                "HeraldJSON",
+            ]),
         .testTarget(
             name: "HeraldPayloadTests",
             dependencies: ["HeraldPayload", "HeraldConfig", "HeraldModel", "HeraldJSON", "HeraldDelivery", "HeraldTestSupport"]),
         .testTarget(
             name: "HeraldDeliveryTests",
             dependencies: [
-                "HeraldTestSupport", "HeraldJSON", "HeraldPayload", "HeraldDelivery", "HeraldConfig",
+                "HeraldTestSupport", "HeraldJSON", "HeraldPayload", "HeraldDelivery", "HeraldConfig", "HeraldHTTPClient",
                 "HeraldModel", "HeraldPlugins", "HeraldStorage", "HeraldSQLite", .product(name: "Logging", package: "swift-log"),
             ]),
         // The REST routes in process (HummingbirdTesting's router framework), against a real SQLite store.

@@ -64,7 +64,11 @@ struct ErrorKindQualityTests {
     }
 
     /// The generated data has every kind often enough to measure, and twins are other people.
-    @Test func everyKindOccurs() {
+    @Test func everyKindOccurs() async throws {
+        try await offSharedPool { self.everyKindOccursBody() }
+    }
+
+    func everyKindOccursBody() {
         let sample = Self.sample
         var records: [SampleErrorKind: Int] = [:]
         for kinds in sample.kinds.values { for kind in kinds { records[kind, default: 0] += 1 } }
@@ -86,14 +90,22 @@ struct ErrorKindQualityTests {
         #expect(q.twinPairs >= 100)
     }
 
-    @Test func demoRules() {
+    @Test func demoRules() async throws {
+        try await offSharedPool { self.demoRulesBody() }
+    }
+
+    func demoRulesBody() {
         let (matching, issues) = Demo.matching()
         #expect(issues.isEmpty, "\(issues)")
         let q = measure(matching, title: "demo rules (docs/matching.md)")
         #expect(q.overall.precision >= 0.99)
     }
 
-    @Test func personRules() {
+    @Test func personRules() async throws {
+        try await offSharedPool { self.personRulesBody() }
+    }
+
+    func personRulesBody() {
         let (matching, issues) = Demo.matching(Self.personRulesJSON)
         #expect(issues.isEmpty, "\(issues)")
         let q = measure(matching, title: "examples/matching/person-rules.json")
@@ -102,7 +114,11 @@ struct ErrorKindQualityTests {
 
     /// The targets of issue 21 for the rules of examples/matching/person-rules.json: precision at least 0.999 and
     /// F1 at least 0.99 over all pairs, on the realistic data. (Fails while the file holds the demo rules.)
-    @Test func richRulesMeetTheTargets() {
+    @Test func richRulesMeetTheTargets() async throws {
+        try await offSharedPool { self.richRulesMeetTheTargetsBody() }
+    }
+
+    func richRulesMeetTheTargetsBody() {
         let (matching, issues) = Demo.matching(Self.personRulesJSON)
         #expect(issues.isEmpty, "\(issues)")
         let q = measure(matching, title: nil)

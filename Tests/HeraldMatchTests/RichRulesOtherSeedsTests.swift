@@ -11,7 +11,11 @@ import Testing
 /// docs/matching.md, and a regression below these floors fails.
 /// The seeds run one after the other (not as parallel test cases): each clusters about 7,000 records.
 struct RichRulesOtherSeedsTests {
-    @Test func otherSeeds() throws {
+    @Test func otherSeeds() async throws {
+        try await offSharedPool { try self.otherSeedsBody() }
+    }
+
+    func otherSeedsBody() throws {
         for seed in [7, 99, 1234] { try measure(seed: seed) }
     }
 

@@ -231,3 +231,12 @@ func holds(_ rule: MatchRule, _ a: Entity, _ b: Entity, threshold: Double = 0.9)
     precondition(forward == backward, "evaluate is not symmetric for \(rule)")
     return forward
 }
+
+/// Runs a long, CPU-bound test body on a thread of its own instead of a thread of Swift's shared pool: a full run
+/// shares that pool (two threads on the CI machine) with suites that time their work on it, and several
+/// clustering runs of tens of seconds held both threads (AsyncSinkPluginTests then missed its 3 s waits).
+func offSharedPool(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+        Thread { c.resume(with: Result { try body() }) }.start()
+    }
+}

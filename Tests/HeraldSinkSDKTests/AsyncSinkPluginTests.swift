@@ -114,13 +114,23 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     func sendReturnsAtOnceAndTheBatchCompletesWhenTheTaskEndsBody() throws {
         let host = SinkTestHost()
         let instance = try create(host, #"{"mode": "slow"}"#)
+        // Whatever fails below, the instance is stopped and destroyed (on_destroy waits for its sends) before the
+        // host goes away: a send completing into a freed host corrupted the heap of the whole test process.
+        var destroyed = false
+        defer {
+            if !destroyed {
+                descriptor.pointee.on_stop!(instance, 1000)
+                descriptor.pointee.on_destroy!(instance)
+            }
+        }
         let (batch, elapsed) = send(instance, host)
         #expect(elapsed < 0.1, "on_send_batch waited \(elapsed) s for the send")
         #expect(host.results(batch.id) == nil, "completed before the send's 300 ms")
-        let results = try #require(host.waitForResults(batch.id, timeoutMs: 5000))
-        #expect(results.map(\.status) == [.ok, .ok])
+        let results = host.waitForResults(batch.id, timeoutMs: 5000)
+        #expect(results?.map(\.status) == [.ok, .ok])
         descriptor.pointee.on_stop!(instance, 1000)
         descriptor.pointee.on_destroy!(instance)
+        destroyed = true
         #expect(host.completionCount(batch.id) == 1)
     }
 
@@ -156,6 +166,14 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 
         let host = SinkTestHost()
         let instance = try create(host, #"{"mode": "slow"}"#)
+        var destroyed = false
+        defer {
+            if !destroyed {
+                releasePool()
+                descriptor.pointee.on_stop!(instance, 1000)
+                descriptor.pointee.on_destroy!(instance)
+            }
+        }
         let (batch, _) = send(instance, host)
         let results = host.waitForResults(batch.id, timeoutMs: 3000)
         #expect(results?.map(\.status) == [.ok, .ok], "the send waited for the global pool")
@@ -166,6 +184,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         #expect(host.results(hanging.id) != nil)
         releasePool()  // before on_destroy, which waits for every send to return
         descriptor.pointee.on_destroy!(instance)
+        destroyed = true
     }
 
     @Test func atMostMaxInFlightSendsRunAndStopCancelsThem() async throws {
@@ -184,8 +203,11 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
                 let (first, _) = send(instance, host)
         let (second, _) = send(instance, host)
         let (third, _) = send(instance, host)
-        let over = try #require(host.results(third.id), "a batch over maxInFlight completes at once")
-        #expect(over.allSatisfy { $0.status == .retry && $0.error?.contains("max_in_flight") == true })
+        // Not `#require`: a throw here would skip on_stop and on_destroy, and the hanging sends would complete
+        // into a freed host.
+        let over = host.results(third.id)
+        #expect(over != nil, "a batch over maxInFlight completes at once")
+        #expect(over?.allSatisfy { $0.status == .retry && $0.error?.contains("max_in_flight") == true } == true)
         #expect(host.results(first.id) == nil && host.results(second.id) == nil)
         let start = Date()
         descriptor.pointee.on_stop!(instance, 5000)
