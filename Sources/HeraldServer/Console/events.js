@@ -106,7 +106,7 @@ export async function entityPage(view, id) {
     fill(mergesBox, merges.length === 0 ? el('p.muted', 'No merges.') : table([
       {title: 'Time', cell: m => time(m.time)}, {title: 'Winner', cell: m => entityLink(m.winner)},
       {title: 'Loser', cell: m => entityLink(m.loser)},
-      {title: 'How', cell: m => m.matchRules ? 'match rules: ' + [].concat(m.matchRules).join(', ') : 'manual (_sameAs)'},
+      {title: 'How', cell: m => m.matchRules ? 'match rules: ' + [].concat(m.matchRules).join(', ') + scores(m.relevance) : 'manual (_sameAs)'},
       {title: 'By', cell: m => m.user || ''},
     ], merges));
   }).catch(error => fill(mergesBox, problem(error, 'Merge history')));
@@ -117,6 +117,13 @@ export async function entityPage(view, id) {
     const events = (answer.events || []).filter(e => uris.has(e.objectUri) || (e.uris || []).includes(entity.uri));
     fill(eventsBox, events.length ? eventTable(events) : el('p.muted', 'No events of this entity in the queue.'));
   }).catch(error => fill(eventsBox, problem(error, 'Events')));
+}
+
+/** ", score 0.8462 (names +4, birth date +3)" per relevance group that merged the pair: what each comparison added. */
+function scores(relevance) {
+  return (Array.isArray(relevance) ? relevance : []).map(r => ', score ' + r.score + ' ('
+    + (Array.isArray(r.comparisons) ? r.comparisons : []).filter(c => c.contribution !== 0)
+      .map(c => c.comparison + ' ' + (c.contribution > 0 ? '+' : '') + c.contribution).join(', ') + ')').join('');
 }
 
 /** Attributes as a nested list: each value as text, its operational value marked OV. */
