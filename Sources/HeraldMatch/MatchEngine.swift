@@ -143,18 +143,17 @@ public struct MatchEngine: Sendable {
             set.values.reserveCapacity(perSlot.count)
             set.fuzzy.reserveCapacity(perSlot.count)
             for (slot, list) in perSlot.enumerated() {
-                var normalized: [String] = []
+                // Sets, not `contains` on arrays: a tenant may allow 100,000 values per attribute.
+                var normalized = Set<String>()
                 var forms: [FuzzyValue] = []
+                var seenForms = Set<String>()
                 for c in list where include(c) {
-                    if !c.normalized.isEmpty && !normalized.contains(c.normalized) { normalized.append(c.normalized) }
-                    if let f = c.fuzzy, !f.text.isEmpty,
-                        !forms.contains(where: { $0.text == f.text && $0.phonetic == f.phonetic })
-                    {
+                    if !c.normalized.isEmpty { normalized.insert(c.normalized) }
+                    if let f = c.fuzzy, !f.text.isEmpty, seenForms.insert(f.text + "\u{0}" + f.phonetic).inserted {
                         forms.append(f)
                     }
                 }
-                normalized.sort()
-                set.values.append(normalized)
+                set.values.append(normalized.sorted())
                 set.fuzzy.append(isFuzzy[slot] ? forms.sorted { $0.text < $1.text } : [])
             }
             return set
@@ -165,14 +164,15 @@ public struct MatchEngine: Sendable {
         }
         var contributors: [ValueSet] = []
         var distinct = Set<[[String]]>()
-        for id in crosswalks.sorted() {
-            let set = valueSet { $0.sources.isEmpty || $0.sources.contains(id) }
-            guard distinct.insert(set.values).inserted else { continue }
-            if contributors.count == MatchEngine.maxContributorsCompared - 1 {
+        // Bounded work for an entity with very many crosswalks: the first ones (by id), then the whole.
+        let ids = crosswalks.sorted()
+        for (n, id) in ids.enumerated() {
+            if contributors.count == MatchEngine.maxContributorsCompared - 1 || n == 4 * MatchEngine.maxContributorsCompared {
                 contributors.append(whole)
                 break
             }
-            contributors.append(set)
+            let set = valueSet { $0.sources.isEmpty || $0.sources.contains(id) }
+            if distinct.insert(set.values).inserted { contributors.append(set) }
         }
         return MatchProfile(entityType: entity.type, whole: whole, contributors: contributors, slots: slots)
     }

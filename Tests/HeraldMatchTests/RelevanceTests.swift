@@ -240,6 +240,23 @@ struct PerContributorTests {
         #expect(v.negative && !v.merges, "the merged entity's birth date (from c2) conflicts")
     }
 
+    /// An entity merged from 100 crosswalks, each with its own birth date, compares at most 16 value sets: its
+    /// first 15 contributors and its whole (each comparison of it stays bounded).
+    @Test func manyContributorsAreBounded() {
+        var e = makeEntity("m", ["Email": ["x@y.com"]], sources: (0..<100).map { Source(id: "c\($0)") })
+        e.attributes.append(
+            AttributeEntry(
+                name: "BirthDate",
+                values: (0..<100).map { i in
+                    AttributeValue(id: "b\(i)", content: .simple("\(1900 + i)-01-01"), sources: ["c\(i)"])
+                }))
+        let rule = MatchRule.and([.exact([ref("Email")]), .exactOrNull([ref("BirthDate")])])
+        let profile = engine(rule).profile(e)
+        #expect(profile.contributorCount == MatchEngine.maxContributorsCompared)
+        let born1950 = makeEntity("o", ["Email": ["x@y.com"], "BirthDate": ["1950-01-01"]])
+        #expect(holds(rule, e, born1950), "the whole (every birth date) still matches a later contributor's date")
+    }
+
     /// The same five records in every order: the clusters `ClusterRun` finds are the same, because a cluster
     /// is compared through what each of its records said.
     @Test func theClustersDoNotDependOnOrder() {
