@@ -169,7 +169,8 @@ public struct MatchVerdict: Sendable, Equatable {
     public var negative: Bool
     /// The score of every relevance group (whether or not it reached a threshold), in configuration order.
     /// A relevance group that reaches its merge threshold is listed in `automatic`, one that reaches its
-    /// potential-match threshold in `suspect`.
+    /// potential-match threshold in `suspect`. A pair that cannot reach the lowest threshold is scored only until
+    /// that is certain (heaviest comparisons first): its score is the sum so far, the comparisons left count 0.
     public var scores: [GroupScore]
 
     public init(automatic: [String] = [], suspect: [String] = [], negative: Bool = false, scores: [GroupScore] = []) {
