@@ -41,10 +41,6 @@ enum CodeSimilarity {
         return second == first + 1 && x[first] == y[second] && x[second] == y[first]
     }
 
-    static func oneEditApart(_ x: [UInt8], _ y: [UInt8]) -> Bool {
-        x.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { b in oneEditApart(a, b) } }
-    }
-
     /// The token keys of a normalised code: itself when shorter than `minLength`, else its halves and its
     /// sorted characters.
     static func keys(_ value: String, minLength: Int) -> [String] {

@@ -305,7 +305,7 @@ struct CompiledComparison: Sendable {
     func pair(_ a: ValueSet, _ l: Int, _ b: ValueSet, _ r: Int, threshold: Double) -> Bool {
         switch kind {
         case .exact:
-            return shareValue(a.values[l], b.values[r])
+            return shareSorted(a.values[l], b.values[r])
         case .fuzzy:
             let y = b.fuzzy[r]
             for fx in a.fuzzy[l] where y.contains(where: { fx.matches($0, threshold: threshold, aliases: aliases) }) {
@@ -374,16 +374,16 @@ indirect enum CompiledRule: Sendable {
         case .or(let rules):
             return rules.contains { $0.holds(a, b, threshold: threshold) }
         case .exact(let slots):
-            return slots.allSatisfy { shareValue(a.values[$0], b.values[$0]) }
+            return slots.allSatisfy { shareSorted(a.values[$0], b.values[$0]) }
         case .exactOrNull(let slots):
             return slots.allSatisfy { i in
                 let x = a.values[i], y = b.values[i]
-                return x.isEmpty || y.isEmpty || shareValue(x, y)
+                return x.isEmpty || y.isEmpty || shareSorted(x, y)
             }
         case .exactOrAllNull(let slots):
             return slots.allSatisfy { i in
                 let x = a.values[i], y = b.values[i]
-                return (x.isEmpty && y.isEmpty) || shareValue(x, y)
+                return (x.isEmpty && y.isEmpty) || shareSorted(x, y)
             }
         case .fuzzy(let slots):
             return slots.allSatisfy { i in
@@ -393,7 +393,7 @@ indirect enum CompiledRule: Sendable {
         case .notExactSame(let slots):
             return slots.allSatisfy { i in
                 let x = a.values[i], y = b.values[i]
-                return !x.isEmpty && !y.isEmpty && !shareValue(x, y)
+                return !x.isEmpty && !y.isEmpty && !shareSorted(x, y)
             }
         case .equals(let pairs):
             return pairs.allSatisfy { i, value in a.values[i].contains(value) && b.values[i].contains(value) }
@@ -414,6 +414,3 @@ func permutations(_ n: Int) -> [[Int]] {
     }
 }
 
-/// Whether two sorted arrays have an element in common.
-@inline(__always)
-func shareValue(_ x: [String], _ y: [String]) -> Bool { shareSorted(x, y) }

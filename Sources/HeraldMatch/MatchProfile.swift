@@ -59,7 +59,7 @@ struct FuzzyValue: Sendable {
         guard isText && other.isText else { return false }
         if !phonetic.isEmpty && phonetic == other.phonetic { return true }
         if let table, let x = aliases[table], let y = other.aliases[table], !x.isEmpty, !y.isEmpty,
-            shareValue(x, y)
+            shareSorted(x, y)
         {
             return true
         }
