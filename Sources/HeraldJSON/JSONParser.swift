@@ -229,6 +229,9 @@ struct JSONCursor {
 
     mutating func parseNumber() throws(JSONParseError) -> String {
         let start = index
+        // JSONReader.readInt64 comes here without looking first: input that ends where a number should be
+        // (a truncated stored entity) read one byte past the buffer.
+        guard index < end else { throw error("unexpected end of input, expected a number") }
         if base[index] == UInt8(ascii: "-") { index += 1 }
         guard index < end, isDigit(base[index]) else { throw error("invalid number: expected a digit", at: index) }
         if base[index] == UInt8(ascii: "0") {

@@ -34,6 +34,7 @@ public final class PayloadRenderer {
     private let options: EntityRenderOptions
     private var writer = JSONWriter(capacity: 16 << 10)
     private lazy var gzip = GzipCompressor(level: 1)
+    private var storedRenderer = StoredEntityRenderer()
     private let destinationHash: String
 
     public init(tenant: String, destination: DestinationConfiguration, streaming: StreamingConfiguration, maxMessageBytes: Int) {
@@ -53,12 +54,6 @@ public final class PayloadRenderer {
     /// which also evaluates the object filter on them).
     public func render(_ record: EventRecord, entity: Entity, delta: EventDelta) -> RenderOutcome {
         let event = record.event
-        var headers = [
-            MessageHeader("tenantId", tenant), MessageHeader("eventType", event.type.rawValue),
-            MessageHeader("sourceObjectUri", event.objectURI), MessageHeader("objectVersion", String(event.objectVersion)),
-            MessageHeader("updatedTime", String(event.time)), MessageHeader("messageId", messageId(seq: record.seq)),
-        ]
-        let ovChanged = delta.ovChanged
         writer.reset()
         if event.type.isMergeEvent {
             writer.beginObject()
@@ -88,27 +83,70 @@ public final class PayloadRenderer {
                 writer.string(entity.type)
                 writer.endObject()
             }
-            if event.type == .entityLostMerge && !event.uris.isEmpty {
-                writer.key("uris")
-                writer.beginArray()
-                for u in event.uris { writer.string(u) }
-                writer.endArray()
-            }
-            if destination.payloadType != .snapshot {
-                writer.key("deltas")
-                delta.render(into: &writer, entityType: entity.type)
-            }
-            if analyzeOvChanges {
-                writer.key("ovChanged")
-                writer.bool(ovChanged)
-            }
-            if !event.details.isEmpty {
-                // POTENTIAL_MATCHES_*: [{"uri", "matchRules": [...]}]
-                writer.key("matches")
-                writer.raw(event.details)
-            }
-            writer.endObject()
+            writeRest(of: event, ovChanged: delta.ovChanged) { w in delta.render(into: &w, entityType: entity.type) }
         }
+        return finish(record, ovChanged: delta.ovChanged)
+    }
+
+    /// Renders an entity event straight from its stored snapshot, without decoding it into an `Entity`
+    /// (`StoredEntityRenderer`), when the body needs nothing else: a whole SNAPSHOT (no `payloadFields`, not
+    /// `ovOnly`). The caller uses it when no object filter needs the decoded entity either. Nil when it does not
+    /// apply (another payload, a merge event, a stored form it does not take): the caller decodes and calls
+    /// `render(_:entity:delta:)`, which gives the same bytes.
+    public func renderFromStored(_ record: EventRecord) -> RenderOutcome? {
+        let event = record.event
+        guard destination.payloadType == .snapshot, options == .all, !event.type.isMergeEvent else { return nil }
+        writer.reset()
+        writer.beginObject()
+        writer.key("type")
+        writer.string(event.type.rawValue)
+        writer.key("object")
+        guard let rendered = storedRenderer.render(stored: event.snapshot, into: &writer) else { return nil }
+        // `EventDelta.ovChanged` without an entity: a stored delta says it; a creation or a removal changed an
+        // operational value when the entity has one (`record.event.delta(for:)`).
+        let ovChanged: Bool
+        if !event.delta.isEmpty {
+            ovChanged = EventDelta.stored(event.delta).ovChanged
+        } else {
+            ovChanged = (event.type == .entityCreated || event.type == .entityRemoved) && rendered.anyOperationalValue
+        }
+        writeRest(of: event, ovChanged: ovChanged, deltas: nil)
+        return finish(record, ovChanged: ovChanged)
+    }
+
+    /// After an entity event's `object`: the loser's URIs, the deltas (payloads other than SNAPSHOT), `ovChanged`
+    /// and potential matches; closes the body.
+    private func writeRest(of event: NewEvent, ovChanged: Bool, deltas: ((inout JSONWriter) -> Void)?) {
+        if event.type == .entityLostMerge && !event.uris.isEmpty {
+            writer.key("uris")
+            writer.beginArray()
+            for u in event.uris { writer.string(u) }
+            writer.endArray()
+        }
+        if destination.payloadType != .snapshot, let deltas {
+            writer.key("deltas")
+            deltas(&writer)
+        }
+        if analyzeOvChanges {
+            writer.key("ovChanged")
+            writer.bool(ovChanged)
+        }
+        if !event.details.isEmpty {
+            // POTENTIAL_MATCHES_*: [{"uri", "matchRules": [...]}]
+            writer.key("matches")
+            writer.raw(event.details)
+        }
+        writer.endObject()
+    }
+
+    /// The message for the body in `writer`: headers, the format, the size limit.
+    private func finish(_ record: EventRecord, ovChanged: Bool) -> RenderOutcome {
+        let event = record.event
+        var headers = [
+            MessageHeader("tenantId", tenant), MessageHeader("eventType", event.type.rawValue),
+            MessageHeader("sourceObjectUri", event.objectURI), MessageHeader("objectVersion", String(event.objectVersion)),
+            MessageHeader("updatedTime", String(event.time)), MessageHeader("messageId", messageId(seq: record.seq)),
+        ]
         var body = encode(writer.bytes, &headers)
         let headerBytes = headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
         var message = DeliveryMessage(

@@ -162,3 +162,73 @@ struct PayloadRendererTests {
         }
     }
 }
+
+/// `renderFromStored` (no decoded entity) gives the message `render(_:entity:delta:)` gives, and declines what it
+/// cannot render alone.
+struct RenderFromStoredTests {
+    typealias T = PayloadRendererTests
+
+    func both(_ r: PayloadRenderer, _ rec: EventRecord) throws -> (fast: RenderOutcome?, decoded: RenderOutcome) {
+        let fast = r.renderFromStored(rec)
+        let e = try rec.event.entity()
+        return (fast, r.render(rec, entity: e, delta: rec.event.delta(for: e)))
+    }
+
+    static func parts(_ o: RenderOutcome) -> (String, [String], [UInt8]) {
+        switch o {
+        case .message(let m): return ("message", m.headers.map { "\($0.name)=\($0.value)" }, m.body)
+        case .tooLarge(let m, let size, let limit): return ("tooLarge \(size) \(limit)", m.headers.map { "\($0.name)=\($0.value)" }, m.body)
+        }
+    }
+
+    @Test func snapshotsAreTheSameMessageAsFromTheDecodedEntity() throws {
+        var relation = T.entity()
+        relation.endpoints = RelationEndpoints(startId: "A", endId: "B")
+        var noOV = T.entity()
+        for i in noOV.attributes.indices { for j in noOV.attributes[i].values.indices { noOV.attributes[i].values[j].ov = false } }
+        let records: [EventRecord] = [
+            T.record(.entityCreated), T.record(.entityChanged), T.record(.entityRemoved), T.record(.entityCreated, entity: noOV),
+            T.record(.entityRemoved, entity: noOV), T.record(.entityLostMerge, uris: ["entities/W", "entities/E1"]),
+            T.record(.entityCreated, entity: relation),
+            EventRecord(
+                seq: 8, tenant: "t1",
+                event: NewEvent(
+                    type: .entityChanged, objectURI: "entities/E1", objectVersion: 4, time: 100, snapshot: T.entity().storedBytes(),
+                    delta: Array(#"{"ovChanged":true,"delta":[]}"#.utf8))),
+            EventRecord(
+                seq: 9, tenant: "t1",
+                event: NewEvent(
+                    type: .potentialMatchesFound, objectURI: "entities/E1", objectVersion: 4, time: 100,
+                    snapshot: T.entity().storedBytes(), delta: [], details: Array(#"[{"uri":"entities/E2","matchRules":["x"]}]"#.utf8))),
+        ]
+        var renderers: [PayloadRenderer] = []
+        for format in MessageFormat.allCases {
+            for analyze in [true, false] {
+                renderers.append(T().renderer({ $0.format = format }, analyze: analyze))
+            }
+        }
+        renderers.append(T().renderer(largeObjects: true, limit: 300))
+        renderers.append(T().renderer(largeObjects: false, limit: 300))
+        for r in renderers {
+            for rec in records {
+                let (fast, decoded) = try both(r, rec)
+                let f = try #require(fast, "a whole SNAPSHOT of \(rec.type) is rendered from the stored bytes")
+                let a = Self.parts(f)
+                let b = Self.parts(decoded)
+                #expect(a.0 == b.0 && a.1 == b.1 && a.2 == b.2, "\(rec.type) \(r.destination.format)")
+            }
+        }
+    }
+
+    @Test func otherPayloadsMergeEventsAndEscapedStringsAreLeftToTheDecodedPath() throws {
+        let declined: [PayloadRenderer] = [
+            T().renderer { $0.payloadType = .deltas }, T().renderer { $0.payloadType = .snapshotWithDelta },
+            T().renderer { $0.payloadFields = ["uri", "attributes.FirstName"] }, T().renderer { $0.ovOnly = true },
+        ]
+        for r in declined { #expect(r.renderFromStored(T.record()) == nil) }
+        let whole = T().renderer()
+        #expect(whole.renderFromStored(T.record(.entitiesMerged, uris: ["entities/A", "entities/B"])) == nil)
+        #expect(whole.renderFromStored(T.record(entity: T.entity(first: "say \"hi\""))) == nil)
+        #expect(whole.renderFromStored(T.record()) != nil)
+    }
+}

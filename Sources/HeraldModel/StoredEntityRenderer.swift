@@ -1,0 +1,458 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import HeraldJSON
+
+/// Renders an entity's API shape straight from its compact stored form (`Entity+Storage.swift`) without building
+/// an `Entity`: the bytes `Entity.render(into:)` writes for the decoded entity, byte for byte.
+///
+/// Delivery renders every queued snapshot; decoding one into an `Entity` (a `String` per id, value and URI part, an
+/// array per attribute) was about a third of a SNAPSHOT message's cost, and rendering it escaped every string again.
+/// Here one pass over the stored bytes finds each string's escaped content and copies it into the output: the stored
+/// form is written by the same `JSONWriter`, so a string's escaped form there is its escaped form in the output.
+///
+/// It takes only the exact form this version writes: the members in `encodeStored`'s order, strings without escape
+/// sequences or control characters, integers as `readInt64` reads them without its general path, values as
+/// `[id, text or {sub-attributes}, 0 or 1, [sources]]` and sub-values one level deep. For anything else it writes
+/// nothing and returns nil, and the caller decodes the entity (which also reports what is wrong).
+///
+/// Not thread-safe: one per renderer (it reuses its buffers).
+public struct StoredEntityRenderer: Sendable {
+    /// Byte offsets of a string's content (without the quotes) or of an integer's digits in the stored bytes.
+    @usableFromInline
+    struct Span: Sendable {
+        var start: Int
+        var end: Int
+    }
+
+    /// A top-level value, kept for the crosswalks' `attributes` lists.
+    struct ValueRef: Sendable {
+        var name: Span
+        var id: Span
+        var sources: Range<Int>  // into `sourceSpans`
+        var subs: Range<Int>  // into `subRefs`
+    }
+
+    /// A sub-value of a nested value.
+    struct SubRef: Sendable {
+        var name: Span
+        var id: Span
+        var text: Span
+        var ov: Bool
+    }
+
+    private var values: [ValueRef] = []
+    private var sourceSpans: [Span] = []
+    private var subRefs: [SubRef] = []
+    /// The sub-attributes of the nested value being read: name and entries (into `subRefs`).
+    private var groups: [(name: Span, entries: Range<Int>)] = []
+
+    public init() {}
+
+    /// What the render learned on the way.
+    public struct Rendered: Sendable {
+        /// Whether any top-level value is operational: the `ovChanged` of a creation or a removal
+        /// (`EventDelta.ovChanged`).
+        public var anyOperationalValue: Bool
+    }
+
+    /// Appends the API shape of the stored entity `stored` to `writer`, as `Entity(storedBytes:).render(into:)`
+    /// would; nil (and nothing written) when the bytes are not in the exact form described above.
+    public mutating func render(stored: [UInt8], into writer: inout JSONWriter) -> Rendered? {
+        stored.withUnsafeBufferPointer { render(stored: $0, into: &writer) }
+    }
+
+    /// As `render(stored:into:)`, from borrowed bytes.
+    public mutating func render(stored: UnsafeBufferPointer<UInt8>, into writer: inout JSONWriter) -> Rendered? {
+        let mark = writer.mark
+        values.removeAll(keepingCapacity: true)
+        sourceSpans.removeAll(keepingCapacity: true)
+        subRefs.removeAll(keepingCapacity: true)
+        var c = Cursor(p: stored)
+        if let rendered = c.render(into: &writer, &self) { return rendered }
+        writer.rewind(to: mark)
+        return nil
+    }
+
+    /// The pass over the stored bytes. Each step returns nil (give up) on anything unexpected.
+    struct Cursor {
+        let p: UnsafeBufferPointer<UInt8>
+        var i = 0
+
+        init(p: UnsafeBufferPointer<UInt8>) { self.p = p }
+
+        @inline(__always)
+        mutating func take(_ c: UInt8) -> Bool {
+            guard i < p.count, p[i] == c else { return false }
+            i += 1
+            return true
+        }
+
+        @inline(__always)
+        func peek(_ c: UInt8) -> Bool { i < p.count && p[i] == c }
+
+        /// A string without escapes or control characters: its content's span.
+        @inline(__always)
+        mutating func string() -> Span? {
+            guard take(UInt8(ascii: "\"")) else { return nil }
+            var j = i
+            var ascii = true
+            while j < p.count {
+                let c = p[j]
+                if c == UInt8(ascii: "\"") {
+                    // The decoder refuses invalid UTF-8, so this must too.
+                    guard ascii || Cursor.validUTF8(UnsafeBufferPointer(rebasing: p[i..<j])) else { return nil }
+                    let span = Span(start: i, end: j)
+                    i = j + 1
+                    return span
+                }
+                if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+                if c >= 0x80 { ascii = false }
+                j += 1
+            }
+            return nil
+        }
+
+        /// Whether `b` is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+        static func validUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            var i = 0
+            let n = b.count
+            @inline(__always) func continuation(_ k: Int) -> Bool { k < n && b[k] & 0xC0 == 0x80 }
+            while i < n {
+                let c = b[i]
+                if c < 0x80 {
+                    i += 1
+                } else if c < 0xC2 {
+                    return false
+                } else if c < 0xE0 {
+                    guard continuation(i + 1) else { return false }
+                    i += 2
+                } else if c < 0xF0 {
+                    guard i + 1 < n else { return false }
+                    let c1 = b[i + 1]
+                    let low: UInt8 = c == 0xE0 ? 0xA0 : 0x80
+                    let high: UInt8 = c == 0xED ? 0x9F : 0xBF
+                    guard c1 >= low, c1 <= high, continuation(i + 2) else { return false }
+                    i += 3
+                } else if c < 0xF5 {
+                    guard i + 1 < n else { return false }
+                    let c1 = b[i + 1]
+                    let low: UInt8 = c == 0xF0 ? 0x90 : 0x80
+                    let high: UInt8 = c == 0xF4 ? 0x8F : 0xBF
+                    guard c1 >= low, c1 <= high, continuation(i + 2), continuation(i + 3) else { return false }
+                    i += 4
+                } else {
+                    return false
+                }
+            }
+            return true
+        }
+
+        /// An integer in the form `readInt64` reads on its fast path: 1 to 18 digits, no leading zero.
+        @inline(__always)
+        mutating func integer() -> Span? {
+            let start = i
+            while i < p.count, p[i] &- UInt8(ascii: "0") <= 9 { i += 1 }
+            let n = i - start
+            guard n >= 1, n <= 18, n == 1 || p[start] != UInt8(ascii: "0") else { return nil }
+            if i < p.count, p[i] == UInt8(ascii: ".") || p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") { return nil }
+            return Span(start: start, end: i)
+        }
+
+        /// `0` or `1` (a value's `ov`).
+        @inline(__always)
+        mutating func flag() -> Bool? {
+            guard i + 1 < p.count else { return nil }
+            let d = p[i]
+            let next = p[i + 1]
+            guard d == UInt8(ascii: "0") || d == UInt8(ascii: "1"), next == UInt8(ascii: ",") || next == UInt8(ascii: "]")
+            else { return nil }
+            i += 1
+            return d == UInt8(ascii: "1")
+        }
+
+        /// `"name":` for one of the stored form's fixed member names.
+        @inline(__always)
+        mutating func key(_ name: StaticString) -> Bool {
+            let n = name.utf8CodeUnitCount
+            guard i + n + 3 <= p.count, p[i] == UInt8(ascii: "\""), p[i + n + 1] == UInt8(ascii: "\""),
+                p[i + n + 2] == UInt8(ascii: ":"), memcmp(p.baseAddress! + i + 1, name.utf8Start, n) == 0
+            else { return false }
+            i += n + 3
+            return true
+        }
+
+        func bytes(_ s: Span) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: p[s.start..<s.end])
+        }
+
+        func same(_ a: Span, _ b: Span) -> Bool {
+            let n = a.end - a.start
+            return n == b.end - b.start && (n == 0 || memcmp(p.baseAddress! + a.start, p.baseAddress! + b.start, n) == 0)
+        }
+
+        mutating func render(into w: inout JSONWriter, _ state: inout StoredEntityRenderer) -> Rendered? {
+            // {"v":1,"id":…,"t":…,("s":…,"e":…,)"cb":…,"ct":…,"ub":…,"ut":…,"a":{…},"c":[…]}
+            guard take(UInt8(ascii: "{")), key("v"), take(UInt8(ascii: "1")), take(UInt8(ascii: ",")),
+                key("id"), let id = string(), take(UInt8(ascii: ",")), key("t"), let type = string(),
+                take(UInt8(ascii: ","))
+            else { return nil }
+            var endpoints: (Span, Span)?
+            if key("s") {
+                guard let s = string(), take(UInt8(ascii: ",")), key("e"), let e = string(), take(UInt8(ascii: ","))
+                else { return nil }
+                endpoints = (s, e)
+            }
+            guard key("cb"), let createdBy = string(), take(UInt8(ascii: ",")), key("ct"), let createdTime = integer(),
+                take(UInt8(ascii: ",")), key("ub"), let updatedBy = string(), take(UInt8(ascii: ",")), key("ut"),
+                let updatedTime = integer(), take(UInt8(ascii: ",")), key("a"), take(UInt8(ascii: "{"))
+            else { return nil }
+
+            let uriPrefix: StaticString = endpoints == nil ? "entities/" : "relations/"
+            w.beginObject()
+            w.fragment(#""uri":""#)
+            w.fragment(uriPrefix)
+            w.fragment(bytes(id))
+            w.fragment(#"","type":""#)
+            w.fragment(bytes(type))
+            w.fragment(#"""#)
+            if let (s, e) = endpoints {
+                w.fragment(#","startObject":{"objectURI":"entities/"#)
+                w.fragment(bytes(s))
+                w.fragment(#""},"endObject":{"objectURI":"entities/"#)
+                w.fragment(bytes(e))
+                w.fragment(#""}"#)
+            }
+            w.fragment(#","createdBy":""#)
+            w.fragment(bytes(createdBy))
+            w.fragment(#"","createdTime":"#)
+            w.fragment(bytes(createdTime))
+            w.fragment(#","updatedBy":""#)
+            w.fragment(bytes(updatedBy))
+            w.fragment(#"","updatedTime":"#)
+            w.fragment(bytes(updatedTime))
+            w.fragment(#","attributes":{"#)
+
+            // Attributes: "Name":[[id, text or {…}, ov, [sources]], …], …
+            var anyOV = false
+            var firstAttribute = true
+            if !take(UInt8(ascii: "}")) {
+                repeat {
+                    guard let name = string(), take(UInt8(ascii: ":")), take(UInt8(ascii: "[")) else { return nil }
+                    if !firstAttribute { w.fragment(",") }
+                    firstAttribute = false
+                    w.fragment("\"")
+                    w.fragment(bytes(name))
+                    w.fragment("\":[")
+                    var firstValue = true
+                    if !take(UInt8(ascii: "]")) {
+                        repeat {
+                            if !firstValue { w.fragment(",") }
+                            firstValue = false
+                            guard let ov = value(name: name, type: type, id: id, uriPrefix: uriPrefix, into: &w, &state)
+                            else { return nil }
+                            if ov { anyOV = true }
+                        } while take(UInt8(ascii: ","))
+                        guard take(UInt8(ascii: "]")) else { return nil }
+                    }
+                    w.fragment("]")
+                } while take(UInt8(ascii: ","))
+                guard take(UInt8(ascii: "}")) else { return nil }
+            }
+            w.fragment("}")
+
+            // Crosswalks: [[id, type, value, sourceTable or null, createDate, updateDate], …]
+            guard take(UInt8(ascii: ",")), key("c"), take(UInt8(ascii: "[")) else { return nil }
+            w.fragment(#","crosswalks":["#)
+            var firstCrosswalk = true
+            if !take(UInt8(ascii: "]")) {
+                repeat {
+                    guard take(UInt8(ascii: "[")), let cid = string(), take(UInt8(ascii: ",")), let ctype = string(),
+                        take(UInt8(ascii: ",")), let cvalue = string(), take(UInt8(ascii: ","))
+                    else { return nil }
+                    var table: Span?
+                    if peek(UInt8(ascii: "n")) {
+                        guard i + 4 <= p.count, memcmp(p.baseAddress! + i, "null", 4) == 0 else { return nil }
+                        i += 4
+                    } else {
+                        guard let t = string() else { return nil }
+                        table = t
+                    }
+                    guard take(UInt8(ascii: ",")), let created = integer(), take(UInt8(ascii: ",")),
+                        let updated = integer(), take(UInt8(ascii: "]"))
+                    else { return nil }
+                    if !firstCrosswalk { w.fragment(",") }
+                    firstCrosswalk = false
+                    w.fragment(#"{"uri":""#)
+                    w.fragment(uriPrefix)
+                    w.fragment(bytes(id))
+                    w.fragment("/crosswalks/")
+                    w.fragment(bytes(cid))
+                    w.fragment(#"","type":""#)
+                    w.fragment(bytes(ctype))
+                    w.fragment(#"","value":""#)
+                    w.fragment(bytes(cvalue))
+                    w.fragment("\"")
+                    if let table {
+                        w.fragment(#","sourceTable":""#)
+                        w.fragment(bytes(table))
+                        w.fragment("\"")
+                    }
+                    w.fragment(#","createDate":"#)
+                    w.fragment(bytes(created))
+                    w.fragment(#","updateDate":"#)
+                    w.fragment(bytes(updated))
+                    w.fragment(#","attributes":["#)
+                    var firstURI = true
+                    for v in state.values where state.sourceSpans[v.sources].contains(where: { same($0, cid) }) {
+                        if !firstURI { w.fragment(",") }
+                        firstURI = false
+                        valueURI(uriPrefix, id, v.name, v.id, into: &w)
+                        w.fragment("\"")
+                        for s in state.subRefs[v.subs] {
+                            w.fragment(",")
+                            valueURI(uriPrefix, id, v.name, v.id, into: &w)
+                            w.fragment("/")
+                            w.fragment(bytes(s.name))
+                            w.fragment("/")
+                            w.fragment(bytes(s.id))
+                            w.fragment("\"")
+                        }
+                    }
+                    w.fragment("]}")
+                } while take(UInt8(ascii: ","))
+                guard take(UInt8(ascii: "]")) else { return nil }
+            }
+            guard take(UInt8(ascii: "}")), i == p.count else { return nil }
+            w.fragment("]")
+            w.endObject()
+            return Rendered(anyOperationalValue: anyOV)
+        }
+
+        /// `"{uriPrefix}{id}/attributes/{name}/{valueId}` (an open string).
+        @inline(__always)
+        func valueURI(_ uriPrefix: StaticString, _ id: Span, _ name: Span, _ valueId: Span, into w: inout JSONWriter) {
+            w.fragment("\"")
+            w.fragment(uriPrefix)
+            w.fragment(bytes(id))
+            w.fragment("/attributes/")
+            w.fragment(bytes(name))
+            w.fragment("/")
+            w.fragment(bytes(valueId))
+        }
+
+        /// One top-level value `[id, text or {…}, ov, [sources]]` as `{"type","ov","value","uri"}`; its `ov`.
+        mutating func value(
+            name: Span, type: Span, id: Span, uriPrefix: StaticString, into w: inout JSONWriter,
+            _ state: inout StoredEntityRenderer
+        ) -> Bool? {
+            guard take(UInt8(ascii: "[")), let vid = string(), take(UInt8(ascii: ",")) else { return nil }
+            let subsStart = state.subRefs.count
+            w.fragment(#"{"type":""#)
+            w.fragment(bytes(type))
+            w.fragment("/attributes/")
+            w.fragment(bytes(name))
+            w.fragment(#"","ov":"#)
+            // The flag comes after the content in the stored form and before it in the output: the content's spans
+            // are read first.
+            if peek(UInt8(ascii: "\"")) {
+                guard let text = string(), take(UInt8(ascii: ",")), let ov = flag() else { return nil }
+                w.fragment(ov ? "true" : "false")
+                w.fragment(#","value":""#)
+                w.fragment(bytes(text))
+                w.fragment(#"","uri":"#)
+                return finishValue(ov: ov, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart, into: &w, &state)
+            }
+            // Nested: {"Sub":[[sid,"text",ov],…],…}, one level deep.
+            guard take(UInt8(ascii: "{")) else { return nil }
+            state.groups.removeAll(keepingCapacity: true)
+            if !take(UInt8(ascii: "}")) {
+                repeat {
+                    guard let subName = string(), take(UInt8(ascii: ":")), take(UInt8(ascii: "[")) else { return nil }
+                    let groupStart = state.subRefs.count
+                    if !take(UInt8(ascii: "]")) {
+                        repeat {
+                            guard take(UInt8(ascii: "[")), let sid = string(), take(UInt8(ascii: ",")), let text = string(),
+                                take(UInt8(ascii: ",")), let ov = flag()
+                            else { return nil }
+                            if take(UInt8(ascii: ",")) {
+                                // Sources on a sub-value: read past them (nothing renders them).
+                                guard take(UInt8(ascii: "[")) else { return nil }
+                                if !take(UInt8(ascii: "]")) {
+                                    repeat { guard string() != nil else { return nil } } while take(UInt8(ascii: ","))
+                                    guard take(UInt8(ascii: "]")) else { return nil }
+                                }
+                            }
+                            guard take(UInt8(ascii: "]")) else { return nil }
+                            state.subRefs.append(SubRef(name: subName, id: sid, text: text, ov: ov))
+                        } while take(UInt8(ascii: ","))
+                        guard take(UInt8(ascii: "]")) else { return nil }
+                    }
+                    state.groups.append((subName, groupStart..<state.subRefs.count))
+                } while take(UInt8(ascii: ","))
+                guard take(UInt8(ascii: "}")) else { return nil }
+            }
+            guard take(UInt8(ascii: ",")), let ov = flag() else { return nil }
+            w.fragment(ov ? "true" : "false")
+            w.fragment(#","value":{"#)
+            for g in state.groups.indices {
+                if g > 0 { w.fragment(",") }
+                let group = state.groups[g]
+                w.fragment("\"")
+                w.fragment(bytes(group.name))
+                w.fragment("\":[")
+                for k in group.entries {
+                    let sub = state.subRefs[k]
+                    if k > group.entries.lowerBound { w.fragment(",") }
+                    w.fragment(#"{"type":""#)
+                    w.fragment(bytes(type))
+                    w.fragment("/attributes/")
+                    w.fragment(bytes(name))
+                    w.fragment("/attributes/")
+                    w.fragment(bytes(sub.name))
+                    w.fragment(#"","ov":"#)
+                    w.fragment(sub.ov ? "true" : "false")
+                    w.fragment(#","value":""#)
+                    w.fragment(bytes(sub.text))
+                    w.fragment(#"","uri":"#)
+                    valueURI(uriPrefix, id, name, vid, into: &w)
+                    w.fragment("/")
+                    w.fragment(bytes(sub.name))
+                    w.fragment("/")
+                    w.fragment(bytes(sub.id))
+                    w.fragment(#""}"#)
+                }
+                w.fragment("]")
+            }
+            w.fragment(#"},"uri":"#)
+            return finishValue(ov: ov, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart, into: &w, &state)
+        }
+
+        /// After the flag and the content: the sources, `"uri"` and the closing; records the value for the crosswalks.
+        @inline(__always)
+        mutating func finishValue(
+            ov: Bool, name: Span, vid: Span, id: Span, uriPrefix: StaticString, subsStart: Int, into w: inout JSONWriter,
+            _ state: inout StoredEntityRenderer
+        ) -> Bool? {
+            let sourcesStart = state.sourceSpans.count
+            if take(UInt8(ascii: ",")) {
+                guard take(UInt8(ascii: "[")) else { return nil }
+                if !take(UInt8(ascii: "]")) {
+                    repeat {
+                        guard let s = string() else { return nil }
+                        state.sourceSpans.append(s)
+                    } while take(UInt8(ascii: ","))
+                    guard take(UInt8(ascii: "]")) else { return nil }
+                }
+            }
+            guard take(UInt8(ascii: "]")) else { return nil }
+            valueURI(uriPrefix, id, name, vid, into: &w)
+            w.fragment(#""}"#)
+            state.values.append(
+                ValueRef(name: name, id: vid, sources: sourcesStart..<state.sourceSpans.count, subs: subsStart..<state.subRefs.count))
+            return ov
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import HeraldJSON
+import HeraldModel
+import Testing
+
+/// `StoredEntityRenderer` writes, from the stored bytes alone, exactly what `Entity.render(into:)` writes for the
+/// decoded entity, and gives up (writing nothing) on any stored form it does not take.
+@Suite struct StoredEntityRendererTests {
+    /// A small deterministic generator (SplitMix64).
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    }
+
+    static let plainPieces = ["Anna", "Smith", "12 High St", "Zürich", "東京", "a.b@example.com", "0", "", "x y", "😀"]
+    static let trickyPieces = ["say \"hi\"", "back\\slash", "tab\there", "line\nbreak", "\u{01}"]
+
+    static func text(_ r: inout Random, tricky: Bool) -> String {
+        if tricky && r.chance(15) { return trickyPieces[r.below(trickyPieces.count)] }
+        return plainPieces[r.below(plainPieces.count)] + (r.chance(50) ? String(r.below(1000)) : "")
+    }
+
+    static func entity(_ r: inout Random, tricky: Bool) -> Entity {
+        let crosswalkIds = (0..<(1 + r.below(3))).map { "c\($0)" + (r.chance(20) ? "x" : "") }
+        var e = Entity(
+            id: "E" + String(r.below(100_000)), type: r.chance(80) ? individual : "configuration/entityTypes/Organization",
+            createdBy: text(&r, tricky: tricky), createdTime: Int64(r.below(2_000_000_000_000)),
+            updatedBy: text(&r, tricky: tricky), updatedTime: Int64(r.below(2_000_000_000_000)))
+        if r.chance(20) { e.endpoints = RelationEndpoints(startId: "S" + String(r.below(99)), endId: "T" + String(r.below(99))) }
+        for a in 0..<r.below(6) {
+            var values: [AttributeValue] = []
+            let nested = r.chance(30)
+            for v in 0..<(1 + r.below(3)) {
+                let content: AttributeContent
+                if nested {
+                    var subs: [AttributeEntry] = []
+                    for s in 0..<r.below(3) {
+                        subs.append(
+                            AttributeEntry(
+                                name: "Sub\(s)",
+                                values: (0..<r.below(3)).map {
+                                    AttributeValue(id: "s\(v)\(s)\($0)", content: .simple(text(&r, tricky: tricky)), ov: r.chance(50))
+                                }))
+                    }
+                    content = .nested(subs)
+                } else {
+                    content = .simple(text(&r, tricky: tricky))
+                }
+                let sources = crosswalkIds.filter { _ in r.chance(60) }
+                values.append(AttributeValue(id: "v\(a)\(v)", content: content, ov: r.chance(50), sources: sources))
+            }
+            e.attributes.append(AttributeEntry(name: tricky && r.chance(5) ? "Odd\"Name" : "Attr\(a)", values: values))
+        }
+        for id in crosswalkIds {
+            e.crosswalks.append(
+                Crosswalk(
+                    id: id, type: "configuration/sources/" + (r.chance(50) ? "CRM" : "ERP"), value: text(&r, tricky: tricky),
+                    sourceTable: r.chance(30) ? "table" + String(r.below(9)) : nil, createDate: Int64(r.below(1 << 40)),
+                    updateDate: Int64(r.below(1 << 40))))
+        }
+        return e
+    }
+
+    static func rendered(_ e: Entity) -> [UInt8] {
+        var w = JSONWriter()
+        e.render(into: &w)
+        return w.bytes
+    }
+
+    @Test func writesWhatEntityRenderWritesForPlainEntities() throws {
+        var r = Random(state: 1)
+        var renderer = StoredEntityRenderer()
+        var relations = 0
+        var nested = 0
+        for _ in 0..<2_000 {
+            let e = Self.entity(&r, tricky: false)
+            var w = JSONWriter()
+            w.beginArray()  // inside an array, after a value: the renderer must write the comma as render does
+            w.int(1)
+            let result = renderer.render(stored: e.storedBytes(), into: &w)
+            var expected = JSONWriter()
+            expected.beginArray()
+            expected.int(1)
+            e.render(into: &expected)
+            let got = try #require(result, "the stored form of a plain entity must be taken: \(String(decoding: e.storedBytes(), as: UTF8.self))")
+            #expect(w.bytes == expected.bytes, "\(String(decoding: e.storedBytes(), as: UTF8.self))")
+            #expect(got.anyOperationalValue == e.attributes.contains { $0.values.contains(where: \.ov) })
+            // The comma state afterwards is the one render leaves.
+            w.int(2)
+            expected.int(2)
+            #expect(w.bytes == expected.bytes)
+            if e.isRelation { relations += 1 }
+            if e.attributes.contains(where: { $0.values.contains { $0.content.simpleValue == nil } }) { nested += 1 }
+        }
+        #expect(relations > 100 && nested > 100, "the generator covers relations (\(relations)) and nested values (\(nested))")
+    }
+
+    @Test func escapedStringsAreLeftToTheDecoder() {
+        var r = Random(state: 2)
+        var renderer = StoredEntityRenderer()
+        var declined = 0
+        for _ in 0..<2_000 {
+            let e = Self.entity(&r, tricky: true)
+            var w = JSONWriter()
+            w.string("before")
+            let before = w.bytes
+            if renderer.render(stored: e.storedBytes(), into: &w) != nil {
+                var expected = JSONWriter()
+                expected.string("before")
+                e.render(into: &expected)
+                #expect(w.bytes == expected.bytes)
+            } else {
+                declined += 1
+                #expect(w.bytes == before, "nothing written when the renderer gives up")
+            }
+        }
+        #expect(declined > 100, "entities with escapes are declined (\(declined))")
+    }
+
+    /// Damaged stored bytes: the renderer either declines, writing nothing, or the entity decodes and renders to the
+    /// same bytes. It never renders what the decoder would refuse.
+    @Test func damagedStoredFormsAreDeclinedOrRenderedAsTheDecoderReadsThem() {
+        var r = Random(state: 3)
+        var renderer = StoredEntityRenderer()
+        let alphabet = Array("{}[],:\"01 -.enul\\xE9".utf8)
+        var rendered = 0
+        for _ in 0..<20_000 {
+            var stored = Self.entity(&r, tricky: false).storedBytes()
+            switch r.below(4) {
+            case 0: stored[r.below(stored.count)] = alphabet[r.below(alphabet.count)]
+            case 1: stored.removeSubrange(r.below(stored.count)...)
+            case 2: stored.remove(at: r.below(stored.count))
+            default: stored.insert(alphabet[r.below(alphabet.count)], at: r.below(stored.count))
+            }
+            var w = JSONWriter()
+            let result = renderer.render(stored: stored, into: &w)
+            let decoded = try? Entity(storedBytes: stored)
+            if result != nil {
+                rendered += 1
+                guard let decoded else {
+                    Issue.record("rendered a stored form the decoder refuses: \(String(decoding: stored, as: UTF8.self))")
+                    continue
+                }
+                #expect(w.bytes == Self.rendered(decoded), "\(String(decoding: stored, as: UTF8.self))")
+            } else {
+                #expect(w.bytes.isEmpty)
+            }
+        }
+        #expect(rendered > 1_000, "some damaged forms are still well-formed (\(rendered))")
+    }
+}
