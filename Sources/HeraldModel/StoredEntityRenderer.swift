@@ -58,20 +58,48 @@ public struct StoredEntityRenderer: Sendable {
         public var anyOperationalValue: Bool
     }
 
-    /// Appends the API shape of the stored entity `stored` to `writer`, as `Entity(storedBytes:).render(into:)`
-    /// would; nil (and nothing written) when the bytes are not in the exact form described above.
-    public mutating func render(stored: [UInt8], into writer: inout JSONWriter) -> Rendered? {
-        stored.withUnsafeBufferPointer { render(stored: $0, into: &writer) }
+    /// Which parts to write: `EntityRenderOptions` without sub-attribute selections (`attributes.X.Y`), which
+    /// this renderer does not take.
+    public struct Selection: Sendable {
+        /// Top-level fields to keep; nil keeps all.
+        var fields: Set<String>?
+        /// Attributes to keep (UTF-8 names); nil keeps all.
+        var attributeNames: [[UInt8]]?
+        var ovOnly: Bool
+        /// Everything (`Entity.render(into:)`): the header is written without per-field checks.
+        var isAll: Bool
+
+        /// Nil for options that select sub-attributes.
+        public init?(_ options: EntityRenderOptions) {
+            guard options.subAttributes.isEmpty else { return nil }
+            fields = options.fields
+            attributeNames = options.attributes.map { $0.map { Array($0.utf8) } }
+            ovOnly = options.ovOnly
+            isAll = options == .all
+        }
+
+        public static let all = Selection(.all)!
+
+        func wants(_ field: String) -> Bool { fields?.contains(field) ?? true }
     }
 
-    /// As `render(stored:into:)`, from borrowed bytes.
-    public mutating func render(stored: UnsafeBufferPointer<UInt8>, into writer: inout JSONWriter) -> Rendered? {
+    /// Appends the API shape of the stored entity `stored` to `writer`, as `Entity(storedBytes:).render(into:)`
+    /// (or, with a selection, `render(into:options:)`) would; nil (and nothing written) when the bytes are not in
+    /// the exact form described above.
+    public mutating func render(stored: [UInt8], selection: Selection = .all, into writer: inout JSONWriter) -> Rendered? {
+        stored.withUnsafeBufferPointer { render(stored: $0, selection: selection, into: &writer) }
+    }
+
+    /// As `render(stored:selection:into:)`, from borrowed bytes.
+    public mutating func render(
+        stored: UnsafeBufferPointer<UInt8>, selection: Selection = .all, into writer: inout JSONWriter
+    ) -> Rendered? {
         let mark = writer.mark
         values.removeAll(keepingCapacity: true)
         sourceSpans.removeAll(keepingCapacity: true)
         subRefs.removeAll(keepingCapacity: true)
         var c = Cursor(p: stored)
-        if let rendered = c.render(into: &writer, &self) { return rendered }
+        if let rendered = c.render(into: &writer, selection, &self) { return rendered }
         writer.rewind(to: mark)
         return nil
     }
@@ -184,6 +212,26 @@ public struct StoredEntityRenderer: Sendable {
             return true
         }
 
+        /// `"name":"…"` through the writer's own comma handling.
+        func stringMember(_ name: StaticString, _ value: Span, into w: inout JSONWriter) {
+            w.key(name)
+            w.openString()
+            w.fragment(bytes(value))
+            w.closeString()
+        }
+
+        /// Whether the attribute `name` is among those selected.
+        func selected(_ name: Span, _ selection: Selection) -> Bool {
+            guard let names = selection.attributeNames else { return true }
+            let n = name.end - name.start
+            for candidate in names where candidate.count == n {
+                if n == 0 || candidate.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p.baseAddress! + name.start, n) }) == 0 {
+                    return true
+                }
+            }
+            return false
+        }
+
         func bytes(_ s: Span) -> UnsafeBufferPointer<UInt8> {
             UnsafeBufferPointer(rebasing: p[s.start..<s.end])
         }
@@ -193,7 +241,7 @@ public struct StoredEntityRenderer: Sendable {
             return n == b.end - b.start && (n == 0 || memcmp(p.baseAddress! + a.start, p.baseAddress! + b.start, n) == 0)
         }
 
-        mutating func render(into w: inout JSONWriter, _ state: inout StoredEntityRenderer) -> Rendered? {
+        mutating func render(into w: inout JSONWriter, _ selection: Selection, _ state: inout StoredEntityRenderer) -> Rendered? {
             // {"v":1,"id":…,"t":…,("s":…,"e":…,)"cb":…,"ct":…,"ub":…,"ut":…,"a":{…},"c":[…]}
             guard take(UInt8(ascii: "{")), key("v"), take(UInt8(ascii: "1")), take(UInt8(ascii: ",")),
                 key("id"), let id = string(), take(UInt8(ascii: ",")), key("t"), let type = string(),
@@ -212,28 +260,68 @@ public struct StoredEntityRenderer: Sendable {
 
             let uriPrefix: StaticString = endpoints == nil ? "entities/" : "relations/"
             w.beginObject()
-            w.fragment(#""uri":""#)
-            w.fragment(uriPrefix)
-            w.fragment(bytes(id))
-            w.fragment(#"","type":""#)
-            w.fragment(bytes(type))
-            w.fragment(#"""#)
-            if let (s, e) = endpoints {
-                w.fragment(#","startObject":{"objectURI":"entities/"#)
-                w.fragment(bytes(s))
-                w.fragment(#""},"endObject":{"objectURI":"entities/"#)
-                w.fragment(bytes(e))
-                w.fragment(#""}"#)
+            if selection.isAll {
+                w.fragment(#""uri":""#)
+                w.fragment(uriPrefix)
+                w.fragment(bytes(id))
+                w.fragment(#"","type":""#)
+                w.fragment(bytes(type))
+                w.fragment(#"""#)
+                if let (s, e) = endpoints {
+                    w.fragment(#","startObject":{"objectURI":"entities/"#)
+                    w.fragment(bytes(s))
+                    w.fragment(#""},"endObject":{"objectURI":"entities/"#)
+                    w.fragment(bytes(e))
+                    w.fragment(#""}"#)
+                }
+                w.fragment(#","createdBy":""#)
+                w.fragment(bytes(createdBy))
+                w.fragment(#"","createdTime":"#)
+                w.fragment(bytes(createdTime))
+                w.fragment(#","updatedBy":""#)
+                w.fragment(bytes(updatedBy))
+                w.fragment(#"","updatedTime":"#)
+                w.fragment(bytes(updatedTime))
+                w.fragment(#","attributes":{"#)
+            } else {
+                // As `Entity.render(into:options:)`: the fields asked for, the endpoints always.
+                if selection.wants("uri") {
+                    w.key("uri")
+                    w.openString()
+                    w.fragment(uriPrefix)
+                    w.fragment(bytes(id))
+                    w.closeString()
+                }
+                if selection.wants("type") { stringMember("type", type, into: &w) }
+                if let (s, e) = endpoints {
+                    for (name, end) in [("startObject", s), ("endObject", e)] {
+                        w.key(name)
+                        w.beginObject()
+                        w.key("objectURI")
+                        w.openString()
+                        w.fragment("entities/")
+                        w.fragment(bytes(end))
+                        w.closeString()
+                        w.endObject()
+                    }
+                }
+                if selection.wants("createdBy") { stringMember("createdBy", createdBy, into: &w) }
+                if selection.wants("createdTime") {
+                    w.key("createdTime")
+                    w.raw(bytes(createdTime))
+                }
+                if selection.wants("updatedBy") { stringMember("updatedBy", updatedBy, into: &w) }
+                if selection.wants("updatedTime") {
+                    w.key("updatedTime")
+                    w.raw(bytes(updatedTime))
+                }
             }
-            w.fragment(#","createdBy":""#)
-            w.fragment(bytes(createdBy))
-            w.fragment(#"","createdTime":"#)
-            w.fragment(bytes(createdTime))
-            w.fragment(#","updatedBy":""#)
-            w.fragment(bytes(updatedBy))
-            w.fragment(#"","updatedTime":"#)
-            w.fragment(bytes(updatedTime))
-            w.fragment(#","attributes":{"#)
+            // Without "attributes" they are still read (the crosswalks list their values) and then dropped.
+            let beforeAttributes = w.mark
+            if !selection.isAll {
+                w.key("attributes")
+                w.beginObject()
+            }
 
             // Attributes: "Name":[[id, text or {…}, ov, [sources]], …], …
             var anyOV = false
@@ -241,31 +329,49 @@ public struct StoredEntityRenderer: Sendable {
             if !take(UInt8(ascii: "}")) {
                 repeat {
                     guard let name = string(), take(UInt8(ascii: ":")), take(UInt8(ascii: "[")) else { return nil }
+                    let attributeMark = w.mark
                     if !firstAttribute { w.fragment(",") }
-                    firstAttribute = false
                     w.fragment("\"")
                     w.fragment(bytes(name))
                     w.fragment("\":[")
-                    var firstValue = true
+                    var written = 0
                     if !take(UInt8(ascii: "]")) {
                         repeat {
-                            if !firstValue { w.fragment(",") }
-                            firstValue = false
+                            let valueMark = w.mark
+                            if written > 0 { w.fragment(",") }
                             guard let ov = value(name: name, type: type, id: id, uriPrefix: uriPrefix, into: &w, &state)
                             else { return nil }
                             if ov { anyOV = true }
+                            if selection.ovOnly && !ov { w.rewind(to: valueMark) } else { written += 1 }
                         } while take(UInt8(ascii: ","))
                         guard take(UInt8(ascii: "]")) else { return nil }
                     }
                     w.fragment("]")
+                    if selection.ovOnly && written == 0 || !selected(name, selection) {
+                        w.rewind(to: attributeMark)
+                    } else {
+                        firstAttribute = false
+                    }
                 } while take(UInt8(ascii: ","))
                 guard take(UInt8(ascii: "}")) else { return nil }
             }
-            w.fragment("}")
+            if selection.isAll {
+                w.fragment("}")
+            } else if selection.wants("attributes") {
+                w.endObject()
+            } else {
+                w.rewind(to: beforeAttributes)
+            }
 
             // Crosswalks: [[id, type, value, sourceTable or null, createDate, updateDate], …]
             guard take(UInt8(ascii: ",")), key("c"), take(UInt8(ascii: "[")) else { return nil }
-            w.fragment(#","crosswalks":["#)
+            let beforeCrosswalks = w.mark
+            if selection.isAll {
+                w.fragment(#","crosswalks":["#)
+            } else {
+                w.key("crosswalks")
+                w.beginArray()
+            }
             var firstCrosswalk = true
             if !take(UInt8(ascii: "]")) {
                 repeat {
@@ -326,7 +432,13 @@ public struct StoredEntityRenderer: Sendable {
                 guard take(UInt8(ascii: "]")) else { return nil }
             }
             guard take(UInt8(ascii: "}")), i == p.count else { return nil }
-            w.fragment("]")
+            if selection.isAll {
+                w.fragment("]")
+            } else if selection.wants("crosswalks") {
+                w.endArray()
+            } else {
+                w.rewind(to: beforeCrosswalks)
+            }
             w.endObject()
             return Rendered(anyOperationalValue: anyOV)
         }

@@ -35,6 +35,8 @@ public final class PayloadRenderer {
     private var writer = JSONWriter(capacity: 16 << 10)
     private lazy var gzip = GzipCompressor(level: 1)
     private var storedRenderer = StoredEntityRenderer()
+    /// The selected fields for `renderFromStored` (nil: a selection of sub-attributes, which it does not take).
+    private let storedSelection: StoredEntityRenderer.Selection?
     private let destinationHash: String
 
     public init(tenant: String, destination: DestinationConfiguration, streaming: StreamingConfiguration, maxMessageBytes: Int) {
@@ -44,6 +46,7 @@ public final class PayloadRenderer {
         self.analyzeOvChanges = streaming.analyzeOvChanges
         self.maxMessageBytes = maxMessageBytes
         self.options = EntityRenderOptions(payloadFields: destination.payloadFields, ovOnly: destination.ovOnly)
+        self.storedSelection = StoredEntityRenderer.Selection(options)
         self.destinationHash = fnv1a32Hex(destination.id)
     }
 
@@ -89,19 +92,20 @@ public final class PayloadRenderer {
     }
 
     /// Renders an entity event straight from its stored snapshot, without decoding it into an `Entity`
-    /// (`StoredEntityRenderer`), when the body needs nothing else: a whole SNAPSHOT (no `payloadFields`, not
-    /// `ovOnly`). The caller uses it when no object filter needs the decoded entity either. Nil when it does not
-    /// apply (another payload, a merge event, a stored form it does not take): the caller decodes and calls
-    /// `render(_:entity:delta:)`, which gives the same bytes.
+    /// (`StoredEntityRenderer`), when the body needs nothing else: a SNAPSHOT, whole or with `payloadFields` and
+    /// `ovOnly` (but no sub-attribute selection, `attributes.X.Y`). The caller uses it when no object filter needs
+    /// the decoded entity either. Nil when it does not apply (another payload, a merge event, a stored form it does
+    /// not take): the caller decodes and calls `render(_:entity:delta:)`, which gives the same bytes.
     public func renderFromStored(_ record: EventRecord) -> RenderOutcome? {
         let event = record.event
-        guard destination.payloadType == .snapshot, options == .all, !event.type.isMergeEvent else { return nil }
+        guard destination.payloadType == .snapshot, let storedSelection, !event.type.isMergeEvent else { return nil }
         writer.reset()
         writer.beginObject()
         writer.key("type")
         writer.string(event.type.rawValue)
         writer.key("object")
-        guard let rendered = storedRenderer.render(stored: event.snapshot, into: &writer) else { return nil }
+        guard let rendered = storedRenderer.render(stored: event.snapshot, selection: storedSelection, into: &writer)
+        else { return nil }
         // `EventDelta.ovChanged` without an entity: a stored delta says it; a creation or a removal changed an
         // operational value when the entity has one (`record.event.delta(for:)`).
         let ovChanged: Bool

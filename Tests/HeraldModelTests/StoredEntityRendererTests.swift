@@ -102,6 +102,38 @@ import Testing
         #expect(relations > 100 && nested > 100, "the generator covers relations (\(relations)) and nested values (\(nested))")
     }
 
+    /// Selected fields and `ovOnly` (`payloadFields`): what `render(into:options:)` writes.
+    @Test func selectionsWriteWhatRenderWithOptionsWrites() throws {
+        var r = Random(state: 4)
+        var renderer = StoredEntityRenderer()
+        let fields = ["uri", "type", "createdBy", "createdTime", "updatedBy", "updatedTime", "attributes", "crosswalks"]
+        var dropped = 0
+        for _ in 0..<3_000 {
+            let e = Self.entity(&r, tricky: false)
+            var payloadFields: [String]? = r.chance(20) ? nil : fields.filter { _ in r.chance(50) }
+            if payloadFields != nil && r.chance(50) {
+                payloadFields!.append(contentsOf: (0..<r.below(3)).map { _ in "attributes.Attr\(r.below(6))" })
+            }
+            let options = EntityRenderOptions(payloadFields: payloadFields, ovOnly: r.chance(50))
+            let selection = try #require(StoredEntityRenderer.Selection(options))
+            var w = JSONWriter()
+            w.beginArray()
+            let result = renderer.render(stored: e.storedBytes(), selection: selection, into: &w)
+            var expected = JSONWriter()
+            expected.beginArray()
+            e.render(into: &expected, options: options)
+            #expect(result != nil)
+            w.endArray()
+            expected.endArray()
+            #expect(
+                w.bytes == expected.bytes,
+                "\(payloadFields ?? []) ovOnly \(options.ovOnly): \(String(decoding: e.storedBytes(), as: UTF8.self))")
+            if w.bytes.count < 100 { dropped += 1 }
+        }
+        #expect(dropped > 50, "some selections leave almost nothing (\(dropped))")
+        #expect(StoredEntityRenderer.Selection(EntityRenderOptions(payloadFields: ["attributes.Address.City"], ovOnly: false)) == nil)
+    }
+
     @Test func escapedStringsAreLeftToTheDecoder() {
         var r = Random(state: 2)
         var renderer = StoredEntityRenderer()

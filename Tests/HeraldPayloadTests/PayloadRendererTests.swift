@@ -207,6 +207,8 @@ struct RenderFromStoredTests {
                 renderers.append(T().renderer({ $0.format = format }, analyze: analyze))
             }
         }
+        renderers.append(T().renderer { $0.payloadFields = ["uri", "attributes.LastName", "crosswalks"] })
+        renderers.append(T().renderer { $0.ovOnly = true })
         renderers.append(T().renderer(largeObjects: true, limit: 300))
         renderers.append(T().renderer(largeObjects: false, limit: 300))
         for r in renderers {
@@ -220,10 +222,10 @@ struct RenderFromStoredTests {
         }
     }
 
-    @Test func otherPayloadsMergeEventsAndEscapedStringsAreLeftToTheDecodedPath() throws {
+    @Test func otherPayloadsSubAttributesMergeEventsAndEscapedStringsAreLeftToTheDecodedPath() throws {
         let declined: [PayloadRenderer] = [
             T().renderer { $0.payloadType = .deltas }, T().renderer { $0.payloadType = .snapshotWithDelta },
-            T().renderer { $0.payloadFields = ["uri", "attributes.FirstName"] }, T().renderer { $0.ovOnly = true },
+            T().renderer { $0.payloadFields = ["uri", "attributes.Address.City"] },
         ]
         for r in declined { #expect(r.renderFromStored(T.record()) == nil) }
         let whole = T().renderer()
