@@ -18,7 +18,7 @@ import HeraldJSON
 /// `[id, text or {sub-attributes}, 0 or 1, [sources]]` and sub-values one level deep. For anything else it writes
 /// nothing and returns nil, and the caller decodes the entity (which also reports what is wrong).
 ///
-/// Not thread-safe: one per renderer (it reuses its buffers).
+/// Not thread-safe: one per renderer (it reuses its buffers, and copies of it share its output memory).
 public struct StoredEntityRenderer: Sendable {
     /// Byte offsets of a string's content (without the quotes) or of an integer's digits in the stored bytes.
     @usableFromInline
@@ -43,6 +43,64 @@ public struct StoredEntityRenderer: Sendable {
         var ov: Bool
     }
 
+    /// The renderer's own output memory: the entity's members are written here with plain copies (an
+    /// `Array.append(contentsOf:)` per piece, ~25 pieces per value, cost more than the copying) and handed to the
+    /// `JSONWriter` in one append.
+    final class OutputBuffer: @unchecked Sendable {
+        var base: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+
+        init() {
+            capacity = 16 << 10
+            base = .allocate(capacity: capacity)
+        }
+
+        deinit { base.deallocate() }
+    }
+
+    /// Appends into an `OutputBuffer`'s memory (held in locals while a render runs).
+    struct Out {
+        var base: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+        var count = 0
+        /// Whether the next top-level member needs a comma (the selection path's header).
+        var needsComma = false
+
+        @inline(__always)
+        mutating func append(_ b: UnsafeBufferPointer<UInt8>) {
+            let n = b.count
+            guard n > 0 else { return }
+            if _slowPath(count &+ n > capacity) { grow(n) }
+            (base + count).update(from: b.baseAddress!, count: n)
+            count &+= n
+        }
+
+        @inline(__always)
+        mutating func append(_ text: StaticString) {
+            append(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        }
+
+        mutating func grow(_ n: Int) {
+            var c = capacity * 2
+            while count + n > c { c *= 2 }
+            let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+            fresh.update(from: base, count: count)
+            base.deallocate()
+            base = fresh
+            capacity = c
+        }
+
+        /// `"name":` as a member of the entity object, with the comma before it when one is due.
+        mutating func member(_ name: StaticString) {
+            if needsComma { append(",") }
+            append("\"")
+            append(name)
+            append("\":")
+            needsComma = true
+        }
+    }
+
+    private let output = OutputBuffer()
     private var values: [ValueRef] = []
     private var sourceSpans: [Span] = []
     private var subRefs: [SubRef] = []
@@ -94,14 +152,20 @@ public struct StoredEntityRenderer: Sendable {
     public mutating func render(
         stored: UnsafeBufferPointer<UInt8>, selection: Selection = .all, into writer: inout JSONWriter
     ) -> Rendered? {
-        let mark = writer.mark
         values.removeAll(keepingCapacity: true)
         sourceSpans.removeAll(keepingCapacity: true)
         subRefs.removeAll(keepingCapacity: true)
         var c = Cursor(p: stored)
-        if let rendered = c.render(into: &writer, selection, &self) { return rendered }
-        writer.rewind(to: mark)
-        return nil
+        var o = Out(base: output.base, capacity: output.capacity)
+        let rendered = c.render(into: &o, selection, &self)
+        output.base = o.base
+        output.capacity = o.capacity
+        guard let rendered else { return nil }
+        // The members between the braces; `beginObject`/`endObject` keep the writer's comma state right.
+        writer.beginObject()
+        writer.fragment(UnsafeBufferPointer(start: o.base, count: o.count))
+        writer.endObject()
+        return rendered
     }
 
     /// The pass over the stored bytes. Each step returns nil (give up) on anything unexpected.
@@ -212,12 +276,12 @@ public struct StoredEntityRenderer: Sendable {
             return true
         }
 
-        /// `"name":"…"` through the writer's own comma handling.
-        func stringMember(_ name: StaticString, _ value: Span, into w: inout JSONWriter) {
-            w.key(name)
-            w.openString()
-            w.fragment(bytes(value))
-            w.closeString()
+        /// `"name":"…"` as a member of the entity object.
+        func stringMember(_ name: StaticString, _ value: Span, into w: inout Out) {
+            w.member(name)
+            w.append("\"")
+            w.append(bytes(value))
+            w.append("\"")
         }
 
         /// Whether the attribute `name` is among those selected.
@@ -241,7 +305,7 @@ public struct StoredEntityRenderer: Sendable {
             return n == b.end - b.start && (n == 0 || memcmp(p.baseAddress! + a.start, p.baseAddress! + b.start, n) == 0)
         }
 
-        mutating func render(into w: inout JSONWriter, _ selection: Selection, _ state: inout StoredEntityRenderer) -> Rendered? {
+        mutating func render(into w: inout Out, _ selection: Selection, _ state: inout StoredEntityRenderer) -> Rendered? {
             // {"v":1,"id":…,"t":…,("s":…,"e":…,)"cb":…,"ct":…,"ub":…,"ut":…,"a":{…},"c":[…]}
             guard take(UInt8(ascii: "{")), key("v"), take(UInt8(ascii: "1")), take(UInt8(ascii: ",")),
                 key("id"), let id = string(), take(UInt8(ascii: ",")), key("t"), let type = string(),
@@ -258,69 +322,67 @@ public struct StoredEntityRenderer: Sendable {
                 let updatedTime = integer(), take(UInt8(ascii: ",")), key("a"), take(UInt8(ascii: "{"))
             else { return nil }
 
+            // The members only: the caller's JSONWriter writes the braces.
             let uriPrefix: StaticString = endpoints == nil ? "entities/" : "relations/"
-            w.beginObject()
             if selection.isAll {
-                w.fragment(#""uri":""#)
-                w.fragment(uriPrefix)
-                w.fragment(bytes(id))
-                w.fragment(#"","type":""#)
-                w.fragment(bytes(type))
-                w.fragment(#"""#)
+                w.append(#""uri":""#)
+                w.append(uriPrefix)
+                w.append(bytes(id))
+                w.append(#"","type":""#)
+                w.append(bytes(type))
+                w.append(#"""#)
                 if let (s, e) = endpoints {
-                    w.fragment(#","startObject":{"objectURI":"entities/"#)
-                    w.fragment(bytes(s))
-                    w.fragment(#""},"endObject":{"objectURI":"entities/"#)
-                    w.fragment(bytes(e))
-                    w.fragment(#""}"#)
+                    w.append(#","startObject":{"objectURI":"entities/"#)
+                    w.append(bytes(s))
+                    w.append(#""},"endObject":{"objectURI":"entities/"#)
+                    w.append(bytes(e))
+                    w.append(#""}"#)
                 }
-                w.fragment(#","createdBy":""#)
-                w.fragment(bytes(createdBy))
-                w.fragment(#"","createdTime":"#)
-                w.fragment(bytes(createdTime))
-                w.fragment(#","updatedBy":""#)
-                w.fragment(bytes(updatedBy))
-                w.fragment(#"","updatedTime":"#)
-                w.fragment(bytes(updatedTime))
-                w.fragment(#","attributes":{"#)
+                w.append(#","createdBy":""#)
+                w.append(bytes(createdBy))
+                w.append(#"","createdTime":"#)
+                w.append(bytes(createdTime))
+                w.append(#","updatedBy":""#)
+                w.append(bytes(updatedBy))
+                w.append(#"","updatedTime":"#)
+                w.append(bytes(updatedTime))
+                w.append(#","attributes":{"#)
             } else {
                 // As `Entity.render(into:options:)`: the fields asked for, the endpoints always.
                 if selection.wants("uri") {
-                    w.key("uri")
-                    w.openString()
-                    w.fragment(uriPrefix)
-                    w.fragment(bytes(id))
-                    w.closeString()
+                    w.member("uri")
+                    w.append("\"")
+                    w.append(uriPrefix)
+                    w.append(bytes(id))
+                    w.append("\"")
                 }
                 if selection.wants("type") { stringMember("type", type, into: &w) }
                 if let (s, e) = endpoints {
-                    for (name, end) in [("startObject", s), ("endObject", e)] {
-                        w.key(name)
-                        w.beginObject()
-                        w.key("objectURI")
-                        w.openString()
-                        w.fragment("entities/")
-                        w.fragment(bytes(end))
-                        w.closeString()
-                        w.endObject()
-                    }
+                    w.member("startObject")
+                    w.append(#"{"objectURI":"entities/"#)
+                    w.append(bytes(s))
+                    w.append(#""}"#)
+                    w.member("endObject")
+                    w.append(#"{"objectURI":"entities/"#)
+                    w.append(bytes(e))
+                    w.append(#""}"#)
                 }
                 if selection.wants("createdBy") { stringMember("createdBy", createdBy, into: &w) }
                 if selection.wants("createdTime") {
-                    w.key("createdTime")
-                    w.raw(bytes(createdTime))
+                    w.member("createdTime")
+                    w.append(bytes(createdTime))
                 }
                 if selection.wants("updatedBy") { stringMember("updatedBy", updatedBy, into: &w) }
                 if selection.wants("updatedTime") {
-                    w.key("updatedTime")
-                    w.raw(bytes(updatedTime))
+                    w.member("updatedTime")
+                    w.append(bytes(updatedTime))
                 }
             }
             // Without "attributes" they are still read (the crosswalks list their values) and then dropped.
-            let beforeAttributes = w.mark
+            let beforeAttributes = (count: w.count, needsComma: w.needsComma)
             if !selection.isAll {
-                w.key("attributes")
-                w.beginObject()
+                w.member("attributes")
+                w.append("{")
             }
 
             // Attributes: "Name":[[id, text or {…}, ov, [sources]], …], …
@@ -329,26 +391,26 @@ public struct StoredEntityRenderer: Sendable {
             if !take(UInt8(ascii: "}")) {
                 repeat {
                     guard let name = string(), take(UInt8(ascii: ":")), take(UInt8(ascii: "[")) else { return nil }
-                    let attributeMark = w.mark
-                    if !firstAttribute { w.fragment(",") }
-                    w.fragment("\"")
-                    w.fragment(bytes(name))
-                    w.fragment("\":[")
+                    let attributeMark = w.count
+                    if !firstAttribute { w.append(",") }
+                    w.append("\"")
+                    w.append(bytes(name))
+                    w.append("\":[")
                     var written = 0
                     if !take(UInt8(ascii: "]")) {
                         repeat {
-                            let valueMark = w.mark
-                            if written > 0 { w.fragment(",") }
+                            let valueMark = w.count
+                            if written > 0 { w.append(",") }
                             guard let ov = value(name: name, type: type, id: id, uriPrefix: uriPrefix, into: &w, &state)
                             else { return nil }
                             if ov { anyOV = true }
-                            if selection.ovOnly && !ov { w.rewind(to: valueMark) } else { written += 1 }
+                            if selection.ovOnly && !ov { w.count = valueMark } else { written += 1 }
                         } while take(UInt8(ascii: ","))
                         guard take(UInt8(ascii: "]")) else { return nil }
                     }
-                    w.fragment("]")
+                    w.append("]")
                     if selection.ovOnly && written == 0 || !selected(name, selection) {
-                        w.rewind(to: attributeMark)
+                        w.count = attributeMark
                     } else {
                         firstAttribute = false
                     }
@@ -356,21 +418,21 @@ public struct StoredEntityRenderer: Sendable {
                 guard take(UInt8(ascii: "}")) else { return nil }
             }
             if selection.isAll {
-                w.fragment("}")
+                w.append("}")
             } else if selection.wants("attributes") {
-                w.endObject()
+                w.append("}")
             } else {
-                w.rewind(to: beforeAttributes)
+                (w.count, w.needsComma) = beforeAttributes
             }
 
             // Crosswalks: [[id, type, value, sourceTable or null, createDate, updateDate], …]
             guard take(UInt8(ascii: ",")), key("c"), take(UInt8(ascii: "[")) else { return nil }
-            let beforeCrosswalks = w.mark
+            let beforeCrosswalks = w.count
             if selection.isAll {
-                w.fragment(#","crosswalks":["#)
+                w.append(#","crosswalks":["#)
             } else {
-                w.key("crosswalks")
-                w.beginArray()
+                w.member("crosswalks")
+                w.append("[")
             }
             var firstCrosswalk = true
             if !take(UInt8(ascii: "]")) {
@@ -389,92 +451,91 @@ public struct StoredEntityRenderer: Sendable {
                     guard take(UInt8(ascii: ",")), let created = integer(), take(UInt8(ascii: ",")),
                         let updated = integer(), take(UInt8(ascii: "]"))
                     else { return nil }
-                    if !firstCrosswalk { w.fragment(",") }
+                    if !firstCrosswalk { w.append(",") }
                     firstCrosswalk = false
-                    w.fragment(#"{"uri":""#)
-                    w.fragment(uriPrefix)
-                    w.fragment(bytes(id))
-                    w.fragment("/crosswalks/")
-                    w.fragment(bytes(cid))
-                    w.fragment(#"","type":""#)
-                    w.fragment(bytes(ctype))
-                    w.fragment(#"","value":""#)
-                    w.fragment(bytes(cvalue))
-                    w.fragment("\"")
+                    w.append(#"{"uri":""#)
+                    w.append(uriPrefix)
+                    w.append(bytes(id))
+                    w.append("/crosswalks/")
+                    w.append(bytes(cid))
+                    w.append(#"","type":""#)
+                    w.append(bytes(ctype))
+                    w.append(#"","value":""#)
+                    w.append(bytes(cvalue))
+                    w.append("\"")
                     if let table {
-                        w.fragment(#","sourceTable":""#)
-                        w.fragment(bytes(table))
-                        w.fragment("\"")
+                        w.append(#","sourceTable":""#)
+                        w.append(bytes(table))
+                        w.append("\"")
                     }
-                    w.fragment(#","createDate":"#)
-                    w.fragment(bytes(created))
-                    w.fragment(#","updateDate":"#)
-                    w.fragment(bytes(updated))
-                    w.fragment(#","attributes":["#)
+                    w.append(#","createDate":"#)
+                    w.append(bytes(created))
+                    w.append(#","updateDate":"#)
+                    w.append(bytes(updated))
+                    w.append(#","attributes":["#)
                     var firstURI = true
                     for v in state.values where state.sourceSpans[v.sources].contains(where: { same($0, cid) }) {
-                        if !firstURI { w.fragment(",") }
+                        if !firstURI { w.append(",") }
                         firstURI = false
                         valueURI(uriPrefix, id, v.name, v.id, into: &w)
-                        w.fragment("\"")
+                        w.append("\"")
                         for s in state.subRefs[v.subs] {
-                            w.fragment(",")
+                            w.append(",")
                             valueURI(uriPrefix, id, v.name, v.id, into: &w)
-                            w.fragment("/")
-                            w.fragment(bytes(s.name))
-                            w.fragment("/")
-                            w.fragment(bytes(s.id))
-                            w.fragment("\"")
+                            w.append("/")
+                            w.append(bytes(s.name))
+                            w.append("/")
+                            w.append(bytes(s.id))
+                            w.append("\"")
                         }
                     }
-                    w.fragment("]}")
+                    w.append("]}")
                 } while take(UInt8(ascii: ","))
                 guard take(UInt8(ascii: "]")) else { return nil }
             }
             guard take(UInt8(ascii: "}")), i == p.count else { return nil }
             if selection.isAll {
-                w.fragment("]")
+                w.append("]")
             } else if selection.wants("crosswalks") {
-                w.endArray()
+                w.append("]")
             } else {
-                w.rewind(to: beforeCrosswalks)
+                w.count = beforeCrosswalks
             }
-            w.endObject()
             return Rendered(anyOperationalValue: anyOV)
         }
 
         /// `"{uriPrefix}{id}/attributes/{name}/{valueId}` (an open string).
         @inline(__always)
-        func valueURI(_ uriPrefix: StaticString, _ id: Span, _ name: Span, _ valueId: Span, into w: inout JSONWriter) {
-            w.fragment("\"")
-            w.fragment(uriPrefix)
-            w.fragment(bytes(id))
-            w.fragment("/attributes/")
-            w.fragment(bytes(name))
-            w.fragment("/")
-            w.fragment(bytes(valueId))
+        func valueURI(_ uriPrefix: StaticString, _ id: Span, _ name: Span, _ valueId: Span, into w: inout Out) {
+            w.append("\"")
+            w.append(uriPrefix)
+            w.append(bytes(id))
+            w.append("/attributes/")
+            w.append(bytes(name))
+            w.append("/")
+            w.append(bytes(valueId))
         }
 
         /// One top-level value `[id, text or {…}, ov, [sources]]` as `{"type","ov","value","uri"}`; its `ov`.
         mutating func value(
-            name: Span, type: Span, id: Span, uriPrefix: StaticString, into w: inout JSONWriter,
+            name: Span, type: Span, id: Span, uriPrefix: StaticString, into w: inout Out,
             _ state: inout StoredEntityRenderer
         ) -> Bool? {
             guard take(UInt8(ascii: "[")), let vid = string(), take(UInt8(ascii: ",")) else { return nil }
             let subsStart = state.subRefs.count
-            w.fragment(#"{"type":""#)
-            w.fragment(bytes(type))
-            w.fragment("/attributes/")
-            w.fragment(bytes(name))
-            w.fragment(#"","ov":"#)
+            w.append(#"{"type":""#)
+            w.append(bytes(type))
+            w.append("/attributes/")
+            w.append(bytes(name))
+            w.append(#"","ov":"#)
             // The flag comes after the content in the stored form and before it in the output: the content's spans
             // are read first.
             if peek(UInt8(ascii: "\"")) {
                 guard let text = string(), take(UInt8(ascii: ",")), let ov = flag() else { return nil }
-                w.fragment(ov ? "true" : "false")
-                w.fragment(#","value":""#)
-                w.fragment(bytes(text))
-                w.fragment(#"","uri":"#)
+                w.append(ov ? "true" : "false")
+                w.append(#","value":""#)
+                w.append(bytes(text))
+                w.append(#"","uri":"#)
                 return finishValue(ov: ov, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart, into: &w, &state)
             }
             // Nested: {"Sub":[[sid,"text",ov],…],…}, one level deep.
@@ -507,45 +568,45 @@ public struct StoredEntityRenderer: Sendable {
                 guard take(UInt8(ascii: "}")) else { return nil }
             }
             guard take(UInt8(ascii: ",")), let ov = flag() else { return nil }
-            w.fragment(ov ? "true" : "false")
-            w.fragment(#","value":{"#)
+            w.append(ov ? "true" : "false")
+            w.append(#","value":{"#)
             for g in state.groups.indices {
-                if g > 0 { w.fragment(",") }
+                if g > 0 { w.append(",") }
                 let group = state.groups[g]
-                w.fragment("\"")
-                w.fragment(bytes(group.name))
-                w.fragment("\":[")
+                w.append("\"")
+                w.append(bytes(group.name))
+                w.append("\":[")
                 for k in group.entries {
                     let sub = state.subRefs[k]
-                    if k > group.entries.lowerBound { w.fragment(",") }
-                    w.fragment(#"{"type":""#)
-                    w.fragment(bytes(type))
-                    w.fragment("/attributes/")
-                    w.fragment(bytes(name))
-                    w.fragment("/attributes/")
-                    w.fragment(bytes(sub.name))
-                    w.fragment(#"","ov":"#)
-                    w.fragment(sub.ov ? "true" : "false")
-                    w.fragment(#","value":""#)
-                    w.fragment(bytes(sub.text))
-                    w.fragment(#"","uri":"#)
+                    if k > group.entries.lowerBound { w.append(",") }
+                    w.append(#"{"type":""#)
+                    w.append(bytes(type))
+                    w.append("/attributes/")
+                    w.append(bytes(name))
+                    w.append("/attributes/")
+                    w.append(bytes(sub.name))
+                    w.append(#"","ov":"#)
+                    w.append(sub.ov ? "true" : "false")
+                    w.append(#","value":""#)
+                    w.append(bytes(sub.text))
+                    w.append(#"","uri":"#)
                     valueURI(uriPrefix, id, name, vid, into: &w)
-                    w.fragment("/")
-                    w.fragment(bytes(sub.name))
-                    w.fragment("/")
-                    w.fragment(bytes(sub.id))
-                    w.fragment(#""}"#)
+                    w.append("/")
+                    w.append(bytes(sub.name))
+                    w.append("/")
+                    w.append(bytes(sub.id))
+                    w.append(#""}"#)
                 }
-                w.fragment("]")
+                w.append("]")
             }
-            w.fragment(#"},"uri":"#)
+            w.append(#"},"uri":"#)
             return finishValue(ov: ov, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart, into: &w, &state)
         }
 
         /// After the flag and the content: the sources, `"uri"` and the closing; records the value for the crosswalks.
         @inline(__always)
         mutating func finishValue(
-            ov: Bool, name: Span, vid: Span, id: Span, uriPrefix: StaticString, subsStart: Int, into w: inout JSONWriter,
+            ov: Bool, name: Span, vid: Span, id: Span, uriPrefix: StaticString, subsStart: Int, into w: inout Out,
             _ state: inout StoredEntityRenderer
         ) -> Bool? {
             let sourcesStart = state.sourceSpans.count
@@ -561,7 +622,7 @@ public struct StoredEntityRenderer: Sendable {
             }
             guard take(UInt8(ascii: "]")) else { return nil }
             valueURI(uriPrefix, id, name, vid, into: &w)
-            w.fragment(#""}"#)
+            w.append(#""}"#)
             state.values.append(
                 ValueRef(name: name, id: vid, sources: sourcesStart..<state.sourceSpans.count, subs: subsStart..<state.subRefs.count))
             return ov
