@@ -35,13 +35,39 @@ extension SQLiteStore {
         }
     }
 
+    /// Delivery's read: a window of the queue. Through SQLite's C API (`RawStatement`): each blob is copied once,
+    /// straight into the event's bytes (through GRDB's rows it was copied into `Data` and again into `[UInt8]`;
+    /// delivering 9 KB snapshots, the copies were a quarter of the reader's time).
     static func fetchEvents(_ db: Database, tenant: String, after: Int64, limit: Int) throws -> [EventRecord] {
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris, details
-                FROM events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
-                """)
-        return try decodeEvents(statement, arguments: [tenant, after, limit], tenant: tenant)
+        let statement = try RawStatement(
+            db,
+            """
+            SELECT seq, type, object_uri, object_version, time, snapshot, delta, uris, details
+            FROM events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?
+            """)
+        defer { statement.reset() }
+        statement.bind(1, tenant)
+        statement.bind(2, after)
+        statement.bind(3, Int64(limit))
+        var out: [EventRecord] = []
+        out.reserveCapacity(min(limit, 4096))
+        while try statement.step() {
+            let seq = statement.int64(0)
+            let typeName = statement.text(1) ?? ""
+            guard let type = EventType(rawValue: typeName) else {
+                throw StoreError(.corruptRow, "unknown event type '\(typeName)' at seq \(seq)")
+            }
+            let uris = statement.text(7) ?? ""
+            out.append(
+                EventRecord(
+                    seq: seq, tenant: tenant,
+                    event: NewEvent(
+                        type: type, objectURI: statement.text(2) ?? "", objectVersion: statement.int64(3),
+                        time: statement.int64(4), snapshot: [UInt8](statement.blob(5)), delta: [UInt8](statement.blob(6)),
+                        uris: uris.isEmpty ? [] : uris.split(separator: " ").map(String.init),
+                        details: [UInt8](statement.blob(8)))))
+        }
+        return out
     }
 
     /// Rows of `seq, type, object_uri, object_version, time, snapshot, delta, uris, details` as events of `tenant`.
