@@ -108,8 +108,8 @@ let package = Package(
         .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON", "HeraldMatch"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // gzip for JSON_ZIP_BASE64: libdeflate compresses (whole buffers, faster than zlib), zlib inflates.
-        .systemLibrary(name: "CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
-        .target(name: "HeraldPayload", dependencies: ["HeraldModel", "HeraldJSON", "HeraldConfig", "CZlib", "CLibDeflate"]),
+        .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .target(name: "HeraldPayload", dependencies: ["HeraldModel", "HeraldJSON", "HeraldConfig", "CZlib", "CIsal"]),
         .systemLibrary(name: "CHeraldOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "HeraldPlugins",

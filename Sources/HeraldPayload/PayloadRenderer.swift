@@ -33,7 +33,7 @@ public final class PayloadRenderer {
     public var maxMessageBytes: Int
     private let options: EntityRenderOptions
     private var writer = JSONWriter(capacity: 16 << 10)
-    private lazy var gzip = GzipCompressor(level: 1)
+    private lazy var gzip = GzipCompressor()
     private var storedRenderer = StoredEntityRenderer()
     /// The selected fields for `renderFromStored` (nil: a selection of sub-attributes, which it does not take).
     private let storedSelection: StoredEntityRenderer.Selection?
