@@ -10,7 +10,7 @@ set -euo pipefail
 TEST=0
 [[ "${1:-}" == "--test" ]] && TEST=1
 
-packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libdeflate-dev libsqlite3-dev libre2-dev curl)
+packages=(pkg-config libcurl4-openssl-dev librdkafka-dev libssl-dev zlib1g-dev libisal-dev libsqlite3-dev libre2-dev curl)
 if [[ $TEST == 1 ]]; then
     packages+=(kcat jq openssl util-linux python3-pip)
     # The console's browser tests (Tests/Console): headless Chromium driven by Selenium.
