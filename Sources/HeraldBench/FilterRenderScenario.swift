@@ -82,59 +82,49 @@ struct FilterRenderScenario {
                 destination.format = format
                 let renderer = PayloadRenderer(
                     tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
-                var rates: [Double] = []
-                var bytes = 0
-                for _ in 0..<runs {
-                    var n = 0
-                    bytes = 0
-                    let start = monotonicSeconds()
-                    while monotonicSeconds() - start < seconds {
-                        for r in records {
-                            let e = try r.event.entity()
-                            if case .message(let m) = renderer.render(r, entity: e, delta: r.event.delta(for: e)) {
-                                bytes += m.body.count
-                            }
-                        }
-                        n += records.count
-                    }
-                    rates.append(Double(n) / (monotonicSeconds() - start))
-                    bytes /= max(1, n)
+                let decoded = try measureRenders(records) { r in
+                    let e = try r.event.entity()
+                    guard case .message(let m) = renderer.render(r, entity: e, delta: r.event.delta(for: e)) else { return 0 }
+                    return m.body.count
                 }
-                let s = Summary(values: rates)
-                writer.emit(
-                    scenario: "render \(payload.rawValue) as \(format.rawValue) (decode + render per event, one core)",
-                    parameters: ["entities": String(entities), "bodyBytes": String(bytes), "runs": String(runs)],
-                    figures: [
-                        ("messages/s (median)", s.median, "/s"), ("messages/s (min)", s.min, "/s"), ("messages/s (max)", s.max, "/s"),
-                    ])
-                // What delivery does for a whole SNAPSHOT when no object filter needs the decoded entity.
+                emitRenders(decoded, "render \(payload.rawValue) as \(format.rawValue) (decode + render per event, one core)", writer)
+                // What delivery does for a SNAPSHOT when no object filter needs the decoded entity.
                 guard payload == .snapshot else { continue }
-                rates = []
-                for _ in 0..<runs {
-                    var n = 0
-                    bytes = 0
-                    let start = monotonicSeconds()
-                    while monotonicSeconds() - start < seconds {
-                        for r in records {
-                            guard case .message(let m) = renderer.renderFromStored(r) else {
-                                throw BenchError("render from the stored bytes declined a sample snapshot")
-                            }
-                            bytes += m.body.count
-                        }
-                        n += records.count
+                let stored = try measureRenders(records) { r in
+                    guard case .message(let m) = renderer.renderFromStored(r) else {
+                        throw BenchError("render from the stored bytes declined a sample snapshot")
                     }
-                    rates.append(Double(n) / (monotonicSeconds() - start))
-                    bytes /= max(1, n)
+                    return m.body.count
                 }
-                let stored = Summary(values: rates)
-                writer.emit(
-                    scenario: "render \(payload.rawValue) as \(format.rawValue) (from the stored bytes per event, one core)",
-                    parameters: ["entities": String(entities), "bodyBytes": String(bytes), "runs": String(runs)],
-                    figures: [
-                        ("messages/s (median)", stored.median, "/s"), ("messages/s (min)", stored.min, "/s"),
-                        ("messages/s (max)", stored.max, "/s"),
-                    ])
+                emitRenders(stored, "render \(payload.rawValue) as \(format.rawValue) (from the stored bytes per event, one core)", writer)
             }
         }
+    }
+
+    /// Messages/s of `render` (which returns a message's body size) over `records`, `runs` times for `seconds`
+    /// each; and the average body size.
+    private func measureRenders(_ records: [EventRecord], _ render: (EventRecord) throws -> Int) throws -> (Summary, Int) {
+        var rates: [Double] = []
+        var bytes = 0
+        for _ in 0..<runs {
+            var n = 0
+            bytes = 0
+            let start = monotonicSeconds()
+            while monotonicSeconds() - start < seconds {
+                for r in records { bytes += try render(r) }
+                n += records.count
+            }
+            rates.append(Double(n) / (monotonicSeconds() - start))
+            bytes /= max(1, n)
+        }
+        return (Summary(values: rates), bytes)
+    }
+
+    private func emitRenders(_ measured: (Summary, Int), _ scenario: String, _ writer: ResultWriter) {
+        let (s, bytes) = measured
+        writer.emit(
+            scenario: scenario,
+            parameters: ["entities": String(entities), "bodyBytes": String(bytes), "runs": String(runs)],
+            figures: [("messages/s (median)", s.median, "/s"), ("messages/s (min)", s.min, "/s"), ("messages/s (max)", s.max, "/s")])
     }
 }
