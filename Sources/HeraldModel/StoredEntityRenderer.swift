@@ -114,6 +114,9 @@ public struct StoredEntityRenderer: Sendable {
         /// Whether any top-level value is operational: the `ovChanged` of a creation or a removal
         /// (`EventDelta.ovChanged`).
         public var anyOperationalValue: Bool
+        /// Where the entity type URI is in the stored bytes (its escaped content, which has no escapes): the
+        /// DELTAS payload's `object.type`.
+        public var typeRange: Range<Int>
     }
 
     /// Which parts to write: `EntityRenderOptions` without sub-attribute selections (`attributes.X.Y`), which
@@ -148,9 +151,27 @@ public struct StoredEntityRenderer: Sendable {
         stored.withUnsafeBufferPointer { render(stored: $0, selection: selection, into: &writer) }
     }
 
+    /// Reads the stored entity as `render` does, writing nothing: whether it is in the form this renderer takes
+    /// (then it decodes too) and what `Rendered` says about it.
+    public mutating func check(stored: [UInt8]) -> Rendered? {
+        stored.withUnsafeBufferPointer { check(stored: $0) }
+    }
+
+    /// As `check(stored:)`, from borrowed bytes.
+    public mutating func check(stored: UnsafeBufferPointer<UInt8>) -> Rendered? {
+        var none = JSONWriter(capacity: 0)
+        return render(stored: stored, selection: .all, into: &none, emit: false)
+    }
+
     /// As `render(stored:selection:into:)`, from borrowed bytes.
     public mutating func render(
         stored: UnsafeBufferPointer<UInt8>, selection: Selection = .all, into writer: inout JSONWriter
+    ) -> Rendered? {
+        render(stored: stored, selection: selection, into: &writer, emit: true)
+    }
+
+    private mutating func render(
+        stored: UnsafeBufferPointer<UInt8>, selection: Selection, into writer: inout JSONWriter, emit: Bool
     ) -> Rendered? {
         values.removeAll(keepingCapacity: true)
         sourceSpans.removeAll(keepingCapacity: true)
@@ -160,7 +181,7 @@ public struct StoredEntityRenderer: Sendable {
         let rendered = c.render(into: &o, selection, &self)
         output.base = o.base
         output.capacity = o.capacity
-        guard let rendered else { return nil }
+        guard let rendered, emit else { return rendered }
         // The members between the braces; `beginObject`/`endObject` keep the writer's comma state right.
         writer.beginObject()
         writer.fragment(UnsafeBufferPointer(start: o.base, count: o.count))
@@ -501,7 +522,7 @@ public struct StoredEntityRenderer: Sendable {
             } else {
                 w.count = beforeCrosswalks
             }
-            return Rendered(anyOperationalValue: anyOV)
+            return Rendered(anyOperationalValue: anyOV, typeRange: type.start..<type.end)
         }
 
         /// `"{uriPrefix}{id}/attributes/{name}/{valueId}` (an open string).

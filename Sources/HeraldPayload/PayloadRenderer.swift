@@ -93,28 +93,47 @@ public final class PayloadRenderer {
 
     /// Renders an entity event straight from its stored snapshot, without decoding it into an `Entity`
     /// (`StoredEntityRenderer`), when the body needs nothing else: a SNAPSHOT, whole or with `payloadFields` and
-    /// `ovOnly` (but no sub-attribute selection, `attributes.X.Y`). The caller uses it when no object filter needs
-    /// the decoded entity either. Nil when it does not apply (another payload, a merge event, a stored form it does
-    /// not take): the caller decodes and calls `render(_:entity:delta:)`, which gives the same bytes.
+    /// `ovOnly` (but no sub-attribute selection, `attributes.X.Y`); DELTAS and SNAPSHOT_WITH_DELTA when the event
+    /// carries its delta (a change; a creation's or removal's delta is derived from the entity). The caller uses
+    /// it when no object filter needs the decoded entity either. Nil when it does not apply (a merge event, a
+    /// stored form it does not take, the cases above): the caller decodes and calls `render(_:entity:delta:)`,
+    /// which gives the same bytes. A snapshot it does not take is never sent from here, so the decoder still
+    /// reports damaged ones.
     public func renderFromStored(_ record: EventRecord) -> RenderOutcome? {
         let event = record.event
-        guard destination.payloadType == .snapshot, let storedSelection, !event.type.isMergeEvent else { return nil }
+        guard !event.type.isMergeEvent else { return nil }
+        let storedDelta = !event.delta.isEmpty
+        let rendered: StoredEntityRenderer.Rendered
         writer.reset()
         writer.beginObject()
         writer.key("type")
         writer.string(event.type.rawValue)
         writer.key("object")
-        guard let rendered = storedRenderer.render(stored: event.snapshot, selection: storedSelection, into: &writer)
-        else { return nil }
+        switch destination.payloadType {
+        case .snapshot, .snapshotWithDelta:
+            guard destination.payloadType == .snapshot || storedDelta, let storedSelection,
+                let r = storedRenderer.render(stored: event.snapshot, selection: storedSelection, into: &writer)
+            else { return nil }
+            rendered = r
+        case .deltas:
+            guard storedDelta, let r = storedRenderer.check(stored: event.snapshot) else { return nil }
+            rendered = r
+            writer.beginObject()
+            writer.key("uri")
+            writer.string(event.objectURI)
+            writer.key("type")
+            event.snapshot.withUnsafeBufferPointer { writer.string(utf8: UnsafeBufferPointer(rebasing: $0[r.typeRange])) }
+            writer.endObject()
+        }
         // `EventDelta.ovChanged` without an entity: a stored delta says it; a creation or a removal changed an
         // operational value when the entity has one (`record.event.delta(for:)`).
         let ovChanged: Bool
-        if !event.delta.isEmpty {
+        if storedDelta {
             ovChanged = EventDelta.stored(event.delta).ovChanged
         } else {
             ovChanged = (event.type == .entityCreated || event.type == .entityRemoved) && rendered.anyOperationalValue
         }
-        writeRest(of: event, ovChanged: ovChanged, deltas: nil)
+        writeRest(of: event, ovChanged: ovChanged) { w in w.raw(event.delta) }
         return finish(record, ovChanged: ovChanged)
     }
 
