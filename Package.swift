@@ -107,7 +107,7 @@ let package = Package(
         // Generated person data with a ground truth, and match quality per error kind (MatchQuality of HeraldMatch).
         .target(name: "HeraldSampleData", dependencies: ["HeraldModel", "HeraldJSON", "HeraldMatch"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // gzip for JSON_ZIP_BASE64: libdeflate compresses (whole buffers, faster than zlib), zlib inflates.
+        // gzip for JSON_ZIP_BASE64: ISA-L's igzip compresses (whole buffers, faster than libdeflate and zlib), zlib inflates.
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "HeraldPayload", dependencies: ["HeraldModel", "HeraldJSON", "HeraldConfig", "CZlib", "CIsal"]),
         .systemLibrary(name: "CHeraldOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),

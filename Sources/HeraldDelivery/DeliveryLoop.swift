@@ -194,11 +194,12 @@ struct DeliveryLoop {
     }
 
     /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
-    /// A whole SNAPSHOT without an object filter is rendered from the stored bytes, without decoding.
+    /// Without an object filter, what `PayloadRenderer.renderFromStored` takes (SNAPSHOT payloads, and a change's
+    /// DELTAS or SNAPSHOT_WITH_DELTA) is rendered from the stored bytes, without decoding.
     private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [DeliveryDecisions.LaneOutcome] {
         let predicate = self.predicate
         @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> DeliveryDecisions.LaneOutcome {
-            // Without an object filter a whole SNAPSHOT needs no decoded entity: rendered from the stored bytes.
+            // Without an object filter the message may need no decoded entity: rendered from the stored bytes.
             if predicate == nil, let outcome = renderer.renderFromStored(record) { return .rendered(outcome) }
             let entity: Entity
             do {

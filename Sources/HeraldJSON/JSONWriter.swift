@@ -198,29 +198,6 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: escaped)
     }
 
-    /// Where the writer stands: what was written and whether the next value needs a comma.
-    public struct Mark: Sendable {
-        @usableFromInline let count: Int
-        @usableFromInline let needsComma: Bool
-
-        @usableFromInline
-        init(count: Int, needsComma: Bool) {
-            self.count = count
-            self.needsComma = needsComma
-        }
-    }
-
-    /// The writer's position, to go back to with `rewind(to:)`.
-    @inlinable
-    public var mark: Mark { Mark(count: bytes.count, needsComma: needsComma) }
-
-    /// Drops what was written after `mark` (a renderer that gives up half way leaves nothing behind).
-    @inlinable
-    public mutating func rewind(to mark: Mark) {
-        bytes.removeSubrange(mark.count...)
-        needsComma = mark.needsComma
-    }
-
     /// Appends static text verbatim (no separator, no escaping, comma state unchanged): several fixed
     /// tokens of a known shape as one append, e.g. `","ov":` between a string value and the next key.
     @inlinable
