@@ -19,7 +19,7 @@ import HeraldJSON
 /// nothing and returns nil, and the caller decodes the entity (which also reports what is wrong).
 ///
 /// Not thread-safe: one per renderer (it reuses its buffers, and copies of it share its output memory).
-public struct StoredEntityRenderer: Sendable {
+public struct StoredEntityRenderer {
     /// Byte offsets of a string's content (without the quotes) or of an integer's digits in the stored bytes.
     @usableFromInline
     struct Span: Sendable {
@@ -46,7 +46,7 @@ public struct StoredEntityRenderer: Sendable {
     /// The renderer's own output memory: the entity's members are written here with plain copies (an
     /// `Array.append(contentsOf:)` per piece, ~25 pieces per value, cost more than the copying) and handed to the
     /// `JSONWriter` in one append.
-    final class OutputBuffer: @unchecked Sendable {
+    final class OutputBuffer {
         var base: UnsafeMutablePointer<UInt8>
         var capacity: Int
 
