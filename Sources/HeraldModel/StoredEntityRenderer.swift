@@ -438,9 +438,7 @@ public struct StoredEntityRenderer {
                 } while take(UInt8(ascii: ","))
                 guard take(UInt8(ascii: "}")) else { return nil }
             }
-            if selection.isAll {
-                w.append("}")
-            } else if selection.wants("attributes") {
+            if selection.wants("attributes") {
                 w.append("}")
             } else {
                 (w.count, w.needsComma) = beforeAttributes
@@ -515,9 +513,7 @@ public struct StoredEntityRenderer {
                 guard take(UInt8(ascii: "]")) else { return nil }
             }
             guard take(UInt8(ascii: "}")), i == p.count else { return nil }
-            if selection.isAll {
-                w.append("]")
-            } else if selection.wants("crosswalks") {
+            if selection.wants("crosswalks") {
                 w.append("]")
             } else {
                 w.count = beforeCrosswalks
