@@ -33,4 +33,24 @@ struct JSONReaderTests {
     func rejectsWhatIsNotAnInt64(text: String) {
         #expect(throws: JSONParseError.self) { try readInt64(text) }
     }
+
+    /// Input that ends where a number should be (a truncated stored entity, `{"ct":`) is an error, not a read past
+    /// the end of the buffer (a trap in debug builds before).
+    @Test(arguments: [#"{"ct":"#, #"{"ct": "#, "["])
+    func inputEndingWhereANumberShouldBeIsAnError(text: String) {
+        let bytes = Array(text.utf8)
+        #expect(throws: JSONParseError.self) {
+            try bytes.withUnsafeBufferPointer { buffer in
+                var r = JSONReader(buffer)
+                if bytes.first == UInt8(ascii: "{") {
+                    try r.beginObject()
+                    _ = try r.nextKey()
+                } else {
+                    try r.beginArray()
+                    _ = try r.nextElement()
+                }
+                _ = try r.readInt64()
+            }
+        }
+    }
 }
