@@ -227,8 +227,161 @@ struct JSONCursor {
         }
     }
 
+    /// Skips one value, checking it as `parseValue` would (structure, depth, strings' escapes and UTF-8, numbers),
+    /// but without building it: nothing is allocated. Unlike `parseValue`, a key repeated inside a skipped object
+    /// is not reported.
+    mutating func skipValue(depth: Int) throws(JSONParseError) {
+        skipWhitespace()
+        guard index < end else { throw error("unexpected end of input, expected a value") }
+        switch base[index] {
+        case UInt8(ascii: "{"):
+            if depth + 1 > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if index < end && base[index] == UInt8(ascii: "}") {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                guard index < end, base[index] == UInt8(ascii: "\"") else {
+                    throw error("unexpected \(describeByte(at: index)), expected a string key")
+                }
+                try skipString()
+                skipWhitespace()
+                guard index < end, base[index] == UInt8(ascii: ":") else {
+                    throw error("unexpected \(describeByte(at: index)), expected ':' after an object key")
+                }
+                index += 1
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < end else { throw error("unexpected end of input, expected ',' or '}'") }
+                let c = base[index]
+                index += 1
+                if c == UInt8(ascii: ",") { continue }
+                if c == UInt8(ascii: "}") { return }
+                throw error("unexpected \(describeByte(at: index - 1)), expected ',' or '}' after an object member", at: index - 1)
+            }
+        case UInt8(ascii: "["):
+            if depth + 1 > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if index < end && base[index] == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
+            while true {
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < end else { throw error("unexpected end of input, expected ',' or ']'") }
+                let c = base[index]
+                index += 1
+                if c == UInt8(ascii: ",") { continue }
+                if c == UInt8(ascii: "]") { return }
+                throw error("unexpected \(describeByte(at: index - 1)), expected ',' or ']' after an array element", at: index - 1)
+            }
+        case UInt8(ascii: "\""):
+            try skipString()
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try scanNumber()
+        default:
+            throw error("unexpected \(describeByte(at: index)), expected a value")
+        }
+    }
+
+    /// Skips a string starting at its opening quote, with `parseString`'s checks. Plain ASCII runs are checked
+    /// eight bytes at a time.
+    mutating func skipString() throws(JSONParseError) {
+        let open = index
+        index += 1
+        var start = index
+        while true {
+            // Eight bytes at a time while none is a quote, a backslash, a control character or non-ASCII.
+            while index + 8 <= end {
+                let word = UnsafeRawPointer(base.baseAddress! + index).loadUnaligned(as: UInt64.self)
+                if JSONCursor.plainASCII(word) { index += 8 } else { break }
+            }
+            guard index < end else { throw error("unterminated string", at: open) }
+            let c = base[index]
+            if c == UInt8(ascii: "\"") {
+                try checkUTF8(from: start, to: index)
+                index += 1
+                return
+            }
+            if c < 0x20 { throw error("control character in string (escape it as \\u00\(hex2(c)))") }
+            if c == UInt8(ascii: "\\") {
+                try checkUTF8(from: start, to: index)
+                index += 1
+                guard index < end else { throw error("unterminated string", at: open) }
+                let e = base[index]
+                index += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    let scalar = try parseHex4()
+                    if scalar >= 0xD800 && scalar < 0xDC00 {
+                        guard index + 1 < end, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") else {
+                            throw error("unpaired UTF-16 surrogate in \\u escape", at: index - 6)
+                        }
+                        index += 2
+                        let low = try parseHex4()
+                        guard low >= 0xDC00 && low < 0xE000 else {
+                            throw error("invalid low surrogate in \\u escape", at: index - 6)
+                        }
+                    } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                        throw error("unpaired UTF-16 surrogate in \\u escape", at: index - 6)
+                    }
+                default:
+                    throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))' in string", at: index - 2)
+                }
+                start = index
+                continue
+            }
+            index += 1
+        }
+    }
+
+    /// True when none of the word's eight bytes is `"`, `\\`, below 0x20 or above 0x7F.
+    @inline(__always)
+    static func plainASCII(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte is flagged when it is zero after XOR with the character (the classic "has zero byte" test),
+        // when it is below 0x20, or when its high bit is set.
+        func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let quote = hasZero(word ^ (ones &* 0x22))
+        let backslash = hasZero(word ^ (ones &* 0x5C))
+        let control = (word &- ones &* 0x20) & ~word & highs
+        return (quote | backslash | control | (word & highs)) == 0
+    }
+
+    /// The bytes of a string between `start` and `stop` are valid UTF-8 (non-ASCII ones only are checked).
+    @inline(__always)
+    func checkUTF8(from start: Int, to stop: Int) throws(JSONParseError) {
+        var i = start
+        while i < stop && base[i] < 0x80 { i += 1 }
+        if i == stop { return }
+        if String(validating: UnsafeBufferPointer(rebasing: base[start..<stop]), as: UTF8.self) == nil {
+            throw error("invalid UTF-8 in string", at: firstInvalidUTF8(from: start, to: stop))
+        }
+    }
+
     mutating func parseNumber() throws(JSONParseError) -> String {
         let start = index
+        try scanNumber()
+        return String(decoding: UnsafeBufferPointer(rebasing: base[start..<index]), as: UTF8.self)
+    }
+
+    /// Moves past a number, checking its form.
+    mutating func scanNumber() throws(JSONParseError) {
         // JSONReader.readInt64 comes here without looking first: input that ends where a number should be
         // (a truncated stored entity) read one byte past the buffer.
         guard index < end else { throw error("unexpected end of input, expected a number") }
@@ -257,7 +410,6 @@ struct JSONCursor {
             }
             while index < end && isDigit(base[index]) { index += 1 }
         }
-        return String(decoding: UnsafeBufferPointer(rebasing: base[start..<index]), as: UTF8.self)
     }
 
     @inline(__always)

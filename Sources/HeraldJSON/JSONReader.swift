@@ -135,9 +135,10 @@ public struct JSONReader {
         return n
     }
 
-    /// Skips one value of any kind.
+    /// Skips one value of any kind, checked as the parser checks it (a key repeated inside it is not reported),
+    /// without allocating.
     public mutating func skipValue() throws(JSONParseError) {
-        _ = try cursor.parseValue(depth: 0)
+        try cursor.skipValue(depth: 0)
         valueDone()
     }
 

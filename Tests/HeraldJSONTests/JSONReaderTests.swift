@@ -1,4 +1,4 @@
-import HeraldJSON
+@testable import HeraldJSON
 import Testing
 
 struct JSONReaderTests {
@@ -50,6 +50,114 @@ struct JSONReaderTests {
                     _ = try r.nextElement()
                 }
                 _ = try r.readInt64()
+            }
+        }
+    }
+}
+
+/// `skipValue` checks what the parser checks, without building the value: on every input, it accepts exactly when
+/// the parser accepts (duplicate keys aside) and stops where the parser stops.
+struct JSONSkipTests {
+    private struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// Where `parseValue` and `skipValue` stop on `bytes` (the index after the value), or nil when they throw.
+    private func ends(_ bytes: [UInt8]) -> (parsed: Int?, skipped: Int?) {
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONCursor(buffer)
+            let parsed: Int? = (try? parser.parseValue(depth: 0)) != nil ? parser.index : nil
+            var skipper = JSONCursor(buffer)
+            let skipped: Int? = (try? skipper.skipValue(depth: 0)) != nil ? skipper.index : nil
+            return (parsed, skipped)
+        }
+    }
+
+    static let samples: [String] = [
+        #"{"a": [1, -2.5e+3, true, false, null, "x"], "b": {"c": "d\"e\\f\/g\b\f\n\r\t\u00e9\ud83d\ude00"}}"#,
+        #"["plain ascii that is longer than eight bytes", "caf\u00e9 déjà vu — ünïcödé 😀", ""]"#,
+        #"{"v":1,"id":"1a2b","a":{"FirstName":[["x1","John",1,["crm"]]],"Address":[["x2",{"City":[["x3","Paris",1]]},0,[]]]}}"#,
+        #"[0, -0, 0.5, 1E9, 12345678901234567890, [], {}, [[[]]], {"k": {}}]"#,
+        #""control\u0001 and \/ escapes""#,
+    ]
+
+    @Test func agreesWithTheParserOnValidDocuments() {
+        for sample in JSONSkipTests.samples {
+            let bytes = Array(sample.utf8)
+            let (parsed, skipped) = ends(bytes)
+            #expect(parsed == bytes.count, "\(sample)")
+            #expect(skipped == parsed, "\(sample)")
+        }
+    }
+
+    @Test(arguments: [
+        #""unterminated"#, #""bad \x escape""#, "\"raw \u{01} control\"", #""\ud800 alone""#, #""\udc00""#,
+        #"[1,]"#, #"{"a" 1}"#, #"{"a":}"#, "01", "-", "1.", "1e", "tru", "nul", "[1 2]", #"{"a":1,}"#, "",
+    ])
+    func rejectsWhatTheParserRejects(text: String) {
+        let (parsed, skipped) = ends(Array(text.utf8))
+        #expect(parsed == nil)
+        #expect(skipped == nil)
+    }
+
+    @Test func rejectsInvalidUTF8AndDeepNesting() {
+        #expect(ends([0x22, 0x61, 0xC3, 0x28, 0x22]) == (nil, nil))  // a broken 2-byte sequence
+        #expect(ends([0x22, 0xFF, 0x22]) == (nil, nil))
+        let deep = Array(String(repeating: "[", count: JSONParser.maxDepth + 1).utf8)
+            + Array(String(repeating: "]", count: JSONParser.maxDepth + 1).utf8)
+        #expect(ends(deep) == (nil, nil))
+        let allowed = Array(String(repeating: "[", count: JSONParser.maxDepth).utf8)
+            + Array(String(repeating: "]", count: JSONParser.maxDepth).utf8)
+        #expect(ends(allowed) == (allowed.count, allowed.count))
+    }
+
+    /// 50,000 damaged samples (a byte replaced, inserted or removed; cut short): skipping accepts exactly when parsing
+    /// does, and ends at the same place.
+    @Test func agreesWithTheParserOnDamagedDocuments() {
+        var rng = Generator(state: 20_261_207)
+        let alphabet = Array(#"{}[]":,\/"bfnrtu0123456789-+.eE aé"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xE2, 0xF0, 0xFF]
+        var disagreements: [String] = []
+        var rejected = 0
+        for _ in 0..<50_000 {
+            var bytes = Array(JSONSkipTests.samples.randomElement(using: &rng)!.utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes[at] = alphabet.randomElement(using: &rng)!
+                case 1: bytes.insert(alphabet.randomElement(using: &rng)!, at: at)
+                case 2: if bytes.count > 1 { bytes.remove(at: at) }
+                default: bytes = Array(bytes[..<at])
+                }
+                if bytes.isEmpty { bytes = [0x20] }
+            }
+            let (parsed, skipped) = ends(bytes)
+            if parsed == nil { rejected += 1 }
+            // The parser also refuses a repeated key; skipping does not look.
+            if parsed != skipped && !(parsed == nil && repeatsAKey(bytes)) {
+                disagreements.append(String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+        #expect(rejected > 10_000)  // the damage is real
+    }
+
+    private func repeatsAKey(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONCursor(buffer)
+            do {
+                _ = try parser.parseValue(depth: 0)
+                return false
+            } catch let error as JSONParseError {
+                return error.code == .duplicateKey
+            } catch {
+                return false
             }
         }
     }
