@@ -194,24 +194,39 @@ struct DeliveryLoop {
     }
 
     /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
-    /// Without an object filter, what `PayloadRenderer.renderFromStored` takes (SNAPSHOT payloads, and a change's
-    /// DELTAS or SNAPSHOT_WITH_DELTA) is rendered from the stored bytes, without decoding.
+    /// What `PayloadRenderer.renderFromStored` takes (SNAPSHOT payloads, and a change's DELTAS or SNAPSHOT_WITH_DELTA)
+    /// is rendered from the stored bytes, without decoding. An object filter that names some attributes is tested on
+    /// an entity decoded only that far (`EventPredicate.scope`); one that reads every attribute gets the whole entity.
     private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [DeliveryDecisions.LaneOutcome] {
         let predicate = self.predicate
+        @Sendable func corrupt(_ record: EventRecord, _ renderer: PayloadRenderer, _ error: any Error) -> DeliveryDecisions.LaneOutcome {
+            let m = DeliveryMessage(
+                seq: record.seq, id: renderer.messageId(seq: record.seq), key: record.event.objectURI,
+                eventType: record.type.rawValue, objectURI: record.event.objectURI, headers: [], body: record.event.snapshot)
+            return .corrupt(m, "the queued event does not decode: \(error)")
+        }
         @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> DeliveryDecisions.LaneOutcome {
-            // Without an object filter the message may need no decoded entity: rendered from the stored bytes.
-            if predicate == nil, let outcome = renderer.renderFromStored(record) { return .rendered(outcome) }
+            var tested = false
+            if let predicate, !predicate.scope.isAll {
+                // The filter reads a few attributes: decode those, test, and render what passes from the stored bytes.
+                let partial: Entity
+                do {
+                    partial = try Entity(storedBytes: record.event.snapshot, scope: predicate.scope)
+                } catch {
+                    return corrupt(record, renderer, error)
+                }
+                if !predicate(partial, record.event.delta(for: partial), record) { return .filtered }
+                tested = true
+            }
+            if predicate == nil || tested, let outcome = renderer.renderFromStored(record) { return .rendered(outcome) }
             let entity: Entity
             do {
                 entity = try record.event.entity()
             } catch {
-                let m = DeliveryMessage(
-                    seq: record.seq, id: renderer.messageId(seq: record.seq), key: record.event.objectURI,
-                    eventType: record.type.rawValue, objectURI: record.event.objectURI, headers: [], body: record.event.snapshot)
-                return .corrupt(m, "the queued event does not decode: \(error)")
+                return corrupt(record, renderer, error)
             }
             let delta = record.event.delta(for: entity)
-            if let predicate, !predicate(entity, delta, record) { return .filtered }
+            if let predicate, !tested, !predicate(entity, delta, record) { return .filtered }
             return .rendered(renderer.render(record, entity: entity, delta: delta))
         }
         let lanes = records.count >= 64 ? renderers.count : 1

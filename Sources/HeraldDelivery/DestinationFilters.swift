@@ -6,6 +6,8 @@ import HeraldModel
 public enum DestinationFilters {
     public static func predicate(_ filter: ObjectFilter, destination: DestinationConfiguration) -> EventPredicate {
         let ovOnly = destination.ovOnly
-        return { entity, delta, _ in filter.matches(entity: entity, delta: delta, ovOnly: ovOnly) }
+        return EventPredicate(scope: filter.decodeScope) { entity, delta, _ in
+            filter.matches(entity: entity, delta: delta, ovOnly: ovOnly)
+        }
     }
 }

@@ -8,7 +8,22 @@ import Logging
 import Synchronization
 
 /// Decides whether an event goes to a destination (the object filter), given the decoded snapshot and delta.
-public typealias EventPredicate = @Sendable (Entity, EventDelta, EventRecord) -> Bool
+///
+/// `scope` says what the test reads of the snapshot: the delivery loop decodes only that much to test an event,
+/// and renders the ones that pass from the stored bytes when it can.
+public struct EventPredicate: Sendable {
+    public let scope: EntityDecodeScope
+    public let test: @Sendable (Entity, EventDelta, EventRecord) -> Bool
+
+    public init(scope: EntityDecodeScope = .all, _ test: @escaping @Sendable (Entity, EventDelta, EventRecord) -> Bool) {
+        self.scope = scope
+        self.test = test
+    }
+
+    public func callAsFunction(_ entity: Entity, _ delta: EventDelta, _ record: EventRecord) -> Bool {
+        test(entity, delta, record)
+    }
+}
 
 /// Delivers one destination: reads the CRUD queue after its durable cursor, filters, renders,
 /// batches, sends through the plugin instance, and records every message's outcome.

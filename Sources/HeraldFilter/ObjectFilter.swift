@@ -90,3 +90,36 @@ extension ObjectFilter {
         }
     }
 }
+
+extension ObjectFilter {
+    /// What the filter reads of an entity: the attributes it names (every attribute for the bare `attributes`) and
+    /// the crosswalks when it names `crosswalks.type` or `crosswalks.value`. Decoding a stored entity with this scope
+    /// (`Entity(storedBytes:scope:)`) gives the filter the same answer as decoding all of it, for the entity and for
+    /// the delta derived from it (`changes(…)` looks only at the attributes it names).
+    public var decodeScope: EntityDecodeScope {
+        var scope = EntityDecodeScope(attributes: [], crosswalks: false)
+        ObjectFilter.widen(&scope, for: root)
+        return scope
+    }
+
+    private static func widen(_ scope: inout EntityDecodeScope, for node: FilterNode) {
+        switch node.kind {
+        case .and(let children), .or(let children):
+            for child in children { widen(&scope, for: child) }
+        case .not(let inner):
+            widen(&scope, for: inner)
+        case .sameValue(let attribute, let inner):
+            scope.attributes?.insert(attribute)
+            widen(&scope, for: inner)
+        case .condition(let c):
+            switch c.property {
+            case .crosswalkType, .crosswalkValue: scope.crosswalks = true
+            case .anyAttribute: scope.attributes = nil
+            // A scoped path (inside `inSameAttributeValue`) is below the scope's attribute; naming its first part
+            // too only decodes more.
+            case .attribute(let path): scope.attributes?.insert(path[0])
+            case .type, .uri, .createdTime, .updatedTime, .createdBy, .updatedBy: break
+            }
+        }
+    }
+}

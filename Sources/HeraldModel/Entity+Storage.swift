@@ -105,7 +105,17 @@ extension Entity {
         self = decoded
     }
 
-    static func readStored(_ r: inout JSONReader) throws -> Entity {
+    /// Reads only the parts of the compact stored form that `scope` names; the rest is skipped (checked as JSON,
+    /// not built). The result is partial unless `scope` is `.all`: see `EntityDecodeScope`.
+    public init(storedBytes: [UInt8], scope: EntityDecodeScope) throws {
+        let decoded: Entity = try storedBytes.withUnsafeBufferPointer { buffer in
+            var r = JSONReader(buffer)
+            return try Entity.readStored(&r, scope: scope)
+        }
+        self = decoded
+    }
+
+    static func readStored(_ r: inout JSONReader, scope: EntityDecodeScope = .all) throws -> Entity {
         var entity = Entity(id: "", type: "", createdBy: "", createdTime: 0)
         var version: Int64 = -1
         var start: String?
@@ -125,9 +135,15 @@ extension Entity {
             case "a":
                 try r.beginObject()
                 while let name = try r.nextKey() {
-                    entity.attributes.append(AttributeEntry(name: name, values: try readStoredValues(&r, withSources: true)))
+                    guard scope.wants(attribute: name) else {
+                        try r.skipValue()
+                        continue
+                    }
+                    entity.attributes.append(AttributeEntry(name: name, values: try readStoredValues(&r, sources: scope.sources)))
                 }
                 r.endValue()
+            case "c" where !scope.crosswalks:
+                try r.skipValue()
             case "c":
                 try r.beginArray()
                 while try r.nextElement() {
@@ -161,7 +177,7 @@ extension Entity {
         return entity
     }
 
-    private static func readStoredValues(_ r: inout JSONReader, withSources: Bool) throws -> [AttributeValue] {
+    private static func readStoredValues(_ r: inout JSONReader, sources keepSources: Bool) throws -> [AttributeValue] {
         var values: [AttributeValue] = []
         try r.beginArray()
         while try r.nextElement() {
@@ -174,7 +190,7 @@ extension Entity {
                 var subs: [AttributeEntry] = []
                 try r.beginObject()
                 while let name = try r.nextKey() {
-                    subs.append(AttributeEntry(name: name, values: try readStoredValues(&r, withSources: false)))
+                    subs.append(AttributeEntry(name: name, values: try readStoredValues(&r, sources: keepSources)))
                 }
                 r.endValue()
                 content = .nested(subs)
@@ -185,9 +201,13 @@ extension Entity {
             let ov = try r.readInt64() == 1
             var sources: [String] = []
             if try r.nextElement() {
-                try r.beginArray()
-                while try r.nextElement() { sources.append(try r.readString()) }
-                r.endValue()
+                if keepSources {
+                    try r.beginArray()
+                    while try r.nextElement() { sources.append(try r.readString()) }
+                    r.endValue()
+                } else {
+                    try r.skipValue()
+                }
                 while try r.nextElement() { try r.skipValue() }
             }
             r.endValue()

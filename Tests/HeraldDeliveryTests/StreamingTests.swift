@@ -76,6 +76,70 @@ struct StreamingTests {
         #expect(change.headers["objectVersion"] == "2")
     }
 
+    /// A destination whose object filter names a few attributes tests each event on an entity decoded only that far
+    /// (`ObjectFilter.decodeScope`), then renders the ones that pass from the whole stored entity: its messages are
+    /// the bytes an unfiltered destination with the same payload receives, for every payload type, and it receives
+    /// exactly the events the filter passes.
+    @Test func aFilterOnAFewAttributesSendsTheWholeMessage() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("f.ndjson")
+        var destinations: [String] = []
+        for payload in ["SNAPSHOT", "SNAPSHOT_WITH_DELTA", "DELTAS"] {
+            destinations.append(#"{"provider": "files", "name": "all-\#(payload)", "payloadType": "\#(payload)", "batch": {"lingerMs": 0}}"#)
+            destinations.append(
+                #"{"provider": "files", "name": "smiths-\#(payload)", "payloadType": "\#(payload)", "batch": {"lingerMs": 0}, "objectFilter": "equals(attributes.LastName, 'smith')"}"#)
+        }
+        let (server, client) = try start(
+            dir,
+            streaming: """
+                {"analyzeOvChanges": true, "messaging": {"providers": {"files": {"plugin": "file", "config": {"path": "\(out)"}}},
+                  "destinations": [\(destinations.joined(separator: ","))]}}
+                """)
+        defer { withExtendedLifetime(server) {} }
+        let people = [
+            TestConfiguration.person(id: "1", first: "Ann", last: "Smith", email: "ann@x.com"),
+            TestConfiguration.person(id: "2", first: "Bob", last: "Jones", email: "bob@x.com"),
+            TestConfiguration.person(source: "ERP", id: "3", first: "Cy", last: "smith"),
+        ]
+        #expect(try client.post("/api/t1/entities", "[\(people.joined(separator: ","))]").status == 200)
+        #expect(
+            try client.post(
+                "/api/t1/entities",
+                "[\(TestConfiguration.person(id: "1", first: "Anne", last: "Smith", email: "anne@x.com")), \(TestConfiguration.person(id: "2", first: "Rob", last: "Smith"))]"
+            ).status == 200)
+        let uri = try #require(
+            client.post("/api/t1/entities", "[\(TestConfiguration.person(source: "ERP", id: "3", first: "Cyril", last: "smith"))]")
+                .json?.arrayValue?.first?["uri"]?.stringValue)
+        #expect(try client.request("DELETE", "/api/t1/\(uri)").status == 200)
+        let ids = ["SNAPSHOT", "SNAPSHOT_WITH_DELTA", "DELTAS"].flatMap { ["files/all-\($0)", "files/smiths-\($0)"] }
+        #expect(drained(client, ids))
+        func key(_ m: Message) -> String {
+            m.headers["sourceObjectUri", default: ""] + "@" + m.headers["objectVersion", default: ""] + " " + m.headers["eventType", default: ""]
+        }
+        // The events whose entity is a Smith, from the unfiltered snapshots: Bob is created a Jones and becomes a Smith;
+        // Cy's removal carries Cy.
+        let snapshots = StreamingTests.messages(out, destination: "files/all-SNAPSHOT")
+        let smithKeys = snapshots.filter {
+            $0.body["object"]?["attributes"]?["LastName"]?.arrayValue?.first?["value"]?.stringValue?.lowercased() == "smith"
+        }.map(key).sorted()
+        #expect(snapshots.count == 7, "3 creations, 3 changes, 1 removal")
+        #expect(smithKeys.count == 6)
+        for payload in ["SNAPSHOT", "SNAPSHOT_WITH_DELTA", "DELTAS"] {
+            let all = StreamingTests.messages(out, destination: "files/all-\(payload)")
+            let smiths = StreamingTests.messages(out, destination: "files/smiths-\(payload)")
+            #expect(smiths.map(key).sorted() == smithKeys, "\(payload): exactly the Smiths' events")
+            var bodies: [String: String] = [:]
+            for m in all { bodies[key(m)] = m.rawBody }
+            for m in smiths {
+                #expect(bodies[key(m)] == m.rawBody, "\(payload) \(key(m)): the same bytes as the unfiltered destination")
+            }
+            if payload != "DELTAS" {
+                // The whole entity, not the filter's part of it.
+                #expect(smiths.allSatisfy { $0.body["object"]?["attributes"]?["FirstName"] != nil && $0.body["object"]?["crosswalks"] != nil })
+            }
+        }
+    }
+
     @Test(arguments: TestStoreBackend.allCases)
     func changesFilterWithDeltasSendsOnlyChangesOfOneAttribute(_ backend: TestStoreBackend) throws {
         let dir = TemporaryDirectory()

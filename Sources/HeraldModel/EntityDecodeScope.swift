@@ -1,0 +1,28 @@
+/// The parts of an entity a reader needs, so that decoding can skip the rest: an object filter usually names a
+/// few attributes of entities that have dozens (`ObjectFilter.decodeScope`).
+///
+/// An entity decoded with a scope narrower than `all` is partial: it has only the attributes named here, no
+/// crosswalks unless asked, and no values' sources unless asked. It is for reading (filtering) only, never for
+/// rendering, storing or comparing.
+public struct EntityDecodeScope: Sendable, Equatable {
+    /// Top-level attribute names to decode; nil decodes every attribute.
+    public var attributes: Set<String>?
+    /// Whether crosswalks are decoded.
+    public var crosswalks: Bool
+    /// Whether attribute values' sources are decoded.
+    public var sources: Bool
+
+    public init(attributes: Set<String>?, crosswalks: Bool, sources: Bool = false) {
+        self.attributes = attributes
+        self.crosswalks = crosswalks
+        self.sources = sources
+    }
+
+    /// The whole entity.
+    public static let all = EntityDecodeScope(attributes: nil, crosswalks: true, sources: true)
+
+    public var isAll: Bool { self == .all }
+
+    @inline(__always)
+    func wants(attribute name: String) -> Bool { attributes?.contains(name) ?? true }
+}
