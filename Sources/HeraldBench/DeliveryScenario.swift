@@ -19,9 +19,12 @@ struct DeliveryScenario {
     var latencySeconds: Int
 
     static let selectedFields = #"["uri", "type", "updatedTime", "attributes.FirstName", "attributes.LastName", "attributes.Email", "crosswalks"]"#
+    /// About half of the sample people pass it.
+    static let objectFilter = "equals(attributes.Gender, 'Female') and exists(attributes.LastName)"
 
-    func streaming(enabled: Bool, fields: String?, latencyFile: String) -> String {
-        let payload = fields.map { ", \"payloadFields\": \($0)" } ?? ""
+    /// The destination's configuration, with `members` (`"payloadFields": …`, `"objectFilter": …`) added.
+    func streaming(enabled: Bool, members: String?, latencyFile: String) -> String {
+        let payload = members.map { ", " + $0 } ?? ""
         return """
             {"messaging": {"providers": {"null": {"plugin": "test", "isolation": "inProcess", "config": {"async": false, "maxBatchMessages": 1000, "latencyFile": "\(latencyFile)"}}},
              "destinations": [{"provider": "null", "name": "bench", "enabled": \(enabled), "startFrom": "beginning",
@@ -38,7 +41,11 @@ struct DeliveryScenario {
         let ingest = IngestScenario(
             herald: herald, packageRoot: packageRoot, entities: events, batch: 100, connections: 4, runs: 1,
             synchronous: "FULL")
-        for (label, fields) in [("full snapshot", nil as String?), ("selected fields", DeliveryScenario.selectedFields)] {
+        let cases: [(String, String?)] = [
+            ("full snapshot", nil), ("selected fields", "\"payloadFields\": \(DeliveryScenario.selectedFields)"),
+            ("object filter, full snapshot", "\"objectFilter\": \"\(DeliveryScenario.objectFilter)\""),
+        ]
+        for (label, members) in cases {
             var rates: [Double] = []
             var peaks: [Double] = []
             var databaseMemory: [Double] = []
@@ -48,13 +55,13 @@ struct DeliveryScenario {
                 try? FileManager.default.removeItem(atPath: latencyFile)
                 let server = try ServerUnderTest(
                     herald: herald, packageRoot: packageRoot, pluginDirectory: plugins,
-                    streaming: streaming(enabled: false, fields: fields, latencyFile: latencyFile))
+                    streaming: streaming(enabled: false, members: members, latencyFile: latencyFile))
                 defer {
                     server.stop()
                     try? FileManager.default.removeItem(atPath: latencyFile)
                 }
                 try ingest.post(ingest.makeBodies(lines), to: server.baseURL, connections: 4)
-                try server.writeConfig(streaming: streaming(enabled: true, fields: fields, latencyFile: latencyFile))
+                try server.writeConfig(streaming: streaming(enabled: true, members: members, latencyFile: latencyFile))
                 let start = monotonicSeconds()
                 server.reload()
                 do {
@@ -92,7 +99,7 @@ struct DeliveryScenario {
         let total = latencyRate * latencySeconds
         let server = try ServerUnderTest(
             herald: herald, packageRoot: packageRoot, pluginDirectory: plugins,
-            streaming: streaming(enabled: true, fields: nil, latencyFile: latencyFile))
+            streaming: streaming(enabled: true, members: nil, latencyFile: latencyFile))
         defer {
             server.stop()
             try? FileManager.default.removeItem(atPath: latencyFile)

@@ -74,6 +74,35 @@ struct FilterRenderScenario {
                     ("evaluations/s (max)", s.max, "/s"), ("matched share", Double(matched) / Double(max(1, entities)), ""),
                 ])
         }
+        // A destination with an object filter, SNAPSHOT as JSON: before, every event was decoded whole, tested and
+        // rendered from the entity; now the filter's decode scope is decoded, and what passes is rendered from the
+        // stored bytes.
+        var destination = DestinationConfiguration(id: "bench", provider: "p", name: "q")
+        destination.payloadType = .snapshot
+        let renderer = PayloadRenderer(tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
+        for (label, expression) in FilterRenderScenario.filters.prefix(2) {
+            let filter = try ObjectFilter.parse(expression)
+            let scope = filter.decodeScope
+            let whole = try measureRenders(records) { r in
+                let e = try r.event.entity()
+                let delta = r.event.delta(for: e)
+                guard filter.matches(entity: e, delta: delta, ovOnly: false) else { return 0 }
+                guard case .message(let m) = renderer.render(r, entity: e, delta: delta) else { return 0 }
+                return m.body.count
+            }
+            emitRenders(whole, "filter \(label), then SNAPSHOT as JSON (whole decode + filter + render, per event)", writer)
+            let scoped = try measureRenders(records) { r in
+                let e = try Entity(storedBytes: r.event.snapshot, scope: scope)
+                guard filter.matches(entity: e, delta: r.event.delta(for: e), ovOnly: false) else { return 0 }
+                guard case .message(let m) = renderer.renderFromStored(r) else {
+                    throw BenchError("render from the stored bytes declined a sample snapshot")
+                }
+                return m.body.count
+            }
+            emitRenders(
+                scoped, "filter \(label), then SNAPSHOT as JSON (decode of the filter's scope + filter + render from the stored bytes)",
+                writer)
+        }
         // Rendering: decode + render (+ compress) per payload type and format, one renderer (one core).
         for payload in PayloadType.allCases {
             for format in MessageFormat.allCases {
