@@ -16,8 +16,12 @@ extension FilterCommand {
                 semantics). Without --fields and --ov-only the kept lines are written unchanged. \
                 Empty lines are skipped. There is no event and no delta: changes(...) is always false.
 
+                Every line is checked as JSON; only the parts the filter and --fields read are built and \
+                checked as an entity (the attributes they name; crosswalks when named), which is what keeps \
+                large entities fast.
+
                 Exit status: 0 on success, 2 for an invalid filter, invalid fields, or a line that is \
-                not an entity (the message names the line; the lines before it have been written).
+                not JSON or not an entity (the message names the line; the lines before it have been written).
                 """)
 
         @Argument(help: "NDJSON file with one entity per line (default, or '-': standard input).")
@@ -121,6 +125,9 @@ struct NDJSONEntityFilter {
     let ovOnly: Bool
     /// Whether kept lines are re-rendered (fields selected or non-operational values dropped).
     let rerender: Bool
+    /// What the filter and the output read of a line: only those members are built (`Entity(json:)` checks them);
+    /// the rest is checked as JSON and skipped.
+    let pruning: JSONPruning
     private var writer = JSONWriter(capacity: 1 << 20)
 
     static let blockSize = 1 << 20
@@ -130,6 +137,9 @@ struct NDJSONEntityFilter {
         self.options = options
         self.ovOnly = ovOnly
         self.rerender = options != .all
+        var scope = filter?.decodeScope ?? EntityDecodeScope(attributes: [], crosswalks: false)
+        if rerender { scope = scope.union(EntityDecodeScope(rendering: options)) }
+        self.pruning = scope.apiPruning
     }
 
     struct LineError: Error, CustomStringConvertible {
@@ -224,7 +234,7 @@ struct NDJSONEntityFilter {
         if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
         let json: JSONValue
         do {
-            json = try JSONParser.parse(text)
+            json = try JSONParser.parse(text, pruning: pruning)
         } catch {
             throw LineError(line: number, message: "not valid JSON: \(error.reason) at column \(error.column)")
         }

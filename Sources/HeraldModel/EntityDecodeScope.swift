@@ -1,3 +1,5 @@
+import HeraldJSON
+
 /// The parts of an entity a reader needs, so that decoding can skip the rest: an object filter usually names a
 /// few attributes of entities that have dozens (`ObjectFilter.decodeScope`).
 ///
@@ -25,4 +27,30 @@ public struct EntityDecodeScope: Sendable, Equatable {
 
     @inline(__always)
     func wants(attribute name: String) -> Bool { attributes?.contains(name) ?? true }
+}
+
+extension EntityDecodeScope {
+    /// What either scope reads.
+    public func union(_ other: EntityDecodeScope) -> EntityDecodeScope {
+        var attributes: Set<String>?
+        if let mine = self.attributes, let theirs = other.attributes { attributes = mine.union(theirs) }
+        return EntityDecodeScope(
+            attributes: attributes, crosswalks: crosswalks || other.crosswalks, sources: sources || other.sources)
+    }
+
+    /// What a payload restricted by `options` shows: the selected attributes, and crosswalks (whose `attributes`
+    /// lists name every value's sources) only when they are selected, which needs the whole entity.
+    public init(rendering options: EntityRenderOptions) {
+        guard let fields = options.fields, !fields.contains("crosswalks") else {
+            self = .all
+            return
+        }
+        self.init(attributes: fields.contains("attributes") ? options.attributes : [], crosswalks: false)
+    }
+
+    /// The same scope over the API form (`Entity(json:)`): the members of the document a pruned parse
+    /// (`JSONParser.parse(_:pruning:)`) leaves out. Values' sources come from the crosswalks.
+    public var apiPruning: JSONPruning {
+        JSONPruning(skip: crosswalks ? [] : ["crosswalks"], keepOnly: attributes.map { ["attributes": $0] } ?? [:])
+    }
 }

@@ -186,6 +186,35 @@ struct CLITests {
         #expect(event.stderr.contains("this looks like an event"), "\(event.stderr)")
     }
 
+    /// Lines are checked as JSON throughout, but built and checked as entities only where the filter and the fields
+    /// read them: an attribute of the wrong shape that nothing reads passes unchanged, one the filter reads is an error.
+    @Test func filterApplyChecksWholeLinesAsJSONAndTheReadPartsAsAnEntity() throws {
+        let dir = TemporaryDirectory()
+        let e1 = APIEntity.person("e1", first: "John", last: [("Smith", true)], email: nil, city: nil)
+        let odd = e1.replacingOccurrences(of: #""attributes":{"#, with: #""attributes":{"Broken":"not a list","#)
+        #expect(odd != e1)
+        try (odd + "\n").write(toFile: dir.file("odd.ndjson"), atomically: true, encoding: .utf8)
+        let unread = try runCommand(
+            BuildProducts.herald, ["filter", "apply", dir.file("odd.ndjson"), "--filter", "equals(attributes.LastName, 'smith')"])
+        #expect(unread.status == 0, "\(unread.stderr)")
+        #expect(unread.stdout == odd + "\n")
+        let read = try runCommand(
+            BuildProducts.herald, ["filter", "apply", dir.file("odd.ndjson"), "--filter", "exists(attributes.Broken)"])
+        #expect(read.status == 2)
+        #expect(read.stderr.contains("line 1: not an entity in the API form: attributes.Broken: expected an array of values"), "\(read.stderr)")
+        let fields = try runCommand(BuildProducts.herald, ["filter", "apply", dir.file("odd.ndjson"), "--fields", "uri,attributes.Broken"])
+        #expect(fields.status == 2, "\(fields.stdout)")
+
+        // A syntax error in a part nothing reads is still an error.
+        let broken = e1.replacingOccurrences(of: #""attributes":{"#, with: #""attributes":{"Broken":[1,],"#)
+        try (broken + "\n").write(toFile: dir.file("broken.ndjson"), atomically: true, encoding: .utf8)
+        let syntax = try runCommand(
+            BuildProducts.herald, ["filter", "apply", dir.file("broken.ndjson"), "--filter", "equals(attributes.LastName, 'smith')"])
+        #expect(syntax.status == 2)
+        #expect(syntax.stderr.contains("line 1: not valid JSON"), "\(syntax.stderr)")
+        #expect(syntax.stdout.isEmpty)
+    }
+
     @Test func filterApplyRejectsAnInvalidFilterOrField() throws {
         let dir = TemporaryDirectory()
         try (APIEntity.person("e1", first: "John", last: [("Smith", true)], email: nil, city: nil) + "\n")

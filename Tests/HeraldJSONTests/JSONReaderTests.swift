@@ -58,7 +58,7 @@ struct JSONReaderTests {
 /// `skipValue` checks what the parser checks, without building the value: on every input, it accepts exactly when
 /// the parser accepts (duplicate keys aside) and stops where the parser stops.
 struct JSONSkipTests {
-    private struct Generator: RandomNumberGenerator {
+    struct Generator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -160,5 +160,95 @@ struct JSONSkipTests {
                 return false
             }
         }
+    }
+}
+
+/// `JSONParser.parse(_:pruning:)` builds the document without the members it is told to leave out, and checks the
+/// whole document as `parse(_:)` does.
+struct JSONPruningTests {
+    static let document = #"""
+        {"uri": "entities/1", "type": "T", "attributes": {"FirstName": [{"value": "Ann", "ov": true}],
+         "LastName": [{"value": "Sm\u00efth \"jr\"", "ov": false}], "Address": [{"value": {"City": [{"value": "Paris"}]}}]},
+         "crosswalks": [{"type": "CRM", "value": "1", "attributes": ["entities/1/attributes/FirstName/a"]}], "n": -1.5e3}
+        """#
+    static let pruning = JSONPruning(skip: ["crosswalks"], keepOnly: ["attributes": ["LastName", "Nope"]])
+
+    private func parse(_ text: String, _ pruning: JSONPruning) throws(JSONParseError) -> JSONValue {
+        try Array(text.utf8).withUnsafeBufferPointer { buffer throws(JSONParseError) in try JSONParser.parse(buffer, pruning: pruning) }
+    }
+
+    /// What a pruned parse should give: the full parse with the members removed.
+    private func pruned(_ value: JSONValue, _ pruning: JSONPruning) -> JSONValue {
+        guard case .object(let members) = value else { return value }
+        return .object(
+            members.filter { !pruning.skip.contains($0.key) }.map { m in
+                guard let keep = pruning.keepOnly[m.key], case .object(let inner) = m.value else { return m }
+                return JSONMember(key: m.key, value: .object(inner.filter { keep.contains($0.key) }), offset: m.offset)
+            })
+    }
+
+    @Test func leavesOutWhatItIsToldAndKeepsTheRest() throws {
+        let full = try JSONParser.parse(Self.document)
+        let result = try parse(Self.document, Self.pruning)
+        #expect(result == pruned(full, Self.pruning))
+        #expect(result["crosswalks"] == nil)
+        #expect(result["attributes"]?.objectValue?.map(\.key) == ["LastName"])
+        #expect(result["attributes"]?["LastName"]?.arrayValue?.first?["value"] == .string("Smïth \"jr\""))
+        #expect(result["n"] == .number("-1.5e3"))
+        // No pruning: the plain parse.
+        #expect(try parse(Self.document, JSONPruning()) == full)
+        // Not an object at the top: nothing to prune.
+        #expect(try parse("[1, {\"crosswalks\": 2}]", Self.pruning) == JSONParser.parse("[1, {\"crosswalks\": 2}]"))
+    }
+
+    @Test(arguments: [
+        // A syntax error inside a left-out member, a repeated key beside a left-out one, at the top and one level down.
+        #"{"crosswalks": [1,], "a": 1}"#, #"{"crosswalks": 1, "crosswalks": 2}"#, #"{"a": 1, "crosswalks": 2, "a": 3}"#,
+        #"{"attributes": {"X": 1, "LastName": 2, "X": 3}}"#, #"{"attributes": {"X": "\q"}}"#, #"{"attributes": {"X": 1} "#,
+        #"{"a": 1} x"#,
+    ])
+    func checksTheWholeDocument(text: String) {
+        #expect(throws: JSONParseError.self) { try parse(text, Self.pruning) }
+    }
+
+    /// 20,000 damaged documents: the pruned parse succeeds exactly when the full parse does (a key repeated inside a
+    /// left-out value aside), and then gives the full parse's tree without the left-out members.
+    @Test func agreesWithTheFullParseOnDamagedDocuments() {
+        var seed = JSONSkipTests.Generator(state: 42)
+        let alphabet = Array(#"{}[]":,\/"nu0123456789-. aé"#.utf8) + [0x00, 0x1F, 0xC3, 0xFF]
+        let original = Array(Self.document.utf8)
+        var disagreements: [String] = []
+        var rejected = 0
+        for _ in 0..<20_000 {
+            var bytes = original
+            let at = Int(seed.next() % UInt64(bytes.count))
+            switch seed.next() % 3 {
+            case 0: bytes[at] = alphabet[Int(seed.next() % UInt64(alphabet.count))]
+            case 1: bytes.insert(alphabet[Int(seed.next() % UInt64(alphabet.count))], at: at)
+            default: bytes.remove(at: at)
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let full: JSONValue? = bytes.withUnsafeBufferPointer { try? JSONParser.parse($0) }
+            let result: JSONValue? = bytes.withUnsafeBufferPointer { try? JSONParser.parse($0, pruning: Self.pruning) }
+            if full == nil { rejected += 1 }
+            if let full {
+                if result != pruned(full, Self.pruning) { disagreements.append(text) }
+            } else if result != nil {
+                // Only a key repeated inside a left-out value may pass.
+                let repeated = bytes.withUnsafeBufferPointer { buffer -> Bool in
+                    do {
+                        _ = try JSONParser.parse(buffer)
+                        return false
+                    } catch let error as JSONParseError {
+                        return error.code == .duplicateKey
+                    } catch {
+                        return false
+                    }
+                }
+                if !repeated { disagreements.append(text) }
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(3))")
+        #expect(rejected > 5_000)
     }
 }
