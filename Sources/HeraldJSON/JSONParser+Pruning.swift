@@ -58,8 +58,10 @@ extension JSONCursor {
         if depth > JSONParser.maxDepth { throw error("nesting deeper than \(JSONParser.maxDepth) levels") }
         index += 1  // {
         var members: [JSONMember] = []
-        // Every key with its offset, kept or not, for the repeated-key check.
+        // Every key with its offset, kept or not, for the repeated-key check (as `parseObject` does it: a key can
+        // repeat an earlier one only if a key of its length mod 64 came before).
         var keys: [JSONMember] = []
+        var lengths: UInt64 = 0
         var seen: Set<String>?
         skipWhitespace()
         if index < end && base[index] == UInt8(ascii: "}") {
@@ -73,7 +75,13 @@ extension JSONCursor {
             }
             let keyOffset = index
             let key = try parseString()
-            try checkDuplicate(key, in: keys, at: keyOffset, seen: &seen)
+            if keys.count < 32 {
+                let bit = UInt64(1) << (key.utf8.count & 63)
+                if lengths & bit != 0 { try checkDuplicate(key, in: keys, at: keyOffset) }
+                lengths |= bit
+            } else {
+                try checkDuplicate(key, in: keys, at: keyOffset, seen: &seen)
+            }
             keys.append(JSONMember(key: key, value: .null, offset: keyOffset))
             skipWhitespace()
             guard index < end, base[index] == UInt8(ascii: ":") else {

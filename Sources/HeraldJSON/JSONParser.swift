@@ -1,3 +1,5 @@
+import CHeraldJSON
+
 /// A byte-level JSON parser (RFC 8259) that reports errors with byte offsets.
 ///
 /// It works on the raw UTF-8 bytes of a request body without copying them and
@@ -295,28 +297,28 @@ struct JSONCursor {
         }
     }
 
-    /// Skips a string starting at its opening quote, with `parseString`'s checks. Plain ASCII runs are checked
-    /// eight bytes at a time.
+    /// Skips a string starting at its opening quote, with `parseString`'s checks. Runs of plain ASCII are found
+    /// sixteen bytes at a time (`herald_json_plain_prefix`).
     mutating func skipString() throws(JSONParseError) {
         let open = index
         index += 1
         var start = index
+        // Whether a non-ASCII byte came since `start`: only then is UTF-8 checked.
+        var nonASCII = false
         while true {
-            // Eight bytes at a time while none is a quote, a backslash, a control character or non-ASCII.
-            while index + 8 <= end {
-                let word = UnsafeRawPointer(base.baseAddress! + index).loadUnaligned(as: UInt64.self)
-                if JSONCursor.plainASCII(word) { index += 8 } else { break }
-            }
+            // Runs of plain bytes (no quote, backslash, control character or non-ASCII) in one call.
+            index += herald_json_plain_prefix(base.baseAddress! + index, end - index)
             guard index < end else { throw error("unterminated string", at: open) }
             let c = base[index]
             if c == UInt8(ascii: "\"") {
-                try checkUTF8(from: start, to: index)
+                if nonASCII { try checkUTF8(from: start, to: index) }
                 index += 1
                 return
             }
             if c < 0x20 { throw error("control character in string (escape it as \\u00\(hex2(c)))") }
             if c == UInt8(ascii: "\\") {
-                try checkUTF8(from: start, to: index)
+                if nonASCII { try checkUTF8(from: start, to: index) }
+                nonASCII = false
                 index += 1
                 guard index < end else { throw error("unterminated string", at: open) }
                 let e = base[index]
@@ -345,30 +347,13 @@ struct JSONCursor {
                 start = index
                 continue
             }
+            nonASCII = true
             index += 1
         }
     }
 
-    /// True when none of the word's eight bytes is `"`, `\\`, below 0x20 or above 0x7F.
-    @inline(__always)
-    static func plainASCII(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        // A byte is flagged when it is zero after XOR with the character (the classic "has zero byte" test),
-        // when it is below 0x20, or when its high bit is set.
-        func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
-        let quote = hasZero(word ^ (ones &* 0x22))
-        let backslash = hasZero(word ^ (ones &* 0x5C))
-        let control = (word &- ones &* 0x20) & ~word & highs
-        return (quote | backslash | control | (word & highs)) == 0
-    }
-
-    /// The bytes of a string between `start` and `stop` are valid UTF-8 (non-ASCII ones only are checked).
-    @inline(__always)
+    /// The bytes of a string between `start` and `stop` are valid UTF-8.
     func checkUTF8(from start: Int, to stop: Int) throws(JSONParseError) {
-        var i = start
-        while i < stop && base[i] < 0x80 { i += 1 }
-        if i == stop { return }
         if String(validating: UnsafeBufferPointer(rebasing: base[start..<stop]), as: UTF8.self) == nil {
             throw error("invalid UTF-8 in string", at: firstInvalidUTF8(from: start, to: stop))
         }
@@ -423,6 +408,8 @@ struct JSONCursor {
         // Fast path: ASCII without escapes needs no validation or copying beyond the String itself.
         var allASCII = true
         while index < end {
+            index += herald_json_plain_prefix(base.baseAddress! + index, end - index)
+            guard index < end else { break }
             let c = base[index]
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: base[start..<index])

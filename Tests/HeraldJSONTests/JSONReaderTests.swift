@@ -1,3 +1,4 @@
+import CHeraldJSON
 @testable import HeraldJSON
 import Testing
 
@@ -250,5 +251,31 @@ struct JSONPruningTests {
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(3))")
         #expect(rejected > 5_000)
+    }
+}
+
+/// `herald_json_plain_prefix`, the reader's 16-bytes-at-a-time scan: it stops at the first quote, backslash, control
+/// character or non-ASCII byte, wherever it falls against the 16-byte steps, and nowhere else.
+struct PlainPrefixTests {
+    @Test func stopsAtTheFirstByteAStringCannotHoldAsItIs() {
+        for stop: UInt8 in [0x22, 0x5C, 0x00, 0x1F, 0x80, 0xC3, 0xFF] {
+            for length in [0, 1, 15, 16, 17, 31, 32, 33, 47] {
+                for at in 0...length {
+                    var bytes: [UInt8] = []
+                    for i in 0..<length {
+                        let c = UInt8(0x20 + (i * 7) % 0x5F)
+                        bytes.append(c == 0x22 || c == 0x5C ? 0x41 : c)
+                    }
+                    if at < length { bytes[at] = stop }
+                    let found = bytes.withUnsafeBufferPointer { herald_json_plain_prefix($0.baseAddress, $0.count) }
+                    #expect(found == at, "stop byte \(stop) at \(at) of \(length)")
+                }
+            }
+        }
+        // The edges of the plain range are plain.
+        var edges = [UInt8](repeating: 0x20, count: 20)
+        edges += [UInt8](repeating: 0x7F, count: 20)
+        edges += [0x21, 0x23, 0x5B, 0x5D]
+        #expect(edges.withUnsafeBufferPointer { herald_json_plain_prefix($0.baseAddress, $0.count) } == edges.count)
     }
 }
