@@ -408,8 +408,6 @@ struct JSONCursor {
         // Fast path: ASCII without escapes needs no validation or copying beyond the String itself.
         var allASCII = true
         while index < end {
-            index += herald_json_plain_prefix(base.baseAddress! + index, end - index)
-            guard index < end else { break }
             let c = base[index]
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: base[start..<index])
