@@ -195,8 +195,9 @@ struct DeliveryLoop {
 
     /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
     /// What `PayloadRenderer.renderFromStored` takes (SNAPSHOT payloads, and a change's DELTAS or SNAPSHOT_WITH_DELTA)
-    /// is rendered from the stored bytes, without decoding. An object filter that names some attributes is tested on
-    /// an entity decoded only that far (`EventPredicate.scope`); one that reads every attribute gets the whole entity.
+    /// is rendered from the stored bytes, without decoding. An object filter is tested on the entity decoded only as
+    /// far as it reads (`EventPredicate.scope`: the attributes it names, crosswalks when named, never sources); a
+    /// predicate whose scope is `.all` gets the whole entity, which then also renders the message.
     private func renderInLanes(_ records: [EventRecord], renderers: [PayloadRenderer]) async -> [DeliveryDecisions.LaneOutcome] {
         let predicate = self.predicate
         @Sendable func corrupt(_ record: EventRecord, _ renderer: PayloadRenderer, _ error: any Error) -> DeliveryDecisions.LaneOutcome {
@@ -208,7 +209,7 @@ struct DeliveryLoop {
         @Sendable func one(_ record: EventRecord, _ renderer: PayloadRenderer) -> DeliveryDecisions.LaneOutcome {
             var tested = false
             if let predicate, !predicate.scope.isAll {
-                // The filter reads a few attributes: decode those, test, and render what passes from the stored bytes.
+                // Decode what the filter reads, test, and render what passes from the stored bytes.
                 let partial: Entity
                 do {
                     partial = try Entity(storedBytes: record.event.snapshot, scope: predicate.scope)

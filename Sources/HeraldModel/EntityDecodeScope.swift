@@ -4,8 +4,9 @@ import HeraldJSON
 /// few attributes of entities that have dozens (`ObjectFilter.decodeScope`).
 ///
 /// An entity decoded with a scope narrower than `all` is partial: it has only the attributes named here, no
-/// crosswalks unless asked, and no values' sources unless asked. It is for reading (filtering) only, never for
-/// rendering, storing or comparing.
+/// crosswalks unless asked, and no values' sources unless asked. It is for testing a filter, and for rendering
+/// only what the scope holds (`filter apply` writes the selected fields of an entity whose scope covers them);
+/// never for storing, comparing or rendering whole.
 public struct EntityDecodeScope: Sendable, Equatable {
     /// Top-level attribute names to decode; nil decodes every attribute.
     public var attributes: Set<String>?
