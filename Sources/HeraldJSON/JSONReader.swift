@@ -61,6 +61,9 @@ public struct JSONReader {
         if !first { try expect(UInt8(ascii: ","), "',' or '}'") }
         first = false
         cursor.skipWhitespace()
+        guard cursor.index < cursor.end, cursor.base[cursor.index] == UInt8(ascii: "\"") else {
+            throw cursor.error("unexpected \(cursor.describeByte(at: cursor.index)), expected a string key")
+        }
         let key = try cursor.parseString()
         try expect(UInt8(ascii: ":"), "':'")
         first = true
@@ -79,6 +82,12 @@ public struct JSONReader {
         if !first { try expect(UInt8(ascii: ","), "',' or ']'") }
         first = true
         return true
+    }
+
+    /// The current array's next element, which must be there: an error at its end (`what`, e.g. "a crosswalk's
+    /// type", says what was missing).
+    public mutating func expectElement(_ what: @autoclosure () -> String) throws(JSONParseError) {
+        if try !nextElement() { throw cursor.error("the array ends before \(what())", at: cursor.index - 1) }
     }
 
     /// After reading a value inside an object or array: the next `nextKey`/`nextElement` needs a comma.

@@ -150,15 +150,15 @@ extension Entity {
                     try r.beginArray()
                     guard try r.nextElement() else { throw EntityDecodingError(path: .root + "c", reason: "empty crosswalk") }
                     let id = try r.readString()
-                    _ = try r.nextElement()
+                    try r.expectElement("a crosswalk's type")
                     let type = try r.readString()
-                    _ = try r.nextElement()
+                    try r.expectElement("a crosswalk's value")
                     let value = try r.readString()
-                    _ = try r.nextElement()
+                    try r.expectElement("a crosswalk's source table")
                     let table = try r.readOptionalString()
-                    _ = try r.nextElement()
+                    try r.expectElement("a crosswalk's create date")
                     let created = try r.readInt64()
-                    _ = try r.nextElement()
+                    try r.expectElement("a crosswalk's update date")
                     let updated = try r.readInt64()
                     while try r.nextElement() { try r.skipValue() }
                     r.endValue()
@@ -182,9 +182,9 @@ extension Entity {
         try r.beginArray()
         while try r.nextElement() {
             try r.beginArray()
-            _ = try r.nextElement()
+            try r.expectElement("a value's id")
             let id = try r.readString()
-            _ = try r.nextElement()
+            try r.expectElement("a value's content")
             let content: AttributeContent
             if try r.peek() == .object {
                 var subs: [AttributeEntry] = []
@@ -197,7 +197,7 @@ extension Entity {
             } else {
                 content = .simple(try r.readString())
             }
-            _ = try r.nextElement()
+            try r.expectElement("a value's ov flag")
             let ov = try r.readInt64() == 1
             var sources: [String] = []
             if try r.nextElement() {
