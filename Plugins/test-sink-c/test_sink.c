@@ -10,7 +10,9 @@
  *   "output"                 string   file where each message completed OK is appended as one
  *                                      JSON line {"id","key","attempt","sink","headers","body"}
  *                                      ("sink": the plugin's version, TS_VERSION),
- *                                      written and fflush'ed before the completion callback
+ *                                      written and fflush'ed before the completion callback; a
+ *                                      torn last line left by a process that died while writing
+ *                                      is ended with a newline when an instance starts
  *   "retryEveryNth"          integer  N: the first attempt of messages N, 2N, … completes RETRY
  *   "throttleEveryNth"       integer  N: the first attempt of messages N, 2N, … completes THROTTLED
  *   "retryAfterMs"           integer  retry_after_ms of THROTTLED results (default 0)
@@ -1137,13 +1139,25 @@ static int ts_start(herald_sink_instance *inst, char *error, size_t error_size) 
         return 1;
     }
     if (inst->cfg.output != NULL) {
-        FILE *f = fopen(inst->cfg.output, "a");
+        FILE *f = fopen(inst->cfg.output, "a+");
         if (f == NULL) {
             char reason[96];
             ts_set_error(error, error_size, "cannot open output \"%s\": %s", inst->cfg.output,
                          ts_strerror(errno, reason, sizeof reason));
             return 1;
         }
+        /* A process that died while writing (the crash and exit faults, under isolation "process") can leave a
+           torn last line. End it, so that this instance's first line does not run into it: readers skip the
+           torn line, and every line written from here on stays whole. */
+        if (fseek(f, -1, SEEK_END) == 0) {
+            int last = fgetc(f);
+            fseek(f, 0, SEEK_END);
+            if (last != '\n' && last != EOF) {
+                fputc('\n', f);
+                fflush(f);
+            }
+        }
+        fseek(f, 0, SEEK_END);
         pthread_mutex_lock(&inst->out_mu);
         inst->out = f;
         pthread_mutex_unlock(&inst->out_mu);

@@ -70,6 +70,28 @@ struct DeliveryTests {
         #expect(shown.json?["body"]?.stringValue?.contains("POISON") == true)
     }
 
+    /// A sink process that dies while writing its output (the crash and exit faults of `SinkIsolationTests`) can
+    /// leave a torn last line; the next test sink instance ends it before appending, so its own first line stays
+    /// whole. Before, that line ran into the torn one, and a message delivered OK was missing from the output.
+    @Test func theTestSinkEndsATornLastLineBeforeAppending() throws {
+        let dir = TemporaryDirectory()
+        let output = dir.file("out.ndjson")
+        let torn = #"{"id":"99-torn","key":"entities/x","attempt":1,"body":"{\"type\":\"ENTITY_CRE"#
+        try torn.write(toFile: output, atomically: true, encoding: .utf8)
+        let config = try StreamingTestSupport.writeConfig(
+            in: dir, plugins: StreamingTestSupport.pluginDirectory(in: dir), streaming: streaming(sink: #"{"output": "\#(output)"}"#))
+        let server = try HeraldProcess(configPath: config, logPath: dir.file("serve.log"))
+        let client = TestClient(baseURL: server.baseURL)
+        try StreamingTestSupport.postPeople(client, count: 5, prefix: "t")
+        let all = Set(Int64(1)...5)
+        let done = StreamingTestSupport.eventually(timeout: 30) {
+            Set(StreamingTestSupport.readLines(output).compactMap(DeliveryTests.seq)) == all
+        }
+        #expect(done, "every message's line is whole: \(String(decoding: FileManager.default.contents(atPath: output) ?? Data(), as: UTF8.self).prefix(600))")
+        let text = String(decoding: FileManager.default.contents(atPath: output) ?? Data(), as: UTF8.self)
+        #expect(text.hasPrefix(torn + "\n"), "the torn line is ended, not extended")
+    }
+
     @Test func aBatchThatNeverCompletesIsRetriedAndTheSinkReportedUnhealthy() throws {
         let dir = TemporaryDirectory()
         let output = dir.file("out.ndjson")
