@@ -10,9 +10,10 @@
  *   "output"                 string   file where each message completed OK is appended as one
  *                                      JSON line {"id","key","attempt","sink","headers","body"}
  *                                      ("sink": the plugin's version, TS_VERSION),
- *                                      written and fflush'ed before the completion callback; a
- *                                      torn last line left by a process that died while writing
- *                                      is ended with a newline when an instance starts
+ *                                      written (one write(2) per batch, O_APPEND) before the
+ *                                      completion callback; a torn last line left by a process
+ *                                      that died while writing is ended with a newline when an
+ *                                      instance starts
  *   "retryEveryNth"          integer  N: the first attempt of messages N, 2N, … completes RETRY
  *   "throttleEveryNth"       integer  N: the first attempt of messages N, 2N, … completes THROTTLED
  *   "retryAfterMs"           integer  retry_after_ms of THROTTLED results (default 0)
@@ -1146,6 +1147,9 @@ static int ts_start(herald_sink_instance *inst, char *error, size_t error_size) 
                          ts_strerror(errno, reason, sizeof reason));
             return 1;
         }
+        /* Unbuffered: each batch's lines reach the file in one write(2), which O_APPEND keeps whole against other
+           instances appending to the same file. */
+        setvbuf(f, NULL, _IONBF, 0);
         /* A process that died while writing (the crash and exit faults, under isolation "process") can leave a
            torn last line. End it, so that this instance's first line does not run into it: readers skip the
            torn line, and every line written from here on stays whole. */
