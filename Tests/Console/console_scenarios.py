@@ -186,6 +186,17 @@ class Console:
     def find(self, css, seconds=45):
         return self.wait(lambda: self.first(css), seconds, f"'{css}'")
 
+    def click(self, css, seconds=45):
+        """Clicks the first element matching `css`, found again if the page replaces it first (a click on a
+        replaced element raises before it reaches the page, so nothing is clicked twice)."""
+        def attempt():
+            found = self.first(css)
+            if found is None:
+                return False
+            found.click()
+            return True
+        self.wait(attempt, seconds, f"'{css}' to click")
+
     def first(self, css):
         found = self.driver.find_elements(By.CSS_SELECTOR, css)
         return found[0] if found else None
@@ -200,7 +211,7 @@ class Console:
         field = self.find("#token")
         field.clear()
         field.send_keys(token)
-        self.find("#signin-button").click()
+        self.click("#signin-button")
         self.find("#role")
 
     def shot(self, name):
@@ -252,7 +263,7 @@ def sign_in(c):
     c.find("#signin")
     c.shot("signin")
     c.find("#token").send_keys("not-a-token")
-    c.find("#signin-button").click()
+    c.click("#signin-button")
     c.wait(lambda: "not one of the server" in c.find("#signin-error").text, message="the refusal")
     c.sign_in(ADMIN)
     check(c.find("#user").text == "operator", "signed in as operator")
@@ -295,7 +306,7 @@ def create_destination(c):
     form.find_element(By.NAME, "payloadFields").send_keys("uri, attributes.FirstName")
     form.find_element(By.NAME, "batch.lingerMs").send_keys("0")
     c.shot("destination-new")
-    c.find("#save").click()
+    c.click("#save")
     c.wait(lambda: "destination/files%2Fcreated" in c.driver.current_url or c.first("#form-issues li")
            or c.first(".field .issue span"), 20, "the new destination's page or the server's issues")
     issues = [n.text for n in c.all("#form-issues li, .field .issue span")]
@@ -308,22 +319,22 @@ def create_destination(c):
     out = os.path.join(c.herald.dir, "out", "created.ndjson")
     c.wait(lambda: os.path.exists(out), 10, "created.ndjson")
     # Pause and resume from the page.
-    c.find("#pause").click()
+    c.click("#pause")
     c.wait(lambda: c.text("#destination-status [data-field=state]") == "PAUSED", 20, "state PAUSED")
-    c.find("#resume").click()
+    c.click("#resume")
     c.wait(lambda: c.text("#destination-status [data-field=state]") == "RUNNING", 20, "state RUNNING again")
     c.find("#destination-form")
     # A refused change shows the server's issue next to its field.
     objectFilter = c.find("#destination-form textarea[name=objectFilter]")
     objectFilter.send_keys("equals(attributes.Nope, 'x')")
-    c.find("#save").click()
+    c.click("#save")
     c.wait(lambda: c.first("[data-field=objectFilter] .issue span") or c.first("#form-issues li"), 20,
            "the refusal of a filter naming an unknown attribute")
     c.shot("destination")
     # An accepted edit: no filter, ENTITY_CHANGED too; the server holds what the form sent.
     c.find("#destination-form textarea[name=objectFilter]").clear()
-    c.find("#destination-form input[name=typeFilter][value=ENTITY_CHANGED]").click()
-    c.find("#save").click()
+    c.click("#destination-form input[name=typeFilter][value=ENTITY_CHANGED]")
+    c.click("#save")
     c.wait(lambda: "Saved: files/created" in c.find("#flash").text, 20, "the edit to be saved")
     status, saved = c.herald.api("GET", "/api/t1/streaming/destinations/files%2Fcreated")
     check(status == 200 and saved.get("typeFilter") == ["ENTITY_CREATED", "ENTITY_CHANGED"]
@@ -343,15 +354,17 @@ def dead_letter(c):
            "one dead letter on test/faulty")
     c.go("dlq")
     Select(c.find("#dlq-destination")).select_by_value("test/faulty")
-    row = c.find("#dlq-list tr[data-id]")
-    check("RETRIES_EXHAUSTED" in row.text, f"the row: {row.text}")
+    # Selecting the destination loads the list again: the row is read, and its link clicked, in steps that survive
+    # the list being replaced meanwhile.
+    row = c.wait(lambda: c.text("#dlq-list tr[data-id]"), 20, "a row in the dead-letter list")
+    check("RETRIES_EXHAUSTED" in row, f"the row: {row}")
     c.shot("dead-letters")
-    row.find_element(By.CSS_SELECTOR, "a").click()
+    c.click("#dlq-list tr[data-id] a")
     c.find("#decoded-note")
     body = c.find("#dlq-body pre.json").text
     check('"Deadletter"' in body and '"type": "ENTITY_CREATED"' in body, f"the decoded, pretty-printed body: {body[:300]}")
     c.shot("dead-letter")
-    c.find("#replay-one").click()
+    c.click("#replay-one")
     check("Replay dead letter" in c.accept_confirm(), "a confirmation before the replay")
     c.wait(lambda: "#/dlq" in c.driver.current_url, 10, "back on the list")
     c.wait(lambda: c.first("#dlq-empty"), 30, "the list to be empty after the replay")
@@ -364,8 +377,8 @@ def dead_letter(c):
            "a second dead letter on test/faulty")
     c.go("overview")
     c.go("dlq")
-    c.find("#dlq-list input.pick").click()
-    c.find("#dlq-purge").click()
+    c.click("#dlq-list input.pick")
+    c.click("#dlq-purge")
     check("Purge 1 dead letter?" in c.accept_confirm(), "a confirmation before the purge")
     c.wait(lambda: c.first("#dlq-empty"), 30, "the list to be empty after the purge")
     after = c.herald.destination("test/faulty")
@@ -411,7 +424,7 @@ def broken_filter(c):
     box.clear()
     box.send_keys("equals(attributes.LastName, 'Smith') and startsWith(attributes.FirstName, 'load29')")
     c.find("#filter-valid", 10)
-    c.find("#run-test").click()
+    c.click("#run-test")
     c.wait(lambda: c.first("#test-summary") or c.first("#results p.error, #results p.unavailable"), 20,
            "the test against the last events")
     check(c.first("#test-summary") is not None, f"the test against the last events: {c.text('#results')}")
@@ -469,7 +482,7 @@ def hostile_name(c):
     tail = c.find("#tail")
     tail.clear()
     tail.send_keys("8")
-    c.find("#events-refresh").click()
+    c.click("#events-refresh")
     status, queue = c.herald.api("GET", "/api/t1/events?tail=8")
     c.wait(lambda: len(c.all("#events-list tr[data-seq]")) == len(queue["events"]), 20, "the newest 8 events")
     shown = [int(r.get_attribute("data-seq")) for r in c.all("#events-list tr[data-seq]")]

@@ -25,15 +25,19 @@ export async function deadLettersPage(view) {
     load();
   }
 
+  // A load started earlier (another filter) may answer after a later one: only the latest fills the list.
+  let latest = 0;
   async function load() {
+    const mine = ++latest;
     const query = destination.value ? '?limit=1000&destination=' + encodeURIComponent(destination.value) : '?limit=1000';
     let letters;
     try {
       letters = (await api(tenantPath('/streaming/dlq' + query))).deadLetters || [];
     } catch (error) {
-      fill(listBox, problem(error, 'Dead letters'));
+      if (mine === latest) fill(listBox, problem(error, 'Dead letters'));
       return;
     }
+    if (mine !== latest) return;
     const capped = letters.length === 1000;
     if (status.value) letters = letters.filter(l => l.status === status.value);
     if (letters.length === 0) { fill(listBox, el('p.muted#dlq-empty', 'No dead letters.')); return; }

@@ -37,7 +37,10 @@ export async function eventsPage(view) {
     el('p', el('label', 'Newest ', tail, ' events'), ' ', el('button#events-refresh', {type: 'button', onclick: load}, 'Refresh')),
     listBox);
 
+  // A load started earlier (other types, another tail) may answer after a later one: only the latest fills the list.
+  let latest = 0;
   async function load() {
+    const mine = ++latest;
     const types = boxes.filter(b => b.checked).map(b => b.value);
     const n = Math.max(1, Math.min(1000, Number(tail.value) || 50));
     sessionStorage.setItem('herald.events', JSON.stringify({types, tail: n}));
@@ -53,9 +56,10 @@ export async function eventsPage(view) {
         events = await readToEnd(types, n);
       }
     } catch (error) {
-      fill(listBox, problem(error, 'Events'));
+      if (mine === latest) fill(listBox, problem(error, 'Events'));
       return;
     }
+    if (mine !== latest) return;
     if (types.length) events = events.filter(e => types.includes(e.type));
     fill(listBox, note, events.length ? eventTable(events.slice(-n)) : el('p.muted', 'No events.'));
   }
