@@ -194,7 +194,7 @@ struct DeliveryLoop {
     }
 
     /// Decodes, filters and renders `records` on up to `renderers.count` tasks; outcomes keep the order.
-    /// What `PayloadRenderer.renderFromStored` takes (SNAPSHOT payloads, and a change's DELTAS or SNAPSHOT_WITH_DELTA)
+    /// What `PayloadRenderer.renderFromStored` takes (SNAPSHOT, DELTAS and SNAPSHOT_WITH_DELTA of entity events)
     /// is rendered from the stored bytes, without decoding. An object filter is tested on the entity decoded only as
     /// far as it reads (`EventPredicate.scope`: the attributes it names, crosswalks when named, never sources); a
     /// predicate whose scope is `.all` gets the whole entity, which then also renders the message.

@@ -27,12 +27,30 @@ public struct StoredEntityRenderer {
         var end: Int
     }
 
-    /// A top-level value, kept for the crosswalks' `attributes` lists.
+    /// A top-level value, kept for the crosswalks' `attributes` lists and for a derived delta.
     struct ValueRef: Sendable {
         var name: Span
         var id: Span
         var sources: Range<Int>  // into `sourceSpans`
         var subs: Range<Int>  // into `subRefs`
+        var ov: Bool
+        /// The text of a simple value; nil for a nested one (its sub-attributes are `groups`).
+        var text: Span?
+        var groups: Range<Int>  // into `groupRefs`
+    }
+
+    /// A sub-attribute of a nested value: its name and its entries (into `subRefs`).
+    struct GroupRef: Sendable {
+        var name: Span
+        var entries: Range<Int>
+    }
+
+    /// A crosswalk, kept for a derived delta.
+    struct CrosswalkRef: Sendable {
+        var id: Span
+        var type: Span
+        var value: Span
+        var table: Span?
     }
 
     /// A sub-value of a nested value.
@@ -104,8 +122,12 @@ public struct StoredEntityRenderer {
     private var values: [ValueRef] = []
     private var sourceSpans: [Span] = []
     private var subRefs: [SubRef] = []
-    /// The sub-attributes of the nested value being read: name and entries (into `subRefs`).
-    private var groups: [(name: Span, entries: Range<Int>)] = []
+    /// The sub-attributes of the nested values.
+    private var groupRefs: [GroupRef] = []
+    private var crosswalkRefs: [CrosswalkRef] = []
+    /// The bytes the last `render` or `check` read to the end (their address and length) and what it learned: the
+    /// spans above describe them.
+    private var lastRead: (base: UnsafeRawPointer?, count: Int, rendered: Rendered)?
 
     public init() {}
 
@@ -176,11 +198,15 @@ public struct StoredEntityRenderer {
         values.removeAll(keepingCapacity: true)
         sourceSpans.removeAll(keepingCapacity: true)
         subRefs.removeAll(keepingCapacity: true)
+        groupRefs.removeAll(keepingCapacity: true)
+        crosswalkRefs.removeAll(keepingCapacity: true)
+        lastRead = nil
         var c = Cursor(p: stored)
         var o = Out(base: output.base, capacity: output.capacity)
         let rendered = c.render(into: &o, selection, &self)
         output.base = o.base
         output.capacity = o.capacity
+        if let rendered { lastRead = (UnsafeRawPointer(stored.baseAddress), stored.count, rendered) }
         guard let rendered, emit else { return rendered }
         // The members between the braces; `beginObject`/`endObject` keep the writer's comma state right.
         writer.beginObject()
@@ -470,6 +496,7 @@ public struct StoredEntityRenderer {
                     guard take(UInt8(ascii: ",")), let created = integer(), take(UInt8(ascii: ",")),
                         let updated = integer(), take(UInt8(ascii: "]"))
                     else { return nil }
+                    state.crosswalkRefs.append(CrosswalkRef(id: cid, type: ctype, value: cvalue, table: table))
                     if !firstCrosswalk { w.append(",") }
                     firstCrosswalk = false
                     w.append(#"{"uri":""#)
@@ -553,11 +580,13 @@ public struct StoredEntityRenderer {
                 w.append(#","value":""#)
                 w.append(bytes(text))
                 w.append(#"","uri":"#)
-                return finishValue(ov: ov, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart, into: &w, &state)
+                return finishValue(
+                    ov: ov, text: text, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart,
+                    groupsStart: state.groupRefs.count, into: &w, &state)
             }
             // Nested: {"Sub":[[sid,"text",ov],…],…}, one level deep.
             guard take(UInt8(ascii: "{")) else { return nil }
-            state.groups.removeAll(keepingCapacity: true)
+            let groupsStart = state.groupRefs.count
             if !take(UInt8(ascii: "}")) {
                 repeat {
                     guard let subName = string(), take(UInt8(ascii: ":")), take(UInt8(ascii: "[")) else { return nil }
@@ -580,16 +609,16 @@ public struct StoredEntityRenderer {
                         } while take(UInt8(ascii: ","))
                         guard take(UInt8(ascii: "]")) else { return nil }
                     }
-                    state.groups.append((subName, groupStart..<state.subRefs.count))
+                    state.groupRefs.append(GroupRef(name: subName, entries: groupStart..<state.subRefs.count))
                 } while take(UInt8(ascii: ","))
                 guard take(UInt8(ascii: "}")) else { return nil }
             }
             guard take(UInt8(ascii: ",")), let ov = flag() else { return nil }
             w.append(ov ? "true" : "false")
             w.append(#","value":{"#)
-            for g in state.groups.indices {
-                if g > 0 { w.append(",") }
-                let group = state.groups[g]
+            for g in groupsStart..<state.groupRefs.count {
+                if g > groupsStart { w.append(",") }
+                let group = state.groupRefs[g]
                 w.append("\"")
                 w.append(bytes(group.name))
                 w.append("\":[")
@@ -617,14 +646,16 @@ public struct StoredEntityRenderer {
                 w.append("]")
             }
             w.append(#"},"uri":"#)
-            return finishValue(ov: ov, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart, into: &w, &state)
+            return finishValue(
+                ov: ov, text: nil, name: name, vid: vid, id: id, uriPrefix: uriPrefix, subsStart: subsStart,
+                groupsStart: groupsStart, into: &w, &state)
         }
 
         /// After the flag and the content: the sources, `"uri"` and the closing; records the value for the crosswalks.
         @inline(__always)
         mutating func finishValue(
-            ov: Bool, name: Span, vid: Span, id: Span, uriPrefix: StaticString, subsStart: Int, into w: inout Out,
-            _ state: inout StoredEntityRenderer
+            ov: Bool, text: Span?, name: Span, vid: Span, id: Span, uriPrefix: StaticString, subsStart: Int,
+            groupsStart: Int, into w: inout Out, _ state: inout StoredEntityRenderer
         ) -> Bool? {
             let sourcesStart = state.sourceSpans.count
             if take(UInt8(ascii: ",")) {
@@ -641,8 +672,145 @@ public struct StoredEntityRenderer {
             valueURI(uriPrefix, id, name, vid, into: &w)
             w.append(#""}"#)
             state.values.append(
-                ValueRef(name: name, id: vid, sources: sourcesStart..<state.sourceSpans.count, subs: subsStart..<state.subRefs.count))
+                ValueRef(
+                    name: name, id: vid, sources: sourcesStart..<state.sourceSpans.count, subs: subsStart..<state.subRefs.count,
+                    ov: ov, text: text, groups: groupsStart..<state.groupRefs.count))
             return ov
         }
+    }
+}
+
+extension StoredEntityRenderer {
+    /// Writes the delta of a creation (`added`) or a removal of the stored entity the last `render` or `check` read:
+    /// what `Delta.renderDerived(from:added:into:entityType:)` writes for the decoded entity (every value
+    /// `ATTRIBUTE_ADDED`/`_REMOVED` with its sources' names, then every crosswalk), from the spans that pass kept.
+    ///
+    /// False, and nothing written, when that pass was not of these bytes (or did not take them), or when a crosswalk
+    /// type is not ASCII: a source's name is the part after the type's last `/` as a `Character` search finds it, which
+    /// a byte search matches only for ASCII.
+    public mutating func renderDerivedDelta(stored: [UInt8], added: Bool, into writer: inout JSONWriter) -> Bool {
+        stored.withUnsafeBufferPointer { renderDerivedDelta(stored: $0, added: added, into: &writer) }
+    }
+
+    /// Whether `renderDerivedDelta` will write the delta of these bytes (it is called before anything is written).
+    public func rendersDerivedDelta(stored: [UInt8]) -> Bool {
+        stored.withUnsafeBufferPointer { p in
+            guard let last = lastRead, last.base == UnsafeRawPointer(p.baseAddress), last.count == p.count else { return false }
+            return sourceNames(p) != nil
+        }
+    }
+
+    /// Each crosswalk's source name (its type after the last '/'); nil when a type is not ASCII.
+    private func sourceNames(_ p: UnsafeBufferPointer<UInt8>) -> [Span]? {
+        var names: [Span] = []
+        names.reserveCapacity(crosswalkRefs.count)
+        for c in crosswalkRefs {
+            var slash = c.type.start - 1
+            for k in c.type.start..<c.type.end {
+                let b = p[k]
+                if b >= 0x80 { return nil }
+                if b == UInt8(ascii: "/") { slash = k }
+            }
+            names.append(Span(start: slash + 1, end: c.type.end))
+        }
+        return names
+    }
+
+    /// As `renderDerivedDelta(stored:added:into:)`, from borrowed bytes.
+    public mutating func renderDerivedDelta(stored p: UnsafeBufferPointer<UInt8>, added: Bool, into writer: inout JSONWriter)
+        -> Bool
+    {
+        guard let last = lastRead, last.base == UnsafeRawPointer(p.baseAddress), last.count == p.count,
+            let names = sourceNames(p)
+        else { return false }
+        func bytes(_ s: Span) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: p[s.start..<s.end]) }
+        func same(_ a: Span, _ b: Span) -> Bool {
+            let n = a.end - a.start
+            return n == b.end - b.start && (n == 0 || memcmp(p.baseAddress! + a.start, p.baseAddress! + b.start, n) == 0)
+        }
+        // The first crosswalk with this id, as `Delta.renderDerived` looks it up.
+        func crosswalk(_ id: Span) -> Int? { crosswalkRefs.firstIndex { same($0.id, id) } }
+        let type = bytes(Span(start: last.rendered.typeRange.lowerBound, end: last.rendered.typeRange.upperBound))
+
+        var o = Out(base: output.base, capacity: output.capacity)
+        o.append(last.rendered.anyOperationalValue ? #""ovChanged":true,"delta":["# : #""ovChanged":false,"delta":["#)
+        var firstItem = true
+        for v in values {
+            if !firstItem { o.append(",") }
+            firstItem = false
+            o.append(added ? #"{"type":"ATTRIBUTE_ADDED","attributeType":""# : #"{"type":"ATTRIBUTE_REMOVED","attributeType":""#)
+            o.append(type)
+            o.append("/attributes/")
+            o.append(bytes(v.name))
+            o.append(added ? #"","newValue":{"id":""# : #"","oldValue":{"id":""#)
+            o.append(bytes(v.id))
+            o.append(#"","value":"#)
+            if let text = v.text {
+                o.append("\"")
+                o.append(bytes(text))
+                o.append("\"")
+            } else {
+                // `Delta.renderContent` of a nested value: {"Sub":[{"id","value","ov"},…],…}
+                o.append("{")
+                for g in v.groups {
+                    if g > v.groups.lowerBound { o.append(",") }
+                    let group = groupRefs[g]
+                    o.append("\"")
+                    o.append(bytes(group.name))
+                    o.append("\":[")
+                    for k in group.entries {
+                        if k > group.entries.lowerBound { o.append(",") }
+                        let sub = subRefs[k]
+                        o.append(#"{"id":""#)
+                        o.append(bytes(sub.id))
+                        o.append(#"","value":""#)
+                        o.append(bytes(sub.text))
+                        o.append(sub.ov ? #"","ov":true}"# : #"","ov":false}"#)
+                    }
+                    o.append("]")
+                }
+                o.append("}")
+            }
+            o.append(v.ov ? #","ov":true,"sources":["# : #","ov":false,"sources":["#)
+            // Each source's name once, in source order; ids without a crosswalk are left out.
+            var written = false
+            for i in v.sources {
+                guard let c = crosswalk(sourceSpans[i]) else { continue }
+                var seen = false
+                for j in v.sources.lowerBound..<i {
+                    if let e = crosswalk(sourceSpans[j]), same(names[e], names[c]) {
+                        seen = true
+                        break
+                    }
+                }
+                if seen { continue }
+                if written { o.append(",") }
+                written = true
+                o.append("\"")
+                o.append(bytes(names[c]))
+                o.append("\"")
+            }
+            o.append("]}}")
+        }
+        for c in crosswalkRefs {
+            if !firstItem { o.append(",") }
+            firstItem = false
+            o.append(added ? #"{"type":"CROSSWALK_ADDED","crosswalk":{"type":""# : #"{"type":"CROSSWALK_REMOVED","crosswalk":{"type":""#)
+            o.append(bytes(c.type))
+            o.append(#"","value":""#)
+            o.append(bytes(c.value))
+            if let table = c.table, table.end > table.start {
+                o.append(#"","sourceTable":""#)
+                o.append(bytes(table))
+            }
+            o.append("\"}}")
+        }
+        o.append("]")
+        output.base = o.base
+        output.capacity = o.capacity
+        writer.beginObject()
+        writer.fragment(UnsafeBufferPointer(start: o.base, count: o.count))
+        writer.endObject()
+        return true
     }
 }

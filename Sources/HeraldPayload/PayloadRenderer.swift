@@ -93,12 +93,12 @@ public final class PayloadRenderer {
 
     /// Renders an entity event straight from its stored snapshot, without decoding it into an `Entity`
     /// (`StoredEntityRenderer`), when the body needs nothing else: a SNAPSHOT, whole or with `payloadFields` and
-    /// `ovOnly` (but no sub-attribute selection, `attributes.X.Y`); DELTAS and SNAPSHOT_WITH_DELTA when the event
-    /// carries its delta (a change; a creation's or removal's delta is derived from the entity). The caller uses
-    /// it when no object filter needs the decoded entity either. Nil when it does not apply (a merge event, a
-    /// stored form it does not take, the cases above): the caller decodes and calls `render(_:entity:delta:)`,
-    /// which gives the same bytes. A snapshot it does not take is never sent from here, so the decoder still
-    /// reports damaged ones.
+    /// `ovOnly` (but no sub-attribute selection, `attributes.X.Y`); DELTAS and SNAPSHOT_WITH_DELTA with the delta
+    /// the event carries (a change), or the one derived from the stored bytes (a creation's or a removal's). The
+    /// caller uses it when no object filter needs the decoded entity either. Nil when it does not apply (a merge
+    /// event, a stored form it does not take, the cases above): the caller decodes and calls
+    /// `render(_:entity:delta:)`, which gives the same bytes. A snapshot it does not take is never sent from here,
+    /// so the decoder still reports damaged ones.
     public func renderFromStored(_ record: EventRecord) -> RenderOutcome? {
         let event = record.event
         guard !event.type.isMergeEvent else { return nil }
@@ -111,12 +111,12 @@ public final class PayloadRenderer {
         writer.key("object")
         switch destination.payloadType {
         case .snapshot, .snapshotWithDelta:
-            guard destination.payloadType == .snapshot || storedDelta, let storedSelection,
+            guard let storedSelection,
                 let r = storedRenderer.render(stored: event.snapshot, selection: storedSelection, into: &writer)
             else { return nil }
             rendered = r
         case .deltas:
-            guard storedDelta, let r = storedRenderer.check(stored: event.snapshot) else { return nil }
+            guard let r = storedRenderer.check(stored: event.snapshot) else { return nil }
             rendered = r
             writer.beginObject()
             writer.key("uri")
@@ -133,7 +133,23 @@ public final class PayloadRenderer {
         } else {
             ovChanged = (event.type == .entityCreated || event.type == .entityRemoved) && rendered.anyOperationalValue
         }
-        writeRest(of: event, ovChanged: ovChanged) { w in w.raw(event.delta) }
+        // The delta `EventDelta.derived` gives an event without one: everything added (a creation), everything
+        // removed (a removal), or none.
+        let derived: Bool? = event.type == .entityCreated ? true : event.type == .entityRemoved ? false : nil
+        if destination.payloadType != .snapshot, !storedDelta, derived != nil,
+            !storedRenderer.rendersDerivedDelta(stored: event.snapshot)
+        {
+            return nil
+        }
+        writeRest(of: event, ovChanged: ovChanged) { w in
+            if storedDelta {
+                w.raw(event.delta)
+            } else if let added = derived {
+                _ = self.storedRenderer.renderDerivedDelta(stored: event.snapshot, added: added, into: &w)
+            } else {
+                Delta().render(into: &w, entityType: "")
+            }
+        }
         return finish(record, ovChanged: ovChanged)
     }
 

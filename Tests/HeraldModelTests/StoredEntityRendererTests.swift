@@ -187,4 +187,81 @@ import Testing
         }
         #expect(rendered > 1_000, "some damaged forms are still well-formed (\(rendered))")
     }
+
+    /// A creation's and a removal's derived delta from the spans of the last pass: what `EventDelta.created` and
+    /// `.removed` render for the decoded entity, after `check` and after a render with any selection.
+    @Test func derivedDeltasAreWhatTheDecodedEntityRenders() throws {
+        var r = Random(state: 5)
+        var renderer = StoredEntityRenderer()
+        var ghost = 0
+        var sharedNames = 0
+        for n in 0..<2_000 {
+            var e = Self.entity(&r, tricky: false)
+            // Sources without a crosswalk are left out of the names; two crosswalks of one source give it once.
+            for a in e.attributes.indices {
+                for v in e.attributes[a].values.indices where r.chance(15) {
+                    e.attributes[a].values[v].sources.insert("ghost", at: r.below(e.attributes[a].values[v].sources.count + 1))
+                    ghost += 1
+                }
+            }
+            if e.attributes.contains(where: { $0.values.contains { v in
+                Set(v.sources.compactMap { id in e.crosswalks.first { $0.id == id }?.type }).count < v.sources.filter({ $0 != "ghost" }).count
+            } }) {
+                sharedNames += 1
+            }
+            let stored = e.storedBytes()
+            var none = JSONWriter()
+            let taken: StoredEntityRenderer.Rendered?
+            if n % 2 == 0 {
+                taken = renderer.check(stored: stored)
+            } else {
+                let options = EntityRenderOptions(payloadFields: r.chance(50) ? ["uri", "attributes.Attr0"] : nil, ovOnly: r.chance(50))
+                let selection = try #require(StoredEntityRenderer.Selection(options))
+                taken = renderer.render(stored: stored, selection: selection, into: &none)
+            }
+            #expect(taken != nil)
+            for added in [true, false] {
+                var w = JSONWriter()
+                w.beginArray()
+                w.int(1)
+                #expect(renderer.renderDerivedDelta(stored: stored, added: added, into: &w))
+                w.int(2)
+                var expected = JSONWriter()
+                expected.beginArray()
+                expected.int(1)
+                (added ? EventDelta.created(e) : EventDelta.removed(e)).render(into: &expected, entityType: e.type)
+                expected.int(2)
+                #expect(w.bytes == expected.bytes, "\(String(decoding: w.bytes, as: UTF8.self))")
+            }
+        }
+        #expect(ghost > 300 && sharedNames > 300, "ghost sources (\(ghost)), sources sharing a name (\(sharedNames))")
+    }
+
+    /// Only for the bytes the last pass read, and only when every crosswalk type is ASCII.
+    @Test func derivedDeltasNeedTheLastPassOverTheSameBytes() throws {
+        var r = Random(state: 6)
+        var renderer = StoredEntityRenderer()
+        var e = Self.entity(&r, tricky: false)
+        e.crosswalks = [Crosswalk(id: "c0", type: "configuration/sources/CRM", value: "1", createDate: 1, updateDate: 2)]
+        let stored = e.storedBytes()
+        let other = Self.entity(&r, tricky: false).storedBytes()
+        var w = JSONWriter()
+        #expect(!renderer.renderDerivedDelta(stored: stored, added: true, into: &w), "no pass yet")
+        #expect(renderer.check(stored: other) != nil)
+        #expect(!renderer.renderDerivedDelta(stored: stored, added: true, into: &w), "the last pass read other bytes")
+        #expect(!renderer.rendersDerivedDelta(stored: stored))
+        #expect(renderer.check(stored: stored) != nil)
+        #expect(renderer.rendersDerivedDelta(stored: stored))
+        var damaged = stored
+        damaged.removeLast()
+        #expect(renderer.check(stored: damaged) == nil)
+        #expect(!renderer.renderDerivedDelta(stored: damaged, added: true, into: &w), "the last pass did not take its bytes")
+        #expect(w.bytes.isEmpty)
+        e.crosswalks[0].type = "configuration/sources/Caf\u{E9}"
+        let accented = e.storedBytes()
+        #expect(renderer.check(stored: accented) != nil)
+        #expect(!renderer.rendersDerivedDelta(stored: accented))
+        #expect(!renderer.renderDerivedDelta(stored: accented, added: true, into: &w))
+        #expect(w.bytes.isEmpty)
+    }
 }
