@@ -155,6 +155,9 @@ struct DeliveryLoop {
         let window = decisions.window(records, after: cursor)
         // 2. In parallel lanes: decode, object filter, render (the CPU-heavy part).
         let outcomes = await renderInLanes(window.candidates, renderers: renderers)
+        var renders = RenderCounts()
+        for r in renderers { renders.add(r.renders) }
+        update { [renders] in $0.renders = renders }
         // 3. In queue order: what to send, hold or dead-letter.
         let sorted = decisions.sort(outcomes, held: held)
 

@@ -1,6 +1,7 @@
 import HeraldConfig
 import HeraldJSON
 import HeraldModel
+import HeraldPayload
 
 /// Where a destination's worker is.
 public enum DestinationState: String, Sendable {
@@ -44,6 +45,8 @@ public struct DestinationStatus: Sendable {
     public var lagSeconds: Double = 0
     /// Outcomes since this worker started (Prometheus counters carry the totals across reloads).
     public var counts = DeliveryCounts()
+    /// How this worker rendered the messages of new events so far: from the stored bytes, or after decoding the entity.
+    public var renders = RenderCounts()
     public var inFlight: Int = 0
     public var retryBacklog: Int = 0
     public var deadLetterCount: Int = 0
@@ -102,6 +105,13 @@ public struct DestinationStatus: Sendable {
         w.int(counts.deadLettered)
         w.key("filtered")
         w.int(counts.filtered)
+        w.key("renders")
+        w.beginObject()
+        w.key("fromStoredBytes")
+        w.int(renders.fromStoredBytes)
+        w.key("afterDecoding")
+        w.int(renders.afterDecoding)
+        w.endObject()
         w.key("inFlight")
         w.int(inFlight)
         w.key("retryBacklog")

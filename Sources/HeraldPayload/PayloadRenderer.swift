@@ -35,6 +35,8 @@ public final class PayloadRenderer {
     private var writer = JSONWriter(capacity: 16 << 10)
     private lazy var gzip = GzipCompressor()
     private var storedRenderer = StoredEntityRenderer()
+    /// How this renderer's messages were made so far.
+    public private(set) var renders = RenderCounts()
     /// The selected fields for `renderFromStored` (nil: a selection of sub-attributes, which it does not take).
     private let storedSelection: StoredEntityRenderer.Selection?
     private let destinationHash: String
@@ -57,6 +59,7 @@ public final class PayloadRenderer {
     /// which also evaluates the object filter on them).
     public func render(_ record: EventRecord, entity: Entity, delta: EventDelta) -> RenderOutcome {
         let event = record.event
+        renders.afterDecoding += 1
         writer.reset()
         if event.type.isMergeEvent {
             writer.beginObject()
@@ -150,6 +153,7 @@ public final class PayloadRenderer {
                 Delta().render(into: &w, entityType: "")
             }
         }
+        renders.fromStoredBytes += 1
         return finish(record, ovChanged: ovChanged)
     }
 
@@ -229,4 +233,19 @@ func fnv1a32Hex(_ text: String) -> String {
     }
     let hex = String(hash, radix: 16)
     return String(repeating: "0", count: 8 - hex.count) + hex
+}
+
+/// How a renderer made its messages: from the stored bytes alone (`renderFromStored`), or from a decoded entity
+/// (`render(_:entity:delta:)`: merge events, sub-attribute selections, stored forms the stored renderer does not
+/// take, and object filters that read every attribute).
+public struct RenderCounts: Sendable, Equatable {
+    public var fromStoredBytes: Int64 = 0
+    public var afterDecoding: Int64 = 0
+
+    public init() {}
+
+    public mutating func add(_ other: RenderCounts) {
+        fromStoredBytes += other.fromStoredBytes
+        afterDecoding += other.afterDecoding
+    }
 }

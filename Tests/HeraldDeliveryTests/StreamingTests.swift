@@ -89,6 +89,9 @@ struct StreamingTests {
             destinations.append(
                 #"{"provider": "files", "name": "smiths-\#(payload)", "payloadType": "\#(payload)", "batch": {"lingerMs": 0}, "objectFilter": "equals(attributes.LastName, 'smith')"}"#)
         }
+        // A sub-attribute selection is rendered from the decoded entity.
+        destinations.append(
+            #"{"provider": "files", "name": "cities", "payloadFields": ["uri", "attributes.Address.City"], "batch": {"lingerMs": 0}}"#)
         let (server, client) = try start(
             dir,
             streaming: """
@@ -112,7 +115,7 @@ struct StreamingTests {
                 .json?.arrayValue?.first?["uri"]?.stringValue)
         #expect(try client.request("DELETE", "/api/t1/\(uri)").status == 200)
         let ids = ["SNAPSHOT", "SNAPSHOT_WITH_DELTA", "DELTAS"].flatMap { ["files/all-\($0)", "files/smiths-\($0)"] }
-        #expect(drained(client, ids))
+        #expect(drained(client, ids + ["files/cities"]))
         func key(_ m: Message) -> String {
             m.headers["sourceObjectUri", default: ""] + "@" + m.headers["objectVersion", default: ""] + " " + m.headers["eventType", default: ""]
         }
@@ -138,6 +141,16 @@ struct StreamingTests {
                 #expect(smiths.allSatisfy { $0.body["object"]?["attributes"]?["FirstName"] != nil && $0.body["object"]?["crosswalks"] != nil })
             }
         }
+        // How the daemon made them (the status' `renders`): every one from the stored bytes, the filtered destinations'
+        // after decoding only the filter's attribute, the creations' and the removal's deltas derived from the stored
+        // bytes too. The sub-attribute selection is the control: each of its messages decoded the entity.
+        for id in ids {
+            let renders = try StreamingTestSupport.destinationStatus(client, id: id)?["renders"]
+            #expect(renders?["afterDecoding"] == .number("0"), "\(id): \(String(describing: renders))")
+            #expect(renders?["fromStoredBytes"] == .number(id.contains("smiths") ? "6" : "7"), "\(id): \(String(describing: renders))")
+        }
+        let cities = try StreamingTestSupport.destinationStatus(client, id: "files/cities")?["renders"]
+        #expect(cities?["afterDecoding"] == .number("7") && cities?["fromStoredBytes"] == .number("0"), "\(String(describing: cities))")
     }
 
     @Test(arguments: TestStoreBackend.allCases)
