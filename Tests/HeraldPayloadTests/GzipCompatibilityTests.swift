@@ -2,7 +2,7 @@ import Foundation
 import HeraldConfig
 import HeraldJSON
 import HeraldModel
-import HeraldPayload
+@testable import HeraldPayload
 import HeraldTestSupport
 import Testing
 
@@ -39,17 +39,71 @@ struct GzipCompatibilityTests {
         let text = Array(
             String(repeating: #"{"FirstName":[{"value":"Ann","ov":true}],"LastName":"Lee"},"#, count: 20_000).utf8
                 .prefix(1 << 20))
-        // One compressor for all of them, large before small, as a worker reuses its renderer.
-        let gzip = GzipCompressor()
+        // Every byte value, and text unlike the trained tables' sample.
+        let bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let unlike = Array(String(repeating: "Ἀθῆναι 東京都 القاهرة ~|^`<>\t\u{7F} ", count: 400).utf8)
+        // One compressor per method for all of them, large before small, as a worker reuses its renderer. A trained
+        // compressor learns its codes from the first 1 MiB it gets (noise, or JSON), then compresses the rest with them.
         let edges: [(String, [UInt8])] = [
             ("empty", []), ("one byte", [0x7B]), ("1 MiB of noise", noise), ("1 MiB of JSON", text),
-            ("empty again", []),
+            ("every byte value", bytes), ("text unlike the JSON", unlike), ("empty again", []),
         ]
-        for (name, plain) in edges {
-            let zipped = plain.withUnsafeBytes { raw in gzip.withCompressed(raw) { Base64.encoded($0) } }
-            out.append(Sample(name: name, plain: plain, zipped: zipped))
+        let jsonFirst = [edges[3], edges[2]] + edges.filter { $0.1.count < 1 << 20 }
+        for (method, inputs) in [(GzipCompressor.Method.trainedTables, edges), (.trainedTables, jsonFirst), (.level(0), edges),
+                                 (.level(1), edges), (.level(2), edges), (.level(3), edges)] {
+            let gzip = GzipCompressor(method)
+            for (name, plain) in inputs {
+                let zipped = plain.withUnsafeBytes { raw in gzip.withCompressed(raw) { Base64.encoded($0) } }
+                out.append(Sample(name: "\(name) (\(method))", plain: plain, zipped: zipped))
+            }
         }
         return out
+    }
+
+    /// A `trainedTables` compressor learns its codes from its first 256 KB, then compresses with them: smaller than
+    /// igzip's default codes at the same level, within 15% of per-message codes (9% on these small bodies), and the same
+    /// bytes for the same inputs.
+    @Test func learnedCodesCompressLaterBodiesAlmostAsWellAsPerMessageCodes() throws {
+        let names = ["Anna", "John", "Maria", "Wei", "Fatima", "Lukas", "Sofia", "Raj", "Emily", "Carlos", "Olga"]
+        var bodies: [[UInt8]] = []
+        for i in 0..<900 {
+            var e = PayloadRendererTests.entity(first: names[i % names.count] + String(i))
+            e.id = "E" + String(i * 7919 % 100_000)
+            bodies.append(
+                try Self.render(
+                    PayloadRendererTests.record(entity: e), payloadType: PayloadType.allCases[i % PayloadType.allCases.count],
+                    format: .json))
+        }
+        let learning = bodies.reduce(0) { $0 + $1.count }
+        try #require(learning > GzipCompressor.trainingBytes + 50_000, "\(learning) bytes of bodies")
+        let trained = GzipCompressor()
+        let again = GzipCompressor()
+        var seen = 0
+        var learnedAfter = 0
+        var first: [[UInt8]] = []
+        for body in bodies where !trained.isTrained {
+            first.append(trained.compress(body))
+            seen += body.count
+            learnedAfter += 1
+        }
+        #expect(trained.isTrained && seen >= GzipCompressor.trainingBytes && seen < GzipCompressor.trainingBytes + 2_000)
+        var sizes = ["trained": 0, "level 0": 0, "level 2": 0]
+        let level0 = GzipCompressor(.level(0))
+        let level2 = GzipCompressor(.level(2))
+        for body in bodies[learnedAfter...] {
+            let member = trained.compress(body)
+            #expect(GzipCompressor.decompress(member) == body)
+            sizes["trained", default: 0] += member.count
+            sizes["level 0", default: 0] += level0.compress(body).count
+            sizes["level 2", default: 0] += level2.compress(body).count
+        }
+        #expect(sizes["trained"]! < sizes["level 0"]!, "\(sizes)")
+        #expect(Double(sizes["trained"]!) <= 1.15 * Double(sizes["level 2"]!), "\(sizes)")
+        // The same inputs in the same order: the same bytes, before and after learning.
+        for (i, body) in bodies.enumerated() {
+            let member = again.compress(body)
+            if i < first.count { #expect(member == first[i]) } else if i == first.count { #expect(member == trained.compress(body)) }
+        }
     }
 
     static func render(_ record: EventRecord, payloadType: PayloadType, format: MessageFormat) throws -> [UInt8] {
