@@ -40,6 +40,8 @@ extension APIServer {
                         ("in_flight", Double(d.inFlight)), ("lag_events", Double(d.lagEvents)),
                         ("lag_seconds", d.lagSeconds), ("healthy", d.healthy ? 1 : 0),
                         ("retry_backlog", Double(d.retryBacklog)), ("dead_letters", Double(d.deadLetterCount)),
+                        ("renders_from_stored_bytes", Double(d.renders.fromStoredBytes)),
+                        ("renders_after_decoding", Double(d.renders.afterDecoding)),
                     ]
                     for (name, value) in pairs { metrics.destinationGauge(name, d.key).set(value) }
                 }

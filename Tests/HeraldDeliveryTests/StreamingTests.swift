@@ -151,6 +151,13 @@ struct StreamingTests {
         }
         let cities = try StreamingTestSupport.destinationStatus(client, id: "files/cities")?["renders"]
         #expect(cities?["afterDecoding"] == .number("7") && cities?["fromStoredBytes"] == .number("0"), "\(String(describing: cities))")
+        // The same figures as gauges in /metrics.
+        let metrics = try client.get("/metrics").text
+        func gauge(_ name: String, _ destination: String) -> Double? {
+            TenantIsolationTests.metric(metrics, "herald_destination_" + name, tenant: "t1", destination: destination)
+        }
+        #expect(gauge("renders_from_stored_bytes", "files/all-DELTAS") == 7 && gauge("renders_after_decoding", "files/all-DELTAS") == 0)
+        #expect(gauge("renders_after_decoding", "files/cities") == 7 && gauge("renders_from_stored_bytes", "files/cities") == 0)
     }
 
     @Test(arguments: TestStoreBackend.allCases)
