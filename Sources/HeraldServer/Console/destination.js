@@ -36,7 +36,10 @@ export async function destinationPage(view, id) {
       fact('Cursor', num(d.cursor)), fact('Lag', `${num(d.lagEvents)} events, ${seconds(d.lagSeconds)}`),
       fact('Sent', el('span', {'data-field': 'sent'}, num(d.sent))), fact('Retried', num(d.retried)),
       fact('Dead-lettered', num(d.deadLettered)), fact('In the dead-letter queue', num(d.deadLetterCount)),
-      fact('Retry backlog', num(d.retryBacklog)), fact('Filtered out', num(d.filtered))));
+      fact('Retry backlog', num(d.retryBacklog)), fact('Filtered out', num(d.filtered)),
+      // How the worker made its messages (docs/streaming.md, "Rendering from the stored bytes"); absent on older servers.
+      d.renders ? fact('Rendered', el('span', {'data-field': 'renders'},
+        `${num(d.renders.fromStoredBytes)} from the stored bytes, ${num(d.renders.afterDecoding)} after decoding`)) : null));
     fill(errorsBox, d.recentErrors === undefined ? el('p.unavailable', 'Recent errors: not available on this server.')
       : d.recentErrors.length === 0 ? el('p.muted', 'No recent errors.')
       : table([
