@@ -89,7 +89,20 @@ public struct StoredEntityRenderer {
             let n = b.count
             guard n > 0 else { return }
             if _slowPath(count &+ n > capacity) { grow(n) }
-            (base + count).update(from: b.baseAddress!, count: n)
+            let to = UnsafeMutableRawPointer(base + count)
+            let from = UnsafeRawPointer(b.baseAddress!)
+            // Most pieces are a few bytes (ids, names, fixed tokens): two overlapping 8-byte moves, or bytes, instead
+            // of a call to memmove each (the calls were ~10% of rendering).
+            if n <= 16 {
+                if n >= 8 {
+                    to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
+                    (to + (n - 8)).storeBytes(of: (from + (n - 8)).loadUnaligned(as: UInt64.self), as: UInt64.self)
+                } else {
+                    for k in 0..<n { to.storeBytes(of: from.load(fromByteOffset: k, as: UInt8.self), toByteOffset: k, as: UInt8.self) }
+                }
+            } else {
+                to.copyMemory(from: from, byteCount: n)
+            }
             count &+= n
         }
 
