@@ -141,6 +141,9 @@ public struct StoredEntityRenderer {
     /// The bytes the last `render` or `check` read to the end (their address and length) and what it learned: the
     /// spans above describe them.
     private var lastRead: (base: UnsafeRawPointer?, count: Int, rendered: Rendered)?
+    /// The crosswalks' source names for a derived delta, found once per pass when first asked (`sourceNames`):
+    /// `.some(nil)` when a crosswalk type is not ASCII.
+    private var names: [Span]??
 
     public init() {}
 
@@ -214,6 +217,7 @@ public struct StoredEntityRenderer {
         groupRefs.removeAll(keepingCapacity: true)
         crosswalkRefs.removeAll(keepingCapacity: true)
         lastRead = nil
+        names = nil
         var c = Cursor(p: stored)
         var o = Out(base: output.base, capacity: output.capacity)
         let rendered = c.render(into: &o, selection, &self)
@@ -706,27 +710,32 @@ extension StoredEntityRenderer {
     }
 
     /// Whether `renderDerivedDelta` will write the delta of these bytes (it is called before anything is written).
-    public func rendersDerivedDelta(stored: [UInt8]) -> Bool {
+    public mutating func rendersDerivedDelta(stored: [UInt8]) -> Bool {
         stored.withUnsafeBufferPointer { p in
             guard let last = lastRead, last.base == UnsafeRawPointer(p.baseAddress), last.count == p.count else { return false }
             return sourceNames(p) != nil
         }
     }
 
-    /// Each crosswalk's source name (its type after the last '/'); nil when a type is not ASCII.
-    private func sourceNames(_ p: UnsafeBufferPointer<UInt8>) -> [Span]? {
-        var names: [Span] = []
-        names.reserveCapacity(crosswalkRefs.count)
-        for c in crosswalkRefs {
+    /// Each crosswalk's source name (its type after the last '/'); nil when a type is not ASCII. Found once per pass.
+    private mutating func sourceNames(_ p: UnsafeBufferPointer<UInt8>) -> [Span]? {
+        if let known = names { return known }
+        var found: [Span]? = []
+        found?.reserveCapacity(crosswalkRefs.count)
+        scan: for c in crosswalkRefs {
             var slash = c.type.start - 1
             for k in c.type.start..<c.type.end {
                 let b = p[k]
-                if b >= 0x80 { return nil }
+                if b >= 0x80 {
+                    found = nil
+                    break scan
+                }
                 if b == UInt8(ascii: "/") { slash = k }
             }
-            names.append(Span(start: slash + 1, end: c.type.end))
+            found?.append(Span(start: slash + 1, end: c.type.end))
         }
-        return names
+        names = .some(found)
+        return found
     }
 
     /// As `renderDerivedDelta(stored:added:into:)`, from borrowed bytes.
