@@ -408,6 +408,8 @@ struct JSONCursor {
         // Fast path: ASCII without escapes needs no validation or copying beyond the String itself.
         var allASCII = true
         while index < end {
+            index = JSONPlainRun.end(base.baseAddress!, from: index, to: end)
+            guard index < end else { break }
             let c = base[index]
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: base[start..<index])

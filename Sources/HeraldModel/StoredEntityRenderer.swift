@@ -254,6 +254,8 @@ public struct StoredEntityRenderer {
         mutating func string() -> Span? {
             guard take(UInt8(ascii: "\"")) else { return nil }
             var j = i
+            // Runs of plain ASCII eight bytes at a time; a short string usually ends inside the first word.
+            j = JSONPlainRun.end(p.baseAddress!, from: j, to: p.count)
             var ascii = true
             while j < p.count {
                 let c = p[j]

@@ -123,3 +123,72 @@ struct JSONParserTests {
         }
     }
 }
+
+/// Strings are scanned eight bytes at a time (`JSONPlainRun`): every kind of byte that ends a plain run, at every
+/// offset in and across the words, must be found where it is.
+struct JSONPlainRunTests {
+    /// `prefix` plain bytes, then the byte under test, then plain bytes again, as a JSON string value.
+    static func document(_ prefix: Int, _ middle: [UInt8], _ suffix: Int) -> [UInt8] {
+        let plain = Array("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        var bytes: [UInt8] = [UInt8(ascii: "["), UInt8(ascii: "\"")]
+        for k in 0..<prefix { bytes.append(plain[k % plain.count]) }
+        bytes += middle
+        for k in 0..<suffix { bytes.append(plain[(k + 7) % plain.count]) }
+        bytes += [UInt8(ascii: "\""), UInt8(ascii: "]")]
+        return bytes
+    }
+
+    static func text(_ bytes: [UInt8]) throws -> String? {
+        guard case .array(let items) = try JSONParser.parse(bytes), case .string(let s)? = items.first else { return nil }
+        return s
+    }
+
+    @Test func everyStopByteIsFoundAtEveryOffset() throws {
+        for prefix in 0..<26 {
+            for suffix in [0, 1, 7, 8, 9, 17] {
+                let plainPrefix = String(decoding: Self.document(prefix, [], 0).dropFirst(2).dropLast(2), as: UTF8.self)
+                let plainSuffix = String(decoding: Self.document(0, [], suffix).dropFirst(2).dropLast(2), as: UTF8.self)
+                // Plain only: the whole string.
+                #expect(try Self.text(Self.document(prefix, [], suffix)) == plainPrefix + plainSuffix)
+                // An escaped quote and an escaped backslash are part of the string.
+                #expect(try Self.text(Self.document(prefix, Array(#"\""#.utf8), suffix)) == plainPrefix + "\"" + plainSuffix)
+                #expect(try Self.text(Self.document(prefix, Array(#"\\"#.utf8), suffix)) == plainPrefix + "\\" + plainSuffix)
+                // Non-ASCII: two-, three- and four-byte characters.
+                for scalar in ["é", "€", "𝄞"] {
+                    #expect(try Self.text(Self.document(prefix, Array(scalar.utf8), suffix)) == plainPrefix + scalar + plainSuffix)
+                }
+                // A control character and invalid UTF-8 are refused where they are.
+                for (bad, reason) in [([UInt8(0x01)], "control character"), ([UInt8(0x1F)], "control character"),
+                                      ([UInt8(0xFF)], "invalid UTF-8"), ([UInt8(0xC3)], "invalid UTF-8")] {
+                    do {
+                        _ = try JSONParser.parse(Self.document(prefix, bad, suffix))
+                        Issue.record("accepted byte \(bad) after \(prefix) plain bytes")
+                    } catch {
+                        #expect(error.reason.hasPrefix(reason), "\(error)")
+                        if reason == "control character" { #expect(error.offset == 2 + prefix, "\(error)") }
+                    }
+                }
+                // An unterminated string, ending at every offset.
+                var open = Self.document(prefix, [], suffix)
+                open.removeLast(2)
+                #expect(throws: JSONParseError.self) { try JSONParser.parse(open) }
+            }
+        }
+    }
+
+    @Test func theRunEndsAtTheFirstStopByteOrWhereAWordNoLongerFits() {
+        for length in 0..<40 {
+            for stop in 0...length {
+                var bytes = [UInt8](repeating: UInt8(ascii: "x"), count: length)
+                if stop < length { bytes[stop] = UInt8(ascii: "\"") }
+                let end = bytes.withUnsafeBufferPointer { JSONPlainRun.end($0.baseAddress ?? UnsafePointer(bitPattern: 8)!, from: 0, to: length) }
+                if stop < length && stop + 8 - stop % 8 <= length {
+                    #expect(end == stop, "length \(length), quote at \(stop)")
+                } else {
+                    // No stop byte in the words that fit: the scan stops where fewer than 8 bytes remain.
+                    #expect(end <= stop && length - end < 8, "length \(length), quote at \(stop): \(end)")
+                }
+            }
+        }
+    }
+}
