@@ -48,8 +48,10 @@ struct FilterRenderScenario {
     func run(packageRoot: String, writer: ResultWriter) throws {
         let records = try FilterRenderScenario.sampleRecords(entities, packageRoot: packageRoot)
         let decoded = try records.map { try $0.event.entity() }
+        // HERALD_BENCH_RENDER=SNAPSHOT/JSON (payload/format) renders only that pair: for profiling one path.
+        let only = ProcessInfo.processInfo.environment["HERALD_BENCH_RENDER"]
         // Filters: evaluations per second over decoded entities.
-        for (label, expression) in FilterRenderScenario.filters {
+        for (label, expression) in FilterRenderScenario.filters where only == nil {
             let filter = try ObjectFilter.parse(expression)
             var rates: [Double] = []
             var matched = 0
@@ -80,7 +82,7 @@ struct FilterRenderScenario {
         var destination = DestinationConfiguration(id: "bench", provider: "p", name: "q")
         destination.payloadType = .snapshot
         let renderer = PayloadRenderer(tenant: "demo", destination: destination, streaming: StreamingConfiguration(), maxMessageBytes: 0)
-        for (label, expression) in FilterRenderScenario.filters.prefix(2) {
+        for (label, expression) in FilterRenderScenario.filters.prefix(2) where only == nil {
             let filter = try ObjectFilter.parse(expression)
             let scope = filter.decodeScope
             let whole = try measureRenders(records) { r in
@@ -105,7 +107,7 @@ struct FilterRenderScenario {
         }
         // Rendering: decode + render (+ compress) per payload type and format, one renderer (one core).
         for payload in PayloadType.allCases {
-            for format in MessageFormat.allCases {
+            for format in MessageFormat.allCases where only == nil || only == "\(payload.rawValue)/\(format.rawValue)" {
                 var destination = DestinationConfiguration(id: "bench", provider: "p", name: "q")
                 destination.payloadType = payload
                 destination.format = format
