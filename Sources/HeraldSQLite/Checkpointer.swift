@@ -7,11 +7,11 @@ import Logging
 /// otherwise runs SQLite's automatic checkpoint right after a commit) spends its time on writes.
 ///
 /// Passive checkpoints never block the writer or readers. The writer keeps a backstop: when the
-/// WAL reaches `writerBackstopPages` it checkpoints the (by then small) rest itself, which lets
-/// the WAL start over from its beginning instead of growing under a constant write load.
-final class Checkpointer: @unchecked Sendable {
-    /// Pages (4 KiB) the WAL may hold before the writer checkpoints it itself.
-    static let writerBackstopPages = 8_000
+/// WAL reaches `writerBackstopPages` it starts it over between two groups (`WALRestarter`), copying
+/// the (by then small) rest itself, so the WAL does not grow under a constant write load.
+public final class Checkpointer: @unchecked Sendable {
+    /// Pages (4 KiB) the WAL may hold before the writer starts it over.
+    public static let writerBackstopPages = 8_000
     /// How often the thread looks for new commits.
     static let interval: TimeInterval = 0.1
 
@@ -22,7 +22,10 @@ final class Checkpointer: @unchecked Sendable {
     private var stopping = false
     private var stopped = false
 
-    init(path: String, signal: CommitSignal, logger: Logger) throws {
+    private let gate: WALRestarter.Gate
+
+    init(path: String, signal: CommitSignal, gate: WALRestarter.Gate, logger: Logger) throws {
+        self.gate = gate
         var configuration = Configuration()
         configuration.label = "herald.checkpointer"
         configuration.busyMode = .timeout(1)
@@ -50,7 +53,9 @@ final class Checkpointer: @unchecked Sendable {
             if now == seen { continue }
             seen = now
             do {
-                try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+                try gate.mutex.withLock { _ in
+                    try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+                }
             } catch {
                 logger.debug("background checkpoint did not run", metadata: ["error": "\(error)"])
             }

@@ -48,11 +48,15 @@ final class GroupCommitter: Sendable {
     /// A storage failure of a job in the group being written (writer thread).
     private let jobStorageFailure = Mutex<StoreError?>(nil)
 
+    /// Starts the WAL over between groups when it has grown (nil: SQLite's own checkpointing only).
+    private let walRestarter: WALRestarter?
+
     init(
-        pool: DatabasePool, signal: CommitSignal, maxJobsPerCommit: Int = 256,
+        pool: DatabasePool, signal: CommitSignal, maxJobsPerCommit: Int = 256, walRestarter: WALRestarter? = nil,
         observer: @escaping @Sendable (Result<Void, StoreError>) -> Void = { _ in }
     ) {
         self.pool = pool
+        self.walRestarter = walRestarter
         self.signal = signal
         self.maxJobsPerCommit = maxJobsPerCommit
         self.observer = observer
@@ -125,6 +129,7 @@ final class GroupCommitter: Sendable {
                         for job in jobs { resumers.append(job.run(db)) }
                         return .commit
                     }
+                    walRestarter?.afterCommit(db)
                 }
                 outcome = .success(())
             } catch {

@@ -22,6 +22,13 @@ public final class SQLiteStore: Store {
     public let commits = CommitSignal()
     private let healthMonitor: HealthMonitor
 
+    /// How the WAL was started over (`WALRestarter`).
+    let walRestarter: WALRestarter
+    public var walRestarts: (restarts: Int, busy: Int, maxFrames: Int) {
+        let s = walRestarter.statistics
+        return (s.restarts, s.busy, s.maxFrames)
+    }
+
     /// Whether writes go through, as the last commit found: `/health` reports it.
     public var health: StoreHealth { healthMonitor.health }
 
@@ -31,8 +38,11 @@ public final class SQLiteStore: Store {
     ///   - synchronous: `FULL` (default) fsyncs the WAL on every commit, so an acknowledged write survives
     ///     power loss; `NORMAL` survives process crashes only.
     ///   - memory: the page caches of the writer and of each reader, and how many readers may be open.
+    ///   - walPages: the WAL's size (4 KiB pages) at which the writer starts it over (`WALRestarter`);
+    ///     `walRetry`: how long after an attempt that found a reader still on the WAL it tries again.
     public init(
         directory: String, synchronous: String = "FULL", memory: StoreMemory = StoreMemory(),
+        walPages: Int = Checkpointer.writerBackstopPages, walRetry: Duration = .seconds(1),
         logger: Logger = Logger(label: "herald.store")
     ) throws {
         do {
@@ -44,6 +54,9 @@ public final class SQLiteStore: Store {
         var configuration = Configuration()
         configuration.label = "herald"
         configuration.busyMode = .timeout(10)
+        let gate = WALRestarter.Gate()
+        let restarter = WALRestarter(pages: walPages, gate: gate, retryInterval: walRetry, busyTimeout: .seconds(10))
+        walRestarter = restarter
         configuration.maximumReaderCount = memory.readerCount
         let sync = synchronous
         configuration.prepareDatabase { db in
@@ -55,20 +68,22 @@ public final class SQLiteStore: Store {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.writeWithoutTransaction { db in
-                // The checkpointer thread copies the WAL into the database file beside the writer; the
-                // writer checkpoints itself only as a backstop, when the WAL reaches this many pages
-                // (most of it is then already copied, and the WAL starts over from its beginning).
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.writerBackstopPages)")
+                // The checkpointer thread copies the WAL into the database file beside the writer; when the WAL
+                // reaches `walPages` the writer starts it over between two groups (`WALRestarter`), and a WAL
+                // file that grew past twice that is cut back when it starts over.
+                restarter.install(on: db)
+                try db.execute(sql: "PRAGMA journal_size_limit = \(walPages * 2 * 4096)")
                 try db.execute(sql: "PRAGMA cache_size = -\(memory.writerCacheMiB * 1024)")
             }
             try SQLiteStore.migrator(logger: logger).migrate(pool)
-            checkpointer = try Checkpointer(path: path, signal: commits, logger: logger)
+            checkpointer = try Checkpointer(path: path, signal: commits, gate: gate, logger: logger)
         } catch {
             throw StoreError(.openFailed, "cannot open SQLite database '\(path)': \(error)")
         }
         let monitor = HealthMonitor(logger: logger)
         healthMonitor = monitor
-        let committer = GroupCommitter(pool: pool, signal: commits, observer: { monitor.record($0) })
+        let committer = GroupCommitter(
+            pool: pool, signal: commits, walRestarter: restarter, observer: { monitor.record($0) })
         self.committer = committer
         monitor.probe = {
             // 64 KiB in and out again: pages to allocate and WAL frames to append, as real writes need.
