@@ -6,7 +6,7 @@ import Logging
 
 /// The store `herald serve` opens, decided from `store.backend` before anything starts.
 enum StoreSetup {
-    case sqlite(directory: String, synchronous: String, memory: StoreMemory)
+    case sqlite(directory: String, synchronous: String, memory: StoreMemory, walPages: Int)
     case postgres(PostgresSettings, location: String)
 
     /// What keeps `herald serve` from starting (exit 2), before the store is opened.
@@ -29,7 +29,8 @@ enum StoreSetup {
                 directory: directory, synchronous: store.synchronous,
                 memory: StoreMemory(
                     writerCacheMiB: store.writerCacheMiB, readerCacheMiB: store.readerCacheMiB,
-                    readerCount: store.readerCount))
+                    readerCount: store.readerCount),
+                walPages: store.walRestartMiB * 256)
         case .postgres(let p):
             var password: String?
             if let variable = p.passwordEnv {
@@ -51,15 +52,16 @@ enum StoreSetup {
     /// Where the data lives, for logs (never a password).
     var location: String {
         switch self {
-        case .sqlite(let directory, _, _): return "sqlite in \(directory)"
+        case .sqlite(let directory, _, _, _): return "sqlite in \(directory)"
         case .postgres(_, let location): return "postgres \(location)"
         }
     }
 
     func open(logger: Logger) async throws -> any Store {
         switch self {
-        case .sqlite(let directory, let synchronous, let memory):
-            return try SQLiteStore(directory: directory, synchronous: synchronous, memory: memory, logger: logger)
+        case .sqlite(let directory, let synchronous, let memory, let walPages):
+            return try SQLiteStore(
+                directory: directory, synchronous: synchronous, memory: memory, walPages: walPages, logger: logger)
         case .postgres(let settings, _):
             return try await PostgresStore.open(settings, logger: logger)
         }

@@ -17,13 +17,15 @@ public struct StoreConfiguration: Sendable {
     public var readerCacheMiB: Int = 8
     /// Reader connections open at most (SQLite).
     public var readerCount: Int = 8
+    /// The SQLite WAL's size, in MiB, at which the writer starts it over between two groups of writes.
+    public var walRestartMiB: Int = 32
     /// Match profiles the writer keeps for candidate comparisons (0: none; each is read and computed again).
     public var matchProfileCacheEntries: Int = 20_000
 
     public init() {}
 
     /// Keys that only the SQLite store reads; with `"backend": "postgres"` they are ignored (with a warning).
-    public static let sqliteOnlyKeys = ["synchronous", "writerCacheMiB", "readerCacheMiB", "readerCount"]
+    public static let sqliteOnlyKeys = ["synchronous", "writerCacheMiB", "readerCacheMiB", "readerCount", "walRestartMiB"]
     /// Keys that only the PostgreSQL store reads; with the SQLite backend they are errors.
     public static let postgresOnlyKeys = ["url", "passwordEnv", "poolSize", "synchronousCommit"]
 }
@@ -242,6 +244,7 @@ extension StoreConfiguration {
         if let mib = r.int("writerCacheMiB", in: 1...65_536) { s.writerCacheMiB = Int(mib) }
         if let mib = r.int("readerCacheMiB", in: 1...65_536) { s.readerCacheMiB = Int(mib) }
         if let count = r.int("readerCount", in: 1...64) { s.readerCount = Int(count) }
+        if let mib = r.int("walRestartMiB", in: 1...4_096) { s.walRestartMiB = Int(mib) }
         if let entries = r.int("matchProfileCacheEntries", in: 0...10_000_000) { s.matchProfileCacheEntries = Int(entries) }
 
         switch backend {

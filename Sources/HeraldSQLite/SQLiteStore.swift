@@ -24,7 +24,7 @@ public final class SQLiteStore: Store {
 
     /// How the WAL was started over (`WALRestarter`).
     let walRestarter: WALRestarter
-    public var walRestarts: (restarts: Int, busy: Int, maxFrames: Int) {
+    public var walRestarts: (restarts: Int, busy: Int, maxFrames: Int)? {
         let s = walRestarter.statistics
         return (s.restarts, s.busy, s.maxFrames)
     }

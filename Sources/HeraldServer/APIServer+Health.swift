@@ -49,6 +49,13 @@ extension APIServer {
             let stats = ingest.store.commitStatistics
             metrics.storeCommits().set(Int64(stats.commits))
             metrics.storeJobs().set(Int64(stats.jobs))
+            if let wal = ingest.store.walRestarts {
+                metrics.walGauge("restarts", "Times the writer started the WAL over since start").set(Int64(wal.restarts))
+                metrics.walGauge("restarts_busy", "WAL restarts given up since start: a reader outlasted the wait")
+                    .set(Int64(wal.busy))
+                metrics.walGauge("max_frames", "The most frames (pages) the WAL held after a commit since start")
+                    .set(Int64(wal.maxFrames))
+            }
             metrics.skippedMatchTokens().set(Int64(ingest.skippedMatchTokens))
             var buffer: [UInt8] = []
             metrics.registry.emit(into: &buffer)

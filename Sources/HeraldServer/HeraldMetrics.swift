@@ -84,6 +84,10 @@ public final class HeraldMetrics: Sendable {
             name: "herald_match_tokens_skipped", labels: withNode([]), help: "Match-token lookups skipped since start: too many entities hold the token")
     }
 
+    func walGauge(_ metric: String, _ help: String) -> Gauge {
+        registry.makeGauge(name: "herald_sqlite_wal_\(metric)", labels: withNode([]), help: help)
+    }
+
     func storeJobs() -> Gauge {
         registry.makeGauge(name: "herald_store_write_jobs", labels: withNode([]), help: "Write jobs (requests) committed since start")
     }

@@ -25,6 +25,9 @@ public protocol TransactionalStore: Sendable {
     var health: StoreHealth { get }
     /// Commits so far and jobs per commit, for metrics.
     var commitStatistics: (commits: Int, jobs: Int) { get }
+    /// SQLite: times the writer started the WAL over, attempts a reader outlasted, and the most frames the WAL
+    /// held after a commit, since start. Nil for a store without a WAL of its own.
+    var walRestarts: (restarts: Int, busy: Int, maxFrames: Int)? { get }
     /// Waits for queued writes, then releases the store's resources. Nothing can be written afterwards.
     func close() async
     /// Whether this store's reads cost a round trip, so that callers should give the read-ahead hints
@@ -34,6 +37,7 @@ public protocol TransactionalStore: Sendable {
 
 extension TransactionalStore {
     public var readsAhead: Bool { false }
+    public var walRestarts: (restarts: Int, busy: Int, maxFrames: Int)? { nil }
 }
 
 /// A Herald store: the entity store, the match index (through transactions), the event log and the delivery

@@ -41,7 +41,7 @@ struct WALRestartTests {
         }
         stop.store(true, ordering: .relaxed)
         while !reader.isFinished { usleep(1000) }
-        let stats = store.walRestarts
+        let stats = try #require(store.walRestarts)
         print("WAL restarts \(stats.restarts), busy \(stats.busy), max frames \(stats.maxFrames), reads \(reads.load(ordering: .relaxed))")
         #expect(reads.load(ordering: .relaxed) > 50, "the reader read only \(reads.load(ordering: .relaxed)) times")
         #expect(stats.restarts >= 5, "restarts \(stats.restarts), busy \(stats.busy)")
