@@ -129,7 +129,6 @@ final class GroupCommitter: Sendable {
                         for job in jobs { resumers.append(job.run(db)) }
                         return .commit
                     }
-                    walRestarter?.afterCommit(db)
                 }
                 outcome = .success(())
             } catch {
@@ -155,6 +154,10 @@ final class GroupCommitter: Sendable {
             for resume in resumers { resume(outcome) }
             if case .failure(let error) = outcome, resumers.count < jobs.count {
                 for job in jobs[resumers.count...] { job.fail(error) }
+            }
+            // After the callers are resumed, so that the restart's wait does not delay their answers.
+            if case .success = outcome, let restarter = walRestarter, restarter.isDue() {
+                try? pool.writeWithoutTransaction { db in restarter.restart(db) }
             }
         }
     }

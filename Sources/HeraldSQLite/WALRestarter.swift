@@ -75,15 +75,20 @@ final class WALRestarter: Sendable {
             }, Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// On the writer, right after a commit and outside any transaction.
-    func afterCommit(_ db: Database) {
+    /// Whether the WAL holds `pages` frames and no attempt met a reader within `retryInterval`.
+    func isDue() -> Bool {
         let now = ContinuousClock.now
-        let due = state.withLock { s -> Bool in
+        return state.withLock { s -> Bool in
             guard s.frames >= pages else { return false }
             if let last = s.lastBusy, now - last < retryInterval { return false }
             return true
         }
-        guard due, let handle = db.sqliteConnection else { return }
+    }
+
+    /// On the writer, between two groups (outside any transaction), when `isDue()`.
+    func restart(_ db: Database) {
+        let now = ContinuousClock.now
+        guard let handle = db.sqliteConnection else { return }
         sqlite3_busy_timeout(handle, Self.milliseconds(wait))
         var log: Int32 = 0
         var copied: Int32 = 0
