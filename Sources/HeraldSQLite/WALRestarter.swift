@@ -12,9 +12,9 @@ import Synchronization
 /// (`wal_autocheckpoint`) then checkpointed after every commit, for nothing. A RESTART from the checkpointer's
 /// connection could not get the write lock between the writer's groups; between groups the writer has it. While it
 /// waits no frame is written, and readers that start meanwhile read from the database file, so the wait lasts as
-/// long as the oldest WAL reader does (and it first waits for a copy the checkpointer thread is making: `Gate`). When that is longer than `wait`, the checkpoint gives up (the frames it
-/// copied stay copied) and is tried again after `retryInterval`, so a long reader (an export) costs the writer at
-/// most one `wait` per interval.
+/// long as the oldest WAL reader does (after a copy the checkpointer thread is making ends: `Gate`). When that is
+/// longer than `wait`, the checkpoint gives up (the frames it copied stay copied) and is tried again after
+/// `retryInterval`, so a long reader (an export) costs the writer at most one `wait` per interval.
 final class WALRestarter: Sendable {
     /// Held around every checkpoint of the store: SQLite answers a checkpoint that finds another one running with
     /// SQLITE_BUSY at once, without waiting, so the writer's RESTART would otherwise fail whenever the checkpointer
