@@ -271,4 +271,11 @@ struct StoreConfigurationTests {
         let found = issues(file(store: #""backend": "postgres", "url": "\#(Self.goodURL)", "readerCount": 0"#))
         #expect(found == ["store.readerCount: 0 is out of range 1...64"])
     }
+
+    @Test func walRestartMiBIsReadAndBounded() throws {
+        #expect(try parse(file(store: #""walRestartMiB": 8"#, dataDirectory: "d")).store.walRestartMiB == 8)
+        #expect(try parse(file(store: "", dataDirectory: "d")).store.walRestartMiB == 32)
+        #expect(issues(file(store: #""walRestartMiB": 0"#, dataDirectory: "d")) == ["store.walRestartMiB: 0 is out of range 1...4096"])
+        #expect(issues(file(store: #""walRestartMiB": 5000"#, dataDirectory: "d")) == ["store.walRestartMiB: 5000 is out of range 1...4096"])
+    }
 }
