@@ -389,15 +389,18 @@ extension PostgresStore {
     }
 
     public func backlog(_ key: DestinationKey, after cursor: Int64) async throws -> (queued: Int64, retrying: Int, oldestTime: Int64?) {
-        let queued = try await rows("SELECT COUNT(*), MIN(time) FROM events WHERE tenant = \(key.tenant) AND seq > \(cursor)")
-            .first?.decode((Int64, Int64?).self)
+        // As in SQLite: the next event's time, not MIN(time), which read every queued row.
+        let count = try await value(
+            "SELECT COUNT(*) FROM events WHERE tenant = \(key.tenant) AND seq > \(cursor)", as: Int64.self)
+        let next = try await value(
+            "SELECT time FROM events WHERE tenant = \(key.tenant) AND seq > \(cursor) ORDER BY seq LIMIT 1", as: Int64.self)
         let retrying = try await rows(
             """
             SELECT COUNT(*), MIN(COALESCE(e.time, r.first_attempt)) FROM delivery_retries r
             LEFT JOIN events e ON e.seq = r.seq WHERE r.tenant = \(key.tenant) AND r.destination = \(key.destination)
             """
         ).first?.decode((Int64, Int64?).self)
-        let times = [queued?.1, retrying?.1].compactMap { $0 }
-        return (queued?.0 ?? 0, Int(retrying?.0 ?? 0), times.min())
+        let times = [next, retrying?.1].compactMap { $0 }
+        return (count ?? 0, Int(retrying?.0 ?? 0), times.min())
     }
 }

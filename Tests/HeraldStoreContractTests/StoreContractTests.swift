@@ -429,6 +429,36 @@ struct StoreContractTests {
         await store.close()
     }
 
+    /// A destination's lag in seconds counts from its next event (of its tenant), or from an older retry.
+    @Test(arguments: Backend.allCases)
+    func theBacklogsOldestTimeIsTheTenantsNextEventOrAnOlderRetry(_ backend: Backend) async throws {
+        guard let s = try await StoreUnderTest.open(backend) else { return }
+        let store = s.store
+        let key = DestinationKey(tenant: "t", destination: "q")
+        try await store.write { tx in
+            // seq 1: u's, older than anything of t's; seq 2 and 3: t's.
+            try tx.appendEvent(tenant: "u", self.event("entities/1", time: 5))
+            try tx.appendEvent(tenant: "t", self.event("entities/2", time: 20))
+            try tx.appendEvent(tenant: "t", self.event("entities/3", time: 30))
+        }
+        let first = try await store.backlog(key, after: 0)
+        #expect(first.queued == 2 && first.oldestTime == 20, "not u's event")
+        #expect(try await store.backlog(key, after: 2).oldestTime == 30)
+        let none = try await store.backlog(key, after: 3)
+        #expect(none.queued == 0 && none.oldestTime == nil)
+        try await store.write { tx in
+            let message = DeliveryMessage(
+                seq: 2, id: "m2", key: "k", eventType: "ENTITY_CREATED", objectURI: "entities/2", headers: [], body: [])
+            try tx.scheduleRetry(
+                key,
+                RetryEntry(message: message, attempts: 1, nextAttempt: 100, firstAttempt: 25, lastAttempt: 25,
+                    lastStatus: "TRANSIENT", lastError: "boom"))
+        }
+        let retried = try await store.backlog(key, after: 3)
+        #expect(retried.retrying == 1 && retried.oldestTime == 20, "the retried event's own time")
+        await store.close()
+    }
+
     @Test(arguments: Backend.allCases)
     func compactionDeletesOnlyOldDeliveredEventsOfOneTenant(_ backend: Backend) async throws {
         guard let s = try await StoreUnderTest.open(backend) else { return }
