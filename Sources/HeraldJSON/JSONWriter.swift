@@ -22,6 +22,22 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
+    /// Where the writer is: its length and comma state, to go back to with `rewind(to:)`.
+    public struct Mark: Sendable {
+        let count: Int
+        let needsComma: Bool
+    }
+
+    /// The writer's position now.
+    public var mark: Mark { Mark(count: bytes.count, needsComma: needsComma) }
+
+    /// Drops what was written since `mark` (a value that turned out not to be writable this way).
+    public mutating func rewind(to mark: Mark) {
+        precondition(mark.count <= bytes.count, "rewind past the end of the writer")
+        bytes.removeSubrange(mark.count...)
+        needsComma = mark.needsComma
+    }
+
     /// Empties the buffer and keeps its capacity.
     @inlinable
     public mutating func reset() {

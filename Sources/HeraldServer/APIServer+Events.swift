@@ -17,10 +17,11 @@ extension APIServer {
                 events = try await ingest.store.events(tenant: tenant.id, after: after, limit: Int(limit))
             }
             var w = JSONWriter(capacity: 2048 * events.count + 64)
+            var stored = StoredEntityRenderer()
             w.beginObject()
             w.key("events")
             w.beginArray()
-            for record in events { try APIServer.renderEvent(record, into: &w) }
+            for record in events { try APIServer.renderEvent(record, into: &w, stored: &stored) }
             w.endArray()
             w.key("next")
             w.int(events.last?.seq ?? after)
@@ -29,9 +30,17 @@ extension APIServer {
         }
     }
 
-    /// One CRUD-queue row as the events API shows it.
-    static func renderEvent(_ record: EventRecord, into w: inout JSONWriter) throws {
-        let entity = try record.event.entity()
+    /// One CRUD-queue row as the events API shows it: from the stored bytes when `StoredEntityRenderer` takes the
+    /// snapshot (and, for a creation or a removal, derives its delta), else after decoding the entity. Both give the
+    /// same bytes.
+    static func renderEvent(_ record: EventRecord, into w: inout JSONWriter, stored: inout StoredEntityRenderer) throws {
+        let start = w.mark
+        if renderEventFromStored(record, into: &w, stored: &stored) { return }
+        w.rewind(to: start)
+        try renderEventDecoded(record, into: &w)
+    }
+
+    private static func writeEventHeader(_ record: EventRecord, into w: inout JSONWriter) {
         w.beginObject()
         w.key("seq")
         w.int(record.seq)
@@ -49,6 +58,41 @@ extension APIServer {
             for u in record.event.uris { w.string(u) }
             w.endArray()
         }
+    }
+
+    /// False when the stored renderer does not take this event; what it wrote is then dropped by the caller.
+    static func renderEventFromStored(_ record: EventRecord, into w: inout JSONWriter, stored: inout StoredEntityRenderer)
+        -> Bool
+    {
+        let event = record.event
+        // The delta `EventDelta.derived` gives an event without one: everything added (a creation), everything
+        // removed (a removal), or none.
+        let derived: Bool? =
+            !event.delta.isEmpty ? nil : event.type == .entityCreated ? true : event.type == .entityRemoved ? false : nil
+        writeEventHeader(record, into: &w)
+        w.key("object")
+        guard stored.render(stored: event.snapshot, into: &w) != nil else { return false }
+        if let derived, !stored.rendersDerivedDelta(stored: event.snapshot) { return false }
+        if !event.details.isEmpty {
+            w.key("matches")
+            w.raw(event.details)
+        }
+        w.key("deltas")
+        if !event.delta.isEmpty {
+            w.raw(event.delta)
+        } else if let derived {
+            guard stored.renderDerivedDelta(stored: event.snapshot, added: derived, into: &w) else { return false }
+        } else {
+            Delta().render(into: &w, entityType: "")
+        }
+        w.endObject()
+        return true
+    }
+
+    /// One CRUD-queue row as the events API shows it, after decoding the entity.
+    static func renderEventDecoded(_ record: EventRecord, into w: inout JSONWriter) throws {
+        let entity = try record.event.entity()
+        writeEventHeader(record, into: &w)
         w.key("object")
         entity.render(into: &w)
         if !record.event.details.isEmpty {
