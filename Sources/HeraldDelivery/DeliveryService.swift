@@ -52,6 +52,8 @@ public final class DeliveryService: Service, Sendable {
     private let workers = Mutex<[DestinationKey: DestinationWorker]>([:])
     /// The leases this node holds, as last taken or renewed.
     private let held = Mutex<[DestinationKey: DeliveryLease]>([:])
+    /// Backlog figures the status reuses while fresh (counting a large backlog is not free).
+    private let backlogCache = BacklogCache()
     /// Serializes reloads, lease rounds and the stop.
     private let reloadLock = AsyncMutex()
     /// Workers `apply` created, for `run()` to run as child tasks.
@@ -360,7 +362,7 @@ public final class DeliveryService: Service, Sendable {
                     s.reason = "no node holds its lease"
                 }
             }
-            if let backlog = try? await store.backlog(key, after: s.cursor) {
+            if let backlog = try? await backlogFigures(key, cursor: s.cursor) {
                 // Lag counts what is neither delivered nor dead-lettered: the tenant's events after the cursor
                 // and the retry schedule (an outage shows as lag, so that alerts on it work).
                 s.lagEvents = backlog.queued + Int64(backlog.retrying)
@@ -374,6 +376,16 @@ public final class DeliveryService: Service, Sendable {
             out.append(s)
         }
         return out.sorted { ($0.tenant, $0.id) < ($1.tenant, $1.id) }
+    }
+
+    /// A destination's backlog for the status: read from the store, or reused while fresh (`BacklogCache`).
+    func backlogFigures(_ key: DestinationKey, cursor: Int64) async throws -> BacklogCache.Figures {
+        if let reused = backlogCache.figures(key, cursor: cursor, now: .now) { return reused }
+        let started = ContinuousClock.now
+        let figures = try await store.backlog(key, after: cursor)
+        let now = ContinuousClock.now
+        backlogCache.keep(figures, for: key, cursor: cursor, cost: now - started, now: now)
+        return figures
     }
 
     /// The nodes sharing the store, with their last heartbeat, and the leases held now.
