@@ -5,14 +5,16 @@ import Synchronization
 ///
 /// The count behind it reads the `events_tenant_seq` index entry of every queued event: about 36 ms with a million
 /// queued. A client polling the status (or `/metrics`) in a loop would keep a reader busy counting, and slow the
-/// delivery it watches. So a figure that took `cost` to read is reused for `cost × reuseFactor` (at most
-/// `maxReuse`); one that took less than `minCostToReuse` (a backlog below ~100,000 events) is never reused, so small
-/// backlogs, and every test, see exact figures.
+/// delivery it watches. So figures that counted at least `minQueuedToReuse` events and took `cost` to read are
+/// reused for `cost × reuseFactor` (at most `maxReuse`). Smaller backlogs are read on every call: a reused figure
+/// can only be too high (delivery moved on), never a stale 0 that says a destination caught up before it did. The
+/// cost alone is no guide: on PostgreSQL the three round trips take milliseconds whatever the backlog.
 final class BacklogCache: Sendable {
     typealias Figures = (queued: Int64, retrying: Int, oldestTime: Int64?)
 
     static let reuseFactor = 10
     static let minCostToReuse = Duration.milliseconds(5)
+    static let minQueuedToReuse: Int64 = 100_000
     static let maxReuse = Duration.seconds(1)
 
     private struct Entry {
@@ -31,15 +33,15 @@ final class BacklogCache: Sendable {
                 all[key] = nil
                 return nil
             }
-            // Not after a seek back (the figures would be too low); delivery moves the cursor forward, and the lag
-            // then shown is at most a reuse period old.
+            // Not after a seek back (the figures would be too low); delivery moves the cursor forward, so the lag
+            // shown is at most a reuse period old and too high, never too low.
             return cursor >= e.cursor ? e.figures : nil
         }
     }
 
     /// Keeps `figures`, which took `cost` to read, when that cost makes them worth reusing.
     func keep(_ figures: Figures, for key: DestinationKey, cursor: Int64, cost: Duration, now: ContinuousClock.Instant) {
-        guard cost >= BacklogCache.minCostToReuse else { return }
+        guard cost >= BacklogCache.minCostToReuse, figures.queued >= BacklogCache.minQueuedToReuse else { return }
         let reuse = min(cost * BacklogCache.reuseFactor, BacklogCache.maxReuse)
         entries.withLock { $0[key] = Entry(cursor: cursor, figures: figures, until: now + reuse) }
     }

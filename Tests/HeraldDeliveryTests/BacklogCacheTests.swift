@@ -2,8 +2,8 @@
 import HeraldModel
 import Testing
 
-/// The status reuses a destination's backlog figures only when they were costly to read, for ten times their cost
-/// (at most a second), and never after a seek back.
+/// The status reuses a destination's backlog figures only when they counted 100,000 events or more and were costly
+/// to read, for ten times their cost (at most a second), and never after a seek back.
 struct BacklogCacheTests {
     let key = DestinationKey(tenant: "t", destination: "q")
     let other = DestinationKey(tenant: "u", destination: "q")
@@ -13,6 +13,17 @@ struct BacklogCacheTests {
         let cache = BacklogCache()
         let t0 = ContinuousClock.now
         cache.keep(figures, for: key, cursor: 10, cost: .milliseconds(1), now: t0)
+        #expect(cache.figures(key, cursor: 10, now: t0) == nil)
+    }
+
+    /// A slow read of a small backlog (PostgreSQL's round trips) is not reused: a stale 0 would say the destination
+    /// caught up before it did.
+    @Test func smallBacklogsAreNeverReusedHoweverLongTheyTookToRead() {
+        let cache = BacklogCache()
+        let t0 = ContinuousClock.now
+        cache.keep((queued: 0, retrying: 0, oldestTime: nil), for: key, cursor: 10, cost: .milliseconds(50), now: t0)
+        #expect(cache.figures(key, cursor: 10, now: t0) == nil)
+        cache.keep((queued: 99_999, retrying: 0, oldestTime: 1), for: key, cursor: 10, cost: .milliseconds(50), now: t0)
         #expect(cache.figures(key, cursor: 10, now: t0) == nil)
     }
 
