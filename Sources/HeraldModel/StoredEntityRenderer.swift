@@ -76,13 +76,17 @@ public struct StoredEntityRenderer {
         deinit { base.deallocate() }
     }
 
-    /// Appends into an `OutputBuffer`'s memory (held in locals while a render runs).
+    /// Appends into an `OutputBuffer`'s memory, or into the spare capacity of the writer's bytes (`borrowed`), held
+    /// in locals while a render runs.
     struct Out {
         var base: UnsafeMutablePointer<UInt8>
         var capacity: Int
         var count = 0
         /// Whether the next top-level member needs a comma (the selection path's header).
         var needsComma = false
+        /// Whether `base` is memory this `Out` does not own (the writer's): growing then copies into memory it owns
+        /// and leaves `base` alone.
+        var borrowed = false
 
         @inline(__always)
         mutating func append(_ b: UnsafeBufferPointer<UInt8>) {
@@ -116,7 +120,7 @@ public struct StoredEntityRenderer {
             while count + n > c { c *= 2 }
             let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
             fresh.update(from: base, count: count)
-            base.deallocate()
+            if borrowed { borrowed = false } else { base.deallocate() }
             base = fresh
             capacity = c
         }
@@ -132,6 +136,8 @@ public struct StoredEntityRenderer {
     }
 
     private let output = OutputBuffer()
+    /// How many output bytes per stored byte to make room for in the writer (raised when a render outgrew it).
+    private(set) var expansion = 8
     private var values: [ValueRef] = []
     private var sourceSpans: [Span] = []
     private var subRefs: [SubRef] = []
@@ -218,16 +224,50 @@ public struct StoredEntityRenderer {
         crosswalkRefs.removeAll(keepingCapacity: true)
         lastRead = nil
         names = nil
-        var c = Cursor(p: stored)
-        var o = Out(base: output.base, capacity: output.capacity)
-        let rendered = c.render(into: &o, selection, &self)
-        output.base = o.base
-        output.capacity = o.capacity
-        if let rendered { lastRead = (UnsafeRawPointer(stored.baseAddress), stored.count, rendered) }
-        guard let rendered, emit else { return rendered }
-        // The members between the braces; `beginObject`/`endObject` keep the writer's comma state right.
+        guard emit else {
+            var c = Cursor(p: stored)
+            var o = Out(base: output.base, capacity: output.capacity)
+            let rendered = c.render(into: &o, selection, &self)
+            output.base = o.base
+            output.capacity = o.capacity
+            if let rendered { lastRead = (UnsafeRawPointer(stored.baseAddress), stored.count, rendered) }
+            return rendered
+        }
+        // The members go straight into the spare capacity of the writer's bytes, between the braces
+        // (`beginObject`/`endObject` keep its comma state right). A render that outgrows the room made goes on in
+        // memory of its own, copied in at the end (and the next render makes more room). Nothing stays written
+        // when the render gives up.
+        let start = writer.mark
         writer.beginObject()
-        writer.fragment(UnsafeBufferPointer(start: o.base, count: o.count))
+        var rendered: Rendered?
+        var spilled: Out?
+        let room = max(4096, stored.count &* expansion)
+        writer.bytes.append(addingCapacity: room) { span in
+            span.withUnsafeMutableBufferPointer { buffer, initialized in
+                var o = Out(base: buffer.baseAddress!, capacity: buffer.count)
+                o.borrowed = true
+                var c = Cursor(p: stored)
+                rendered = c.render(into: &o, selection, &self)
+                if !o.borrowed {
+                    spilled = o
+                } else if rendered != nil {
+                    initialized = o.count
+                }
+            }
+        }
+        if let s = spilled {
+            if rendered != nil { writer.fragment(UnsafeBufferPointer(start: s.base, count: s.count)) }
+            // The memory it grew into becomes the renderer's own (for `check` and derived deltas).
+            output.base.deallocate()
+            output.base = s.base
+            output.capacity = s.capacity
+            expansion = max(expansion, s.count / max(1, stored.count) + 2)
+        }
+        guard let rendered else {
+            writer.rewind(to: start)
+            return nil
+        }
+        lastRead = (UnsafeRawPointer(stored.baseAddress), stored.count, rendered)
         writer.endObject()
         return rendered
     }

@@ -1,5 +1,5 @@
 import HeraldJSON
-import HeraldModel
+@testable import HeraldModel
 import Testing
 
 /// `StoredEntityRenderer` writes, from the stored bytes alone, exactly what `Entity.render(into:)` writes for the
@@ -154,6 +154,51 @@ import Testing
             }
         }
         #expect(declined > 100, "entities with escapes are declined (\(declined))")
+    }
+
+    /// The members are written straight into the writer's spare capacity, with room for 8 output bytes per stored
+    /// byte at first. An entity of many one-letter values needs more: the render goes on in the renderer's own memory
+    /// and is copied in, the next one makes more room, and the bytes are the same either way. A render that gives
+    /// up after outgrowing the room leaves the writer as it was.
+    @Test func aRenderThatOutgrowsTheRoomMadeInTheWriterGivesTheSameBytes() {
+        var e = Entity(id: "E1", type: individual, createdBy: "u", createdTime: 1, updatedTime: 2)
+        e.crosswalks = [Crosswalk(id: "c", type: "configuration/sources/CRM", value: "1", createDate: 1, updateDate: 2)]
+        e.attributes = [
+            AttributeEntry(
+                name: "A", values: (0..<3_000).map { AttributeValue(id: "\($0 % 10)", content: .simple("x"), ov: true, sources: ["c"]) })
+        ]
+        let stored = e.storedBytes()
+        let expected = Self.rendered(e)
+        #expect(expected.count > stored.count * 8, "the test needs an output above 8 x the stored bytes")
+        var renderer = StoredEntityRenderer()
+        #expect(renderer.expansion == 8)
+        for round in 0..<2 {
+            var w = JSONWriter()
+            w.beginArray()
+            w.string("before")
+            #expect(renderer.render(stored: stored, into: &w) != nil)
+            w.endArray()
+            var x = JSONWriter()
+            x.beginArray()
+            x.string("before")
+            e.render(into: &x)
+            x.endArray()
+            #expect(w.bytes == x.bytes, "round \(round)")
+            #expect(renderer.expansion > 8, "the room grows after the first render outgrew it")
+        }
+        // Outgrows the room, then meets a string with an escape near the end: nothing stays written.
+        var damaged = e
+        damaged.attributes[0].values.append(AttributeValue(id: "last", content: .simple("a \"quote\""), ov: true, sources: ["c"]))
+        var fresh = StoredEntityRenderer()
+        var w = JSONWriter()
+        w.beginArray()
+        w.string("before")
+        let before = w.bytes
+        #expect(fresh.render(stored: damaged.storedBytes(), into: &w) == nil)
+        #expect(w.bytes == before)
+        w.string("after")
+        w.endArray()
+        #expect(String(decoding: w.bytes, as: UTF8.self) == #"["before","after"]"#, "the comma state is back too")
     }
 
     /// Damaged stored bytes: the renderer either declines, writing nothing, or the entity decodes and renders to the
