@@ -136,7 +136,9 @@ public struct StoredEntityRenderer {
     }
 
     private let output = OutputBuffer()
-    /// How many output bytes per stored byte to make room for in the writer (raised when a render outgrew it).
+    /// How many output bytes per stored byte to make room for in the writer: the last render's ratio plus 2 (8 at
+    /// first). The writer's bytes become the message body with their capacity, so the room follows the entities
+    /// rendered rather than staying at the largest ratio ever seen.
     private(set) var expansion = 8
     private var values: [ValueRef] = []
     private var sourceSpans: [Span] = []
@@ -239,6 +241,7 @@ public struct StoredEntityRenderer {
         // when the render gives up.
         let start = writer.mark
         writer.beginObject()
+        let membersStart = writer.bytes.count
         var rendered: Rendered?
         var spilled: Out?
         let room = max(4096, stored.count &* expansion)
@@ -261,12 +264,12 @@ public struct StoredEntityRenderer {
             output.base.deallocate()
             output.base = s.base
             output.capacity = s.capacity
-            expansion = max(expansion, s.count / max(1, stored.count) + 2)
         }
         guard let rendered else {
             writer.rewind(to: start)
             return nil
         }
+        expansion = min(64, (writer.bytes.count - membersStart) / max(1, stored.count) + 2)
         lastRead = (UnsafeRawPointer(stored.baseAddress), stored.count, rendered)
         writer.endObject()
         return rendered

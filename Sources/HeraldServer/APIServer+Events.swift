@@ -72,7 +72,7 @@ extension APIServer {
         writeEventHeader(record, into: &w)
         w.key("object")
         guard stored.render(stored: event.snapshot, into: &w) != nil else { return false }
-        if let derived, !stored.rendersDerivedDelta(stored: event.snapshot) { return false }
+        if derived != nil, !stored.rendersDerivedDelta(stored: event.snapshot) { return false }
         if !event.details.isEmpty {
             w.key("matches")
             w.raw(event.details)

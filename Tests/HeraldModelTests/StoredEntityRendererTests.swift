@@ -186,6 +186,13 @@ import Testing
             #expect(w.bytes == x.bytes, "round \(round)")
             #expect(renderer.expansion > 8, "the room grows after the first render outgrew it")
         }
+        // An entity of one long value renders to little more than its stored bytes: the room follows it down.
+        var long = e
+        long.attributes = [AttributeEntry(name: "Notes", values: [AttributeValue(id: "n", content: .simple(String(repeating: "y", count: 50_000)), ov: true, sources: ["c"])])]
+        var lw = JSONWriter()
+        #expect(renderer.render(stored: long.storedBytes(), into: &lw) != nil)
+        #expect(lw.bytes == Self.rendered(long))
+        #expect(renderer.expansion <= 3, "room for \(renderer.expansion) x the stored bytes")
         // Outgrows the room, then meets a string with an escape near the end: nothing stays written.
         var damaged = e
         damaged.attributes[0].values.append(AttributeValue(id: "last", content: .simple("a \"quote\""), ov: true, sources: ["c"]))
