@@ -4,7 +4,7 @@ import HeraldJSON
 
 /// Reads lines of a file with `getline` (no Foundation string splitting).
 final class LineReader {
-    private let file: UnsafeMutablePointer<FILE>
+    private var file: UnsafeMutablePointer<FILE>?
     private var buffer: UnsafeMutablePointer<CChar>? = nil
     private var capacity = 0
     private(set) var lineNumber = 0
@@ -14,13 +14,22 @@ final class LineReader {
         file = f
     }
 
-    deinit {
+    deinit { close() }
+
+    /// Closes the file (once). `LoadJob.run` calls it on the thread that will exit: left to `deinit`, the `fclose`
+    /// could run on a worker thread that releases the job last, while `exit` walks the open streams, and the two
+    /// corrupted the heap (`malloc_consolidate(): invalid chunk size` after an interrupted load).
+    func close() {
+        if let file { fclose(file) }
+        file = nil
         free(buffer)
-        fclose(file)
+        buffer = nil
+        capacity = 0
     }
 
-    /// The next line's bytes without the newline, or nil at the end.
+    /// The next line's bytes without the newline, or nil at the end (or once closed).
     func next() -> [UInt8]? {
+        guard let file else { return nil }
         let n = getline(&buffer, &capacity, file)
         guard n >= 0, let buffer else { return nil }
         lineNumber += 1
@@ -120,7 +129,11 @@ final class LoadJob: @unchecked Sendable {
             thread.start()
         }
         group.wait()
-        lock.withLock { state.seconds = Date().timeIntervalSince(started) }
+        // Every worker is past its last `nextBatch` (the reader is only read there, under the lock).
+        lock.withLock {
+            reader.close()
+            state.seconds = Date().timeIntervalSince(started)
+        }
     }
 
     /// Records done so far, for the progress display.
