@@ -130,6 +130,19 @@ extension NewEvent {
     }
 }
 
+extension EventType {
+    /// What the delta `EventDelta.derived` gives this type when the event carries none: everything added (true, a
+    /// creation), everything removed (false, a removal), or nil (no delta). For renderers that derive it from the
+    /// stored bytes.
+    public var derivedDeltaAdds: Bool? {
+        switch self {
+        case .entityCreated: return true
+        case .entityRemoved: return false
+        default: return nil
+        }
+    }
+}
+
 extension EventDelta {
     /// The delta of an event that carries none: everything added for a creation, everything removed for a
     /// removal, nothing otherwise. Delivery and `herald filter test` both derive it here.

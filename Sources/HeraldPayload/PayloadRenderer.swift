@@ -136,9 +136,7 @@ public final class PayloadRenderer {
         } else {
             ovChanged = (event.type == .entityCreated || event.type == .entityRemoved) && rendered.anyOperationalValue
         }
-        // The delta `EventDelta.derived` gives an event without one: everything added (a creation), everything
-        // removed (a removal), or none.
-        let derived: Bool? = event.type == .entityCreated ? true : event.type == .entityRemoved ? false : nil
+        let derived = event.type.derivedDeltaAdds
         if destination.payloadType != .snapshot, !storedDelta, derived != nil,
             !storedRenderer.rendersDerivedDelta(stored: event.snapshot)
         {

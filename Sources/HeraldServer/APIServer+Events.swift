@@ -65,10 +65,7 @@ extension APIServer {
         -> Bool
     {
         let event = record.event
-        // The delta `EventDelta.derived` gives an event without one: everything added (a creation), everything
-        // removed (a removal), or none.
-        let derived: Bool? =
-            !event.delta.isEmpty ? nil : event.type == .entityCreated ? true : event.type == .entityRemoved ? false : nil
+        let derived = event.delta.isEmpty ? event.type.derivedDeltaAdds : nil
         writeEventHeader(record, into: &w)
         w.key("object")
         guard stored.render(stored: event.snapshot, into: &w) != nil else { return false }
