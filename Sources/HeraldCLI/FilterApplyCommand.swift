@@ -18,7 +18,7 @@ extension FilterCommand {
 
                 Every line is checked as JSON; only the parts the filter and --fields read are built and \
                 checked as an entity (the attributes they name; crosswalks when named), which is what keeps \
-                large entities fast.
+                large entities fast. The parts only --fields reads are built for the lines the filter keeps.
 
                 Exit status: 0 on success, 2 for an invalid filter, invalid fields, or a line that is \
                 not JSON or not an entity (the message names the line; the lines before it have been written).
@@ -128,6 +128,10 @@ struct NDJSONEntityFilter {
     /// What the filter and the output read of a line: only those members are built (`Entity(json:)` checks them);
     /// the rest is checked as JSON and skipped.
     let pruning: JSONPruning
+    /// What the filter alone reads, when the output reads more (nil: `pruning` serves both). Every line is
+    /// then built only as far as the filter needs, and the few it keeps are parsed again with `pruning`: with
+    /// `--fields crosswalks` (the whole entity) and a filter that keeps 5% of the lines, that is 4x less work.
+    let filterPruning: JSONPruning?
     private var writer = JSONWriter(capacity: 1 << 20)
 
     static let blockSize = 1 << 20
@@ -137,9 +141,10 @@ struct NDJSONEntityFilter {
         self.options = options
         self.ovOnly = ovOnly
         self.rerender = options != .all
-        var scope = filter?.decodeScope ?? EntityDecodeScope(attributes: [], crosswalks: false)
-        if rerender { scope = scope.union(EntityDecodeScope(rendering: options)) }
+        let filterScope = filter?.decodeScope ?? EntityDecodeScope(attributes: [], crosswalks: false)
+        let scope = rerender ? filterScope.union(EntityDecodeScope(rendering: options)) : filterScope
         self.pruning = scope.apiPruning
+        self.filterPruning = filter != nil && scope != filterScope ? filterScope.apiPruning : nil
     }
 
     struct LineError: Error, CustomStringConvertible {
@@ -232,20 +237,9 @@ struct NDJSONEntityFilter {
         if end > 0 && line[end - 1] == 0x0D { end -= 1 }  // CRLF
         let text = UnsafeBufferPointer(rebasing: line[0..<end])
         if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
-        let json: JSONValue
-        do {
-            json = try JSONParser.parse(text, pruning: pruning)
-        } catch {
-            throw LineError(line: number, message: "not valid JSON: \(error.reason) at column \(error.column)")
-        }
-        let entity: Entity
-        do {
-            entity = try Entity(json: json)
-        } catch {
-            let hint = json["object"] != nil ? " (this looks like an event: give the entity, its \"object\")" : ""
-            throw LineError(line: number, message: "not an entity in the API form: \(error.path): \(error.reason)\(hint)")
-        }
+        var entity = try NDJSONEntityFilter.entity(text, pruning: filterPruning ?? pruning, line: number)
         if let filter, !filter.matches(FilterSubject(entity: entity, delta: nil, ovOnly: ovOnly)) { return }
+        if filterPruning != nil { entity = try NDJSONEntityFilter.entity(text, pruning: pruning, line: number) }
         if rerender {
             writer.reset(keepingContent: true)
             entity.render(into: &writer, options: options)
@@ -254,6 +248,23 @@ struct NDJSONEntityFilter {
         }
         writer.bytes.append(0x0A)
         if writer.bytes.count >= NDJSONEntityFilter.blockSize { try flush(output) }
+    }
+
+    /// One line parsed as far as `pruning` keeps and built as an entity; errors name the line.
+    @inline(__always)
+    private static func entity(_ text: UnsafeBufferPointer<UInt8>, pruning: JSONPruning, line number: Int) throws -> Entity {
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(text, pruning: pruning)
+        } catch {
+            throw LineError(line: number, message: "not valid JSON: \(error.reason) at column \(error.column)")
+        }
+        do {
+            return try Entity(json: json)
+        } catch {
+            let hint = json["object"] != nil ? " (this looks like an event: give the entity, its \"object\")" : ""
+            throw LineError(line: number, message: "not an entity in the API form: \(error.path): \(error.reason)\(hint)")
+        }
     }
 
     private mutating func flush(_ output: Int32) throws {

@@ -187,7 +187,8 @@ struct CLITests {
     }
 
     /// Lines are checked as JSON throughout, but built and checked as entities only where the filter and the fields
-    /// read them: an attribute of the wrong shape that nothing reads passes unchanged, one the filter reads is an error.
+    /// read them: an attribute of the wrong shape that nothing reads passes unchanged, one the filter reads is an error, and
+    /// one only the fields read is an error on the lines the filter keeps.
     @Test func filterApplyChecksWholeLinesAsJSONAndTheReadPartsAsAnEntity() throws {
         let dir = TemporaryDirectory()
         let e1 = APIEntity.person("e1", first: "John", last: [("Smith", true)], email: nil, city: nil)
@@ -204,6 +205,18 @@ struct CLITests {
         #expect(read.stderr.contains("line 1: not an entity in the API form: attributes.Broken: expected an array of values"), "\(read.stderr)")
         let fields = try runCommand(BuildProducts.herald, ["filter", "apply", dir.file("odd.ndjson"), "--fields", "uri,attributes.Broken"])
         #expect(fields.status == 2, "\(fields.stdout)")
+
+        // A part only --fields reads is built for the lines the filter keeps: a dropped line's is not checked.
+        let dropped = try runCommand(
+            BuildProducts.herald,
+            ["filter", "apply", dir.file("odd.ndjson"), "--filter", "equals(attributes.LastName, 'jones')", "--fields", "uri,attributes.Broken"])
+        #expect(dropped.status == 0, "\(dropped.stderr)")
+        #expect(dropped.stdout.isEmpty)
+        let kept = try runCommand(
+            BuildProducts.herald,
+            ["filter", "apply", dir.file("odd.ndjson"), "--filter", "equals(attributes.LastName, 'smith')", "--fields", "uri,attributes.Broken"])
+        #expect(kept.status == 2, "\(kept.stdout)")
+        #expect(kept.stderr.contains("line 1: not an entity in the API form: attributes.Broken: expected an array of values"), "\(kept.stderr)")
 
         // A syntax error in a part nothing reads is still an error.
         let broken = e1.replacingOccurrences(of: #""attributes":{"#, with: #""attributes":{"Broken":[1,],"#)
