@@ -3,13 +3,29 @@
 /// a few members of a large document pays little for the rest.
 public struct JSONPruning: Sendable, Equatable {
     /// Top-level members left out.
-    public var skip: Set<String>
+    public var skip: Set<String> { didSet { lists = Lists(skip, keepOnly) } }
     /// Top-level members whose value, when it is an object, keeps only these members of its own.
-    public var keepOnly: [String: Set<String>]
+    public var keepOnly: [String: Set<String>] { didSet { lists = Lists(skip, keepOnly) } }
+    /// The same sets as arrays, searched by comparing: a pruning names a few keys, and hashing every key of every
+    /// document (a `Set` lookup) cost ~9% of `herald filter apply`'s time.
+    fileprivate var lists: Lists
 
     public init(skip: Set<String> = [], keepOnly: [String: Set<String>] = [:]) {
         self.skip = skip
         self.keepOnly = keepOnly
+        self.lists = Lists(skip, keepOnly)
+    }
+
+    public static func == (a: JSONPruning, b: JSONPruning) -> Bool { a.skip == b.skip && a.keepOnly == b.keepOnly }
+
+    fileprivate struct Lists: Sendable {
+        var skip: [String]
+        var keepOnly: [(key: String, keep: [String])]
+
+        init(_ skip: Set<String>, _ keepOnly: [String: Set<String>]) {
+            self.skip = Array(skip)
+            self.keepOnly = keepOnly.map { ($0.key, Array($0.value)) }
+        }
     }
 
     /// Nothing left out: `parse(_:pruning:)` is `parse(_:)`.
@@ -26,9 +42,11 @@ extension JSONParser {
         cursor.skipWhitespace()
         let value: JSONValue
         if cursor.index < cursor.end && cursor.base[cursor.index] == UInt8(ascii: "{") {
+            let lists = pruning.lists
             value = try cursor.parsePrunedObject(depth: 1) { key, cursor throws(JSONParseError) in
-                if pruning.skip.contains(key) { return nil }
-                if let keep = pruning.keepOnly[key] {
+                if lists.skip.contains(key) { return nil }
+                if let i = lists.keepOnly.firstIndex(where: { $0.key == key }) {
+                    let keep = lists.keepOnly[i].keep
                     cursor.skipWhitespace()
                     if cursor.index < cursor.end && cursor.base[cursor.index] == UInt8(ascii: "{") {
                         return try cursor.parsePrunedObject(depth: 2) { inner, cursor throws(JSONParseError) in
@@ -61,6 +79,7 @@ extension JSONCursor {
         // Every key with its offset, kept or not, for the repeated-key check (as `parseObject` does it: a key can
         // repeat an earlier one only if a key of its length mod 64 came before).
         var keys: [JSONMember] = []
+        keys.reserveCapacity(16)
         var lengths: UInt64 = 0
         var seen: Set<String>?
         skipWhitespace()

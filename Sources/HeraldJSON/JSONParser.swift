@@ -170,6 +170,8 @@ struct JSONCursor {
             }
             index += 1
             let value = try parseValue(depth: depth)
+            // Most objects have a few members: one allocation for up to 4 instead of three as they come.
+            if members.isEmpty { members.reserveCapacity(4) }
             members.append(JSONMember(key: key, value: value, offset: keyOffset))
             skipWhitespace()
             guard index < end else { throw error("unexpected end of input, expected ',' or '}'") }

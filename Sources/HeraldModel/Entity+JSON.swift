@@ -257,17 +257,17 @@ extension Entity {
         let valuePrefix = "\(prefix)\(id)/attributes/"
         if let crosswalks = json["crosswalks"]?.arrayValue {
             for (i, c) in crosswalks.enumerated() {
-                let path = JSONPath.root + "crosswalks" + i
+                func path() -> JSONPath { .root + "crosswalks" + i }
                 let cid: String
-                if let curi = c["uri"]?.stringValue, let slash = curi.lastIndex(of: "/") {
-                    cid = String(curi[curi.index(after: slash)...])
+                if let curi = c["uri"]?.stringValue, let id = Entity.lastURIComponent(curi) {
+                    cid = id
                 } else if handWritten && c["uri"] == nil {
                     cid = "c\(i)"
                 } else {
-                    throw fail(path + "uri", "expected 'entities/{id}/crosswalks/{id}'")
+                    throw fail(path() + "uri", "expected 'entities/{id}/crosswalks/{id}'")
                 }
                 guard let ctype = c["type"]?.stringValue, let cvalue = c["value"]?.stringValue else {
-                    throw fail(path, "crosswalk needs 'type' and 'value' strings")
+                    throw fail(path(), "crosswalk needs 'type' and 'value' strings")
                 }
                 self.crosswalks.append(
                     Crosswalk(
@@ -288,29 +288,36 @@ extension Entity {
             if json["attributes"] == nil { return }
             throw fail(.root + "attributes", "expected an object")
         }
+        self.attributes.reserveCapacity(attributes.count)
         for member in attributes {
-            let path = JSONPath.root + "attributes" + member.key
-            guard let values = member.value.arrayValue else { throw fail(path, "expected an array of values") }
+            guard let values = member.value.arrayValue else {
+                throw fail(.root + "attributes" + member.key, "expected an array of values")
+            }
             var entry = AttributeEntry(name: member.key, values: [])
+            entry.values.reserveCapacity(values.count)
             for (i, v) in values.enumerated() {
-                var value = try Entity.decodeValue(v, at: path + i, position: i, handWritten: handWritten)
-                value.sources = sourcesByValue[Substring("\(member.key)/\(value.id)")] ?? []
+                var value = try Entity.decodeValue(
+                    v, at: .root + "attributes" + member.key + i, position: i, handWritten: handWritten)
+                if !sourcesByValue.isEmpty {
+                    value.sources = sourcesByValue[Substring("\(member.key)/\(value.id)")] ?? []
+                }
                 entry.values.append(value)
             }
             if !entry.values.isEmpty { self.attributes.append(entry) }
         }
     }
 
-    private static func decodeValue(_ v: JSONValue, at path: JSONPath, position: Int, handWritten: Bool)
+    /// `path` is built only for an error: most values decode, and building it cost an array per value.
+    private static func decodeValue(_ v: JSONValue, at path: @autoclosure () -> JSONPath, position: Int, handWritten: Bool)
         throws(EntityDecodingError) -> AttributeValue
     {
         let valueId: String
-        if let uri = v["uri"]?.stringValue, let slash = uri.lastIndex(of: "/") {
-            valueId = String(uri[uri.index(after: slash)...])
+        if let uri = v["uri"]?.stringValue, let id = lastURIComponent(uri) {
+            valueId = id
         } else if handWritten && v["uri"] == nil {
             valueId = "v\(position)"
         } else {
-            throw EntityDecodingError(path: path + "uri", reason: "expected a value URI")
+            throw EntityDecodingError(path: path() + "uri", reason: "expected a value URI")
         }
         let ov = v["ov"]?.boolValue ?? handWritten
         if handWritten {
@@ -330,20 +337,37 @@ extension Entity {
             return AttributeValue(id: valueId, content: .simple(b ? "true" : "false"), ov: ov)
         case .object(let members)?:
             var subs: [AttributeEntry] = []
+            subs.reserveCapacity(members.count)
             for m in members {
                 guard let subValues = m.value.arrayValue else {
-                    throw EntityDecodingError(path: path + "value" + m.key, reason: "expected an array")
+                    throw EntityDecodingError(path: path() + "value" + m.key, reason: "expected an array")
                 }
                 var entry = AttributeEntry(name: m.key, values: [])
+                entry.values.reserveCapacity(subValues.count)
                 for (i, sv) in subValues.enumerated() {
-                    entry.values.append(try decodeValue(sv, at: path + "value" + m.key + i, position: i, handWritten: handWritten))
+                    entry.values.append(try decodeValue(sv, at: path() + "value" + m.key + i, position: i, handWritten: handWritten))
                 }
                 subs.append(entry)
             }
             return AttributeValue(id: valueId, content: .nested(subs), ov: ov)
         default:
-            throw EntityDecodingError(path: path + "value", reason: "expected a string or an object")
+            throw EntityDecodingError(path: path() + "value", reason: "expected a string or an object")
         }
+    }
+
+    /// What follows the last `/` of a URI (nil without one), found on the UTF-8 bytes. It is the same as
+    /// `uri.lastIndex(of: "/")` on Characters unless a neighbour of that `/` is not ASCII (a combining
+    /// mark after it, say, makes it part of another Character): then the Character search decides.
+    @inline(__always)
+    static func lastURIComponent(_ uri: String) -> String? {
+        let utf8 = uri.utf8
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let after = utf8.index(after: slash)
+        let asciiAfter = after == utf8.endIndex || utf8[after] < 0x80
+        let asciiBefore = slash == utf8.startIndex || utf8[utf8.index(before: slash)] < 0x80
+        if asciiAfter && asciiBefore { return String(Substring(utf8[after...])) }
+        guard let c = uri.lastIndex(of: "/") else { return nil }
+        return String(uri[uri.index(after: c)...])
     }
 
     /// Reads an entity from stored JSON bytes.

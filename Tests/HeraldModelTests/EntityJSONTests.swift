@@ -1,5 +1,5 @@
 import HeraldJSON
-import HeraldModel
+@testable import HeraldModel
 import Testing
 
 struct EntityJSONTests {
@@ -21,6 +21,17 @@ struct EntityJSONTests {
         let stored = try Entity(storedBytes: entity.storedBytes())
         #expect(stored == entity)
         #expect(entity.storedBytes().count * 3 < entity.jsonBytes().count, "the stored form is compact")
+    }
+
+    /// The id after a URI's last `/`, found on bytes, is what the Character search finds, also where a
+    /// combining mark or a prepended character joins the `/` to its neighbour (the bytes then defer to it).
+    @Test(arguments: [
+        "entities/1/attributes/Name/abc", "abc", "a/", "/", "", "entities/x/attributes/N/é", "entities/x/attributes/N/\u{301}b",
+        "a/\u{301}/b\u{301}", "a\u{600}/b", "日本/語", "a/b/c\u{301}", "x/\u{1F600}",
+    ])
+    func lastURIComponentIsTheCharacterSearchs(uri: String) {
+        let expected = uri.lastIndex(of: "/").map { String(uri[uri.index(after: $0)...]) }
+        #expect(Entity.lastURIComponent(uri) == expected)
     }
 
     @Test func rendersTheAPIShape() throws {
