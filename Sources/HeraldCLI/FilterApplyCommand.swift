@@ -127,11 +127,21 @@ struct NDJSONEntityFilter {
     let rerender: Bool
     /// What the filter and the output read of a line: only those members are built (`Entity(json:)` checks them);
     /// the rest is checked as JSON and skipped.
-    let pruning: JSONPruning
-    /// What the filter alone reads, when the output reads more (nil: `pruning` serves both). Every line is
-    /// then built only as far as the filter needs, and the few it keeps are parsed again with `pruning`: with
+    let scope: Scope
+    /// What the filter alone reads, when the output reads more (nil: `scope` serves both). Every line is
+    /// then built only as far as the filter needs, and the few it keeps are parsed again with `scope`: with
     /// `--fields crosswalks` (the whole entity) and a filter that keeps 5% of the lines, that is 4x less work.
-    let filterPruning: JSONPruning?
+    let filterScope: Scope?
+
+    /// A decode scope with its pruned parse.
+    struct Scope {
+        var entity: EntityDecodeScope
+        var pruning: JSONPruning
+        init(_ entity: EntityDecodeScope) {
+            self.entity = entity
+            self.pruning = entity.apiPruning
+        }
+    }
     private var writer = JSONWriter(capacity: 1 << 20)
 
     static let blockSize = 1 << 20
@@ -143,8 +153,8 @@ struct NDJSONEntityFilter {
         self.rerender = options != .all
         let filterScope = filter?.decodeScope ?? EntityDecodeScope(attributes: [], crosswalks: false)
         let scope = rerender ? filterScope.union(EntityDecodeScope(rendering: options)) : filterScope
-        self.pruning = scope.apiPruning
-        self.filterPruning = filter != nil && scope != filterScope ? filterScope.apiPruning : nil
+        self.scope = Scope(scope)
+        self.filterScope = filter != nil && scope != filterScope ? Scope(filterScope) : nil
     }
 
     struct LineError: Error, CustomStringConvertible {
@@ -237,9 +247,9 @@ struct NDJSONEntityFilter {
         if end > 0 && line[end - 1] == 0x0D { end -= 1 }  // CRLF
         let text = UnsafeBufferPointer(rebasing: line[0..<end])
         if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
-        var entity = try NDJSONEntityFilter.entity(text, pruning: filterPruning ?? pruning, line: number)
+        var entity = try NDJSONEntityFilter.entity(text, filterScope ?? scope, line: number)
         if let filter, !filter.matches(FilterSubject(entity: entity, delta: nil, ovOnly: ovOnly)) { return }
-        if filterPruning != nil { entity = try NDJSONEntityFilter.entity(text, pruning: pruning, line: number) }
+        if filterScope != nil { entity = try NDJSONEntityFilter.entity(text, scope, line: number) }
         if rerender {
             writer.reset(keepingContent: true)
             entity.render(into: &writer, options: options)
@@ -250,12 +260,14 @@ struct NDJSONEntityFilter {
         if writer.bytes.count >= NDJSONEntityFilter.blockSize { try flush(output) }
     }
 
-    /// One line parsed as far as `pruning` keeps and built as an entity; errors name the line.
+    /// One line built as an entity as far as `scope` reaches: straight from the bytes (`Entity.readAPIForm`), or,
+    /// where that gives up, through the pruned parse, whose errors name the line.
     @inline(__always)
-    private static func entity(_ text: UnsafeBufferPointer<UInt8>, pruning: JSONPruning, line number: Int) throws -> Entity {
+    private static func entity(_ text: UnsafeBufferPointer<UInt8>, _ scope: Scope, line number: Int) throws -> Entity {
+        if let entity = Entity.readAPIForm(text, scope: scope.entity) { return entity }
         let json: JSONValue
         do {
-            json = try JSONParser.parse(text, pruning: pruning)
+            json = try JSONParser.parse(text, pruning: scope.pruning)
         } catch {
             throw LineError(line: number, message: "not valid JSON: \(error.reason) at column \(error.column)")
         }

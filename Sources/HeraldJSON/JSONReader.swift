@@ -151,6 +151,54 @@ public struct JSONReader {
         valueDone()
     }
 
+    /// Skips one value as `JSONParser`'s pruned parse skips a member of an object at `depth` (the depth
+    /// counts for the nesting limit).
+    public mutating func skipValue(depth: Int) throws(JSONParseError) {
+        try cursor.skipValue(depth: depth)
+        valueDone()
+    }
+
+    /// Builds one value as the parser builds a member of an object at `depth` (repeated keys inside it
+    /// are errors).
+    public mutating func readValue(depth: Int) throws(JSONParseError) -> JSONValue {
+        let value = try cursor.parseValue(depth: depth)
+        valueDone()
+        return value
+    }
+
+    /// `true` or `false`.
+    public mutating func readBool() throws(JSONParseError) -> Bool {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end else { throw cursor.error("unexpected end of input, expected true or false") }
+        let value: Bool
+        switch cursor.base[cursor.index] {
+        case UInt8(ascii: "t"):
+            try cursor.expectLiteral("true")
+            value = true
+        case UInt8(ascii: "f"):
+            try cursor.expectLiteral("false")
+            value = false
+        default:
+            throw cursor.error("unexpected \(cursor.describeByte(at: cursor.index)), expected true or false")
+        }
+        valueDone()
+        return value
+    }
+
+    /// A number's text, checked as the parser checks it (what `JSONValue.number` holds).
+    public mutating func readNumberText() throws(JSONParseError) -> String {
+        cursor.skipWhitespace()
+        let text = try cursor.parseNumber()
+        valueDone()
+        return text
+    }
+
+    /// Checks that nothing but whitespace follows the document.
+    public mutating func expectEnd() throws(JSONParseError) {
+        cursor.skipWhitespace()
+        if cursor.index < cursor.end { throw cursor.error("unexpected data after the JSON document") }
+    }
+
     /// Marks the end of a nested object or array read with `beginObject`/`beginArray` (so that the
     /// enclosing container expects a comma next).
     public mutating func endValue() { valueDone() }

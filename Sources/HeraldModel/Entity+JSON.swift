@@ -273,14 +273,7 @@ extension Entity {
                     Crosswalk(
                         id: cid, type: ctype, value: cvalue, sourceTable: c["sourceTable"]?.stringValue,
                         createDate: c["createDate"]?.int64Value ?? 0, updateDate: c["updateDate"]?.int64Value ?? 0))
-                for a in c["attributes"]?.arrayValue ?? [] {
-                    guard let auri = a.stringValue, auri.hasPrefix(valuePrefix) else { continue }
-                    let rest = auri.utf8.dropFirst(valuePrefix.utf8.count)
-                    // Only top-level values ("Name/valueId") carry sources; sub-values follow their parent.
-                    if rest.lazy.filter({ $0 == UInt8(ascii: "/") }).count == 1 {
-                        sourcesByValue[Substring(rest), default: []].append(cid)
-                    }
-                }
+                Entity.addSources(of: c, crosswalkId: cid, valuePrefix: valuePrefix, to: &sourcesByValue)
             }
         }
 
@@ -304,6 +297,20 @@ extension Entity {
                 entry.values.append(value)
             }
             if !entry.values.isEmpty { self.attributes.append(entry) }
+        }
+    }
+
+    /// The values a crosswalk's `attributes` list names (`{valuePrefix}Name/valueId`), each given the crosswalk's id.
+    static func addSources(
+        of crosswalk: JSONValue, crosswalkId: String, valuePrefix: String, to sourcesByValue: inout [Substring: [String]]
+    ) {
+        for a in crosswalk["attributes"]?.arrayValue ?? [] {
+            guard let auri = a.stringValue, auri.hasPrefix(valuePrefix) else { continue }
+            let rest = auri.utf8.dropFirst(valuePrefix.utf8.count)
+            // Only top-level values ("Name/valueId") carry sources; sub-values follow their parent.
+            if rest.lazy.filter({ $0 == UInt8(ascii: "/") }).count == 1 {
+                sourcesByValue[Substring(rest), default: []].append(crosswalkId)
+            }
         }
     }
 
