@@ -1,3 +1,5 @@
+import CHeraldJSON
+
 /// A pull reader over JSON bytes: reads values in order without building a tree.
 ///
 /// For hot paths that know the document's shape (the stored entity form): it allocates only the
@@ -68,6 +70,47 @@ public struct JSONReader {
         try expect(UInt8(ascii: ":"), "':'")
         first = true
         return key
+    }
+
+    /// The next key of the current object as its bytes in the buffer, or nil at the object's end: no `String` is
+    /// made. Only for keys of plain ASCII (no escape, control character or non-ASCII byte): any other key throws,
+    /// although it may be valid JSON, so that a caller with a slower path can take it there.
+    public mutating func nextRawKey() throws(JSONParseError) -> UnsafeBufferPointer<UInt8>? {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end else { throw cursor.error("unexpected end of input in an object") }
+        if cursor.base[cursor.index] == UInt8(ascii: "}") {
+            cursor.index += 1
+            first = false
+            return nil
+        }
+        if !first { try expect(UInt8(ascii: ","), "',' or '}'") }
+        first = false
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end, cursor.base[cursor.index] == UInt8(ascii: "\"") else {
+            throw cursor.error("unexpected \(cursor.describeByte(at: cursor.index)), expected a string key")
+        }
+        let start = cursor.index + 1
+        let plain = herald_json_plain_prefix(cursor.base.baseAddress! + start, cursor.end - start)
+        guard start + plain < cursor.end, cursor.base[start + plain] == UInt8(ascii: "\"") else {
+            throw cursor.error("not a plain key", at: start)
+        }
+        cursor.index = start + plain + 1
+        try expect(UInt8(ascii: ":"), "':'")
+        first = true
+        return UnsafeBufferPointer(rebasing: cursor.base[start..<(start + plain)])
+    }
+
+    /// Calls `body` with the bytes of the next value, a string of plain ASCII (no escape, control character or
+    /// non-ASCII byte), and consumes it; returns nil, consuming nothing, for any other value.
+    public mutating func readPlainString<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        cursor.skipWhitespace()
+        guard cursor.index < cursor.end, cursor.base[cursor.index] == UInt8(ascii: "\"") else { return nil }
+        let start = cursor.index + 1
+        let plain = herald_json_plain_prefix(cursor.base.baseAddress! + start, cursor.end - start)
+        guard start + plain < cursor.end, cursor.base[start + plain] == UInt8(ascii: "\"") else { return nil }
+        cursor.index = start + plain + 1
+        valueDone()
+        return body(UnsafeBufferPointer(rebasing: cursor.base[start..<(start + plain)]))
     }
 
     /// Whether the current array has another element (false at its end; the `]` is consumed).

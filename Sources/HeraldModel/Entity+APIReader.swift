@@ -17,7 +17,7 @@ extension Entity {
     public static func readAPIForm(_ buffer: UnsafeBufferPointer<UInt8>, scope: EntityDecodeScope) -> Entity? {
         var reader = JSONReader(buffer)
         do {
-            return try APIFormReader(scope: scope).read(&reader)
+            return try APIFormReader(scope).read(&reader)
         } catch {
             return nil
         }
@@ -25,8 +25,20 @@ extension Entity {
 }
 
 /// `Entity.readAPIForm`'s reader: every `throw` means "give up, take the tree path".
+///
+/// Keys are compared as bytes in the document (`JSONReader.nextRawKey`), so that no `String` is made for the keys of
+/// values or of the attributes the scope leaves out; a key with an escape or a non-ASCII byte gives up.
 private struct APIFormReader {
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+
     let scope: EntityDecodeScope
+    /// The scope's attribute names and their bytes (nil: all).
+    let wanted: [(name: String, bytes: [UInt8])]?
+
+    init(_ scope: EntityDecodeScope) {
+        self.scope = scope
+        self.wanted = scope.attributes.map { $0.map { ($0, Array($0.utf8)) } }
+    }
 
     struct GiveUp: Error {}
 
@@ -38,15 +50,14 @@ private struct APIFormReader {
         top.reserveCapacity(8)
         var keys = KeyCheck()
         var attributes: [AttributeEntry]?
-        while let key = try r.nextKey() {
+        while let key = try r.nextRawKey() {
             try keys.insert(key)
-            switch key {
-            case "crosswalks" where !scope.crosswalks:
-                try r.skipValue(depth: 1)
-            case "attributes":
+            if key.is("attributes") {
                 attributes = try readAttributes(&r)
-            default:
-                top.append(JSONMember(key: key, value: try r.readValue(depth: 1), offset: 0))
+            } else if key.is("crosswalks") && !scope.crosswalks {
+                try r.skipValue(depth: 1)
+            } else {
+                top.append(JSONMember(key: String(decoding: key, as: UTF8.self), value: try r.readValue(depth: 1), offset: 0))
             }
         }
         try r.expectEnd()
@@ -78,11 +89,17 @@ private struct APIFormReader {
         try r.beginObject()
         var out: [AttributeEntry] = []
         var keys = KeyCheck()
-        while let name = try r.nextKey() {
-            try keys.insert(name)
-            guard scope.attributes?.contains(name) ?? true else {
-                try r.skipValue(depth: 2)
-                continue
+        while let key = try r.nextRawKey() {
+            try keys.insert(key)
+            let name: String
+            if let wanted {
+                guard let i = wanted.firstIndex(where: { key.is($0.bytes) }) else {
+                    try r.skipValue(depth: 2)
+                    continue
+                }
+                name = wanted[i].name
+            } else {
+                name = String(decoding: key, as: UTF8.self)
             }
             let values = try readValues(&r, depth: 2)
             if !values.isEmpty { out.append(AttributeEntry(name: name, values: values)) }
@@ -111,17 +128,16 @@ private struct APIFormReader {
         var id: String?
         var ov = false
         var content: AttributeContent?
-        while let key = try r.nextKey() {
+        while let key = try r.nextRawKey() {
             let bit: UInt8
-            switch key {
-            case "type":
+            if key.is("type") {
                 bit = 1
                 try r.skipValue(depth: depth + 1)
-            case "ov":
+            } else if key.is("ov") {
                 bit = 2
                 guard try r.peek() == .bool else { throw GiveUp() }
                 ov = try r.readBool()
-            case "value":
+            } else if key.is("value") {
                 bit = 4
                 switch try r.peek() {
                 case .string: content = .simple(try r.readString())
@@ -130,13 +146,10 @@ private struct APIFormReader {
                 case .object: content = .nested(try readSubAttributes(&r, depth: depth + 1))
                 case .array, .null: throw GiveUp()
                 }
-            case "uri":
+            } else if key.is("uri") {
                 bit = 8
-                guard try r.peek() == .string, let valueId = Entity.lastURIComponent(try r.readString()) else {
-                    throw GiveUp()
-                }
-                id = valueId
-            default:
+                id = try readValueId(&r)
+            } else {
                 throw GiveUp()
             }
             if seen & bit != 0 { throw GiveUp() }
@@ -147,14 +160,28 @@ private struct APIFormReader {
         return AttributeValue(id: id, content: content, ov: ov)
     }
 
+    /// What follows the last `/` of a value's URI: from the bytes when the URI is plain ASCII (no `String` for the
+    /// whole URI), else as `Entity(json:)` finds it.
+    private func readValueId(_ r: inout JSONReader) throws -> String {
+        if let id = r.readPlainString({ bytes -> String? in
+            guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[(slash + 1)...]), as: UTF8.self)
+        }) {
+            guard let id else { throw GiveUp() }
+            return id
+        }
+        guard try r.peek() == .string, let id = Entity.lastURIComponent(try r.readString()) else { throw GiveUp() }
+        return id
+    }
+
     /// A nested value's `value`: sub-attribute name → values, an object that is a member at `depth`.
     private func readSubAttributes(_ r: inout JSONReader, depth: Int) throws -> [AttributeEntry] {
         try r.beginObject()
         var subs: [AttributeEntry] = []
         var keys = KeyCheck()
-        while let name = try r.nextKey() {
-            try keys.insert(name)
-            subs.append(AttributeEntry(name: name, values: try readValues(&r, depth: depth + 1)))
+        while let key = try r.nextRawKey() {
+            try keys.insert(key)
+            subs.append(AttributeEntry(name: String(decoding: key, as: UTF8.self), values: try readValues(&r, depth: depth + 1)))
         }
         r.endValue()
         return subs
@@ -164,14 +191,36 @@ private struct APIFormReader {
     /// (mod 64) not seen before cannot repeat, so most keys are never compared.
     private struct KeyCheck {
         var lengths: UInt64 = 0
-        var keys: [String] = []
+        var keys: [Bytes] = []
 
-        mutating func insert(_ key: String) throws {
-            let bit = UInt64(1) << (key.utf8.count & 63)
-            if lengths & bit != 0 && keys.contains(key) { throw GiveUp() }
+        mutating func insert(_ key: Bytes) throws {
+            let bit = UInt64(1) << (key.count & 63)
+            if lengths & bit != 0 && keys.contains(where: { key.is($0) }) { throw GiveUp() }
             lengths |= bit
             if keys.isEmpty { keys.reserveCapacity(16) }
             keys.append(key)
         }
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Whether these bytes are `key`'s.
+    @inline(__always)
+    fileprivate func `is`(_ key: StaticString) -> Bool {
+        guard count == key.utf8CodeUnitCount else { return false }
+        let k = key.utf8Start
+        for i in 0..<count where self[i] != k[i] { return false }
+        return true
+    }
+
+    @inline(__always)
+    fileprivate func `is`<C: Collection<UInt8>>(_ other: C) -> Bool where C.Index == Int {
+        guard count == other.count else { return false }
+        var j = other.startIndex
+        for i in 0..<count {
+            if self[i] != other[j] { return false }
+            j += 1
+        }
+        return true
     }
 }

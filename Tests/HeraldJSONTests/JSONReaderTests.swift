@@ -18,6 +18,34 @@ struct JSONReaderTests {
         }
     }
 
+    /// Raw keys and plain strings: the bytes in the document for plain ASCII; any other key throws, any other value
+    /// is left where it is for the ordinary reads.
+    @Test func readsPlainKeysAndStringsAsBytes() throws {
+        let bytes = Array(#"{"ab": "x/y", "c\u0064": "é", "e": 1}"#.utf8)
+        try bytes.withUnsafeBufferPointer { buffer in
+            var r = JSONReader(buffer)
+            try r.beginObject()
+            let first = try #require(try r.nextRawKey())
+            #expect(Array(first) == Array("ab".utf8))
+            #expect(r.readPlainString { Array($0) } == Array("x/y".utf8))
+            #expect(throws: JSONParseError.self) { try r.nextRawKey() }
+        }
+        try bytes.withUnsafeBufferPointer { buffer in
+            var r = JSONReader(buffer)
+            try r.beginObject()
+            _ = try r.nextKey()
+            _ = try r.readString()
+            #expect(try r.nextKey() == "cd")
+            #expect(r.readPlainString { Array($0) } == nil, "not ASCII: nothing consumed")
+            #expect(try r.readString() == "é")
+            #expect(try r.nextRawKey().map { Array($0) } == Array("e".utf8))
+            #expect(r.readPlainString { Array($0) } == nil, "a number: nothing consumed")
+            #expect(try r.readNumberText() == "1")
+            #expect(try r.nextRawKey() == nil)
+            try r.expectEnd()
+        }
+    }
+
     /// readInt64 accumulates up to 18 plain digits itself and leaves the rest to the number parser.
     @Test func readsIntegersOnBothPaths() throws {
         #expect(try readInt64("0") == 0)
