@@ -30,7 +30,13 @@ struct RawStatement {
         _ = sqlite3_bind_int64(handle, index, value)
     }
 
+    /// An empty array binds a zero-length blob, not NULL (as GRDB binds an empty `Data`; `sqlite3_bind_blob` with
+    /// no pointer would bind NULL, which the queue's `NOT NULL` blob columns refuse).
     func bind(_ index: Int32, blob: [UInt8]) {
+        if blob.isEmpty {
+            _ = sqlite3_bind_zeroblob(handle, index, 0)
+            return
+        }
         blob.withUnsafeBytes { raw in
             _ = sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), RawStatement.transient)
         }

@@ -11,9 +11,14 @@ public struct SQLiteTransaction: StoreTransaction {
 
     /// The entity a crosswalk belongs to.
     public func entityId(tenant: String, crosswalk key: CrosswalkKey) throws -> String? {
-        let statement = try db.cachedStatement(
-            sql: "SELECT entity_id FROM crosswalks WHERE tenant = ? AND type = ? AND value = ? AND source_table = ?")
-        return try String.fetchOne(statement, arguments: [tenant, key.type, key.value, key.sourceTable])
+        let select = try RawStatement(
+            db, "SELECT entity_id FROM crosswalks WHERE tenant = ? AND type = ? AND value = ? AND source_table = ?")
+        defer { select.reset() }
+        select.bind(1, tenant)
+        select.bind(2, key.type)
+        select.bind(3, key.value)
+        select.bind(4, key.sourceTable)
+        return try select.step() ? select.text(0) : nil
     }
 
     /// Loads an entity (including removed ones, flagged).
@@ -42,22 +47,38 @@ public struct SQLiteTransaction: StoreTransaction {
 
     /// Inserts a new entity at version 1.
     public func insertEntity(tenant: String, entity: Entity, body: [UInt8]) throws {
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO entities (tenant, id, type, version, removed, updated_time, body) VALUES (?, ?, ?, 1, 0, ?, ?)")
-        try statement.execute(arguments: [tenant, entity.id, entity.type, entity.updatedTime, Data(body)])
+        let insert = try RawStatement(
+            db, "INSERT INTO entities (tenant, id, type, version, removed, updated_time, body) VALUES (?, ?, ?, 1, 0, ?, ?)")
+        insert.bind(1, tenant)
+        insert.bind(2, entity.id)
+        insert.bind(3, entity.type)
+        insert.bind(4, entity.updatedTime)
+        insert.bind(5, blob: body)
+        try insert.run()
     }
 
     /// Replaces an entity's snapshot and sets its version.
     public func updateEntity(tenant: String, entity: Entity, version: Int64, body: [UInt8], removed: Bool) throws {
-        let statement = try db.cachedStatement(
-            sql: "UPDATE entities SET version = ?, removed = ?, updated_time = ?, body = ? WHERE tenant = ? AND id = ?")
-        try statement.execute(arguments: [version, removed, entity.updatedTime, Data(body), tenant, entity.id])
+        let update = try RawStatement(
+            db, "UPDATE entities SET version = ?, removed = ?, updated_time = ?, body = ? WHERE tenant = ? AND id = ?")
+        update.bind(1, version)
+        update.bind(2, removed ? 1 : 0)
+        update.bind(3, entity.updatedTime)
+        update.bind(4, blob: body)
+        update.bind(5, tenant)
+        update.bind(6, entity.id)
+        try update.run()
     }
 
     public func insertCrosswalk(tenant: String, key: CrosswalkKey, entityId: String) throws {
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO crosswalks (tenant, type, value, source_table, entity_id) VALUES (?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [tenant, key.type, key.value, key.sourceTable, entityId])
+        let insert = try RawStatement(
+            db, "INSERT INTO crosswalks (tenant, type, value, source_table, entity_id) VALUES (?, ?, ?, ?, ?)")
+        insert.bind(1, tenant)
+        insert.bind(2, key.type)
+        insert.bind(3, key.value)
+        insert.bind(4, key.sourceTable)
+        insert.bind(5, entityId)
+        try insert.run()
     }
 
     public func deleteCrosswalk(tenant: String, key: CrosswalkKey) throws {
@@ -69,15 +90,22 @@ public struct SQLiteTransaction: StoreTransaction {
     /// Appends an event to the CRUD queue. SQLite has one writer, so `AUTOINCREMENT` hands out sequence
     /// numbers in commit order.
     public func appendEvent(tenant: String, _ event: NewEvent) throws {
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (tenant, type, object_uri, object_version, time, snapshot, delta, uris, details)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        try statement.execute(arguments: [
-            tenant, event.type.rawValue, event.objectURI, event.objectVersion, event.time, Data(event.snapshot),
-            Data(event.delta), event.uris.joined(separator: " "), Data(event.details),
-        ])
+        let insert = try RawStatement(
+            db,
+            """
+            INSERT INTO events (tenant, type, object_uri, object_version, time, snapshot, delta, uris, details)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        insert.bind(1, tenant)
+        insert.bind(2, event.type.rawValue)
+        insert.bind(3, event.objectURI)
+        insert.bind(4, event.objectVersion)
+        insert.bind(5, event.time)
+        insert.bind(6, blob: event.snapshot)
+        insert.bind(7, blob: event.delta)
+        insert.bind(8, event.uris.joined(separator: " "))
+        insert.bind(9, blob: event.details)
+        try insert.run()
     }
 
     /// Runs raw SQL (tests and maintenance).
