@@ -41,8 +41,11 @@ public struct SQLiteTransaction: StoreTransaction {
 
     /// Whether an entity id is taken in `tenant`.
     public func entityExists(tenant: String, id: String) throws -> Bool {
-        let statement = try db.cachedStatement(sql: "SELECT 1 FROM entities WHERE tenant = ? AND id = ?")
-        return try Bool.fetchOne(statement, arguments: [tenant, id]) != nil
+        let select = try RawStatement(db, "SELECT 1 FROM entities WHERE tenant = ? AND id = ?")
+        defer { select.reset() }
+        select.bind(1, tenant)
+        select.bind(2, id)
+        return try select.step()
     }
 
     /// Inserts a new entity at version 1.
