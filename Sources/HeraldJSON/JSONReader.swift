@@ -51,14 +51,15 @@ public struct JSONReader {
         first = true
     }
 
-    /// The next key of the current object, or nil at its end (the `}` is consumed).
-    public mutating func nextKey() throws(JSONParseError) -> String? {
+    /// Moves to the opening quote of the current object's next key (past a comma after the first), or past the
+    /// `}` at its end (false).
+    private mutating func toNextKey() throws(JSONParseError) -> Bool {
         cursor.skipWhitespace()
         guard cursor.index < cursor.end else { throw cursor.error("unexpected end of input in an object") }
         if cursor.base[cursor.index] == UInt8(ascii: "}") {
             cursor.index += 1
             first = false
-            return nil
+            return false
         }
         if !first { try expect(UInt8(ascii: ","), "',' or '}'") }
         first = false
@@ -66,6 +67,12 @@ public struct JSONReader {
         guard cursor.index < cursor.end, cursor.base[cursor.index] == UInt8(ascii: "\"") else {
             throw cursor.error("unexpected \(cursor.describeByte(at: cursor.index)), expected a string key")
         }
+        return true
+    }
+
+    /// The next key of the current object, or nil at its end (the `}` is consumed).
+    public mutating func nextKey() throws(JSONParseError) -> String? {
+        guard try toNextKey() else { return nil }
         let key = try cursor.parseString()
         try expect(UInt8(ascii: ":"), "':'")
         first = true
@@ -76,19 +83,7 @@ public struct JSONReader {
     /// made. Only for keys of plain ASCII (no escape, control character or non-ASCII byte): any other key throws,
     /// although it may be valid JSON, so that a caller with a slower path can take it there.
     public mutating func nextRawKey() throws(JSONParseError) -> UnsafeBufferPointer<UInt8>? {
-        cursor.skipWhitespace()
-        guard cursor.index < cursor.end else { throw cursor.error("unexpected end of input in an object") }
-        if cursor.base[cursor.index] == UInt8(ascii: "}") {
-            cursor.index += 1
-            first = false
-            return nil
-        }
-        if !first { try expect(UInt8(ascii: ","), "',' or '}'") }
-        first = false
-        cursor.skipWhitespace()
-        guard cursor.index < cursor.end, cursor.base[cursor.index] == UInt8(ascii: "\"") else {
-            throw cursor.error("unexpected \(cursor.describeByte(at: cursor.index)), expected a string key")
-        }
+        guard try toNextKey() else { return nil }
         let start = cursor.index + 1
         let plain = herald_json_plain_prefix(cursor.base.baseAddress! + start, cursor.end - start)
         guard start + plain < cursor.end, cursor.base[start + plain] == UInt8(ascii: "\"") else {

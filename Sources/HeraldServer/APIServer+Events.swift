@@ -43,10 +43,7 @@ extension APIServer {
             index += 1
         }
         if index == events.count {
-            w.endArray()
-            w.key("next")
-            w.int(next)
-            w.endObject()
+            endEventsPage(next: next, into: &w)
             return jsonResponse(w.bytes)
         }
         let first = w
@@ -70,16 +67,19 @@ extension APIServer {
                     }
                     index += 1
                 }
-                if index == events.count {
-                    w.endArray()
-                    w.key("next")
-                    w.int(next)
-                    w.endObject()
-                }
+                if index == events.count { endEventsPage(next: next, into: &w) }
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+    }
+
+    /// `], "next": N}`: what closes a page after its last event.
+    private static func endEventsPage(next: Int64, into w: inout JSONWriter) {
+        w.endArray()
+        w.key("next")
+        w.int(next)
+        w.endObject()
     }
 
     /// One CRUD-queue row as the events API shows it: from the stored bytes when `StoredEntityRenderer` takes the
